@@ -1,0 +1,62 @@
+/**
+ * The validated, typed configuration of one sync run. Produced by config/load.ts from YAML + flags;
+ * everything below it (stores, engine) takes these types and never reads files or env itself.
+ *
+ * Precedence (as in mbsync): built-in defaults < YAML file < command-line flags.
+ */
+
+/**
+ * How the connection is protected.
+ * - implicit: TLS from the first byte (imaps://, usually port 993);
+ * - starttls: plain connect, then STARTTLS, which is required: no silent fallback (imap://, usually 143);
+ * - none: plaintext, for loopback and test servers only.
+ */
+export type TlsMode = 'implicit' | 'starttls' | 'none'
+
+export const TLS_MODES: readonly TlsMode[] = ['implicit', 'starttls', 'none']
+
+/** Where a password comes from. The resolved value lives only in memory (EndpointConfig.password). */
+export type SecretSource =
+  | {kind: 'env'; name: string}
+  | {kind: 'file'; path: string}
+
+export interface TlsOptions {
+  /** PEM file with the CA certificate(s) to trust, in addition to the system ones. */
+  caFile?: string
+  /** Verify the server certificate (default true). false only with an explicit `insecure: true`. */
+  verify: boolean
+  /** Name to verify the certificate against (SNI), when it differs from host. */
+  servername?: string
+}
+
+export interface EndpointConfig {
+  host: string
+  port: number
+  tls: TlsMode
+  tlsOptions: TlsOptions
+  user: string
+  /** Where the password came from (for messages: "the password from env OLD_PW was refused"). */
+  passwordSource?: SecretSource
+  /** The resolved password. Never logged, never written anywhere. */
+  password?: string
+}
+
+export interface SyncConfig {
+  source: EndpointConfig
+  dest: EndpointConfig
+  /** Path of the SQLite state database. */
+  statePath: string
+  /** Connections per side and messages copied at once. Default 4. */
+  concurrency: number
+}
+
+export const DEFAULT_CONCURRENCY = 4
+export const DEFAULT_PORTS: Record<TlsMode, number> = {implicit: 993, starttls: 143, none: 143}
+
+/**
+ * A safe description of an endpoint for messages and the state DB: "alice@127.0.0.1:1143".
+ * Contains no secret.
+ */
+export function describeEndpoint(endpoint: Pick<EndpointConfig, 'user' | 'host' | 'port'>): string {
+  return `${endpoint.user}@${endpoint.host}:${endpoint.port}`
+}

@@ -1,0 +1,101 @@
+/**
+ * The error vocabulary shared by every layer (a leaf: imports nothing from the project).
+ *
+ * Scope decides what the engine does next (after mbsync's DRV_MSG_BAD / DRV_BOX_BAD / DRV_STORE_BAD):
+ * - message: count it, name it in the report, go on with the next message;
+ * - folder:  abandon that folder pair, go on with the next one;
+ * - store / run: stop the run with a one-line message and a resume hint.
+ */
+export type ErrorScope = 'message' | 'folder' | 'store' | 'run'
+
+/** Exit codes, documented in the README. Distinct so cron jobs can act on them. */
+export const ExitCode = {
+  ok: 0,
+  /** The run finished but some messages failed (named in the report). */
+  partial: 1,
+  /** Malformed config or flags: nothing was done. */
+  config: 2,
+  /** A server refused the credentials. */
+  auth: 3,
+  /** A server could not be reached, TLS failed, or the connection was lost mid-run. */
+  connection: 4,
+  /** A folder or the state database could not be used. */
+  folder: 5,
+  state: 6,
+  /** Interrupted by SIGINT/SIGTERM; the state is saved and a re-run resumes. */
+  interrupted: 130,
+} as const
+
+export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode]
+
+export interface MailferryErrorOptions {
+  scope?: ErrorScope
+  hint?: string
+  cause?: unknown
+  exitCode?: ExitCodeValue
+}
+
+export class MailferryError extends Error {
+  readonly scope: ErrorScope
+  /** One sentence telling the user what to do next (printed after the message). */
+  readonly hint?: string
+  readonly exitCode: ExitCodeValue
+
+  constructor(message: string, options: MailferryErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : {cause: options.cause})
+    this.name = new.target.name
+    this.scope = options.scope ?? 'run'
+    this.hint = options.hint
+    this.exitCode = options.exitCode ?? ExitCode.partial
+  }
+}
+
+export class ConfigError extends MailferryError {
+  constructor(message: string, options: Omit<MailferryErrorOptions, 'exitCode'> = {}) {
+    super(message, {scope: 'run', ...options, exitCode: ExitCode.config})
+  }
+}
+
+export class AuthError extends MailferryError {
+  constructor(message: string, options: Omit<MailferryErrorOptions, 'exitCode'> = {}) {
+    super(message, {scope: 'store', ...options, exitCode: ExitCode.auth})
+  }
+}
+
+/** Unreachable host, refused or dropped connection, TLS failure. */
+export class ConnectError extends MailferryError {
+  constructor(message: string, options: Omit<MailferryErrorOptions, 'exitCode'> = {}) {
+    super(message, {scope: 'store', ...options, exitCode: ExitCode.connection})
+  }
+}
+
+export class FolderError extends MailferryError {
+  constructor(message: string, options: Omit<MailferryErrorOptions, 'exitCode'> = {}) {
+    super(message, {scope: 'folder', ...options, exitCode: ExitCode.folder})
+  }
+}
+
+/** The server refused one message (too large, malformed, quota...). The run goes on. */
+export class MessageRejectedError extends MailferryError {
+  constructor(message: string, options: Omit<MailferryErrorOptions, 'exitCode'> = {}) {
+    super(message, {scope: 'message', ...options, exitCode: ExitCode.partial})
+  }
+}
+
+export class StateError extends MailferryError {
+  constructor(message: string, options: Omit<MailferryErrorOptions, 'exitCode'> = {}) {
+    super(message, {scope: 'run', ...options, exitCode: ExitCode.state})
+  }
+}
+
+export class CancelledError extends MailferryError {
+  constructor(message = 'interrupted', options: Omit<MailferryErrorOptions, 'exitCode'> = {}) {
+    super(message, {scope: 'run', ...options, exitCode: ExitCode.interrupted})
+  }
+}
+
+/** A short, single-line description of any thrown value, for reports and logs. */
+export function describeError(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error)
+  return text.replace(/\s+/g, ' ').trim()
+}

@@ -1,0 +1,114 @@
+/**
+ * The store contract: everything the sync engine knows about a mailbox store (after mbsync's driver.h).
+ *
+ * The engine sees only these types, so a Maildir or mbox store can be added without touching it.
+ * Folder paths are always given in the store's own syntax (its delimiter and namespace prefix);
+ * translating between two stores is the planner's job.
+ *
+ * Concurrency: a store may be called concurrently from several tasks; an implementation spreads
+ * the calls over its own connections (IMAP) or file handles. All memory returned belongs to the caller.
+ *
+ * Errors: methods throw MailferryError subclasses from src/errors.ts. A message-scoped failure
+ * (MessageRejectedError) concerns only that message; anything else concerns the folder or the store.
+ */
+
+export interface StoreCapabilities {
+  /** The store returns the new UID from append() (IMAP UIDPLUS, RFC 4315). */
+  uidplus: boolean
+  /** CONDSTORE (RFC 7162) is available. */
+  condstore: boolean
+  /** Largest message the store accepts (IMAP APPENDLIMIT, RFC 7889), if it says. */
+  appendLimit?: number
+}
+
+export interface FolderInfo {
+  /** Full path in the store's syntax, e.g. "INBOX.Lists.fork" or "Lists/fork". */
+  path: string
+  /** Hierarchy delimiter, or null for a flat store. */
+  delimiter: string | null
+  /** RFC 6154 special-use attribute such as "\\Sent", if the store says. */
+  specialUse?: string
+  /** The folder cannot hold messages (\Noselect / \NonExistent): only a parent in the hierarchy. */
+  noSelect: boolean
+  subscribed?: boolean
+}
+
+export interface FolderStatus {
+  uidValidity: number
+  uidNext: number
+  /** Number of messages in the folder. */
+  messages: number
+  /**
+   * Flags and keywords the store keeps for good (IMAP PERMANENTFLAGS). Contains "\\*" when
+   * any keyword can be created. Undefined when the store does not say (then every flag is tried).
+   */
+  permanentFlags?: string[]
+  highestModseq?: bigint
+}
+
+/** Cheap per-message data: what a full listing returns for every message. */
+export interface MessageFlags {
+  uid: number
+  flags: string[]
+}
+
+/** Metadata of one message, without its body. */
+export interface MessageMeta extends MessageFlags {
+  /** RFC822.SIZE: bytes as the store would return them (CRLF line ends for IMAP). */
+  size: number
+  internalDate: Date
+  /** The Message-ID header value, trimmed, or undefined when the message has none. */
+  messageId?: string
+}
+
+export interface FetchedMessage {
+  uid: number
+  /** The whole message, exactly as stored (IMAP BODY.PEEK[], so \Seen is never set). */
+  raw: Buffer
+  flags: string[]
+  internalDate: Date
+}
+
+export interface AppendResult {
+  /** UID of the new copy when the store can tell (UIDPLUS); undefined otherwise, as in mbsync's store_msg. */
+  uid?: number
+  /** UIDVALIDITY that uid belongs to, when the store reports it. */
+  uidValidity?: number
+}
+
+export interface Store {
+  /** A short label for messages and reports ("source", "destination"). Never contains a secret. */
+  readonly label: string
+  /** Connect and authenticate. Throws AuthError or ConnectError. */
+  open(): Promise<void>
+  /** Capabilities; valid after open(). */
+  capabilities(): StoreCapabilities
+  listFolders(): Promise<FolderInfo[]>
+  /** Create one folder (its parent must exist). Creating a folder that exists is not an error. */
+  createFolder(path: string): Promise<void>
+  /** UIDVALIDITY, UIDNEXT, count and permanent flags. Throws FolderError when the folder is missing. */
+  status(path: string): Promise<FolderStatus>
+  /** UID and flags of every message: the cheap listing a no-change run relies on. */
+  listFlags(path: string): Promise<MessageFlags[]>
+  /** Full metadata for the given UIDs (all messages when uids is undefined). Missing UIDs are left out. */
+  listMeta(path: string, uids?: number[]): Promise<MessageMeta[]>
+  /**
+   * The header block (up to and including the blank line) of the given UIDs, as stored.
+   * Used to tell apart messages that share a Message-ID and size. Missing UIDs are left out.
+   */
+  fetchHeaders(path: string, uids: number[]): Promise<Map<number, Buffer>>
+  /** One whole message, or null when it is gone (expunged under our feet: not an error). */
+  fetchMessage(path: string, uid: number): Promise<FetchedMessage | null>
+  /**
+   * Store a message with the given flags and internal date. Flags the folder does not accept must
+   * already be filtered out by the caller (see sync/flags.ts). Not idempotent: never retry blindly.
+   * Throws MessageRejectedError when the store refuses this message.
+   */
+  appendMessage(path: string, raw: Buffer, flags: string[], internalDate: Date): Promise<AppendResult>
+  /** Add and remove flags on one message. A message that is gone is ignored. */
+  setFlags(path: string, uid: number, add: string[], remove: string[]): Promise<void>
+  /** Remove messages for good (IMAP: UID STORE +FLAGS \Deleted then UID EXPUNGE). */
+  deleteMessages(path: string, uids: number[]): Promise<void>
+  /** Log out and release every connection. Safe to call twice. */
+  close(): Promise<void>
+}

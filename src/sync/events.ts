@@ -1,0 +1,83 @@
+/**
+ * What the engine tells the outside world. The engine emits these and returns a RunResult; it never
+ * prints. report/* subscribes (progress bars, log lines) and renders the RunResult (table or JSON).
+ */
+
+export interface MessageFailure {
+  /** Source folder path. */
+  folder: string
+  /** Source UID. */
+  uid: number
+  messageId?: string
+  reason: string
+}
+
+export interface FolderResult {
+  source: string
+  dest: string
+  /** true when the destination folder was created by this run. */
+  created: boolean
+  /** Messages in the source folder at listing time. */
+  sourceMessages: number
+  /** Appended by this run. */
+  copied: number
+  /** Already on the destination (known from the state DB or recognised there). */
+  alreadyPresent: number
+  /** Of alreadyPresent: recognised on the destination without a state row (Message-ID/size/headers). */
+  recognised: number
+  failed: number
+  /** Messages whose flags were updated on the destination. */
+  flagsUpdated: number
+  /** Bytes appended. */
+  bytes: number
+  durationMs: number
+  /** Keywords the destination folder cannot store (PERMANENTFLAGS), with how many messages had each. */
+  droppedKeywords: Record<string, number>
+  /** Set when the whole folder failed (e.g. it could not be opened); its messages were not copied. */
+  error?: string
+}
+
+export interface RunResult {
+  ok: boolean
+  /** The process exit code this result maps to (see errors.ts ExitCode). */
+  exitCode: number
+  exitMeaning: string
+  source: string
+  dest: string
+  statePath: string
+  startedAt: string
+  finishedAt: string
+  durationMs: number
+  foldersCreated: number
+  folders: FolderResult[]
+  totals: {
+    sourceMessages: number
+    copied: number
+    alreadyPresent: number
+    recognised: number
+    failed: number
+    flagsUpdated: number
+    bytes: number
+  }
+  failures: MessageFailure[]
+  warnings: string[]
+  /** Set when the run stopped early (connection lost, interrupted): what happened. */
+  error?: string
+}
+
+/** Events, in the order they occur for each folder. */
+export interface SyncEvents {
+  /** After planning: how much work there is overall (messages and bytes still to copy are known per folder later). */
+  'run:planned': {folders: number}
+  'folder:start': {source: string; dest: string}
+  /** After the diff: what this folder will copy. */
+  'folder:planned': {source: string; toCopy: number; bytesToCopy: number; alreadyPresent: number}
+  'message:copied': {source: string; uid: number; bytes: number}
+  'message:failed': MessageFailure
+  'folder:done': FolderResult
+  warning: {message: string}
+}
+
+export type SyncEventName = keyof SyncEvents
+
+export type SyncListener = <K extends SyncEventName>(name: K, payload: SyncEvents[K]) => void
