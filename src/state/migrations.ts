@@ -1,0 +1,78 @@
+/**
+ * Ordered schema steps keyed to PRAGMA user_version. Append new steps; never edit a released one.
+ * A database written by a newer mailferry (higher version) is refused rather than misread.
+ */
+import type Database from 'better-sqlite3'
+
+import {StateError} from '../errors.js'
+
+const STEPS: string[] = [
+  // v1: the first schema.
+  `
+  CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  );
+  CREATE TABLE runs (
+    id          INTEGER PRIMARY KEY,
+    started_at  TEXT NOT NULL,
+    finished_at TEXT,
+    outcome     TEXT,
+    copied      INTEGER NOT NULL DEFAULT 0,
+    present     INTEGER NOT NULL DEFAULT 0,
+    failed      INTEGER NOT NULL DEFAULT 0,
+    bytes       INTEGER NOT NULL DEFAULT 0,
+    error       TEXT
+  );
+  CREATE TABLE folder_pairs (
+    id                 INTEGER PRIMARY KEY,
+    source_path        TEXT NOT NULL,
+    dest_path          TEXT NOT NULL,
+    source_uidvalidity INTEGER,
+    dest_uidvalidity   INTEGER,
+    last_synced_at     TEXT,
+    UNIQUE (source_path, dest_path)
+  );
+  -- One row per source message of a pair. status:
+  --   pending: written just before its APPEND; the APPEND may or may not have landed (reconciled next run)
+  --   copied:  on the destination at dest_uid (appended by us, or recognised there: origin)
+  --   failed:  the destination refused it (error says why); retried on the next run
+  CREATE TABLE messages (
+    pair_id       INTEGER NOT NULL REFERENCES folder_pairs(id) ON DELETE CASCADE,
+    source_uid    INTEGER NOT NULL,
+    dest_uid      INTEGER,
+    status        TEXT NOT NULL CHECK (status IN ('pending', 'copied', 'failed')),
+    origin        TEXT CHECK (origin IN ('appended', 'recognised')),
+    message_id    TEXT,
+    size          INTEGER NOT NULL,
+    internal_date TEXT,
+    header_hash   TEXT,
+    fingerprint   TEXT,
+    flags         TEXT NOT NULL DEFAULT '',
+    error         TEXT,
+    run_id        INTEGER,
+    updated_at    TEXT NOT NULL,
+    PRIMARY KEY (pair_id, source_uid)
+  ) WITHOUT ROWID;
+  CREATE INDEX messages_by_dest_uid ON messages (pair_id, dest_uid);
+  CREATE INDEX messages_by_message_id ON messages (pair_id, message_id);
+  `,
+]
+
+export const SCHEMA_VERSION = STEPS.length
+
+export function migrate(db: Database.Database): void {
+  const current = db.pragma('user_version', {simple: true}) as number
+  if (current > SCHEMA_VERSION) {
+    throw new StateError(
+      `state database has schema version ${current}, newer than this mailferry understands (${SCHEMA_VERSION})`,
+      {hint: 'upgrade mailferry, or use another --state file'},
+    )
+  }
+  for (let version = current; version < SCHEMA_VERSION; version++) {
+    db.transaction(() => {
+      db.exec(STEPS[version])
+      db.pragma(`user_version = ${version + 1}`)
+    })()
+  }
+}

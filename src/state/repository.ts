@@ -1,0 +1,229 @@
+/**
+ * Typed access to the state database for the engine: runs, folder pairs and message rows.
+ * Never stores credentials: accounts are recorded as user@host:port only.
+ */
+import {StateError} from '../errors.js'
+import type {SqliteDb} from './db.js'
+
+export type MessageStatus = 'pending' | 'copied' | 'failed'
+export type MessageOrigin = 'appended' | 'recognised'
+
+export interface PairRow {
+  id: number
+  sourcePath: string
+  destPath: string
+  sourceUidValidity: number | null
+  destUidValidity: number | null
+}
+
+export interface MessageRow {
+  sourceUid: number
+  destUid: number | null
+  status: MessageStatus
+  origin: MessageOrigin | null
+  messageId: string | null
+  size: number
+  internalDate: string | null
+  headerHash: string | null
+  fingerprint: string | null
+  /** Source flags as last propagated to the destination, sorted. */
+  flags: string[]
+  error: string | null
+}
+
+export interface RunTotals {
+  copied: number
+  present: number
+  failed: number
+  bytes: number
+}
+
+/** What a row looks like before it is written; updated_at and run_id are filled in here. */
+export type NewMessageRow = Omit<MessageRow, 'error'> & {error?: string | null}
+
+const now = () => new Date().toISOString()
+const joinFlags = (flags: string[]) => [...flags].sort().join(' ')
+const splitFlags = (flags: string) => (flags === '' ? [] : flags.split(' '))
+
+interface RawMessageRow {
+  source_uid: number
+  dest_uid: number | null
+  status: MessageStatus
+  origin: MessageOrigin | null
+  message_id: string | null
+  size: number
+  internal_date: string | null
+  header_hash: string | null
+  fingerprint: string | null
+  flags: string
+  error: string | null
+}
+
+export class StateRepository {
+  readonly #db: SqliteDb
+  #runId: number | null = null
+
+  constructor(db: SqliteDb) {
+    this.#db = db
+  }
+
+  /**
+   * Binds the database to one source/destination account pair. A state file reused for other
+   * accounts would pair UIDs of unrelated mailboxes, so that is refused.
+   */
+  bindAccounts(source: string, dest: string): void {
+    const get = this.#db.prepare('SELECT value FROM meta WHERE key = ?')
+    const known = {source: get.get('source') as {value: string} | undefined, dest: get.get('dest') as {value: string} | undefined}
+    if (known.source && known.dest) {
+      if (known.source.value !== source || known.dest.value !== dest) {
+        throw new StateError(
+          `state database belongs to ${known.source.value} -> ${known.dest.value}, not ${source} -> ${dest}`,
+          {hint: 'use another --state file for this pair of accounts'},
+        )
+      }
+      return
+    }
+    const put = this.#db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)')
+    this.#db.transaction(() => {
+      put.run('source', source)
+      put.run('dest', dest)
+    })()
+  }
+
+  startRun(): number {
+    const info = this.#db.prepare('INSERT INTO runs (started_at) VALUES (?)').run(now())
+    this.#runId = Number(info.lastInsertRowid)
+    return this.#runId
+  }
+
+  finishRun(outcome: string, totals: RunTotals, error?: string): void {
+    if (this.#runId === null) return
+    this.#db
+      .prepare(
+        'UPDATE runs SET finished_at = ?, outcome = ?, copied = ?, present = ?, failed = ?, bytes = ?, error = ? WHERE id = ?',
+      )
+      .run(now(), outcome, totals.copied, totals.present, totals.failed, totals.bytes, error ?? null, this.#runId)
+  }
+
+  pair(sourcePath: string, destPath: string): PairRow {
+    this.#db.prepare('INSERT OR IGNORE INTO folder_pairs (source_path, dest_path) VALUES (?, ?)').run(sourcePath, destPath)
+    const row = this.#db
+      .prepare(
+        `SELECT id, source_path AS sourcePath, dest_path AS destPath, source_uidvalidity AS sourceUidValidity,
+                dest_uidvalidity AS destUidValidity FROM folder_pairs WHERE source_path = ? AND dest_path = ?`,
+      )
+      .get(sourcePath, destPath) as PairRow
+    return row
+  }
+
+  /**
+   * Record both UIDVALIDITYs. When either differs from what is recorded, every message row of the
+   * pair is dropped in the same transaction: its UIDs mean nothing any more, and the engine re-matches
+   * the folders by content instead. Returns true when rows were dropped.
+   */
+  setValidities(pair: PairRow, sourceUidValidity: number, destUidValidity: number): boolean {
+    const changed =
+      (pair.sourceUidValidity !== null && pair.sourceUidValidity !== sourceUidValidity) ||
+      (pair.destUidValidity !== null && pair.destUidValidity !== destUidValidity)
+    this.#db.transaction(() => {
+      if (changed) this.#db.prepare('DELETE FROM messages WHERE pair_id = ?').run(pair.id)
+      this.#db
+        .prepare('UPDATE folder_pairs SET source_uidvalidity = ?, dest_uidvalidity = ? WHERE id = ?')
+        .run(sourceUidValidity, destUidValidity, pair.id)
+    })()
+    pair.sourceUidValidity = sourceUidValidity
+    pair.destUidValidity = destUidValidity
+    return changed
+  }
+
+  touchPair(pair: PairRow): void {
+    this.#db.prepare('UPDATE folder_pairs SET last_synced_at = ? WHERE id = ?').run(now(), pair.id)
+  }
+
+  messages(pair: PairRow): Map<number, MessageRow> {
+    const rows = this.#db
+      .prepare(
+        `SELECT source_uid, dest_uid, status, origin, message_id, size, internal_date, header_hash, fingerprint, flags, error
+         FROM messages WHERE pair_id = ?`,
+      )
+      .all(pair.id) as RawMessageRow[]
+    const map = new Map<number, MessageRow>()
+    for (const raw of rows) {
+      map.set(raw.source_uid, {
+        sourceUid: raw.source_uid,
+        destUid: raw.dest_uid,
+        status: raw.status,
+        origin: raw.origin,
+        messageId: raw.message_id,
+        size: raw.size,
+        internalDate: raw.internal_date,
+        headerHash: raw.header_hash,
+        fingerprint: raw.fingerprint,
+        flags: splitFlags(raw.flags),
+        error: raw.error,
+      })
+    }
+    return map
+  }
+
+  /** Insert or replace rows in one transaction (one commit for the batch). */
+  putMessages(pair: PairRow, rows: NewMessageRow[]): void {
+    if (rows.length === 0) return
+    const statement = this.#db.prepare(
+      `INSERT OR REPLACE INTO messages
+         (pair_id, source_uid, dest_uid, status, origin, message_id, size, internal_date, header_hash, fingerprint,
+          flags, error, run_id, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    )
+    const stamp = now()
+    this.#db.transaction(() => {
+      for (const row of rows) {
+        statement.run(
+          pair.id,
+          row.sourceUid,
+          row.destUid,
+          row.status,
+          row.origin,
+          row.messageId,
+          row.size,
+          row.internalDate,
+          row.headerHash,
+          row.fingerprint,
+          joinFlags(row.flags),
+          row.error ?? null,
+          this.#runId,
+          stamp,
+        )
+      }
+    })()
+  }
+
+  /** The APPEND landed: record where. destUid is null when the store could not say (no UIDPLUS). */
+  markCopied(pair: PairRow, sourceUid: number, destUid: number | null): void {
+    this.#db
+      .prepare(
+        `UPDATE messages SET status = 'copied', origin = 'appended', dest_uid = ?, error = NULL, run_id = ?, updated_at = ?
+         WHERE pair_id = ? AND source_uid = ?`,
+      )
+      .run(destUid, this.#runId, now(), pair.id, sourceUid)
+  }
+
+  markFailed(pair: PairRow, sourceUid: number, error: string): void {
+    this.#db
+      .prepare(
+        `UPDATE messages SET status = 'failed', error = ?, run_id = ?, updated_at = ? WHERE pair_id = ? AND source_uid = ?`,
+      )
+      .run(error, this.#runId, now(), pair.id, sourceUid)
+  }
+
+  /** Remember the source flags now on the destination copy, after a flag update. */
+  setFlags(pair: PairRow, updates: Array<{sourceUid: number; flags: string[]}>): void {
+    const statement = this.#db.prepare(
+      'UPDATE messages SET flags = ?, updated_at = ? WHERE pair_id = ? AND source_uid = ?',
+    )
+    const stamp = now()
+    this.#db.transaction(() => {
+      for (const update of updates) statement.run(joinFlags(update.flags), stamp, pair.id, update.sourceUid)
+    })()
+  }
+}

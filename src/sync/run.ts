@@ -1,0 +1,142 @@
+/**
+ * One sync run: plan the folders, create what is missing, sync every pair through one shared queue,
+ * and return a RunResult. Stores and state are opened by the caller (the command).
+ */
+import PQueue from 'p-queue'
+
+import {ConfigError, ExitCode, MailferryError, describeError} from '../errors.js'
+import {buildPlan, type Plan} from '../plan/plan.js'
+import type {StateRepository} from '../state/repository.js'
+import type {Store} from '../stores/store.js'
+import {syncFolder, type EngineContext, type EngineHooks} from './engine.js'
+import type {FolderResult, RunResult, SyncListener} from './events.js'
+
+export interface RunOptions {
+  /** Messages copied at once (and connections per side). */
+  concurrency: number
+  signal?: AbortSignal
+  hooks?: EngineHooks
+}
+
+export interface RunContext {
+  source: Store
+  dest: Store
+  state: StateRepository
+  emit: SyncListener
+  /** Safe account descriptions for the report (no secrets). */
+  sourceName: string
+  destName: string
+  statePath: string
+}
+
+/** List both sides and plan. Conflicts are errors before anything is written. */
+export async function planRun(source: Store, dest: Store): Promise<Plan> {
+  const [sourceFolders, destFolders] = await Promise.all([source.listFolders(), dest.listFolders()])
+  const plan = buildPlan(sourceFolders, destFolders)
+  if (plan.conflicts.length > 0) {
+    throw new ConfigError(`folder mapping conflict: ${plan.conflicts.join('; ')}`, {
+      hint: 'nothing was written; rename one of the folders on the source',
+    })
+  }
+  return plan
+}
+
+export async function runSync(ctx: RunContext, options: RunOptions): Promise<RunResult> {
+  const startedAt = new Date()
+  const signal = options.signal ?? new AbortController().signal
+  const engine: EngineContext = {
+    source: ctx.source,
+    dest: ctx.dest,
+    state: ctx.state,
+    emit: ctx.emit,
+    queue: new PQueue({concurrency: options.concurrency}),
+    signal,
+    hooks: options.hooks ?? {},
+    maxQueued: options.concurrency * 2,
+    fatal: {},
+    appendOrdinal: {value: 0},
+    failures: [],
+    warnings: [],
+  }
+  ctx.state.startRun()
+
+  const folders: FolderResult[] = []
+  let foldersCreated = 0
+  try {
+    const plan = await planRun(ctx.source, ctx.dest)
+    for (const warning of plan.warnings) {
+      engine.warnings.push(warning)
+      ctx.emit('warning', {message: warning})
+    }
+    for (const path of plan.create) {
+      await ctx.dest.createFolder(path)
+      foldersCreated++
+    }
+    ctx.emit('run:planned', {folders: plan.pairs.length})
+    const pending: Promise<FolderResult>[] = []
+    for (const pair of plan.pairs) {
+      if (signal.aborted || engine.fatal.error) break
+      const {done} = await syncFolder(engine, pair)
+      pending.push(done)
+    }
+    folders.push(...(await Promise.all(pending)))
+    await engine.queue.onIdle()
+  } catch (error) {
+    engine.fatal.error ??= error instanceof MailferryError ? error : new MailferryError(describeError(error), {cause: error})
+  }
+
+  const result = assemble(ctx, engine, folders, foldersCreated, startedAt, signal.aborted)
+  ctx.state.finishRun(result.ok ? 'ok' : result.error ? 'error' : 'partial', {
+    copied: result.totals.copied,
+    present: result.totals.alreadyPresent,
+    failed: result.totals.failed,
+    bytes: result.totals.bytes,
+  }, result.error)
+  return result
+}
+
+function assemble(
+  ctx: RunContext,
+  engine: EngineContext,
+  folders: FolderResult[],
+  foldersCreated: number,
+  startedAt: Date,
+  interrupted: boolean,
+): RunResult {
+  const finishedAt = new Date()
+  const sum = (pick: (f: FolderResult) => number) => folders.reduce((total, f) => total + pick(f), 0)
+  const totals = {
+    sourceMessages: sum((f) => f.sourceMessages),
+    copied: sum((f) => f.copied),
+    alreadyPresent: sum((f) => f.alreadyPresent),
+    recognised: sum((f) => f.recognised),
+    failed: sum((f) => f.failed),
+    flagsUpdated: sum((f) => f.flagsUpdated),
+    bytes: sum((f) => f.bytes),
+  }
+  const folderErrors = folders.filter((f) => f.error).map((f) => `${f.source}: ${f.error}`)
+  const fatal = engine.fatal.error
+  let exitCode: number = ExitCode.ok
+  if (interrupted) exitCode = ExitCode.interrupted
+  else if (fatal) exitCode = fatal.exitCode
+  else if (folderErrors.length > 0) exitCode = ExitCode.folder
+  else if (totals.failed > 0) exitCode = ExitCode.partial
+  const error = interrupted ? 'interrupted; re-run the same command to resume' : fatal?.message ?? folderErrors.join('; ') ?? undefined
+  return {
+    ok: exitCode === ExitCode.ok,
+    exitCode,
+    exitMeaning: '',
+    source: ctx.sourceName,
+    dest: ctx.destName,
+    statePath: ctx.statePath,
+    startedAt: startedAt.toISOString(),
+    finishedAt: finishedAt.toISOString(),
+    durationMs: finishedAt.getTime() - startedAt.getTime(),
+    foldersCreated,
+    folders,
+    totals,
+    failures: engine.failures,
+    warnings: engine.warnings,
+    error: error || undefined,
+  }
+}
