@@ -110,6 +110,7 @@ Exit codes: 0 everything copied; 1 some messages failed (listed); 2 configuratio
         progress.stop()
       }
       result.exitMeaning = exitMeaning(result.exitCode)
+      result.peakRssBytes = process.resourceUsage().maxRSS * 1024
       result.warnings.unshift(...warnings)
       if (!this.jsonEnabled()) this.log(renderSummary(result))
       process.exitCode = result.exitCode

@@ -33,7 +33,7 @@ export function acquireLock(dbPath: string): StateLock {
   const lockPath = `${dbPath}.lock`
   if (!tryCreate(lockPath)) {
     const owner = Number.parseInt(readFileSync(lockPath, 'utf8'), 10)
-    if (Number.isInteger(owner) && owner !== process.pid && processAlive(owner)) {
+    if (Number.isInteger(owner) && processAlive(owner)) {
       throw new StateError(`state database ${dbPath} is in use by another mailferry run (pid ${owner})`, {
         hint: `wait for it to finish, or remove ${lockPath} if that process is not mailferry`,
       })

@@ -63,6 +63,8 @@ export interface RunResult {
   warnings: string[]
   /** Set when the run stopped early (connection lost, interrupted): what happened. */
   error?: string
+  /** Peak resident memory of the process, filled in by the command. */
+  peakRssBytes?: number
 }
 
 /** Events, in the order they occur for each folder. */

@@ -1,0 +1,424 @@
+/**
+ * Builds the SyncConfig of a run from flags, an optional YAML file and the environment.
+ *
+ * Precedence: built-in defaults < YAML file < command-line flags, key by key and side by side
+ * (`--dest-tls none` changes only dest's TLS mode; `--source URL` replaces source's host, port, user
+ * and TLS mode but keeps its password and TLS options from the file).
+ *
+ * Only `resolveSyncConfig`, `loadConfigFile` and the secret/CA checks touch files or the environment;
+ * everything else here is pure.
+ */
+
+import {createHash} from 'node:crypto'
+import {isIPv4, isIPv6} from 'node:net'
+import {homedir} from 'node:os'
+import {dirname, isAbsolute, join, resolve} from 'node:path'
+
+import {LineCounter, isMap, isScalar, parseDocument, type Node as YamlNode} from 'yaml'
+
+import {ConfigError} from '../errors.js'
+import {
+  DEFAULT_CONCURRENCY,
+  type EndpointConfig,
+  type SecretSource,
+  type SyncConfig,
+  type TlsMode,
+  type TlsOptions,
+} from './schema.js'
+import {modeWarning, readPassword, readTextFile, urlPasswordAdvice, type Side} from './secrets.js'
+import {parseImapUrl, portOrDefault} from './url.js'
+import {
+  ConfigKeyError,
+  checkConcurrency,
+  checkEnvName,
+  checkPath,
+  checkText,
+  checkTlsMode,
+  validateFileConfig,
+  type EndpointInput,
+  type FileConfigInput,
+} from './validate.js'
+
+/** The flags of the sync commands, as oclif parses them (these names are a public interface). */
+export interface SyncFlagValues {
+  /** Path of a YAML file. */
+  config?: string
+  /** imaps://user@host:port = implicit TLS; imap://user@host:port = STARTTLS (required). */
+  source?: string
+  dest?: string
+  /** 'implicit' | 'starttls' | 'none' (none = plaintext, loopback/test servers). */
+  sourceTls?: string
+  destTls?: string
+  /** Name of an environment variable holding the password. */
+  sourcePasswordEnv?: string
+  sourcePasswordFile?: string
+  destPasswordEnv?: string
+  destPasswordFile?: string
+  /** Path of the SQLite state DB. */
+  state?: string
+  concurrency?: number
+}
+
+export interface ResolveOptions {
+  /** Directory of the state DB when none is given (the command passes oclif's dataDir). Default "./". */
+  defaultStateDir?: string
+  /** For tests: the platform whose file-mode rules apply (modes are not checked on win32). */
+  platform?: NodeJS.Platform
+  /** For tests: what `~` expands to. */
+  homeDir?: string
+}
+
+export interface ResolvedSyncConfig {
+  config: SyncConfig
+  /** One line each, for stderr. Never contains a password. */
+  warnings: string[]
+}
+
+const SIDES: readonly Side[] = ['source', 'dest']
+
+const SIDE_FLAGS = {
+  source: {url: 'source', tls: 'sourceTls', passwordEnv: 'sourcePasswordEnv', passwordFile: 'sourcePasswordFile'},
+  dest: {url: 'dest', tls: 'destTls', passwordEnv: 'destPasswordEnv', passwordFile: 'destPasswordFile'},
+} as const satisfies Record<Side, Record<string, keyof SyncFlagValues>>
+
+/** An endpoint being assembled from the layers; everything optional until finalizeEndpoint. */
+export interface EndpointDraft {
+  host?: string
+  port?: number
+  tls?: TlsMode
+  user?: string
+  secret?: SecretSource
+  caFile?: string
+  insecure?: boolean
+  servername?: string
+}
+
+// ---------------------------------------------------------------------------------------------
+// Entry point
+
+export function resolveSyncConfig(
+  flags: SyncFlagValues,
+  env: NodeJS.ProcessEnv = process.env,
+  options: ResolveOptions = {},
+): ResolvedSyncConfig {
+  const platform = options.platform ?? process.platform
+  const home = options.homeDir ?? homedir()
+  const warnings: string[] = []
+
+  const configPath = flags.config === undefined ? undefined : checkPath(flags.config, '--config')
+  const file = configPath === undefined ? undefined : loadConfigFile(expandHome(configPath, home), {platform, homeDir: home})
+  if (file) warnings.push(...file.warnings)
+  const fileInput = file?.input ?? {}
+  const baseDir = file ? dirname(file.path) : undefined
+
+  const endpoints = {} as Record<Side, EndpointConfig>
+  for (const side of SIDES) {
+    const draft = applySideFlags(side, file?.drafts[side] ?? {}, flags, (p) => expandHome(p, home))
+    const finished = finalizeEndpoint(side, draft)
+    warnings.push(...finished.warnings)
+    endpoints[side] = finished.endpoint
+  }
+
+  const statePath = resolveStatePath(flags, fileInput, endpoints, {
+    defaultStateDir: options.defaultStateDir ?? './',
+    fromFile: (p) => resolveFilePath(p, baseDir, home),
+    fromFlag: (p) => expandHome(p, home),
+  })
+  const concurrency =
+    flags.concurrency !== undefined
+      ? checkConcurrency(flags.concurrency, '--concurrency')
+      : (fileInput.concurrency ?? DEFAULT_CONCURRENCY)
+
+  // Files and secrets last: a config mistake is reported without needing the passwords at hand.
+  for (const side of SIDES) {
+    const endpoint = endpoints[side]
+    if (endpoint.tls !== 'none' && endpoint.tlsOptions.caFile !== undefined) checkCaFile(side, endpoint.tlsOptions.caFile)
+  }
+  for (const side of SIDES) {
+    const endpoint = endpoints[side]
+    const {password, warnings: secretWarnings} = readPassword(side, endpoint.passwordSource, env, platform)
+    endpoint.password = password
+    warnings.push(...secretWarnings)
+  }
+
+  return {config: {source: endpoints.source, dest: endpoints.dest, statePath, concurrency}, warnings}
+}
+
+// ---------------------------------------------------------------------------------------------
+// The YAML file
+
+export interface ParsedConfigFile {
+  /** The file as written (paths unresolved). */
+  input: FileConfigInput
+  /** Each side given in the file, URL parsed and paths resolved. */
+  drafts: Partial<Record<Side, EndpointDraft>>
+}
+
+export interface LoadedConfigFile extends ParsedConfigFile {
+  path: string
+  warnings: string[]
+}
+
+/** Reads, parses and validates the YAML file. Errors carry "path:line:col: ". */
+export function loadConfigFile(
+  path: string,
+  options: {platform?: NodeJS.Platform; homeDir?: string} = {},
+): LoadedConfigFile {
+  const {text, mode} = readTextFile(path, 'config file')
+  const warning = modeWarning(
+    path,
+    mode,
+    'config file',
+    'it holds no passwords, but it names your servers and accounts; consider restricting it',
+    options.platform ?? process.platform,
+  )
+  const home = options.homeDir ?? homedir()
+  const baseDir = dirname(path)
+  const parsed = parseConfigText(text, path, (p) => resolveFilePath(p, baseDir, home))
+  return {path, ...parsed, warnings: warning ? [warning] : []}
+}
+
+/**
+ * Parses and validates YAML text (pure). `origin` is the file name used in messages; `resolvePath`
+ * turns a path written in the file into a usable one.
+ */
+export function parseConfigText(
+  text: string,
+  origin: string,
+  resolvePath: (path: string) => string = (path) => path,
+): ParsedConfigFile {
+  const lineCounter = new LineCounter()
+  const doc = parseDocument(text, {prettyErrors: false, lineCounter, uniqueKeys: true})
+  const where = (offset: number): string => {
+    const {line, col} = lineCounter.linePos(offset)
+    return `${origin}:${line}:${col}`
+  }
+  if (doc.errors.length > 0) {
+    const error = doc.errors[0]
+    const message =
+      error.code === 'MULTIPLE_DOCS'
+        ? 'the file holds several YAML documents (---); mailferry reads exactly one'
+        : yamlMessage(error.message)
+    throw new ConfigError(`${where(error.pos[0])}: ${message}`)
+  }
+  let value: unknown
+  try {
+    value = doc.toJS({maxAliasCount: 100})
+  } catch (error) {
+    throw new ConfigError(`${origin}: ${yamlMessage(error instanceof Error ? error.message : String(error))}`)
+  }
+  try {
+    const input = validateFileConfig(value)
+    const drafts: Partial<Record<Side, EndpointDraft>> = {}
+    for (const side of SIDES) {
+      const endpoint = input[side]
+      if (endpoint) drafts[side] = draftFromFile(side, endpoint, resolvePath)
+    }
+    return {input, drafts}
+  } catch (error) {
+    if (error instanceof ConfigKeyError && error.keyPath !== undefined) {
+      const offset = locateKey(doc.contents, error.keyPath)
+      throw new ConfigError(`${offset === undefined ? origin : where(offset)}: ${error.message}`, {cause: error})
+    }
+    throw error
+  }
+}
+
+/**
+ * One line, without the token text the yaml package sometimes appends (`...stream: "xyz"`):
+ * that text could be anything in the file.
+ */
+function yamlMessage(message: string): string {
+  const line = message.split('\n')[0].trim()
+  return line.replace(/:\s*"[^]*"$/, '').replace(/\s+/g, ' ')
+}
+
+/** Offset of the deepest key of `keyPath` found in the document (the key itself, not its value). */
+export function locateKey(root: unknown, keyPath: readonly string[]): number | undefined {
+  let node = root
+  let offset: number | undefined
+  for (const segment of keyPath) {
+    if (!isMap(node)) break
+    const pair = node.items.find((item) => isScalar(item.key) && String(item.key.value) === segment)
+    if (!pair) break
+    offset = (pair.key as YamlNode).range?.[0] ?? offset
+    node = pair.value
+  }
+  return offset
+}
+
+// ---------------------------------------------------------------------------------------------
+// Layers (pure)
+
+/** One side as written in the file. `path` resolves a file path written there. */
+export function draftFromFile(side: Side, input: EndpointInput, path: (p: string) => string): EndpointDraft {
+  const draft: EndpointDraft = {}
+  if (input.url !== undefined) {
+    const url = parseImapUrl(input.url, {
+      label: `${side}.url`,
+      secretAdvice: urlPasswordAdvice(side, true),
+      keyPath: [side, 'url'],
+    })
+    Object.assign(draft, url)
+  } else {
+    assignDefined(draft, {host: input.host, port: input.port, user: input.user})
+  }
+  // `tls:` next to `url:` overrides the scheme's mode, as --source-tls does.
+  assignDefined(draft, {tls: input.tls, insecure: input.insecure, servername: input.servername})
+  if (input.caFile !== undefined) draft.caFile = path(input.caFile)
+  if (input.passwordEnv !== undefined) draft.secret = {kind: 'env', name: input.passwordEnv}
+  if (input.passwordFile !== undefined) draft.secret = {kind: 'file', path: path(input.passwordFile)}
+  return draft
+}
+
+/** Lays this side's flags over the draft from the file. `path` expands a path given as a flag. */
+export function applySideFlags(
+  side: Side,
+  base: EndpointDraft,
+  flags: SyncFlagValues,
+  path: (p: string) => string = (p) => p,
+): EndpointDraft {
+  const names = SIDE_FLAGS[side]
+  const draft: EndpointDraft = {...base}
+  const url = flags[names.url]
+  if (url !== undefined) {
+    // The URL is the address as a whole: a port from the file does not survive a new URL.
+    const parsed = parseImapUrl(checkText(url, `--${side}`, 'an imaps:// or imap:// URL'), {
+      label: `--${side}`,
+      secretAdvice: urlPasswordAdvice(side, false),
+    })
+    delete draft.port
+    Object.assign(draft, parsed)
+  }
+  const tls = flags[names.tls]
+  if (tls !== undefined) draft.tls = checkTlsMode(tls, `--${side}-tls`)
+
+  const passwordEnv = flags[names.passwordEnv]
+  const passwordFile = flags[names.passwordFile]
+  if (passwordEnv !== undefined && passwordFile !== undefined) {
+    throw new ConfigKeyError(`--${side}-password-env`, `give only one of --${side}-password-env and --${side}-password-file`)
+  }
+  if (passwordEnv !== undefined) draft.secret = {kind: 'env', name: checkEnvName(passwordEnv, `--${side}-password-env`)}
+  if (passwordFile !== undefined) {
+    draft.secret = {kind: 'file', path: path(checkPath(passwordFile, `--${side}-password-file`))}
+  }
+  return draft
+}
+
+/** Defaults, completeness, TLS options and the warnings they call for. */
+export function finalizeEndpoint(side: Side, draft: EndpointDraft): {endpoint: EndpointConfig; warnings: string[]} {
+  if (draft.host === undefined && draft.user === undefined) {
+    throw new ConfigError(`no ${side} given: use --${side} URL or a \`${side}:\` section in --config FILE`)
+  }
+  if (draft.host === undefined) {
+    throw new ConfigError(`${side}: no host given: use --${side} URL, or ${side}.host or ${side}.url in the config file`)
+  }
+  if (draft.user === undefined) {
+    throw new ConfigError(
+      `${side}: no user given: use --${side} imaps://USER@${draft.host}, or ${side}.user in the config file`,
+    )
+  }
+  const tls = draft.tls ?? 'implicit'
+  const warnings: string[] = []
+  const tlsOptions: TlsOptions = {verify: draft.insecure !== true}
+  if (draft.caFile !== undefined) tlsOptions.caFile = draft.caFile
+  if (draft.servername !== undefined) tlsOptions.servername = draft.servername
+
+  if (tls === 'none') {
+    const ignored = (['caFile', 'insecure', 'servername'] as const).filter((key) => draft[key] !== undefined)
+    if (ignored.length > 0) warnings.push(`${side}: ${ignored.join(', ')} ignored with tls: none (no TLS is used)`)
+    if (!isLoopbackHost(draft.host)) {
+      warnings.push(`${side}: plaintext connection to host ${draft.host}, the password travels unencrypted`)
+    }
+  } else if (draft.insecure === true) {
+    warnings.push(`TLS certificate verification is off for ${side} (insecure: true)`)
+  }
+
+  const endpoint: EndpointConfig = {
+    host: draft.host,
+    port: portOrDefault(draft.port, tls),
+    tls,
+    tlsOptions,
+    user: draft.user,
+  }
+  if (draft.secret !== undefined) endpoint.passwordSource = draft.secret
+  return {endpoint, warnings}
+}
+
+/** localhost, 127.0.0.0/8, ::1 (and ::ffff:127.x.y.z). */
+export function isLoopbackHost(host: string): boolean {
+  const name = host.toLowerCase().replace(/\.$/, '')
+  if (name === 'localhost' || name.endsWith('.localhost')) return true
+  if (isIPv4(name)) return name.startsWith('127.')
+  if (isIPv6(name)) {
+    if (/^(0{0,4}:){1,7}0{0,3}1$/.test(name) || name === '::1') return true
+    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(name)
+    return mapped !== null && mapped[1].startsWith('127.')
+  }
+  return false
+}
+
+// ---------------------------------------------------------------------------------------------
+// State path
+
+const SAFE_NAME = /[^A-Za-z0-9._@-]/g
+const MAX_NAME = 200
+
+/**
+ * "alice@old.example.com-993--alice@new.example.com-993.sqlite": only [A-Za-z0-9._@-], no secret.
+ * When characters had to be replaced (or the name shortened), a hash of the exact endpoints is added
+ * so that two different pairs never share a state file.
+ */
+export function defaultStateFileName(
+  source: Pick<EndpointConfig, 'user' | 'host' | 'port'>,
+  dest: Pick<EndpointConfig, 'user' | 'host' | 'port'>,
+): string {
+  const identity = (e: Pick<EndpointConfig, 'user' | 'host' | 'port'>) => `${e.user}@${e.host.toLowerCase()}-${e.port}`
+  const exact = `${identity(source)}--${identity(dest)}`
+  let name = exact.replace(SAFE_NAME, '-')
+  if (name !== exact || name.length > MAX_NAME) {
+    const hash = createHash('sha256').update(JSON.stringify([source.user, source.host, source.port, dest.user, dest.host, dest.port])).digest('hex')
+    name = `${name.slice(0, MAX_NAME - 9)}-${hash.slice(0, 8)}`
+  }
+  return `${name}.sqlite`
+}
+
+function resolveStatePath(
+  flags: SyncFlagValues,
+  fileInput: FileConfigInput,
+  endpoints: Record<Side, EndpointConfig>,
+  paths: {defaultStateDir: string; fromFile: (p: string) => string; fromFlag: (p: string) => string},
+): string {
+  if (flags.state !== undefined) return paths.fromFlag(checkPath(flags.state, '--state'))
+  if (fileInput.state !== undefined) return paths.fromFile(fileInput.state)
+  return join(paths.defaultStateDir, defaultStateFileName(endpoints.source, endpoints.dest))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Paths and files
+
+/** `~` and `~/x` → the home directory. */
+export function expandHome(path: string, home: string): string {
+  if (path === '~') return home
+  if (path.startsWith('~/')) return join(home, path.slice(2))
+  return path
+}
+
+/** A path written in the config file: `~` expanded, relative paths taken from the file's directory. */
+export function resolveFilePath(path: string, baseDir: string | undefined, home: string): string {
+  const expanded = expandHome(path, home)
+  return baseDir === undefined || isAbsolute(expanded) ? expanded : resolve(baseDir, expanded)
+}
+
+function checkCaFile(side: Side, path: string): void {
+  const {text} = readTextFile(path, `${side} caFile`)
+  if (!text.includes('-----BEGIN ')) {
+    throw new ConfigError(`${side} caFile ${path} is not a PEM file (no -----BEGIN CERTIFICATE----- line)`)
+  }
+}
+
+function assignDefined<T extends object>(target: T, values: Partial<T>): void {
+  for (const [key, value] of Object.entries(values)) {
+    if (value !== undefined) (target as Record<string, unknown>)[key] = value
+  }
+}

@@ -1,0 +1,134 @@
+/**
+ * Passwords: where they come from and how they are read.
+ *
+ * A password is never given on the command line (the process list shows it to every user) nor as
+ * plain text in the YAML file (backups, version control): only by naming an environment variable or
+ * a file. The value is returned to the caller and never appears in an error or warning: messages
+ * name the variable or the file, nothing else.
+ */
+
+import {closeSync, fstatSync, openSync, readFileSync} from 'node:fs'
+
+import {ConfigError} from '../errors.js'
+import type {SecretSource} from './schema.js'
+
+export type Side = 'source' | 'dest'
+
+export interface PasswordResult {
+  password: string
+  warnings: string[]
+}
+
+/** How to give a password for one side, for error messages. */
+export function passwordAdvice(side: Side): string {
+  return (
+    `use --${side}-password-env NAME (an environment variable) or --${side}-password-file PATH, ` +
+    `or passwordEnv: / passwordFile: under ${side}: in the config file`
+  )
+}
+
+/** What to write instead of a password inside a URL. */
+export function urlPasswordAdvice(side: Side, fromYaml: boolean): string {
+  return fromYaml
+    ? `use ${side}.passwordEnv or ${side}.passwordFile`
+    : `use --${side}-password-env or --${side}-password-file`
+}
+
+/** "0644" */
+export function formatMode(mode: number): string {
+  return `0${(mode & 0o777).toString(8).padStart(3, '0')}`
+}
+
+/** Any permission bit for group or others. */
+export function isGroupOrWorldAccessible(mode: number): boolean {
+  return (mode & 0o077) !== 0
+}
+
+/** The password in a file is its first line, without the line end (and without a leading BOM). */
+export function firstLine(text: string): string {
+  const withoutBom = text.startsWith('\uFEFF') ? text.slice(1) : text
+  const end = withoutBom.search(/\r?\n|\r/)
+  return end === -1 ? withoutBom : withoutBom.slice(0, end)
+}
+
+export interface TextFile {
+  text: string
+  /** st_mode of the file that was read (same descriptor: no check-then-read race). */
+  mode: number
+}
+
+/**
+ * Reads a regular text file, or throws a ConfigError "<what> <path> does not exist" (or cannot be
+ * read, or is not a regular file).
+ */
+export function readTextFile(path: string, what: string): TextFile {
+  let fd: number
+  try {
+    fd = openSync(path, 'r')
+  } catch (error) {
+    throw fileError(error, path, what)
+  }
+  try {
+    const stat = fstatSync(fd)
+    if (!stat.isFile()) throw new ConfigError(`${what} ${path} is not a regular file`)
+    return {text: readFileSync(fd, 'utf8'), mode: stat.mode}
+  } catch (error) {
+    throw error instanceof ConfigError ? error : fileError(error, path, what)
+  } finally {
+    closeSync(fd)
+  }
+}
+
+function fileError(error: unknown, path: string, what: string): ConfigError {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code
+  const reason =
+    code === 'ENOENT' || code === 'ENOTDIR'
+      ? 'does not exist'
+      : code === 'EACCES' || code === 'EPERM'
+        ? 'cannot be read (permission denied)'
+        : code === 'EISDIR'
+          ? 'is not a regular file'
+          : `cannot be read (${code ?? 'unknown error'})`
+  return new ConfigError(`${what} ${path} ${reason}`, {cause: error})
+}
+
+/** The warning for a file that group or others may read, or undefined when its mode is fine. */
+export function modeWarning(
+  path: string,
+  mode: number,
+  what: string,
+  why: string,
+  platform: NodeJS.Platform = process.platform,
+): string | undefined {
+  // Windows has no POSIX modes: fstat reports 0666 for every writable file.
+  if (platform === 'win32' || !isGroupOrWorldAccessible(mode)) return undefined
+  return `${what} ${path} is accessible by group/others (mode ${formatMode(mode)}); ${why}: chmod 600 ${path}`
+}
+
+/** Reads the password for one side. Throws a ConfigError naming the side and where it looked. */
+export function readPassword(
+  side: Side,
+  source: SecretSource | undefined,
+  env: NodeJS.ProcessEnv,
+  platform: NodeJS.Platform = process.platform,
+): PasswordResult {
+  if (source === undefined) throw new ConfigError(`no password configured for ${side}: ${passwordAdvice(side)}`)
+  if (source.kind === 'env') return {password: readEnvPassword(side, source.name, env), warnings: []}
+  return readFilePassword(side, source.path, platform)
+}
+
+export function readEnvPassword(side: Side, name: string, env: NodeJS.ProcessEnv): string {
+  const value = env[name]
+  if (value === undefined) throw new ConfigError(`${side} password: environment variable ${name} is not set`)
+  if (value === '') throw new ConfigError(`${side} password: environment variable ${name} is set but empty`)
+  return value
+}
+
+export function readFilePassword(side: Side, path: string, platform: NodeJS.Platform = process.platform): PasswordResult {
+  const what = `${side} password file`
+  const {text, mode} = readTextFile(path, what)
+  const password = firstLine(text)
+  if (password === '') throw new ConfigError(`${what} ${path} is empty (the password is its first line)`)
+  const warning = modeWarning(path, mode, what, 'it should be 0600', platform)
+  return {password, warnings: warning ? [warning] : []}
+}

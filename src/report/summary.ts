@@ -1,0 +1,118 @@
+/**
+ * The human end-of-run report, rendered from the engine's RunResult. Pure: returns text, prints nothing.
+ */
+import {ExitCode} from '../errors.js'
+import type {FolderResult, RunResult} from '../sync/events.js'
+import {formatByteRate, formatBytes, formatDuration, formatRate, renderTable} from './format.js'
+
+/** How many message failures are listed before "... and N more". */
+export const MAX_LISTED_FAILURES = 50
+
+const MEANINGS: Record<number, string> = {
+  [ExitCode.ok]: 'everything was copied',
+  [ExitCode.partial]: 'some messages or folders failed, see above; re-run to retry them',
+  [ExitCode.config]: 'invalid configuration or flags; nothing was done',
+  [ExitCode.auth]: 'a server refused the credentials',
+  [ExitCode.connection]: 'a server could not be reached or the connection was lost; re-run to resume',
+  [ExitCode.folder]: 'a folder could not be used',
+  [ExitCode.state]: 'the state database could not be used',
+  [ExitCode.interrupted]: 'interrupted; progress is saved, re-run to resume',
+}
+
+/** One line explaining an exit code (ExitCode in errors.ts). */
+export function exitMeaning(code: number): string {
+  return MEANINGS[code] ?? 'unexpected error'
+}
+
+const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`
+
+function exitLine(result: RunResult): string {
+  const failed = result.totals.failed
+  if (result.exitCode === ExitCode.partial && failed > 0) {
+    return `exit 1: ${plural(failed, 'message')} failed, see above; re-run to retry them`
+  }
+  return `exit ${result.exitCode}: ${result.exitMeaning || exitMeaning(result.exitCode)}`
+}
+
+function folderTable(result: RunResult): string {
+  const headers = ['Source folder', 'Destination folder', 'Copied', 'Already there', 'Failed', 'Flags updated', 'Size']
+  const align = ['left', 'left', 'right', 'right', 'right', 'right', 'right'] as const
+  const row = (f: FolderResult): string[] => [
+    f.error ? `${f.source} (error)` : f.source,
+    f.created ? `${f.dest} (created)` : f.dest,
+    String(f.copied),
+    String(f.alreadyPresent),
+    String(f.failed),
+    String(f.flagsUpdated),
+    formatBytes(f.bytes),
+  ]
+  const t = result.totals
+  const footer = ['Total', '', String(t.copied), String(t.alreadyPresent), String(t.failed), String(t.flagsUpdated), formatBytes(t.bytes)]
+  return renderTable(headers, result.folders.map(row), [...align], footer)
+}
+
+/** Distinct warnings in first-seen order, with a count when repeated. */
+function dedupe(lines: string[]): string[] {
+  const counts = new Map<string, number>()
+  for (const line of lines) counts.set(line, (counts.get(line) ?? 0) + 1)
+  return [...counts].map(([line, n]) => (n > 1 ? `${line} (${n} times)` : line))
+}
+
+export function renderSummary(result: RunResult): string {
+  const t = result.totals
+  const out: string[] = [`mailferry: ${result.source} → ${result.dest}`, '']
+
+  if (result.folders.length === 0) {
+    out.push('No folders to copy.')
+  } else {
+    out.push(folderTable(result))
+  }
+  out.push('')
+
+  const folderErrors = result.folders.filter((f) => f.error)
+  if (t.copied === 0 && t.failed === 0 && folderErrors.length === 0 && !result.error && result.folders.length > 0) {
+    out.push(`Nothing to do: all ${plural(t.alreadyPresent, 'message')} are already on the destination.`)
+    if (t.flagsUpdated > 0) out.push(`Flags updated on ${plural(t.flagsUpdated, 'message')}.`)
+  } else {
+    out.push(
+      `Totals: ${plural(t.copied, 'message')} copied, ${t.alreadyPresent} already there, ${t.failed} failed, ` +
+        `${t.flagsUpdated} flags updated, in ${plural(result.folders.length, 'folder')}`,
+    )
+  }
+  out.push(
+    `Transferred ${formatBytes(t.bytes)} in ${formatDuration(result.durationMs)} ` +
+      `(${formatRate(t.copied, result.durationMs, 'msg')}, ${formatByteRate(t.bytes, result.durationMs)}); ` +
+      `${plural(result.foldersCreated, 'folder')} created`,
+  )
+  out.push(`State database: ${result.statePath}`)
+
+  if (result.warnings.length > 0) {
+    out.push('', 'Warnings:', ...dedupe(result.warnings).map((w) => `  ${w}`))
+  }
+
+  if (folderErrors.length > 0) {
+    out.push('', `Folders not copied (${folderErrors.length}):`, ...folderErrors.map((f) => `  ${f.source}: ${f.error}`))
+  }
+
+  if (result.failures.length > 0) {
+    out.push('', `Failed messages (${result.failures.length}):`)
+    for (const f of result.failures.slice(0, MAX_LISTED_FAILURES)) out.push(`  ${f.folder} UID ${f.uid}: ${f.reason}`)
+    const more = result.failures.length - MAX_LISTED_FAILURES
+    if (more > 0) out.push(`  ... and ${more} more`)
+  }
+
+  const dropped = result.folders.filter((f) => Object.keys(f.droppedKeywords).length > 0)
+  if (dropped.length > 0) {
+    out.push('', 'Keywords the destination could not store (dropped):')
+    for (const f of dropped) {
+      const list = Object.entries(f.droppedKeywords)
+        .sort(([a, x], [b, y]) => y - x || a.localeCompare(b))
+        .map(([keyword, n]) => `${keyword} (${plural(n, 'message')})`)
+      out.push(`  ${f.dest}: ${list.join(', ')}`)
+    }
+  }
+
+  if (result.error) out.push('', `Stopped early: ${result.error}`)
+  out.push('', exitLine(result))
+  return out.join('\n') + '\n'
+}

@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict'
+import {mkdtempSync, rmSync, statSync, existsSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {test} from 'node:test'
+
+import {openStateDb} from '../../../src/state/db.js'
+import {StateRepository} from '../../../src/state/repository.js'
+
+const row = (sourceUid: number) => ({
+  sourceUid,
+  destUid: null,
+  status: 'pending' as const,
+  origin: null,
+  messageId: '<m@x>',
+  size: 100,
+  internalDate: '2020-01-01T00:00:00.000Z',
+  headerHash: null,
+  fingerprint: 'abc',
+  flags: ['\\Seen', 'Work'],
+})
+
+test('rows go pending -> copied / failed and read back', () => {
+  const state = openStateDb(':memory:')
+  const repo = new StateRepository(state.db)
+  repo.startRun()
+  const pair = repo.pair('INBOX', 'INBOX')
+  repo.setValidities(pair, 1, 2)
+  repo.putMessages(pair, [row(1), row(2)])
+  repo.markCopied(pair, 1, 77)
+  repo.markFailed(pair, 2, 'too big')
+  const rows = repo.messages(pair)
+  assert.equal(rows.get(1)?.status, 'copied')
+  assert.equal(rows.get(1)?.destUid, 77)
+  assert.deepEqual(rows.get(1)?.flags, ['Work', '\\Seen'])
+  assert.equal(rows.get(2)?.status, 'failed')
+  assert.equal(rows.get(2)?.error, 'too big')
+  state.close()
+})
+
+test('a changed UIDVALIDITY on either side drops the pair rows', () => {
+  const state = openStateDb(':memory:')
+  const repo = new StateRepository(state.db)
+  const pair = repo.pair('A', 'A')
+  assert.equal(repo.setValidities(pair, 1, 1), false)
+  repo.putMessages(pair, [row(1)])
+  assert.equal(repo.setValidities(pair, 1, 1), false)
+  assert.equal(repo.messages(pair).size, 1)
+  assert.equal(repo.setValidities(pair, 1, 2), true)
+  assert.equal(repo.messages(pair).size, 0)
+  state.close()
+})
+
+test('a state file is bound to one pair of accounts', () => {
+  const state = openStateDb(':memory:')
+  const repo = new StateRepository(state.db)
+  repo.bindAccounts('a@h:1', 'b@h:2')
+  repo.bindAccounts('a@h:1', 'b@h:2')
+  assert.throws(() => repo.bindAccounts('a@h:1', 'c@h:2'), /belongs to a@h:1 -> b@h:2/)
+  state.close()
+})
+
+test('the state file is created 0600, locked against a second writer, and the lock is freed on close', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mf-state-'))
+  try {
+    const path = join(dir, 'sub', 'state.sqlite')
+    const first = openStateDb(path)
+    assert.equal(statSync(path).mode & 0o777, 0o600)
+    assert.throws(() => openStateDb(path), /in use by another mailferry run/)
+    first.close()
+    assert.equal(existsSync(`${path}.lock`), false)
+    openStateDb(path).close()
+  } finally {
+    rmSync(dir, {recursive: true, force: true})
+  }
+})
