@@ -25,7 +25,7 @@ import {
   type TlsMode,
   type TlsOptions,
 } from './schema.js'
-import {modeWarning, readPassword, readTextFile, urlPasswordAdvice, type Side} from './secrets.js'
+import {formatMode, readPassword, readTextFile, urlPasswordAdvice, type Side} from './secrets.js'
 import {parseImapUrl, portOrDefault} from './url.js'
 import {
   ConfigKeyError,
@@ -165,13 +165,13 @@ export function loadConfigFile(
   options: {platform?: NodeJS.Platform; homeDir?: string} = {},
 ): LoadedConfigFile {
   const {text, mode} = readTextFile(path, 'config file')
-  const warning = modeWarning(
-    path,
-    mode,
-    'config file',
-    'it holds no passwords, but it names your servers and accounts; consider restricting it',
-    options.platform ?? process.platform,
-  )
+  // The file holds no secrets, so reading it is harmless (examples ship 0644); writing it is not:
+  // whoever can change it can send the mail elsewhere.
+  const platform = options.platform ?? process.platform
+  const warning =
+    platform !== 'win32' && (mode & 0o022) !== 0
+      ? `config file ${path} is writable by group/others (mode ${formatMode(mode)}); whoever can change it can redirect your mail: chmod go-w ${path}`
+      : undefined
   const home = options.homeDir ?? homedir()
   const baseDir = dirname(path)
   const parsed = parseConfigText(text, path, (p) => resolveFilePath(p, baseDir, home))
