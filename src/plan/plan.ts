@@ -19,7 +19,7 @@ export interface FolderPair {
 
 export interface Plan {
   pairs: FolderPair[]
-  /** Destination folders to create, parents before children. */
+  /** Destination folders to create, shallower before deeper (a source parent that is a real folder comes first). */
   create: string[]
   sourceDelimiter: string
   destDelimiter: string
@@ -122,13 +122,9 @@ export function buildPlan(source: FolderInfo[], dest: FolderInfo[], rules: Mappi
       continue
     }
     pairs.push({source: folder.path, dest: existing?.path ?? destPath, create: !existing, rule: mapped.rule})
-    if (!existing) {
-      // Parents first: every missing ancestor, then the folder itself.
-      for (let depth = 1; depth <= mapped.segments.length; depth++) {
-        const path = mapped.segments.slice(0, depth).join(context.destDelimiter)
-        if (!destByKey.has(keyOf(path))) create.add(path)
-      }
-    }
+    // Only the folder itself: a server creates missing superiors on CREATE (RFC 3501 6.3.3), and
+    // creating them ourselves would turn a \Noselect parent on the source into a real folder here.
+    if (!existing) create.add(destPath)
   }
 
   const ordered = [...create].sort(

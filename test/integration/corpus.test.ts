@@ -30,7 +30,7 @@ test('the real-mail corpus arrives byte for byte with flags and dates; re-runs a
   const users = {source: freshUser('corpus'), dest: freshUser('corpus')}
   await seed(source, users.source, corpus.folders)
   const expected = await snapshot(source, users.source)
-  const messages = [...expected.values()].reduce((n, list) => n + list.length, 0)
+  const messages = Object.values(expected).reduce((n, list) => n + list.length, 0)
 
   const {args, env} = syncArgs(source, dest, users, join(tmp.dir, 'corpus.sqlite'))
   const first = await runCli([...args, '--json'], env)

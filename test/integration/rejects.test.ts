@@ -40,8 +40,8 @@ test('an over-size message is reported and every other message is copied', async
   assert.equal(run.json.failures[0].uid, 5)
   assert.ok(run.json.failures[0].reason.length > 0)
 
-  const destInbox = (await snapshot(dest, users.dest)).get('INBOX') ?? []
-  const sourceInbox = (await snapshot(source, users.source)).get('INBOX') ?? []
+  const destInbox = (await snapshot(dest, users.dest)).INBOX ?? []
+  const sourceInbox = (await snapshot(source, users.source)).INBOX ?? []
   assert.equal(destInbox.length, 9)
   assert.deepEqual(destInbox, sourceInbox.filter((m) => m.size < 500_000))
 
@@ -49,5 +49,5 @@ test('an over-size message is reported and every other message is copied', async
   const again = await runCli(args, env)
   assert.equal(again.code, 1)
   assert.match(again.stdout, /INBOX UID 5: /)
-  assert.equal(((await snapshot(dest, users.dest)).get('INBOX') ?? []).length, 9)
+  assert.equal(((await snapshot(dest, users.dest)).INBOX ?? []).length, 9)
 })

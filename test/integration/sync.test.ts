@@ -50,7 +50,7 @@ describe('mailferry sync', () => {
     const state = join(tmp.dir, `${users.source}.sqlite`)
     await seed(source, users.source, mailbox())
     const sourceBefore = await snapshot(source, users.source)
-    const total = [...sourceBefore.values()].reduce((n, list) => n + list.length, 0)
+    const total = Object.values(sourceBefore).reduce((n, list) => n + list.length, 0)
 
     const first = await sync(users, state)
     assertOk(first)
@@ -181,7 +181,7 @@ describe('mailferry sync: bad input', () => {
     assert.doesNotMatch(run.stderr, /not-the-password-xyz/)
     assert.doesNotMatch(run.stderr, /\n\s+at /, 'no stack trace')
     assert.equal(existsSync(state), false)
-    assert.equal((await snapshot(dest, users.dest)).get('INBOX')?.length ?? 0, 0)
+    assert.equal((await snapshot(dest, users.dest)).INBOX?.length ?? 0, 0)
   })
 
   test('a closed port: exit 4 with the host and port named', async () => {

@@ -7,7 +7,7 @@ import type {FolderInfo} from '../../../src/stores/store.js'
 const folders = (delimiter: string, paths: string[], noSelect: string[] = []): FolderInfo[] =>
   paths.map((path) => ({path, delimiter, noSelect: noSelect.includes(path)}))
 
-test('translates the separator and creates missing folders parents first', () => {
+test('translates the separator and creates missing folders, shallower first', () => {
   const plan = buildPlan(folders('.', ['INBOX', 'Lists.fork', 'Lists.ilug', 'Work.A.B']), folders('/', ['INBOX']))
   assert.deepEqual(
     plan.pairs.map((p) => [p.source, p.dest, p.create]),
@@ -18,7 +18,7 @@ test('translates the separator and creates missing folders parents first', () =>
       ['Work.A.B', 'Work/A/B', true],
     ],
   )
-  assert.deepEqual(plan.create, ['Lists', 'Work', 'Lists/fork', 'Lists/ilug', 'Work/A', 'Work/A/B'])
+  assert.deepEqual(plan.create, ['Lists/fork', 'Lists/ilug', 'Work/A/B'])
 })
 
 test('INBOX is case-insensitive and keeps the destination spelling', () => {
@@ -35,10 +35,10 @@ test('a name containing the destination separator is substituted and reported, n
   assert.match(plan.warnings[0], /Reports 1\.5/)
 })
 
-test('\\Noselect source folders hold no messages but still appear as parents', () => {
+test('\\Noselect source folders are not created as real folders', () => {
   const plan = buildPlan(folders('/', ['INBOX', 'Parent', 'Parent/Child'], ['Parent']), folders('.', ['INBOX']))
   assert.deepEqual(plan.pairs.map((p) => p.source), ['INBOX', 'Parent/Child'])
-  assert.deepEqual(plan.create, ['Parent', 'Parent.Child'])
+  assert.deepEqual(plan.create, ['Parent.Child'])
 })
 
 test('two source folders onto one destination folder is a conflict', () => {
