@@ -12,6 +12,14 @@ import type {EngineHooks} from '../sync/engine.js'
 import type {RunResult} from '../sync/events.js'
 import {runSync} from '../sync/run.js'
 
+/** What --json prints when the run could not start or was stopped by an error. */
+export interface FailureReport {
+  ok: false
+  exitCode: number
+  exitMeaning: string
+  error: string
+}
+
 type SyncFlags = Interfaces.InferredFlags<typeof Sync.flags>
 
 export default class Sync extends Command {
@@ -55,12 +63,12 @@ Exit codes: 0 everything copied; 1 some messages failed (listed); 2 configuratio
     'debug-ignore-appenduid': Flags.boolean({hidden: true}),
   }
 
-  async run(): Promise<RunResult> {
+  async run(): Promise<RunResult | FailureReport> {
     const {flags} = await this.parse(Sync)
     try {
       return await this.sync(flags)
     } catch (error) {
-      this.fail(error, flags.debug)
+      return this.fail(error, flags.debug)
     }
   }
 
@@ -128,13 +136,20 @@ Exit codes: 0 everything copied; 1 some messages failed (listed); 2 configuratio
     return process.stderr.isTTY ? 'bars' : 'lines'
   }
 
-  /** One line, the right exit code, a hint; the stack only with --debug. */
-  private fail(error: unknown, debug: boolean): never {
+  /**
+   * One line that says what and where (not wrapped, unlike oclif's error box), a hint line,
+   * the exit code for the kind of failure; the stack only with --debug.
+   */
+  private fail(error: unknown, debug: boolean): FailureReport {
+    const known = error instanceof MailferryError ? error : undefined
+    const message = known?.message ?? describeError(error)
+    const exitCode = known?.exitCode ?? ExitCode.partial
     if (debug && error instanceof Error) process.stderr.write(`${error.stack}\n`)
-    if (error instanceof MailferryError) {
-      this.error(error.message, {exit: error.exitCode, suggestions: error.hint ? [error.hint] : undefined})
-    }
-    this.error(describeError(error), {exit: ExitCode.partial})
+    process.stderr.write(`Error: ${message}\n${known?.hint ? `Hint: ${known.hint}\n` : ''}`)
+    if (!this.jsonEnabled()) this.exit(exitCode)
+    // With --json the report is the return value (oclif prints it); the exit code still tells.
+    process.exitCode = exitCode
+    return {ok: false, exitCode, exitMeaning: exitMeaning(exitCode), error: message}
   }
 }
 
