@@ -50,7 +50,12 @@ function groupByKey(source: Keyed[], dest: Keyed[]): Map<string, UidGroup> {
   return groups
 }
 
-export function matchLevel(source: Keyed[], dest: Keyed[], mode: MatchMode): LevelResult {
+/**
+ * affinity: an optional secondary key per UID (the internal date). Within a decided group, members
+ * with equal affinity pair first: two copies that are byte-identical on the server (say, one stored
+ * with LF and one with CRLF line ends) are then paired with the copy that has their own date.
+ */
+export function matchLevel(source: Keyed[], dest: Keyed[], mode: MatchMode, affinity?: Affinity): LevelResult {
   const result: LevelResult = {matched: [], unmatched: [], open: []}
   for (const group of groupByKey(source, dest).values()) {
     if (group.source.length === 0) continue
@@ -63,13 +68,39 @@ export function matchLevel(source: Keyed[], dest: Keyed[], mode: MatchMode): Lev
       result.open.push(group)
       continue
     }
-    const src = [...group.source].sort((a, b) => a - b)
-    const dst = [...group.dest].sort((a, b) => a - b)
-    const pairs = Math.min(src.length, dst.length)
-    for (let i = 0; i < pairs; i++) result.matched.push([src[i], dst[i]])
-    result.unmatched.push(...src.slice(pairs))
+    const {pairs, leftover} = pairUp(group, affinity)
+    result.matched.push(...pairs)
+    result.unmatched.push(...leftover)
   }
   return result
+}
+
+export interface Affinity {
+  source: Map<number, string>
+  dest: Map<number, string>
+}
+
+/** Pair a group's members: equal affinity first, then the rest in UID order. */
+function pairUp(group: UidGroup, affinity?: Affinity): {pairs: Array<[number, number]>; leftover: number[]} {
+  const src = [...group.source].sort((a, b) => a - b)
+  const dst = [...group.dest].sort((a, b) => a - b)
+  const pairs: Array<[number, number]> = []
+  const usedDest = new Set<number>()
+  const rest: number[] = []
+  for (const uid of src) {
+    const wanted = affinity?.source.get(uid)
+    const partner = wanted === undefined ? undefined : dst.find((d) => !usedDest.has(d) && affinity!.dest.get(d) === wanted)
+    if (partner === undefined) {
+      rest.push(uid)
+      continue
+    }
+    usedDest.add(partner)
+    pairs.push([uid, partner])
+  }
+  const freeDest = dst.filter((d) => !usedDest.has(d))
+  const count = Math.min(rest.length, freeDest.length)
+  for (let i = 0; i < count; i++) pairs.push([rest[i], freeDest[i]])
+  return {pairs, leftover: rest.slice(count)}
 }
 
 /** Level 1 key: size and Message-ID (messages without one share the empty Message-ID). */

@@ -6,7 +6,7 @@
 import {createHash} from 'node:crypto'
 
 import type {MessageMeta, Store} from '../stores/store.js'
-import {coarseKey, matchLevel, openUids, rekey, type UidGroup} from './match.js'
+import {coarseKey, matchLevel, openUids, rekey, type Affinity, type UidGroup} from './match.js'
 
 export interface RecogniseInput {
   source: Store
@@ -47,7 +47,11 @@ export async function recognise(input: RecogniseInput): Promise<Map<number, numb
     }
     return hashes
   })
-  const level3 = matchLevel(...spread(rekey(level2.open, bodyKeys)), 'exact')
+  const dates: Affinity = {
+    source: new Map(input.candidates.map((m) => [m.uid, m.internalDate.toISOString()])),
+    dest: new Map(input.unclaimed.map((m) => [m.uid, m.internalDate.toISOString()])),
+  }
+  const level3 = matchLevel(...spread(rekey(level2.open, bodyKeys)), 'exact', dates)
   for (const [s, d] of level3.matched) found.set(s, d)
   return found
 }

@@ -24,10 +24,22 @@ after(async () => {
   tmp.cleanup()
 })
 
+/**
+ * Twins that differ only in line ends: different files, but byte-identical once the server returns
+ * them with CRLF. Different dates and flags, so pairing them crosswise would show.
+ */
+function lineEndTwins(): SeedMessage[] {
+  const text = 'From: twin@example.org\nSubject: line ends\nMessage-ID: <twin@example.org>\n\nsame text\n'
+  return [
+    {raw: Buffer.from(text), flags: ['\\Seen', '$Forwarded'], internalDate: new Date('2019-01-01T10:00:00Z')},
+    {raw: Buffer.from(text.replace(/\n/g, '\r\n')), flags: ['\\Flagged'], internalDate: new Date('2020-06-01T10:00:00Z')},
+  ]
+}
+
 function mailbox(): Record<string, SeedMessage[]> {
   const generated = generateMessages(60, {seed: 7})
   return {
-    INBOX: [...nastyMessages(), ...generated.slice(0, 20)],
+    INBOX: [...nastyMessages(), ...lineEndTwins(), ...generated.slice(0, 20)],
     'Work/Projects 2024': generated.slice(20, 40),
     'Entwürfe': generated.slice(40, 50),
     'Lists/a&b list': generated.slice(50, 60),
@@ -99,10 +111,16 @@ describe('mailferry sync', () => {
     // The destination already holds one of the three and one twin.
     await seed(dest, users.dest, {INBOX: [b, twin].map((raw) => ({raw, flags: ['\\Seen'], internalDate: date}))})
 
+    // Line-end twins are on the destination already, in the opposite order: each must pair with
+    // its own copy (same date), or the flags would be set crosswise.
+    const twins = lineEndTwins()
+    await seed(source, users.source, {Twins: twins})
+    await seed(dest, users.dest, {Twins: [...twins].reverse()})
+
     const run = await sync(users, join(tmp.dir, `${users.source}.sqlite`))
     assertOk(run)
     assert.equal(run.json.totals.copied, 3, 'a, c and the second twin')
-    assert.equal(run.json.totals.recognised, 2)
+    assert.equal(run.json.totals.recognised, 4)
     assert.deepEqual(await snapshot(dest, users.dest), await snapshot(source, users.source))
   })
 

@@ -46,3 +46,11 @@ test('rekey keeps members of different groups apart and drops UIDs without a key
   assert.deepEqual(result.matched, [[1, 10]])
   assert.deepEqual(openUids(groups, 'dest'), [10, 11])
 })
+
+test('identical copies pair with the copy that has the same internal date first', () => {
+  const affinity = {source: new Map([[1, 'd1'], [2, 'd2']]), dest: new Map([[10, 'd2'], [11, 'd1']])}
+  const result = matchLevel(keyed([[1, 'h'], [2, 'h']]), keyed([[10, 'h'], [11, 'h']]), 'exact', affinity)
+  assert.deepEqual(result.matched, [[1, 11], [2, 10]])
+  const noDates = matchLevel(keyed([[1, 'h'], [2, 'h']]), keyed([[10, 'h'], [11, 'h']]), 'exact')
+  assert.deepEqual(noDates.matched, [[1, 10], [2, 11]])
+})
