@@ -62,10 +62,30 @@ export class AuthError extends MailferryError {
   }
 }
 
+export interface ConnectErrorOptions extends Omit<MailferryErrorOptions, 'exitCode'> {
+  /**
+   * Worth trying again after a pause: a dropped or refused connection, a server that pushes back
+   * ("[UNAVAILABLE]", "Request is throttled"). False for TLS failures and anything a retry cannot fix.
+   */
+  transient?: boolean
+  /**
+   * The command was sent but its answer never came (connection lost mid-APPEND): the server may or
+   * may not have stored the message. Never retried by the store; the caller must look on the
+   * destination before sending it again.
+   */
+  outcomeUnknown?: boolean
+}
+
 /** Unreachable host, refused or dropped connection, TLS failure. */
 export class ConnectError extends MailferryError {
-  constructor(message: string, options: Omit<MailferryErrorOptions, 'exitCode'> = {}) {
-    super(message, {scope: 'store', ...options, exitCode: ExitCode.connection})
+  readonly transient: boolean
+  readonly outcomeUnknown: boolean
+
+  constructor(message: string, options: ConnectErrorOptions = {}) {
+    const {transient, outcomeUnknown, ...rest} = options
+    super(message, {scope: 'store', ...rest, exitCode: ExitCode.connection})
+    this.transient = transient ?? false
+    this.outcomeUnknown = outcomeUnknown ?? false
   }
 }
 

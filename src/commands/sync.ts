@@ -1,7 +1,8 @@
 import {Command, Flags, type Interfaces} from '@oclif/core'
 
-import {resolveSyncConfig, type SyncFlagValues} from '../config/load.js'
-import {describeEndpoint, TLS_MODES} from '../config/schema.js'
+import {accountFlags, concurrencyFlag, debugFlag, toFlagValues} from '../cli/flags.js'
+import {resolveSyncConfig} from '../config/load.js'
+import {describeEndpoint} from '../config/schema.js'
 import {ConfigError, ExitCode, MailferryError, describeError} from '../errors.js'
 import {createProgressReporter, type ProgressMode} from '../report/progress.js'
 import {exitMeaning, renderSummary} from '../report/summary.js'
@@ -46,18 +47,18 @@ Exit codes: 0 everything copied; 1 some messages failed (listed); 2 configuratio
   static override enableJsonFlag = true
 
   static override flags = {
-    config: Flags.string({char: 'c', summary: 'YAML configuration file.'}),
-    source: Flags.string({summary: 'Source account URL: imaps://user@host:port (TLS) or imap://user@host:port (STARTTLS).'}),
-    dest: Flags.string({summary: 'Destination account URL, same form as --source.'}),
-    'source-tls': Flags.string({options: [...TLS_MODES], summary: 'Override the source TLS mode (none = plaintext, loopback only).'}),
-    'dest-tls': Flags.string({options: [...TLS_MODES], summary: 'Override the destination TLS mode.'}),
-    'source-password-env': Flags.string({summary: 'Environment variable holding the source password.'}),
-    'source-password-file': Flags.string({summary: 'File holding the source password (first line).'}),
-    'dest-password-env': Flags.string({summary: 'Environment variable holding the destination password.'}),
-    'dest-password-file': Flags.string({summary: 'File holding the destination password (first line).'}),
+    ...accountFlags,
     state: Flags.string({summary: 'State database path (default: one per account pair in the data directory).'}),
-    concurrency: Flags.integer({min: 1, max: 64, summary: 'Connections per side and messages in flight (default 4).'}),
-    debug: Flags.boolean({summary: 'Print stack traces of errors.'}),
+    concurrency: concurrencyFlag,
+    debug: debugFlag,
+    mirror: Flags.boolean({summary: 'Make destination flags equal to the source\'s, overriding changes made only on the destination.'}),
+    'delete-extraneous': Flags.boolean({
+      summary: 'Delete destination copies whose source message is gone (only copies the state database pairs with a source message).',
+    }),
+    'delete-extraneous-folders': Flags.boolean({
+      summary: 'Delete destination folders mailferry created whose source folder is gone (kept if they hold other mail).',
+    }),
+    move: Flags.boolean({summary: 'Delete each source message once its copy is confirmed on the destination (imapsync --delete1).'}),
     // Test switches (mbsync's -T): stop at an exact point, or act as if the destination had no UIDPLUS.
     'debug-kill-at': Flags.string({hidden: true, summary: 'before-append:N or after-append:N: SIGKILL ourselves there.'}),
     'debug-ignore-appenduid': Flags.boolean({hidden: true}),
@@ -76,7 +77,8 @@ Exit codes: 0 everything copied; 1 some messages failed (listed); 2 configuratio
     const {config, warnings} = resolveSyncConfig(toFlagValues(flags), process.env, {defaultStateDir: this.config.dataDir})
     for (const warning of warnings) this.warn(warning)
 
-    const source = new ImapStore({label: 'source', endpoint: config.source, connections: config.concurrency, readOnly: true})
+    // --move needs a read-write source; otherwise the source is only ever EXAMINEd.
+    const source = new ImapStore({label: 'source', endpoint: config.source, connections: config.concurrency, readOnly: !flags.move})
     const dest = new ImapStore({
       label: 'destination',
       endpoint: config.dest,
@@ -112,7 +114,13 @@ Exit codes: 0 everything copied; 1 some messages failed (listed); 2 configuratio
             destName: describeEndpoint(config.dest),
             statePath: config.statePath,
           },
-          {concurrency: config.concurrency, signal: abort.signal, hooks: killHooks(flags['debug-kill-at'])},
+          {
+            concurrency: config.concurrency,
+            signal: abort.signal,
+            hooks: killHooks(flags['debug-kill-at']),
+            policy: {mirror: flags.mirror, deleteExtraneous: flags['delete-extraneous'], move: flags.move},
+            deleteExtraneousFolders: flags['delete-extraneous-folders'],
+          },
         )
       } finally {
         progress.stop()
@@ -150,22 +158,6 @@ Exit codes: 0 everything copied; 1 some messages failed (listed); 2 configuratio
     // With --json the report is the return value (oclif prints it); the exit code still tells.
     process.exitCode = exitCode
     return {ok: false, exitCode, exitMeaning: exitMeaning(exitCode), error: message}
-  }
-}
-
-function toFlagValues(flags: Record<string, unknown>): SyncFlagValues {
-  return {
-    config: flags.config as string | undefined,
-    source: flags.source as string | undefined,
-    dest: flags.dest as string | undefined,
-    sourceTls: flags['source-tls'] as string | undefined,
-    destTls: flags['dest-tls'] as string | undefined,
-    sourcePasswordEnv: flags['source-password-env'] as string | undefined,
-    sourcePasswordFile: flags['source-password-file'] as string | undefined,
-    destPasswordEnv: flags['dest-password-env'] as string | undefined,
-    destPasswordFile: flags['dest-password-file'] as string | undefined,
-    state: flags.state as string | undefined,
-    concurrency: flags.concurrency as number | undefined,
   }
 }
 

@@ -19,6 +19,10 @@ interface ImapflowErrorShape {
   responseStatus?: string
   responseText?: string
   serverResponseCode?: string
+  /** The server's BYE text, when a BYE closed the connection. */
+  reason?: string
+  /** ETHROTTLE: the delay the server suggested, in ms. */
+  throttleReset?: number
 }
 
 const CONNECTION_CODES = new Set([
@@ -75,6 +79,57 @@ export function isConnectionError(error: unknown): boolean {
   return e.code !== undefined && CONNECTION_CODES.has(e.code)
 }
 
+/** Response codes by which a server says "not now" (RFC 5530), plus Gmail's. */
+const PUSHBACK_CODES = new Set(['LIMIT', 'UNAVAILABLE', 'INUSE', 'THROTTLED'])
+
+/**
+ * Texts of servers that push back without a response code: Office 365 ("Request is throttled.
+ * Suggested Backoff Time: 2000 milliseconds", "Server Unavailable. 15"), Gmail ("Account exceeded
+ * command or bandwidth limits"), Dovecot ("Maximum number of connections from user+IP exceeded",
+ * "Temporary authentication failure").
+ */
+const PUSHBACK_TEXT =
+  /request is throttled|server unavailable|too many (?:simultaneous |concurrent |open )?(?:connections|sessions|requests|commands)|maximum number of (?:connections|sessions)|try again later|temporar(?:y|ily) (?:unavailable|authentication failure|failure)|exceeded (?:command or )?bandwidth limits/i
+
+/**
+ * The server refused for now, not for good: too busy, throttling, too many connections, a
+ * mailbox in use. Worth a pause and another try, never a failure of the message or the folder.
+ */
+export function isPushback(error: unknown): boolean {
+  if (error instanceof MailferryError) return false
+  const e = shape(error)
+  if (e.code === 'ETHROTTLE') return true
+  if (e.serverResponseCode !== undefined && PUSHBACK_CODES.has(e.serverResponseCode.toUpperCase())) return true
+  return [e.responseText, e.reason, e.message].some((text) => text !== undefined && PUSHBACK_TEXT.test(text))
+}
+
+/**
+ * Worth trying again after a pause: a lost or refused connection, or server pushback. Reads both
+ * imapflow's raw errors and our translated ones (ConnectError.transient).
+ */
+export function isTransient(error: unknown): boolean {
+  if (error instanceof ConnectError) return error.transient && !error.outcomeUnknown
+  if (error instanceof MailferryError) return false
+  return isConnectionError(error) || isPushback(error)
+}
+
+/** The delay a throttling server asked for (ms), if it named one. Searches the cause chain. */
+export function suggestedDelayMs(error: unknown): number | undefined {
+  for (let e: unknown = error, depth = 0; e && depth < 4; e = (e as {cause?: unknown}).cause, depth++) {
+    const {throttleReset} = e as ImapflowErrorShape
+    if (typeof throttleReset === 'number' && throttleReset > 0) return throttleReset
+  }
+  return undefined
+}
+
+/** "server pushback: [UNAVAILABLE] ..." / "connection lost: ..." for messages and logs. */
+function transientText(error: unknown): string {
+  const e = shape(error)
+  const words = e.reason ?? serverText(error)
+  const code = e.code && !words.includes(e.code) ? ` (${e.code})` : ''
+  return `${words}${code}`
+}
+
 /**
  * Translate an error from connecting / logging in. `where` names the side and account,
  * e.g. "source alice@127.0.0.1:1143".
@@ -82,6 +137,15 @@ export function isConnectionError(error: unknown): boolean {
 export function translateConnectError(error: unknown, where: string): MailferryError {
   if (error instanceof MailferryError) return error
   const e = shape(error)
+  if (isPushback(error)) {
+    // "NO [UNAVAILABLE] Temporary authentication failure", "BYE Too many connections": not a
+    // verdict on the credentials.
+    return new ConnectError(`${where}: server busy: ${transientText(error)}`, {
+      cause: error,
+      transient: true,
+      hint: 'the server pushed back; try fewer --connections or a later time',
+    })
+  }
   if (e.authenticationFailed) {
     return new AuthError(`${where}: login failed: ${serverText(error)}`, {
       cause: error,
@@ -95,9 +159,16 @@ export function translateConnectError(error: unknown, where: string): MailferryE
     })
   }
   if (e.code !== undefined && CONNECTION_CODES.has(e.code)) {
-    return new ConnectError(`${where}: cannot connect: ${e.message}${e.code && !e.message.includes(e.code) ? ` (${e.code})` : ''}`, {
+    return new ConnectError(`${where}: cannot connect: ${transientText(error)}`, {
       cause: error,
+      transient: true,
       hint: 'check host, port and tls mode, and that the server is running',
+    })
+  }
+  if (/unsupported authentication mechanism|no matching authentication method|login is disabled/i.test(e.message)) {
+    return new AuthError(`${where}: cannot log in: ${e.message}`, {
+      cause: error,
+      hint: 'the server does not offer the configured authMethod; see its CAPABILITY (AUTH=...)',
     })
   }
   return new ConnectError(`${where}: ${e.message}`, {cause: error})
@@ -107,9 +178,17 @@ export function translateConnectError(error: unknown, where: string): MailferryE
 export function translateFolderError(error: unknown, where: string, folder: string): MailferryError {
   if (error instanceof MailferryError) return error
   if (isConnectionError(error)) {
-    return new ConnectError(`${where}: connection lost while working on "${folder}": ${describeError(error)}`, {
+    return new ConnectError(`${where}: connection lost while working on "${folder}": ${transientText(error)}`, {
       cause: error,
+      transient: true,
       hint: 're-run the same command to resume; nothing is copied twice',
+    })
+  }
+  if (isPushback(error)) {
+    return new ConnectError(`${where}: server busy while working on "${folder}": ${transientText(error)}`, {
+      cause: error,
+      transient: true,
+      hint: 're-run the same command later to resume; try fewer --connections or --max-messages-per-second',
     })
   }
   return new FolderError(`${where}: folder "${folder}": ${serverText(error)}`, {cause: error})
@@ -122,8 +201,32 @@ export function translateFolderError(error: unknown, where: string, folder: stri
 export function translateAppendError(error: unknown, where: string, folder: string): MailferryError {
   if (error instanceof MailferryError) return error
   const e = shape(error)
-  if (e.responseStatus === 'NO' || e.responseStatus === 'BAD' || e.serverResponseCode === 'APPENDLIMIT') {
-    return new MessageRejectedError(serverText(error), {cause: error})
+  const tagged = e.responseStatus === 'NO' || e.responseStatus === 'BAD'
+  if (e.serverResponseCode === 'APPENDLIMIT' && !tagged) {
+    // imapflow's own check before sending (RFC 7889): "Message content too big for APPENDLIMIT=N".
+    const limit = /APPENDLIMIT=(\d+)/.exec(e.message)?.[1]
+    return new MessageRejectedError(appendLimitReason(limit === undefined ? undefined : Number(limit)), {cause: error})
+  }
+  // A tagged NO/BAD answers the APPEND: the message was not stored. Pushback ("[LIMIT]",
+  // "Request is throttled") is worth another try; anything else concerns this message only.
+  if (tagged && isPushback(error)) return translateFolderError(error, where, folder)
+  if (tagged) return new MessageRejectedError(serverText(error), {cause: error})
+  if (isConnectionError(error)) {
+    // The literal may have reached the server and been stored before the connection went: a
+    // retrying caller would duplicate it (imapflow append.js says the same of its own throws).
+    return new ConnectError(`${where}: connection lost during an APPEND to "${folder}": ${transientText(error)}`, {
+      cause: error,
+      transient: true,
+      outcomeUnknown: true,
+      hint: 're-run the same command to resume; the message is looked for on the destination before it is sent again',
+    })
   }
   return translateFolderError(error, where, folder)
+}
+
+/** The report's reason for a message above the destination's APPENDLIMIT (RFC 7889). */
+export function appendLimitReason(limit: number | undefined): string {
+  return limit === undefined
+    ? "larger than the destination's APPENDLIMIT"
+    : `larger than the destination's APPENDLIMIT (${limit} bytes)`
 }

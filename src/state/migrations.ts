@@ -57,6 +57,14 @@ const STEPS: string[] = [
   CREATE INDEX messages_by_dest_uid ON messages (pair_id, dest_uid);
   CREATE INDEX messages_by_message_id ON messages (pair_id, message_id);
   `,
+  // v2: what the source folder looked like after the last complete sync (STATUS values), so an
+  // unchanged folder is skipped after one command; folders this tool created (for deletions).
+  `
+  ALTER TABLE folder_pairs ADD COLUMN source_uidnext INTEGER;
+  ALTER TABLE folder_pairs ADD COLUMN source_messages INTEGER;
+  ALTER TABLE folder_pairs ADD COLUMN source_modseq TEXT;
+  ALTER TABLE folder_pairs ADD COLUMN dest_created INTEGER NOT NULL DEFAULT 0;
+  `,
 ]
 
 export const SCHEMA_VERSION = STEPS.length

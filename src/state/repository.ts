@@ -14,6 +14,21 @@ export interface PairRow {
   destPath: string
   sourceUidValidity: number | null
   destUidValidity: number | null
+  /** The source folder's STATUS after the last complete sync (all null when unknown). */
+  sourceUidNext: number | null
+  sourceMessages: number | null
+  /** HIGHESTMODSEQ as a decimal string (64-bit). */
+  sourceModseq: string | null
+  /** mailferry created the destination folder. */
+  destCreated: boolean
+}
+
+/** STATUS values that identify an unchanged folder. */
+export interface FolderSnapshot {
+  uidValidity: number
+  uidNext: number
+  messages: number
+  highestModseq?: bigint
 }
 
 export interface MessageRow {
@@ -110,10 +125,76 @@ export class StateRepository {
     const row = this.#db
       .prepare(
         `SELECT id, source_path AS sourcePath, dest_path AS destPath, source_uidvalidity AS sourceUidValidity,
-                dest_uidvalidity AS destUidValidity FROM folder_pairs WHERE source_path = ? AND dest_path = ?`,
+                dest_uidvalidity AS destUidValidity, source_uidnext AS sourceUidNext, source_messages AS sourceMessages,
+                source_modseq AS sourceModseq, dest_created AS destCreated
+         FROM folder_pairs WHERE source_path = ? AND dest_path = ?`,
       )
-      .get(sourcePath, destPath) as PairRow
-    return row
+      .get(sourcePath, destPath) as Omit<PairRow, 'destCreated'> & {destCreated: number}
+    return {...row, destCreated: Boolean(row.destCreated)}
+  }
+
+  /** Every pair recorded, for deletions of folders whose source is gone. */
+  pairs(): PairRow[] {
+    return (
+      this.#db
+        .prepare(
+          `SELECT id, source_path AS sourcePath, dest_path AS destPath, source_uidvalidity AS sourceUidValidity,
+                  dest_uidvalidity AS destUidValidity, source_uidnext AS sourceUidNext, source_messages AS sourceMessages,
+                  source_modseq AS sourceModseq, dest_created AS destCreated FROM folder_pairs`,
+        )
+        .all() as Array<Omit<PairRow, 'destCreated'> & {destCreated: number}>
+    ).map((row) => ({...row, destCreated: Boolean(row.destCreated)}))
+  }
+
+  markCreated(pair: PairRow): void {
+    this.#db.prepare('UPDATE folder_pairs SET dest_created = 1 WHERE id = ?').run(pair.id)
+    pair.destCreated = true
+  }
+
+  forgetPair(pair: PairRow): void {
+    this.#db.prepare('DELETE FROM folder_pairs WHERE id = ?').run(pair.id)
+  }
+
+  /**
+   * True when the source folder still looks exactly as after the last complete sync. Needs
+   * HIGHESTMODSEQ: without it a flag change cannot be seen from outside.
+   */
+  unchangedSince(pair: PairRow, now: FolderSnapshot): boolean {
+    return (
+      now.highestModseq !== undefined &&
+      pair.sourceModseq === now.highestModseq.toString() &&
+      pair.sourceUidValidity === now.uidValidity &&
+      pair.sourceUidNext === now.uidNext &&
+      pair.sourceMessages === now.messages
+    )
+  }
+
+  /** Remember the source folder's STATUS taken before a sync that then completed without failures. */
+  setSnapshot(pair: PairRow, snapshot: FolderSnapshot | null): void {
+    const values = snapshot
+      ? [snapshot.uidNext, snapshot.messages, snapshot.highestModseq?.toString() ?? null]
+      : [null, null, null]
+    this.#db
+      .prepare('UPDATE folder_pairs SET source_uidnext = ?, source_messages = ?, source_modseq = ? WHERE id = ?')
+      .run(...values, pair.id)
+    pair.sourceUidNext = values[0] as number | null
+    pair.sourceMessages = values[1] as number | null
+    pair.sourceModseq = values[2] as string | null
+  }
+
+  /** Rows not settled yet: pending (a killed APPEND), failed (retry), or copied without a destination UID. */
+  unsettledCount(pair: PairRow): number {
+    const row = this.#db
+      .prepare(`SELECT COUNT(*) AS n FROM messages WHERE pair_id = ? AND (status != 'copied' OR dest_uid IS NULL)`)
+      .get(pair.id) as {n: number}
+    return row.n
+  }
+
+  deleteMessages(pair: PairRow, sourceUids: number[]): void {
+    const statement = this.#db.prepare('DELETE FROM messages WHERE pair_id = ? AND source_uid = ?')
+    this.#db.transaction(() => {
+      for (const uid of sourceUids) statement.run(pair.id, uid)
+    })()
   }
 
   /**

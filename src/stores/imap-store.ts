@@ -12,6 +12,7 @@ import type {
   AppendResult,
   FetchedMessage,
   FolderInfo,
+  FolderPeek,
   FolderStatus,
   MessageFlags,
   MessageMeta,
@@ -108,6 +109,28 @@ export class ImapStore implements Store {
     })
   }
 
+  async peek(path: string): Promise<FolderPeek> {
+    return this.#pool.use(async (client) => {
+      try {
+        const status = await client.status(path, {
+          uidValidity: true,
+          uidNext: true,
+          messages: true,
+          highestModseq: this.#capabilities.condstore,
+        })
+        if (!status) throw new Error('STATUS failed')
+        return {
+          uidValidity: Number(status.uidValidity),
+          uidNext: status.uidNext ?? 0,
+          messages: status.messages ?? 0,
+          highestModseq: status.highestModseq,
+        }
+      } catch (error) {
+        throw translateFolderError(error, this.#where, path)
+      }
+    })
+  }
+
   async listFlags(path: string): Promise<MessageFlags[]> {
     return this.#inFolder(path, async (client) => {
       if (!client.mailbox || client.mailbox.exists === 0) return []
@@ -188,6 +211,26 @@ export class ImapStore implements Store {
     if (uids.length === 0) return
     await this.#inFolder(path, async (client) => {
       for (const range of chunkUidSets(uids)) await client.messageDelete(range, {uid: true})
+    })
+  }
+
+  async moveMessage(path: string, uid: number, toPath: string): Promise<AppendResult> {
+    return this.#inFolder(path, async (client) => {
+      // imapflow uses MOVE (RFC 6851) when offered, else COPY + \Deleted + expunge.
+      const response = await client.messageMove(String(uid), toPath, {uid: true})
+      const newUid = response && response.uidMap ? response.uidMap.get(uid) : undefined
+      const uidValidity = response && response.uidValidity !== undefined ? Number(response.uidValidity) : undefined
+      return {uid: newUid, uidValidity}
+    })
+  }
+
+  async deleteFolder(path: string): Promise<void> {
+    await this.#pool.use(async (client) => {
+      try {
+        await client.mailboxDelete(path)
+      } catch (error) {
+        throw translateFolderError(error, this.#where, path)
+      }
     })
   }
 

@@ -46,6 +46,15 @@ export interface FolderStatus {
   highestModseq?: bigint
 }
 
+/** What a folder looks like from outside, without selecting it (IMAP STATUS). */
+export interface FolderPeek {
+  uidValidity: number
+  uidNext: number
+  messages: number
+  /** CONDSTORE (RFC 7162): changes with every new message, flag change and expunge. */
+  highestModseq?: bigint
+}
+
 /** Cheap per-message data: what a full listing returns for every message. */
 export interface MessageFlags {
   uid: number
@@ -88,6 +97,11 @@ export interface Store {
   createFolder(path: string): Promise<void>
   /** UIDVALIDITY, UIDNEXT, count and permanent flags. Throws FolderError when the folder is missing. */
   status(path: string): Promise<FolderStatus>
+  /**
+   * Optional: UIDVALIDITY, UIDNEXT, count and HIGHESTMODSEQ without selecting the folder. Lets a
+   * no-change run skip a folder after one command. Stores without it are always listed.
+   */
+  peek?(path: string): Promise<FolderPeek>
   /** UID and flags of every message: the cheap listing a no-change run relies on. */
   listFlags(path: string): Promise<MessageFlags[]>
   /** Full metadata for the given UIDs (all messages when uids is undefined). Missing UIDs are left out. */
@@ -109,6 +123,13 @@ export interface Store {
   setFlags(path: string, uid: number, add: string[], remove: string[]): Promise<void>
   /** Remove messages for good (IMAP: UID STORE +FLAGS \Deleted then UID EXPUNGE). */
   deleteMessages(path: string, uids: number[]): Promise<void>
+  /**
+   * Optional: move one message to another folder inside the store, keeping its bytes, flags and
+   * internal date (IMAP MOVE, RFC 6851, or COPY + expunge). Returns its UID there when known.
+   */
+  moveMessage?(path: string, uid: number, toPath: string): Promise<AppendResult>
+  /** Optional: delete a folder (it should be empty). */
+  deleteFolder?(path: string): Promise<void>
   /** Log out and release every connection. Safe to call twice. */
   close(): Promise<void>
 }

@@ -1,27 +1,39 @@
 /**
  * Syncs folder pairs through the Store contract and the state repository. Emits events; never prints.
  *
- * Phase order for each folder pair (write-once, like mbsync's sync.c header):
- *   1. open:      STATUS/SELECT both folders; a changed UIDVALIDITY on either side drops the pair's rows
- *                 (state.setValidities) and everything is re-matched by content in phase 3.
- *   2. load:      UID + FLAGS of every source message (cheap); state rows of the pair.
- *                 Candidates = source UIDs without a 'copied' row (new, 'failed', or 'pending' from a killed run).
- *   3. recognise: only when there are candidates: destination messages no row claims are matched against
- *                 them (match.ts); a 'pending' APPEND that landed before a kill is found here, not re-sent.
- *   4. copy:      per message, in the shared queue: fetch BODY.PEEK[] -> write a 'pending' row -> APPEND
- *                 -> mark 'copied' with the APPENDUID. Refused: 'failed' + reason, the run goes on.
- *   5. flags:     for 'copied' rows, source flags changed since the last run are added/removed on the copy.
- * A no-change run therefore costs two SELECTs, one UID FETCH FLAGS and one state read per folder.
+ * Phase order (write-once, like mbsync's sync.c header). run.ts calls prepare for every pair, then
+ * detectMoves across all of them, then startCopies for each:
+ *   prepare (per pair)
+ *     1. peek:      STATUS of the source (UIDVALIDITY, UIDNEXT, MESSAGES, HIGHESTMODSEQ). Unchanged since the
+ *                   last complete sync, nothing unsettled, destination UIDVALIDITY the same: the folder is done.
+ *     2. open:      SELECT both; a changed UIDVALIDITY on either side drops the pair's rows and everything is
+ *                   re-matched by content in step 4.
+ *     3. load:      UID + FLAGS of every source message; the pair's rows. Candidates = source UIDs without a
+ *                   'copied' row (new, 'failed', or 'pending' from a killed run). Vanished = rows whose
+ *                   source UID is gone.
+ *     4. recognise: destination messages no row claims are matched against the candidates (match.ts); a
+ *                   'pending' APPEND that landed before a kill is found here, not sent again.
+ *   detectMoves (all pairs): a candidate whose size, Message-ID, internal date and header hash equal a
+ *                   vanished row's (moved on the source) is moved on the destination (MOVE), not re-sent.
+ *   startCopies (per pair)
+ *     5. copy:      per message, in the shared queue: fetch BODY.PEEK[] -> write a 'pending' row -> APPEND
+ *                   -> mark 'copied' with the APPENDUID. Refused: 'failed' + reason, the run goes on.
+ *     6. flags:     source flag changes since the last run are added/removed on the copy (--mirror: the
+ *                   copy is made equal to the source, overriding changes made on the destination).
+ *     7. deletions: --delete-extraneous: copies whose source is gone are deleted; --move: sources whose
+ *                   copy is confirmed are deleted from the source.
+ *     8. snapshot:  the STATUS from step 1 is recorded, for the next run's step 1.
  */
 import {createHash} from 'node:crypto'
 import type PQueue from 'p-queue'
 
 import {MailferryError, MessageRejectedError, describeError} from '../errors.js'
 import type {FolderPair} from '../plan/plan.js'
-import type {MessageRow, PairRow, StateRepository} from '../state/repository.js'
+import type {FolderSnapshot, MessageRow, PairRow, StateRepository} from '../state/repository.js'
 import type {FolderStatus, MessageFlags, MessageMeta, Store} from '../stores/store.js'
 import type {FolderResult, MessageFailure, SyncListener} from './events.js'
 import {filterFlags, flagDelta, normalizeFlags, sameFlags} from './flags.js'
+import {headerHash} from './headers.js'
 import {recognise} from './recognise.js'
 
 /** Test switches to stop the process at an exact point (hidden CLI flags; see test/integration). */
@@ -32,6 +44,16 @@ export interface EngineHooks {
   afterAppend?: (ordinal: number) => void
 }
 
+/** What the user asked for beyond copying. */
+export interface SyncPolicy {
+  /** Make destination flags equal to the source's, even where only the destination changed them. */
+  mirror: boolean
+  /** Delete destination copies whose source message is gone (only pairs the state proves). */
+  deleteExtraneous: boolean
+  /** Delete source messages once their copy is confirmed on the destination. */
+  move: boolean
+}
+
 export interface EngineContext {
   source: Store
   dest: Store
@@ -40,6 +62,7 @@ export interface EngineContext {
   queue: PQueue
   signal: AbortSignal
   hooks: EngineHooks
+  policy: SyncPolicy
   /** Bounds queued copy tasks so a huge folder is never all in memory. */
   maxQueued: number
   /** Set by the first store-level failure: every folder stops. */
@@ -47,6 +70,23 @@ export interface EngineContext {
   appendOrdinal: {value: number}
   failures: MessageFailure[]
   warnings: string[]
+}
+
+/** One folder pair between prepare and the end of its copies. */
+export interface Prepared {
+  pair: FolderPair
+  result: FolderResult
+  started: number
+  /** Nothing changed since the last complete sync: no listing was done. */
+  skipped: boolean
+  sourcePeek?: FolderSnapshot
+  pairRow?: PairRow
+  destStatus?: FolderStatus
+  rows: Map<number, MessageRow>
+  sourceFlags: MessageFlags[]
+  toCopy: MessageMeta[]
+  /** Rows whose source message is gone (expunged or moved away). */
+  vanished: MessageRow[]
 }
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex')
@@ -62,68 +102,61 @@ function emptyResult(pair: FolderPair): FolderResult {
     recognised: 0,
     failed: 0,
     flagsUpdated: 0,
+    moved: 0,
+    deleted: 0,
     bytes: 0,
     durationMs: 0,
     droppedKeywords: {},
   }
 }
 
-/**
- * Prepare one folder pair and queue its copies. Resolves when the folder's copies are queued;
- * the returned `done` promise resolves with the folder's result when they have all finished.
- */
-export async function syncFolder(ctx: EngineContext, pair: FolderPair): Promise<{done: Promise<FolderResult>}> {
-  const started = Date.now()
-  const result = emptyResult(pair)
+/** Steps 1-4 for one pair. Never throws: a folder error is recorded in the result. */
+export async function prepareFolder(ctx: EngineContext, pair: FolderPair): Promise<Prepared> {
+  const prepared: Prepared = {
+    pair,
+    result: emptyResult(pair),
+    started: Date.now(),
+    skipped: false,
+    rows: new Map(),
+    sourceFlags: [],
+    toCopy: [],
+    vanished: [],
+  }
   ctx.emit('folder:start', {source: pair.source, dest: pair.dest})
-  const finish = () => {
-    result.durationMs = Date.now() - started
-    const dropped = Object.entries(result.droppedKeywords)
-    if (dropped.length > 0) {
-      warn(ctx, `${pair.dest}: the destination cannot store ${dropped.map(([k, n]) => `${k} (${n} messages)`).join(', ')}`)
-    }
-    ctx.emit('folder:done', result)
-    return result
-  }
-
-  let prepared: Prepared
   try {
-    prepared = await prepareFolder(ctx, pair, result)
+    await load(ctx, prepared)
   } catch (error) {
-    return {done: Promise.resolve(failFolder(ctx, result, error, finish))}
+    recordFolderError(ctx, prepared.result, error)
   }
-
-  const tasks: Promise<void>[] = []
-  for (const meta of prepared.toCopy) {
-    if (ctx.signal.aborted || ctx.fatal.error) break
-    // Backpressure: never queue a whole mailbox at once.
-    if (ctx.queue.size >= ctx.maxQueued) await ctx.queue.onSizeLessThan(ctx.maxQueued)
-    tasks.push(ctx.queue.add(() => copyOne(ctx, prepared, meta, result)) as Promise<void>)
-  }
-  const done = Promise.allSettled(tasks).then(async () => {
-    try {
-      if (!ctx.fatal.error && !ctx.signal.aborted) await syncFlags(ctx, prepared, result)
-    } catch (error) {
-      return failFolder(ctx, result, error, finish)
-    }
-    ctx.state.touchPair(prepared.pairRow)
-    return finish()
-  })
-  return {done}
+  return prepared
 }
 
-interface Prepared {
-  pair: FolderPair
-  pairRow: PairRow
-  destStatus: FolderStatus
-  rows: Map<number, MessageRow>
-  sourceFlags: MessageFlags[]
-  toCopy: MessageMeta[]
-}
-
-async function prepareFolder(ctx: EngineContext, pair: FolderPair, result: FolderResult): Promise<Prepared> {
-  const [sourceStatus, destStatus] = await Promise.all([ctx.source.status(pair.source), ctx.dest.status(pair.dest)])
+async function load(ctx: EngineContext, prepared: Prepared): Promise<void> {
+  const {pair, result} = prepared
   const pairRow = ctx.state.pair(pair.source, pair.dest)
+  prepared.pairRow = pairRow
+  if (pair.create && !pairRow.destCreated) ctx.state.markCreated(pairRow)
+
+  if (ctx.source.peek && !ctx.policy.mirror && !ctx.policy.move) {
+    const [sourcePeek, destPeek] = await Promise.all([
+      ctx.source.peek(pair.source),
+      ctx.dest.peek ? ctx.dest.peek(pair.dest) : ctx.dest.status(pair.dest),
+    ])
+    prepared.sourcePeek = sourcePeek
+    if (
+      ctx.state.unchangedSince(pairRow, sourcePeek) &&
+      pairRow.destUidValidity === destPeek.uidValidity &&
+      ctx.state.unsettledCount(pairRow) === 0
+    ) {
+      prepared.skipped = true
+      result.sourceMessages = sourcePeek.messages
+      result.alreadyPresent = sourcePeek.messages
+      return
+    }
+  }
+
+  const [sourceStatus, destStatus] = await Promise.all([ctx.source.status(pair.source), ctx.dest.status(pair.dest)])
+  prepared.destStatus = destStatus
   const before = {source: pairRow.sourceUidValidity, dest: pairRow.destUidValidity}
   if (ctx.state.setValidities(pairRow, sourceStatus.uidValidity, destStatus.uidValidity)) {
     warn(
@@ -132,34 +165,28 @@ async function prepareFolder(ctx: EngineContext, pair: FolderPair, result: Folde
         `destination ${before.dest} -> ${destStatus.uidValidity}); messages are re-matched by content, none is copied twice`,
     )
   }
-  const rows = ctx.state.messages(pairRow)
-  const sourceFlags = await ctx.source.listFlags(pair.source)
-  result.sourceMessages = sourceFlags.length
+  prepared.rows = ctx.state.messages(pairRow)
+  prepared.sourceFlags = await ctx.source.listFlags(pair.source)
+  result.sourceMessages = prepared.sourceFlags.length
 
+  const present = new Set<number>()
   const candidateUids: number[] = []
   const unresolvedUids: number[] = []
-  for (const {uid} of sourceFlags) {
-    const row = rows.get(uid)
+  for (const {uid} of prepared.sourceFlags) {
+    present.add(uid)
+    const row = prepared.rows.get(uid)
     if (!row || row.status !== 'copied') candidateUids.push(uid)
     else if (row.destUid === null) unresolvedUids.push(uid)
   }
-
-  let toCopy: MessageMeta[] = []
+  prepared.vanished = [...prepared.rows.values()].filter((row) => !present.has(row.sourceUid))
   if (candidateUids.length > 0 || unresolvedUids.length > 0) {
-    toCopy = await resolveCandidates(ctx, {pair, pairRow, destStatus, rows, sourceFlags, toCopy}, candidateUids, unresolvedUids, result)
+    prepared.toCopy = await resolveCandidates(ctx, prepared, candidateUids, unresolvedUids)
   }
-  result.alreadyPresent = sourceFlags.length - toCopy.length
-  ctx.emit('folder:planned', {
-    source: pair.source,
-    toCopy: toCopy.length,
-    bytesToCopy: toCopy.reduce((sum, m) => sum + m.size, 0),
-    alreadyPresent: result.alreadyPresent,
-  })
-  return {pair, pairRow, destStatus, rows, sourceFlags, toCopy}
+  result.alreadyPresent = prepared.sourceFlags.length - prepared.toCopy.length
 }
 
 /**
- * Phase 3. First gives UIDs to rows copied without one (no UIDPLUS), so that their copies are
+ * Step 4. First gives UIDs to rows copied without one (no UIDPLUS), so that their copies are
  * claimed before new candidates are matched; then recognises candidates already on the destination.
  * Returns what is left to copy.
  */
@@ -168,7 +195,6 @@ async function resolveCandidates(
   prepared: Prepared,
   candidateUids: number[],
   unresolvedUids: number[],
-  result: FolderResult,
 ): Promise<MessageMeta[]> {
   const {pair, pairRow, rows} = prepared
   const sourceMeta = await ctx.source.listMeta(pair.source, [...candidateUids, ...unresolvedUids])
@@ -182,7 +208,7 @@ async function resolveCandidates(
   if (unresolved.size > 0) {
     const found = await recognise({...base, candidates: sourceMeta.filter((m) => unresolved.has(m.uid)), unclaimed})
     ctx.state.putMessages(
-      pairRow,
+      pairRow!,
       [...found].map(([sourceUid, destUid]) => ({...rows.get(sourceUid)!, destUid})),
     )
     const taken = new Set(found.values())
@@ -193,66 +219,170 @@ async function resolveCandidates(
   const found = await recognise({...base, candidates, unclaimed})
   if (found.size > 0) {
     const destByUid = new Map(unclaimed.map((m) => [m.uid, m]))
-    await recordRecognised(ctx, prepared, candidates.filter((m) => found.has(m.uid)), found, destByUid, result)
+    for (const meta of candidates) {
+      const destUid = found.get(meta.uid)
+      if (destUid === undefined) continue
+      await recordPresent(ctx, prepared, meta, destUid, destByUid.get(destUid)?.flags ?? [], 'recognised')
+      prepared.result.recognised++
+    }
   }
   return candidates.filter((m) => !found.has(m.uid))
 }
 
 /**
- * Messages found on the destination become 'copied' rows (origin 'recognised'). Their flags are
- * brought to the source's, as a fresh copy would have them.
+ * A source message whose copy is already on the destination (recognised there, or moved there)
+ * becomes a 'copied' row; the copy's flags are brought to the source's, as a fresh copy would have them.
  */
-async function recordRecognised(
+async function recordPresent(
   ctx: EngineContext,
   prepared: Prepared,
-  messages: MessageMeta[],
-  found: Map<number, number>,
-  destByUid: Map<number, MessageMeta>,
-  result: FolderResult,
+  meta: MessageMeta,
+  destUid: number,
+  destFlags: string[],
+  origin: 'recognised' | 'appended',
+  hash: string | null = null,
 ): Promise<void> {
-  const {pair, pairRow, destStatus} = prepared
-  for (const meta of messages) {
-    const destUid = found.get(meta.uid)!
-    const sourceFlags = normalizeFlags(meta.flags)
-    const target = filterFlags(sourceFlags, destStatus.permanentFlags).kept
-    const current = normalizeFlags(destByUid.get(destUid)?.flags ?? [])
-    const change = flagDelta(current, target)
-    if (change.add.length > 0 || change.remove.length > 0) {
-      await ctx.dest.setFlags(pair.dest, destUid, change.add, change.remove)
-      result.flagsUpdated++
+  const {pair, pairRow, destStatus, result} = prepared
+  const sourceFlags = normalizeFlags(meta.flags)
+  const target = filterFlags(sourceFlags, destStatus?.permanentFlags).kept
+  const change = flagDelta(normalizeFlags(destFlags), target)
+  if (change.add.length > 0 || change.remove.length > 0) {
+    await ctx.dest.setFlags(pair.dest, destUid, change.add, change.remove)
+    result.flagsUpdated++
+  }
+  ctx.state.putMessages(pairRow!, [
+    {
+      sourceUid: meta.uid,
+      destUid,
+      status: 'copied',
+      origin,
+      messageId: meta.messageId ?? null,
+      size: meta.size,
+      internalDate: meta.internalDate.toISOString(),
+      headerHash: hash,
+      fingerprint: null,
+      flags: sourceFlags,
+    },
+  ])
+}
+
+/**
+ * Between prepare and copy, over all pairs: a message moved on the source shows up as a vanished row
+ * in one folder and a candidate in another. Where size, Message-ID, internal date and the SHA-256 of
+ * the header block all agree, and exactly one vanished row fits, the destination copy is moved too:
+ * no download, no upload. Anything less certain is left to the normal copy (and deletion) path.
+ */
+export async function detectMoves(ctx: EngineContext, prepared: Prepared[]): Promise<void> {
+  const active = prepared.filter((p) => !p.skipped && !p.result.error && p.pairRow)
+  if (!ctx.dest.moveMessage) return
+  const key = (size: number, messageId: string | null | undefined, date: string | null) => `${size}\u0000${messageId ?? ''}\u0000${date ?? ''}`
+  const vanishedByKey = new Map<string, Array<{from: Prepared; row: MessageRow}>>()
+  for (const from of active) {
+    for (const row of from.vanished) {
+      if (row.status !== 'copied' || row.destUid === null || row.headerHash === null) continue
+      const k = key(row.size, row.messageId, row.internalDate)
+      vanishedByKey.set(k, [...(vanishedByKey.get(k) ?? []), {from, row}])
     }
-    ctx.state.putMessages(pairRow, [
-      {
-        sourceUid: meta.uid,
-        destUid,
-        status: 'copied',
-        origin: 'recognised',
-        messageId: meta.messageId ?? null,
-        size: meta.size,
-        internalDate: meta.internalDate.toISOString(),
-        headerHash: null,
-        fingerprint: null,
-        flags: sourceFlags,
-      },
-    ])
-    result.recognised++
+  }
+  if (vanishedByKey.size === 0) return
+
+  for (const to of active) {
+    const matches = to.toCopy
+      .map((meta) => ({meta, options: vanishedByKey.get(key(meta.size, meta.messageId, meta.internalDate.toISOString()))}))
+      .filter((m) => m.options && m.options.length > 0)
+    if (matches.length === 0) continue
+    const headers = await ctx.source.fetchHeaders(to.pair.source, matches.map((m) => m.meta.uid))
+    const moved = new Set<number>()
+    for (const {meta, options} of matches) {
+      const block = headers.get(meta.uid)
+      if (!block) continue
+      const hash = sha256(block)
+      const fits = options!.filter((o) => o.row.headerHash === hash && o.from.vanished.includes(o.row))
+      if (fits.length !== 1) continue
+      const {from, row} = fits[0]
+      from.vanished = from.vanished.filter((r) => r !== row)
+      ctx.state.deleteMessages(from.pairRow!, [row.sourceUid])
+      moved.add(meta.uid)
+      if (from === to) {
+        // Expunged and added again in the same folder: the copy is already where it belongs.
+        await recordPresent(ctx, to, meta, row.destUid!, row.flags, row.origin ?? 'appended', hash)
+        continue
+      }
+      const result = await ctx.dest.moveMessage!(from.pair.dest, row.destUid!, to.pair.dest)
+      if (result.uid === undefined) {
+        // The copy moved but its new UID is unknown: the next run recognises it by content.
+        warn(ctx, `${to.pair.dest}: moved a message from ${from.pair.dest} without learning its new UID`)
+        continue
+      }
+      await recordPresent(ctx, to, meta, result.uid, row.flags, row.origin ?? 'appended', hash)
+      to.result.moved++
+    }
+    to.toCopy = to.toCopy.filter((meta) => !moved.has(meta.uid))
+    to.result.alreadyPresent = to.result.sourceMessages - to.toCopy.length
   }
 }
 
-/** Phase 4 for one message. Runs inside the queue. */
-async function copyOne(ctx: EngineContext, prepared: Prepared, meta: MessageMeta, result: FolderResult): Promise<void> {
+/**
+ * Steps 5-8 for one pair: queue its copies (waiting while the queue is full), and return a promise
+ * that resolves with the folder's result when they, the flag updates and the deletions are done.
+ */
+export async function startCopies(ctx: EngineContext, prepared: Prepared): Promise<{done: Promise<FolderResult>}> {
+  const {pair, result} = prepared
+  const finish = () => {
+    result.durationMs = Date.now() - prepared.started
+    const dropped = Object.entries(result.droppedKeywords)
+    if (dropped.length > 0) {
+      warn(ctx, `${pair.dest}: the destination cannot store ${dropped.map(([k, n]) => `${k} (${n} messages)`).join(', ')}`)
+    }
+    ctx.emit('folder:done', result)
+    return result
+  }
+  if (result.error || prepared.skipped) return {done: Promise.resolve(finish())}
+
+  ctx.emit('folder:planned', {
+    source: pair.source,
+    toCopy: prepared.toCopy.length,
+    bytesToCopy: prepared.toCopy.reduce((sum, m) => sum + m.size, 0),
+    alreadyPresent: result.alreadyPresent,
+  })
+  const tasks: Promise<void>[] = []
+  for (const meta of prepared.toCopy) {
+    if (ctx.signal.aborted || ctx.fatal.error) break
+    // Backpressure: never queue a whole mailbox at once.
+    if (ctx.queue.size >= ctx.maxQueued) await ctx.queue.onSizeLessThan(ctx.maxQueued)
+    tasks.push(ctx.queue.add(() => copyOne(ctx, prepared, meta)) as Promise<void>)
+  }
+  const done = Promise.allSettled(tasks).then(async () => {
+    try {
+      if (ctx.fatal.error || ctx.signal.aborted) return finish()
+      await syncFlags(ctx, prepared)
+      await deleteExtraneous(ctx, prepared)
+      await moveSources(ctx, prepared)
+      ctx.state.setSnapshot(prepared.pairRow!, result.failed === 0 && !ctx.policy.move ? prepared.sourcePeek ?? null : null)
+      ctx.state.touchPair(prepared.pairRow!)
+    } catch (error) {
+      recordFolderError(ctx, result, error)
+    }
+    return finish()
+  })
+  return {done}
+}
+
+/** Step 5 for one message. Runs inside the queue. */
+async function copyOne(ctx: EngineContext, prepared: Prepared, meta: MessageMeta): Promise<void> {
   if (ctx.signal.aborted || ctx.fatal.error) return
-  const {pair, pairRow, destStatus} = prepared
+  const {pair, destStatus, result} = prepared
+  const pairRow = prepared.pairRow!
   try {
     const message = await ctx.source.fetchMessage(pair.source, meta.uid)
     // Expunged under our feet since the listing: not an error (mbsync sync.c).
     if (!message) return
     const sourceFlags = normalizeFlags(message.flags)
-    const {kept, dropped} = filterFlags(sourceFlags, destStatus.permanentFlags)
+    const {kept, dropped} = filterFlags(sourceFlags, destStatus?.permanentFlags)
     for (const flag of dropped) result.droppedKeywords[flag] = (result.droppedKeywords[flag] ?? 0) + 1
 
     // The intent is committed before the APPEND: after a kill, this row sends the next run to look
-    // on the destination (phase 3) instead of appending a second copy.
+    // on the destination (step 4) instead of appending a second copy.
     ctx.state.putMessages(pairRow, [
       {
         sourceUid: meta.uid,
@@ -262,7 +392,7 @@ async function copyOne(ctx: EngineContext, prepared: Prepared, meta: MessageMeta
         messageId: meta.messageId ?? null,
         size: meta.size,
         internalDate: message.internalDate.toISOString(),
-        headerHash: null,
+        headerHash: headerHash(message.raw),
         fingerprint: sha256(message.raw),
         flags: sourceFlags,
       },
@@ -283,7 +413,7 @@ async function copyOne(ctx: EngineContext, prepared: Prepared, meta: MessageMeta
       return
     }
     ctx.hooks.afterAppend?.(ordinal)
-    const sameValidity = appended.uidValidity === undefined || appended.uidValidity === destStatus.uidValidity
+    const sameValidity = appended.uidValidity === undefined || appended.uidValidity === destStatus?.uidValidity
     ctx.state.markCopied(pairRow, meta.uid, appended.uid !== undefined && sameValidity ? appended.uid : null)
     result.copied++
     result.bytes += message.raw.length
@@ -294,35 +424,59 @@ async function copyOne(ctx: EngineContext, prepared: Prepared, meta: MessageMeta
   }
 }
 
-/** Phase 5: bring source flag changes since the last run onto the destination copies. */
-async function syncFlags(ctx: EngineContext, prepared: Prepared, result: FolderResult): Promise<void> {
-  const {pair, pairRow, rows, sourceFlags, destStatus} = prepared
+/** Step 6: bring source flag changes onto the destination copies. */
+async function syncFlags(ctx: EngineContext, prepared: Prepared): Promise<void> {
+  const {pair, rows, sourceFlags, destStatus, result} = prepared
+  const destFlags = ctx.policy.mirror ? new Map((await ctx.dest.listFlags(pair.dest)).map((m) => [m.uid, m.flags])) : undefined
   const updated: Array<{sourceUid: number; flags: string[]}> = []
   for (const {uid, flags} of sourceFlags) {
     const row = rows.get(uid)
     if (!row || row.status !== 'copied' || row.destUid === null) continue
     const now = normalizeFlags(flags)
-    if (sameFlags(now, row.flags)) continue
-    const change = flagDelta(row.flags, now)
-    const add = filterFlags(change.add, destStatus.permanentFlags).kept
-    const remove = filterFlags(change.remove, destStatus.permanentFlags).kept
+    // Default: only what changed on the source since the last run (destination-only changes stay).
+    // --mirror: whatever differs from the source, wherever it was changed.
+    const from = destFlags ? normalizeFlags(destFlags.get(row.destUid) ?? []) : row.flags
+    if (sameFlags(now, from)) {
+      if (!sameFlags(now, row.flags)) updated.push({sourceUid: uid, flags: now})
+      continue
+    }
+    const change = flagDelta(from, now)
+    const add = filterFlags(change.add, destStatus?.permanentFlags).kept
+    const remove = filterFlags(change.remove, destStatus?.permanentFlags).kept
     if (add.length > 0 || remove.length > 0) {
       await ctx.dest.setFlags(pair.dest, row.destUid, add, remove)
       result.flagsUpdated++
     }
     updated.push({sourceUid: uid, flags: now})
   }
-  ctx.state.setFlags(pairRow, updated)
+  ctx.state.setFlags(prepared.pairRow!, updated)
 }
 
-function failFolder(ctx: EngineContext, result: FolderResult, error: unknown, finish: () => FolderResult): FolderResult {
+/** Step 7a: --delete-extraneous removes copies whose source message is gone (pairs the state proves). */
+async function deleteExtraneous(ctx: EngineContext, prepared: Prepared): Promise<void> {
+  if (!ctx.policy.deleteExtraneous || prepared.vanished.length === 0) return
+  const destUids = prepared.vanished.filter((r) => r.status === 'copied' && r.destUid !== null).map((r) => r.destUid!)
+  await ctx.dest.deleteMessages(prepared.pair.dest, destUids)
+  ctx.state.deleteMessages(prepared.pairRow!, prepared.vanished.map((r) => r.sourceUid))
+  prepared.result.deleted += destUids.length
+}
+
+/** Step 7b: --move deletes source messages whose copy is confirmed, and forgets their rows. */
+async function moveSources(ctx: EngineContext, prepared: Prepared): Promise<void> {
+  if (!ctx.policy.move) return
+  const confirmed = [...ctx.state.messages(prepared.pairRow!).values()]
+    .filter((row) => row.status === 'copied')
+    .map((row) => row.sourceUid)
+  if (confirmed.length === 0) return
+  await ctx.source.deleteMessages(prepared.pair.source, confirmed)
+  // The rows go too: otherwise the next run would see their sources as vanished.
+  ctx.state.deleteMessages(prepared.pairRow!, confirmed)
+}
+
+function recordFolderError(ctx: EngineContext, result: FolderResult, error: unknown): void {
   const mailferryError = asMailferryError(error)
-  if (mailferryError.scope === 'folder') {
-    result.error = mailferryError.message
-  } else {
-    ctx.fatal.error ??= mailferryError
-  }
-  return finish()
+  if (mailferryError.scope === 'folder') result.error = mailferryError.message
+  else ctx.fatal.error ??= mailferryError
 }
 
 function asMailferryError(error: unknown): MailferryError {

@@ -28,6 +28,10 @@ export interface FolderResult {
   failed: number
   /** Messages whose flags were updated on the destination. */
   flagsUpdated: number
+  /** Messages moved here on the destination because they were moved here on the source (no download). */
+  moved: number
+  /** Destination copies deleted because their source is gone (--delete-extraneous). */
+  deleted: number
   /** Bytes appended. */
   bytes: number
   durationMs: number
@@ -49,6 +53,8 @@ export interface RunResult {
   finishedAt: string
   durationMs: number
   foldersCreated: number
+  /** Destination folders deleted (--delete-extraneous-folders). */
+  foldersDeleted?: string[]
   folders: FolderResult[]
   totals: {
     sourceMessages: number
@@ -57,6 +63,8 @@ export interface RunResult {
     recognised: number
     failed: number
     flagsUpdated: number
+    moved: number
+    deleted: number
     bytes: number
   }
   failures: MessageFailure[]

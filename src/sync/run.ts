@@ -8,7 +8,7 @@ import {ConfigError, ExitCode, MailferryError, describeError} from '../errors.js
 import {buildPlan, type Plan} from '../plan/plan.js'
 import type {StateRepository} from '../state/repository.js'
 import type {Store} from '../stores/store.js'
-import {syncFolder, type EngineContext, type EngineHooks} from './engine.js'
+import {detectMoves, prepareFolder, startCopies, type EngineContext, type EngineHooks, type SyncPolicy} from './engine.js'
 import type {FolderResult, RunResult, SyncListener} from './events.js'
 
 export interface RunOptions {
@@ -16,6 +16,9 @@ export interface RunOptions {
   concurrency: number
   signal?: AbortSignal
   hooks?: EngineHooks
+  policy?: Partial<SyncPolicy>
+  /** --delete-extraneous-folders: delete destination folders this tool created whose source folder is gone. */
+  deleteExtraneousFolders?: boolean
 }
 
 export interface RunContext {
@@ -52,6 +55,7 @@ export async function runSync(ctx: RunContext, options: RunOptions): Promise<Run
     queue: new PQueue({concurrency: options.concurrency}),
     signal,
     hooks: options.hooks ?? {},
+    policy: {mirror: false, deleteExtraneous: false, move: false, ...options.policy},
     maxQueued: options.concurrency * 2,
     fatal: {},
     appendOrdinal: {value: 0},
@@ -62,6 +66,7 @@ export async function runSync(ctx: RunContext, options: RunOptions): Promise<Run
 
   const folders: FolderResult[] = []
   let foldersCreated = 0
+  let foldersDeleted: string[] = []
   try {
     const plan = await planRun(ctx.source, ctx.dest)
     for (const warning of plan.warnings) {
@@ -73,19 +78,25 @@ export async function runSync(ctx: RunContext, options: RunOptions): Promise<Run
       foldersCreated++
     }
     ctx.emit('run:planned', {folders: plan.pairs.length})
-    const pending: Promise<FolderResult>[] = []
+    const prepared = []
     for (const pair of plan.pairs) {
       if (signal.aborted || engine.fatal.error) break
-      const {done} = await syncFolder(engine, pair)
-      pending.push(done)
+      prepared.push(await prepareFolder(engine, pair))
     }
+    if (!signal.aborted && !engine.fatal.error) await detectMoves(engine, prepared)
+    const pending: Promise<FolderResult>[] = []
+    for (const folder of prepared) pending.push((await startCopies(engine, folder)).done)
     folders.push(...(await Promise.all(pending)))
     await engine.queue.onIdle()
+    if (options.deleteExtraneousFolders && !signal.aborted && !engine.fatal.error) {
+      foldersDeleted = await deleteGoneFolders(ctx, plan, engine.warnings)
+    }
   } catch (error) {
     engine.fatal.error ??= error instanceof MailferryError ? error : new MailferryError(describeError(error), {cause: error})
   }
 
   const result = assemble(ctx, engine, folders, foldersCreated, startedAt, signal.aborted)
+  result.foldersDeleted = foldersDeleted
   ctx.state.finishRun(result.ok ? 'ok' : result.error ? 'error' : 'partial', {
     copied: result.totals.copied,
     present: result.totals.alreadyPresent,
@@ -112,6 +123,8 @@ function assemble(
     recognised: sum((f) => f.recognised),
     failed: sum((f) => f.failed),
     flagsUpdated: sum((f) => f.flagsUpdated),
+    moved: sum((f) => f.moved),
+    deleted: sum((f) => f.deleted),
     bytes: sum((f) => f.bytes),
   }
   const folderErrors = folders.filter((f) => f.error).map((f) => `${f.source}: ${f.error}`)
@@ -139,4 +152,35 @@ function assemble(
     warnings: engine.warnings,
     error: error || undefined,
   }
+}
+
+/**
+ * Destination folders that mailferry created for a source folder that no longer exists: their
+ * messages that the state proves ours are deleted, then the folder if it is empty. Anything else
+ * on it is kept, with a warning.
+ */
+async function deleteGoneFolders(ctx: RunContext, plan: Plan, warnings: string[]): Promise<string[]> {
+  const current = new Set(plan.pairs.map((pair) => `${pair.source}\u0000${pair.dest}`))
+  const deleted: string[] = []
+  for (const pair of ctx.state.pairs()) {
+    if (current.has(`${pair.sourcePath}\u0000${pair.destPath}`) || !pair.destCreated) continue
+    const rows = [...ctx.state.messages(pair).values()]
+    const ours = rows.filter((row) => row.status === 'copied' && row.destUid !== null).map((row) => row.destUid!)
+    try {
+      const status = await ctx.dest.status(pair.destPath)
+      if (status.uidValidity === pair.destUidValidity) await ctx.dest.deleteMessages(pair.destPath, ours)
+      const after = await ctx.dest.status(pair.destPath)
+      if (after.messages > 0 || !ctx.dest.deleteFolder) {
+        warnings.push(`${pair.destPath}: source folder ${pair.sourcePath} is gone, but the destination folder still holds ${after.messages} messages mailferry did not put there; kept`)
+        continue
+      }
+      await ctx.dest.deleteFolder(pair.destPath)
+      deleted.push(pair.destPath)
+    } catch (error) {
+      warnings.push(`${pair.destPath}: could not delete it: ${describeError(error)}`)
+      continue
+    }
+    ctx.state.forgetPair(pair)
+  }
+  return deleted
 }
