@@ -1,0 +1,593 @@
+/**
+ * Starts throw-away Dovecot IMAP servers on 127.0.0.1 for integration tests.
+ *
+ * Each instance has its own temp dir (config, base_dir, state_dir, log, mail homes), its own
+ * ports and its own master process, which runs in the foreground (`dovecot -F`) as our child,
+ * leading its own process group, so that stop() and the exit hooks can signal it and all its
+ * children by pid. See test/harness/README.md.
+ */
+import {execFile, spawn, type ChildProcess} from 'node:child_process'
+import {randomBytes} from 'node:crypto'
+import {chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync} from 'node:fs'
+import {createServer, connect} from 'node:net'
+import {tmpdir, userInfo} from 'node:os'
+import {join} from 'node:path'
+import {promisify} from 'node:util'
+
+const run = promisify(execFile)
+
+export const DOVECOT_BIN = process.env.MAILFERRY_DOVECOT ?? '/usr/sbin/dovecot'
+const DOVEADM_BIN = '/usr/bin/doveadm'
+/** System user that owns the mail when we run as root (Dovecot refuses to store mail as root). */
+export const MAIL_USER = 'mailferry-test'
+/** Temp dir prefix; also how stale instances of crashed test processes are recognised. */
+const DIR_PREFIX = 'mfdc-'
+const READY_TIMEOUT_MS = 10_000
+const STOP_TIMEOUT_MS = 10_000
+const START_ATTEMPTS = 4
+
+export interface DovecotOptions {
+  /** Hierarchy separator: '.' = Maildir++ layout, '/' = maildir LAYOUT=fs (names may contain dots). */
+  separator?: '.' | '/'
+  /** Personal namespace prefix `INBOX.` (Courier/Cyrus style). Only with separator '.'. */
+  inboxPrefix?: boolean
+  /** Refuse APPENDs of messages bigger than this many bytes (quota plugin, quota_max_mail_size). */
+  maxMailSize?: number
+  /** Shows up in the instance_name and the temp dir name, to tell instances apart in `ps`. */
+  name?: string
+  /** Raw dovecot.conf text appended at the end (e.g. to try a server setting in one test). */
+  extraConfig?: string
+}
+
+export interface DovecotInstance {
+  host: '127.0.0.1'
+  /** Plain IMAP; STARTTLS is offered. */
+  port: number
+  /** Implicit TLS (imaps). */
+  tlsPort: number
+  /** Every username logs in with this password (static passdb); a fresh user has an empty mailbox. */
+  password: string
+  /** PEM file of the CA that signed the server certificate (SAN: IP 127.0.0.1, DNS localhost). */
+  caFile: string
+  separator: '.' | '/'
+  /** True when the personal namespace has the prefix `INBOX.`. */
+  inboxPrefix: boolean
+  maxMailSize?: number
+  /** The instance's temp dir (removed by stop()). */
+  dir: string
+  configFile: string
+  logFile: string
+  /** Pid of the Dovecot master process. */
+  pid: number
+  /** Number of logged-in IMAP sessions, from `doveadm who` (the instance's anvil). */
+  connectionCount(): Promise<number>
+  /** Stops the master (which stops its children), waits for it to exit, removes `dir`. Idempotent. */
+  stop(): Promise<void>
+}
+
+interface Running {
+  child: ChildProcess
+  dir: string
+}
+
+/** Instances still alive, so the exit hooks can stop them if a test forgets or crashes. */
+const running = new Set<Running>()
+
+export async function startDovecot(options: DovecotOptions = {}): Promise<DovecotInstance> {
+  const separator = options.separator ?? '.'
+  if (options.inboxPrefix && separator !== '.') throw new Error('inboxPrefix needs separator "."')
+  installExitHooks()
+  reapStaleInstances()
+  const [certs, owner] = await Promise.all([testCertificates(), mailOwner()])
+  let lastError: unknown
+  for (let attempt = 1; attempt <= START_ATTEMPTS; attempt++) {
+    try {
+      return await startOnce(options, separator, certs, owner)
+    } catch (error) {
+      // Another process may grab one of our free ports between probe and bind: try new ports.
+      if (!(error instanceof PortInUseError)) throw error
+      lastError = error
+    }
+  }
+  throw new Error(`Dovecot found its ports taken ${START_ATTEMPTS} times: ${(lastError as Error).message}`)
+}
+
+class PortInUseError extends Error {}
+
+async function startOnce(options: DovecotOptions, separator: '.' | '/', certs: Certificates, owner: Owner): Promise<DovecotInstance> {
+  const dir = makeInstanceDir(options.name, owner)
+  const [port, tlsPort] = await freePorts(2)
+  const password = randomBytes(9).toString('base64url')
+  const configFile = join(dir, 'dovecot.conf')
+  const logFile = join(dir, 'dovecot.log')
+  writeFileSync(configFile, dovecotConfig({dir, logFile, port, tlsPort, password, separator, certs, owner, options}))
+
+  const child = spawn(DOVECOT_BIN, ['-F', '-c', configFile], {stdio: ['ignore', 'ignore', 'pipe'], detached: true})
+  // Unref so a forgotten instance does not keep the test process alive (the exit hook kills it).
+  child.unref()
+  let stderr = ''
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
+  ;(child.stderr as unknown as {unref?: () => void}).unref?.()
+  const entry: Running = {child, dir}
+  running.add(entry)
+
+  try {
+    const until = (what: string, ready: () => boolean | Promise<boolean>) => pollChild(child, what, ready, () => stderr)
+    await until('the anvil-auth-penalty socket', () => existsSync(penaltySocket(dir)))
+    disableAuthPenalty(dir)
+    await until('a "* OK" greeting', () => greets(port))
+  } catch (error) {
+    // Read the log before stopEntry() removes it.
+    const detail = `${(error as Error).message}\n${logTail(logFile)}`
+    await stopEntry(entry)
+    if (/address already in use/i.test(detail)) throw new PortInUseError(detail)
+    throw new Error(`Dovecot did not start on 127.0.0.1:${port}: ${detail}`)
+  }
+
+  return {
+    host: '127.0.0.1',
+    port,
+    tlsPort,
+    password,
+    caFile: certs.caFile,
+    separator,
+    inboxPrefix: !!options.inboxPrefix,
+    maxMailSize: options.maxMailSize,
+    dir,
+    configFile,
+    logFile,
+    pid: child.pid!,
+    connectionCount: () => connectionCount(configFile),
+    stop: () => stopEntry(entry),
+  }
+}
+
+interface ConfigInput {
+  dir: string
+  logFile: string
+  port: number
+  tlsPort: number
+  password: string
+  separator: '.' | '/'
+  certs: Certificates
+  owner: Owner
+  options: DovecotOptions
+}
+
+function dovecotConfig(c: ConfigInput): string {
+  const mailLocation = c.separator === '/' ? 'maildir:~/Maildir:LAYOUT=fs' : 'maildir:~/Maildir'
+  const prefix = c.options.inboxPrefix ? 'INBOX.' : ''
+  const quota = c.options.maxMailSize === undefined ? '' : quotaConfig(c.options.maxMailSize)
+  const instance = `mailferry-${c.options.name ?? 'test'}-${process.pid}-${c.port}`
+  return `# Generated by test/harness/dovecot.ts
+instance_name = ${instance}
+base_dir = ${join(c.dir, 'run')}
+state_dir = ${join(c.dir, 'state')}
+log_path = ${c.logFile}
+protocols = imap
+listen = 127.0.0.1
+shutdown_clients = yes
+
+# Rootless-compatible: no chroot, every internal service runs as the given users.
+default_internal_user = ${c.owner.internalUser}
+default_internal_group = ${c.owner.internalGroup}
+default_login_user = ${c.owner.loginUser}
+first_valid_uid = ${c.owner.uid}
+last_valid_uid = 0
+first_valid_gid = ${c.owner.gid}
+
+# Any username, one password: each test can use a fresh user (= an empty mailbox).
+auth_mechanisms = plain login
+disable_plaintext_auth = no
+# Failed logins are answered at once (default 2 s), so tests that expect a refusal stay fast.
+auth_failure_delay = 0
+passdb {
+  driver = static
+  args = password=${c.password}
+}
+userdb {
+  driver = static
+  args = uid=${c.owner.uid} gid=${c.owner.gid} home=${join(c.dir, 'home')}/%u
+}
+
+ssl = yes
+ssl_cert = <${c.certs.certFile}
+ssl_key = <${c.certs.keyFile}
+
+mail_location = ${mailLocation}
+mail_fsync = never
+# Skip the maildir readdir on every sync: only Dovecot itself writes these maildirs.
+maildir_very_dirty_syncs = yes
+namespace inbox {
+  inbox = yes
+  separator = ${c.separator}
+  prefix = ${prefix}
+}
+${quota}
+imap_max_line_length = 1M
+protocol imap {
+  mail_max_userip_connections = 200
+}
+
+# Reuse login and imap processes instead of forking one per connection: a login takes
+# ~15 ms instead of ~70 ms. Safe here because every user has the same uid. (No preforking
+# with process_min_avail: it slows the start of many instances on few CPUs.)
+service imap-login {
+  chroot =
+  service_count = 0
+  inet_listener imap {
+    address = 127.0.0.1
+    port = ${c.port}
+  }
+  inet_listener imaps {
+    address = 127.0.0.1
+    port = ${c.tlsPort}
+    ssl = yes
+  }
+}
+service imap {
+  service_count = 0
+}
+service anvil {
+  chroot =
+}
+${c.options.extraConfig ?? ''}
+`
+}
+
+/** The quota plugin's per-message limit: APPENDs of bigger messages get a tagged NO. */
+function quotaConfig(maxMailSize: number): string {
+  return `mail_plugins = $mail_plugins quota
+plugin {
+  quota = count:User quota
+  quota_vsizes = yes
+  quota_max_mail_size = ${maxMailSize}B
+}
+`
+}
+
+// ---------------------------------------------------------------------------------------------
+// Users
+
+interface Owner {
+  uid: number
+  gid: number
+  internalUser: string
+  internalGroup: string
+  loginUser: string
+}
+
+let ownerPromise: Promise<Owner> | undefined
+
+/**
+ * Who owns the mail and runs Dovecot's unprivileged services.
+ * As root: the system user mailferry-test (created when missing); Dovecot's own `dovecot` and
+ * `dovenull` users run the internal and login services when they exist.
+ * Not root: Dovecot cannot switch users, so everything runs as the current uid/gid.
+ */
+function mailOwner(): Promise<Owner> {
+  ownerPromise ??= resolveOwner()
+  return ownerPromise
+}
+
+async function resolveOwner(): Promise<Owner> {
+  const me = userInfo()
+  if (me.uid !== 0) {
+    const group = (await run('id', ['-gn'])).stdout.trim()
+    return {uid: me.uid, gid: me.gid, internalUser: me.username, internalGroup: group, loginUser: me.username}
+  }
+  if (!(await lookupUser(MAIL_USER))) {
+    await run('useradd', ['-r', '-M', '-s', '/usr/sbin/nologin', MAIL_USER]).catch(async (error) => {
+      // A parallel test process may have created it in the meantime.
+      if (!(await lookupUser(MAIL_USER))) throw error
+    })
+  }
+  const user = await lookupUser(MAIL_USER)
+  if (!user) throw new Error(`could not create the system user ${MAIL_USER}`)
+  const haveDovecotUsers = (await lookupUser('dovecot')) && (await lookupUser('dovenull'))
+  return {
+    uid: user.uid,
+    gid: user.gid,
+    internalUser: haveDovecotUsers ? 'dovecot' : MAIL_USER,
+    internalGroup: haveDovecotUsers ? 'dovecot' : MAIL_USER,
+    loginUser: haveDovecotUsers ? 'dovenull' : MAIL_USER,
+  }
+}
+
+async function lookupUser(name: string): Promise<{uid: number; gid: number} | undefined> {
+  try {
+    const {stdout} = await run('getent', ['passwd', name])
+    const fields = stdout.trim().split(':')
+    return {uid: Number(fields[2]), gid: Number(fields[3])}
+  } catch {
+    return undefined
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Directories, ports, readiness
+
+function makeInstanceDir(name: string | undefined, owner: Owner): string {
+  const label = (name ?? 'x').replace(/[^A-Za-z0-9_-]/g, '').slice(0, 16) || 'x'
+  // The pid in the name lets reapStaleInstances() find instances of dead test processes.
+  // Kept short: base_dir holds unix sockets, whose paths are limited to 108 bytes.
+  const dir = mkdtempSync(join(tmpdir(), `${DIR_PREFIX}${process.pid}-${label}-`))
+  // mkdtemp gives 0700; the mail user must be able to reach its home below it.
+  chmodSync(dir, 0o711)
+  const home = join(dir, 'home')
+  mkdirSync(home)
+  chownSync(home, owner.uid, owner.gid)
+  return dir
+}
+
+/** Ports the kernel reports free right now; startDovecot() retries if one is taken meanwhile. */
+async function freePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({length: count}, () => new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
+      const server = createServer()
+      server.once('error', reject)
+      server.listen(0, '127.0.0.1', () => resolve(server))
+    })),
+  )
+  // All listen at once so the ports are distinct; then release them together.
+  const ports = servers.map((server) => (server.address() as {port: number}).port)
+  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))))
+  return ports
+}
+
+/**
+ * Dovecot's auth process asks anvil to delay every login from an IP that failed before
+ * (2, 4, 8, 15 s), also correct ones: one wrong-password test would slow all later logins.
+ * 2.3 has no setting to turn it off, but auth skips it when it cannot connect to this socket
+ * (ENOENT is silent). Auth starts lazily with the first client, so removing the socket
+ * before the first connection disables the penalty for the instance's lifetime. anvil keeps
+ * its listening fd; nothing else uses this socket.
+ */
+function disableAuthPenalty(dir: string): void {
+  unlinkSync(penaltySocket(dir))
+}
+
+const penaltySocket = (dir: string) => join(dir, 'run', 'anvil-auth-penalty')
+
+/** Polls `ready` until it holds; fails early if the master exits, or after READY_TIMEOUT_MS. */
+async function pollChild(child: ChildProcess, what: string, ready: () => boolean | Promise<boolean>, stderr: () => string): Promise<void> {
+  const deadline = Date.now() + READY_TIMEOUT_MS
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`dovecot exited (${child.exitCode ?? child.signalCode}) before ${what}: ${stderr().trim()}`)
+    }
+    if (await ready()) return
+    await sleep(5)
+  }
+  throw new Error(`no ${what} within ${READY_TIMEOUT_MS} ms`)
+}
+
+function greets(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({host: '127.0.0.1', port})
+    let data = ''
+    const done = (ok: boolean) => {
+      socket.destroy()
+      resolve(ok)
+    }
+    socket.setTimeout(2000, () => done(false))
+    socket.on('error', () => done(false))
+    socket.on('data', (chunk) => {
+      data += chunk.toString('latin1')
+      if (data.includes('\r\n')) done(data.startsWith('* OK'))
+    })
+    socket.on('end', () => done(false))
+  })
+}
+
+function logTail(logFile: string, lines = 30): string {
+  try {
+    const text = readFileSync(logFile, 'utf8').trimEnd().split('\n')
+    return `--- tail of ${logFile} ---\n${text.slice(-lines).join('\n')}`
+  } catch {
+    return `(no log file ${logFile})`
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+// ---------------------------------------------------------------------------------------------
+// Stopping and cleanup
+
+async function stopEntry(entry: Running): Promise<void> {
+  if (!running.delete(entry)) return
+  const {child} = entry
+  const group = child.pid!
+  if (child.exitCode === null && child.signalCode === null) {
+    // The awaited exit must keep the event loop alive again.
+    child.ref()
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+    signalGroup(group, 'SIGTERM')
+    await exited
+  }
+  await waitUntilGone(group, STOP_TIMEOUT_MS)
+  rmSync(entry.dir, {recursive: true, force: true})
+}
+
+/**
+ * Signals the master and all its children at once (it is spawned detached, so it leads its own
+ * process group), as Ctrl-C does for `dovecot -F`. SIGTERM to the master alone is slow: its
+ * imap processes keep serving open connections for ~10 s, and Dovecot 2.3's master sleeps a
+ * fixed second at shutdown while its log process lives. This way all exit within ~0.1 s.
+ */
+function signalGroup(group: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-group, signal)
+  } catch {
+    // the group is gone already
+  }
+}
+
+/** Waits until no process of the group is left; SIGKILLs the group after `timeoutMs`. */
+async function waitUntilGone(group: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (processGroup(group).length > 0) {
+    if (Date.now() > deadline) {
+      signalGroup(group, 'SIGKILL')
+      return
+    }
+    await sleep(10)
+  }
+}
+
+/** Live (not zombie) pids in the process group `group`, from /proc (Linux only). */
+export function processGroup(group: number): number[] {
+  const result: number[] = []
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue
+    const fields = statFields(Number(name))
+    if (fields && fields.state !== 'Z' && fields.pgrp === group) result.push(Number(name))
+  }
+  return result
+}
+
+/** Live pids of a running instance: the master and everything it started. */
+export function instanceProcesses(instance: Pick<DovecotInstance, 'pid'>): number[] {
+  return processGroup(instance.pid)
+}
+
+/** Fields of /proc/<pid>/stat we use; undefined if the process is gone. */
+function statFields(pid: number): {state: string; ppid: number; pgrp: number} | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1')
+    // "pid (comm) state ppid pgrp ...": comm may contain spaces, so parse after the last ')'.
+    const [state, ppid, pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return {state, ppid: Number(ppid), pgrp: Number(pgrp)}
+  } catch {
+    return undefined
+  }
+}
+
+async function connectionCount(configFile: string): Promise<number> {
+  const {stdout} = await run(DOVEADM_BIN, ['-c', configFile, 'who', '-1'])
+  // One line per connection after the header line.
+  return stdout.split('\n').slice(1).filter((line) => line.trim() !== '').length
+}
+
+let hooksInstalled = false
+
+/** Stops every instance when the process exits, also on SIGINT/SIGTERM/SIGHUP (e.g. a test timeout). */
+function installExitHooks(): void {
+  if (hooksInstalled) return
+  hooksInstalled = true
+  process.on('exit', killAllSync)
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(signal, () => {
+      killAllSync()
+      // Unless someone else handles it, die of the signal as if we had not been listening.
+      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal)
+    })
+  }
+}
+
+/** Exit-time cleanup: no event loop any more, so it waits synchronously (briefly). */
+function killAllSync(): void {
+  for (const entry of running) signalGroup(entry.child.pid!, 'SIGTERM')
+  const deadline = Date.now() + 2000
+  for (const entry of running) {
+    while (processGroup(entry.child.pid!).length > 0 && Date.now() < deadline) sleepSync(10)
+    removeDir(entry.dir)
+  }
+  running.clear()
+  if (certDir) removeDir(certDir)
+}
+
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms)
+}
+
+function removeDir(dir: string): void {
+  try {
+    rmSync(dir, {recursive: true, force: true, maxRetries: 3, retryDelay: 10})
+  } catch {
+    // best effort at exit; reapStaleInstances() removes it next time
+  }
+}
+
+let reaped = false
+
+/**
+ * A test process killed with SIGKILL cannot run its exit hook. Its instances are found by the
+ * temp dir name (which holds its pid): if that pid is gone, the master from master.pid is stopped.
+ */
+function reapStaleInstances(): void {
+  if (reaped) return
+  reaped = true
+  let names: string[]
+  try {
+    names = readdirSync(tmpdir()).filter((name) => name.startsWith(DIR_PREFIX))
+  } catch {
+    return
+  }
+  for (const name of names) {
+    const owner = Number(name.slice(DIR_PREFIX.length).split('-')[0])
+    if (!owner || owner === process.pid || isAlive(owner)) continue
+    const dir = join(tmpdir(), name)
+    const pidFile = join(dir, 'run', 'master.pid')
+    const master = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').trim()) : 0
+    if (master && isAlive(master) && isOurMaster(master, dir)) signalGroup(master, 'SIGTERM')
+    rmSync(dir, {recursive: true, force: true})
+  }
+}
+
+/** True while the process exists and is not a zombie. */
+export function isAlive(pid: number): boolean {
+  const fields = statFields(pid)
+  return fields !== undefined && fields.state !== 'Z'
+}
+
+/** Guards against pid reuse: the master's command line names our config file. */
+function isOurMaster(pid: number, dir: string): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(dir)
+  } catch {
+    return false
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// TLS certificates
+
+interface Certificates {
+  caFile: string
+  certFile: string
+  keyFile: string
+}
+
+let certDir: string | undefined
+let certPromise: Promise<Certificates> | undefined
+
+/** A CA and a server certificate for 127.0.0.1 and localhost, made once per process. */
+export function testCertificates(): Promise<Certificates> {
+  certPromise ??= makeCertificates()
+  return certPromise
+}
+
+async function makeCertificates(): Promise<Certificates> {
+  installExitHooks()
+  const dir = mkdtempSync(join(tmpdir(), 'mailferry-certs-'))
+  certDir = dir
+  const f = (name: string) => join(dir, name)
+  // P-256 keys: generated in milliseconds, unlike RSA.
+  const ecKey = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes']
+  await run('openssl', ['req', '-x509', ...ecKey, '-keyout', f('ca.key'), '-out', f('ca.pem'), '-days', '3650',
+    '-subj', '/CN=mailferry test CA', '-addext', 'basicConstraints=critical,CA:TRUE',
+    '-addext', 'keyUsage=critical,keyCertSign,cRLSign'])
+  await run('openssl', ['req', '-new', ...ecKey, '-keyout', f('server.key'), '-out', f('server.csr'), '-subj', '/CN=localhost'])
+  writeFileSync(f('server.ext'), [
+    'basicConstraints = CA:FALSE',
+    'keyUsage = critical, digitalSignature, keyEncipherment',
+    'extendedKeyUsage = serverAuth',
+    'subjectAltName = IP:127.0.0.1, DNS:localhost',
+    '',
+  ].join('\n'))
+  await run('openssl', ['x509', '-req', '-in', f('server.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca.key'),
+    '-CAcreateserial', '-out', f('server.pem'), '-days', '3650', '-extfile', f('server.ext')])
+  // mkdtemp's 0700 is fine: Dovecot reads ssl_cert/ssl_key in its config process, as the starting user.
+  return {caFile: f('ca.pem'), certFile: f('server.pem'), keyFile: f('server.key')}
+}
