@@ -190,6 +190,11 @@ export class StateRepository {
     return row.n
   }
 
+  /** Number of message rows of the pair. */
+  rowCount(pair: PairRow): number {
+    return (this.#db.prepare('SELECT COUNT(*) AS n FROM messages WHERE pair_id = ?').get(pair.id) as {n: number}).n
+  }
+
   deleteMessages(pair: PairRow, sourceUids: number[]): void {
     const statement = this.#db.prepare('DELETE FROM messages WHERE pair_id = ? AND source_uid = ?')
     this.#db.transaction(() => {

@@ -96,6 +96,7 @@ function emptyResult(pair: FolderPair): FolderResult {
     source: pair.source,
     dest: pair.dest,
     created: pair.create,
+    unchanged: false,
     sourceMessages: 0,
     copied: 0,
     alreadyPresent: 0,
@@ -146,9 +147,12 @@ async function load(ctx: EngineContext, prepared: Prepared): Promise<void> {
     if (
       ctx.state.unchangedSince(pairRow, sourcePeek) &&
       pairRow.destUidValidity === destPeek.uidValidity &&
-      ctx.state.unsettledCount(pairRow) === 0
+      ctx.state.unsettledCount(pairRow) === 0 &&
+      // Rows of messages expunged on an earlier run still wait for --delete-extraneous.
+      (!ctx.policy.deleteExtraneous || ctx.state.rowCount(pairRow) === sourcePeek.messages)
     ) {
       prepared.skipped = true
+      result.unchanged = true
       result.sourceMessages = sourcePeek.messages
       result.alreadyPresent = sourcePeek.messages
       return

@@ -17,6 +17,8 @@ export interface FolderResult {
   dest: string
   /** true when the destination folder was created by this run. */
   created: boolean
+  /** The source folder had not changed since the last complete sync (HIGHESTMODSEQ): nothing was listed. */
+  unchanged: boolean
   /** Messages in the source folder at listing time. */
   sourceMessages: number
   /** Appended by this run. */

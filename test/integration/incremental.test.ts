@@ -1,0 +1,130 @@
+/**
+ * The second and hundredth runs: flag changes, expunges (--delete-extraneous), --move, moves between
+ * folders, --mirror, and the no-change fast path, against two real Dovecots.
+ */
+import assert from 'node:assert/strict'
+import {join} from 'node:path'
+import {after, before, describe, test} from 'node:test'
+
+import {startDovecot, type DovecotInstance} from '../harness/dovecot.js'
+import {expunge, listUids, openClient, seed, setFlags, snapshot} from '../harness/mailbox.js'
+import {generateMessages} from '../harness/messages.js'
+import {freshUser, runCli, syncArgs, tempDir} from './cli.js'
+
+let source: DovecotInstance
+let dest: DovecotInstance
+const tmp = tempDir()
+
+before(async () => {
+  ;[source, dest] = await Promise.all([startDovecot({separator: '/'}), startDovecot({separator: '.'})])
+})
+after(async () => {
+  await Promise.all([source?.stop(), dest?.stop()])
+  tmp.cleanup()
+})
+
+async function setup(folders: Record<string, number>) {
+  const users = {source: freshUser('inc'), dest: freshUser('inc')}
+  const state = join(tmp.dir, `${users.source}.sqlite`)
+  let seedNo = 1
+  const content = Object.fromEntries(
+    Object.entries(folders).map(([folder, count]) => [folder, generateMessages(count, {seed: seedNo++ * 13})]),
+  )
+  await seed(source, users.source, content)
+  const run = async (...extra: string[]) => {
+    const {args, env} = syncArgs(source, dest, users, state)
+    const result = await runCli([...args, '--json', ...extra], env)
+    assert.equal(result.code, 0, `exit ${result.code}: ${result.stderr}`)
+    return result.json
+  }
+  const equal = async () => assert.deepEqual(await snapshot(dest, users.dest), await snapshot(source, users.source))
+  return {users, run, equal}
+}
+
+describe('incremental sync', () => {
+  test('flag and keyword changes on the source are reproduced exactly', async () => {
+    const {users, run, equal} = await setup({INBOX: 10})
+    await run()
+    const uids = await listUids(source, users.source, 'INBOX')
+    await setFlags(source, users.source, 'INBOX', uids.slice(0, 3), ['\\Flagged', 'Later'], 'add')
+    await setFlags(source, users.source, 'INBOX', uids, ['\\Seen'], 'remove')
+    await setFlags(source, users.source, 'INBOX', uids.slice(0, 1), ['Later'], 'remove')
+    const second = await run()
+    assert.equal(second.totals.copied, 0)
+    assert.ok(second.totals.flagsUpdated >= 3)
+    await equal()
+  })
+
+  test('a no-change run skips every folder after one STATUS; a change is still seen', async () => {
+    const {users, run, equal} = await setup({INBOX: 5, Archive: 5, 'Archive/2020': 5})
+    await run()
+    const second = await run()
+    assert.ok(second.folders.every((f: {unchanged: boolean}) => f.unchanged), JSON.stringify(second.folders))
+    assert.equal(second.totals.alreadyPresent, 15)
+    const [uid] = await listUids(source, users.source, 'Archive/2020')
+    await setFlags(source, users.source, 'Archive/2020', [uid], ['$Important'], 'add')
+    const third = await run()
+    const changed = third.folders.filter((f: {unchanged: boolean}) => !f.unchanged).map((f: {source: string}) => f.source)
+    assert.deepEqual(changed, ['Archive/2020'])
+    assert.equal(third.totals.flagsUpdated, 1)
+    await equal()
+  })
+
+  test('an expunge on the source: kept on the destination by default, deleted with --delete-extraneous', async () => {
+    const {users, run, equal} = await setup({INBOX: 6})
+    await run()
+    const uids = await listUids(source, users.source, 'INBOX')
+    await expunge(source, users.source, 'INBOX', uids.slice(0, 2))
+    const kept = await run()
+    assert.equal(kept.totals.deleted, 0)
+    assert.equal((await listUids(dest, users.dest, 'INBOX')).length, 6)
+    const deleted = await run('--delete-extraneous')
+    assert.equal(deleted.totals.deleted, 2)
+    await equal()
+  })
+
+  test('--move: the source ends empty, the destination holds what the source had', async () => {
+    const {users, run} = await setup({INBOX: 5, Work: 4})
+    const before = await snapshot(source, users.source)
+    const result = await run('--move')
+    assert.equal(result.totals.copied, 9)
+    const sourceAfter = await snapshot(source, users.source)
+    assert.deepEqual(Object.values(sourceAfter).flat(), [])
+    assert.deepEqual(await snapshot(dest, users.dest), before)
+    const again = await run('--move')
+    assert.equal(again.totals.copied, 0)
+  })
+
+  test('a message moved between source folders is moved on the destination, not copied again', async () => {
+    const {users, run, equal} = await setup({INBOX: 6, Projects: 2})
+    await run()
+    const [uid] = await listUids(source, users.source, 'INBOX')
+    const client = await openClient(source, users.source)
+    try {
+      await client.mailboxOpen('INBOX')
+      await client.messageMove(String(uid), 'Projects', {uid: true})
+    } finally {
+      await client.logout()
+    }
+    const result = await run('--delete-extraneous')
+    assert.equal(result.totals.copied, 0, 'no APPEND')
+    assert.equal(result.totals.moved, 1)
+    assert.equal(result.totals.deleted, 0)
+    await equal()
+    const again = await run('--delete-extraneous')
+    assert.equal(again.totals.copied + again.totals.moved + again.totals.deleted, 0)
+  })
+
+  test('changes made only on the destination stay, unless --mirror', async () => {
+    const {users, run, equal} = await setup({INBOX: 4})
+    await run()
+    const [uid] = await listUids(dest, users.dest, 'INBOX')
+    await setFlags(dest, users.dest, 'INBOX', [uid], ['DestOnly'], 'add')
+    await run()
+    const destFlags = (await snapshot(dest, users.dest)).INBOX.flatMap((m) => m.flags)
+    assert.ok(destFlags.includes('DestOnly'))
+    const mirrored = await run('--mirror')
+    assert.equal(mirrored.totals.flagsUpdated, 1)
+    await equal()
+  })
+})
