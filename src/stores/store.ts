@@ -19,6 +19,21 @@ export interface StoreCapabilities {
   condstore: boolean
   /** Largest message the store accepts (IMAP APPENDLIMIT, RFC 7889), if it says. */
   appendLimit?: number
+  /**
+   * The personal namespace (IMAP NAMESPACE, RFC 2342): the prefix of the account's own folders ("" or
+   * e.g. "INBOX.") and its separator. Undefined when the store does not say: no prefix, and the
+   * separator of its folder listing.
+   */
+  namespace?: StoreNamespace
+  /** Prefixes of the other-users and shared namespaces (RFC 2342): folders there are not the account's. */
+  otherNamespaces?: string[]
+  /** Folder names go over the wire as UTF-8 (IMAP UTF8=ACCEPT enabled, RFC 6855) rather than modified UTF-7. */
+  utf8Names?: boolean
+}
+
+export interface StoreNamespace {
+  prefix: string
+  delimiter: string | null
 }
 
 export interface FolderInfo {
@@ -26,7 +41,10 @@ export interface FolderInfo {
   path: string
   /** Hierarchy delimiter, or null for a flat store. */
   delimiter: string | null
-  /** RFC 6154 special-use attribute such as "\\Sent", if the store says. */
+  /**
+   * Special-use attribute the store reports for it (RFC 6154: \\Sent, \\Trash, \\Drafts, \\Junk,
+   * \\Archive, \\All, \\Flagged; RFC 8457: \\Important). Never guessed from the name: that is the planner's job.
+   */
   specialUse?: string
   /** The folder cannot hold messages (\Noselect / \NonExistent): only a parent in the hierarchy. */
   noSelect: boolean
@@ -53,6 +71,12 @@ export interface FolderPeek {
   messages: number
   /** CONDSTORE (RFC 7162): changes with every new message, flag change and expunge. */
   highestModseq?: bigint
+}
+
+export interface MessageSize {
+  uid: number
+  /** RFC822.SIZE. */
+  size: number
 }
 
 /** Cheap per-message data: what a full listing returns for every message. */
@@ -128,8 +152,19 @@ export interface Store {
    * internal date (IMAP MOVE, RFC 6851, or COPY + expunge). Returns its UID there when known.
    */
   moveMessage?(path: string, uid: number, toPath: string): Promise<AppendResult>
+  /**
+   * Optional: call onChange when the folder changes (IMAP IDLE). Stores without it are polled.
+   */
+  watch?(path: string, onChange: () => void): Promise<{stop(): Promise<void>}>
   /** Optional: delete a folder (it should be empty). */
   deleteFolder?(path: string): Promise<void>
+  /** Optional: subscribe a folder (IMAP SUBSCRIBE). Subscribing a subscribed folder is not an error. */
+  subscribeFolder?(path: string): Promise<void>
+  /**
+   * Optional: UID and size (RFC822.SIZE) of every message, read-only (for `plan`; cheaper than
+   * listMeta). Stores without it are asked listMeta().
+   */
+  listSizes?(path: string): Promise<MessageSize[]>
   /** Log out and release every connection. Safe to call twice. */
   close(): Promise<void>
 }
