@@ -27,7 +27,7 @@
 import {createHash} from 'node:crypto'
 import type PQueue from 'p-queue'
 
-import {MailferryError, MessageRejectedError, describeError} from '../errors.js'
+import {ConnectError, MailferryError, MessageRejectedError, describeError} from '../errors.js'
 import type {FolderPair} from '../plan/plan.js'
 import type {FolderSnapshot, MessageRow, PairRow, StateRepository} from '../state/repository.js'
 import type {FolderStatus, MessageFlags, MessageMeta, Store} from '../stores/store.js'
@@ -52,6 +52,8 @@ export interface SyncPolicy {
   deleteExtraneous: boolean
   /** Delete source messages once their copy is confirmed on the destination. */
   move: boolean
+  /** How often an APPEND with an unknown outcome is looked for and retried within the run (0: next run). */
+  recheckRounds: number
 }
 
 export interface EngineContext {
@@ -87,6 +89,8 @@ export interface Prepared {
   toCopy: MessageMeta[]
   /** Rows whose source message is gone (expunged or moved away). */
   vanished: MessageRow[]
+  /** Messages whose APPEND lost its connection: maybe stored, maybe not. Re-checked before retrying. */
+  uncertain: MessageMeta[]
 }
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex')
@@ -122,6 +126,7 @@ export async function prepareFolder(ctx: EngineContext, pair: FolderPair): Promi
     sourceFlags: [],
     toCopy: [],
     vanished: [],
+    uncertain: [],
   }
   ctx.emit('folder:start', {source: pair.source, dest: pair.dest})
   try {
@@ -358,6 +363,7 @@ export async function startCopies(ctx: EngineContext, prepared: Prepared): Promi
   }
   const done = Promise.allSettled(tasks).then(async () => {
     try {
+      await recheckUncertain(ctx, prepared)
       if (ctx.fatal.error || ctx.signal.aborted) return finish()
       await syncFlags(ctx, prepared)
       await deleteExtraneous(ctx, prepared)
@@ -423,8 +429,35 @@ async function copyOne(ctx: EngineContext, prepared: Prepared, meta: MessageMeta
     result.bytes += message.raw.length
     ctx.emit('message:copied', {source: pair.source, uid: meta.uid, bytes: message.raw.length})
   } catch (error) {
+    if (error instanceof ConnectError && error.outcomeUnknown && ctx.policy.recheckRounds > 0) {
+      // The row stays 'pending'; the folder looks for the message on the destination before sending it again.
+      prepared.uncertain.push(meta)
+      return
+    }
     // A store-level failure (connection lost...): this message's outcome is settled by the next run.
     ctx.fatal.error ??= asMailferryError(error)
+  }
+}
+
+/**
+ * APPENDs whose outcome is unknown (the connection dropped before the answer) are never simply sent
+ * again: the destination is searched for them first, exactly as the next run would (step 4), and only
+ * those not found are copied, for a bounded number of rounds.
+ */
+async function recheckUncertain(ctx: EngineContext, prepared: Prepared): Promise<void> {
+  for (let round = 0; round < ctx.policy.recheckRounds && prepared.uncertain.length > 0; round++) {
+    if (ctx.fatal.error || ctx.signal.aborted) return
+    const uids = prepared.uncertain.map((meta) => meta.uid)
+    prepared.uncertain = []
+    prepared.rows = ctx.state.messages(prepared.pairRow!)
+    const missing = await resolveCandidates(ctx, prepared, uids, [])
+    await Promise.allSettled(missing.map((meta) => ctx.queue.add(() => copyOne(ctx, prepared, meta))))
+  }
+  if (prepared.uncertain.length > 0) {
+    ctx.fatal.error ??= new ConnectError(
+      `${prepared.pair.dest}: the connection kept failing during APPEND; ${prepared.uncertain.length} messages left for the next run`,
+      {hint: 're-run the same command to resume; nothing is copied twice'},
+    )
   }
 }
 

@@ -5,7 +5,9 @@
 import PQueue from 'p-queue'
 
 import {ConfigError, ExitCode, MailferryError, describeError} from '../errors.js'
+import {DEFAULT_MAPPING, type FolderMappingConfig} from '../config/mapping.js'
 import {buildPlan, type Plan} from '../plan/plan.js'
+import {mappingRules} from '../plan/rules.js'
 import type {StateRepository} from '../state/repository.js'
 import type {Store} from '../stores/store.js'
 import {detectMoves, prepareFolder, startCopies, type EngineContext, type EngineHooks, type SyncPolicy} from './engine.js'
@@ -19,6 +21,10 @@ export interface RunOptions {
   policy?: Partial<SyncPolicy>
   /** --delete-extraneous-folders: delete destination folders this tool created whose source folder is gone. */
   deleteExtraneousFolders?: boolean
+  /** Folder mapping rules (default DEFAULT_MAPPING). */
+  mapping?: FolderMappingConfig
+  /** --folders-only: create the folders and subscriptions, copy no message. */
+  foldersOnly?: boolean
 }
 
 export interface RunContext {
@@ -33,15 +39,29 @@ export interface RunContext {
 }
 
 /** List both sides and plan. Conflicts are errors before anything is written. */
-export async function planRun(source: Store, dest: Store): Promise<Plan> {
-  const [sourceFolders, destFolders] = await Promise.all([source.listFolders(), dest.listFolders()])
-  const plan = buildPlan(sourceFolders, destFolders)
-  if (plan.conflicts.length > 0) {
-    throw new ConfigError(`folder mapping conflict: ${plan.conflicts.join('; ')}`, {
-      hint: 'nothing was written; rename one of the folders on the source',
-    })
-  }
+export async function planRun(source: Store, dest: Store, mapping: FolderMappingConfig = DEFAULT_MAPPING): Promise<Plan> {
+  const plan = await listAndPlan(source, dest, mapping)
+  if (plan.conflicts.length > 0) throw mappingConflictError(plan)
   return plan
+}
+
+/** List both sides (namespaces from the stores) and plan with the mapping rules; conflicts stay in the plan. */
+export async function listAndPlan(source: Store, dest: Store, mapping: FolderMappingConfig = DEFAULT_MAPPING): Promise<Plan> {
+  const [sourceFolders, destFolders] = await Promise.all([source.listFolders(), dest.listFolders()])
+  const [sourceCaps, destCaps] = [source.capabilities(), dest.capabilities()]
+  return buildPlan(sourceFolders, destFolders, {
+    rules: mappingRules(mapping),
+    sourceNamespace: sourceCaps.namespace,
+    destNamespace: destCaps.namespace,
+    sourceOtherPrefixes: sourceCaps.otherNamespaces,
+    subscriptions: mapping.subscriptions,
+  })
+}
+
+export function mappingConflictError(plan: Plan): ConfigError {
+  return new ConfigError(`folder mapping conflict: ${plan.conflicts.join('; ')}`, {
+    hint: 'nothing was written; change the mapping (--map, --rename, --exclude, --no-automap) or rename a folder on the source',
+  })
 }
 
 export async function runSync(ctx: RunContext, options: RunOptions): Promise<RunResult> {
@@ -55,7 +75,7 @@ export async function runSync(ctx: RunContext, options: RunOptions): Promise<Run
     queue: new PQueue({concurrency: options.concurrency}),
     signal,
     hooks: options.hooks ?? {},
-    policy: {mirror: false, deleteExtraneous: false, move: false, ...options.policy},
+    policy: {mirror: false, deleteExtraneous: false, move: false, recheckRounds: 3, ...options.policy},
     maxQueued: options.concurrency * 2,
     fatal: {},
     appendOrdinal: {value: 0},
@@ -66,9 +86,10 @@ export async function runSync(ctx: RunContext, options: RunOptions): Promise<Run
 
   const folders: FolderResult[] = []
   let foldersCreated = 0
+  let foldersSubscribed = 0
   let foldersDeleted: string[] = []
   try {
-    const plan = await planRun(ctx.source, ctx.dest)
+    const plan = await planRun(ctx.source, ctx.dest, options.mapping)
     for (const warning of plan.warnings) {
       engine.warnings.push(warning)
       ctx.emit('warning', {message: warning})
@@ -77,6 +98,8 @@ export async function runSync(ctx: RunContext, options: RunOptions): Promise<Run
       await ctx.dest.createFolder(path)
       foldersCreated++
     }
+    foldersSubscribed = await subscribeFolders(ctx, plan, engine.warnings)
+    if (options.foldersOnly) plan.pairs = []
     ctx.emit('run:planned', {folders: plan.pairs.length})
     const prepared = []
     for (const pair of plan.pairs) {
@@ -97,6 +120,7 @@ export async function runSync(ctx: RunContext, options: RunOptions): Promise<Run
 
   const result = assemble(ctx, engine, folders, foldersCreated, startedAt, signal.aborted)
   result.foldersDeleted = foldersDeleted
+  result.foldersSubscribed = foldersSubscribed
   ctx.state.finishRun(result.ok ? 'ok' : result.error ? 'error' : 'partial', {
     copied: result.totals.copied,
     present: result.totals.alreadyPresent,
@@ -154,6 +178,27 @@ function assemble(
   }
 }
 
+/** SUBSCRIBE on the destination what is subscribed on the source. A refusal is a warning, not an error. */
+async function subscribeFolders(ctx: RunContext, plan: Plan, warnings: string[]): Promise<number> {
+  if (plan.subscribe.length === 0) return 0
+  const subscribe = ctx.dest.subscribeFolder?.bind(ctx.dest)
+  if (!subscribe) {
+    warnings.push(`the destination store keeps no subscriptions; ${plan.subscribe.length} folder subscriptions not copied`)
+    return 0
+  }
+  let done = 0
+  for (const path of plan.subscribe) {
+    try {
+      await subscribe(path)
+      done++
+    } catch (error) {
+      if (error instanceof MailferryError && error.scope !== 'folder') throw error
+      warnings.push(`${path}: could not subscribe: ${describeError(error)}`)
+    }
+  }
+  return done
+}
+
 /**
  * Destination folders that mailferry created for a source folder that no longer exists: their
  * messages that the state proves ours are deleted, then the folder if it is empty. Anything else
@@ -161,9 +206,11 @@ function assemble(
  */
 async function deleteGoneFolders(ctx: RunContext, plan: Plan, warnings: string[]): Promise<string[]> {
   const current = new Set(plan.pairs.map((pair) => `${pair.source}\u0000${pair.dest}`))
+  // A source folder left out by a mapping rule (--exclude, --include, ...) is not gone.
+  const stillListed = new Set(plan.skipped.map((folder) => folder.source))
   const deleted: string[] = []
   for (const pair of ctx.state.pairs()) {
-    if (current.has(`${pair.sourcePath}\u0000${pair.destPath}`) || !pair.destCreated) continue
+    if (current.has(`${pair.sourcePath}\u0000${pair.destPath}`) || !pair.destCreated || stillListed.has(pair.sourcePath)) continue
     const rows = [...ctx.state.messages(pair).values()]
     const ours = rows.filter((row) => row.status === 'copied' && row.destUid !== null).map((row) => row.destUid!)
     try {
