@@ -76,13 +76,17 @@ export function renderSummary(result: RunResult): string {
   } else {
     out.push(
       `Totals: ${plural(t.copied, 'message')} copied, ${t.alreadyPresent} already there, ${t.failed} failed, ` +
-        `${t.flagsUpdated} flags updated, in ${plural(result.folders.length, 'folder')}`,
+        `${t.flagsUpdated} flags updated` +
+        (t.moved > 0 ? `, ${t.moved} moved` : '') +
+        (t.deleted > 0 ? `, ${t.deleted} deleted on the destination` : '') +
+        `, in ${plural(result.folders.length, 'folder')}`,
     )
   }
   out.push(
     `Transferred ${formatBytes(t.bytes)} in ${formatDuration(result.durationMs)} ` +
       `(${formatRate(t.copied, result.durationMs, 'msg')}, ${formatByteRate(t.bytes, result.durationMs)}); ` +
-      `${plural(result.foldersCreated, 'folder')} created`,
+      `${plural(result.foldersCreated, 'folder')} created` +
+      (result.foldersSubscribed ? `, ${result.foldersSubscribed} subscribed` : ''),
   )
   out.push(`State database: ${result.statePath}`)
 
