@@ -33,6 +33,7 @@ import type {FolderSnapshot, MessageRow, PairRow, StateRepository} from '../stat
 import type {FolderStatus, MessageFlags, MessageMeta, Store} from '../stores/store.js'
 import type {FolderResult, MessageFailure, SyncListener} from './events.js'
 import {filterFlags, flagDelta, normalizeFlags, sameFlags} from './flags.js'
+import type {ByteBudget} from './budget.js'
 import {headerHash} from './headers.js'
 import {recognise} from './recognise.js'
 
@@ -67,6 +68,8 @@ export interface EngineContext {
   policy: SyncPolicy
   /** Bounds queued copy tasks so a huge folder is never all in memory. */
   maxQueued: number
+  /** Bounds the message bytes held in memory by copies in flight. */
+  budget: ByteBudget
   /** Set by the first store-level failure: every folder stops. */
   fatal: {error?: MailferryError}
   appendOrdinal: {value: number}
@@ -380,6 +383,16 @@ export async function startCopies(ctx: EngineContext, prepared: Prepared): Promi
 
 /** Step 5 for one message. Runs inside the queue. */
 async function copyOne(ctx: EngineContext, prepared: Prepared, meta: MessageMeta): Promise<void> {
+  if (ctx.signal.aborted || ctx.fatal.error) return
+  const release = await ctx.budget.acquire(meta.size)
+  try {
+    await copyWithinBudget(ctx, prepared, meta)
+  } finally {
+    release()
+  }
+}
+
+async function copyWithinBudget(ctx: EngineContext, prepared: Prepared, meta: MessageMeta): Promise<void> {
   if (ctx.signal.aborted || ctx.fatal.error) return
   const {pair, destStatus, result} = prepared
   const pairRow = prepared.pairRow!

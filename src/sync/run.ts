@@ -11,7 +11,11 @@ import {mappingRules} from '../plan/rules.js'
 import type {StateRepository} from '../state/repository.js'
 import type {Store} from '../stores/store.js'
 import {detectMoves, prepareFolder, startCopies, type EngineContext, type EngineHooks, type SyncPolicy} from './engine.js'
+import {ByteBudget} from './budget.js'
 import type {FolderResult, RunResult, SyncListener} from './events.js'
+
+/** 48 MiB of message bodies in flight; with imapflow's own buffers peak RSS stays well under 200 MB. */
+const DEFAULT_MEMORY_BUDGET = 48 * 1024 * 1024
 
 export interface RunOptions {
   /** Messages copied at once (and connections per side). */
@@ -19,6 +23,8 @@ export interface RunOptions {
   signal?: AbortSignal
   hooks?: EngineHooks
   policy?: Partial<SyncPolicy>
+  /** Message bytes held in memory by copies in flight at most (a bigger message runs alone). */
+  memoryBudgetBytes?: number
   /** --delete-extraneous-folders: delete destination folders this tool created whose source folder is gone. */
   deleteExtraneousFolders?: boolean
   /** Folder mapping rules (default DEFAULT_MAPPING). */
@@ -72,16 +78,28 @@ export async function runSync(ctx: RunContext, options: RunOptions): Promise<Run
     dest: ctx.dest,
     state: ctx.state,
     emit: ctx.emit,
-    queue: new PQueue({concurrency: options.concurrency}),
+    // Twice the connections: while some copies wait for a source fetch, others APPEND. Each store's
+    // pool still caps its own side at `concurrency` sessions, and the byte budget caps memory.
+    queue: new PQueue({concurrency: options.concurrency * 2}),
+    budget: new ByteBudget(options.memoryBudgetBytes ?? DEFAULT_MEMORY_BUDGET),
     signal,
     hooks: options.hooks ?? {},
     policy: {mirror: false, deleteExtraneous: false, move: false, recheckRounds: 3, ...options.policy},
-    maxQueued: options.concurrency * 2,
+    maxQueued: options.concurrency * 4,
     fatal: {},
     appendOrdinal: {value: 0},
     failures: [],
     warnings: [],
   }
+  // A mapping conflict is a configuration error: thrown before the run is recorded or anything is
+  // written, so the command reports it on one line with its hint (exit 2). Other failures are the run's.
+  const planning = await planRun(ctx.source, ctx.dest, options.mapping).then(
+    (plan) => ({plan}),
+    (error: unknown) => {
+      if (error instanceof ConfigError) throw error
+      return {error}
+    },
+  )
   ctx.state.startRun()
 
   const folders: FolderResult[] = []
@@ -89,7 +107,8 @@ export async function runSync(ctx: RunContext, options: RunOptions): Promise<Run
   let foldersSubscribed = 0
   let foldersDeleted: string[] = []
   try {
-    const plan = await planRun(ctx.source, ctx.dest, options.mapping)
+    if ('error' in planning) throw planning.error
+    const plan = planning.plan
     for (const warning of plan.warnings) {
       engine.warnings.push(warning)
       ctx.emit('warning', {message: warning})
