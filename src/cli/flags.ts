@@ -6,6 +6,7 @@
  */
 import {Flags} from '@oclif/core'
 
+import {AUTH_METHODS, type AuthFlagValues} from '../config/auth.js'
 import type {SyncFlagValues} from '../config/load.js'
 import {TLS_MODES} from '../config/schema.js'
 
@@ -20,6 +21,37 @@ export const accountFlags = {
   'source-password-file': Flags.string({summary: 'File holding the source password (first line).'}),
   'dest-password-env': Flags.string({summary: 'Environment variable holding the destination password.'}),
   'dest-password-file': Flags.string({summary: 'File holding the destination password (first line).'}),
+  ...sideAuthFlags('source'),
+  ...sideAuthFlags('dest'),
+}
+
+/** Issue #5: login method, admin login, password command/prompt, OAuth2 access tokens; per side. */
+function sideAuthFlags<S extends 'source' | 'dest'>(side: S) {
+  const who = side === 'source' ? 'source' : 'destination'
+  return {
+    [`${side}-auth-method`]: Flags.string({
+      options: [...AUTH_METHODS],
+      summary: `How to log in to the ${who}: auto (default), login, plain, sasl-login, xoauth2, oauthbearer.`,
+    }),
+    [`${side}-authzid`]: Flags.string({summary: `Log in to the ${who} as the admin user of the URL, on behalf of this user (SASL PLAIN).`}),
+    [`${side}-password-command`]: Flags.string({summary: `Command printing the ${who} password (e.g. "pass show mail/alice").`}),
+    [`${side}-password-prompt`]: Flags.boolean({summary: `Ask for the ${who} password on the terminal.`}),
+    [`${side}-token-env`]: Flags.string({summary: `Environment variable holding the ${who} OAuth2 access token.`}),
+    [`${side}-token-file`]: Flags.string({summary: `File holding the ${who} OAuth2 access token (re-read when it is refused).`}),
+    [`${side}-token-command`]: Flags.string({summary: `Command printing a ${who} OAuth2 access token (re-run for new sessions).`}),
+  } as Record<`${S}-${'auth-method' | 'authzid' | 'password-command' | 'token-env' | 'token-file' | 'token-command'}`, ReturnType<typeof Flags.string>> &
+    Record<`${S}-password-prompt`, ReturnType<typeof Flags.boolean>>
+}
+
+/** Issue #5: sessions, reconnects, rate limits, log file, protocol trace. */
+export const connectivityFlags = {
+  connections: Flags.integer({min: 1, max: 64, summary: 'Sessions per side (default: --concurrency).'}),
+  retries: Flags.integer({min: 0, max: 1000, summary: 'Retries of an operation after a lost connection or server pushback (default 8).'}),
+  'retry-max-delay': Flags.integer({min: 1, summary: 'Longest pause between retries, in seconds (default 30; pauses double from 0.5 s).'}),
+  'max-bytes-per-second': Flags.integer({min: 1, summary: 'Per side: message bytes read from the source / written to the destination.'}),
+  'max-messages-per-second': Flags.integer({min: 1, summary: 'Per side: messages read from the source / written to the destination.'}),
+  'log-file': Flags.string({summary: 'Append a timestamped log to this file (mode 0600). Secrets are never written.'}),
+  'debug-imap': Flags.boolean({summary: 'Trace the IMAP protocol (to the log file, else stderr); passwords and tokens are redacted.'}),
 }
 
 export const concurrencyFlag = Flags.integer({min: 1, max: 64, summary: 'Connections per side and messages in flight (default 4).'})
@@ -40,5 +72,27 @@ export function toFlagValues(flags: Record<string, unknown>): SyncFlagValues {
     destPasswordFile: flags['dest-password-file'] as string | undefined,
     state: flags.state as string | undefined,
     concurrency: flags.concurrency as number | undefined,
+    auth: {source: authFlagValues(flags, 'source'), dest: authFlagValues(flags, 'dest')},
+    tuning: {
+      connections: flags.connections as number | undefined,
+      retries: flags.retries as number | undefined,
+      retryMaxDelay: flags['retry-max-delay'] as number | undefined,
+      maxBytesPerSecond: flags['max-bytes-per-second'] as number | undefined,
+      maxMessagesPerSecond: flags['max-messages-per-second'] as number | undefined,
+      maxErrors: flags['max-errors'] as number | undefined,
+      logFile: flags['log-file'] as string | undefined,
+    },
+  }
+}
+
+function authFlagValues(flags: Record<string, unknown>, side: 'source' | 'dest'): AuthFlagValues {
+  return {
+    authMethod: flags[`${side}-auth-method`] as string | undefined,
+    authzid: flags[`${side}-authzid`] as string | undefined,
+    passwordCommand: flags[`${side}-password-command`] as string | undefined,
+    passwordPrompt: flags[`${side}-password-prompt`] ? true : undefined,
+    tokenEnv: flags[`${side}-token-env`] as string | undefined,
+    tokenFile: flags[`${side}-token-file`] as string | undefined,
+    tokenCommand: flags[`${side}-token-command`] as string | undefined,
   }
 }

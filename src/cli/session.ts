@@ -28,6 +28,8 @@ export interface SessionOptions {
   writableSource: boolean
   /** Test switch: act as if the destination had no UIDPLUS. */
   ignoreAppendUid?: boolean
+  /** Test and benchmark switch: act as if the source had no CONDSTORE. */
+  ignoreCondstore?: boolean
   /** Reconnects, pushback and (with --debug-imap) the protocol trace are logged here. */
   logger?: Logger
   /** Cuts reconnect pauses short on SIGINT/SIGTERM. */
@@ -49,6 +51,7 @@ export async function openSyncSession(config: SyncConfig<StoreConfig>, options: 
     label: 'source',
     ...connectivity(),
     readOnly: !options.writableSource,
+    ignoreCondstore: options.ignoreCondstore,
   })
   const imapDest = openStore(config.dest, {
     label: 'destination',

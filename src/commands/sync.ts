@@ -1,16 +1,21 @@
 import {Command, Flags, type Interfaces} from '@oclif/core'
 
-import {accountFlags, concurrencyFlag, debugFlag, toFlagValues} from '../cli/flags.js'
-import {resolveSyncConfig} from '../config/load.js'
-import {describeEndpoint} from '../config/schema.js'
+import {accountFlags, concurrencyFlag, connectivityFlags, debugFlag, toFlagValues} from '../cli/flags.js'
+import {fanOut, logEvents, logRunEnd, openRunLog} from '../cli/logging.js'
+import {mappingFlags, toMappingFlagValues} from '../cli/mapping-flags.js'
+import {peakRssBytes} from '../cli/memory.js'
+import {openAndPreview} from '../cli/preview.js'
+import {abortOnSignals, openSyncSession, type SyncSession} from '../cli/session.js'
+import {resolveRunConfig} from '../config/load.js'
+import {describeStore} from '../config/schema.js'
 import {ConfigError, ExitCode, MailferryError, describeError} from '../errors.js'
+import {silentLogger} from '../log.js'
 import {createProgressReporter, type ProgressMode} from '../report/progress.js'
+import {renderPlan} from '../report/plan.js'
 import {exitMeaning, renderSummary} from '../report/summary.js'
-import {openStateDb} from '../state/db.js'
-import {StateRepository} from '../state/repository.js'
-import {ImapStore} from '../stores/imap-store.js'
 import type {EngineHooks} from '../sync/engine.js'
 import type {RunResult} from '../sync/events.js'
+import type {PlanPreview} from '../sync/preview.js'
 import {runSync} from '../sync/run.js'
 
 /** What --json prints when the run could not start or was stopped by an error. */
@@ -50,6 +55,8 @@ Exit codes: 0 everything copied; 1 some messages failed (listed); 2 configuratio
     ...accountFlags,
     state: Flags.string({summary: 'State database path (default: one per account pair in the data directory).'}),
     concurrency: concurrencyFlag,
+    ...connectivityFlags,
+    'max-errors': Flags.integer({min: 1, summary: 'Stop the run (exit 1) once this many messages failed (imapsync --errorsmax).'}),
     debug: debugFlag,
     mirror: Flags.boolean({summary: 'Make destination flags equal to the source\'s, overriding changes made only on the destination.'}),
     'delete-extraneous': Flags.boolean({
@@ -62,9 +69,15 @@ Exit codes: 0 everything copied; 1 some messages failed (listed); 2 configuratio
     // Test switches (mbsync's -T): stop at an exact point, or act as if the destination had no UIDPLUS.
     'debug-kill-at': Flags.string({hidden: true, summary: 'before-append:N or after-append:N: SIGKILL ourselves there.'}),
     'debug-ignore-appenduid': Flags.boolean({hidden: true}),
+    'debug-no-condstore': Flags.boolean({hidden: true, summary: 'Ignore the source\'s CONDSTORE (benchmark the fallback).'}),
+    ...mappingFlags,
+    'dry-run': Flags.boolean({
+      summary: 'Print the folder plan with message counts (as `mailferry plan`) and stop: nothing is written anywhere.',
+    }),
+    'folders-only': Flags.boolean({summary: 'Create the destination folders and subscriptions, copy no message.'}),
   }
 
-  async run(): Promise<RunResult | FailureReport> {
+  async run(): Promise<RunResult | PlanPreview | FailureReport> {
     const {flags} = await this.parse(Sync)
     try {
       return await this.sync(flags)
@@ -73,71 +86,68 @@ Exit codes: 0 everything copied; 1 some messages failed (listed); 2 configuratio
     }
   }
 
-  private async sync(flags: SyncFlags) {
-    const {config, warnings} = resolveSyncConfig(toFlagValues(flags), process.env, {defaultStateDir: this.config.dataDir})
+  private async sync(flags: SyncFlags): Promise<RunResult | PlanPreview> {
+    const values = {...toFlagValues(flags), mapping: toMappingFlagValues(flags)}
+    const {config, warnings} = resolveRunConfig(values, process.env, {defaultStateDir: this.config.dataDir})
     for (const warning of warnings) this.warn(warning)
-
-    // --move needs a read-write source; otherwise the source is only ever EXAMINEd.
-    const source = new ImapStore({label: 'source', endpoint: config.source, connections: config.concurrency, readOnly: !flags.move})
-    const dest = new ImapStore({
-      label: 'destination',
-      endpoint: config.dest,
-      connections: config.concurrency,
-      readOnly: false,
-      ignoreAppendUid: flags['debug-ignore-appenduid'],
-    })
-    const abort = new AbortController()
-    const onSignal = () => {
-      if (abort.signal.aborted) process.exit(ExitCode.interrupted)
-      abort.abort()
+    if (flags['dry-run']) {
+      // Read-only stores, no state database: only listings, STATUS and sizes.
+      const preview = await openAndPreview(config, {dryRun: true})
+      preview.warnings.unshift(...warnings)
+      if (!this.jsonEnabled()) this.log(renderPlan(preview))
+      process.exitCode = preview.exitCode
+      return preview
     }
-    process.on('SIGINT', onSignal)
-    process.on('SIGTERM', onSignal)
-    let state: ReturnType<typeof openStateDb> | undefined
-    try {
-      // Log in on both sides before the state file is created: a wrong password leaves nothing behind.
-      await Promise.all([source.open(), dest.open()])
-      state = openStateDb(config.statePath)
-      const repository = new StateRepository(state.db)
-      repository.bindAccounts(describeEndpoint(config.source), describeEndpoint(config.dest))
 
+    const log = openRunLog(config.tuning?.logFile, flags['debug-imap'])
+    this.runLog = log
+    log.info(`run started: mailferry sync ${describeStore(config.source)} -> ${describeStore(config.dest)}, state ${config.statePath}`)
+    for (const warning of warnings) log.warn(warning)
+
+    const abort = new AbortController()
+    const removeSignalHandlers = abortOnSignals(abort)
+    let session: SyncSession | undefined
+    try {
+      session = await openSyncSession(config, {
+        writableSource: flags.move,
+        ignoreAppendUid: flags['debug-ignore-appenduid'],
+        ignoreCondstore: flags['debug-no-condstore'],
+        logger: log,
+        signal: abort.signal,
+      })
       const progress = createProgressReporter({stream: process.stderr, mode: this.progressMode()})
       let result: RunResult
       try {
         result = await runSync(
-          {
-            source,
-            dest,
-            state: repository,
-            emit: progress.listener,
-            sourceName: describeEndpoint(config.source),
-            destName: describeEndpoint(config.dest),
-            statePath: config.statePath,
-          },
+          {...session.context, emit: fanOut(progress.listener, logEvents(log))},
           {
             concurrency: config.concurrency,
             signal: abort.signal,
             hooks: killHooks(flags['debug-kill-at']),
             policy: {mirror: flags.mirror, deleteExtraneous: flags['delete-extraneous'], move: flags.move},
             deleteExtraneousFolders: flags['delete-extraneous-folders'],
+            mapping: config.mapping,
+            foldersOnly: flags['folders-only'],
           },
         )
       } finally {
         progress.stop()
       }
       result.exitMeaning = exitMeaning(result.exitCode)
-      result.peakRssBytes = process.resourceUsage().maxRSS * 1024
-      result.warnings.unshift(...warnings)
+      result.peakRssBytes = peakRssBytes()
+      result.warnings.unshift(...warnings, ...retryWarnings(session))
+      logRunEnd(log, result)
       if (!this.jsonEnabled()) this.log(renderSummary(result))
       process.exitCode = result.exitCode
       return result
     } finally {
-      process.off('SIGINT', onSignal)
-      process.off('SIGTERM', onSignal)
-      await Promise.allSettled([source.close(), dest.close()])
-      state?.close()
+      removeSignalHandlers()
+      await session?.close()
     }
   }
+
+  /** The run's log (silent until the config is read); fail() writes the final error to it. */
+  private runLog = silentLogger
 
   private progressMode(): ProgressMode {
     if (this.jsonEnabled()) return 'silent'
@@ -154,6 +164,8 @@ Exit codes: 0 everything copied; 1 some messages failed (listed); 2 configuratio
     const exitCode = known?.exitCode ?? ExitCode.partial
     if (debug && error instanceof Error) process.stderr.write(`${error.stack}\n`)
     process.stderr.write(`Error: ${message}\n${known?.hint ? `Hint: ${known.hint}\n` : ''}`)
+    this.runLog.error(`run stopped: exit ${exitCode} (${exitMeaning(exitCode)}): ${message}${known?.hint ? ` (hint: ${known.hint})` : ''}`)
+    this.runLog.close()
     if (!this.jsonEnabled()) this.exit(exitCode)
     // With --json the report is the return value (oclif prints it); the exit code still tells.
     process.exitCode = exitCode
@@ -171,4 +183,19 @@ function killHooks(spec: string | undefined): EngineHooks {
     if (ordinal === at) process.kill(process.pid, 'SIGKILL')
   }
   return match[1] === 'before' ? {beforeAppend: kill} : {afterAppend: kill}
+}
+
+/** "destination: 3 operations were retried after a lost connection or server pushback" (issue #5). */
+function retryWarnings(session: SyncSession | undefined): string[] {
+  const out: string[] = []
+  for (const store of [session?.source, session?.dest]) {
+    const {retries, droppedSessions} = (store ?? {}) as {retries?: unknown; droppedSessions?: unknown}
+    if (typeof retries === 'number' && retries > 0) {
+      out.push(`${store!.label}: ${retries} ${retries === 1 ? 'operation was' : 'operations were'} retried after a lost connection or server pushback`)
+    }
+    if (typeof droppedSessions === 'number' && droppedSessions > 0) {
+      out.push(`${store!.label}: ${droppedSessions} ${droppedSessions === 1 ? 'session was' : 'sessions were'} lost (closed by the server or the network) and replaced`)
+    }
+  }
+  return out
 }

@@ -1,9 +1,11 @@
 import {Command, Flags} from '@oclif/core'
 
 import {accountFlags, concurrencyFlag, debugFlag, toFlagValues} from '../cli/flags.js'
+import {mappingFlags, toMappingFlagValues} from '../cli/mapping-flags.js'
 import {abortOnSignals, openSyncSession, type SyncSession} from '../cli/session.js'
 import {Wake} from '../cli/wake.js'
-import {resolveSyncConfig} from '../config/load.js'
+import {resolveRunConfig} from '../config/load.js'
+import type {FolderMappingConfig} from '../config/mapping.js'
 import {ExitCode, MailferryError, describeError} from '../errors.js'
 import {createProgressReporter} from '../report/progress.js'
 import type {RunResult} from '../sync/events.js'
@@ -21,6 +23,7 @@ SIGINT/SIGTERM stop it cleanly, with the state saved (exit 0).`
 
   static override flags = {
     ...accountFlags,
+    ...mappingFlags,
     state: Flags.string({summary: 'State database path (default: one per account pair in the data directory).'}),
     concurrency: concurrencyFlag,
     interval: Flags.integer({min: 1, default: 30, summary: 'Seconds between passes over every folder.'}),
@@ -35,11 +38,12 @@ SIGINT/SIGTERM stop it cleanly, with the state saved (exit 0).`
     const removeSignalHandlers = abortOnSignals(abort)
     let session: SyncSession | undefined
     try {
-      const {config, warnings} = resolveSyncConfig(toFlagValues(flags), process.env, {defaultStateDir: this.config.dataDir})
+      const values = {...toFlagValues(flags), mapping: toMappingFlagValues(flags)}
+      const {config, warnings} = resolveRunConfig(values, process.env, {defaultStateDir: this.config.dataDir})
       for (const warning of warnings) this.warn(warning)
       session = await openSyncSession(config, {writableSource: false})
       this.say(`watching ${session.context.sourceName} -> ${session.context.destName} (every ${flags.interval} s, IDLE on INBOX)`)
-      await this.loop(session, config.concurrency, flags, abort.signal)
+      await this.loop(session, config.concurrency, config.mapping, flags, abort.signal)
       this.say('stopped; the state is saved')
     } catch (error) {
       if (flags.debug && error instanceof Error) process.stderr.write(`${error.stack}\n`)
@@ -55,6 +59,7 @@ SIGINT/SIGTERM stop it cleanly, with the state saved (exit 0).`
   private async loop(
     session: SyncSession,
     concurrency: number,
+    mapping: FolderMappingConfig | undefined,
     flags: {interval: number; mirror: boolean; 'delete-extraneous': boolean},
     signal: AbortSignal,
   ): Promise<void> {
@@ -68,7 +73,7 @@ SIGINT/SIGTERM stop it cleanly, with the state saved (exit 0).`
         watcher ??= await session.source.watch?.('INBOX', () => wake.fire()).catch(() => undefined)
         const result = await runSync(
           {...session.context, emit: progress.listener},
-          {concurrency, signal, policy: {mirror: flags.mirror, deleteExtraneous: flags['delete-extraneous'], move: false}},
+          {concurrency, signal, mapping, policy: {mirror: flags.mirror, deleteExtraneous: flags['delete-extraneous'], move: false}},
         )
         if (result.error && !signal.aborted) {
           failures++

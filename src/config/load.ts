@@ -19,14 +19,22 @@ import {LineCounter, isMap, isScalar, parseDocument, type Node as YamlNode} from
 import {ConfigError} from '../errors.js'
 import {
   DEFAULT_CONCURRENCY,
+  describeEndpoint,
+  isMaildirConfig,
   type EndpointConfig,
+  type MaildirConfig,
+  type StoreConfig,
   type SecretSource,
   type SyncConfig,
   type TlsMode,
   type TlsOptions,
 } from './schema.js'
+import {resolveMapping, type MappingFlagValues} from './mapping.js'
+import {applyAuthFlags, authDraftFromInput, finalizeAuth, type AuthDraft, type AuthFlagValues} from './auth.js'
+import {isDefaultTuning, resolveTuning, type TuningFlags} from './tuning.js'
+import {registerSecret} from '../log.js'
 import {formatMode, readPassword, readTextFile, urlPasswordAdvice, type Side} from './secrets.js'
-import {parseImapUrl, portOrDefault} from './url.js'
+import {isMaildirUrl, parseImapUrl, parseMaildirUrl, portOrDefault} from './url.js'
 import {
   ConfigKeyError,
   checkConcurrency,
@@ -57,6 +65,12 @@ export interface SyncFlagValues {
   /** Path of the SQLite state DB. */
   state?: string
   concurrency?: number
+  /** --include, --exclude, --map, --rename, --nest-under, ... (config/mapping.ts). */
+  mapping?: MappingFlagValues
+  /** --source-auth-method, --dest-token-command, ... (config/auth.ts). */
+  auth?: Partial<Record<Side, AuthFlagValues>>
+  /** --connections, --retries, --max-bytes-per-second, --max-errors, --log-file ... (config/tuning.ts). */
+  tuning?: TuningFlags
 }
 
 export interface ResolveOptions {
@@ -91,16 +105,38 @@ export interface EndpointDraft {
   caFile?: string
   insecure?: boolean
   servername?: string
+  /** authMethod, authzid, token source, passwordPrompt (config/auth.ts). */
+  auth?: AuthDraft
+  /** The side is a Maildir (`maildir:` URL): its path, `~` expanded (made absolute by finalizeMaildir). */
+  maildir?: string
 }
 
 // ---------------------------------------------------------------------------------------------
 // Entry point
 
+/** resolveRunConfig for commands that need an IMAP account on both sides: a `maildir:` side is a ConfigError. */
 export function resolveSyncConfig(
   flags: SyncFlagValues,
   env: NodeJS.ProcessEnv = process.env,
   options: ResolveOptions = {},
 ): ResolvedSyncConfig {
+  const {config, warnings} = resolveRunConfig(flags, env, options)
+  for (const side of SIDES) {
+    if (isMaildirConfig(config[side])) {
+      throw new ConfigError(`--${side}: this command needs an IMAP account, not a maildir: directory`, {
+        hint: 'Maildir backups are read and written by mailferry sync, backup and restore',
+      })
+    }
+  }
+  return {config: config as SyncConfig, warnings}
+}
+
+/** The config of a run whose sides may be IMAP accounts or Maildirs (`maildir:/path`): sync, backup, restore. */
+export function resolveRunConfig(
+  flags: SyncFlagValues,
+  env: NodeJS.ProcessEnv = process.env,
+  options: ResolveOptions = {},
+): {config: SyncConfig<StoreConfig>; warnings: string[]} {
   const platform = options.platform ?? process.platform
   const home = options.homeDir ?? homedir()
   const warnings: string[] = []
@@ -111,9 +147,17 @@ export function resolveSyncConfig(
   const fileInput = file?.input ?? {}
   const baseDir = file ? dirname(file.path) : undefined
 
-  const endpoints = {} as Record<Side, EndpointConfig>
+  const endpoints = {} as Record<Side, StoreConfig>
+  const authDrafts = {} as Record<Side, AuthDraft>
   for (const side of SIDES) {
     const draft = applySideFlags(side, file?.drafts[side] ?? {}, flags, (p) => expandHome(p, home))
+    authDrafts[side] = draft.auth ?? {}
+    if (draft.maildir !== undefined) {
+      const maildir = finalizeMaildir(side, draft)
+      warnings.push(...maildir.warnings)
+      endpoints[side] = maildir.config
+      continue
+    }
     const finished = finalizeEndpoint(side, draft)
     warnings.push(...finished.warnings)
     endpoints[side] = finished.endpoint
@@ -128,20 +172,36 @@ export function resolveSyncConfig(
     flags.concurrency !== undefined
       ? checkConcurrency(flags.concurrency, '--concurrency')
       : (fileInput.concurrency ?? DEFAULT_CONCURRENCY)
+  const mapping = resolveMapping(fileInput.folders, flags.mapping ?? {})
 
   // Files and secrets last: a config mistake is reported without needing the passwords at hand.
   for (const side of SIDES) {
     const endpoint = endpoints[side]
+    if (isMaildirConfig(endpoint)) continue
     if (endpoint.tls !== 'none' && endpoint.tlsOptions.caFile !== undefined) checkCaFile(side, endpoint.tlsOptions.caFile)
   }
   for (const side of SIDES) {
     const endpoint = endpoints[side]
+    // A Maildir needs no login.
+    if (isMaildirConfig(endpoint)) continue
+    const {auth, warnings: authWarnings} = finalizeAuth(side, describeEndpoint(endpoint), authDrafts[side], env, platform)
+    warnings.push(...authWarnings)
+    // A password source given as a flag wins over the file's passwordPrompt.
+    if (endpoint.passwordSource !== undefined) delete auth.promptPassword
+    if (auth.method !== 'auto' || Object.keys(auth).length > 1) endpoint.auth = auth
+    // Tokens are fetched when connecting; a prompted password is asked for then too.
+    if (auth.token || auth.promptPassword) continue
     const {password, warnings: secretWarnings} = readPassword(side, endpoint.passwordSource, env, platform)
+    registerSecret(password)
     endpoint.password = password
     warnings.push(...secretWarnings)
   }
+  const tuning = resolveTuning(fileInput, flags.tuning ?? {}, {
+    fromFile: (p) => resolveFilePath(p, baseDir, home),
+    fromFlag: (p) => expandHome(p, home),
+  })
 
-  return {config: {source: endpoints.source, dest: endpoints.dest, statePath, concurrency}, warnings}
+  return {config: {source: endpoints.source, dest: endpoints.dest, statePath, concurrency, mapping, ...(isDefaultTuning(tuning) ? {} : {tuning})}, warnings}
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -253,7 +313,9 @@ export function locateKey(root: unknown, keyPath: readonly string[]): number | u
 /** One side as written in the file. `path` resolves a file path written there. */
 export function draftFromFile(side: Side, input: EndpointInput, path: (p: string) => string): EndpointDraft {
   const draft: EndpointDraft = {}
-  if (input.url !== undefined) {
+  if (input.url !== undefined && isMaildirUrl(input.url)) {
+    draft.maildir = path(parseMaildirUrl(input.url, {label: `${side}.url`, keyPath: [side, 'url']}))
+  } else if (input.url !== undefined) {
     const url = parseImapUrl(input.url, {
       label: `${side}.url`,
       secretAdvice: urlPasswordAdvice(side, true),
@@ -268,6 +330,9 @@ export function draftFromFile(side: Side, input: EndpointInput, path: (p: string
   if (input.caFile !== undefined) draft.caFile = path(input.caFile)
   if (input.passwordEnv !== undefined) draft.secret = {kind: 'env', name: input.passwordEnv}
   if (input.passwordFile !== undefined) draft.secret = {kind: 'file', path: path(input.passwordFile)}
+  const auth = authDraftFromInput(input, path)
+  if (Object.keys(auth.auth).length > 0) draft.auth = auth.auth
+  if (auth.secret) draft.secret = auth.secret
   return draft
 }
 
@@ -281,8 +346,14 @@ export function applySideFlags(
   const names = SIDE_FLAGS[side]
   const draft: EndpointDraft = {...base}
   const url = flags[names.url]
-  if (url !== undefined) {
+  if (url !== undefined && isMaildirUrl(url)) {
+    // maildir:/path replaces the file's address as a whole (host, port, user and TLS mode).
+    const raw = parseMaildirUrl(checkText(url, `--${side}`, 'an imaps://, imap:// or maildir: URL'), {label: `--${side}`})
+    for (const key of ['host', 'port', 'user', 'tls'] as const) delete draft[key]
+    draft.maildir = path(raw)
+  } else if (url !== undefined) {
     // The URL is the address as a whole: a port from the file does not survive a new URL.
+    delete draft.maildir
     const parsed = parseImapUrl(checkText(url, `--${side}`, 'an imaps:// or imap:// URL'), {
       label: `--${side}`,
       secretAdvice: urlPasswordAdvice(side, false),
@@ -302,6 +373,7 @@ export function applySideFlags(
   if (passwordFile !== undefined) {
     draft.secret = {kind: 'file', path: path(checkPath(passwordFile, `--${side}-password-file`))}
   }
+  applyAuthFlags(side, draft, flags.auth?.[side], path)
   return draft
 }
 
@@ -345,6 +417,16 @@ export function finalizeEndpoint(side: Side, draft: EndpointDraft): {endpoint: E
   return {endpoint, warnings}
 }
 
+/** A `maildir:` side: an absolute path; login and TLS settings given for it are ignored, with a warning. */
+export function finalizeMaildir(side: Side, draft: EndpointDraft): {config: MaildirConfig; warnings: string[]} {
+  const ignored: string[] = []
+  for (const key of ['tls', 'caFile', 'insecure', 'servername'] as const) if (draft[key] !== undefined) ignored.push(key)
+  if (draft.secret !== undefined) ignored.push('password')
+  if (draft.auth !== undefined && Object.values(draft.auth).some((value) => value !== undefined)) ignored.push('login settings')
+  const warnings = ignored.length > 0 ? [`${side}: ${ignored.join(', ')} ignored for a maildir: directory (no login, no TLS)`] : []
+  return {config: {kind: 'maildir', path: resolve(draft.maildir!)}, warnings}
+}
+
 /** localhost, 127.0.0.0/8, ::1 (and ::ffff:127.x.y.z). */
 export function isLoopbackHost(host: string): boolean {
   const name = host.toLowerCase().replace(/\.$/, '')
@@ -365,19 +447,28 @@ const SAFE_NAME = /[^A-Za-z0-9._@-]/g
 const MAX_NAME = 200
 
 /**
+ * When the destination is a Maildir, the state database lives in it by default, so a backup carries
+ * its own state (a file, so neither Dovecot nor mailferry take it for a folder).
+ */
+export const MAILDIR_STATE_FILE = 'mailferry-state.sqlite'
+
+type StateIdentity = Pick<EndpointConfig, 'user' | 'host' | 'port'> | MaildirConfig
+
+/**
  * "alice@old.example.com-993--alice@new.example.com-993.sqlite": only [A-Za-z0-9._@-], no secret.
  * When characters had to be replaced (or the name shortened), a hash of the exact endpoints is added
  * so that two different pairs never share a state file.
  */
-export function defaultStateFileName(
-  source: Pick<EndpointConfig, 'user' | 'host' | 'port'>,
-  dest: Pick<EndpointConfig, 'user' | 'host' | 'port'>,
-): string {
-  const identity = (e: Pick<EndpointConfig, 'user' | 'host' | 'port'>) => `${e.user}@${e.host.toLowerCase()}-${e.port}`
+export function defaultStateFileName(source: StateIdentity, dest: StateIdentity): string {
+  const maildir = (e: StateIdentity): e is MaildirConfig => 'kind' in e && e.kind === 'maildir'
+  const identity = (e: StateIdentity) =>
+    maildir(e) ? `maildir-${e.path.split('/').filter(Boolean).pop() ?? 'root'}` : `${e.user}@${e.host.toLowerCase()}-${e.port}`
   const exact = `${identity(source)}--${identity(dest)}`
   let name = exact.replace(SAFE_NAME, '-')
-  if (name !== exact || name.length > MAX_NAME) {
-    const hash = createHash('sha256').update(JSON.stringify([source.user, source.host, source.port, dest.user, dest.host, dest.port])).digest('hex')
+  // A Maildir is named by its last path component: the hash of the whole path tells two apart.
+  if (name !== exact || name.length > MAX_NAME || maildir(source) || maildir(dest)) {
+    const exactly = (e: StateIdentity) => (maildir(e) ? [`maildir:${e.path}`] : [e.user, e.host, e.port])
+    const hash = createHash('sha256').update(JSON.stringify([...exactly(source), ...exactly(dest)])).digest('hex')
     name = `${name.slice(0, MAX_NAME - 9)}-${hash.slice(0, 8)}`
   }
   return `${name}.sqlite`
@@ -386,11 +477,12 @@ export function defaultStateFileName(
 function resolveStatePath(
   flags: SyncFlagValues,
   fileInput: FileConfigInput,
-  endpoints: Record<Side, EndpointConfig>,
+  endpoints: Record<Side, StoreConfig>,
   paths: {defaultStateDir: string; fromFile: (p: string) => string; fromFlag: (p: string) => string},
 ): string {
   if (flags.state !== undefined) return paths.fromFlag(checkPath(flags.state, '--state'))
   if (fileInput.state !== undefined) return paths.fromFile(fileInput.state)
+  if (isMaildirConfig(endpoints.dest)) return join(endpoints.dest.path, MAILDIR_STATE_FILE)
   return join(paths.defaultStateDir, defaultStateFileName(endpoints.source, endpoints.dest))
 }
 

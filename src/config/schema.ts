@@ -5,6 +5,10 @@
  * Precedence (as in mbsync): built-in defaults < YAML file < command-line flags.
  */
 
+import type {FolderMappingConfig} from './mapping.js'
+import type {AuthConfig} from './auth.js'
+import type {Tuning} from './tuning.js'
+
 /**
  * How the connection is protected.
  * - implicit: TLS from the first byte (imaps://, usually port 993);
@@ -19,6 +23,8 @@ export const TLS_MODES: readonly TlsMode[] = ['implicit', 'starttls', 'none']
 export type SecretSource =
   | {kind: 'env'; name: string}
   | {kind: 'file'; path: string}
+  /** passwordCommand: run with /bin/sh at start, its first line of output (e.g. `pass show mail/alice`). */
+  | {kind: 'command'; command: string}
 
 export interface TlsOptions {
   /** PEM file with the CA certificate(s) to trust, in addition to the system ones. */
@@ -39,15 +45,42 @@ export interface EndpointConfig {
   passwordSource?: SecretSource
   /** The resolved password. Never logged, never written anywhere. */
   password?: string
+  /** Login method, authzid, access token source, password prompt (config/auth.ts). Default: auto. */
+  auth?: AuthConfig
 }
 
-export interface SyncConfig {
-  source: EndpointConfig
-  dest: EndpointConfig
+/**
+ * A local Maildir++ directory in Dovecot's layout (`maildir:/path` wherever an account URL is
+ * accepted): backups and restores. No host, login or TLS.
+ */
+export interface MaildirConfig {
+  kind: 'maildir'
+  /** Absolute path of the Maildir root (INBOX's cur/ new/ tmp/; folders are .Name directories in it). */
+  path: string
+}
+
+/** One side of a run: an IMAP account or a Maildir. */
+export type StoreConfig = EndpointConfig | MaildirConfig
+
+export function isMaildirConfig(config: StoreConfig): config is MaildirConfig {
+  return (config as Partial<MaildirConfig>).kind === 'maildir'
+}
+
+/**
+ * A run's configuration. `Side` is EndpointConfig (two IMAP accounts) for the commands that need
+ * servers on both sides; sync, backup and restore take StoreConfig (either side may be a Maildir).
+ */
+export interface SyncConfig<Side extends StoreConfig = EndpointConfig> {
+  source: Side
+  dest: Side
   /** Path of the SQLite state database. */
   statePath: string
   /** Connections per side and messages copied at once. Default 4. */
   concurrency: number
+  /** Folder mapping rules (config/mapping.ts). Default DEFAULT_MAPPING. */
+  mapping?: FolderMappingConfig
+  /** Reconnects, throttling, error budget and log file (config/tuning.ts); left out when all default. */
+  tuning?: Tuning
 }
 
 export const DEFAULT_CONCURRENCY = 4
@@ -59,4 +92,12 @@ export const DEFAULT_PORTS: Record<TlsMode, number> = {implicit: 993, starttls: 
  */
 export function describeEndpoint(endpoint: Pick<EndpointConfig, 'user' | 'host' | 'port'>): string {
   return `${endpoint.user}@${endpoint.host}:${endpoint.port}`
+}
+
+/**
+ * describeEndpoint for either kind of side: "alice@127.0.0.1:1143" or "maildir:/abs/path". Binds
+ * the state database to its accounts, so a Maildir is named by its absolute path.
+ */
+export function describeStore(config: StoreConfig): string {
+  return isMaildirConfig(config) ? `maildir:${config.path}` : describeEndpoint(config)
 }

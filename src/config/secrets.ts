@@ -10,6 +10,7 @@
 import {closeSync, fstatSync, openSync, readFileSync} from 'node:fs'
 
 import {ConfigError} from '../errors.js'
+import {runSecretCommandSync} from './auth.js'
 import type {SecretSource} from './schema.js'
 
 export type Side = 'source' | 'dest'
@@ -114,6 +115,7 @@ export function readPassword(
 ): PasswordResult {
   if (source === undefined) throw new ConfigError(`no password configured for ${side}: ${passwordAdvice(side)}`)
   if (source.kind === 'env') return {password: readEnvPassword(side, source.name, env), warnings: []}
+  if (source.kind === 'command') return {password: runSecretCommandSync(side, 'passwordCommand', source.command), warnings: []}
   return readFilePassword(side, source.path, platform)
 }
 

@@ -116,3 +116,35 @@ export function portOrDefault(port: number | undefined, tls: TlsMode): number {
   return port ?? DEFAULT_PORTS[tls]
 }
 
+
+// ---------------------------------------------------------------------------------------------
+// maildir: URLs
+
+/**
+ *   maildir:/abs/path   maildir:relative/path   maildir:~/backup   maildir:///abs/path
+ *
+ * The path is taken literally (no percent-decoding: spaces and '%' are fine as they are); the
+ * caller expands `~` and resolves a relative path (against the current directory for flags, the
+ * config file's directory for YAML).
+ */
+export function isMaildirUrl(text: string): boolean {
+  return /^maildir:/i.test(text.trim())
+}
+
+/** The path of a `maildir:` URL, not yet resolved. */
+export function parseMaildirUrl(text: string, context: Pick<UrlContext, 'label' | 'keyPath'>): string {
+  const fail = (detail: string): never => {
+    throw new ConfigKeyError(context.label, detail, context.keyPath)
+  }
+  const trimmed = text.trim()
+  if (!isMaildirUrl(trimmed)) return fail('expected maildir:/path')
+  let path = trimmed.slice('maildir:'.length)
+  if (path.startsWith('//')) {
+    // maildir:///abs/path, as in file:///abs/path; a host part means nothing here.
+    if (!path.startsWith('///')) return fail('maildir://host/... is not supported: write maildir:/path or maildir:///path')
+    path = path.slice(2)
+  }
+  if (path === '') return fail('no path after maildir: (write maildir:/path/to/backup)')
+  if (/[\u0000-\u001f\u007f]/.test(path)) return fail('the path contains control characters')
+  return path
+}

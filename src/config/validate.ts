@@ -10,7 +10,11 @@
  */
 
 import {ConfigError} from '../errors.js'
+import {validateAuthInput, type AuthInput} from './auth.js'
+import {AUTH_KEYS, TUNING_KEYS} from './keys.js'
+import {validateFolders, type FolderMappingInput} from './mapping.js'
 import {TLS_MODES, type TlsMode} from './schema.js'
+import {validateTuningInput, type TuningInput} from './tuning.js'
 
 export const MIN_CONCURRENCY = 1
 export const MAX_CONCURRENCY = 64
@@ -33,7 +37,7 @@ export class ConfigKeyError extends ConfigError {
 }
 
 /** One endpoint as written in the YAML file (before merging with flags and defaults). */
-export interface EndpointInput {
+export interface EndpointInput extends AuthInput {
   url?: string
   host?: string
   port?: number
@@ -47,11 +51,13 @@ export interface EndpointInput {
 }
 
 /** The whole YAML file, typed. Paths are as written (load.ts resolves them against the file). */
-export interface FileConfigInput {
+export interface FileConfigInput extends TuningInput {
   source?: EndpointInput
   dest?: EndpointInput
   state?: string
   concurrency?: number
+  /** Folder mapping rules (config/mapping.ts). */
+  folders?: FolderMappingInput
 }
 
 export const ENDPOINT_KEYS = [
@@ -65,9 +71,10 @@ export const ENDPOINT_KEYS = [
   'caFile',
   'insecure',
   'servername',
+  ...AUTH_KEYS,
 ] as const satisfies readonly (keyof EndpointInput)[]
 
-export const TOP_LEVEL_KEYS = ['source', 'dest', 'state', 'concurrency'] as const satisfies readonly (keyof FileConfigInput)[]
+export const TOP_LEVEL_KEYS = ['source', 'dest', 'state', 'concurrency', 'folders', ...TUNING_KEYS] as const satisfies readonly (keyof FileConfigInput)[]
 
 /** Keys that look like someone tried to write a password in plain text. */
 const PASSWORD_LIKE = /^(password|passwd|pass|pwd|pw|secret)$/i
@@ -249,6 +256,7 @@ export function validateEndpoint(value: unknown, side: string): EndpointInput | 
   if (given(value.caFile)) out.caFile = checkPath(value.caFile, ...at('caFile'))
   if (given(value.insecure)) out.insecure = checkBoolean(value.insecure, ...at('insecure'))
   if (given(value.servername)) out.servername = checkHost(value.servername, ...at('servername'))
+  Object.assign(out, validateAuthInput(value, side))
   checkEndpointCombinations(out, side)
   return out
 }
@@ -281,5 +289,8 @@ export function validateFileConfig(value: unknown): FileConfigInput {
   if (dest) out.dest = dest
   if (given(value.state)) out.state = checkPath(value.state, 'state', ['state'])
   if (given(value.concurrency)) out.concurrency = checkConcurrency(value.concurrency, 'concurrency', ['concurrency'])
+  const folders = validateFolders(value.folders)
+  if (folders) out.folders = folders
+  Object.assign(out, validateTuningInput(value))
   return out
 }

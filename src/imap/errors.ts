@@ -207,9 +207,12 @@ export function translateAppendError(error: unknown, where: string, folder: stri
     const limit = /APPENDLIMIT=(\d+)/.exec(e.message)?.[1]
     return new MessageRejectedError(appendLimitReason(limit === undefined ? undefined : Number(limit)), {cause: error})
   }
-  // A tagged NO/BAD answers the APPEND: the message was not stored. Pushback ("[LIMIT]",
-  // "Request is throttled") is worth another try; anything else concerns this message only.
-  if (tagged && isPushback(error)) return translateFolderError(error, where, folder)
+  // A tagged NO/BAD answers the APPEND: the message was not stored. Pushback ("[UNAVAILABLE]",
+  // "Request is throttled") is worth another try; anything else concerns this message only. To an
+  // APPEND, [LIMIT] is about the message (RFC 5530 "implementation limit": Dovecot answers a
+  // message above quota_max_mail_size with "NO [LIMIT] Mail size is larger than ..."), not pushback.
+  const limit = e.serverResponseCode?.toUpperCase() === 'LIMIT'
+  if (tagged && !limit && isPushback(error)) return translateFolderError(error, where, folder)
   if (tagged) return new MessageRejectedError(serverText(error), {cause: error})
   if (isConnectionError(error)) {
     // The literal may have reached the server and been stored before the connection went: a

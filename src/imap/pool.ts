@@ -39,6 +39,8 @@ export interface PoolOptions {
   onRetry?: (notice: RetryNotice) => void
   /** Called when a task succeeds after one or more retries. */
   onRecovered?: (retries: number) => void
+  /** Called for each session found closed (BYE, dropped connection) and replaced. */
+  onDropped?: () => void
   /** Called once when the server refuses more sessions and the pool makes do with fewer. */
   onShrink?: (size: number, error: unknown) => void
   /** Stops pauses early (SIGINT): the task then fails with its last error. */
@@ -163,6 +165,10 @@ export class ConnectionPool {
       return await this.#connect()
     } catch (error) {
       this.#open--
+      // A task may be waiting for the slot this session would have filled: let it try for itself
+      // (it meets the same error and pauses, or finds the server back).
+      const waiter = this.#waiters.shift()
+      if (waiter) this.#acquire(waiter.preferMailbox).then(waiter.resolve, waiter.reject)
       throw error
     }
   }
@@ -175,6 +181,7 @@ export class ConnectionPool {
       if (client.usable) return client
       this.#open--
       client.close()
+      this.#options.onDropped?.()
     }
     if (this.#open < this.#size) {
       try {
@@ -183,8 +190,10 @@ export class ConnectionPool {
         // "Too many connections" while others work: make do with those (imapsync's lesson with
         // Office 365 and Gmail, which cap sessions per user), and wait for one of them.
         if (this.#open > 0 && pushedBack(error)) {
-          this.#size = this.#open
-          this.#options.onShrink?.(this.#size, error)
+          if (this.#open < this.#size) {
+            this.#size = this.#open
+            this.#options.onShrink?.(this.#size, error)
+          }
           return new Promise<ImapClient>((resolve, reject) => this.#waiters.push({preferMailbox, resolve, reject}))
         }
         throw error
@@ -203,6 +212,7 @@ export class ConnectionPool {
     if (!client.usable) {
       this.#open--
       client.close()
+      this.#options.onDropped?.()
       const waiter = this.#waiters.shift()
       if (waiter) this.#acquire(waiter.preferMailbox).then(waiter.resolve, waiter.reject)
       return

@@ -5,21 +5,36 @@ import {readFileSync} from 'node:fs'
 import {ImapFlow, type ImapFlowOptions} from 'imapflow'
 
 import {describeEndpoint, type EndpointConfig} from '../config/schema.js'
-import {ConfigError} from '../errors.js'
+import {AuthError, ConfigError} from '../errors.js'
+import {registerSecret, silentLogger, type Logger} from '../log.js'
+import {Credentials, loginMethod, type SessionSecret} from './auth.js'
 import {translateConnectError} from './errors.js'
+import {imapflowLogger} from './log.js'
 
 export type ImapClient = ImapFlow
 
 export interface SessionOptions {
   /** Label for messages: "source" / "destination". */
   label: string
+  /** Where the protocol trace goes when it is on (--debug-imap); nothing is logged otherwise. */
+  logger?: Logger
 }
 
-/** imapflow options for an endpoint. Pure apart from reading the CA file. */
-export function imapflowOptions(endpoint: EndpointConfig): ImapFlowOptions {
-  if (endpoint.password === undefined) {
+/**
+ * imapflow options for an endpoint. Pure apart from reading the CA file. `secret` defaults to the
+ * endpoint's resolved password.
+ */
+export function imapflowOptions(
+  endpoint: EndpointConfig,
+  secret: SessionSecret = {pass: endpoint.password},
+  logger: Logger = silentLogger,
+  label = 'imap',
+): ImapFlowOptions {
+  if (secret.pass === undefined && secret.accessToken === undefined) {
     throw new ConfigError(`${describeEndpoint(endpoint)}: no password resolved`)
   }
+  registerSecret(secret.pass)
+  registerSecret(secret.accessToken)
   const tls: ImapFlowOptions['tls'] = {rejectUnauthorized: endpoint.tlsOptions.verify}
   if (endpoint.tlsOptions.caFile) tls.ca = readFileSync(endpoint.tlsOptions.caFile)
   if (endpoint.tlsOptions.servername) tls.servername = endpoint.tlsOptions.servername
@@ -31,9 +46,14 @@ export function imapflowOptions(endpoint: EndpointConfig): ImapFlowOptions {
     doSTARTTLS: endpoint.tls === 'starttls' ? true : endpoint.tls === 'none' ? false : undefined,
     servername: endpoint.tlsOptions.servername,
     tls,
-    auth: {user: endpoint.user, pass: endpoint.password},
-    // Our own code logs; imapflow's logger would print protocol details (and could leak secrets).
-    logger: false,
+    auth: {
+      user: endpoint.user,
+      ...(secret.accessToken !== undefined ? {accessToken: secret.accessToken} : {pass: secret.pass}),
+      loginMethod: loginMethod(endpoint.auth?.method),
+      authzid: endpoint.auth?.authzid,
+    },
+    // Off unless --debug-imap: then the protocol trace, every line redacted (imap/log.ts).
+    logger: imapflowLogger(logger, label),
     // We never want IDLE between our own commands: it costs two round trips per command.
     disableAutoIdle: true,
     clientInfo: {name: 'mailferry'},
@@ -42,18 +62,42 @@ export function imapflowOptions(endpoint: EndpointConfig): ImapFlowOptions {
   } as ImapFlowOptions
 }
 
-/** Connect and log in. Throws AuthError / ConnectError with a one-line message. */
+const credentials = new WeakMap<EndpointConfig, Credentials>()
+
+/** One Credentials per endpoint, so every session of a store shares its token and its prompt. */
+export function credentialsFor(endpoint: EndpointConfig): Credentials {
+  let found = credentials.get(endpoint)
+  if (!found) credentials.set(endpoint, (found = new Credentials(endpoint)))
+  return found
+}
+
+/**
+ * Connect and log in. Throws AuthError / ConnectError with a one-line message. A refused access
+ * token is fetched anew (tokenCommand re-run, refresh token exchanged) and tried once more.
+ */
 export async function openSession(endpoint: EndpointConfig, options: SessionOptions): Promise<ImapClient> {
   const where = `${options.label} ${describeEndpoint(endpoint)}`
-  const client = new ImapFlow(imapflowOptions(endpoint))
-  // An 'error' event without a listener would crash the process; failures surface through the
-  // command that hit them, so the event itself only needs to be absorbed here.
-  client.on('error', () => {})
-  try {
-    await client.connect()
-  } catch (error) {
-    client.close()
-    throw translateConnectError(error, where)
+  const creds = credentialsFor(endpoint)
+  for (let attempt = 1; ; attempt++) {
+    const secret = await creds.get()
+    const client = new ImapFlow(imapflowOptions(endpoint, secret, options.logger, options.label))
+    // An 'error' event without a listener would crash the process; failures surface through the
+    // command that hit them, so the event itself only needs to be absorbed here.
+    client.on('error', () => {})
+    try {
+      await client.connect()
+      return client
+    } catch (error) {
+      client.close()
+      const translated = translateConnectError(error, where)
+      if (!(translated instanceof AuthError)) throw translated
+      if (secret.accessToken !== undefined && creds.renewable && attempt === 1) {
+        options.logger?.warn(`${where}: the server refused the access token; fetching a new one`)
+        creds.invalidate()
+        continue
+      }
+      const hint = translated.hint?.includes('authMethod') ? translated.hint : `check the user name and ${creds.describe()}`
+      throw new AuthError(translated.message, {cause: error, hint})
+    }
   }
-  return client
 }

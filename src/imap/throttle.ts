@@ -20,7 +20,7 @@ export class RateLimiter {
   readonly #now: () => number
   readonly #sleep: (ms: number) => Promise<void>
   /** When the booked allowance runs out (ms, on the #now clock). */
-  #next = 0
+  #next = Number.NEGATIVE_INFINITY
 
   constructor(options: RateLimiterOptions = {}) {
     this.perSecond = options.perSecond && options.perSecond > 0 ? options.perSecond : 0

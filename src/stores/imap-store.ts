@@ -3,9 +3,12 @@
  * Never issues a command inside imapflow's fetch loop: every listing is collected first.
  */
 import {describeEndpoint, type EndpointConfig} from '../config/schema.js'
-import {translateAppendError, translateFolderError} from '../imap/errors.js'
-import {ConnectionPool} from '../imap/pool.js'
+import {ConnectError, MessageRejectedError, describeError} from '../errors.js'
+import {appendLimitReason, translateAppendError, translateFolderError} from '../imap/errors.js'
+import {ConnectionPool, type RetryPolicy} from '../imap/pool.js'
 import {openSession, type ImapClient} from '../imap/session.js'
+import {storeLimits, type StoreLimits} from '../imap/throttle.js'
+import {silentLogger, type Logger} from '../log.js'
 import {chunkUidSets} from '../imap/uidset.js'
 import {parseMessageId} from './message-id.js'
 import type {
@@ -16,6 +19,7 @@ import type {
   FolderStatus,
   MessageFlags,
   MessageMeta,
+  MessageSize,
   Store,
   StoreCapabilities,
 } from './store.js'
@@ -29,6 +33,34 @@ export interface ImapStoreOptions {
   readOnly: boolean
   /** Test switch: behave as if the server had no UIDPLUS (ignore APPENDUID), like mbsync's -Tu. */
   ignoreAppendUid?: boolean
+  /** Test and benchmark switch: behave as if the server had no CONDSTORE (no HIGHESTMODSEQ fast path). */
+  ignoreCondstore?: boolean
+  /**
+   * Reconnects: how often an operation that failed for a transient reason (connection lost, server
+   * pushback) is tried again, with backoff. Default: never. APPEND is never re-sent after its
+   * connection was lost: it fails with ConnectError.outcomeUnknown (see appendMessage).
+   */
+  retry?: RetryPolicy
+  /** Rate limits on message bodies read (fetchMessage) and written (appendMessage) by this store. */
+  limits?: StoreLimits
+  /** Reconnects and pushback are logged here; with tracing on, the IMAP protocol too. */
+  logger?: Logger
+  /** Cuts backoff pauses short (SIGINT). */
+  signal?: AbortSignal
+}
+
+/**
+ * The special-use attribute the server sent in LIST (RFC 6154, RFC 8457 \\Important), in its
+ * canonical spelling. imapflow's own `specialUse` also guesses from names ("Entwürfe" -> \\Drafts);
+ * the planner does its own, documented name matching, so only the server's word is passed on.
+ */
+const SPECIAL_USE_ATTRIBUTES = ['\\All', '\\Archive', '\\Drafts', '\\Flagged', '\\Junk', '\\Sent', '\\Trash', '\\Important']
+function specialUseAttribute(flags: Set<string>): string | undefined {
+  for (const flag of flags) {
+    const known = SPECIAL_USE_ATTRIBUTES.find((attribute) => attribute.toLowerCase() === flag.toLowerCase())
+    if (known) return known
+  }
+  return undefined
 }
 
 const toDate = (value: Date | string | undefined): Date => (value instanceof Date ? value : new Date(value ?? 0))
@@ -38,16 +70,54 @@ export class ImapStore implements Store {
   readonly #options: ImapStoreOptions
   readonly #where: string
   readonly #pool: ConnectionPool
+  readonly #limits: StoreLimits
+  readonly #log: Logger
   #capabilities: StoreCapabilities = {uidplus: false, condstore: false}
+  /** Per folder, a counter bumped at each pass (status()); per session, the pass its view is from. */
+  readonly #epochs = new Map<string, number>()
+  readonly #syncedEpoch = new WeakMap<ImapClient, string>()
+  #retries = 0
+  #dropped = 0
 
   constructor(options: ImapStoreOptions) {
     this.label = options.label
     this.#options = options
     this.#where = `${options.label} ${describeEndpoint(options.endpoint)}`
+    this.#limits = options.limits ?? storeLimits()
+    const log = (this.#log = options.logger ?? silentLogger)
     this.#pool = new ConnectionPool({
       size: options.connections,
-      connect: () => openSession(options.endpoint, {label: options.label}),
+      connect: () => openSession(options.endpoint, {label: options.label, logger: log}),
+      retry: options.retry,
+      signal: options.signal,
+      onRetry: ({attempt, retries, delayMs, error}) => {
+        this.#retries++
+        log.warn(`${this.#about(error)}; retry ${attempt}/${retries} in ${(delayMs / 1000).toFixed(1)} s`)
+      },
+      onRecovered: (retries) => log.info(`${this.#where}: back to work after ${retries} ${retries === 1 ? 'retry' : 'retries'}`),
+      onShrink: (size, error) =>
+        log.warn(`${this.#where}: the server refuses more sessions (${describeError(error)}); going on with ${size}`),
+      onDropped: () => {
+        this.#dropped++
+        log.warn(`${this.#where}: a session was closed by the server or the network; a new one is opened when needed`)
+      },
     })
+  }
+
+  /** The error's message, starting with this store's "destination alice@host:port" once. */
+  #about(error: unknown): string {
+    const text = describeError(error)
+    return text.startsWith(this.#where) ? text : `${this.#where}: ${text}`
+  }
+
+  /** Sessions found closed by the server or the network (BYE, dropped connection), for the report. */
+  get droppedSessions(): number {
+    return this.#dropped
+  }
+
+  /** Operations tried again after a transient failure so far (reconnects and pushback), for the report. */
+  get retries(): number {
+    return this.#retries
   }
 
   async open(): Promise<void> {
@@ -56,8 +126,13 @@ export class ImapStore implements Store {
     const appendLimit = caps.get('APPENDLIMIT')
     this.#capabilities = {
       uidplus: caps.has('UIDPLUS') && !this.#options.ignoreAppendUid,
-      condstore: caps.has('CONDSTORE'),
+      condstore: caps.has('CONDSTORE') && !this.#options.ignoreCondstore,
       appendLimit: typeof appendLimit === 'number' ? appendLimit : undefined,
+      // imapflow asks NAMESPACE (RFC 2342) at login, or derives it from LIST "" "" without it.
+      namespace: client.namespace ? {prefix: client.namespace.prefix ?? '', delimiter: client.namespace.delimiter || null} : undefined,
+      otherNamespaces: [...(client.namespaces?.other || []), ...(client.namespaces?.shared || [])]
+        .map((ns) => ns.prefix ?? '')
+        .filter((prefix) => prefix !== ''),
     }
   }
 
@@ -72,9 +147,11 @@ export class ImapStore implements Store {
         return list.map((entry) => ({
           path: entry.path,
           delimiter: entry.delimiter || null,
-          specialUse: entry.specialUse || undefined,
+          specialUse: specialUseAttribute(entry.flags),
           noSelect: entry.flags.has('\\Noselect') || entry.flags.has('\\NonExistent'),
-          subscribed: entry.subscribed,
+          // imapflow leaves it undefined for an unsubscribed folder, and sets it on every folder
+          // when the server cannot tell.
+          subscribed: entry.subscribed === true,
         }))
       } catch (error) {
         throw translateFolderError(error, this.#where, '(folder list)')
@@ -93,7 +170,38 @@ export class ImapStore implements Store {
     })
   }
 
+  async subscribeFolder(path: string): Promise<void> {
+    await this.#pool.use(async (client) => {
+      try {
+        await client.mailboxSubscribe(path)
+      } catch (error) {
+        throw translateFolderError(error, this.#where, path)
+      }
+    })
+  }
+
+  async unsubscribeFolder(path: string): Promise<void> {
+    await this.#pool.use(async (client) => {
+      try {
+        await client.mailboxUnsubscribe(path)
+      } catch (error) {
+        throw translateFolderError(error, this.#where, path)
+      }
+    })
+  }
+
+  async listSizes(path: string): Promise<MessageSize[]> {
+    return this.#inFolder(path, async (client) => {
+      if (!client.mailbox || client.mailbox.exists === 0) return []
+      const out: MessageSize[] = []
+      for await (const msg of client.fetch('1:*', {uid: true, size: true}, {uid: true})) out.push({uid: msg.uid, size: msg.size ?? 0})
+      return out
+    })
+  }
+
   async status(path: string): Promise<FolderStatus> {
+    // A new pass over this folder: every session re-syncs its view of it once before using it.
+    this.#epochs.set(path, (this.#epochs.get(path) ?? 0) + 1)
     return this.#inFolder(path, async (client) => {
       const box = client.mailbox
       if (!box) throw new Error('no mailbox selected')
@@ -112,6 +220,9 @@ export class ImapStore implements Store {
   async peek(path: string): Promise<FolderPeek> {
     return this.#pool.use(async (client) => {
       try {
+        // Dovecot answers STATUS on the selected mailbox from the session's last view of it, which
+        // misses changes made by others since; a NOOP brings the session up to date first.
+        if (client.mailbox && client.mailbox.path === path) await client.noop()
         const status = await client.status(path, {
           uidValidity: true,
           uidNext: true,
@@ -177,27 +288,46 @@ export class ImapStore implements Store {
   }
 
   async fetchMessage(path: string, uid: number): Promise<FetchedMessage | null> {
-    return this.#inFolder(path, async (client) => {
+    await this.#limits.messages.take(1, this.#options.signal)
+    const message = await this.#inFolder(path, async (client) => {
       const msg = await client.fetchOne(String(uid), {uid: true, source: true, flags: true, internalDate: true}, {uid: true})
       if (!msg || !msg.source) return null
       return {uid, raw: msg.source, flags: [...(msg.flags ?? [])], internalDate: toDate(msg.internalDate)}
     })
+    // The size is known only now: the pause falls before this store's next message.
+    if (message) await this.#limits.bytes.take(message.raw.length, this.#options.signal)
+    return message
   }
 
+  /**
+   * Not idempotent: a connection lost after the APPEND was sent leaves its outcome unknown, so it is
+   * never re-sent here; it fails with ConnectError {transient, outcomeUnknown} and the caller looks
+   * on the destination first. Failing to get a session, or a tagged NO that is pushback ("[LIMIT]",
+   * "Request is throttled": nothing was stored), is retried like any other operation.
+   */
   async appendMessage(path: string, raw: Buffer, flags: string[], internalDate: Date): Promise<AppendResult> {
+    // Refused up front, without a round trip (RFC 7889); imapflow would refuse it too, less clearly.
+    const limit = this.#capabilities.appendLimit
+    if (limit !== undefined && raw.length > limit) throw new MessageRejectedError(appendLimitReason(limit))
+    await this.#limits.messages.take(1, this.#options.signal)
+    await this.#limits.bytes.take(raw.length, this.#options.signal)
     return this.#pool.use(async (client) => {
       let response
       try {
         response = await client.append(path, raw, flags, internalDate)
       } catch (error) {
-        throw translateAppendError(error, this.#where, path)
+        const translated = translateAppendError(error, this.#where, path)
+        if (translated instanceof ConnectError && translated.outcomeUnknown) {
+          this.#log.warn(`${this.#about(translated)} (the message is looked for on the destination before it is sent again)`)
+        }
+        throw translated
       }
       if (!response || this.#options.ignoreAppendUid) return {}
       return {
         uid: response.uid,
         uidValidity: response.uidValidity === undefined ? undefined : Number(response.uidValidity),
       }
-    })
+    }, {idempotent: false})
   }
 
   async setFlags(path: string, uid: number, add: string[], remove: string[]): Promise<void> {
@@ -234,6 +364,38 @@ export class ImapStore implements Store {
     })
   }
 
+  /**
+   * Calls onChange whenever the folder changes (new message, flag change, expunge), from a session of
+   * its own that stays in IMAP IDLE (RFC 2177). Resolves once the watch is set up; stop() ends it.
+   * A dropped session calls onChange too, so the caller re-syncs and sets the watch up again.
+   */
+  async watch(path: string, onChange: () => void): Promise<{stop(): Promise<void>}> {
+    const client = await openSession(this.#options.endpoint, {label: this.label, logger: this.#log})
+    let stopped = false
+    for (const event of ['exists', 'expunge', 'flags']) client.on(event, () => onChange())
+    client.on('close', () => {
+      if (!stopped) onChange()
+    })
+    try {
+      await client.mailboxOpen(path, {readOnly: true})
+    } catch (error) {
+      client.close()
+      throw translateFolderError(error, this.#where, path)
+    }
+    const idleLoop = async () => {
+      // idle() returns when IDLE is broken (every few minutes by imapflow, or on a dropped connection).
+      while (!stopped && client.usable) await client.idle().catch(() => undefined)
+    }
+    void idleLoop()
+    return {
+      async stop() {
+        stopped = true
+        if (client.usable) await client.logout().catch(() => client.close())
+        else client.close()
+      },
+    }
+  }
+
   async close(): Promise<void> {
     await this.#pool.close()
   }
@@ -243,8 +405,15 @@ export class ImapStore implements Store {
     return this.#pool.use(async (client) => {
       let lock
       try {
+        const selectedBefore = client.mailbox ? client.mailbox.path : undefined
         lock = await client.getMailboxLock(path, {readOnly: this.#options.readOnly})
+        // A session that kept the folder selected sees it as of its last command: messages added
+        // since by others stay invisible to FETCH until it syncs. Sync once per pass (see status()).
+        const epoch = `${this.#epochs.get(path) ?? 0}\u0000${path}`
+        if (selectedBefore === path && this.#syncedEpoch.get(client) !== epoch) await client.noop()
+        this.#syncedEpoch.set(client, epoch)
       } catch (error) {
+        lock?.release()
         throw translateFolderError(error, this.#where, path)
       }
       try {

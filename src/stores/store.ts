@@ -27,8 +27,6 @@ export interface StoreCapabilities {
   namespace?: StoreNamespace
   /** Prefixes of the other-users and shared namespaces (RFC 2342): folders there are not the account's. */
   otherNamespaces?: string[]
-  /** Folder names go over the wire as UTF-8 (IMAP UTF8=ACCEPT enabled, RFC 6855) rather than modified UTF-7. */
-  utf8Names?: boolean
 }
 
 export interface StoreNamespace {
@@ -160,6 +158,11 @@ export interface Store {
   deleteFolder?(path: string): Promise<void>
   /** Optional: subscribe a folder (IMAP SUBSCRIBE). Subscribing a subscribed folder is not an error. */
   subscribeFolder?(path: string): Promise<void>
+  /**
+   * Optional: unsubscribe a folder (IMAP UNSUBSCRIBE). createFolder() may subscribe what it creates
+   * (imapflow does); the planner unsubscribes new folders that are not subscribed on the source.
+   */
+  unsubscribeFolder?(path: string): Promise<void>
   /**
    * Optional: UID and size (RFC822.SIZE) of every message, read-only (for `plan`; cheaper than
    * listMeta). Stores without it are asked listMeta().

@@ -55,6 +55,8 @@ export interface RunResult {
   finishedAt: string
   durationMs: number
   foldersCreated: number
+  /** Destination folders subscribed because they are subscribed on the source. */
+  foldersSubscribed?: number
   /** Destination folders deleted (--delete-extraneous-folders). */
   foldersDeleted?: string[]
   folders: FolderResult[]

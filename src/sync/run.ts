@@ -197,24 +197,30 @@ function assemble(
   }
 }
 
-/** SUBSCRIBE on the destination what is subscribed on the source. A refusal is a warning, not an error. */
+/**
+ * SUBSCRIBE on the destination what is subscribed on the source, and UNSUBSCRIBE the folders this run
+ * created that are not (CREATE may have subscribed them). A refusal is a warning, not an error.
+ */
 async function subscribeFolders(ctx: RunContext, plan: Plan, warnings: string[]): Promise<number> {
-  if (plan.subscribe.length === 0) return 0
-  const subscribe = ctx.dest.subscribeFolder?.bind(ctx.dest)
-  if (!subscribe) {
-    warnings.push(`the destination store keeps no subscriptions; ${plan.subscribe.length} folder subscriptions not copied`)
-    return 0
-  }
   let done = 0
-  for (const path of plan.subscribe) {
-    try {
-      await subscribe(path)
-      done++
-    } catch (error) {
-      if (error instanceof MailferryError && error.scope !== 'folder') throw error
-      warnings.push(`${path}: could not subscribe: ${describeError(error)}`)
+  const apply = async (paths: string[], verb: string, fn: ((path: string) => Promise<void>) | undefined) => {
+    if (paths.length === 0) return
+    if (!fn) {
+      warnings.push(`the destination store cannot ${verb} folders; ${paths.length} folder subscriptions not copied`)
+      return
+    }
+    for (const path of paths) {
+      try {
+        await fn(path)
+        if (verb === 'subscribe') done++
+      } catch (error) {
+        if (error instanceof MailferryError && error.scope !== 'folder') throw error
+        warnings.push(`${path}: could not ${verb} it: ${describeError(error)}`)
+      }
     }
   }
+  await apply(plan.subscribe, 'subscribe', ctx.dest.subscribeFolder?.bind(ctx.dest))
+  await apply(plan.unsubscribe, 'unsubscribe', ctx.dest.unsubscribeFolder?.bind(ctx.dest))
   return done
 }
 

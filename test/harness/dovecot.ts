@@ -37,6 +37,24 @@ export interface DovecotOptions {
   name?: string
   /** Raw dovecot.conf text appended at the end (e.g. to try a server setting in one test). */
   extraConfig?: string
+  /**
+   * Special-use folders every user has (created and subscribed at login, `auto = subscribe`), with
+   * the RFC 6154 attribute the server reports in LIST: {'\\Sent': 'Sent Items', '\\Trash': 'Deleted Items'}.
+   * Names are '/'-separated test paths, as in mailbox.ts. Attributes as Dovecot accepts them
+   * (\\All \\Archive \\Drafts \\Flagged \\Junk \\Sent \\Trash \\Important).
+   */
+  specialUse?: Record<string, string>
+  /**
+   * OAuth2 login (XOAUTH2, OAUTHBEARER) checked by Dovecot's oauth2 passdb against this RFC 7662
+   * introspection endpoint (POST token=...; answer {"active": true, "username": "..."}). Password
+   * logins keep working as before.
+   */
+  oauth2IntrospectionUrl?: string
+  /**
+   * A Dovecot master user: `someone*NAME` with this password (LOGIN), or SASL PLAIN with
+   * authcid NAME and authzid someone, logs in to someone's mailbox.
+   */
+  masterUser?: {name: string; password: string}
 }
 
 export interface DovecotInstance {
@@ -177,8 +195,8 @@ last_valid_uid = 0
 first_valid_gid = ${c.owner.gid}
 
 # Any username, one password: each test can use a fresh user (= an empty mailbox).
-auth_mechanisms = plain login
-disable_plaintext_auth = no
+auth_mechanisms = plain login${c.options.oauth2IntrospectionUrl ? ' xoauth2 oauthbearer' : ''}
+${authExtras(c.dir, c.options)}disable_plaintext_auth = no
 # Failed logins are answered at once (default 2 s), so tests that expect a refusal stay fast.
 auth_failure_delay = 0
 passdb {
@@ -202,7 +220,7 @@ namespace inbox {
   inbox = yes
   separator = ${c.separator}
   prefix = ${prefix}
-}
+${specialUseMailboxes(c.options.specialUse ?? {}, c.separator)}}
 ${quota}
 imap_max_line_length = 1M
 protocol imap {
@@ -227,12 +245,58 @@ service imap-login {
 }
 service imap {
   service_count = 0
+  # Enough for mail_max_userip_connections; lower than the default 1024 so that Dovecot does
+  # not warn that auth's client_limit is too small for reused processes.
+  process_limit = 512
 }
 service anvil {
   chroot =
 }
 ${c.options.extraConfig ?? ''}
 `
+}
+
+/** passdbs for DovecotOptions.oauth2IntrospectionUrl and .masterUser (before the static one). */
+function authExtras(dir: string, options: DovecotOptions): string {
+  let out = ''
+  if (options.masterUser) {
+    const file = join(dir, 'master-users')
+    writeFileSync(file, `${options.masterUser.name}:{PLAIN}${options.masterUser.password}\n`, {mode: 0o644})
+    out += `auth_master_user_separator = *
+passdb {
+  driver = passwd-file
+  args = ${file}
+  master = yes
+}
+`
+  }
+  if (options.oauth2IntrospectionUrl) {
+    const file = join(dir, 'dovecot-oauth2.conf.ext')
+    writeFileSync(
+      file,
+      `introspection_mode = post\nintrospection_url = ${options.oauth2IntrospectionUrl}\nforce_introspection = yes\n` +
+        `username_attribute = username\nactive_attribute = active\nactive_value = true\n`,
+      {mode: 0o644},
+    )
+    out += `passdb {
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = ${file}
+}
+`
+  }
+  return out
+}
+
+/** `mailbox` blocks of the inbox namespace, for DovecotOptions.specialUse (names relative to the namespace). */
+function specialUseMailboxes(specialUse: Record<string, string>, separator: string): string {
+  return Object.entries(specialUse)
+    .map(([attribute, path]) => {
+      if (!/^\\[A-Za-z]+$/.test(attribute)) throw new Error(`specialUse: not an attribute: ${attribute}`)
+      if (/["\\\r\n]/.test(path)) throw new Error(`specialUse: unsupported folder name ${JSON.stringify(path)}`)
+      return `  mailbox "${path.split('/').join(separator)}" {\n    special_use = ${attribute}\n    auto = subscribe\n  }\n`
+    })
+    .join('')
 }
 
 /** The quota plugin's per-message limit: APPENDs of bigger messages get a tagged NO. */

@@ -69,9 +69,10 @@ export function normalPath(server: Pick<ImapServer, 'separator' | 'inboxPrefix'>
 }
 
 /**
- * Creates the folders (parents first; existing ones are kept) and subscribes them, then APPENDs
- * each message with its flags and internal date, in order. A '/' path part must not contain the
- * server's separator (on a '.' server, "v1.2" would become two levels).
+ * Creates the listed folders (in sorted order; existing ones are kept) and subscribes them,
+ * then APPENDs each message with its flags and internal date, in order. Unlisted parents are
+ * not created: Dovecot lists them as \Noselect (list a parent to make it a real folder). A '/'
+ * path part must not contain the server's separator (on a '.' server "v1.2" is two levels).
  * Messages go in MULTIAPPEND batches when the server offers MULTIAPPEND and LITERAL+ (Dovecot's
  * maildir costs ~2 ms per APPEND command, ~0.3 ms per message in a batch); else one by one.
  */

@@ -254,7 +254,15 @@ export function nastyMessages(): SeedMessage[] {
   ]
 }
 
+let twoMegabyteRaw: Buffer | undefined
+
 function twoMegabyteMessage(): Omit<SeedMessage, 'name'> {
+  // Built once per process; every call gets its own copy.
+  twoMegabyteRaw ??= buildTwoMegabyteRaw()
+  return {raw: Buffer.from(twoMegabyteRaw), flags: ['\\Seen'], internalDate: at('2019-06-11T12:00:44Z')}
+}
+
+function buildTwoMegabyteRaw(): Buffer {
   const rng = createRng(2019)
   const data = Buffer.alloc(2 * 1024 * 1024)
   for (let k = 0; k < data.length; k++) data[k] = Math.floor(rng() * 256)
@@ -265,5 +273,5 @@ function twoMegabyteMessage(): Omit<SeedMessage, 'name'> {
     'Content-Type: application/octet-stream; name="big.bin"', 'Content-Disposition: attachment; filename="big.bin"',
     'Content-Transfer-Encoding: base64', '', '',
   ])
-  return {raw: Buffer.concat([Buffer.from(head), base64Lines(data), Buffer.from('--b2mb--\r\n')]), flags: ['\\Seen'], internalDate: at('2019-06-11T12:00:44Z')}
+  return Buffer.concat([Buffer.from(head), base64Lines(data), Buffer.from('--b2mb--\r\n')])
 }

@@ -5,6 +5,7 @@ import {join} from 'node:path'
 import {after, before, describe, it} from 'node:test'
 
 import {ConfigError, ExitCode} from '../../../src/errors.js'
+import {DEFAULT_MAPPING} from '../../../src/config/mapping.js'
 import {
   defaultStateFileName,
   isLoopbackHost,
@@ -280,6 +281,7 @@ describe('resolveSyncConfig: YAML file', () => {
       },
       statePath: join(dir, 'alice.mailferry.sqlite'),
       concurrency: 8,
+      mapping: DEFAULT_MAPPING,
     })
   })
 

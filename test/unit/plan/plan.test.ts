@@ -23,7 +23,7 @@ test('translates the separator and creates missing folders, shallower first', ()
 
 test('INBOX is case-insensitive and keeps the destination spelling', () => {
   const plan = buildPlan(folders('/', ['inbox']), folders('.', ['INBOX']))
-  assert.deepEqual(plan.pairs, [{source: 'inbox', dest: 'INBOX', create: false, rule: 'inbox'}])
+  assert.deepEqual(plan.pairs, [{source: 'inbox', dest: 'INBOX', create: false, rule: 'inbox', detail: '', subscribe: false}])
   assert.deepEqual(plan.create, [])
 })
 

@@ -1,0 +1,533 @@
+/**
+ * One Maildir folder on disk: its messages (cur/ and new/), UIDs (dovecot-uidlist) and keyword
+ * letters (dovecot-keywords). Only metadata is kept in memory; message bytes are read and written
+ * one file at a time.
+ *
+ * Writes, as Dovecot does them:
+ * - a message is written to tmp/, fsynced, given its INTERNALDATE as mtime, then renamed into cur/
+ *   with its flags in the name; only then does it get its uidlist line (appended and fsynced);
+ * - uidlist and keyword changes happen under the folder's dovecot-uidlist.lock (see lock.ts).
+ * A crash can leave a message in cur/ without a uidlist line: it gets a UID at the next scan, and
+ * the sync engine recognises it as the copy of its pending source message.
+ */
+import {randomBytes} from 'node:crypto'
+import {constants} from 'node:fs'
+import {mkdir, open, readdir, readFile, rename, stat, unlink, utimes, writeFile} from 'node:fs/promises'
+import {hostname} from 'node:os'
+import {join} from 'node:path'
+
+import {flagsFromInfo, headerBlock, infoWithFlags, newBaseName, sizeField, splitFileName, toCrlf, virtualSize, withInfo} from './filename.js'
+import {KeywordTable} from './keywords.js'
+import {Mutex, withDotLock} from './lock.js'
+import {formatHeader, formatRecord, nextUid as uidlistNextUid, parseUidlist} from './uidlist.js'
+
+export const UIDLIST = 'dovecot-uidlist'
+export const KEYWORDS = 'dovecot-keywords'
+export const DIR_MODE = 0o700
+export const FILE_MODE = 0o600
+
+/** Reading header blocks: first read, then doubled until the empty line is found. */
+const HEADER_CHUNK = 16 * 1024
+
+type Sub = 'cur' | 'new'
+
+interface Entry {
+  uid: number
+  base: string
+  sub: Sub
+  name: string
+}
+
+interface Stamp {
+  ino: number
+  size: number
+  mtimeMs: number
+}
+
+const sameStamp = (a: Stamp | undefined, b: Stamp) => !!a && a.ino === b.ino && a.size === b.size && a.mtimeMs === b.mtimeMs
+
+interface UidState {
+  /** 3, or 1 for an old file (rewritten as 3 before anything is appended). */
+  version: number
+  uidValidity: number
+  nextUid: number
+  byBase: Map<string, number>
+  stamp: Stamp
+}
+
+export interface MessageFile {
+  uid: number
+  path: string
+  flags: string[]
+}
+
+export interface FileMeta {
+  uid: number
+  flags: string[]
+  /** RFC822.SIZE: bytes with CRLF line ends. */
+  size: number
+  internalDate: Date
+  /** The header block with CRLF line ends. */
+  header: Buffer
+}
+
+interface Committed {
+  uid: number
+  uidValidity: number
+  dropped: string[]
+}
+
+/** A message written to tmp/, waiting for its group commit. */
+interface PendingAppend {
+  base: string
+  tmpPath: string
+  flags: string[]
+  resolve: (committed: Committed) => void
+  reject: (error: unknown) => void
+}
+
+export class FolderMissingError extends Error {}
+export class ReadOnlyError extends Error {}
+
+/** UIDVALIDITY for new folders: the time in seconds, increasing within the process (Dovecot uses a counter). */
+let lastValidity = 0
+function newUidValidity(): number {
+  lastValidity = Math.max(Math.floor(Date.now() / 1000), lastValidity + 1)
+  return lastValidity
+}
+
+let sequence = 0
+const HOST = hostname()
+
+const isMissing = (error: unknown) => (error as NodeJS.ErrnoException).code === 'ENOENT'
+
+async function stampOf(path: string): Promise<Stamp | undefined> {
+  try {
+    const st = await stat(path)
+    return {ino: st.ino, size: st.size, mtimeMs: st.mtimeMs}
+  } catch (error) {
+    if (isMissing(error)) return undefined
+    throw error
+  }
+}
+
+/** Whole seconds: IMAP INTERNALDATE has no finer resolution, and Dovecot reads st_mtime. */
+const secondsDate = (mtimeMs: number) => new Date(Math.floor(mtimeMs / 1000) * 1000)
+
+export class MaildirFolder {
+  readonly dir: string
+  readonly #readOnly: boolean
+  readonly #mutex = new Mutex()
+  #uids?: UidState
+  #keywords = new KeywordTable()
+  #keywordsStamp?: Stamp
+  #entries = new Map<number, Entry>()
+  #scanned = false
+  #pending: PendingAppend[] = []
+
+  constructor(dir: string, options: {readOnly: boolean}) {
+    this.dir = dir
+    this.#readOnly = options.readOnly
+  }
+
+  get #uidlistPath() {
+    return join(this.dir, UIDLIST)
+  }
+
+  get #keywordsPath() {
+    return join(this.dir, KEYWORDS)
+  }
+
+  /** Creates the folder's directories (and its uidlist); an existing folder is kept as it is. */
+  static async create(dir: string, options: {subfolder: boolean}): Promise<void> {
+    await mkdir(dir, {recursive: true, mode: DIR_MODE})
+    for (const sub of ['cur', 'new', 'tmp']) await mkdir(join(dir, sub), {recursive: true, mode: DIR_MODE})
+    // Maildir++: marks a subfolder (MDAs and quota tools look for it).
+    if (options.subfolder) await writeFile(join(dir, 'maildirfolder'), '', {flag: 'a', mode: FILE_MODE})
+    await new MaildirFolder(dir, {readOnly: false}).#withLock(async () => undefined)
+  }
+
+  async exists(): Promise<boolean> {
+    try {
+      return (await stat(join(this.dir, 'cur'))).isDirectory()
+    } catch (error) {
+      if (isMissing(error)) return false
+      throw error
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Reading
+
+  /** Re-reads the uidlist, keywords and directories; files without a UID get one. */
+  async refresh(): Promise<void> {
+    await this.#mutex.run(() => this.#scan())
+  }
+
+  async status(): Promise<{uidValidity: number; uidNext: number; messages: number; keywords: string[]; keywordsFull: boolean}> {
+    await this.refresh()
+    const uids = this.#uids!
+    return {
+      uidValidity: uids.uidValidity,
+      uidNext: uids.nextUid,
+      messages: this.#entries.size,
+      keywords: this.#keywords.names(),
+      keywordsFull: this.#keywords.full,
+    }
+  }
+
+  /** UID and flags of every message, ascending: always from a fresh scan. */
+  async list(): Promise<Array<{uid: number; flags: string[]}>> {
+    await this.refresh()
+    return [...this.#entries.values()].sort((a, b) => a.uid - b.uid).map((entry) => ({uid: entry.uid, flags: this.#flagsOf(entry)}))
+  }
+
+  /** UIDs known from the last scan (scanning first if there was none). */
+  async uids(): Promise<number[]> {
+    if (!this.#scanned) await this.refresh()
+    return [...this.#entries.keys()].sort((a, b) => a - b)
+  }
+
+  /** Size, date, flags and header block of one message, or undefined when it is gone. */
+  async meta(uid: number): Promise<FileMeta | undefined> {
+    return this.#withFile(uid, async (path, entry) => {
+      const handle = await open(path, constants.O_RDONLY)
+      try {
+        const st = await handle.stat()
+        const stored = sizeField(entry.base, 'W')
+        const header = await readHeader(handle, st.size)
+        // Without ,W= the whole file is read once to count its line ends (as an IMAP server must).
+        const size = stored !== undefined && sizeField(entry.base, 'S') === st.size ? stored : virtualSize(await readFile(path))
+        return {uid, flags: this.#flagsOf(entry), size, internalDate: secondsDate(st.mtimeMs), header}
+      } finally {
+        await handle.close()
+      }
+    })
+  }
+
+  /** The whole message with CRLF line ends, its flags and date, or undefined when it is gone. */
+  async read(uid: number): Promise<{raw: Buffer; flags: string[]; internalDate: Date} | undefined> {
+    return this.#withFile(uid, async (path, entry) => {
+      const handle = await open(path, constants.O_RDONLY)
+      try {
+        const st = await handle.stat()
+        const raw = toCrlf(await handle.readFile())
+        return {raw, flags: this.#flagsOf(entry), internalDate: secondsDate(st.mtimeMs)}
+      } finally {
+        await handle.close()
+      }
+    })
+  }
+
+  /** Runs fn on the message's current file; rescans once when it moved (flags changed by someone else). */
+  async #withFile<T>(uid: number, fn: (path: string, entry: Entry) => Promise<T>): Promise<T | undefined> {
+    if (!this.#scanned) await this.refresh()
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const entry = this.#entries.get(uid)
+      if (entry) {
+        try {
+          return await fn(join(this.dir, entry.sub, entry.name), entry)
+        } catch (error) {
+          if (!isMissing(error)) throw error
+        }
+      }
+      if (attempt === 0) await this.refresh()
+    }
+    return undefined
+  }
+
+  #flagsOf(entry: Entry): string[] {
+    return flagsFromInfo(splitFileName(entry.name).info, (index) => this.#keywords.nameAt(index))
+  }
+
+  /** The scan itself; runs inside the mutex (`locked`: inside the dotlock too). */
+  async #scan(locked = false): Promise<void> {
+    if (!(await this.exists())) throw new FolderMissingError(`no Maildir folder at ${this.dir} (no cur/ directory)`)
+    await this.#loadUidlist()
+    if (!this.#uids) {
+      if (locked) await this.#createUidlist()
+      else await this.#withLock(async () => undefined)
+    }
+    await this.#loadKeywords()
+
+    const files = new Map<string, {sub: Sub; name: string}>()
+    for (const sub of ['new', 'cur'] as const) {
+      let names: string[]
+      try {
+        names = await readdir(join(this.dir, sub))
+      } catch (error) {
+        if (isMissing(error) && sub === 'new') continue
+        throw error
+      }
+      // cur/ is read last: a message in both (a rename caught half-way) counts once, from cur/.
+      for (const name of names) if (!name.startsWith('.')) files.set(splitFileName(name).base, {sub, name})
+    }
+    let unknown = [...files.keys()].filter((base) => !this.#uids!.byBase.has(base))
+    if (unknown.length > 0) {
+      const assign = async () => {
+        unknown = unknown.filter((base) => !this.#uids!.byBase.has(base))
+        // Dovecot's order for new files: by name, which starts with the delivery time.
+        unknown.sort()
+        await this.#appendRecords(unknown)
+      }
+      if (locked) await assign()
+      else await this.#withLock(assign)
+    }
+    const entries = new Map<number, Entry>()
+    for (const [base, file] of files) {
+      const uid = this.#uids!.byBase.get(base)
+      if (uid !== undefined) entries.set(uid, {uid, base, ...file})
+    }
+    this.#entries = entries
+    this.#scanned = true
+  }
+
+  async #loadUidlist(): Promise<void> {
+    const stamp = await stampOf(this.#uidlistPath)
+    if (!stamp) {
+      this.#uids = undefined
+      return
+    }
+    if (this.#uids && sameStamp(this.#uids.stamp, stamp)) return
+    const text = await readFile(this.#uidlistPath, 'utf8')
+    const list = parseUidlist(text)
+    const byBase = new Map<string, number>()
+    for (const record of list.records) byBase.set(record.base, record.uid)
+    this.#uids = {version: list.header.version, uidValidity: list.header.uidValidity, nextUid: uidlistNextUid(list), byBase, stamp}
+  }
+
+  async #loadKeywords(): Promise<void> {
+    const stamp = await stampOf(this.#keywordsPath)
+    if (!stamp) {
+      this.#keywords = new KeywordTable()
+      this.#keywordsStamp = undefined
+      return
+    }
+    if (sameStamp(this.#keywordsStamp, stamp)) return
+    this.#keywords = KeywordTable.parse(await readFile(this.#keywordsPath, 'utf8'))
+    this.#keywordsStamp = stamp
+  }
+
+  /**
+   * Runs fn under dovecot-uidlist.lock with the uidlist and keywords freshly loaded; creates the
+   * uidlist first when there is none. Even a read-only source gets its uidlist written when files
+   * lack UIDs (as Dovecot does on EXAMINE): stable UIDs are what make re-runs incremental.
+   */
+  async #withLock<T>(fn: () => Promise<T>): Promise<T> {
+    return withDotLock(this.#uidlistPath, async () => {
+      await this.#loadUidlist()
+      if (!this.#uids) await this.#createUidlist()
+      await this.#loadKeywords()
+      return fn()
+    })
+  }
+
+  async #createUidlist(): Promise<void> {
+    const uidValidity = newUidValidity()
+    const text = formatHeader({uidValidity, nextUid: 1, guid: randomBytes(16).toString('hex'), extra: []})
+    await writeAtomically(this.#uidlistPath, text)
+    this.#uids = {version: 3, uidValidity, nextUid: 1, byBase: new Map(), stamp: (await stampOf(this.#uidlistPath))!}
+  }
+
+  /** Rewrites an old (version 1) uidlist as version 3, keeping every UID (inside the lock). */
+  async #upgradeUidlist(): Promise<void> {
+    const uids = this.#uids!
+    const records = [...uids.byBase].map(([base, uid]) => ({uid, base})).sort((a, b) => a.uid - b.uid)
+    const header = formatHeader({uidValidity: uids.uidValidity, nextUid: uids.nextUid, guid: randomBytes(16).toString('hex'), extra: []})
+    await writeAtomically(this.#uidlistPath, header + records.map(formatRecord).join(''))
+    uids.version = 3
+    uids.stamp = (await stampOf(this.#uidlistPath))!
+  }
+
+  /** Gives the bases the next UIDs and appends their lines (inside the lock). Returns the UIDs. */
+  async #appendRecords(bases: string[]): Promise<number[]> {
+    const uids = this.#uids!
+    if (bases.length === 0) return []
+    if (uids.version !== 3) await this.#upgradeUidlist()
+    const assigned = bases.map((base, i) => ({uid: uids.nextUid + i, base}))
+    const handle = await open(this.#uidlistPath, 'a', FILE_MODE)
+    try {
+      await handle.writeFile(assigned.map(formatRecord).join(''))
+      await handle.datasync()
+    } finally {
+      await handle.close()
+    }
+    for (const {uid, base} of assigned) uids.byBase.set(base, uid)
+    uids.nextUid += assigned.length
+    uids.stamp = (await stampOf(this.#uidlistPath))!
+    return assigned.map((a) => a.uid)
+  }
+
+  /** Letters for keywords, adding new ones to dovecot-keywords (inside the lock). */
+  async #info(oldInfo: string | null, flags: string[]): Promise<{info: string; dropped: string[]}> {
+    return (await this.#infos([flags], oldInfo))[0]
+  }
+
+  /** #info for several new messages, writing dovecot-keywords at most once. */
+  async #infos(flagSets: string[][], oldInfo: string | null = null): Promise<Array<{info: string; dropped: string[]}>> {
+    const before = this.#keywords.format()
+    const results = flagSets.map((flags) => infoWithFlags(oldInfo, flags, (keyword) => this.#keywords.assign(keyword)))
+    if (this.#keywords.format() !== before) await this.#writeKeywords()
+    return results
+  }
+
+  async #writeKeywords(): Promise<void> {
+    const previous = this.#keywordsStamp
+    await writeAtomically(this.#keywordsPath, this.#keywords.format())
+    let stamp = (await stampOf(this.#keywordsPath))!
+    // Dovecot re-reads the file only when its mtime (in seconds) changed: make it grow.
+    if (previous && Math.floor(stamp.mtimeMs / 1000) <= Math.floor(previous.mtimeMs / 1000)) {
+      const next = new Date((Math.floor(previous.mtimeMs / 1000) + 1) * 1000)
+      await utimes(this.#keywordsPath, next, next)
+      stamp = (await stampOf(this.#keywordsPath))!
+    }
+    this.#keywordsStamp = stamp
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Writing
+
+  /** Stores a message; returns its UID and the keywords that found no letter. */
+  async append(raw: Buffer, flags: string[], internalDate: Date): Promise<{uid: number; uidValidity: number; dropped: string[]}> {
+    if (this.#readOnly) throw new ReadOnlyError('the store is read-only')
+    const base = newBaseName({time: new Date(), sequence: ++sequence, pid: process.pid, host: HOST, size: raw.length, vsize: virtualSize(raw)})
+    const tmpPath = join(this.dir, 'tmp', base)
+    const handle = await open(tmpPath, 'wx', FILE_MODE)
+    let renamed = false
+    try {
+      try {
+        await handle.writeFile(raw)
+        await handle.sync()
+      } finally {
+        await handle.close()
+      }
+      await utimes(tmpPath, internalDate, internalDate)
+      const committed = await new Promise<Committed>((resolve, reject) => {
+        this.#pending.push({base, tmpPath, flags, resolve, reject})
+        // The first of a batch schedules its commit; the ones that arrive until it runs join it.
+        if (this.#pending.length === 1) void this.#mutex.run(() => this.#commitPending())
+      })
+      renamed = true
+      return committed
+    } finally {
+      if (!renamed) await unlink(tmpPath).catch(() => undefined)
+    }
+  }
+
+  /**
+   * Group commit: every message waiting in tmp/ is renamed into cur/ and gets its uidlist line
+   * under one lock, with one write and one fdatasync of the uidlist (inside the mutex).
+   */
+  async #commitPending(): Promise<void> {
+    const batch = this.#pending.splice(0)
+    if (batch.length === 0) return
+    const done: Array<{item: PendingAppend; name: string; dropped: string[]}> = []
+    const committed: Array<{item: PendingAppend; result: Committed}> = []
+    let failure: unknown
+    try {
+      await this.#withLock(async () => {
+        try {
+          const infos = await this.#infos(batch.map((item) => item.flags))
+          for (const [i, item] of batch.entries()) {
+            const name = withInfo(item.base, infos[i].info)
+            await rename(item.tmpPath, join(this.dir, 'cur', name))
+            done.push({item, name, dropped: infos[i].dropped})
+          }
+        } finally {
+          // What reached cur/ gets its UID even when a later rename failed.
+          const uids = await this.#appendRecords(done.map(({item}) => item.base))
+          for (const [i, {item, name, dropped}] of done.entries()) {
+            this.#entries.set(uids[i], {uid: uids[i], base: item.base, sub: 'cur', name})
+            committed.push({item, result: {uid: uids[i], uidValidity: this.#uids!.uidValidity, dropped}})
+          }
+        }
+      })
+    } catch (error) {
+      failure = error
+    }
+    // Answered once the lock is released.
+    for (const {item, result} of committed) item.resolve(result)
+    for (const item of batch.slice(committed.length)) item.reject(failure)
+  }
+
+  /** Adds and removes flags by renaming the file (new/ -> cur/). A message that is gone is ignored. */
+  async setFlags(uid: number, add: string[], remove: string[]): Promise<string[]> {
+    if (this.#readOnly) throw new ReadOnlyError('the store is read-only')
+    return this.#mutex.run(() =>
+      this.#withLock(async () => {
+        for (let attempt = 0; attempt < 2; attempt++) {
+          if (attempt === 1 || !this.#scanned) await this.#scan(true)
+          const entry = this.#entries.get(uid)
+          if (!entry) return []
+          const removed = new Set(remove.map((flag) => flag.toLowerCase()))
+          const kept = this.#flagsOf(entry).filter((flag) => !removed.has(flag.toLowerCase()))
+          const {info, dropped} = await this.#info(splitFileName(entry.name).info, [...kept, ...add.filter((flag) => !removed.has(flag.toLowerCase()))])
+          const name = withInfo(entry.base, info)
+          if (name === entry.name && entry.sub === 'cur') return dropped
+          try {
+            await rename(join(this.dir, entry.sub, entry.name), join(this.dir, 'cur', name))
+          } catch (error) {
+            if (isMissing(error)) continue
+            throw error
+          }
+          this.#entries.set(uid, {...entry, sub: 'cur', name})
+          return dropped
+        }
+        return []
+      }),
+    )
+  }
+
+  /** Deletes the messages' files. Their uidlist lines stay (Dovecot drops them when it rewrites the file). */
+  async delete(uids: number[]): Promise<void> {
+    if (this.#readOnly) throw new ReadOnlyError('the store is read-only')
+    await this.#mutex.run(async () => {
+      if (!this.#scanned) await this.#scan()
+      for (const uid of uids) {
+        for (let attempt = 0; attempt < 2; attempt++) {
+          const entry = this.#entries.get(uid)
+          if (!entry) break
+          try {
+            await unlink(join(this.dir, entry.sub, entry.name))
+            this.#entries.delete(uid)
+            break
+          } catch (error) {
+            if (!isMissing(error)) throw error
+            if (attempt === 0) await this.#scan()
+          }
+        }
+      }
+    })
+  }
+}
+
+/** Writes a file under a temporary name and renames it into place (mode 0600, fsynced). */
+export async function writeAtomically(path: string, text: string): Promise<void> {
+  const tmp = `${path}.tmp.${process.pid}.${++sequence}`
+  const handle = await open(tmp, 'wx', FILE_MODE)
+  try {
+    try {
+      await handle.writeFile(text)
+      await handle.datasync()
+    } finally {
+      await handle.close()
+    }
+    await rename(tmp, path)
+  } catch (error) {
+    await unlink(tmp).catch(() => undefined)
+    throw error
+  }
+}
+
+/** The header block (CRLF line ends, as IMAP BODY[HEADER]) from the start of an open file. */
+async function readHeader(handle: import('node:fs/promises').FileHandle, fileSize: number): Promise<Buffer> {
+  let length = Math.min(HEADER_CHUNK, fileSize)
+  for (;;) {
+    const buffer = Buffer.alloc(length)
+    const {bytesRead} = await handle.read(buffer, 0, length, 0)
+    const complete = bytesRead >= fileSize || bytesRead < length
+    const block = headerBlock(toCrlf(buffer.subarray(0, bytesRead)), complete)
+    if (block) return Buffer.from(block)
+    length = Math.min(length * 2, fileSize)
+  }
+}

@@ -1,0 +1,217 @@
+/**
+ * One verify run: list both accounts, map the folders as sync does (plan/plan.ts), and compare every
+ * folder pair through the Store contract. Reads only: the stores are opened read-only by the caller
+ * (EXAMINE, BODY.PEEK), and no state database is used.
+ *
+ * Per folder it downloads the metadata listing (UID, FLAGS, INTERNALDATE, RFC822.SIZE, Message-ID) and
+ * the header blocks (hashed as they arrive, 500 at a time); bodies only with --deep, one message per
+ * connection at a time, so memory stays bounded by `concurrency` x the largest message.
+ */
+import {createHash} from 'node:crypto'
+
+import type {FolderMappingConfig} from '../config/mapping.js'
+import {ExitCode, MailferryError, describeError} from '../errors.js'
+import type {FolderPair} from '../plan/plan.js'
+import type {MessageMeta, Store} from '../stores/store.js'
+import {planRun} from '../sync/run.js'
+import {compareFolder, folderEqual, missingFolder, type FolderComparison, type FolderVerdict, type MessageDifference, type VerifyMessage} from './compare.js'
+
+export interface VerifyContext {
+  source: Store
+  dest: Store
+  /** Safe account descriptions for the report (no secrets). */
+  sourceName: string
+  destName: string
+}
+
+export interface VerifyOptions {
+  /** Hash every whole message on both sides. */
+  deep: boolean
+  /** Messages fetched at once per side with --deep (the stores' connection count). */
+  concurrency: number
+  /** The folder mapping sync uses (default: sync's default). */
+  mapping?: FolderMappingConfig
+  signal?: AbortSignal
+  /** Called when a folder pair starts and when it is done (progress lines). */
+  onFolder?: (event: {phase: 'start' | 'done'; source: string; dest: string; verdict?: FolderVerdict}) => void
+}
+
+export interface VerifyTotals {
+  folders: number
+  foldersMissing: number
+  sourceMessages: number
+  destMessages: number
+  equal: number
+  missing: number
+  extra: number
+  changed: number
+  /** Bytes downloaded and hashed with --deep (both sides). */
+  bytesHashed: number
+}
+
+export interface VerifyResult {
+  /** Both sides are equal and every folder could be compared. */
+  ok: boolean
+  exitCode: number
+  exitMeaning: string
+  source: string
+  dest: string
+  deep: boolean
+  startedAt: string
+  finishedAt: string
+  durationMs: number
+  folders: FolderVerdict[]
+  totals: VerifyTotals
+  /** Every difference, folder by folder. */
+  differences: MessageDifference[]
+  /** Destination folders no source folder maps to: listed, not compared, not a difference. */
+  unmappedDestFolders: string[]
+  /** Source folders the mapping leaves out (--exclude, --include...): not compared. */
+  skippedSourceFolders: string[]
+  warnings: string[]
+  /** Peak resident memory of the process, filled in by the command. */
+  peakRssBytes?: number
+}
+
+/** UIDs per header FETCH: bounded memory, few round trips. */
+const HEADER_CHUNK = 500
+
+const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex')
+
+export async function runVerify(ctx: VerifyContext, options: VerifyOptions): Promise<VerifyResult> {
+  const startedAt = new Date()
+  // The same mapping as sync (a conflict is a ConfigError, exit 2); the second LIST finds what it leaves out.
+  const [plan, destFolders] = await Promise.all([planRun(ctx.source, ctx.dest, options.mapping), ctx.dest.listFolders()])
+  const mapped = new Set(plan.pairs.map((pair) => keyOf(pair.dest)))
+  const unmappedDestFolders = destFolders
+    .filter((folder) => !folder.noSelect && !mapped.has(keyOf(folder.path)))
+    .map((folder) => folder.path)
+    .sort()
+
+  const folders: FolderVerdict[] = []
+  const differences: MessageDifference[] = []
+  const hashed = {bytes: 0}
+  for (const pair of plan.pairs) {
+    if (options.signal?.aborted) break
+    options.onFolder?.({phase: 'start', source: pair.source, dest: pair.dest})
+    let comparison: FolderComparison
+    try {
+      comparison = await verifyFolder(ctx, pair, options, hashed)
+    } catch (error) {
+      const known = error instanceof MailferryError ? error : new MailferryError(describeError(error), {cause: error})
+      if (known.scope !== 'folder') throw known
+      comparison = {verdict: {...emptyVerdict(pair), error: known.message}, differences: []}
+    }
+    folders.push(comparison.verdict)
+    differences.push(...comparison.differences)
+    options.onFolder?.({phase: 'done', source: pair.source, dest: pair.dest, verdict: comparison.verdict})
+  }
+
+  const sum = (pick: (v: FolderVerdict) => number) => folders.reduce((total, v) => total + pick(v), 0)
+  const totals: VerifyTotals = {
+    folders: folders.length,
+    foldersMissing: folders.filter((v) => v.destMissing).length,
+    sourceMessages: sum((v) => v.sourceMessages),
+    destMessages: sum((v) => v.destMessages),
+    equal: sum((v) => v.equal),
+    missing: sum((v) => v.missing),
+    extra: sum((v) => v.extra),
+    changed: sum((v) => v.changed),
+    bytesHashed: hashed.bytes,
+  }
+  const finishedAt = new Date()
+  const exitCode = verifyExitCode(folders, options.signal?.aborted ?? false)
+  return {
+    ok: exitCode === ExitCode.ok,
+    exitCode,
+    exitMeaning: '',
+    source: ctx.sourceName,
+    dest: ctx.destName,
+    deep: options.deep,
+    startedAt: startedAt.toISOString(),
+    finishedAt: finishedAt.toISOString(),
+    durationMs: finishedAt.getTime() - startedAt.getTime(),
+    folders,
+    totals,
+    differences,
+    unmappedDestFolders,
+    // \Noselect parents hold no messages: nothing to compare, nothing to mention.
+    skippedSourceFolders: plan.skipped.filter((folder) => folder.rule !== 'noselect').map((folder) => folder.source),
+    warnings: [...plan.warnings],
+  }
+}
+
+/** 130 interrupted, 5 a folder could not be compared, 1 a difference, 0 equal. */
+export function verifyExitCode(folders: FolderVerdict[], interrupted: boolean): number {
+  if (interrupted) return ExitCode.interrupted
+  if (folders.some((v) => v.error)) return ExitCode.folder
+  if (folders.some((v) => !folderEqual(v))) return ExitCode.partial
+  return ExitCode.ok
+}
+
+const keyOf = (path: string) => (path.toUpperCase() === 'INBOX' ? 'INBOX' : path)
+
+function emptyVerdict(pair: FolderPair): FolderVerdict {
+  return {source: pair.source, dest: pair.dest, destMissing: false, sourceMessages: 0, destMessages: 0, equal: 0, missing: 0, extra: 0, changed: 0}
+}
+
+async function verifyFolder(ctx: VerifyContext, pair: FolderPair, options: VerifyOptions, hashed: {bytes: number}): Promise<FolderComparison> {
+  if (pair.create) {
+    const status = await ctx.source.status(pair.source)
+    return missingFolder(pair, status.messages)
+  }
+  const [source, dest] = await Promise.all([
+    loadSide(ctx.source, pair.source, options, hashed),
+    loadSide(ctx.dest, pair.dest, options, hashed),
+  ])
+  return compareFolder(pair, source, dest)
+}
+
+/** Metadata, header hashes and (with --deep) message hashes of one folder. */
+async function loadSide(store: Store, path: string, options: VerifyOptions, hashed: {bytes: number}): Promise<VerifyMessage[]> {
+  const meta: MessageMeta[] = await store.listMeta(path)
+  const messages: VerifyMessage[] = meta.map((m) => ({
+    uid: m.uid,
+    size: m.size,
+    messageId: m.messageId,
+    flags: m.flags,
+    internalDate: m.internalDate,
+  }))
+  const byUid = new Map(messages.map((m) => [m.uid, m]))
+  const uids = messages.map((m) => m.uid)
+  for (let i = 0; i < uids.length; i += HEADER_CHUNK) {
+    const headers = await store.fetchHeaders(path, uids.slice(i, i + HEADER_CHUNK))
+    for (const [uid, block] of headers) {
+      const m = byUid.get(uid)
+      if (m) m.headerHash = sha256(block)
+    }
+  }
+  if (options.deep) {
+    await forEachLimit(uids, options.concurrency, async (uid) => {
+      if (options.signal?.aborted) return
+      const message = await store.fetchMessage(path, uid)
+      if (!message) return
+      byUid.get(uid)!.bodyHash = sha256(message.raw)
+      hashed.bytes += message.raw.length
+    })
+  }
+  return messages
+}
+
+/** Run fn over items with at most `limit` at once; the first failure rejects (the rest are left to finish). */
+async function forEachLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0
+  let failed = false
+  const worker = async () => {
+    while (!failed && next < items.length) {
+      const item = items[next++]
+      try {
+        await fn(item)
+      } catch (error) {
+        failed = true
+        throw error
+      }
+    }
+  }
+  await Promise.all(Array.from({length: Math.max(1, Math.min(limit, items.length))}, worker))
+}

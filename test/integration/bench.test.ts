@@ -1,0 +1,29 @@
+/**
+ * `scripts/bench.ts` end to end at a tiny size (the real figures come from `npm run bench`, not from tests).
+ */
+import assert from 'node:assert/strict'
+import {spawnSync} from 'node:child_process'
+import {existsSync, readFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {fileURLToPath} from 'node:url'
+import {after, test} from 'node:test'
+
+import {tempDir} from './cli.js'
+
+const tmp = tempDir('mailferry-bench-test-')
+after(() => tmp.cleanup())
+
+test('bench --messages 50 runs (a)-(d) and verify, and writes latest.json and latest.md', () => {
+  const script = fileURLToPath(new URL('../../scripts/bench.ts', import.meta.url))
+  const args = ['--messages', '50', '--large-mb', 'none', '--repeat', '1', '--concurrency', '4', '--out', tmp.dir]
+  const run = spawnSync(process.execPath, ['--import', 'tsx', script, ...args], {encoding: 'utf8'})
+  assert.equal(run.status, 0, `${run.stdout}\n${run.stderr}`)
+  assert.match(run.stdout, /\| \(a\) first full sync \| 50 \|/)
+  assert.ok(existsSync(join(tmp.dir, 'latest.md')))
+  const result = JSON.parse(readFileSync(join(tmp.dir, 'latest.json'), 'utf8'))
+  assert.equal(result.corpus.messages, 50)
+  assert.deepEqual(Object.keys(result.runs), ['firstSync', 'noChange', 'incremental', 'rawAppend', 'verify', 'verifyDeep'])
+  assert.equal(result.runs.incremental.messages, 1)
+  assert.ok(result.runs.firstSync.peakRssReportedBytes > 0)
+  assert.ok(result.firstSyncVsRawAppend > 0)
+})

@@ -1,0 +1,190 @@
+/**
+ * Issue #5, reconnects: a connection that drops mid-run is opened again with backoff and the run
+ * completes, every message exactly once (snapshot equality: duplicates would show).
+ *
+ * - the destination's IMAP processes are SIGKILLed twice mid-run (only this instance's, by pid);
+ * - the server "restarts": a TCP relay in front of it drops every connection and refuses new ones
+ *   for a while, then lets them through again;
+ * - a server that stays down ends the run with exit 4 and a resume hint; the re-run completes.
+ */
+import assert from 'node:assert/strict'
+import {readFileSync} from 'node:fs'
+import {createServer, connect, type Server, type Socket} from 'node:net'
+import {join} from 'node:path'
+import {after, before, test} from 'node:test'
+
+import {instanceProcesses, startDovecot, type DovecotInstance} from '../harness/dovecot.js'
+import {seed, snapshot} from '../harness/mailbox.js'
+import {generateMessages} from '../harness/messages.js'
+import {freshUser, runCli, syncArgs, tempDir} from './cli.js'
+
+let source: DovecotInstance
+let dest: DovecotInstance
+const tmp = tempDir()
+
+before(async () => {
+  ;[source, dest] = await Promise.all([startDovecot({separator: '/', name: 'rc-src'}), startDovecot({separator: '.', name: 'rc-dst'})])
+})
+after(async () => {
+  await Promise.all([source?.stop(), dest?.stop()])
+  tmp.cleanup()
+})
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Waits until the run's log file shows `count` copied messages (it logs each at debug level). */
+async function copiedInLog(logFile: string, count: number, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    let text = ''
+    try {
+      text = readFileSync(logFile, 'utf8')
+    } catch {
+      // not created yet
+    }
+    if ((text.match(/ copied \(/g) ?? []).length >= count) return
+    if (Date.now() > deadline) throw new Error(`fewer than ${count} messages copied after ${timeoutMs} ms:\n${text.slice(-2000)}`)
+    await sleep(20)
+  }
+}
+
+/** Pids of this instance's `imap` processes (the ones holding logged-in sessions), never another's. */
+function imapProcesses(instance: DovecotInstance): number[] {
+  return instanceProcesses(instance).filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'imap'
+    } catch {
+      return false
+    }
+  })
+}
+
+function killImapProcesses(instance: DovecotInstance): number {
+  const pids = imapProcesses(instance)
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL')
+    } catch {
+      // gone already
+    }
+  }
+  return pids.length
+}
+
+/** A TCP relay to `port` that can drop every connection and refuse new ones for a while. */
+class Relay {
+  readonly sockets = new Set<Socket>()
+  server!: Server
+  port = 0
+  constructor(readonly target: number) {}
+
+  async start(port = 0): Promise<void> {
+    this.server = createServer((client) => {
+      const upstream = connect({host: '127.0.0.1', port: this.target})
+      for (const socket of [client, upstream]) {
+        this.sockets.add(socket)
+        socket.on('close', () => this.sockets.delete(socket))
+        socket.on('error', () => {})
+      }
+      client.pipe(upstream).pipe(client)
+      client.on('close', () => upstream.destroy())
+      upstream.on('close', () => client.destroy())
+    })
+    await new Promise<void>((resolve) => this.server.listen(port, '127.0.0.1', resolve))
+    this.port = (this.server.address() as {port: number}).port
+  }
+
+  /** Drops every connection and stops listening (connection refused). */
+  async down(): Promise<void> {
+    const closed = new Promise((resolve) => this.server.close(resolve))
+    for (const socket of this.sockets) socket.destroy()
+    await closed
+  }
+
+  async up(): Promise<void> {
+    await this.start(this.port)
+  }
+}
+
+function seedMessages(seedNumber: number): {INBOX: ReturnType<typeof generateMessages>; Archive: ReturnType<typeof generateMessages>} {
+  return {
+    INBOX: generateMessages(100, {seed: seedNumber, meanSize: 3000}),
+    Archive: generateMessages(100, {seed: seedNumber + 1, meanSize: 3000}),
+  }
+}
+
+test('the destination IMAP processes are killed twice mid-run: the run reconnects and completes, no duplicates', async () => {
+  const users = {source: freshUser('rc'), dest: freshUser('rc')}
+  await seed(source, users.source, seedMessages(11))
+  const logFile = join(tmp.dir, `${users.source}.log`)
+  const {args, env} = syncArgs(source, dest, users, join(tmp.dir, `${users.source}.sqlite`))
+  // ~2.5 s of copying at 80 messages per second, so the kills land in the middle.
+  const running = runCli([...args, '--json', '--max-messages-per-second', '80', '--retry-max-delay', '2', '--log-file', logFile], env)
+  let killed = 0
+  for (const copied of [40, 110]) {
+    await copiedInLog(logFile, copied)
+    killed += killImapProcesses(dest)
+  }
+  const run = await running
+  assert.ok(killed > 0, 'imap processes of the destination were found and killed')
+  assert.equal(run.code, 0, `${run.stderr}${run.json?.error}\n${readFileSync(logFile, 'utf8').split('\n').filter((l) => !/ copied \(/.test(l)).join('\n')}`)
+  assert.equal(run.json.totals.failed, 0)
+  assert.ok(run.json.warnings.some((w: string) => /^destination: \d+ .*(retried|replaced)/.test(w)), run.json.warnings.join('\n'))
+  assert.deepEqual(await snapshot(dest, users.dest), await snapshot(source, users.source))
+
+  const log = readFileSync(logFile, 'utf8')
+  assert.match(log, /WARN  destination .*(; retry 1\/8 in \d+\.\d s|closed by the server or the network)/)
+  assert.match(log, /INFO  run finished: exit 0/)
+
+  // And the re-run has nothing to do.
+  const again = await runCli([...args, '--json'], env)
+  assert.equal(again.code, 0, again.stderr)
+  assert.equal(again.json.totals.copied, 0)
+})
+
+test('a server restart (connections dropped, then refused for 2 s) is waited out', async () => {
+  const users = {source: freshUser('rs'), dest: freshUser('rs')}
+  await seed(source, users.source, seedMessages(21))
+  const relay = new Relay(dest.port)
+  await relay.start()
+  try {
+    const {args, env} = syncArgs(source, {...dest, port: relay.port}, users, join(tmp.dir, `${users.source}.sqlite`))
+    const logFile = join(tmp.dir, `${users.source}.log`)
+    const running = runCli([...args, '--json', '--max-messages-per-second', '100', '--retry-max-delay', '1', '--log-file', logFile], env)
+    await copiedInLog(logFile, 60)
+    await relay.down()
+    await sleep(2000)
+    await relay.up()
+    const run = await running
+    assert.equal(run.code, 0, `${run.stderr}${run.json?.error}`)
+    assert.equal(run.json.totals.failed, 0)
+    assert.deepEqual(await snapshot(dest, users.dest), await snapshot(source, users.source))
+  } finally {
+    await relay.down().catch(() => {})
+  }
+})
+
+test('a server that stays down: exit 4, one line with a resume hint; the re-run completes', async () => {
+  const users = {source: freshUser('sd'), dest: freshUser('sd')}
+  await seed(source, users.source, seedMessages(31))
+  const relay = new Relay(dest.port)
+  await relay.start()
+  const {args, env} = syncArgs(source, {...dest, port: relay.port}, users, join(tmp.dir, `${users.source}.sqlite`))
+  const logFile = join(tmp.dir, `${users.source}.log`)
+  const running = runCli([...args, '--max-messages-per-second', '100', '--retries', '2', '--retry-max-delay', '1', '--log-file', logFile], env)
+  await copiedInLog(logFile, 50)
+  await relay.down()
+  const run = await running
+  assert.equal(run.code, 4, run.stderr)
+  assert.match(run.stdout + run.stderr, /still failing after 2 retries/)
+  assert.match(run.stdout + run.stderr, /exit 4: .*re-run to resume/)
+
+  await relay.up()
+  try {
+    const again = await runCli([...args, '--json'], env)
+    assert.equal(again.code, 0, again.stderr)
+    assert.deepEqual(await snapshot(dest, users.dest), await snapshot(source, users.source))
+  } finally {
+    await relay.down()
+  }
+})
