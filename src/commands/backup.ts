@@ -13,7 +13,8 @@ export default class Backup extends Command {
 dovecot-keywords, UIDs in dovecot-uidlist, INTERNALDATE as the file time), so Dovecot can serve it as it is and
 \`mailferry restore\` can copy it back. The backup keeps its own state database (mailferry-state.sqlite, mode 0600)
 unless --state says otherwise. This is \`mailferry sync --dest maildir:PATH\`: every sync flag for the source and the
-run applies (--include/--exclude, --dry-run, --json, ...). Exit codes as for sync.`
+run applies (--include/--exclude, --dry-run, --json, ...), except that folders keep their names unless --automap
+is given. Exit codes as for sync.`
 
   static override examples = [
     {
@@ -43,6 +44,9 @@ run applies (--include/--exclude, --dry-run, --json, ...). Exit codes as for syn
     } catch (error) {
       return usageError(this, error)
     }
+    // A backup keeps every folder under its own name. Special-use matching (--automap) would look
+    // for "Sent", "Trash"... by name in the backup, which has no attributes to go by.
+    if (!argv.some((arg) => arg === '--automap' || arg === '--no-automap')) argv.push('--no-automap')
     return this.config.runCommand('sync', argv)
   }
 }

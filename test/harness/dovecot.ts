@@ -214,8 +214,9 @@ ssl_key = <${c.certs.keyFile}
 
 mail_location = ${mailLocation}
 mail_fsync = never
-# Skip the maildir readdir on every sync: only Dovecot itself writes these maildirs.
-maildir_very_dirty_syncs = yes
+# Not maildir_very_dirty_syncs: a test kills imap processes mid-APPEND, and a message file written by a
+# killed process must become visible to the next session (a very dirty sync would hide it until later,
+# and the message would be appended twice).
 namespace inbox {
   inbox = yes
   separator = ${c.separator}

@@ -150,7 +150,7 @@ test('XOAUTH2 with a token from tokenCommand; no password or token in the log, t
 
 test('an access token that expires mid-run is refreshed with the OAuth2 refresh token; the run completes', async () => {
   const users = {source: freshUser('rf'), dest: freshUser('rf')}
-  await seed(source, users.source, {INBOX: generateMessages(120, {seed: 43, meanSize: 2000})})
+  await seed(source, users.source, {INBOX: generateMessages(150, {seed: 43, meanSize: 2000})})
   idp.refreshUser = users.dest
   idp.ttlSeconds = 2
   idp.refreshCalls = 0
@@ -160,12 +160,25 @@ test('an access token that expires mid-run is refreshed with the OAuth2 refresh 
     `source:\n  url: ${url(source, users.source)}\n  tls: none\n  passwordEnv: MF_AUTH_SRC_PW\n` +
       `dest:\n  url: ${url(dest, users.dest)}\n  tls: none\n  authMethod: oauthbearer\n` +
       `  oauth2:\n    tokenUrl: ${idp.url}/token\n    clientId: mailferry-test\n    refreshTokenEnv: MF_AUTH_REFRESH\n` +
-      `state: ${join(tmp.dir, `${users.dest}.sqlite`)}\nmaxMessagesPerSecond: 30\nlogFile: ${join(tmp.dir, `${users.dest}.log`)}\n`,
+      `state: ${join(tmp.dir, `${users.dest}.sqlite`)}\nmaxMessagesPerSecond: 40\nlogFile: ${join(tmp.dir, `${users.dest}.log`)}\n`,
     {mode: 0o600},
   )
   const running = runCli(['sync', '--config', config, '--json'], {MF_AUTH_SRC_PW: source.password, MF_AUTH_REFRESH: REFRESH_TOKEN})
-  // After the first token has expired, every destination session is killed: the new ones need a new token.
-  await new Promise((resolve) => setTimeout(resolve, 2500))
+  // Once copying is under way and the first token has expired, every destination session is
+  // killed: the new sessions need a new token.
+  const logFile = join(tmp.dir, `${users.dest}.log`)
+  const deadline = Date.now() + 20_000
+  while (Date.now() < deadline) {
+    let text = ''
+    try {
+      text = readFileSync(logFile, 'utf8')
+    } catch {
+      // not yet
+    }
+    if ((text.match(/ copied \(/g) ?? []).length >= 20) break
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  await new Promise((resolve) => setTimeout(resolve, 2200))
   for (const pid of instanceProcesses(dest)) {
     if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'imap') process.kill(pid, 'SIGKILL')
   }

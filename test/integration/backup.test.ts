@@ -109,20 +109,37 @@ function serveWithDovecot(instance: DovecotInstance, backupDir: string): string 
   return user
 }
 
-describe('mailferry backup and restore', {concurrency: true}, () => {
-  test('IMAP -> Maildir -> IMAP: byte-identical, same flags, keywords and dates; Dovecot serves the backup; re-runs write nothing', async () => {
+interface FirstBackup {
+  user: string
+  dir: string
+  expected: Snapshot
+  total: number
+}
+
+let firstBackup: Promise<FirstBackup> | undefined
+
+/** One account backed up once, shared by the backup and the restore test (which run at the same time). */
+function backedUp(): Promise<FirstBackup> {
+  firstBackup ??= (async () => {
     const user = freshUser('bk')
     const dir = join(tmp.dir, user)
     await seed(source, user, mailbox())
     const expected = await snapshot(source, user)
     const total = count(expected)
-
     const first = await backup(user, dir)
     assertOk(first, 'first backup')
     assert.equal(first.json.totals.copied, total)
     assert.equal(first.json.dest, `maildir:${dir}`)
     assert.equal(first.json.statePath, join(dir, 'mailferry-state.sqlite'), 'the backup keeps its own state')
-    assert.equal(statSync(first.json.statePath).mode & 0o777, 0o600)
+    return {user, dir, expected, total}
+  })()
+  return firstBackup
+}
+
+describe('mailferry backup and restore', {concurrency: true}, () => {
+  test('IMAP -> Maildir: Dovecot layout and modes; Dovecot serves the backup as the source; a second run writes nothing', async () => {
+    const {user, dir, expected, total} = await backedUp()
+    assert.equal(statSync(join(dir, 'mailferry-state.sqlite')).mode & 0o777, 0o600)
     assert.equal(statSync(dir).mode & 0o777, 0o700)
     for (const folder of ['.Entw&APw-rfe', '.Lists.a&-b list', '.Work.Projects 2024']) assert.ok(existsSync(join(dir, folder, 'cur')), folder)
     assert.deepEqual(await snapshot(source, user), expected, 'the source is untouched')
@@ -137,7 +154,10 @@ describe('mailferry backup and restore', {concurrency: true}, () => {
     assert.equal(second.json.totals.copied, 0)
     assert.equal(second.json.totals.alreadyPresent, total)
     assert.deepEqual(listing(dir), before, 'a second run changes no file and no directory')
+  })
 
+  test('Maildir -> IMAP: the restored account equals the source (byte-identical, flags, keywords, dates); a re-run copies nothing', async () => {
+    const {user, dir, expected, total} = await backedUp()
     const restored = freshUser('restored')
     const state = join(tmp.dir, `${restored}.sqlite`)
     const back = await restore(dir, restored, state)
@@ -145,7 +165,6 @@ describe('mailferry backup and restore', {concurrency: true}, () => {
     assert.equal(back.json.totals.copied, total)
     assert.deepEqual(await snapshot(dest, restored), expected, 'the restored account equals the source')
     assert.deepEqual(await folderTree(dest, restored), await folderTree(source, user))
-    assert.deepEqual(listing(dir), before, 'restore only reads the backup')
 
     const again = await restore(dir, restored, state)
     assertOk(again, 'second restore')
@@ -193,18 +212,25 @@ describe('mailferry backup and restore', {concurrency: true}, () => {
     assert.deepEqual([...withNew.keys()].filter((key) => !after.has(key)).map((key) => key.split('/')[0]), [''], 'exactly one new file, in INBOX')
   })
 
-  test('a fresh state database recognises the whole backup and writes nothing', async () => {
+  test('a fresh state database recognises the whole backup: no message written twice', async () => {
     const user = freshUser('bkstateless')
     const dir = join(tmp.dir, user)
     await seed(source, user, mailbox(13))
     const first = await backup(user, dir)
     assertOk(first, 'first backup')
-    const before = listing(dir)
+    const before = messageFiles(dir)
     const stateless = await backup(user, dir, ['--state', join(tmp.dir, `${user}-other.sqlite`)])
     assertOk(stateless, 'backup with a new state database')
     assert.equal(stateless.json.totals.copied, 0)
     assert.equal(stateless.json.totals.recognised, first.json.totals.copied, 'size, Message-ID and header hash agree with the IMAP side')
-    assert.deepEqual(listing(dir), before)
+    const after = messageFiles(dir)
+    assert.deepEqual([...after.entries()].map(([key, file]) => [key, file.stamp]), [...before.entries()].map(([key, file]) => [key, file.stamp]), 'no file written or removed')
+    // nastyMessages() holds two byte-identical messages with one INTERNALDATE and different flags.
+    // Nothing tells them apart, so a state-less run may pair them crosswise and swap their flags:
+    // the folder is still the same multiset (checked through Dovecot below).
+    const renamed = [...after].filter(([key, file]) => file.info !== before.get(key)!.info)
+    assert.ok(renamed.length === 0 || (renamed.length === 2 && stateless.json.totals.flagsUpdated === 2), `only the twins may swap flags: ${renamed.map(([key]) => key)}`)
+    assert.deepEqual(await snapshot(source, serveWithDovecot(source, dir)), await snapshot(source, user))
   })
 
   test('kill -9 during a backup, then resume: nothing missing, nothing twice', async () => {

@@ -129,8 +129,11 @@ test('the destination IMAP processes are killed twice mid-run: the run reconnect
   assert.ok(killed > 0, 'imap processes of the destination were found and killed')
   assert.equal(run.code, 0, `${run.stderr}${run.json?.error}\n${readFileSync(logFile, 'utf8').split('\n').filter((l) => !/ copied \(/.test(l)).join('\n')}`)
   assert.equal(run.json.totals.failed, 0)
+  const [destSnap, sourceSnap] = await Promise.all([snapshot(dest, users.dest), snapshot(source, users.source)])
+  const counts = (snap: Record<string, unknown[]>) => Object.entries(snap).map(([k, v]) => `${k}: ${v.length}`).join(', ')
+  const warnLines = readFileSync(logFile, 'utf8').split('\n').filter((l) => / (WARN|ERROR) /.test(l)).join('\n')
+  assert.deepEqual(destSnap, sourceSnap, `destination ${counts(destSnap)} / source ${counts(sourceSnap)}; ${JSON.stringify(run.json.totals)}\n${warnLines}`)
   assert.ok(run.json.warnings.some((w: string) => /^destination: \d+ .*(retried|replaced)/.test(w)), run.json.warnings.join('\n'))
-  assert.deepEqual(await snapshot(dest, users.dest), await snapshot(source, users.source))
 
   const log = readFileSync(logFile, 'utf8')
   assert.match(log, /WARN  destination .*(; retry 1\/8 in \d+\.\d s|closed by the server or the network)/)
