@@ -13,8 +13,8 @@ import {TLS_MODES} from '../config/schema.js'
 /** --config, both accounts, TLS modes and password sources. */
 export const accountFlags = {
   config: Flags.string({char: 'c', summary: 'YAML configuration file.'}),
-  source: Flags.string({summary: 'Source account URL: imaps://user@host:port (TLS) or imap://user@host:port (STARTTLS).'}),
-  dest: Flags.string({summary: 'Destination account URL, same form as --source.'}),
+  source: Flags.string({summary: 'Source account URL: imaps://user@host:port (TLS) or imap://user@host:port (STARTTLS); or maildir:/path.'}),
+  dest: Flags.string({summary: 'Destination account URL, same form as --source (maildir:/path: a local Maildir backup).'}),
   'source-tls': Flags.string({options: [...TLS_MODES], summary: 'Override the source TLS mode (none = plaintext, loopback only).'}),
   'dest-tls': Flags.string({options: [...TLS_MODES], summary: 'Override the destination TLS mode.'}),
   'source-password-env': Flags.string({summary: 'Environment variable holding the source password.'}),

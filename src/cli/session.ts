@@ -10,7 +10,6 @@ import {StateRepository} from '../state/repository.js'
 import {defaultTuning} from '../config/tuning.js'
 import {storeLimits} from '../imap/throttle.js'
 import type {Logger} from '../log.js'
-import {withErrorBudget} from '../stores/error-budget.js'
 import {openStore} from '../stores/open.js'
 import type {Store} from '../stores/store.js'
 import type {RunContext} from '../sync/run.js'
@@ -53,13 +52,12 @@ export async function openSyncSession(config: SyncConfig<StoreConfig>, options: 
     readOnly: !options.writableSource,
     ignoreCondstore: options.ignoreCondstore,
   })
-  const imapDest = openStore(config.dest, {
+  const dest = openStore(config.dest, {
     label: 'destination',
     ...connectivity(),
     readOnly: false,
     ignoreAppendUid: options.ignoreAppendUid,
   })
-  const dest = tuning.maxErrors === undefined ? imapDest : withErrorBudget(imapDest, tuning.maxErrors)
   const closeStores = () => Promise.allSettled([source.close(), dest.close()]).then(() => undefined)
   try {
     // Log in on both sides before the state file is created: a wrong password leaves nothing behind.

@@ -124,7 +124,12 @@ Exit codes: 0 everything copied; 1 some messages failed (listed); 2 configuratio
             concurrency: config.concurrency,
             signal: abort.signal,
             hooks: killHooks(flags['debug-kill-at']),
-            policy: {mirror: flags.mirror, deleteExtraneous: flags['delete-extraneous'], move: flags.move},
+            policy: {
+              mirror: flags.mirror,
+              deleteExtraneous: flags['delete-extraneous'],
+              move: flags.move,
+              maxErrors: config.tuning?.maxErrors,
+            },
             deleteExtraneousFolders: flags['delete-extraneous-folders'],
             mapping: config.mapping,
             foldersOnly: flags['folders-only'],

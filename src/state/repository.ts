@@ -294,14 +294,6 @@ export class StateRepository {
       .run(destUid, this.#runId, now(), pair.id, sourceUid)
   }
 
-  markFailed(pair: PairRow, sourceUid: number, error: string): void {
-    this.#db
-      .prepare(
-        `UPDATE messages SET status = 'failed', error = ?, run_id = ?, updated_at = ? WHERE pair_id = ? AND source_uid = ?`,
-      )
-      .run(error, this.#runId, now(), pair.id, sourceUid)
-  }
-
   /** Remember the source flags now on the destination copy, after a flag update. */
   setFlags(pair: PairRow, updates: Array<{sourceUid: number; flags: string[]}>): void {
     const statement = this.#db.prepare(

@@ -27,7 +27,7 @@
 import {createHash} from 'node:crypto'
 import type PQueue from 'p-queue'
 
-import {ConnectError, MailferryError, MessageRejectedError, describeError} from '../errors.js'
+import {ConnectError, ExitCode, MailferryError, MessageRejectedError, describeError} from '../errors.js'
 import type {FolderPair} from '../plan/plan.js'
 import type {FolderSnapshot, MessageRow, PairRow, StateRepository} from '../state/repository.js'
 import type {FolderStatus, MessageFlags, MessageMeta, Store} from '../stores/store.js'
@@ -55,6 +55,8 @@ export interface SyncPolicy {
   move: boolean
   /** How often an APPEND with an unknown outcome is looked for and retried within the run (0: next run). */
   recheckRounds: number
+  /** --max-errors (imapsync --errorsmax): stop the run once this many messages failed. */
+  maxErrors?: number
 }
 
 export interface EngineContext {
@@ -384,6 +386,12 @@ export async function startCopies(ctx: EngineContext, prepared: Prepared): Promi
 /** Step 5 for one message. Runs inside the queue. */
 async function copyOne(ctx: EngineContext, prepared: Prepared, meta: MessageMeta): Promise<void> {
   if (ctx.signal.aborted || ctx.fatal.error) return
+  // Skipped up front: no point downloading what the destination says it will refuse (RFC 7889).
+  const limit = ctx.dest.capabilities().appendLimit
+  if (limit !== undefined && meta.size > limit) {
+    recordFailure(ctx, prepared, meta, `larger than the destination's APPENDLIMIT (${limit} bytes)`)
+    return
+  }
   const release = await ctx.budget.acquire(meta.size)
   try {
     await copyWithinBudget(ctx, prepared, meta)
@@ -427,12 +435,7 @@ async function copyWithinBudget(ctx: EngineContext, prepared: Prepared, meta: Me
       appended = await ctx.dest.appendMessage(pair.dest, message.raw, kept, message.internalDate)
     } catch (error) {
       if (!(error instanceof MessageRejectedError)) throw error
-      const reason = describeError(error)
-      ctx.state.markFailed(pairRow, meta.uid, reason)
-      result.failed++
-      const failure = {folder: pair.source, uid: meta.uid, messageId: meta.messageId, reason}
-      ctx.failures.push(failure)
-      ctx.emit('message:failed', failure)
+      recordFailure(ctx, prepared, meta, describeError(error))
       return
     }
     ctx.hooks.afterAppend?.(ordinal)
@@ -471,6 +474,38 @@ async function recheckUncertain(ctx: EngineContext, prepared: Prepared): Promise
       `${prepared.pair.dest}: the connection kept failing during APPEND; ${prepared.uncertain.length} messages left for the next run`,
       {hint: 're-run the same command to resume; nothing is copied twice'},
     )
+  }
+}
+
+/** A message the destination refuses: a 'failed' row with the reason, counted and reported; the run goes on. */
+function recordFailure(ctx: EngineContext, prepared: Prepared, meta: MessageMeta, reason: string): void {
+  ctx.state.putMessages(prepared.pairRow!, [
+    {
+      sourceUid: meta.uid,
+      destUid: null,
+      status: 'failed',
+      origin: null,
+      messageId: meta.messageId ?? null,
+      size: meta.size,
+      internalDate: meta.internalDate.toISOString(),
+      headerHash: null,
+      fingerprint: null,
+      flags: normalizeFlags(meta.flags),
+      error: reason,
+    },
+  ])
+  prepared.result.failed++
+  const failure = {folder: prepared.pair.source, uid: meta.uid, messageId: meta.messageId, reason}
+  ctx.failures.push(failure)
+  ctx.emit('message:failed', failure)
+  const max = ctx.policy.maxErrors
+  if (max !== undefined && ctx.failures.length >= max) {
+    // A run whose messages keep being refused (quota full...) stops instead of ploughing on.
+    ctx.fatal.error ??= new MailferryError(`stopped after ${max} failed ${max === 1 ? 'message' : 'messages'} (--max-errors ${max})`, {
+      scope: 'run',
+      exitCode: ExitCode.partial,
+      hint: 'see why they failed in the report; a re-run retries them (raise --max-errors to go on regardless)',
+    })
   }
 }
 

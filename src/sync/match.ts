@@ -51,11 +51,12 @@ function groupByKey(source: Keyed[], dest: Keyed[]): Map<string, UidGroup> {
 }
 
 /**
- * affinity: an optional secondary key per UID (the internal date). Within a decided group, members
- * with equal affinity pair first: two copies that are byte-identical on the server (say, one stored
- * with LF and one with CRLF line ends) are then paired with the copy that has their own date.
+ * affinity: optional secondary keys per UID, strongest first (internal date + flags, then internal
+ * date). Within a decided group, members with an equal key pair first, tier by tier: two copies that
+ * are byte-identical on the server (say, one stored with LF and one with CRLF line ends) are paired
+ * with the copy that has their own date and flags, so no flags are needlessly swapped.
  */
-export function matchLevel(source: Keyed[], dest: Keyed[], mode: MatchMode, affinity?: Affinity): LevelResult {
+export function matchLevel(source: Keyed[], dest: Keyed[], mode: MatchMode, affinity: Affinity[] = []): LevelResult {
   const result: LevelResult = {matched: [], unmatched: [], open: []}
   for (const group of groupByKey(source, dest).values()) {
     if (group.source.length === 0) continue
@@ -80,22 +81,25 @@ export interface Affinity {
   dest: Map<number, string>
 }
 
-/** Pair a group's members: equal affinity first, then the rest in UID order. */
-function pairUp(group: UidGroup, affinity?: Affinity): {pairs: Array<[number, number]>; leftover: number[]} {
-  const src = [...group.source].sort((a, b) => a - b)
+/** Pair a group's members: equal affinity first (tier by tier), then the rest in UID order. */
+function pairUp(group: UidGroup, affinity: Affinity[]): {pairs: Array<[number, number]>; leftover: number[]} {
+  let rest = [...group.source].sort((a, b) => a - b)
   const dst = [...group.dest].sort((a, b) => a - b)
   const pairs: Array<[number, number]> = []
   const usedDest = new Set<number>()
-  const rest: number[] = []
-  for (const uid of src) {
-    const wanted = affinity?.source.get(uid)
-    const partner = wanted === undefined ? undefined : dst.find((d) => !usedDest.has(d) && affinity!.dest.get(d) === wanted)
-    if (partner === undefined) {
-      rest.push(uid)
-      continue
+  for (const tier of affinity) {
+    const unpaired: number[] = []
+    for (const uid of rest) {
+      const wanted = tier.source.get(uid)
+      const partner = wanted === undefined ? undefined : dst.find((d) => !usedDest.has(d) && tier.dest.get(d) === wanted)
+      if (partner === undefined) {
+        unpaired.push(uid)
+        continue
+      }
+      usedDest.add(partner)
+      pairs.push([uid, partner])
     }
-    usedDest.add(partner)
-    pairs.push([uid, partner])
+    rest = unpaired
   }
   const freeDest = dst.filter((d) => !usedDest.has(d))
   const count = Math.min(rest.length, freeDest.length)

@@ -6,6 +6,7 @@
 import {createHash} from 'node:crypto'
 
 import type {MessageMeta, Store} from '../stores/store.js'
+import {normalizeFlags} from './flags.js'
 import {coarseKey, matchLevel, openUids, rekey, type Affinity, type UidGroup} from './match.js'
 
 export interface RecogniseInput {
@@ -47,11 +48,14 @@ export async function recognise(input: RecogniseInput): Promise<Map<number, numb
     }
     return hashes
   })
-  const dates: Affinity = {
-    source: new Map(input.candidates.map((m) => [m.uid, m.internalDate.toISOString()])),
-    dest: new Map(input.unclaimed.map((m) => [m.uid, m.internalDate.toISOString()])),
-  }
-  const level3 = matchLevel(...spread(rekey(level2.open, bodyKeys)), 'exact', dates)
+  // Byte-identical copies are interchangeable: pair each with the copy that has its date and flags.
+  const tier = (key: (m: MessageMeta) => string): Affinity => ({
+    source: new Map(input.candidates.map((m) => [m.uid, key(m)])),
+    dest: new Map(input.unclaimed.map((m) => [m.uid, key(m)])),
+  })
+  const date = (m: MessageMeta) => m.internalDate.toISOString()
+  const dateAndFlags = (m: MessageMeta) => `${date(m)} ${normalizeFlags(m.flags).join(' ')}`
+  const level3 = matchLevel(...spread(rekey(level2.open, bodyKeys)), 'exact', [tier(dateAndFlags), tier(date)])
   for (const [s, d] of level3.matched) found.set(s, d)
   return found
 }

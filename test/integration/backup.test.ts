@@ -9,7 +9,7 @@ import {join, relative} from 'node:path'
 import {after, before, describe, test} from 'node:test'
 
 import {startDovecot, type DovecotInstance} from '../harness/dovecot.js'
-import {appendOne, folderTree, listUids, seed, setFlags, snapshot, type Snapshot} from '../harness/mailbox.js'
+import {appendOne, folderTree, listUids, seed, setFlags, snapshot, withClient, type Snapshot} from '../harness/mailbox.js'
 import {generateMessages, nastyMessages, type SeedMessage} from '../harness/messages.js'
 import {freshUser, runCli, tempDir} from './cli.js'
 
@@ -247,6 +247,25 @@ describe('mailferry backup and restore', {concurrency: true}, () => {
     const expected = await snapshot(source, user)
     assert.equal(messageFiles(dir).size, count(expected), 'one file per message')
     assert.deepEqual(await snapshot(source, serveWithDovecot(source, dir)), expected)
+  })
+
+  test('a message moved on the source is moved in the backup, not stored again', async () => {
+    const user = freshUser('bkmove')
+    const dir = join(tmp.dir, user)
+    await seed(source, user, {INBOX: generateMessages(8, {seed: 17}), Archive: generateMessages(2, {seed: 18})})
+    assertOk(await backup(user, dir), 'first backup')
+    const files = messageFiles(dir).size
+    const [uid] = await listUids(source, user, 'INBOX')
+    await withClient(source, user, async (client) => {
+      await client.mailboxOpen('INBOX')
+      await client.messageMove(String(uid), 'Archive', {uid: true})
+    })
+    const run = await backup(user, dir)
+    assertOk(run, 'backup after the move')
+    assert.equal(run.json.totals.copied, 0)
+    assert.equal(run.json.totals.moved, 1)
+    assert.equal(messageFiles(dir).size, files, 'no file added')
+    assert.deepEqual(await snapshot(source, serveWithDovecot(source, dir)), await snapshot(source, user))
   })
 
   test("restores a Maildir that Dovecot itself wrote (LF line ends, new/, Dovecot's keywords)", async () => {

@@ -478,6 +478,46 @@ export class MaildirFolder {
     )
   }
 
+  /**
+   * Moves one message into another folder of the same Maildir: the file is renamed into the
+   * target's cur/ (its keyword letters recomputed for the target's dovecot-keywords) and gets a UID
+   * there. Undefined when the message is gone. A crash in between leaves the file in the target
+   * without a UID: the next scan gives it one.
+   */
+  async moveTo(uid: number, target: MaildirFolder): Promise<{uid: number; uidValidity: number; dropped: string[]} | undefined> {
+    if (this.#readOnly || target.#readOnly) throw new ReadOnlyError('the store is read-only')
+    if (!this.#scanned) await this.refresh()
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const entry = this.#entries.get(uid)
+      if (!entry) return undefined
+      const from = join(this.dir, entry.sub, entry.name)
+      try {
+        const moved = await target.#adopt(from, entry.base, this.#flagsOf(entry))
+        this.#entries.delete(uid)
+        return moved
+      } catch (error) {
+        if (!isMissing(error)) throw error
+        // Renamed under our feet (a flag change by someone else): look again once.
+        if (attempt === 0) await this.refresh()
+      }
+    }
+    return undefined
+  }
+
+  /** Takes a file of another folder into cur/ with `flags` and gives it the next UID. */
+  async #adopt(from: string, base: string, flags: string[]): Promise<{uid: number; uidValidity: number; dropped: string[]}> {
+    return this.#mutex.run(() =>
+      this.#withLock(async () => {
+        const [{info, dropped}] = await this.#infos([flags])
+        const name = withInfo(base, info)
+        await rename(from, join(this.dir, 'cur', name))
+        const [uid] = await this.#appendRecords([base])
+        this.#entries.set(uid, {uid, base, sub: 'cur', name})
+        return {uid, uidValidity: this.#uids!.uidValidity, dropped}
+      }),
+    )
+  }
+
   /** Deletes the messages' files. Their uidlist lines stay (Dovecot drops them when it rewrites the file). */
   async delete(uids: number[]): Promise<void> {
     if (this.#readOnly) throw new ReadOnlyError('the store is read-only')

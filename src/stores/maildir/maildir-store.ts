@@ -13,7 +13,7 @@
  * A read-only store (a source) never changes a message file; it only gives UIDs to files that have
  * none, in dovecot-uidlist, as Dovecot itself does on EXAMINE.
  */
-import {readdir, readFile, stat} from 'node:fs/promises'
+import {readdir, readFile, rm, stat} from 'node:fs/promises'
 import {join, resolve} from 'node:path'
 
 import {ConfigError, ExitCode, FolderError, MailferryError, describeError} from '../../errors.js'
@@ -223,6 +223,34 @@ export class MaildirStore implements Store {
     this.#writable(path)
     if (uids.length === 0) return
     await this.#run(path, (folder) => folder.delete(uids))
+  }
+
+  /** Moves a message to another folder (a rename within the Maildir). Returns its UID there. */
+  async moveMessage(path: string, uid: number, toPath: string): Promise<AppendResult> {
+    this.#writable(path)
+    const target = await this.#run(toPath, async (folder) => {
+      if (!(await folder.exists())) throw new FolderMissingError(folder.dir)
+      return folder
+    })
+    return this.#run(path, async (folder) => {
+      const moved = await folder.moveTo(uid, target)
+      if (!moved) return {}
+      this.#noteDropped(toPath, moved.dropped)
+      return {uid: moved.uid, uidValidity: moved.uidValidity}
+    })
+  }
+
+  /** Deletes a folder that holds no message (its directory, with Dovecot's files in it). */
+  async deleteFolder(path: string): Promise<void> {
+    this.#writable(path)
+    if (isInbox(path)) throw new FolderError(`${this.#where}: INBOX cannot be deleted`)
+    await this.#run(path, async (folder) => {
+      const {messages} = await folder.status()
+      if (messages > 0) throw new FolderError(`${this.#where}: folder "${path}" still holds ${messages} messages; not deleted`)
+      await rm(folder.dir, {recursive: true})
+      this.#folders.delete(this.#dirOf(path))
+      this.#dirs.delete(path)
+    })
   }
 
   async close(): Promise<void> {

@@ -28,7 +28,7 @@ test('rows go pending -> copied / failed and read back', () => {
   repo.setValidities(pair, 1, 2)
   repo.putMessages(pair, [row(1), row(2)])
   repo.markCopied(pair, 1, 77)
-  repo.markFailed(pair, 2, 'too big')
+  repo.putMessages(pair, [{...row(2), status: 'failed', error: 'too big'}])
   const rows = repo.messages(pair)
   assert.equal(rows.get(1)?.status, 'copied')
   assert.equal(rows.get(1)?.destUid, 77)

@@ -49,8 +49,15 @@ test('rekey keeps members of different groups apart and drops UIDs without a key
 
 test('identical copies pair with the copy that has the same internal date first', () => {
   const affinity = {source: new Map([[1, 'd1'], [2, 'd2']]), dest: new Map([[10, 'd2'], [11, 'd1']])}
-  const result = matchLevel(keyed([[1, 'h'], [2, 'h']]), keyed([[10, 'h'], [11, 'h']]), 'exact', affinity)
+  const result = matchLevel(keyed([[1, 'h'], [2, 'h']]), keyed([[10, 'h'], [11, 'h']]), 'exact', [affinity])
   assert.deepEqual(result.matched, [[1, 11], [2, 10]])
   const noDates = matchLevel(keyed([[1, 'h'], [2, 'h']]), keyed([[10, 'h'], [11, 'h']]), 'exact')
   assert.deepEqual(noDates.matched, [[1, 10], [2, 11]])
+})
+
+test('with equal dates, the copy with the same flags pairs first', () => {
+  const dateAndFlags = {source: new Map([[1, 'd \\Seen'], [2, 'd']]), dest: new Map([[10, 'd'], [11, 'd \\Seen']])}
+  const date = {source: new Map([[1, 'd'], [2, 'd']]), dest: new Map([[10, 'd'], [11, 'd']])}
+  const result = matchLevel(keyed([[1, 'h'], [2, 'h']]), keyed([[10, 'h'], [11, 'h']]), 'exact', [dateAndFlags, date])
+  assert.deepEqual(result.matched, [[1, 11], [2, 10]])
 })

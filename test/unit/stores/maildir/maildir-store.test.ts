@@ -199,6 +199,33 @@ describe('Maildir store', () => {
     assert.deepEqual(listed, {'Entwürfe': false, INBOX: true, 'Lists.a&b list': true})
   })
 
+  test('moving a message renames its file into the other folder, with letters of that folder', async () => {
+    const store = await writable()
+    await store.createFolder('Archive')
+    await store.appendMessage('Archive', message('first in archive'), ['Other'], date)
+    const {uid} = await store.appendMessage('INBOX', message('moving'), ['\\Seen', 'Project-X'], date)
+    const moved = await store.moveMessage('INBOX', uid!, 'Archive')
+    assert.equal(moved.uid, 2)
+    assert.equal(moved.uidValidity, (await store.status('Archive')).uidValidity)
+    assert.deepEqual(await store.listFlags('INBOX'), [])
+    assert.deepEqual((await store.listFlags('Archive')).map((m) => [m.uid, m.flags.sort()]), [[1, ['Other']], [2, ['Project-X', '\\Seen']]])
+    assert.equal((await store.fetchMessage('Archive', 2))?.internalDate.toISOString(), date.toISOString())
+    assert.match(readdirSync(join(store.root, '.Archive', 'cur')).find((n) => n.includes(':2,S'))!, /:2,Sb$/, 'Project-X is letter b in Archive')
+    assert.deepEqual(await store.moveMessage('INBOX', 99, 'Archive'), {}, 'a message that is gone')
+  })
+
+  test('deleting a folder: only when it holds no message; never INBOX', async () => {
+    const store = await writable()
+    await store.createFolder('Old')
+    await store.appendMessage('Old', message('o'), [], date)
+    await assert.rejects(store.deleteFolder('Old'), /still holds 1 messages/)
+    await store.deleteMessages('Old', [1])
+    await store.deleteFolder('Old')
+    assert.ok(!existsSync(join(store.root, '.Old')))
+    assert.deepEqual((await store.listFolders()).map((f) => f.path), ['INBOX'])
+    await assert.rejects(store.deleteFolder('INBOX'), FolderError)
+  })
+
   test('deleting removes the files', async () => {
     const store = await writable()
     await store.appendMessage('INBOX', message('d1'), [], date)
