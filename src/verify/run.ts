@@ -5,7 +5,8 @@
  *
  * Per folder it downloads the metadata listing (UID, FLAGS, INTERNALDATE, RFC822.SIZE, Message-ID) and
  * the header blocks (hashed as they arrive, 500 at a time); bodies only with --deep, one message per
- * connection at a time, so memory stays bounded by `concurrency` x the largest message.
+ * connection at a time and at most DEEP_BUDGET_BYTES of messages at once on both sides together (a bigger
+ * message is hashed alone), so memory stays bounded whatever the folder holds.
  */
 import {createHash} from 'node:crypto'
 
@@ -13,6 +14,7 @@ import type {FolderMappingConfig} from '../config/mapping.js'
 import {ExitCode, MailferryError, describeError} from '../errors.js'
 import type {FolderPair} from '../plan/plan.js'
 import type {MessageMeta, Store} from '../stores/store.js'
+import {ByteBudget} from '../sync/budget.js'
 import {planRun} from '../sync/run.js'
 import {compareFolder, folderEqual, missingFolder, type FolderComparison, type FolderVerdict, type MessageDifference, type VerifyMessage} from './compare.js'
 
@@ -76,6 +78,9 @@ export interface VerifyResult {
 /** UIDs per header FETCH: bounded memory, few round trips. */
 const HEADER_CHUNK = 500
 
+/** Message bytes held at once by --deep on both sides together (imapflow briefly holds each body twice). */
+export const DEEP_BUDGET_BYTES = 16 * 1024 * 1024
+
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex')
 
 export async function runVerify(ctx: VerifyContext, options: VerifyOptions): Promise<VerifyResult> {
@@ -90,7 +95,7 @@ export async function runVerify(ctx: VerifyContext, options: VerifyOptions): Pro
 
   const folders: FolderVerdict[] = []
   const differences: MessageDifference[] = []
-  const hashed = {bytes: 0}
+  const hashed = {bytes: 0, budget: new ByteBudget(DEEP_BUDGET_BYTES)}
   for (const pair of plan.pairs) {
     if (options.signal?.aborted) break
     options.onFolder?.({phase: 'start', source: pair.source, dest: pair.dest})
@@ -155,7 +160,13 @@ function emptyVerdict(pair: FolderPair): FolderVerdict {
   return {source: pair.source, dest: pair.dest, destMissing: false, sourceMessages: 0, destMessages: 0, equal: 0, missing: 0, extra: 0, changed: 0}
 }
 
-async function verifyFolder(ctx: VerifyContext, pair: FolderPair, options: VerifyOptions, hashed: {bytes: number}): Promise<FolderComparison> {
+interface Hashing {
+  /** Bytes downloaded and hashed so far. */
+  bytes: number
+  budget: ByteBudget
+}
+
+async function verifyFolder(ctx: VerifyContext, pair: FolderPair, options: VerifyOptions, hashed: Hashing): Promise<FolderComparison> {
   if (pair.create) {
     const status = await ctx.source.status(pair.source)
     return missingFolder(pair, status.messages)
@@ -168,7 +179,7 @@ async function verifyFolder(ctx: VerifyContext, pair: FolderPair, options: Verif
 }
 
 /** Metadata, header hashes and (with --deep) message hashes of one folder. */
-async function loadSide(store: Store, path: string, options: VerifyOptions, hashed: {bytes: number}): Promise<VerifyMessage[]> {
+async function loadSide(store: Store, path: string, options: VerifyOptions, hashed: Hashing): Promise<VerifyMessage[]> {
   const meta: MessageMeta[] = await store.listMeta(path)
   const messages: VerifyMessage[] = meta.map((m) => ({
     uid: m.uid,
@@ -189,10 +200,15 @@ async function loadSide(store: Store, path: string, options: VerifyOptions, hash
   if (options.deep) {
     await forEachLimit(uids, options.concurrency, async (uid) => {
       if (options.signal?.aborted) return
-      const message = await store.fetchMessage(path, uid)
-      if (!message) return
-      byUid.get(uid)!.bodyHash = sha256(message.raw)
-      hashed.bytes += message.raw.length
+      const release = await hashed.budget.acquire(byUid.get(uid)!.size)
+      try {
+        const message = await store.fetchMessage(path, uid)
+        if (!message) return
+        byUid.get(uid)!.bodyHash = sha256(message.raw)
+        hashed.bytes += message.raw.length
+      } finally {
+        release()
+      }
     })
   }
   return messages
