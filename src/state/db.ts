@@ -11,6 +11,7 @@ import {acquireLock, type StateLock} from './lock.js'
 import {migrate} from './migrations.js'
 
 export type SqliteDb = Database.Database
+export type Statement = Database.Statement
 
 export interface OpenStateOptions {
   /** Take the single-writer lock (a sync run). Readers such as `status` pass false. */

@@ -3,7 +3,7 @@
  * Never stores credentials: accounts are recorded as user@host:port only.
  */
 import {StateError} from '../errors.js'
-import type {SqliteDb} from './db.js'
+import type {SqliteDb, Statement} from './db.js'
 
 export type MessageStatus = 'pending' | 'copied' | 'failed'
 export type MessageOrigin = 'appended' | 'recognised'
@@ -82,12 +82,20 @@ export class StateRepository {
     this.#db = db
   }
 
+  /** Statements are prepared once: preparing per call cost ~0.2 ms per copied message. */
+  readonly #statements = new Map<string, Statement>()
+  #stmt(sql: string): Statement {
+    let statement = this.#statements.get(sql)
+    if (!statement) this.#statements.set(sql, (statement = this.#db.prepare(sql)))
+    return statement
+  }
+
   /**
    * Binds the database to one source/destination account pair. A state file reused for other
    * accounts would pair UIDs of unrelated mailboxes, so that is refused.
    */
   bindAccounts(source: string, dest: string): void {
-    const get = this.#db.prepare('SELECT value FROM meta WHERE key = ?')
+    const get = this.#stmt('SELECT value FROM meta WHERE key = ?')
     const known = {source: get.get('source') as {value: string} | undefined, dest: get.get('dest') as {value: string} | undefined}
     if (known.source && known.dest) {
       if (known.source.value !== source || known.dest.value !== dest) {
@@ -98,7 +106,7 @@ export class StateRepository {
       }
       return
     }
-    const put = this.#db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)')
+    const put = this.#stmt('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)')
     this.#db.transaction(() => {
       put.run('source', source)
       put.run('dest', dest)
@@ -106,24 +114,22 @@ export class StateRepository {
   }
 
   startRun(): number {
-    const info = this.#db.prepare('INSERT INTO runs (started_at) VALUES (?)').run(now())
+    const info = this.#stmt('INSERT INTO runs (started_at) VALUES (?)').run(now())
     this.#runId = Number(info.lastInsertRowid)
     return this.#runId
   }
 
   finishRun(outcome: string, totals: RunTotals, error?: string): void {
     if (this.#runId === null) return
-    this.#db
-      .prepare(
+    this.#stmt(
         'UPDATE runs SET finished_at = ?, outcome = ?, copied = ?, present = ?, failed = ?, bytes = ?, error = ? WHERE id = ?',
       )
       .run(now(), outcome, totals.copied, totals.present, totals.failed, totals.bytes, error ?? null, this.#runId)
   }
 
   pair(sourcePath: string, destPath: string): PairRow {
-    this.#db.prepare('INSERT OR IGNORE INTO folder_pairs (source_path, dest_path) VALUES (?, ?)').run(sourcePath, destPath)
-    const row = this.#db
-      .prepare(
+    this.#stmt('INSERT OR IGNORE INTO folder_pairs (source_path, dest_path) VALUES (?, ?)').run(sourcePath, destPath)
+    const row = this.#stmt(
         `SELECT id, source_path AS sourcePath, dest_path AS destPath, source_uidvalidity AS sourceUidValidity,
                 dest_uidvalidity AS destUidValidity, source_uidnext AS sourceUidNext, source_messages AS sourceMessages,
                 source_modseq AS sourceModseq, dest_created AS destCreated
@@ -136,8 +142,7 @@ export class StateRepository {
   /** Every pair recorded, for deletions of folders whose source is gone. */
   pairs(): PairRow[] {
     return (
-      this.#db
-        .prepare(
+      this.#stmt(
           `SELECT id, source_path AS sourcePath, dest_path AS destPath, source_uidvalidity AS sourceUidValidity,
                   dest_uidvalidity AS destUidValidity, source_uidnext AS sourceUidNext, source_messages AS sourceMessages,
                   source_modseq AS sourceModseq, dest_created AS destCreated FROM folder_pairs`,
@@ -147,12 +152,12 @@ export class StateRepository {
   }
 
   markCreated(pair: PairRow): void {
-    this.#db.prepare('UPDATE folder_pairs SET dest_created = 1 WHERE id = ?').run(pair.id)
+    this.#stmt('UPDATE folder_pairs SET dest_created = 1 WHERE id = ?').run(pair.id)
     pair.destCreated = true
   }
 
   forgetPair(pair: PairRow): void {
-    this.#db.prepare('DELETE FROM folder_pairs WHERE id = ?').run(pair.id)
+    this.#stmt('DELETE FROM folder_pairs WHERE id = ?').run(pair.id)
   }
 
   /**
@@ -174,8 +179,7 @@ export class StateRepository {
     const values = snapshot
       ? [snapshot.uidNext, snapshot.messages, snapshot.highestModseq?.toString() ?? null]
       : [null, null, null]
-    this.#db
-      .prepare('UPDATE folder_pairs SET source_uidnext = ?, source_messages = ?, source_modseq = ? WHERE id = ?')
+    this.#stmt('UPDATE folder_pairs SET source_uidnext = ?, source_messages = ?, source_modseq = ? WHERE id = ?')
       .run(...values, pair.id)
     pair.sourceUidNext = values[0] as number | null
     pair.sourceMessages = values[1] as number | null
@@ -184,19 +188,18 @@ export class StateRepository {
 
   /** Rows not settled yet: pending (a killed APPEND), failed (retry), or copied without a destination UID. */
   unsettledCount(pair: PairRow): number {
-    const row = this.#db
-      .prepare(`SELECT COUNT(*) AS n FROM messages WHERE pair_id = ? AND (status != 'copied' OR dest_uid IS NULL)`)
+    const row = this.#stmt(`SELECT COUNT(*) AS n FROM messages WHERE pair_id = ? AND (status != 'copied' OR dest_uid IS NULL)`)
       .get(pair.id) as {n: number}
     return row.n
   }
 
   /** Number of message rows of the pair. */
   rowCount(pair: PairRow): number {
-    return (this.#db.prepare('SELECT COUNT(*) AS n FROM messages WHERE pair_id = ?').get(pair.id) as {n: number}).n
+    return (this.#stmt('SELECT COUNT(*) AS n FROM messages WHERE pair_id = ?').get(pair.id) as {n: number}).n
   }
 
   deleteMessages(pair: PairRow, sourceUids: number[]): void {
-    const statement = this.#db.prepare('DELETE FROM messages WHERE pair_id = ? AND source_uid = ?')
+    const statement = this.#stmt('DELETE FROM messages WHERE pair_id = ? AND source_uid = ?')
     this.#db.transaction(() => {
       for (const uid of sourceUids) statement.run(pair.id, uid)
     })()
@@ -212,9 +215,8 @@ export class StateRepository {
       (pair.sourceUidValidity !== null && pair.sourceUidValidity !== sourceUidValidity) ||
       (pair.destUidValidity !== null && pair.destUidValidity !== destUidValidity)
     this.#db.transaction(() => {
-      if (changed) this.#db.prepare('DELETE FROM messages WHERE pair_id = ?').run(pair.id)
-      this.#db
-        .prepare('UPDATE folder_pairs SET source_uidvalidity = ?, dest_uidvalidity = ? WHERE id = ?')
+      if (changed) this.#stmt('DELETE FROM messages WHERE pair_id = ?').run(pair.id)
+      this.#stmt('UPDATE folder_pairs SET source_uidvalidity = ?, dest_uidvalidity = ? WHERE id = ?')
         .run(sourceUidValidity, destUidValidity, pair.id)
     })()
     pair.sourceUidValidity = sourceUidValidity
@@ -223,12 +225,11 @@ export class StateRepository {
   }
 
   touchPair(pair: PairRow): void {
-    this.#db.prepare('UPDATE folder_pairs SET last_synced_at = ? WHERE id = ?').run(now(), pair.id)
+    this.#stmt('UPDATE folder_pairs SET last_synced_at = ? WHERE id = ?').run(now(), pair.id)
   }
 
   messages(pair: PairRow): Map<number, MessageRow> {
-    const rows = this.#db
-      .prepare(
+    const rows = this.#stmt(
         `SELECT source_uid, dest_uid, status, origin, message_id, size, internal_date, header_hash, fingerprint, flags, error
          FROM messages WHERE pair_id = ?`,
       )
@@ -255,7 +256,7 @@ export class StateRepository {
   /** Insert or replace rows in one transaction (one commit for the batch). */
   putMessages(pair: PairRow, rows: NewMessageRow[]): void {
     if (rows.length === 0) return
-    const statement = this.#db.prepare(
+    const statement = this.#stmt(
       `INSERT OR REPLACE INTO messages
          (pair_id, source_uid, dest_uid, status, origin, message_id, size, internal_date, header_hash, fingerprint,
           flags, error, run_id, updated_at)
@@ -286,8 +287,7 @@ export class StateRepository {
 
   /** The APPEND landed: record where. destUid is null when the store could not say (no UIDPLUS). */
   markCopied(pair: PairRow, sourceUid: number, destUid: number | null): void {
-    this.#db
-      .prepare(
+    this.#stmt(
         `UPDATE messages SET status = 'copied', origin = 'appended', dest_uid = ?, error = NULL, run_id = ?, updated_at = ?
          WHERE pair_id = ? AND source_uid = ?`,
       )
@@ -296,7 +296,7 @@ export class StateRepository {
 
   /** Remember the source flags now on the destination copy, after a flag update. */
   setFlags(pair: PairRow, updates: Array<{sourceUid: number; flags: string[]}>): void {
-    const statement = this.#db.prepare(
+    const statement = this.#stmt(
       'UPDATE messages SET flags = ?, updated_at = ? WHERE pair_id = ? AND source_uid = ?',
     )
     const stamp = now()
