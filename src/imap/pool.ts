@@ -81,6 +81,8 @@ export class ConnectionPool {
   readonly #waiters: Waiter[] = []
   readonly #options: PoolOptions
   #open = 0
+  /** Of #open, the sessions still connecting and logging in. */
+  #connecting = 0
   #closed = false
 
   constructor(options: PoolOptions) {
@@ -161,6 +163,7 @@ export class ConnectionPool {
 
   async #create(): Promise<ImapClient> {
     this.#open++
+    this.#connecting++
     try {
       return await this.#connect()
     } catch (error) {
@@ -170,6 +173,8 @@ export class ConnectionPool {
       const waiter = this.#waiters.shift()
       if (waiter) this.#acquire(waiter.preferMailbox).then(waiter.resolve, waiter.reject)
       throw error
+    } finally {
+      this.#connecting--
     }
   }
 
@@ -189,9 +194,11 @@ export class ConnectionPool {
       } catch (error) {
         // "Too many connections" while others work: make do with those (imapsync's lesson with
         // Office 365 and Gmail, which cap sessions per user), and wait for one of them.
-        if (this.#open > 0 && pushedBack(error)) {
-          if (this.#open < this.#size) {
-            this.#size = this.#open
+        // Sessions still logging in do not count: they may meet the same refusal.
+        const established = this.#open - this.#connecting
+        if (established > 0 && pushedBack(error)) {
+          if (established < this.#size) {
+            this.#size = established
             this.#options.onShrink?.(this.#size, error)
           }
           return new Promise<ImapClient>((resolve, reject) => this.#waiters.push({preferMailbox, resolve, reject}))
