@@ -368,6 +368,9 @@ async function main(): Promise<void> {
     log('(b) re-run, no change')
     const noChange = await runMailferry(syncArgs, env)
     expectOk('no-change re-run', noChange, (json) => (json?.totals?.copied === 0 ? undefined : `copied ${json?.totals?.copied}, expected 0`))
+    log('(b2) re-run, no change, CONDSTORE ignored (every folder listed: UID FETCH 1:* FLAGS)')
+    const noChangeNoCondstore = await runMailferry([...syncArgs, '--debug-no-condstore'], env)
+    expectOk('no-change re-run without CONDSTORE', noChangeNoCondstore, (json) => (json?.totals?.copied === 0 ? undefined : `copied ${json?.totals?.copied}, expected 0`))
 
     const newCount = Math.max(1, Math.round(opts.messages / 100))
     // Flags first, so that only messages the destination has already are changed.
@@ -412,6 +415,7 @@ async function main(): Promise<void> {
       runs: {
         firstSync,
         noChange: fromSync('(b) re-run, no change', noChange, total, 0),
+        noChangeNoCondstore: fromSync('(b2) re-run, no change, without CONDSTORE', noChangeNoCondstore, total, 0),
         incremental: fromSync(`(c) re-run: ${newCount} new (1%), ${changed} flag changes (5%)`, incremental, newCount, incremental.json.totals.bytes),
         rawAppend,
         verify: figures('verify (after c)', sourceNow, 0, verify.wallMs, {reportedMs: verify.json?.durationMs, peakRssReportedBytes: verify.json?.peakRssBytes, peakRssVmHwmBytes: verify.vmHwmBytes, exitCode: verify.code}),
