@@ -242,11 +242,12 @@ export class ImapStore implements Store {
     })
   }
 
-  async listFlags(path: string): Promise<MessageFlags[]> {
+  async listFlags(path: string, options: {changedSince?: bigint} = {}): Promise<MessageFlags[]> {
     return this.#inFolder(path, async (client) => {
       if (!client.mailbox || client.mailbox.exists === 0) return []
       const out: MessageFlags[] = []
-      for await (const msg of client.fetch('1:*', {uid: true, flags: true}, {uid: true})) {
+      const changedSince = this.#capabilities.condstore ? options.changedSince : undefined
+      for await (const msg of client.fetch('1:*', {uid: true, flags: true}, {uid: true, changedSince})) {
         out.push({uid: msg.uid, flags: [...(msg.flags ?? [])]})
       }
       return out

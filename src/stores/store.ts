@@ -124,8 +124,12 @@ export interface Store {
    * no-change run skip a folder after one command. Stores without it are always listed.
    */
   peek?(path: string): Promise<FolderPeek>
-  /** UID and flags of every message: the cheap listing a no-change run relies on. */
-  listFlags(path: string): Promise<MessageFlags[]>
+  /**
+   * UID and flags of every message: the cheap listing a no-change run relies on. With changedSince
+   * (CONDSTORE, RFC 7162 CHANGEDSINCE) a store may return only messages whose flags changed or that
+   * arrived after that HIGHESTMODSEQ; a store that cannot filter returns them all.
+   */
+  listFlags(path: string, options?: {changedSince?: bigint}): Promise<MessageFlags[]>
   /** Full metadata for the given UIDs (all messages when uids is undefined). Missing UIDs are left out. */
   listMeta(path: string, uids?: number[]): Promise<MessageMeta[]>
   /**

@@ -106,6 +106,7 @@ function emptyResult(pair: FolderPair): FolderResult {
     dest: pair.dest,
     created: pair.create,
     unchanged: false,
+    changesOnly: false,
     sourceMessages: 0,
     copied: 0,
     alreadyPresent: 0,
@@ -171,6 +172,7 @@ async function load(ctx: EngineContext, prepared: Prepared): Promise<void> {
 
   const [sourceStatus, destStatus] = await Promise.all([ctx.source.status(pair.source), ctx.dest.status(pair.dest)])
   prepared.destStatus = destStatus
+  const changesSince = changedSinceBase(ctx, pairRow, prepared.sourcePeek, destStatus)
   const before = {source: pairRow.sourceUidValidity, dest: pairRow.destUidValidity}
   if (ctx.state.setValidities(pairRow, sourceStatus.uidValidity, destStatus.uidValidity)) {
     warn(
@@ -180,8 +182,16 @@ async function load(ctx: EngineContext, prepared: Prepared): Promise<void> {
     )
   }
   prepared.rows = ctx.state.messages(pairRow)
-  prepared.sourceFlags = await ctx.source.listFlags(pair.source)
-  result.sourceMessages = prepared.sourceFlags.length
+  const changes = changesSince === undefined ? undefined : await listChanges(ctx, prepared, changesSince)
+  if (changes) {
+    // CHANGEDSINCE: only messages that changed or arrived, and none was expunged (counted below).
+    prepared.sourceFlags = changes
+    result.changesOnly = true
+    result.sourceMessages = prepared.sourcePeek!.messages
+  } else {
+    prepared.sourceFlags = await ctx.source.listFlags(pair.source)
+    result.sourceMessages = prepared.sourceFlags.length
+  }
 
   const present = new Set<number>()
   const candidateUids: number[] = []
@@ -192,11 +202,41 @@ async function load(ctx: EngineContext, prepared: Prepared): Promise<void> {
     if (!row || row.status !== 'copied') candidateUids.push(uid)
     else if (row.destUid === null) unresolvedUids.push(uid)
   }
-  prepared.vanished = [...prepared.rows.values()].filter((row) => !present.has(row.sourceUid))
+  if (!changes) prepared.vanished = [...prepared.rows.values()].filter((row) => !present.has(row.sourceUid))
   if (candidateUids.length > 0 || unresolvedUids.length > 0) {
     prepared.toCopy = await resolveCandidates(ctx, prepared, candidateUids, unresolvedUids)
   }
-  result.alreadyPresent = prepared.sourceFlags.length - prepared.toCopy.length
+  result.alreadyPresent = result.sourceMessages - prepared.toCopy.length
+}
+
+/**
+ * The HIGHESTMODSEQ to list changes from (RFC 7162 CHANGEDSINCE), when the last complete sync of this
+ * folder is the base: same UIDVALIDITY on both sides, nothing unsettled, no deletions waiting.
+ */
+function changedSinceBase(
+  ctx: EngineContext,
+  pairRow: PairRow,
+  peek: FolderSnapshot | undefined,
+  destStatus: FolderStatus,
+): bigint | undefined {
+  if (!peek || peek.highestModseq === undefined || pairRow.sourceModseq === null) return undefined
+  if (pairRow.sourceUidValidity !== peek.uidValidity || pairRow.destUidValidity !== destStatus.uidValidity) return undefined
+  if (pairRow.sourceMessages === null || pairRow.sourceUidNext === null) return undefined
+  if (ctx.state.unsettledCount(pairRow) !== 0) return undefined
+  if (ctx.policy.deleteExtraneous && ctx.state.rowCount(pairRow) !== pairRow.sourceMessages) return undefined
+  return BigInt(pairRow.sourceModseq)
+}
+
+/**
+ * Messages changed or added since the base. Valid only if nothing was expunged: the messages now
+ * must be exactly those of the last sync plus the new UIDs. Otherwise (an expunge, or mail that
+ * arrived between STATUS and FETCH) undefined, and the folder is listed in full.
+ */
+async function listChanges(ctx: EngineContext, prepared: Prepared, since: bigint): Promise<MessageFlags[] | undefined> {
+  const {pairRow, sourcePeek} = prepared
+  const changes = await ctx.source.listFlags(prepared.pair.source, {changedSince: since})
+  const added = changes.filter((m) => m.uid >= pairRow!.sourceUidNext!).length
+  return sourcePeek!.messages === pairRow!.sourceMessages! + added ? changes : undefined
 }
 
 /**

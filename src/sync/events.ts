@@ -19,6 +19,8 @@ export interface FolderResult {
   created: boolean
   /** The source folder had not changed since the last complete sync (HIGHESTMODSEQ): nothing was listed. */
   unchanged: boolean
+  /** Only the messages changed since the last complete sync were listed (CONDSTORE CHANGEDSINCE). */
+  changesOnly: boolean
   /** Messages in the source folder at listing time. */
   sourceMessages: number
   /** Appended by this run. */

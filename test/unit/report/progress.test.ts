@@ -32,6 +32,7 @@ function done(over: Partial<FolderResult> & {source: string}): FolderResult {
     dest: over.source,
     created: false,
     unchanged: false,
+    changesOnly: false,
     sourceMessages: 0,
     copied: 0,
     alreadyPresent: 0,

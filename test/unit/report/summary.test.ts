@@ -9,6 +9,7 @@ function folder(over: Partial<FolderResult> & {source: string}): FolderResult {
     dest: over.source,
     created: false,
     unchanged: false,
+    changesOnly: false,
     sourceMessages: 0,
     copied: 0,
     alreadyPresent: 0,
