@@ -22,7 +22,7 @@ test('bench --messages 50 runs (a)-(d) and verify, and writes latest.json and la
   assert.ok(existsSync(join(tmp.dir, 'latest.md')))
   const result = JSON.parse(readFileSync(join(tmp.dir, 'latest.json'), 'utf8'))
   assert.equal(result.corpus.messages, 50)
-  assert.deepEqual(Object.keys(result.runs), ['firstSync', 'noChange', 'incremental', 'rawAppend', 'verify', 'verifyDeep'])
+  assert.deepEqual(Object.keys(result.runs), ['firstSync', 'noChange', 'noChangeNoCondstore', 'incremental', 'rawAppend', 'verify', 'verifyDeep'])
   assert.equal(result.runs.incremental.messages, 1)
   assert.ok(result.runs.firstSync.peakRssReportedBytes > 0)
   assert.ok(result.firstSyncVsRawAppend > 0)
