@@ -224,7 +224,17 @@ export function translateAppendError(error: unknown, where: string, folder: stri
       hint: 're-run the same command to resume; the message is looked for on the destination before it is sent again',
     })
   }
-  return translateFolderError(error, where, folder)
+  const translated = translateFolderError(error, where, folder)
+  if (translated instanceof ConnectError && !tagged) {
+    // No tagged answer came: whatever broke, the server may have stored the message. Never retried.
+    return new ConnectError(translated.message, {
+      cause: error,
+      transient: translated.transient,
+      outcomeUnknown: true,
+      hint: 're-run the same command to resume; the message is looked for on the destination before it is sent again',
+    })
+  }
+  return translated
 }
 
 /** The report's reason for a message above the destination's APPENDLIMIT (RFC 7889). */

@@ -496,6 +496,25 @@ async function copyWithinBudget(ctx: EngineContext, prepared: Prepared, meta: Me
 }
 
 /**
+ * Which of these uncertain messages are really not on the destination. Looks three times, over 4 s:
+ * a message stored by a server process that died mid-APPEND can take a moment to become visible to
+ * other sessions (its index update may be what was interrupted), and sending it again then would
+ * duplicate it. Each look starts a new pass (status()), so surviving sessions re-sync their view.
+ */
+async function lookAgain(ctx: EngineContext, prepared: Prepared, uids: number[]): Promise<MessageMeta[]> {
+  let missing: MessageMeta[] = []
+  for (const delayMs of [0, 1000, 3000]) {
+    if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs))
+    await ctx.dest.status(prepared.pair.dest)
+    prepared.rows = ctx.state.messages(prepared.pairRow!)
+    const stillUnknown = missing.length > 0 ? missing.map((meta) => meta.uid) : uids
+    missing = await resolveCandidates(ctx, prepared, stillUnknown, [])
+    if (missing.length === 0) break
+  }
+  return missing
+}
+
+/**
  * APPENDs whose outcome is unknown (the connection dropped before the answer) are never simply sent
  * again: the destination is searched for them first, exactly as the next run would (step 4), and only
  * those not found are copied, for a bounded number of rounds.
@@ -505,8 +524,7 @@ async function recheckUncertain(ctx: EngineContext, prepared: Prepared): Promise
     if (ctx.fatal.error || ctx.signal.aborted) return
     const uids = prepared.uncertain.map((meta) => meta.uid)
     prepared.uncertain = []
-    prepared.rows = ctx.state.messages(prepared.pairRow!)
-    const missing = await resolveCandidates(ctx, prepared, uids, [])
+    const missing = await lookAgain(ctx, prepared, uids)
     await Promise.allSettled(missing.map((meta) => ctx.queue.add(() => copyOne(ctx, prepared, meta))))
   }
   if (prepared.uncertain.length > 0) {

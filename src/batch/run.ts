@@ -1,0 +1,299 @@
+/**
+ * Runs a batch: each account through the same code path as `mailferry sync` (resolveRunConfig,
+ * openSyncSession, runSync), in-process, at most `parallel` at once, within the per-host connection
+ * budget. batch.json records each outcome as it happens, so a re-run skips what completed ok.
+ */
+import {join} from 'node:path'
+
+import {openSyncSession, type SyncSession} from '../cli/session.js'
+import {defaultStateFileName, resolveRunConfig, type SyncFlagValues} from '../config/load.js'
+import {ExitCode, MailferryError, describeError} from '../errors.js'
+import {exitMeaning} from '../report/summary.js'
+import {runSync} from '../sync/run.js'
+import {accountDemand, fitConcurrency, HostBudget, type HostDemand} from './budget.js'
+import type {BatchEndpoint, BatchJob} from './config.js'
+import {batchStatePath, outcomeOf, readBatchState, writeBatchState, type AccountOutcome} from './state.js'
+
+export interface BatchOptions {
+  stateDir: string
+  /** Accounts at once (default 2). */
+  parallel: number
+  /** Sessions per host across all accounts; undefined = no cap. */
+  maxConnectionsPerHost?: number
+  /** Run accounts that completed ok before, too. */
+  resync?: boolean
+  env?: NodeJS.ProcessEnv
+  signal?: AbortSignal
+  /** One plain line per event (account start / finish, total). */
+  progress?: (line: string) => void
+  /** Test switch: SIGKILL the process once this many accounts have finished in this run. */
+  killAfterAccounts?: number
+}
+
+export interface AccountReport {
+  id: string
+  origin: string
+  source: string
+  dest: string
+  outcome: AccountOutcome | 'skipped'
+  exitCode: number
+  exitMeaning: string
+  concurrency: number
+  copied: number
+  alreadyPresent: number
+  failed: number
+  bytes: number
+  durationMs: number
+  statePath: string
+  error?: string
+  warnings: string[]
+}
+
+export interface BatchReport {
+  ok: boolean
+  exitCode: number
+  exitMeaning: string
+  stateDir: string
+  batchState: string
+  parallel: number
+  maxConnectionsPerHost: number | null
+  /** Highest number of sessions the batch held at once on each host ("host:port"). */
+  peakConnectionsPerHost: Record<string, number>
+  accounts: AccountReport[]
+  totals: {
+    accounts: number
+    ok: number
+    partial: number
+    failed: number
+    skipped: number
+    copied: number
+    bytes: number
+    durationMs: number
+  }
+}
+
+export const BATCH_MEANINGS: Record<number, string> = {
+  0: 'every account completed',
+  1: 'some accounts failed or are partial, see their rows; re-run the batch to retry them',
+}
+
+/** The state DB of one job: `<stateDir>/<source>--<dest>.sqlite`. */
+export function jobStatePath(stateDir: string, job: BatchJob): string {
+  return join(stateDir, defaultStateFileName(job.source, job.dest))
+}
+
+function endpointUrl(endpoint: BatchEndpoint): string {
+  const host = endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host
+  return `imap://${encodeURIComponent(endpoint.user)}@${host}:${endpoint.port}`
+}
+
+/** The flags `mailferry sync` would be given for this job. */
+export function jobFlags(job: BatchJob, statePath: string, concurrency: number): SyncFlagValues {
+  const flags: SyncFlagValues = {
+    source: endpointUrl(job.source),
+    sourceTls: job.source.tls,
+    dest: endpointUrl(job.dest),
+    destTls: job.dest.tls,
+    state: statePath,
+    concurrency,
+  }
+  const secret = (side: 'source' | 'dest', endpoint: BatchEndpoint) => {
+    if (endpoint.secret.kind === 'env') flags[side === 'source' ? 'sourcePasswordEnv' : 'destPasswordEnv'] = endpoint.secret.name
+    else if (endpoint.secret.kind === 'file') flags[side === 'source' ? 'sourcePasswordFile' : 'destPasswordFile'] = endpoint.secret.path
+  }
+  secret('source', job.source)
+  secret('dest', job.dest)
+  return flags
+}
+
+const describe = (e: BatchEndpoint) => `${e.user}@${e.host}:${e.port}`
+
+/** One account, exactly as `sync` runs it. Never throws: failures become the report row. */
+export async function runAccount(job: BatchJob, concurrency: number, statePath: string, options: BatchOptions): Promise<AccountReport> {
+  const started = Date.now()
+  const row: AccountReport = {
+    id: job.id,
+    origin: job.origin,
+    source: describe(job.source),
+    dest: describe(job.dest),
+    outcome: 'failed',
+    exitCode: ExitCode.partial,
+    exitMeaning: '',
+    concurrency,
+    copied: 0,
+    alreadyPresent: 0,
+    failed: 0,
+    bytes: 0,
+    durationMs: 0,
+    statePath,
+    warnings: [],
+  }
+  let session: SyncSession | undefined
+  try {
+    const {config, warnings} = resolveRunConfig(jobFlags(job, statePath, concurrency), options.env ?? process.env, {defaultStateDir: options.stateDir})
+    row.warnings.push(...warnings)
+    session = await openSyncSession(config, {writableSource: false, signal: options.signal})
+    const result = await runSync({...session.context, emit: () => {}}, {concurrency: config.concurrency, signal: options.signal, mapping: config.mapping})
+    row.exitCode = result.exitCode
+    row.copied = result.totals.copied
+    row.alreadyPresent = result.totals.alreadyPresent
+    row.failed = result.totals.failed
+    row.bytes = result.totals.bytes
+    if (result.error) row.error = result.error
+    row.warnings.push(...result.warnings)
+  } catch (error) {
+    row.exitCode = error instanceof MailferryError ? error.exitCode : ExitCode.partial
+    row.error = error instanceof MailferryError ? error.message : describeError(error)
+  } finally {
+    await session?.close().catch(() => undefined)
+  }
+  row.outcome = outcomeOf(row.exitCode)
+  row.exitMeaning = exitMeaning(row.exitCode)
+  row.durationMs = Date.now() - started
+  return row
+}
+
+export async function runBatch(jobs: BatchJob[], options: BatchOptions): Promise<BatchReport> {
+  const started = Date.now()
+  const progress = options.progress ?? (() => {})
+  const statePath = batchStatePath(options.stateDir)
+  const state = readBatchState(statePath)
+  const budget = new HostBudget(options.maxConnectionsPerHost)
+  const rows = new Map<string, AccountReport>()
+  let finishedThisRun = 0
+
+  type Pending = {job: BatchJob; concurrency: number; demand: HostDemand; dbPath: string}
+  const queue: Pending[] = []
+  for (const job of jobs) {
+    const dbPath = jobStatePath(options.stateDir, job)
+    const previous = state.accounts[job.id]
+    if (previous?.outcome === 'ok' && !options.resync) {
+      rows.set(job.id, {
+        id: job.id,
+        origin: job.origin,
+        source: describe(job.source),
+        dest: describe(job.dest),
+        outcome: 'skipped',
+        exitCode: 0,
+        exitMeaning: `completed ok at ${previous.finishedAt}; skipped (--resync runs it again)`,
+        concurrency: 0,
+        copied: 0,
+        alreadyPresent: 0,
+        failed: 0,
+        bytes: 0,
+        durationMs: 0,
+        statePath: dbPath,
+        warnings: [],
+      })
+      progress(`skip   ${job.id} (completed ok at ${previous.finishedAt})`)
+      continue
+    }
+    const concurrency = fitConcurrency(job.concurrency, job.source, job.dest, options.maxConnectionsPerHost)
+    queue.push({job, concurrency, demand: accountDemand(job.source, job.dest, concurrency), dbPath})
+  }
+  const total = queue.length
+  let startedCount = 0
+
+  await new Promise<void>((resolveAll) => {
+    let running = 0
+    const schedule = () => {
+      while (running < options.parallel && !options.signal?.aborted) {
+        const index = queue.findIndex((p) => budget.fits(p.demand))
+        if (index === -1) {
+          if (running === 0 && queue.length > 0) {
+            // Cannot fit even alone (cap 1 with both sides on one host): fail it rather than wait forever.
+            const p = queue.shift()!
+            rows.set(p.job.id, unfit(p.job, p.dbPath, options.maxConnectionsPerHost ?? 0))
+            continue
+          }
+          break
+        }
+        const p = queue.splice(index, 1)[0]
+        budget.tryAcquire(p.demand)
+        running++
+        startedCount++
+        progress(`start  [${startedCount}/${total}] ${p.job.id} (concurrency ${p.concurrency})`)
+        void runAccount(p.job, p.concurrency, p.dbPath, options).then((row) => {
+          budget.release(p.demand)
+          running--
+          rows.set(p.job.id, row)
+          if (row.exitCode !== ExitCode.interrupted) {
+            state.accounts[p.job.id] = {
+              outcome: row.outcome as AccountOutcome,
+              exitCode: row.exitCode,
+              finishedAt: new Date().toISOString(),
+              statePath: p.dbPath,
+              copied: row.copied,
+              bytes: row.bytes,
+              ...(row.error ? {error: row.error} : {}),
+            }
+            writeBatchState(statePath, state)
+          }
+          progress(
+            `finish ${p.job.id}: ${row.outcome} (exit ${row.exitCode}), ${row.copied} copied, ${row.bytes} bytes, ${(row.durationMs / 1000).toFixed(1)} s${row.error ? `: ${row.error}` : ''}`,
+          )
+          finishedThisRun++
+          if (options.killAfterAccounts !== undefined && finishedThisRun >= options.killAfterAccounts) process.kill(process.pid, 'SIGKILL')
+          schedule()
+        })
+      }
+      if (running === 0 && (queue.length === 0 || options.signal?.aborted)) resolveAll()
+    }
+    schedule()
+  })
+
+  // Accounts never started (interrupted): reported as failed with exit 130, not recorded.
+  for (const p of queue) {
+    rows.set(p.job.id, {...unfit(p.job, p.dbPath, 0), exitCode: ExitCode.interrupted, exitMeaning: exitMeaning(ExitCode.interrupted), error: 'not started (interrupted)'})
+  }
+
+  const accounts = jobs.map((job) => rows.get(job.id)!)
+  const count = (o: AccountReport['outcome']) => accounts.filter((a) => a.outcome === o).length
+  const totals = {
+    accounts: accounts.length,
+    ok: count('ok'),
+    partial: count('partial'),
+    failed: count('failed'),
+    skipped: count('skipped'),
+    copied: accounts.reduce((n, a) => n + a.copied, 0),
+    bytes: accounts.reduce((n, a) => n + a.bytes, 0),
+    durationMs: Date.now() - started,
+  }
+  const exitCode = options.signal?.aborted ? ExitCode.interrupted : totals.partial + totals.failed > 0 ? ExitCode.partial : ExitCode.ok
+  progress(
+    `total  ${totals.accounts} accounts: ${totals.ok} ok, ${totals.partial} partial, ${totals.failed} failed, ${totals.skipped} skipped; ${totals.copied} messages, ${totals.bytes} bytes, ${(totals.durationMs / 1000).toFixed(1)} s`,
+  )
+  return {
+    ok: exitCode === ExitCode.ok,
+    exitCode,
+    exitMeaning: BATCH_MEANINGS[exitCode] ?? exitMeaning(exitCode),
+    stateDir: options.stateDir,
+    batchState: statePath,
+    parallel: options.parallel,
+    maxConnectionsPerHost: options.maxConnectionsPerHost ?? null,
+    peakConnectionsPerHost: budget.peaks(),
+    accounts,
+    totals,
+  }
+}
+
+function unfit(job: BatchJob, dbPath: string, cap: number): AccountReport {
+  return {
+    id: job.id,
+    origin: job.origin,
+    source: describe(job.source),
+    dest: describe(job.dest),
+    outcome: 'failed',
+    exitCode: ExitCode.config,
+    exitMeaning: exitMeaning(ExitCode.config),
+    concurrency: 0,
+    copied: 0,
+    alreadyPresent: 0,
+    failed: 0,
+    bytes: 0,
+    durationMs: 0,
+    statePath: dbPath,
+    error: `needs 2 sessions on one host, more than --max-connections-per-host ${cap}`,
+    warnings: [],
+  }
+}

@@ -1,0 +1,107 @@
+import {readFileSync} from 'node:fs'
+import {dirname, resolve} from 'node:path'
+
+import {Command, Flags} from '@oclif/core'
+
+import {abortOnSignals} from '../cli/session.js'
+import {debugFlag} from '../cli/flags.js'
+import {parseBatchCsv, parseBatchYaml, type BatchJob} from '../batch/config.js'
+import {renderBatchReport} from '../batch/report.js'
+import {runBatch, type BatchReport} from '../batch/run.js'
+import {TLS_MODES, type TlsMode} from '../config/schema.js'
+import {ConfigError, ExitCode, MailferryError, describeError} from '../errors.js'
+import {exitMeaning} from '../report/summary.js'
+
+export default class Batch extends Command {
+  static override summary = 'Migrate many account pairs from one YAML file or CSV: shared connection limits, resumable.'
+
+  static override description = `Each account runs exactly as \`mailferry sync\` would, with its own state database in the state directory.
+batch.json there records each account's outcome: a re-run skips accounts that completed ok (unless --resync) and retries the others.
+
+Exit codes: 0 every account completed ok; 1 some account failed or is partial (its row says why, with the sync exit code);
+2 configuration error (nothing was run); 130 interrupted (re-run to resume).`
+
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> --config batch.yaml --parallel 4 --max-connections-per-host 20',
+    '<%= config.bin %> <%= command.id %> --accounts accounts.csv --state-dir /var/lib/mailferry/batch',
+  ]
+
+  static override enableJsonFlag = true
+
+  static override flags = {
+    config: Flags.string({char: 'c', summary: 'Batch YAML file (defaults: and jobs:).', exactlyOne: ['config', 'accounts']}),
+    accounts: Flags.string({summary: 'CSV file: host1;user1;password1;host2;user2;password2 (passwords as env:NAME or file:PATH).'}),
+    'state-dir': Flags.string({summary: 'Directory for the per-account state databases and batch.json (default: next to the config file).'}),
+    parallel: Flags.integer({min: 1, max: 256, default: 2, summary: 'Accounts migrated at once.'}),
+    'max-connections-per-host': Flags.integer({min: 1, summary: 'Sessions per IMAP server (host:port) across all accounts.'}),
+    resync: Flags.boolean({summary: 'Also run accounts that completed ok in an earlier batch run.'}),
+    'source-tls': Flags.string({options: [...TLS_MODES], summary: 'CSV only: source TLS mode (default implicit).'}),
+    'dest-tls': Flags.string({options: [...TLS_MODES], summary: 'CSV only: destination TLS mode (default implicit).'}),
+    concurrency: Flags.integer({min: 1, max: 64, summary: 'CSV only: connections per side per account (default 2).'}),
+    'debug-kill-after-accounts': Flags.integer({hidden: true, summary: 'Test switch: SIGKILL ourselves after N accounts finished.'}),
+    debug: debugFlag,
+  }
+
+  async run(): Promise<BatchReport | {ok: false; exitCode: number; exitMeaning: string; error: string}> {
+    const {flags} = await this.parse(Batch)
+    try {
+      const {jobs, stateDir} = this.load(flags)
+      const abort = new AbortController()
+      const removeSignalHandlers = abortOnSignals(abort)
+      try {
+        const report = await runBatch(jobs, {
+          stateDir,
+          parallel: flags.parallel,
+          maxConnectionsPerHost: flags['max-connections-per-host'],
+          resync: flags.resync,
+          signal: abort.signal,
+          progress: (line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`),
+          killAfterAccounts: flags['debug-kill-after-accounts'],
+        })
+        if (!this.jsonEnabled()) this.log(renderBatchReport(report))
+        process.exitCode = report.exitCode
+        return report
+      } finally {
+        removeSignalHandlers()
+      }
+    } catch (error) {
+      const known = error instanceof MailferryError ? error : undefined
+      const message = known?.message ?? describeError(error)
+      const exitCode = known?.exitCode ?? ExitCode.partial
+      if (flags.debug && error instanceof Error) process.stderr.write(`${error.stack}\n`)
+      process.stderr.write(`Error: ${message}\n${known?.hint ? `Hint: ${known.hint}\n` : ''}`)
+      if (!this.jsonEnabled()) this.exit(exitCode)
+      process.exitCode = exitCode
+      return {ok: false, exitCode, exitMeaning: exitMeaning(exitCode), error: message}
+    }
+  }
+
+  private load(flags: {config?: string; accounts?: string; 'state-dir'?: string; 'source-tls'?: string; 'dest-tls'?: string; concurrency?: number}): {
+    jobs: BatchJob[]
+    stateDir: string
+  } {
+    const path = resolve((flags.config ?? flags.accounts)!)
+    let text: string
+    try {
+      text = readFileSync(path, 'utf8')
+    } catch (error) {
+      throw new ConfigError(`${path}: cannot read it: ${(error as NodeJS.ErrnoException).code ?? describeError(error)}`)
+    }
+    const baseDir = dirname(path)
+    const stateDirFlag = flags['state-dir'] === undefined ? undefined : resolve(flags['state-dir'])
+    if (flags.config !== undefined) {
+      for (const flag of ['source-tls', 'dest-tls', 'concurrency'] as const) {
+        if (flags[flag] !== undefined) throw new ConfigError(`--${flag} applies to --accounts CSV files; in YAML use defaults.${flag === 'concurrency' ? 'concurrency' : `${flag.split('-')[0]}.tls`}`)
+      }
+      const parsed = parseBatchYaml(text, path, baseDir)
+      return {jobs: parsed.jobs, stateDir: stateDirFlag ?? parsed.stateDir}
+    }
+    const jobs = parseBatchCsv(text, path, {
+      sourceTls: flags['source-tls'] as TlsMode | undefined,
+      destTls: flags['dest-tls'] as TlsMode | undefined,
+      concurrency: flags.concurrency,
+      resolvePath: (p) => resolve(baseDir, p),
+    })
+    return {jobs, stateDir: stateDirFlag ?? baseDir}
+  }
+}

@@ -1,0 +1,74 @@
+import {existsSync, readFileSync} from 'node:fs'
+import {dirname, resolve} from 'node:path'
+
+import {Command, Flags} from '@oclif/core'
+
+import {parseBatchCsv, parseBatchYaml} from '../batch/config.js'
+import {jobStatePath} from '../batch/run.js'
+import {batchStatePath, readBatchState} from '../batch/state.js'
+import {readAccountStatus, renderStatus, type AccountStatus} from '../batch/status.js'
+import {ConfigError, ExitCode, MailferryError, describeError} from '../errors.js'
+import {exitMeaning} from '../report/summary.js'
+
+type Row = AccountStatus & {id?: string; batchOutcome?: string; label?: string}
+
+export default class Status extends Command {
+  static override summary = 'Show per account and folder what is copied, pending and failed, from the state databases alone (no connection).'
+
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> --config batch.yaml',
+    '<%= config.bin %> <%= command.id %> --state ~/.local/share/mailferry/alice@old-993--alice@new-993.sqlite',
+  ]
+
+  static override enableJsonFlag = true
+
+  static override flags = {
+    config: Flags.string({char: 'c', summary: 'Batch YAML file (as for mailferry batch).', exactlyOne: ['config', 'accounts', 'state']}),
+    accounts: Flags.string({summary: 'Batch CSV file (as for mailferry batch).'}),
+    state: Flags.string({summary: 'One account\'s state database.'}),
+    'state-dir': Flags.string({summary: 'The batch state directory, if not the default.'}),
+  }
+
+  async run(): Promise<{accounts: Row[]} | {ok: false; exitCode: number; exitMeaning: string; error: string}> {
+    const {flags} = await this.parse(Status)
+    try {
+      let rows: Row[]
+      if (flags.state !== undefined) {
+        const path = resolve(flags.state)
+        if (!existsSync(path)) throw new ConfigError(`--state ${path}: no such state database`)
+        rows = [readAccountStatus(path)]
+      } else {
+        const file = resolve((flags.config ?? flags.accounts)!)
+        let text: string
+        try {
+          text = readFileSync(file, 'utf8')
+        } catch (error) {
+          throw new ConfigError(`${file}: cannot read it: ${(error as NodeJS.ErrnoException).code ?? describeError(error)}`)
+        }
+        const baseDir = dirname(file)
+        const parsed = flags.config !== undefined ? parseBatchYaml(text, file, baseDir) : {jobs: parseBatchCsv(text, file, {resolvePath: (p) => resolve(baseDir, p)}), stateDir: baseDir}
+        const stateDir = flags['state-dir'] === undefined ? parsed.stateDir : resolve(flags['state-dir'])
+        const batch = readBatchState(batchStatePath(stateDir))
+        rows = parsed.jobs.map((job) => {
+          const record = batch.accounts[job.id]
+          return {
+            ...readAccountStatus(jobStatePath(stateDir, job)),
+            id: job.id,
+            label: job.id,
+            ...(record ? {batchOutcome: `${record.outcome} (exit ${record.exitCode}) at ${record.finishedAt}`} : {}),
+          }
+        })
+      }
+      if (!this.jsonEnabled()) this.log(renderStatus(rows))
+      return {accounts: rows}
+    } catch (error) {
+      const known = error instanceof MailferryError ? error : undefined
+      const message = known?.message ?? describeError(error)
+      const exitCode = known?.exitCode ?? ExitCode.partial
+      process.stderr.write(`Error: ${message}\n${known?.hint ? `Hint: ${known.hint}\n` : ''}`)
+      if (!this.jsonEnabled()) this.exit(exitCode)
+      process.exitCode = exitCode
+      return {ok: false, exitCode, exitMeaning: exitMeaning(exitCode), error: message}
+    }
+  }
+}

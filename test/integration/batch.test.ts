@@ -1,0 +1,166 @@
+/**
+ * Issue #6: `mailferry batch` over ten accounts between two real Dovecots: per-account equality,
+ * one wrong password failing alone, the per-host session cap, re-runs skipping completed accounts,
+ * a batch killed midway resuming without duplicates; `mailferry status` from the state alone.
+ */
+import assert from 'node:assert/strict'
+import {readFileSync, statSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {after, before, describe, test} from 'node:test'
+
+import {startDovecot, type DovecotInstance} from '../harness/dovecot.js'
+import {seed, snapshot} from '../harness/mailbox.js'
+import {generateMessages} from '../harness/messages.js'
+import {freshUser, runCli, tempDir} from './cli.js'
+
+let source: DovecotInstance
+let dest: DovecotInstance
+const tmp = tempDir('mailferry-batch-')
+
+before(async () => {
+  ;[source, dest] = await Promise.all([startDovecot({separator: '.'}), startDovecot({separator: '/'})])
+})
+after(async () => {
+  await Promise.all([source?.stop(), dest?.stop()])
+  tmp.cleanup()
+})
+
+interface Account {
+  source: string
+  dest: string
+}
+
+async function seedAccounts(tag: string, count: number): Promise<Account[]> {
+  const accounts: Account[] = []
+  for (let i = 0; i < count; i++) accounts.push({source: freshUser(`${tag}s${i}`), dest: freshUser(`${tag}d${i}`)})
+  await Promise.all(
+    accounts.map((a, i) => seed(source, a.source, {INBOX: generateMessages(4, {seed: 100 + i}), 'Archive/2020': generateMessages(2, {seed: 200 + i})})),
+  )
+  return accounts
+}
+
+/** A batch YAML in its own directory; `badDest` names accounts whose dest password env is wrong. */
+function writeConfig(name: string, accounts: Account[], badDest: Set<number> = new Set()): string {
+  const jobs = accounts
+    .map((a, i) => `  - source: {user: ${a.source}}\n    dest: {user: ${a.dest}${badDest.has(i) ? ', passwordEnv: MF_BAD_PW' : ''}}`)
+    .join('\n')
+  const text = `defaults:
+  concurrency: 2
+  source: {host: 127.0.0.1, port: ${source.port}, tls: none, passwordEnv: MF_SRC_PW}
+  dest: {host: 127.0.0.1, port: ${dest.port}, tls: none, passwordEnv: MF_DST_PW}
+stateDir: ./state-${name}
+jobs:
+${jobs}
+`
+  const path = join(tmp.dir, `${name}.yaml`)
+  writeFileSync(path, text)
+  return path
+}
+
+const env = () => ({MF_SRC_PW: source.password, MF_DST_PW: dest.password, MF_BAD_PW: 'not-the-password'})
+
+async function assertEqual(accounts: Account[]): Promise<void> {
+  for (const a of accounts) assert.deepEqual(await snapshot(dest, a.dest), await snapshot(source, a.source), `${a.source} -> ${a.dest}`)
+}
+
+describe('mailferry batch', () => {
+  test('ten accounts, one wrong password, per-host cap, re-run skips completed ones, status', async () => {
+    const accounts = await seedAccounts('b', 10)
+    const config = writeConfig('main', accounts, new Set([3]))
+
+    // Sample the servers' own session counts while the batch runs.
+    let sampling = true
+    let sampledPeak = 0
+    const sampler = (async () => {
+      while (sampling) {
+        const [s, d] = await Promise.all([source.connectionCount(), dest.connectionCount()])
+        sampledPeak = Math.max(sampledPeak, s, d)
+        await new Promise((r) => setTimeout(r, 50))
+      }
+    })()
+    const first = await runCli(['batch', '--config', config, '--parallel', '4', '--max-connections-per-host', '4', '--json'], env())
+    sampling = false
+    await sampler
+
+    assert.equal(first.code, 1, first.stderr)
+    const report = first.json
+    assert.equal(report.totals.accounts, 10)
+    assert.equal(report.totals.ok, 9)
+    assert.equal(report.totals.failed, 1)
+    const bad = report.accounts[3]
+    assert.equal(bad.outcome, 'failed')
+    assert.equal(bad.exitCode, 3)
+    assert.match(bad.exitMeaning, /refused the credentials/)
+    assert.ok(!first.stdout.includes('not-the-password') && !first.stderr.includes('not-the-password'))
+    for (const peak of Object.values(report.peakConnectionsPerHost) as number[]) assert.ok(peak <= 4, `peak ${peak} > cap 4`)
+    assert.ok(sampledPeak >= 1 && sampledPeak <= 4, `the servers saw ${sampledPeak} sessions at once`)
+    // Progress: one line per start and finish, and a total line.
+    assert.equal(first.stderr.match(/ start  /g)?.length, 10)
+    assert.equal(first.stderr.match(/ finish /g)?.length, 10)
+    assert.match(first.stderr, / total  10 accounts: 9 ok, 0 partial, 1 failed/)
+    await assertEqual(accounts.filter((_, i) => i !== 3))
+    const stateDir = join(tmp.dir, 'state-main')
+    assert.equal(statSync(join(stateDir, 'batch.json')).mode & 0o777, 0o600)
+    assert.equal(statSync(report.accounts[0].statePath).mode & 0o777, 0o600)
+
+    // Re-run: the nine are skipped, the failed one is retried (and now succeeds).
+    const fixed = writeConfig('main', accounts)
+    const second = await runCli(['batch', '--config', fixed, '--json'], env())
+    assert.equal(second.code, 0, second.stderr)
+    assert.equal(second.json.totals.skipped, 9)
+    assert.equal(second.json.totals.ok, 1)
+    assert.equal(second.json.accounts[3].copied, 6)
+    await assertEqual(accounts)
+
+    // --resync runs them all again: nothing new to copy.
+    const third = await runCli(['batch', '--config', fixed, '--resync', '--json', '--parallel', '5'], env())
+    assert.equal(third.code, 0, third.stderr)
+    assert.equal(third.json.totals.ok, 10)
+    assert.equal(third.json.totals.copied, 0)
+
+    // status reads the state DBs only.
+    const status = await runCli(['status', '--config', fixed, '--json'], {})
+    assert.equal(status.code, 0, status.stderr)
+    assert.equal(status.json.accounts.length, 10)
+    for (const account of status.json.accounts) {
+      assert.equal(account.lastOutcome, 'ok')
+      assert.equal(account.totals.copied, 6)
+      assert.equal(account.totals.pending, 0)
+      assert.equal(account.totals.failed, 0)
+    }
+    const plain = await runCli(['status', '--config', fixed], {})
+    assert.equal(plain.code, 0, plain.stderr)
+    assert.match(plain.stdout, /Archive/)
+  })
+
+  test('a batch killed midway (SIGKILL) resumes and completes without duplicates', async () => {
+    const accounts = await seedAccounts('k', 6)
+    const config = writeConfig('kill', accounts)
+    const killed = await runCli(['batch', '--config', config, '--parallel', '2', '--debug-kill-after-accounts', '2'], env())
+    assert.equal(killed.signal, 'SIGKILL', killed.stderr)
+    const recorded = JSON.parse(readFileSync(join(tmp.dir, 'state-kill', 'batch.json'), 'utf8'))
+    const done = Object.keys(recorded.accounts).length
+    assert.ok(done >= 2 && done < 6, `recorded ${done}`)
+
+    const resumed = await runCli(['batch', '--config', config, '--json'], env())
+    assert.equal(resumed.code, 0, resumed.stderr)
+    assert.equal(resumed.json.totals.skipped, done)
+    assert.equal(resumed.json.totals.ok, 6 - done)
+    await assertEqual(accounts)
+
+    // The human report: every account skipped now, exit 0.
+    const again = await runCli(['batch', '--config', config], env())
+    assert.equal(again.code, 0, again.stderr)
+    assert.match(again.stdout, /Total +6 accounts +0 ok, 0 partial, 0 failed, 6 skipped/)
+    assert.match(again.stdout, /exit 0: every account completed/)
+  })
+
+  test('a CSV with a plaintext password cell is refused, naming the line', async () => {
+    const path = join(tmp.dir, 'plain.csv')
+    writeFileSync(path, `host1;user1;password1;host2;user2;password2\n127.0.0.1:${source.port};a;env:X;127.0.0.1:${dest.port};b;Sup3rS3cret\n`)
+    const result = await runCli(['batch', '--accounts', path], {})
+    assert.equal(result.code, 2)
+    assert.match(result.stderr, /plain\.csv:2: password2 must be a reference/)
+    assert.ok(!result.stderr.includes('Sup3rS3cret'))
+  })
+})
