@@ -9,7 +9,8 @@ import {parseBatchCsv, parseBatchYaml, type BatchJob} from '../batch/config.js'
 import {renderBatchReport} from '../batch/report.js'
 import {runBatch, type BatchReport} from '../batch/run.js'
 import {TLS_MODES, type TlsMode} from '../config/schema.js'
-import {ConfigError, ExitCode, MailferryError, describeError} from '../errors.js'
+import {ConfigError, describeError} from '../errors.js'
+import {printFailure} from '../cli/failure.js'
 import {exitMeaning} from '../report/summary.js'
 
 export default class Batch extends Command {
@@ -65,11 +66,7 @@ Exit codes: 0 every account completed ok; 1 some account failed or is partial (i
         removeSignalHandlers()
       }
     } catch (error) {
-      const known = error instanceof MailferryError ? error : undefined
-      const message = known?.message ?? describeError(error)
-      const exitCode = known?.exitCode ?? ExitCode.partial
-      if (flags.debug && error instanceof Error) process.stderr.write(`${error.stack}\n`)
-      process.stderr.write(`Error: ${message}\n${known?.hint ? `Hint: ${known.hint}\n` : ''}`)
+      const {message, exitCode} = printFailure(error, flags.debug)
       if (!this.jsonEnabled()) this.exit(exitCode)
       process.exitCode = exitCode
       return {ok: false, exitCode, exitMeaning: exitMeaning(exitCode), error: message}

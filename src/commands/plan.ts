@@ -4,7 +4,7 @@ import {accountFlags, concurrencyFlag, debugFlag, toFlagValues} from '../cli/fla
 import {mappingFlags, toMappingFlagValues} from '../cli/mapping-flags.js'
 import {openAndPreview} from '../cli/preview.js'
 import {resolveRunConfig} from '../config/load.js'
-import {ExitCode, MailferryError, describeError} from '../errors.js'
+import {printFailure} from '../cli/failure.js'
 import {renderPlan} from '../report/plan.js'
 import {exitMeaning} from '../report/summary.js'
 import type {PlanPreview} from '../sync/preview.js'
@@ -70,11 +70,7 @@ Exit codes: 0 the plan is fine; 2 configuration error or folder mapping conflict
 
   /** As in sync: one line, a hint line, the exit code of the kind of failure; the stack only with --debug. */
   private fail(error: unknown, debug: boolean): PlanFailure {
-    const known = error instanceof MailferryError ? error : undefined
-    const message = known?.message ?? describeError(error)
-    const exitCode = known?.exitCode ?? ExitCode.partial
-    if (debug && error instanceof Error) process.stderr.write(`${error.stack}\n`)
-    process.stderr.write(`Error: ${message}\n${known?.hint ? `Hint: ${known.hint}\n` : ''}`)
+    const {message, exitCode} = printFailure(error, debug)
     if (!this.jsonEnabled()) this.exit(exitCode)
     process.exitCode = exitCode
     return {ok: false, exitCode, exitMeaning: exitMeaning(exitCode), error: message}

@@ -7,7 +7,8 @@ import {parseBatchCsv, parseBatchYaml} from '../batch/config.js'
 import {jobStatePath} from '../batch/run.js'
 import {batchStatePath, readBatchState} from '../batch/state.js'
 import {readAccountStatus, renderStatus, type AccountStatus} from '../batch/status.js'
-import {ConfigError, ExitCode, MailferryError, describeError} from '../errors.js'
+import {ConfigError, describeError} from '../errors.js'
+import {printFailure} from '../cli/failure.js'
 import {exitMeaning} from '../report/summary.js'
 
 type Row = AccountStatus & {id?: string; batchOutcome?: string; label?: string}
@@ -62,10 +63,7 @@ export default class Status extends Command {
       if (!this.jsonEnabled()) this.log(renderStatus(rows))
       return {accounts: rows}
     } catch (error) {
-      const known = error instanceof MailferryError ? error : undefined
-      const message = known?.message ?? describeError(error)
-      const exitCode = known?.exitCode ?? ExitCode.partial
-      process.stderr.write(`Error: ${message}\n${known?.hint ? `Hint: ${known.hint}\n` : ''}`)
+      const {message, exitCode} = printFailure(error)
       if (!this.jsonEnabled()) this.exit(exitCode)
       process.exitCode = exitCode
       return {ok: false, exitCode, exitMeaning: exitMeaning(exitCode), error: message}

@@ -8,7 +8,8 @@ import {openAndPreview} from '../cli/preview.js'
 import {abortOnSignals, openSyncSession, type SyncSession} from '../cli/session.js'
 import {resolveRunConfig} from '../config/load.js'
 import {describeStore} from '../config/schema.js'
-import {ConfigError, ExitCode, MailferryError, describeError} from '../errors.js'
+import {ConfigError} from '../errors.js'
+import {printFailure} from '../cli/failure.js'
 import {silentLogger} from '../log.js'
 import {createProgressReporter, type ProgressMode} from '../report/progress.js'
 import {renderPlan} from '../report/plan.js'
@@ -164,12 +165,8 @@ Exit codes: 0 everything copied; 1 some messages failed (listed); 2 configuratio
    * the exit code for the kind of failure; the stack only with --debug.
    */
   private fail(error: unknown, debug: boolean): FailureReport {
-    const known = error instanceof MailferryError ? error : undefined
-    const message = known?.message ?? describeError(error)
-    const exitCode = known?.exitCode ?? ExitCode.partial
-    if (debug && error instanceof Error) process.stderr.write(`${error.stack}\n`)
-    process.stderr.write(`Error: ${message}\n${known?.hint ? `Hint: ${known.hint}\n` : ''}`)
-    this.runLog.error(`run stopped: exit ${exitCode} (${exitMeaning(exitCode)}): ${message}${known?.hint ? ` (hint: ${known.hint})` : ''}`)
+    const {message, hint, exitCode} = printFailure(error, debug)
+    this.runLog.error(`run stopped: exit ${exitCode} (${exitMeaning(exitCode)}): ${message}${hint ? ` (hint: ${hint})` : ''}`)
     this.runLog.close()
     if (!this.jsonEnabled()) this.exit(exitCode)
     // With --json the report is the return value (oclif prints it); the exit code still tells.

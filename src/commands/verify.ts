@@ -5,7 +5,7 @@ import {mappingFlags, toMappingFlagValues} from '../cli/mapping-flags.js'
 import {peakRssBytes} from '../cli/memory.js'
 import {resolveRunConfig} from '../config/load.js'
 import {describeStore, type StoreConfig} from '../config/schema.js'
-import {ExitCode, MailferryError, describeError} from '../errors.js'
+import {printFailure} from '../cli/failure.js'
 import {renderVerifyReport, verifyExitMeaning} from '../report/verify.js'
 import {openStore} from '../stores/open.js'
 import {runVerify, type VerifyResult} from '../verify/run.js'
@@ -101,11 +101,7 @@ Exit codes: 0 equal; 1 different (listed); 2 configuration error; 3 login refuse
 
   /** As in sync: one line, a hint line, the exit code of the kind of failure; the stack only with --debug. */
   private fail(error: unknown, debug: boolean): VerifyFailure {
-    const known = error instanceof MailferryError ? error : undefined
-    const message = known?.message ?? describeError(error)
-    const exitCode = known?.exitCode ?? ExitCode.partial
-    if (debug && error instanceof Error) process.stderr.write(`${error.stack}\n`)
-    process.stderr.write(`Error: ${message}\n${known?.hint ? `Hint: ${known.hint}\n` : ''}`)
+    const {message, exitCode} = printFailure(error, debug)
     if (!this.jsonEnabled()) this.exit(exitCode)
     process.exitCode = exitCode
     return {ok: false, exitCode, exitMeaning: verifyExitMeaning(exitCode), error: message}

@@ -6,7 +6,7 @@ import {abortOnSignals, openSyncSession, type SyncSession} from '../cli/session.
 import {Wake} from '../cli/wake.js'
 import {resolveRunConfig} from '../config/load.js'
 import type {FolderMappingConfig} from '../config/mapping.js'
-import {ExitCode, MailferryError, describeError} from '../errors.js'
+import {printFailure} from '../cli/failure.js'
 import {createProgressReporter} from '../report/progress.js'
 import type {RunResult} from '../sync/events.js'
 import {runSync} from '../sync/run.js'
@@ -46,10 +46,7 @@ SIGINT/SIGTERM stop it cleanly, with the state saved (exit 0).`
       await this.loop(session, config.concurrency, config.mapping, flags, abort.signal)
       this.say('stopped; the state is saved')
     } catch (error) {
-      if (flags.debug && error instanceof Error) process.stderr.write(`${error.stack}\n`)
-      const known = error instanceof MailferryError ? error : undefined
-      process.stderr.write(`Error: ${known?.message ?? describeError(error)}\n${known?.hint ? `Hint: ${known.hint}\n` : ''}`)
-      this.exit(known?.exitCode ?? ExitCode.partial)
+      this.exit(printFailure(error, flags.debug).exitCode)
     } finally {
       removeSignalHandlers()
       await session?.close()
