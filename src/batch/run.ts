@@ -7,6 +7,7 @@ import {join} from 'node:path'
 
 import {openSyncSession, type SyncSession} from '../cli/session.js'
 import {defaultStateFileName, resolveRunConfig, type SyncFlagValues} from '../config/load.js'
+import {selectionOf} from '../config/tuning.js'
 import {ExitCode, MailferryError, describeError} from '../errors.js'
 import {exitMeaning} from '../report/summary.js'
 import {runSync} from '../sync/run.js'
@@ -133,7 +134,12 @@ export async function runAccount(job: BatchJob, concurrency: number, statePath: 
     const {config, warnings} = resolveRunConfig(jobFlags(job, statePath, concurrency), options.env ?? process.env, {defaultStateDir: options.stateDir})
     row.warnings.push(...warnings)
     session = await openSyncSession(config, {writableSource: false, signal: options.signal})
-    const result = await runSync({...session.context, emit: () => {}}, {concurrency: config.concurrency, signal: options.signal, mapping: config.mapping})
+    const result = await runSync({...session.context, emit: () => {}}, {
+      concurrency: config.concurrency,
+      signal: options.signal,
+      mapping: config.mapping,
+      policy: {maxErrors: config.tuning?.maxErrors, selection: selectionOf(config.tuning)},
+    })
     row.exitCode = result.exitCode
     row.copied = result.totals.copied
     row.alreadyPresent = result.totals.alreadyPresent

@@ -80,6 +80,9 @@ export function toFlagValues(flags: Record<string, unknown>): SyncFlagValues {
       maxBytesPerSecond: flags['max-bytes-per-second'] as number | undefined,
       maxMessagesPerSecond: flags['max-messages-per-second'] as number | undefined,
       maxErrors: flags['max-errors'] as number | undefined,
+      maxAge: flags['max-age'] as number | undefined,
+      minAge: flags['min-age'] as number | undefined,
+      maxSize: flags['max-size'] as number | undefined,
       logFile: flags['log-file'] as string | undefined,
     },
   }

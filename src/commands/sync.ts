@@ -8,6 +8,7 @@ import {openAndPreview} from '../cli/preview.js'
 import {abortOnSignals, openSyncSession, type SyncSession} from '../cli/session.js'
 import {resolveRunConfig} from '../config/load.js'
 import {describeStore} from '../config/schema.js'
+import {selectionOf} from '../config/tuning.js'
 import {ConfigError} from '../errors.js'
 import {printFailure} from '../cli/failure.js'
 import {silentLogger} from '../log.js'
@@ -58,6 +59,9 @@ Exit codes: 0 everything copied; 1 some messages failed (listed); 2 configuratio
     concurrency: concurrencyFlag,
     ...connectivityFlags,
     'max-errors': Flags.integer({min: 1, summary: 'Stop the run (exit 1) once this many messages failed (imapsync --errorsmax).'}),
+    'max-age': Flags.integer({min: 1, summary: 'Copy only messages younger than N days, by INTERNALDATE (imapsync --maxage).'}),
+    'min-age': Flags.integer({min: 1, summary: 'Copy only messages older than N days (imapsync --minage).'}),
+    'max-size': Flags.integer({min: 1, summary: 'Copy only messages of at most N bytes (imapsync --maxsize).'}),
     debug: debugFlag,
     mirror: Flags.boolean({summary: 'Make destination flags equal to the source\'s, overriding changes made only on the destination.'}),
     'delete-extraneous': Flags.boolean({
@@ -130,6 +134,7 @@ Exit codes: 0 everything copied; 1 some messages failed (listed); 2 configuratio
               deleteExtraneous: flags['delete-extraneous'],
               move: flags.move,
               maxErrors: config.tuning?.maxErrors,
+              selection: selectionOf(config.tuning),
             },
             deleteExtraneousFolders: flags['delete-extraneous-folders'],
             mapping: config.mapping,

@@ -19,6 +19,7 @@
  * Secrets are registered with the redacting logger (src/log.ts) as soon as they are read.
  */
 import {execFile, execFileSync} from 'node:child_process'
+import {renameSync, unlinkSync, writeFileSync} from 'node:fs'
 
 import {AuthError, CancelledError, ConfigError, ConnectError} from '../errors.js'
 import {registerSecret} from '../log.js'
@@ -325,7 +326,7 @@ function tokenFetcher(
   }
 }
 
-/** RFC 6749 section 6: refresh_token grant. A rotated refresh token is kept (in memory only). */
+/** RFC 6749 section 6: refresh_token grant. A rotated refresh token replaces the old one (see below). */
 async function refreshAccessToken(side: Side, source: OAuth2Refresh, refresh: {token: string}, clientSecret: string | undefined): Promise<AccessToken> {
   const body = new URLSearchParams({grant_type: 'refresh_token', refresh_token: refresh.token, client_id: source.clientId})
   if (clientSecret !== undefined) body.set('client_secret', clientSecret)
@@ -357,12 +358,43 @@ async function refreshAccessToken(side: Side, source: OAuth2Refresh, refresh: {t
     throw new ConnectError(`${where}: ${code}`, {transient: true})
   }
   registerSecret(json.access_token)
-  if (typeof json.refresh_token === 'string') {
+  if (typeof json.refresh_token === 'string' && json.refresh_token !== refresh.token) {
     registerSecret(json.refresh_token)
     refresh.token = json.refresh_token
+    keepRotatedRefreshToken(side, source.refreshToken, json.refresh_token)
   }
   const expiresIn = Number(json.expires_in)
   return {accessToken: json.access_token, expiresAt: Number.isFinite(expiresIn) && expiresIn > 0 ? Date.now() + expiresIn * 1000 : undefined}
+}
+
+/**
+ * The endpoint rotated the refresh token (RFC 6749 section 10.4): the old one may now be refused,
+ * so a file source is rewritten in place (0600, atomic rename) for the next run. An environment
+ * variable cannot be updated: the run goes on with the new token and says so on stderr.
+ */
+function keepRotatedRefreshToken(side: Side, source: StoredSecret, token: string): void {
+  if (source.kind === 'env') {
+    process.stderr.write(
+      `mailferry: warning: ${side} oauth2: the token endpoint rotated the refresh token; it is kept for this run only ` +
+        `(refreshTokenEnv ${source.name} cannot be updated; use refreshTokenFile to have it saved)\n`,
+    )
+    return
+  }
+  const temp = `${source.path}.${process.pid}.tmp`
+  try {
+    writeFileSync(temp, `${token}\n`, {mode: 0o600, flag: 'w'})
+    renameSync(temp, source.path)
+  } catch (error) {
+    try {
+      unlinkSync(temp)
+    } catch {
+      // never written
+    }
+    process.stderr.write(
+      `mailferry: warning: ${side} oauth2: the rotated refresh token could not be saved to ${source.path}: ` +
+        `${(error as NodeJS.ErrnoException).code ?? 'write failed'}; the next run may need a new refresh token\n`,
+    )
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -27,5 +27,8 @@ export const TUNING_KEYS = [
   'maxBytesPerSecond',
   'maxMessagesPerSecond',
   'maxErrors',
+  'maxAge',
+  'minAge',
+  'maxSize',
   'logFile',
 ] as const

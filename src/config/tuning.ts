@@ -8,6 +8,9 @@
  *   maxBytesPerSecond: 2000000    # per side: bodies read from the source / written to the destination
  *   maxMessagesPerSecond: 10      # per side, likewise
  *   maxErrors: 50             # stop the run (exit 1) once this many messages failed (--max-errors)
+ *   maxAge: 90                # only messages younger than 90 days, by INTERNALDATE (--max-age)
+ *   minAge: 7                 # only messages older than 7 days (--min-age)
+ *   maxSize: 25000000         # only messages of at most this many bytes (--max-size)
  *   logFile: ~/mailferry.log  # timestamped log, mode 0600 (--log-file)
  */
 import {TUNING_KEYS} from './keys.js'
@@ -23,6 +26,10 @@ export interface Tuning {
   maxBytesPerSecond?: number
   maxMessagesPerSecond?: number
   maxErrors?: number
+  /** Which messages are copied at all (sync/select.ts). */
+  maxAgeDays?: number
+  minAgeDays?: number
+  maxSize?: number
   logFile?: string
 }
 
@@ -37,6 +44,9 @@ export interface TuningInput {
   maxBytesPerSecond?: number
   maxMessagesPerSecond?: number
   maxErrors?: number
+  maxAge?: number
+  minAge?: number
+  maxSize?: number
   logFile?: string
 }
 
@@ -73,6 +83,9 @@ export function validateTuningInput(value: Record<string, unknown>): TuningInput
     out.maxMessagesPerSecond = checkRate(value.maxMessagesPerSecond, 'maxMessagesPerSecond', ['maxMessagesPerSecond'])
   }
   if (given(value.maxErrors)) out.maxErrors = checkInteger(value.maxErrors, 'maxErrors', 1, 1_000_000_000, ['maxErrors'])
+  if (given(value.maxAge)) out.maxAge = checkRate(value.maxAge, 'maxAge', ['maxAge'])
+  if (given(value.minAge)) out.minAge = checkRate(value.minAge, 'minAge', ['minAge'])
+  if (given(value.maxSize)) out.maxSize = checkInteger(value.maxSize, 'maxSize', 1, Number.MAX_SAFE_INTEGER, ['maxSize'])
   if (given(value.logFile)) {
     if (typeof value.logFile !== 'string' || value.logFile.trim() === '') throw new ConfigKeyError('logFile', 'expected a file path', ['logFile'])
     out.logFile = value.logFile
@@ -88,7 +101,15 @@ export interface TuningFlags {
   maxBytesPerSecond?: number
   maxMessagesPerSecond?: number
   maxErrors?: number
+  maxAge?: number
+  minAge?: number
+  maxSize?: number
   logFile?: string
+}
+
+/** The message selection (--max-age, --min-age, --max-size) for the engine's policy. */
+export function selectionOf(tuning: Tuning | undefined): {maxAgeDays?: number; minAgeDays?: number; maxSize?: number} {
+  return {maxAgeDays: tuning?.maxAgeDays, minAgeDays: tuning?.minAgeDays, maxSize: tuning?.maxSize}
 }
 
 /** Every default, nothing set: what a run gets without any tuning key or flag. */
@@ -129,6 +150,15 @@ export function resolveTuning(
   if (messages !== undefined) tuning.maxMessagesPerSecond = checkRate(messages, '--max-messages-per-second')
   const maxErrors = pick('maxErrors')
   if (maxErrors !== undefined) tuning.maxErrors = checkInteger(maxErrors, '--max-errors', 1, 1_000_000_000)
+  const maxAge = pick('maxAge')
+  if (maxAge !== undefined) tuning.maxAgeDays = checkRate(maxAge, '--max-age')
+  const minAge = pick('minAge')
+  if (minAge !== undefined) tuning.minAgeDays = checkRate(minAge, '--min-age')
+  if (tuning.maxAgeDays !== undefined && tuning.minAgeDays !== undefined && tuning.minAgeDays >= tuning.maxAgeDays) {
+    throw new ConfigKeyError('--min-age', `${tuning.minAgeDays} days is not less than --max-age ${tuning.maxAgeDays}: no message could be copied`)
+  }
+  const maxSize = pick('maxSize')
+  if (maxSize !== undefined) tuning.maxSize = checkInteger(maxSize, '--max-size', 1, Number.MAX_SAFE_INTEGER)
   if (flags.logFile !== undefined) tuning.logFile = paths.fromFlag(flags.logFile)
   else if (file.logFile !== undefined) tuning.logFile = paths.fromFile(file.logFile)
   return tuning

@@ -84,6 +84,9 @@ export class ConnectionPool {
   /** Of #open, the sessions still connecting and logging in. */
   #connecting = 0
   #closed = false
+  /** renew() moves this on; sessions opened under an older one are closed instead of lent again. */
+  #generation = 0
+  readonly #generationOf = new WeakMap<ImapClient, number>()
 
   constructor(options: PoolOptions) {
     this.#size = Math.max(1, options.size)
@@ -139,6 +142,27 @@ export class ConnectionPool {
     }
   }
 
+  /**
+   * Sessions lent from now on are new ones: idle sessions are logged out now, busy ones when they
+   * come back. After a server process died mid-write, a surviving server process can go on serving
+   * its own stale view of a mailbox (Dovecot Maildir: a UID mapped to another message's file); a new
+   * session reads the mailbox afresh.
+   */
+  renew(): void {
+    this.#generation++
+    for (const client of this.#idle.splice(0)) this.#retire(client)
+  }
+
+  #current(client: ImapClient): boolean {
+    return this.#generationOf.get(client) === this.#generation
+  }
+
+  /** Closed at once (no LOGOUT round trip), so the session count never exceeds the cap. */
+  #retire(client: ImapClient): void {
+    this.#open--
+    client.close()
+  }
+
   async close(): Promise<void> {
     this.#closed = true
     const clients = this.#idle.splice(0)
@@ -164,8 +188,11 @@ export class ConnectionPool {
   async #create(): Promise<ImapClient> {
     this.#open++
     this.#connecting++
+    const generation = this.#generation
     try {
-      return await this.#connect()
+      const client = await this.#connect()
+      this.#generationOf.set(client, generation)
+      return client
     } catch (error) {
       this.#open--
       // A task may be waiting for the slot this session would have filled: let it try for itself
@@ -183,6 +210,10 @@ export class ConnectionPool {
     while (this.#idle.length > 0) {
       const index = Math.max(0, preferMailbox ? this.#idle.findIndex((c) => c.mailbox && c.mailbox.path === preferMailbox) : 0)
       const [client] = this.#idle.splice(index, 1)
+      if (!this.#current(client)) {
+        this.#retire(client)
+        continue
+      }
       if (client.usable) return client
       this.#open--
       client.close()
@@ -216,10 +247,13 @@ export class ConnectionPool {
       this.#open--
       return
     }
-    if (!client.usable) {
-      this.#open--
-      client.close()
-      this.#options.onDropped?.()
+    if (!client.usable || !this.#current(client)) {
+      if (client.usable) this.#retire(client)
+      else {
+        this.#open--
+        client.close()
+        this.#options.onDropped?.()
+      }
       const waiter = this.#waiters.shift()
       if (waiter) this.#acquire(waiter.preferMailbox).then(waiter.resolve, waiter.reject)
       return

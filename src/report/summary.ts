@@ -71,7 +71,10 @@ export function renderSummary(result: RunResult): string {
 
   const folderErrors = result.folders.filter((f) => f.error)
   if (t.copied === 0 && t.failed === 0 && folderErrors.length === 0 && !result.error && result.folders.length > 0) {
-    out.push(`Nothing to do: all ${plural(t.alreadyPresent, 'message')} are already on the destination.`)
+    out.push(
+      `Nothing to do: all ${plural(t.alreadyPresent, 'message')} are already on the destination` +
+        (t.notSelected > 0 ? ` (${t.notSelected} more left out by --max-age/--min-age/--max-size).` : '.'),
+    )
     if (t.flagsUpdated > 0) out.push(`Flags updated on ${plural(t.flagsUpdated, 'message')}.`)
   } else {
     out.push(
@@ -79,6 +82,7 @@ export function renderSummary(result: RunResult): string {
         `${t.flagsUpdated} flags updated` +
         (t.moved > 0 ? `, ${t.moved} moved` : '') +
         (t.deleted > 0 ? `, ${t.deleted} deleted on the destination` : '') +
+        (t.notSelected > 0 ? `, ${t.notSelected} left out by --max-age/--min-age/--max-size` : '') +
         `, in ${plural(result.folders.length, 'folder')}`,
     )
   }

@@ -199,6 +199,10 @@ export class ImapStore implements Store {
     })
   }
 
+  renewSessions(): void {
+    this.#pool.renew()
+  }
+
   async status(path: string): Promise<FolderStatus> {
     // A new pass over this folder: every session re-syncs its view of it once before using it.
     this.#epochs.set(path, (this.#epochs.get(path) ?? 0) + 1)

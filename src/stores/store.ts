@@ -172,6 +172,12 @@ export interface Store {
    * listMeta). Stores without it are asked listMeta().
    */
   listSizes?(path: string): Promise<MessageSize[]>
+  /**
+   * Optional: what is read from now on comes from new sessions (IMAP: pooled sessions are replaced).
+   * Called before looking for a message whose APPEND was cut off: a surviving server process may
+   * still serve a stale view of the mailbox.
+   */
+  renewSessions?(): void
   /** Log out and release every connection. Safe to call twice. */
   close(): Promise<void>
 }

@@ -34,8 +34,10 @@ import type {FolderStatus, MessageFlags, MessageMeta, Store} from '../stores/sto
 import type {FolderResult, MessageFailure, SyncListener} from './events.js'
 import {filterFlags, flagDelta, normalizeFlags, sameFlags} from './flags.js'
 import type {ByteBudget} from './budget.js'
+import {checkClaims} from './claims.js'
 import {headerHash} from './headers.js'
 import {recognise} from './recognise.js'
+import {isSelected, isSelecting, type MessageSelection} from './select.js'
 
 /** Test switches to stop the process at an exact point (hidden CLI flags; see test/integration). */
 export interface EngineHooks {
@@ -57,6 +59,8 @@ export interface SyncPolicy {
   recheckRounds: number
   /** --max-errors (imapsync --errorsmax): stop the run once this many messages failed. */
   maxErrors?: number
+  /** --max-age, --min-age, --max-size: which new messages are copied at all (select.ts). */
+  selection?: MessageSelection
 }
 
 export interface EngineContext {
@@ -118,6 +122,7 @@ function emptyResult(pair: FolderPair): FolderResult {
     bytes: 0,
     durationMs: 0,
     droppedKeywords: {},
+    notSelected: 0,
   }
 }
 
@@ -204,9 +209,11 @@ async function load(ctx: EngineContext, prepared: Prepared): Promise<void> {
   }
   if (!changes) prepared.vanished = [...prepared.rows.values()].filter((row) => !present.has(row.sourceUid))
   if (candidateUids.length > 0 || unresolvedUids.length > 0) {
-    prepared.toCopy = await resolveCandidates(ctx, prepared, candidateUids, unresolvedUids)
+    // 'pending' rows: the last run was cut off mid-APPEND, perhaps by the server dying (claims.ts).
+    const checkClaims = [...prepared.rows.values()].some((row) => row.status === 'pending')
+    prepared.toCopy = await resolveCandidates(ctx, prepared, candidateUids, unresolvedUids, {checkClaims})
   }
-  result.alreadyPresent = result.sourceMessages - prepared.toCopy.length
+  result.alreadyPresent = result.sourceMessages - prepared.toCopy.length - result.notSelected
 }
 
 /**
@@ -242,35 +249,74 @@ async function listChanges(ctx: EngineContext, prepared: Prepared, since: bigint
 /**
  * Step 4. First gives UIDs to rows copied without one (no UIDPLUS), so that their copies are
  * claimed before new candidates are matched; then recognises candidates already on the destination.
- * Returns what is left to copy.
+ * Returns what is left to copy. With checkClaims (after APPENDs were cut off: the server may have
+ * renumbered, see claims.ts) every claim is checked against the destination first and the rows
+ * whose UID now names another message, or nothing, are matched again by content.
  */
 async function resolveCandidates(
   ctx: EngineContext,
   prepared: Prepared,
   candidateUids: number[],
   unresolvedUids: number[],
+  options: {checkClaims?: boolean} = {},
 ): Promise<MessageMeta[]> {
   const {pair, pairRow, rows} = prepared
-  const sourceMeta = await ctx.source.listMeta(pair.source, [...candidateUids, ...unresolvedUids])
-  const claimed = new Set<number>()
-  for (const row of rows.values()) if (row.status === 'copied' && row.destUid !== null) claimed.add(row.destUid)
-  const destUids = (await ctx.dest.listFlags(pair.dest)).map((m) => m.uid).filter((uid) => !claimed.has(uid))
-  let unclaimed = destUids.length > 0 ? await ctx.dest.listMeta(pair.dest, destUids) : []
+  const destUids = (await ctx.dest.listFlags(pair.dest)).map((m) => m.uid)
+  let unclaimed: MessageMeta[]
+  // Rows whose claim is in doubt: re-matched by content below. 'wrong' ones not found lose their UID.
+  let doubtful: {wrong: Set<number>; gone: number[]} = {wrong: new Set(), gone: []}
+  if (options.checkClaims) {
+    const destMeta = destUids.length > 0 ? await ctx.dest.listMeta(pair.dest, destUids) : []
+    const check = checkClaims(rows.values(), destMeta)
+    doubtful = {wrong: new Set(check.wrong), gone: check.gone}
+    unclaimed = destMeta.filter((m) => !check.held.has(m.uid))
+  } else {
+    const claimed = new Set<number>()
+    for (const row of rows.values()) if (row.status === 'copied' && row.destUid !== null) claimed.add(row.destUid)
+    const open = destUids.filter((uid) => !claimed.has(uid))
+    unclaimed = open.length > 0 ? await ctx.dest.listMeta(pair.dest, open) : []
+  }
+  const unresolved = new Set([...unresolvedUids, ...doubtful.wrong, ...doubtful.gone])
+  const sourceMeta = await ctx.source.listMeta(pair.source, [...candidateUids, ...unresolved])
 
   const base = {source: ctx.source, dest: ctx.dest, sourcePath: pair.source, destPath: pair.dest}
-  const unresolved = new Set(unresolvedUids)
   if (unresolved.size > 0) {
     const found = await recognise({...base, candidates: sourceMeta.filter((m) => unresolved.has(m.uid)), unclaimed})
-    ctx.state.putMessages(
-      pairRow!,
-      [...found].map(([sourceUid, destUid]) => ({...rows.get(sourceUid)!, destUid})),
-    )
+    const wrongLeft = [...doubtful.wrong].filter((uid) => !found.has(uid))
+    ctx.state.putMessages(pairRow!, [
+      ...[...found].map(([sourceUid, destUid]) => ({...rows.get(sourceUid)!, destUid})),
+      // Its UID names another message: better no UID (flag changes are skipped) than the wrong one.
+      ...wrongLeft.map((sourceUid) => ({...rows.get(sourceUid)!, destUid: null})),
+    ])
+    const corrected = [...doubtful.wrong, ...doubtful.gone].filter((uid) => found.has(uid) && found.get(uid) !== rows.get(uid)!.destUid)
+    if (corrected.length > 0 || wrongLeft.length > 0) {
+      warn(
+        ctx,
+        `${pair.dest}: the destination renumbered ${corrected.length + wrongLeft.length} messages after a lost connection ` +
+          `(UIDVALIDITY unchanged); ${corrected.length} found again by content` +
+          (wrongLeft.length > 0 ? `, ${wrongLeft.length} not found (their flags are no longer synced)` : ''),
+      )
+    }
     const taken = new Set(found.values())
     unclaimed = unclaimed.filter((m) => !taken.has(m.uid))
   }
 
-  const candidates = sourceMeta.filter((m) => !unresolved.has(m.uid))
-  const found = await recognise({...base, candidates, unclaimed})
+  const now = new Date()
+  const selection = ctx.policy.selection
+  const inScope = sourceMeta.filter((m) => !unresolved.has(m.uid))
+  const candidates = isSelecting(selection) ? inScope.filter((m) => isSelected(selection, m, now)) : inScope
+  prepared.result.notSelected += inScope.length - candidates.length
+  const trusted: number[] = []
+  const onSelfContradiction = options.checkClaims ? (_: number, destUid: number) => trusted.push(destUid) : undefined
+  const found = await recognise({...base, candidates, unclaimed, onSelfContradiction})
+  if (trusted.length > 0) {
+    warn(
+      ctx,
+      `${pair.dest}: the destination contradicts itself about UID ${trusted.join(', ')} (its listing and its header ` +
+        `name different messages, a damaged index after the lost connection); taken as the interrupted APPEND's copy ` +
+        `because the listing matches it exactly. Run \`mailferry verify --deep\` once the server has settled`,
+    )
+  }
   if (found.size > 0) {
     const destByUid = new Map(unclaimed.map((m) => [m.uid, m]))
     for (const meta of candidates) {
@@ -413,7 +459,10 @@ export async function startCopies(ctx: EngineContext, prepared: Prepared): Promi
       await syncFlags(ctx, prepared)
       await deleteExtraneous(ctx, prepared)
       await moveSources(ctx, prepared)
-      ctx.state.setSnapshot(prepared.pairRow!, result.failed === 0 && !ctx.policy.move ? prepared.sourcePeek ?? null : null)
+      // A snapshot lets the next run skip the folder: only when nothing was left behind (a message
+      // too young for --min-age today is old enough next month).
+      const complete = result.failed === 0 && result.notSelected === 0 && !ctx.policy.move
+      ctx.state.setSnapshot(prepared.pairRow!, complete ? prepared.sourcePeek ?? null : null)
       ctx.state.touchPair(prepared.pairRow!)
     } catch (error) {
       recordFolderError(ctx, result, error)
@@ -499,16 +548,19 @@ async function copyWithinBudget(ctx: EngineContext, prepared: Prepared, meta: Me
  * Which of these uncertain messages are really not on the destination. Looks three times, over 4 s:
  * a message stored by a server process that died mid-APPEND can take a moment to become visible to
  * other sessions (its index update may be what was interrupted), and sending it again then would
- * duplicate it. Each look starts a new pass (status()), so surviving sessions re-sync their view.
+ * duplicate it. Each look reads through new sessions (renewSessions): a server process that lived
+ * through the failure can serve a stale view (seen with Dovecot Maildir: a UID whose listing
+ * describes one message and whose body is another's).
  */
 async function lookAgain(ctx: EngineContext, prepared: Prepared, uids: number[]): Promise<MessageMeta[]> {
   let missing: MessageMeta[] = []
   for (const delayMs of [0, 1000, 3000]) {
     if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs))
+    ctx.dest.renewSessions?.()
     await ctx.dest.status(prepared.pair.dest)
     prepared.rows = ctx.state.messages(prepared.pairRow!)
     const stillUnknown = missing.length > 0 ? missing.map((meta) => meta.uid) : uids
-    missing = await resolveCandidates(ctx, prepared, stillUnknown, [])
+    missing = await resolveCandidates(ctx, prepared, stillUnknown, [], {checkClaims: true})
     if (missing.length === 0) break
   }
   return missing

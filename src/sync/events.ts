@@ -29,6 +29,8 @@ export interface FolderResult {
   alreadyPresent: number
   /** Of alreadyPresent: recognised on the destination without a state row (Message-ID/size/headers). */
   recognised: number
+  /** New messages outside --max-age/--min-age/--max-size, left alone. */
+  notSelected: number
   failed: number
   /** Messages whose flags were updated on the destination. */
   flagsUpdated: number
@@ -67,6 +69,7 @@ export interface RunResult {
     copied: number
     alreadyPresent: number
     recognised: number
+    notSelected: number
     failed: number
     flagsUpdated: number
     moved: number

@@ -16,3 +16,14 @@ export function headerBlock(raw: Buffer): Buffer {
 export function headerHash(raw: Buffer): string {
   return createHash('sha256').update(headerBlock(raw)).digest('hex')
 }
+
+/**
+ * True when `block` (a server's answer to BODY[HEADER]) ends exactly at the header's empty line.
+ * A damaged server index can cut the header short or run into the body (Dovecot Maildir after a
+ * killed save serves a header length cached for another message): then this is false.
+ */
+export function endsAtHeaderEnd(block: Buffer): boolean {
+  // The first empty line must be the last thing in the block: not later (cut short), not earlier (body).
+  if (headerBlock(block).length !== block.length) return false
+  return block.subarray(-4).toString('latin1') === '\r\n\r\n' || block.subarray(-2).toString('latin1') === '\n\n'
+}

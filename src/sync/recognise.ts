@@ -5,8 +5,10 @@
  */
 import {createHash} from 'node:crypto'
 
+import {parseMessageId} from '../stores/message-id.js'
 import type {MessageMeta, Store} from '../stores/store.js'
 import {normalizeFlags} from './flags.js'
+import {endsAtHeaderEnd} from './headers.js'
 import {coarseKey, matchLevel, openUids, rekey, type Affinity, type UidGroup} from './match.js'
 
 export interface RecogniseInput {
@@ -18,6 +20,16 @@ export interface RecogniseInput {
   candidates: MessageMeta[]
   /** Destination messages no state row claims. */
   unclaimed: MessageMeta[]
+  /**
+   * Only for APPENDs that were cut off: a destination message whose header, read whole, has another
+   * Message-ID than its listing says, or does not end at the header's empty line (cut short, or run
+   * into the body), contradicts itself: the server's index and files disagree (Dovecot Maildir after
+   * a process was killed mid-save, until its next save repairs it). Such a
+   * message is taken as the candidate's copy when its listing (size, Message-ID, internal date)
+   * is the candidate's: the listing comes from the index, which the repair keeps, and sending the
+   * message again would leave two copies once it does. Called for each such pairing.
+   */
+  onSelfContradiction?: (sourceUid: number, destUid: number) => void
 }
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex')
@@ -31,13 +43,21 @@ export async function recognise(input: RecogniseInput): Promise<Map<number, numb
   const level1 = matchLevel(keyed(input.candidates), keyed(input.unclaimed), 'narrow')
   if (level1.open.length === 0) return found
 
+  const contradicting = new Set<number>()
+  const listedId = new Map(input.unclaimed.map((m) => [m.uid, m.messageId]))
   const headerKeys = await hashBoth(input, level1.open, async (store, path, uids) => {
     const headers = await store.fetchHeaders(path, uids)
+    if (store === input.dest) {
+      for (const [uid, block] of headers) {
+        if (parseMessageId(block) !== listedId.get(uid) || !endsAtHeaderEnd(block)) contradicting.add(uid)
+      }
+    }
     return new Map([...headers].map(([uid, block]) => [uid, sha256(block)]))
   })
   const level2 = matchLevel(...spread(rekey(level1.open, headerKeys)), 'unique')
   for (const [s, d] of level2.matched) found.set(s, d)
-  if (level2.open.length === 0) return found
+  if (input.onSelfContradiction && contradicting.size > 0) trustListings(input, found, contradicting, input.onSelfContradiction)
+  if (level2.open.every((group) => group.source.every((uid) => found.has(uid)))) return found
 
   const bodyKeys = await hashBoth(input, level2.open, async (store, path, uids) => {
     const hashes = new Map<number, string>()
@@ -56,8 +76,29 @@ export async function recognise(input: RecogniseInput): Promise<Map<number, numb
   const date = (m: MessageMeta) => m.internalDate.toISOString()
   const dateAndFlags = (m: MessageMeta) => `${date(m)} ${normalizeFlags(m.flags).join(' ')}`
   const level3 = matchLevel(...spread(rekey(level2.open, bodyKeys)), 'exact', [tier(dateAndFlags), tier(date)])
-  for (const [s, d] of level3.matched) found.set(s, d)
+  const taken = new Set(found.values())
+  for (const [s, d] of level3.matched) if (!found.has(s) && !taken.has(d)) found.set(s, d)
   return found
+}
+
+/** Pairs candidates not found with self-contradicting destination messages listed exactly like them. */
+function trustListings(
+  input: RecogniseInput,
+  found: Map<number, number>,
+  contradicting: Set<number>,
+  report: (sourceUid: number, destUid: number) => void,
+): void {
+  const listing = (m: MessageMeta) => `${coarseKey(m.size, m.messageId)}\u0000${m.internalDate.toISOString()}`
+  const taken = new Set(found.values())
+  const open = input.unclaimed.filter((m) => contradicting.has(m.uid))
+  for (const candidate of input.candidates) {
+    if (found.has(candidate.uid)) continue
+    const dest = open.find((m) => !taken.has(m.uid) && listing(m) === listing(candidate))
+    if (!dest) continue
+    found.set(candidate.uid, dest.uid)
+    taken.add(dest.uid)
+    report(candidate.uid, dest.uid)
+  }
 }
 
 type Hasher = (store: Store, path: string, uids: number[]) => Promise<Map<number, string>>

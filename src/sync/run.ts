@@ -168,6 +168,7 @@ function assemble(
     copied: sum((f) => f.copied),
     alreadyPresent: sum((f) => f.alreadyPresent),
     recognised: sum((f) => f.recognised),
+    notSelected: sum((f) => f.notSelected),
     failed: sum((f) => f.failed),
     flagsUpdated: sum((f) => f.flagsUpdated),
     moved: sum((f) => f.moved),

@@ -214,6 +214,10 @@ ssl_key = <${c.certs.keyFile}
 
 mail_location = ${mailLocation}
 mail_fsync = never
+# Lock files are written whole, then linked into place: a process killed while taking a lock leaves one
+# with its pid in it, which the next process sees is dead. With O_EXCL (the default) the kill can land
+# between creating the file and writing the pid, and everyone then waits out the 2-minute stale timeout.
+dotlock_use_excl = no
 # Not maildir_very_dirty_syncs: a test kills imap processes mid-APPEND, and a message file written by a
 # killed process must become visible to the next session (a very dirty sync would hide it until later,
 # and the message would be appended twice).

@@ -11,8 +11,9 @@
  *   with an authorization identity).
  */
 import assert from 'node:assert/strict'
+import {spawn, spawnSync} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
-import {readFileSync, writeFileSync} from 'node:fs'
+import {readFileSync, statSync, writeFileSync} from 'node:fs'
 import {createServer, type Server} from 'node:http'
 import {join} from 'node:path'
 import {after, before, test} from 'node:test'
@@ -22,7 +23,7 @@ import Database from 'better-sqlite3'
 import {instanceProcesses, startDovecot, type DovecotInstance} from '../harness/dovecot.js'
 import {seed, snapshot} from '../harness/mailbox.js'
 import {generateMessages} from '../harness/messages.js'
-import {freshUser, runCli, tempDir} from './cli.js'
+import {BIN, freshUser, runCli, tempDir} from './cli.js'
 
 const MASTER = {name: 'admin', password: `M-${randomBytes(6).toString('hex')}`}
 const REFRESH_TOKEN = `rt-${randomBytes(12).toString('hex')}`
@@ -36,6 +37,9 @@ class TokenServer {
   ttlSeconds = 3600
   /** Who the refreshed tokens are for. */
   refreshUser = ''
+  /** Refresh tokens the endpoint accepts; with rotate, each use replaces the one used (RFC 6749 10.4). */
+  readonly refreshTokens = new Set([REFRESH_TOKEN])
+  rotate = false
   server!: Server
   url = ''
 
@@ -63,10 +67,16 @@ class TokenServer {
         }
         if (req.url === '/token') {
           this.refreshCalls++
-          if (form.get('grant_type') !== 'refresh_token' || form.get('refresh_token') !== REFRESH_TOKEN || form.get('client_id') !== 'mailferry-test') {
+          const used = form.get('refresh_token') ?? ''
+          if (form.get('grant_type') !== 'refresh_token' || !this.refreshTokens.has(used) || form.get('client_id') !== 'mailferry-test') {
             return reply(400, {error: 'invalid_grant'})
           }
-          return reply(200, {access_token: this.issue(this.refreshUser), token_type: 'Bearer', expires_in: this.ttlSeconds})
+          const rotated = this.rotate ? `rt-${randomBytes(12).toString('hex')}` : undefined
+          if (rotated) {
+            this.refreshTokens.delete(used)
+            this.refreshTokens.add(rotated)
+          }
+          return reply(200, {access_token: this.issue(this.refreshUser), token_type: 'Bearer', expires_in: this.ttlSeconds, refresh_token: rotated})
         }
         reply(404, {error: 'not_found'})
       })
@@ -192,6 +202,43 @@ test('an access token that expires mid-run is refreshed with the OAuth2 refresh 
   for (const token of idp.tokens.keys()) assert.ok(!text.includes(token))
 })
 
+test('a refresh token rotated by the endpoint is saved to refreshTokenFile (0600) and used by the next run', async () => {
+  const users = {source: freshUser('rot'), dest: freshUser('rot')}
+  await seed(source, users.source, {INBOX: generateMessages(4, {seed: 44})})
+  idp.refreshUser = users.dest
+  const first = `rt-${randomBytes(12).toString('hex')}`
+  idp.refreshTokens.add(first)
+  idp.rotate = true
+  const tokenFile = join(tmp.dir, `${users.dest}.refresh`)
+  writeFileSync(tokenFile, `${first}\n`, {mode: 0o600})
+  const config = join(tmp.dir, `${users.dest}.yaml`)
+  writeFileSync(
+    config,
+    `source:\n  url: ${url(source, users.source)}\n  tls: none\n  passwordEnv: MF_AUTH_SRC_PW\n` +
+      `dest:\n  url: ${url(dest, users.dest)}\n  tls: none\n  authMethod: xoauth2\n` +
+      `  oauth2:\n    tokenUrl: ${idp.url}/token\n    clientId: mailferry-test\n    refreshTokenFile: ${tokenFile}\n` +
+      `state: ${join(tmp.dir, `${users.dest}.sqlite`)}\n`,
+    {mode: 0o600},
+  )
+  try {
+    const run = await runCli(['sync', '--config', config], {MF_AUTH_SRC_PW: source.password})
+    assert.equal(run.code, 0, run.stderr)
+    const saved = readFileSync(tokenFile, 'utf8').trim()
+    assert.notEqual(saved, first, 'the rotated token replaced the used one')
+    assert.ok(idp.refreshTokens.has(saved) && !idp.refreshTokens.has(first))
+    assert.equal(statSync(tokenFile).mode & 0o777, 0o600)
+    assert.ok(!(run.stdout + run.stderr).includes(saved))
+
+    // The first token is now refused by the endpoint: only the saved one lets this run log in.
+    await seed(source, users.source, {INBOX: generateMessages(2, {seed: 45})})
+    const again = await runCli(['sync', '--config', config, '--json'], {MF_AUTH_SRC_PW: source.password})
+    assert.equal(again.code, 0, again.stderr)
+    assert.equal(again.json.totals.copied, 2)
+  } finally {
+    idp.rotate = false
+  }
+})
+
 test('a wrong password and a refused token: exit 3, one line naming the side', async () => {
   const users = {source: freshUser('bad'), dest: freshUser('bad')}
   const common = ['--state', join(tmp.dir, `${users.source}.sqlite`), '--source-tls', 'none', '--dest-tls', 'none']
@@ -232,3 +279,39 @@ test("a Dovecot master user migrates another user's mailbox (user*master, and SA
     assert.deepEqual(await snapshot(dest, target), await snapshot(source, owner), tag)
   }
 })
+
+test('--source-password-prompt on a terminal: asked once, not echoed, and the run completes', {skip: hasScript() ? false : 'needs util-linux `script` for a pseudo-terminal'}, async () => {
+  const users = {source: freshUser('tty'), dest: freshUser('tty')}
+  await seed(source, users.source, {INBOX: generateMessages(5, {seed: 43})})
+  const args = [
+    'sync',
+    '--source', url(source, users.source), '--source-tls', 'none', '--source-password-prompt',
+    '--dest', url(dest, users.dest), '--dest-tls', 'none', '--dest-password-env', 'MF_AUTH_DST_PW',
+    '--state', join(tmp.dir, `${users.source}.sqlite`),
+  ]
+  const command = [process.execPath, BIN, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ')
+  // `script` runs the command on a pseudo-terminal: its stdin is a TTY, as for a person at a shell.
+  const child = spawn('script', ['-qec', command, '/dev/null'], {env: {...process.env, MF_AUTH_DST_PW: dest.password}})
+  let output = ''
+  let answered = 0
+  child.stdout.on('data', (chunk: Buffer) => {
+    output += chunk.toString()
+    // Typed only once the prompt is up (raw mode, no echo), as a person would.
+    if (answered === 0 && /source password for .*: $/.test(output)) {
+      answered++
+      child.stdin.write(`${source.password}\r`)
+    }
+  })
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
+  child.stdin.destroy()
+  assert.equal(code, 0, output)
+  assert.equal(answered, 1, output)
+  assert.equal(output.match(/password for/g)?.length, 1, 'asked once')
+  assert.ok(!output.includes(source.password), 'the typed password is not echoed')
+  assert.match(output, /Totals: 5 messages copied/)
+  assert.deepEqual(await snapshot(dest, users.dest), await snapshot(source, users.source))
+})
+
+function hasScript(): boolean {
+  return spawnSync('script', ['--version']).status === 0
+}

@@ -20,6 +20,9 @@ export interface CliResult {
   json?: any
 }
 
+/** No run in these tests takes this long: one that does is killed, so a hang fails a test instead of CI. */
+const HANG_LIMIT_MS = 240_000
+
 export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, options: {killAfterMs?: number} = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
@@ -31,9 +34,14 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, options: {ki
     child.stdout.on('data', (chunk) => (stdout += chunk))
     child.stderr.on('data', (chunk) => (stderr += chunk))
     const timer = options.killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), options.killAfterMs)
+    const hang = setTimeout(() => {
+      stderr += `\n[test harness: mailferry ${args[0]} killed after ${HANG_LIMIT_MS / 1000} s]`
+      child.kill('SIGKILL')
+    }, HANG_LIMIT_MS)
     child.on('error', reject)
     child.on('close', (code, signal) => {
       if (timer) clearTimeout(timer)
+      clearTimeout(hang)
       let json
       if (args.includes('--json')) {
         try {

@@ -136,3 +136,43 @@ describe('incremental sync', () => {
     await equal()
   })
 })
+
+describe('--max-age, --min-age, --max-size (imapsync --maxage, --minage, --maxsize)', () => {
+  test('only the selected messages are copied; the rest stay for a run without the selection', async () => {
+    const users = {source: freshUser('sel'), dest: freshUser('sel')}
+    const now = Date.now()
+    // Whole seconds: INTERNALDATE has no milliseconds.
+    const daysAgo = (days: number) => new Date(Math.floor((now - days * 86_400_000) / 1000) * 1000)
+    const [old1, old2, recent1, recent2, recentBig] = generateMessages(4, {seed: 61, meanSize: 2000, largeSizes: [60_000]})
+    const messages = [
+      {...old1, internalDate: daysAgo(400)},
+      {...old2, internalDate: daysAgo(45)},
+      {...recent1, internalDate: daysAgo(2)},
+      {...recent2, internalDate: daysAgo(20)},
+      {...recentBig, internalDate: daysAgo(1)},
+    ]
+    await seed(source, users.source, {INBOX: messages})
+    const {args, env} = syncArgs(source, dest, users, join(tmp.dir, `${users.source}.sqlite`))
+
+    const first = await runCli([...args, '--json', '--max-age', '30', '--max-size', '50000'], env)
+    assert.equal(first.code, 0, first.stderr)
+    assert.equal(first.json.totals.copied, 2)
+    assert.equal(first.json.totals.notSelected, 3)
+    const copiedDates = (await snapshot(dest, users.dest)).INBOX.map((m) => m.internalDate).sort()
+    assert.deepEqual(copiedDates, [messages[2], messages[3]].map((m) => m.internalDate.toISOString()).sort(), 'the two recent small ones')
+
+    const window = await runCli([...args, '--json', '--min-age', '30', '--max-age', '100'], env)
+    assert.equal(window.code, 0, window.stderr)
+    assert.equal(window.json.totals.copied, 1, 'only the 45-day-old message')
+    assert.equal(window.json.totals.notSelected, 2)
+
+    const all = await runCli([...args, '--json'], env)
+    assert.equal(all.code, 0, all.stderr)
+    assert.equal(all.json.totals.copied, 2, 'the 400-day-old message and the 60 kB one, nothing twice')
+    assert.deepEqual(await snapshot(dest, users.dest), await snapshot(source, users.source))
+
+    const empty = await runCli([...args, '--min-age', '30', '--max-age', '10'], env)
+    assert.equal(empty.code, 2)
+    assert.match(empty.stderr, /--min-age.*not less than --max-age/)
+  })
+})

@@ -113,10 +113,10 @@ function seedMessages(seedNumber: number): {INBOX: ReturnType<typeof generateMes
   }
 }
 
-// Known bug (issue #5 stays open): in about 1 run in 6 the destination ends with one duplicate (always
-// the same generated message, in INBOX) after its imap processes are killed mid-APPEND. Marked todo so
-// that it still runs and reports on every CI run without failing it, until the cause is found.
-test('the destination IMAP processes are killed twice mid-run: the run reconnects and completes, no duplicates', {todo: 'rare duplicate after killed imap processes, under investigation (issue #5)'}, async () => {
+// This test used to end with one message twice in about 1 run in 6: Dovecot renumbers after a killed
+// save, and for a while serves a UID with another message's cached header length (docs/design.md,
+// section 0; src/sync/claims.ts, recognise.ts onSelfContradiction). 0 duplicates in 45 runs since.
+test('the destination IMAP processes are killed twice mid-run: the run reconnects and completes, no duplicates', async () => {
   const users = {source: freshUser('rc'), dest: freshUser('rc')}
   await seed(source, users.source, seedMessages(11))
   const logFile = join(tmp.dir, `${users.source}.log`)

@@ -5,11 +5,12 @@
  * it from outside at an arbitrary moment.
  */
 import assert from 'node:assert/strict'
+import Database from 'better-sqlite3'
 import {join} from 'node:path'
 import {after, before, describe, test} from 'node:test'
 
 import {startDovecot, type DovecotInstance} from '../harness/dovecot.js'
-import {seed, snapshot} from '../harness/mailbox.js'
+import {seed, setFlags, snapshot} from '../harness/mailbox.js'
 import {generateMessages, nastyMessages, type SeedMessage} from '../harness/messages.js'
 import {freshUser, runCli, syncArgs, tempDir} from './cli.js'
 
@@ -71,6 +72,46 @@ describe('resume after kill -9', () => {
     }
     const resumed = await runCli([...args, '--json'], env)
     assert.equal(resumed.code, 0, resumed.stderr)
+    assert.deepEqual(await snapshot(dest, users.dest), await snapshot(source, users.source))
+  })
+})
+
+describe('claims the destination no longer honours', () => {
+  // Seen with Dovecot Maildir after its imap processes were SIGKILLed mid-APPEND: dovecot-uidlist
+  // got two entries for one UID and Dovecot renumbered, UIDVALIDITY unchanged. An APPENDUID that mailferry
+  // recorded then named another message, and the message whose APPEND was cut off was hidden
+  // behind that claim. Here the state is put in that shape by hand.
+  test('a recorded UID that now holds another message is corrected: nothing sent twice, flags reach the right copy', async () => {
+    const users = {source: freshUser('cl'), dest: freshUser('cl')}
+    const state = join(tmp.dir, `${users.source}.sqlite`)
+    await seed(source, users.source, {INBOX: generateMessages(10, {seed: 41})})
+    const {args, env} = syncArgs(source, dest, users, state)
+    assert.equal((await runCli(args, env)).code, 0)
+
+    const db = new Database(state)
+    const rows = db
+      .prepare(`SELECT m.source_uid AS s, m.dest_uid AS d FROM messages m JOIN folder_pairs p ON p.id = m.pair_id WHERE p.source_path = 'INBOX' ORDER BY m.source_uid`)
+      .all() as Array<{s: number; d: number}>
+    const [a, b] = [rows[1], rows[4]]
+    // a's row claims b's copy; b's APPEND looks cut off (pending, no UID).
+    db.prepare(`UPDATE messages SET dest_uid = ? WHERE source_uid = ?`).run(b.d, a.s)
+    db.prepare(`UPDATE messages SET status = 'pending', dest_uid = NULL WHERE source_uid = ?`).run(b.s)
+    db.close()
+
+    const resumed = await runCli([...args, '--json'], env)
+    assert.equal(resumed.code, 0, resumed.stderr)
+    assert.equal(resumed.json.totals.copied, 0, 'b is found on the destination, not sent again')
+    assert.deepEqual(await snapshot(dest, users.dest), await snapshot(source, users.source))
+    assert.ok(resumed.json.warnings.some((w: string) => /renumbered 1 messages/.test(w)), resumed.json.warnings.join('\n'))
+
+    const check = new Database(state, {readonly: true})
+    const claims = check.prepare(`SELECT source_uid AS s, dest_uid AS d, status FROM messages WHERE source_uid IN (?, ?) ORDER BY source_uid`).all(a.s, b.s)
+    check.close()
+    assert.deepEqual(claims, [{s: a.s, d: a.d, status: 'copied'}, {s: b.s, d: b.d, status: 'copied'}])
+
+    // A flag change on a reaches a's copy, not b's.
+    await setFlags(source, users.source, 'INBOX', [a.s], ['\\Flagged'], 'add')
+    assert.equal((await runCli(args, env)).code, 0)
     assert.deepEqual(await snapshot(dest, users.dest), await snapshot(source, users.source))
   })
 })

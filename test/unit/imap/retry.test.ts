@@ -143,6 +143,37 @@ describe('ConnectionPool retries', () => {
   })
 })
 
+describe('ConnectionPool.renew', () => {
+  test('after renew() no session opened before it is lent again, idle or busy at the time, and the cap holds', async () => {
+    const made: ImapClient[] = []
+    const pool = new ConnectionPool({size: 2, connect: async () => {
+      const client = fakeClient()
+      made.push(client)
+      return client
+    }})
+    const hold = async (client: ImapClient) => (await new Promise((resolve) => setTimeout(resolve, 2)), client)
+    await Promise.all([pool.use(hold), pool.use(hold)])
+    const old = [...made]
+    assert.equal(old.length, 2)
+
+    let release!: () => void
+    const busy = pool.use(async (client) => (await new Promise<void>((resolve) => (release = resolve)), client))
+    await new Promise((resolve) => setTimeout(resolve, 1))
+    pool.renew()
+    assert.equal(old.filter((c) => !c.usable).length, 1, 'the idle session is closed at once')
+
+    const fresh = await pool.use(async (c) => c)
+    assert.ok(!old.includes(fresh), 'a task after renew() gets a new session')
+    release()
+    const wasBusy = await busy
+    assert.ok(old.includes(wasBusy) && !wasBusy.usable, 'the busy session is closed when it comes back')
+
+    const later = await Promise.all([pool.use(hold), pool.use(hold)])
+    for (const client of later) assert.ok(!old.includes(client))
+    assert.equal(made.length, 4, 'one replacement per old session, never more than the cap')
+  })
+})
+
 describe('RateLimiter', () => {
   test('books time per unit after a one-second burst', async () => {
     let now = 0

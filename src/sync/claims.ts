@@ -1,0 +1,39 @@
+/**
+ * Checks the state's claims "source UID -> destination UID" against what the destination holds now.
+ *
+ * Why: a server process killed in the middle of an APPEND can leave its UID bookkeeping half written.
+ * Dovecot's Maildir then finds "UIDs not ordered" in dovecot-uidlist and renumbers the messages it
+ * stored meanwhile, without changing UIDVALIDITY: an APPENDUID answered a second earlier may now
+ * name another message, and the copy it named has a new UID. Trusting such a claim hides the copy
+ * from recognition (it is sent again: a duplicate) and sends later flag changes to the wrong message.
+ *
+ * A claim holds when the destination message at that UID has the row's size and Message-ID (the
+ * level-1 key of match.ts: a copy is byte-exact, so both are preserved).
+ */
+import type {MessageRow} from '../state/repository.js'
+import type {MessageMeta} from '../stores/store.js'
+import {coarseKey} from './match.js'
+
+export interface ClaimCheck {
+  /** Destination UIDs held by a row whose claim holds. */
+  held: Set<number>
+  /** Source UIDs whose destination UID now holds a different message: the claim is wrong. */
+  wrong: number[]
+  /** Source UIDs whose destination UID no longer exists (renumbered, or deleted on the destination). */
+  gone: number[]
+}
+
+export function checkClaims(rows: Iterable<MessageRow>, destMeta: MessageMeta[]): ClaimCheck {
+  const destByUid = new Map(destMeta.map((m) => [m.uid, m]))
+  const result: ClaimCheck = {held: new Set(), wrong: [], gone: []}
+  for (const row of rows) {
+    if (row.status !== 'copied' || row.destUid === null) continue
+    const dest = destByUid.get(row.destUid)
+    if (!dest) result.gone.push(row.sourceUid)
+    else if (coarseKey(dest.size, dest.messageId) !== coarseKey(row.size, row.messageId)) result.wrong.push(row.sourceUid)
+    // Two rows claiming one UID: the first keeps it, the other is re-matched.
+    else if (result.held.has(row.destUid)) result.wrong.push(row.sourceUid)
+    else result.held.add(row.destUid)
+  }
+  return result
+}
