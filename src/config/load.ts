@@ -23,6 +23,7 @@ import {
   isMaildirConfig,
   type EndpointConfig,
   type MaildirConfig,
+  type MinTls,
   type StoreConfig,
   type SecretSource,
   type SyncConfig,
@@ -105,6 +106,7 @@ export interface EndpointDraft {
   caFile?: string
   insecure?: boolean
   servername?: string
+  minTls?: MinTls
   /** authMethod, authzid, token source, passwordPrompt (config/auth.ts). */
   auth?: AuthDraft
   /** The side is a Maildir (`maildir:` URL): its path, `~` expanded (made absolute by finalizeMaildir). */
@@ -326,7 +328,7 @@ export function draftFromFile(side: Side, input: EndpointInput, path: (p: string
     assignDefined(draft, {host: input.host, port: input.port, user: input.user})
   }
   // `tls:` next to `url:` overrides the scheme's mode, as --source-tls does.
-  assignDefined(draft, {tls: input.tls, insecure: input.insecure, servername: input.servername})
+  assignDefined(draft, {tls: input.tls, insecure: input.insecure, servername: input.servername, minTls: input.minTls})
   if (input.caFile !== undefined) draft.caFile = path(input.caFile)
   if (input.passwordEnv !== undefined) draft.secret = {kind: 'env', name: input.passwordEnv}
   if (input.passwordFile !== undefined) draft.secret = {kind: 'file', path: path(input.passwordFile)}
@@ -395,9 +397,10 @@ export function finalizeEndpoint(side: Side, draft: EndpointDraft): {endpoint: E
   const tlsOptions: TlsOptions = {verify: draft.insecure !== true}
   if (draft.caFile !== undefined) tlsOptions.caFile = draft.caFile
   if (draft.servername !== undefined) tlsOptions.servername = draft.servername
+  if (draft.minTls !== undefined) tlsOptions.minTls = draft.minTls
 
   if (tls === 'none') {
-    const ignored = (['caFile', 'insecure', 'servername'] as const).filter((key) => draft[key] !== undefined)
+    const ignored = (['caFile', 'insecure', 'servername', 'minTls'] as const).filter((key) => draft[key] !== undefined)
     if (ignored.length > 0) warnings.push(`${side}: ${ignored.join(', ')} ignored with tls: none (no TLS is used)`)
     if (!isLoopbackHost(draft.host)) {
       warnings.push(`${side}: plaintext connection to host ${draft.host}, the password travels unencrypted`)
@@ -420,7 +423,7 @@ export function finalizeEndpoint(side: Side, draft: EndpointDraft): {endpoint: E
 /** A `maildir:` side: an absolute path; login and TLS settings given for it are ignored, with a warning. */
 export function finalizeMaildir(side: Side, draft: EndpointDraft): {config: MaildirConfig; warnings: string[]} {
   const ignored: string[] = []
-  for (const key of ['tls', 'caFile', 'insecure', 'servername'] as const) if (draft[key] !== undefined) ignored.push(key)
+  for (const key of ['tls', 'caFile', 'insecure', 'servername', 'minTls'] as const) if (draft[key] !== undefined) ignored.push(key)
   if (draft.secret !== undefined) ignored.push('password')
   if (draft.auth !== undefined && Object.values(draft.auth).some((value) => value !== undefined)) ignored.push('login settings')
   const warnings = ignored.length > 0 ? [`${side}: ${ignored.join(', ')} ignored for a maildir: directory (no login, no TLS)`] : []

@@ -33,7 +33,11 @@ export interface TlsOptions {
   verify: boolean
   /** Name to verify the certificate against (SNI), when it differs from host. */
   servername?: string
+  /** The lowest TLS version accepted (Node's default is 1.2). */
+  minTls?: MinTls
 }
+
+export type MinTls = '1.2' | '1.3'
 
 export interface EndpointConfig {
   host: string

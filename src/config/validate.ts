@@ -13,7 +13,7 @@ import {ConfigError} from '../errors.js'
 import {validateAuthInput, type AuthInput} from './auth.js'
 import {AUTH_KEYS, TUNING_KEYS} from './keys.js'
 import {validateFolders, type FolderMappingInput} from './mapping.js'
-import {TLS_MODES, type TlsMode} from './schema.js'
+import {TLS_MODES, type MinTls, type TlsMode} from './schema.js'
 import {validateTuningInput, type TuningInput} from './tuning.js'
 
 export const MIN_CONCURRENCY = 1
@@ -48,6 +48,7 @@ export interface EndpointInput extends AuthInput {
   caFile?: string
   insecure?: boolean
   servername?: string
+  minTls?: MinTls
 }
 
 /** The whole YAML file, typed. Paths are as written (load.ts resolves them against the file). */
@@ -71,6 +72,7 @@ export const ENDPOINT_KEYS = [
   'caFile',
   'insecure',
   'servername',
+  'minTls',
   ...AUTH_KEYS,
 ] as const satisfies readonly (keyof EndpointInput)[]
 
@@ -133,6 +135,13 @@ export function checkConcurrency(value: unknown, label: string, keyPath?: readon
 export function checkTlsMode(value: unknown, label: string, keyPath?: readonly string[]): TlsMode {
   if (typeof value === 'string' && (TLS_MODES as readonly string[]).includes(value)) return value as TlsMode
   return fail(label, `expected one of ${TLS_MODES.join(', ')}, got ${describeValue(value)}`, keyPath)
+}
+
+/** The lowest TLS version accepted: "1.2" or "1.3" (a YAML number 1.2 is read as such too). */
+export function checkMinTls(value: unknown, label: string, keyPath?: readonly string[]): MinTls {
+  const text = typeof value === 'number' ? value.toFixed(1) : value
+  if (text === '1.2' || text === '1.3') return text
+  return fail(label, `expected "1.2" or "1.3", got ${describeValue(value)}`, keyPath)
 }
 
 export function checkBoolean(value: unknown, label: string, keyPath?: readonly string[]): boolean {
@@ -256,6 +265,7 @@ export function validateEndpoint(value: unknown, side: string): EndpointInput | 
   if (given(value.caFile)) out.caFile = checkPath(value.caFile, ...at('caFile'))
   if (given(value.insecure)) out.insecure = checkBoolean(value.insecure, ...at('insecure'))
   if (given(value.servername)) out.servername = checkHost(value.servername, ...at('servername'))
+  if (given(value.minTls)) out.minTls = checkMinTls(value.minTls, ...at('minTls'))
   Object.assign(out, validateAuthInput(value, side))
   checkEndpointCombinations(out, side)
   return out

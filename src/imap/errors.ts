@@ -152,11 +152,9 @@ export function translateConnectError(error: unknown, where: string): MailferryE
       hint: 'check the user name and the password source (env var or file)',
     })
   }
-  if (e.tlsFailed || (e.code !== undefined && TLS_CODES.has(e.code))) {
-    return new ConnectError(`${where}: TLS failed: ${e.message}`, {
-      cause: error,
-      hint: 'for a private CA give caFile; check the tls mode (implicit on 993, starttls on 143)',
-    })
+  if (e.tlsFailed || (e.code !== undefined && (TLS_CODES.has(e.code) || /^ERR_(SSL|TLS)_/.test(e.code)))) {
+    const {text, hint} = describeTlsFailure(e.code, e.message)
+    return new ConnectError(`${where}: TLS failed: ${text}`, {cause: error, hint})
   }
   if (e.code !== undefined && CONNECTION_CODES.has(e.code)) {
     return new ConnectError(`${where}: cannot connect: ${transientText(error)}`, {
@@ -172,6 +170,27 @@ export function translateConnectError(error: unknown, where: string): MailferryE
     })
   }
   return new ConnectError(`${where}: ${e.message}`, {cause: error})
+}
+
+/**
+ * A TLS failure in words, with advice that fits it. OpenSSL's own text ("80EC...:error:0A00042E:SSL
+ * routines:ssl3_read_bytes:tlsv1 alert protocol version:...") is cut down to its reason.
+ */
+export function describeTlsFailure(code: string | undefined, message: string): {text: string; hint: string} {
+  const reason = /:SSL routines:[^:]*:([^:]+):/.exec(message)?.[1] ?? message
+  if (/does not support STARTTLS/i.test(message)) {
+    return {
+      text: 'the server does not offer STARTTLS',
+      hint: 'use tls: implicit (port 993) if the server has it; tls: none would send the password in plain text',
+    }
+  }
+  if (/protocol version|unsupported protocol|wrong version number/i.test(reason) || /PROTOCOL_VERSION|UNSUPPORTED_PROTOCOL/.test(code ?? '')) {
+    return {
+      text: `no TLS version both sides accept (${reason})`,
+      hint: 'check minTls against what the server supports, and the tls mode (implicit on 993, starttls on 143)',
+    }
+  }
+  return {text: reason, hint: 'for a private CA give caFile; check the tls mode (implicit on 993, starttls on 143)'}
 }
 
 /** Translate an error from an operation on one folder. */

@@ -38,6 +38,7 @@ export function imapflowOptions(
   const tls: ImapFlowOptions['tls'] = {rejectUnauthorized: endpoint.tlsOptions.verify}
   if (endpoint.tlsOptions.caFile) tls.ca = readFileSync(endpoint.tlsOptions.caFile)
   if (endpoint.tlsOptions.servername) tls.servername = endpoint.tlsOptions.servername
+  if (endpoint.tlsOptions.minTls) tls.minVersion = endpoint.tlsOptions.minTls === '1.3' ? 'TLSv1.3' : 'TLSv1.2'
   return {
     host: endpoint.host,
     port: endpoint.port,

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import {describe, test} from 'node:test'
 
 import {ConnectError, MessageRejectedError} from '../../../src/errors.js'
-import {isPushback, isTransient, translateAppendError, translateConnectError} from '../../../src/imap/errors.js'
+import {describeTlsFailure, isPushback, isTransient, translateAppendError, translateConnectError} from '../../../src/imap/errors.js'
 import {ConnectionPool, backoffDelay, type RetryNotice} from '../../../src/imap/pool.js'
 import type {ImapClient} from '../../../src/imap/session.js'
 import {RateLimiter} from '../../../src/imap/throttle.js'
@@ -192,5 +192,16 @@ describe('RateLimiter', () => {
   test('no limit: never waits', async () => {
     const limiter = new RateLimiter({sleep: async () => assert.fail('waited')})
     await limiter.take(1e9)
+  })
+})
+
+describe('TLS failures in words', () => {
+  test('OpenSSL text is cut to its reason; STARTTLS missing and version mismatch get their own advice', () => {
+    const openssl = '80EC4501147F0000:error:0A00042E:SSL routines:ssl3_read_bytes:tlsv1 alert protocol version:../deps/openssl/openssl/ssl/record/rec_layer_s3.c:1601:SSL alert number 70'
+    const version = describeTlsFailure('ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION', openssl)
+    assert.equal(version.text, 'no TLS version both sides accept (tlsv1 alert protocol version)')
+    assert.match(version.hint, /minTls/)
+    assert.equal(describeTlsFailure(undefined, 'Server does not support STARTTLS').text, 'the server does not offer STARTTLS')
+    assert.match(describeTlsFailure('DEPTH_ZERO_SELF_SIGNED_CERT', 'self-signed certificate').hint, /caFile/)
   })
 })
