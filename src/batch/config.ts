@@ -17,35 +17,35 @@
  * A password cell is a reference, `env:NAME` or `file:/path`, never a password: a plaintext cell is an
  * error naming the line, without echoing the cell.
  */
-import {isAbsolute, resolve} from 'node:path'
+import {homedir} from 'node:os'
 
 import {parse as parseYaml} from 'yaml'
 
 import {ConfigError} from '../errors.js'
+import {defaultStateFileName, draftFromFile, resolveFilePath} from '../config/load.js'
 import {DEFAULT_PORTS, type SecretSource, type TlsMode} from '../config/schema.js'
 import {
-  checkConcurrency,
   checkEnvName,
   checkHost,
   checkKnownKeys,
   checkPath,
   checkPort,
-  checkTlsMode,
   checkUser,
   describeValue,
   isMapping,
+  validateFileConfig,
   ConfigKeyError,
+  type FileConfigInput,
 } from '../config/validate.js'
 
 export type BatchSide = 'source' | 'dest'
 
+/** Who and where, for the job's identity, its state file name and the per-host connection budget. */
 export interface BatchEndpoint {
   host: string
   port: number
   tls: TlsMode
   user: string
-  /** env or file reference; never a password. */
-  secret: SecretSource
 }
 
 export interface BatchJob {
@@ -56,6 +56,12 @@ export interface BatchJob {
   source: BatchEndpoint
   dest: BatchEndpoint
   concurrency: number
+  /**
+   * Everything else, exactly as a `mailferry sync` config file would say it (defaults merged in,
+   * paths resolved): TLS options, login (passwords from env/file/command, OAuth2), folder rules,
+   * tuning keys. The account is run from this, through the same code as `sync --config`.
+   */
+  settings: FileConfigInput
 }
 
 export interface BatchConfig {
@@ -65,52 +71,93 @@ export interface BatchConfig {
 }
 
 export const DEFAULT_BATCH_CONCURRENCY = 2
-const SIDE_KEYS = ['host', 'port', 'tls', 'user', 'passwordEnv', 'passwordFile'] as const
-const DEFAULTS_KEYS = ['source', 'dest', 'concurrency'] as const
-const JOB_KEYS = ['source', 'dest', 'concurrency'] as const
 const TOP_KEYS = ['stateDir', 'defaults', 'jobs'] as const
-
-interface SideDraft {
-  host?: string
-  port?: number
-  tls?: TlsMode
-  user?: string
-  secret?: SecretSource
-}
+/** A batch decides each account's state file (under stateDir): `state:` has no place in it. */
+const BATCH_REFUSED = ['state'] as const
 
 export function jobId(source: Pick<BatchEndpoint, 'user' | 'host' | 'port'>, dest: Pick<BatchEndpoint, 'user' | 'host' | 'port'>): string {
   return `${source.user}@${source.host}:${source.port} -> ${dest.user}@${dest.host}:${dest.port}`
 }
 
-function sideDraft(value: unknown, path: string[], resolvePath: (p: string) => string): SideDraft {
-  const label = path.join('.')
+/** A sync config fragment (defaults: or one job), checked with the sync file's own rules, labels under `at`. */
+function checkFragment(value: unknown, at: string): Record<string, unknown> {
   if (value === undefined || value === null) return {}
-  if (!isMapping(value)) throw new ConfigKeyError(label, `expected a mapping (host:, user:, ...), got ${describeValue(value)}`, path)
-  checkKnownKeys(value, SIDE_KEYS, path)
-  const at = (key: string): [string, string[]] => [`${label}.${key}`, [...path, key]]
-  const out: SideDraft = {}
-  if (value.host != null) out.host = checkHost(value.host, ...at('host'))
-  if (value.port != null) out.port = checkPort(value.port, ...at('port'))
-  if (value.tls != null) out.tls = checkTlsMode(value.tls, ...at('tls'))
-  if (value.user != null) out.user = checkUser(value.user, ...at('user'))
-  if (value.passwordEnv != null && value.passwordFile != null) {
-    throw new ConfigKeyError(`${label}.passwordFile`, `give only one of ${label}.passwordEnv and ${label}.passwordFile`, [...path, 'passwordFile'])
+  if (!isMapping(value)) throw new ConfigKeyError(at, `expected a mapping (source:, dest:, ...), got ${describeValue(value)}`, [at])
+  for (const key of BATCH_REFUSED) {
+    if (key in value) throw new ConfigKeyError(`${at}.${key}`, 'each account gets its state file under stateDir; remove it', [at, key])
   }
-  if (value.passwordEnv != null) out.secret = {kind: 'env', name: checkEnvName(value.passwordEnv, ...at('passwordEnv'))}
-  if (value.passwordFile != null) out.secret = {kind: 'file', path: resolvePath(checkPath(value.passwordFile, ...at('passwordFile')))}
+  underLabel(at, () => validateFileConfig(value))
+  return value
+}
+
+/** Re-labels a config mistake as found under `at` ("jobs[3]" + "source.prot" -> "jobs[3].source.prot"). */
+function underLabel<T>(at: string, fn: () => T): T {
+  try {
+    return fn()
+  } catch (error) {
+    if (error instanceof ConfigKeyError) throw new ConfigKeyError(`${at}.${error.label}`, error.detail, [at, ...(error.keyPath ?? [])])
+    if (error instanceof ConfigError) throw new ConfigError(`${at}: ${error.message}`, {cause: error, hint: error.hint})
+    throw error
+  }
+}
+
+/** Ways to log in: a job giving any of them replaces all of the defaults' (passwordFile after passwordEnv). */
+const LOGIN_KEYS = ['passwordEnv', 'passwordFile', 'passwordCommand', 'passwordPrompt', 'tokenEnv', 'tokenFile', 'tokenCommand', 'oauth2']
+const ADDRESS_KEYS = ['host', 'port', 'user', 'tls']
+
+/** defaults < job; per side, key by key; any other key (folders:, maxErrors: ...) is replaced whole. */
+function mergeJob(defaults: Record<string, unknown>, job: Record<string, unknown>): Record<string, unknown> {
+  const merged: Record<string, unknown> = {...defaults, ...job}
+  for (const side of ['source', 'dest'] as const) {
+    if (!isMapping(defaults[side]) && !isMapping(job[side])) continue
+    const base: Record<string, unknown> = isMapping(defaults[side]) ? {...defaults[side]} : {}
+    const own: Record<string, unknown> = isMapping(job[side]) ? job[side] : {}
+    const gives = (keys: string[]) => Object.keys(own).some((key) => keys.includes(key))
+    if (gives(LOGIN_KEYS)) for (const key of LOGIN_KEYS) delete base[key]
+    // url: says host, port, user and tls at once; a job's host: replaces the defaults' url.
+    if ('url' in own) for (const key of ADDRESS_KEYS) delete base[key]
+    if ('host' in own) delete base.url
+    merged[side] = {...base, ...own}
+  }
+  return merged
+}
+
+/** Who and where of one side, from the job's settings (url: or host:/port:/tls:/user:). */
+function endpointOf(side: BatchSide, settings: FileConfigInput, where: string, resolvePath: (p: string) => string): BatchEndpoint {
+  const input = settings[side]
+  const draft = input ? underLabel(where, () => draftFromFile(side, input, resolvePath)) : {}
+  const missing = (what: string) => new ConfigError(`${where}: ${side}.${what} is missing (give it in the job or under defaults.${side})`)
+  if (draft.maildir !== undefined) throw new ConfigError(`${where}: ${side}: a batch migrates IMAP accounts, not maildir: directories`)
+  if (draft.host === undefined) throw missing('host')
+  if (draft.user === undefined) throw missing('user')
+  const hasLogin =
+    draft.secret !== undefined || (draft.auth !== undefined && (draft.auth.token !== undefined || draft.auth.prompt === true))
+  if (!hasLogin) throw missing('passwordEnv, passwordFile, passwordCommand or a token source')
+  if (draft.auth?.prompt) throw new ConfigError(`${where}: ${side}.passwordPrompt: a batch runs unattended; use passwordEnv, passwordFile or passwordCommand`)
+  const tls = draft.tls ?? 'implicit'
+  return {host: draft.host, port: draft.port ?? DEFAULT_PORTS[tls], tls, user: draft.user}
+}
+
+/** Relative paths in a job (caFile, passwordFile, tokenFile, logFile ...) are the batch file's. */
+function resolveSettingsPaths(settings: FileConfigInput, resolvePath: (p: string) => string): FileConfigInput {
+  const out: FileConfigInput = {...settings}
+  for (const side of ['source', 'dest'] as const) {
+    const input = settings[side]
+    if (!input) continue
+    const copy = {...input}
+    for (const key of ['caFile', 'passwordFile', 'tokenFile'] as const) if (copy[key] !== undefined) copy[key] = resolvePath(copy[key]!)
+    if (copy.oauth2) {
+      const o = {...copy.oauth2}
+      for (const key of ['clientSecretFile', 'refreshTokenFile'] as const) if (o[key] !== undefined) o[key] = resolvePath(o[key]!)
+      copy.oauth2 = o
+    }
+    out[side] = copy
+  }
+  if (out.logFile !== undefined) out.logFile = resolvePath(out.logFile)
   return out
 }
 
-function finishSide(side: BatchSide, draft: SideDraft, where: string): BatchEndpoint {
-  const missing = (what: string) => new ConfigError(`${where}: ${side}.${what} is missing (give it in the job or under defaults.${side})`)
-  if (draft.host === undefined) throw missing('host')
-  if (draft.user === undefined) throw missing('user')
-  if (draft.secret === undefined) throw missing('passwordEnv or passwordFile')
-  const tls = draft.tls ?? 'implicit'
-  return {host: draft.host, port: draft.port ?? DEFAULT_PORTS[tls], tls, user: draft.user, secret: draft.secret}
-}
-
-/** Parses a batch YAML file's text. `baseDir` resolves relative paths (stateDir, passwordFile). */
+/** Parses a batch YAML file's text. `baseDir` resolves relative paths (stateDir, passwordFile, caFile ...). */
 export function parseBatchYaml(text: string, origin: string, baseDir: string): BatchConfig {
   let value: unknown
   try {
@@ -118,32 +165,29 @@ export function parseBatchYaml(text: string, origin: string, baseDir: string): B
   } catch (error) {
     throw new ConfigError(`${origin}: ${(error instanceof Error ? error.message : String(error)).split('\n')[0]}`)
   }
-  const resolvePath = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p))
+  const resolvePath = (p: string) => resolveFilePath(p, baseDir, homedir())
   try {
     if (!isMapping(value)) throw new ConfigKeyError('(top level)', `expected a mapping with defaults: and jobs:, got ${describeValue(value)}`, [])
     checkKnownKeys(value, TOP_KEYS, [])
-    const defaults = value.defaults ?? {}
-    if (!isMapping(defaults)) throw new ConfigKeyError('defaults', `expected a mapping, got ${describeValue(defaults)}`, ['defaults'])
-    checkKnownKeys(defaults, DEFAULTS_KEYS, ['defaults'])
-    const defaultSides = {
-      source: sideDraft(defaults.source, ['defaults', 'source'], resolvePath),
-      dest: sideDraft(defaults.dest, ['defaults', 'dest'], resolvePath),
-    }
-    const defaultConcurrency =
-      defaults.concurrency != null ? checkConcurrency(defaults.concurrency, 'defaults.concurrency', ['defaults', 'concurrency']) : DEFAULT_BATCH_CONCURRENCY
+    const defaults = checkFragment(value.defaults, 'defaults')
     if (!Array.isArray(value.jobs) || value.jobs.length === 0) {
       throw new ConfigKeyError('jobs', `expected a non-empty list of jobs (source:, dest:), got ${describeValue(value.jobs)}`, ['jobs'])
     }
     const jobs = value.jobs.map((entry: unknown, index: number): BatchJob => {
       const where = `jobs[${index}]`
       if (!isMapping(entry)) throw new ConfigKeyError(where, `expected a mapping (source:, dest:), got ${describeValue(entry)}`)
-      checkKnownKeys(entry, JOB_KEYS, [where])
-      const source = finishSide('source', {...defaultSides.source, ...sideDraft(entry.source, [where, 'source'], resolvePath)}, where)
-      const dest = finishSide('dest', {...defaultSides.dest, ...sideDraft(entry.dest, [where, 'dest'], resolvePath)}, where)
-      const concurrency = entry.concurrency != null ? checkConcurrency(entry.concurrency, `${where}.concurrency`) : defaultConcurrency
-      return {id: jobId(source, dest), origin: where, source, dest, concurrency}
+      checkFragment(entry, where)
+      const settings = underLabel(where, () => validateFileConfig(mergeJob(defaults, entry)))
+      const source = endpointOf('source', settings, where, resolvePath)
+      const dest = endpointOf('dest', settings, where, resolvePath)
+      const concurrency = settings.concurrency ?? DEFAULT_BATCH_CONCURRENCY
+      const resolved = resolveSettingsPaths(settings, resolvePath)
+      // One log file per account: {account} is the account pair's name (as its state file's).
+      if (resolved.logFile !== undefined) resolved.logFile = resolved.logFile.replaceAll('{account}', defaultStateFileName(source, dest).replace(/\.sqlite$/, ''))
+      return {id: jobId(source, dest), origin: where, source, dest, concurrency, settings: resolved}
     })
     checkDuplicates(jobs)
+    checkLogFiles(jobs)
     const stateDir = value.stateDir != null ? resolvePath(checkPath(value.stateDir, 'stateDir', ['stateDir'])) : baseDir
     return {jobs, stateDir}
   } catch (error) {
@@ -240,13 +284,37 @@ export function parseBatchCsv(text: string, origin: string, options: CsvOptions 
     // Password cells first: a cell holding a password is reported before anything could echo it.
     const sourceSecret = parseSecretCell(cell(2), where, 'password1', resolvePath)
     const destSecret = parseSecretCell(cell(5), where, 'password2', resolvePath)
-    const source: BatchEndpoint = {...hostCell(cell(0), where, 'host1', sourceTls), tls: sourceTls, user: checkUser(cell(1), `${where}: user1`), secret: sourceSecret}
-    const dest: BatchEndpoint = {...hostCell(cell(3), where, 'host2', destTls), tls: destTls, user: checkUser(cell(4), `${where}: user2`), secret: destSecret}
-    jobs.push({id: jobId(source, dest), origin: where, source, dest, concurrency: options.concurrency ?? DEFAULT_BATCH_CONCURRENCY})
+    const source: BatchEndpoint = {...hostCell(cell(0), where, 'host1', sourceTls), tls: sourceTls, user: checkUser(cell(1), `${where}: user1`)}
+    const dest: BatchEndpoint = {...hostCell(cell(3), where, 'host2', destTls), tls: destTls, user: checkUser(cell(4), `${where}: user2`)}
+    const side = (e: BatchEndpoint, secret: SecretSource) => ({
+      host: e.host,
+      port: e.port,
+      tls: e.tls,
+      user: e.user,
+      ...(secret.kind === 'env' ? {passwordEnv: secret.name} : secret.kind === 'file' ? {passwordFile: secret.path} : {}),
+    })
+    const settings: FileConfigInput = {source: side(source, sourceSecret), dest: side(dest, destSecret)}
+    jobs.push({id: jobId(source, dest), origin: where, source, dest, concurrency: options.concurrency ?? DEFAULT_BATCH_CONCURRENCY, settings})
   }
   if (jobs.length === 0) throw new ConfigError(`${origin}: no accounts (expected lines host1;user1;password1;host2;user2;password2)`)
   checkDuplicates(jobs)
   return jobs
+}
+
+/** Accounts run side by side: two writing one log file would interleave their lines. */
+function checkLogFiles(jobs: BatchJob[]): void {
+  const seen = new Map<string, string>()
+  for (const job of jobs) {
+    const file = job.settings.logFile
+    if (file === undefined) continue
+    const before = seen.get(file)
+    if (before) {
+      throw new ConfigError(`${job.origin}: logFile ${file} is also the log of ${before}`, {
+        hint: 'put {account} in the logFile name (e.g. logs/{account}.log): each account gets its own file',
+      })
+    }
+    seen.set(file, job.origin)
+  }
 }
 
 function checkDuplicates(jobs: BatchJob[]): void {

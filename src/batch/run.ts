@@ -6,9 +6,11 @@
 import {join} from 'node:path'
 
 import {openSyncSession, type SyncSession} from '../cli/session.js'
+import {logEvents, logRunEnd, openRunLog} from '../cli/logging.js'
 import {defaultStateFileName, resolveRunConfig, type SyncFlagValues} from '../config/load.js'
 import {selectionOf} from '../config/tuning.js'
 import {ExitCode, MailferryError, describeError} from '../errors.js'
+import type {Logger} from '../log.js'
 import {exitMeaning} from '../report/summary.js'
 import {runSync} from '../sync/run.js'
 import {accountDemand, fitConcurrency, HostBudget, type HostDemand} from './budget.js'
@@ -83,28 +85,9 @@ export function jobStatePath(stateDir: string, job: BatchJob): string {
   return join(stateDir, defaultStateFileName(job.source, job.dest))
 }
 
-function endpointUrl(endpoint: BatchEndpoint): string {
-  const host = endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host
-  return `imap://${encodeURIComponent(endpoint.user)}@${host}:${endpoint.port}`
-}
-
-/** The flags `mailferry sync` would be given for this job. */
-export function jobFlags(job: BatchJob, statePath: string, concurrency: number): SyncFlagValues {
-  const flags: SyncFlagValues = {
-    source: endpointUrl(job.source),
-    sourceTls: job.source.tls,
-    dest: endpointUrl(job.dest),
-    destTls: job.dest.tls,
-    state: statePath,
-    concurrency,
-  }
-  const secret = (side: 'source' | 'dest', endpoint: BatchEndpoint) => {
-    if (endpoint.secret.kind === 'env') flags[side === 'source' ? 'sourcePasswordEnv' : 'destPasswordEnv'] = endpoint.secret.name
-    else if (endpoint.secret.kind === 'file') flags[side === 'source' ? 'sourcePasswordFile' : 'destPasswordFile'] = endpoint.secret.path
-  }
-  secret('source', job.source)
-  secret('dest', job.dest)
-  return flags
+/** The flags `mailferry sync --config` would be given for this job (the rest is in job.settings). */
+export function jobFlags(statePath: string, concurrency: number): SyncFlagValues {
+  return {state: statePath, concurrency}
 }
 
 const describe = (e: BatchEndpoint) => `${e.user}@${e.host}:${e.port}`
@@ -130,11 +113,17 @@ export async function runAccount(job: BatchJob, concurrency: number, statePath: 
     warnings: [],
   }
   let session: SyncSession | undefined
+  let log: Logger | undefined
   try {
-    const {config, warnings} = resolveRunConfig(jobFlags(job, statePath, concurrency), options.env ?? process.env, {defaultStateDir: options.stateDir})
+    const {config, warnings} = resolveRunConfig(jobFlags(statePath, concurrency), options.env ?? process.env, {
+      defaultStateDir: options.stateDir,
+      file: {input: job.settings, baseDir: options.stateDir},
+    })
     row.warnings.push(...warnings)
-    session = await openSyncSession(config, {writableSource: false, signal: options.signal})
-    const result = await runSync({...session.context, emit: () => {}}, {
+    log = openRunLog(config.tuning?.logFile, false)
+    log.info(`run started: batch account ${job.id} (${job.origin}), state ${statePath}`)
+    session = await openSyncSession(config, {writableSource: false, signal: options.signal, logger: log})
+    const result = await runSync({...session.context, emit: logEvents(log)}, {
       concurrency: config.concurrency,
       signal: options.signal,
       mapping: config.mapping,
@@ -147,11 +136,14 @@ export async function runAccount(job: BatchJob, concurrency: number, statePath: 
     row.bytes = result.totals.bytes
     if (result.error) row.error = result.error
     row.warnings.push(...result.warnings)
+    logRunEnd(log, {...result, exitMeaning: exitMeaning(result.exitCode)})
   } catch (error) {
     row.exitCode = error instanceof MailferryError ? error.exitCode : ExitCode.partial
     row.error = error instanceof MailferryError ? error.message : describeError(error)
+    log?.error(`account failed: ${row.error}`)
   } finally {
     await session?.close().catch(() => undefined)
+    log?.close()
   }
   row.outcome = outcomeOf(row.exitCode)
   row.exitMeaning = exitMeaning(row.exitCode)

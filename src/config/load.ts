@@ -81,6 +81,8 @@ export interface ResolveOptions {
   platform?: NodeJS.Platform
   /** For tests: what `~` expands to. */
   homeDir?: string
+  /** A config given as data instead of --config (a batch job): what the file would hold, and its directory. */
+  file?: {input: FileConfigInput; baseDir: string}
 }
 
 export interface ResolvedSyncConfig {
@@ -144,7 +146,7 @@ export function resolveRunConfig(
   const warnings: string[] = []
 
   const configPath = flags.config === undefined ? undefined : checkPath(flags.config, '--config')
-  const file = configPath === undefined ? undefined : loadConfigFile(expandHome(configPath, home), {platform, homeDir: home})
+  const file = configPath === undefined ? given(options.file, home) : loadConfigFile(expandHome(configPath, home), {platform, homeDir: home})
   if (file) warnings.push(...file.warnings)
   const fileInput = file?.input ?? {}
   const baseDir = file ? dirname(file.path) : undefined
@@ -204,6 +206,18 @@ export function resolveRunConfig(
   })
 
   return {config: {source: endpoints.source, dest: endpoints.dest, statePath, concurrency, mapping, ...(isDefaultTuning(tuning) ? {} : {tuning})}, warnings}
+}
+
+/** A config handed over as data (ResolveOptions.file), in the shape loadConfigFile returns. */
+function given(file: ResolveOptions['file'], home: string): LoadedConfigFile | undefined {
+  if (!file) return undefined
+  const drafts: Partial<Record<Side, EndpointDraft>> = {}
+  for (const side of SIDES) {
+    const endpoint = file.input[side]
+    if (endpoint) drafts[side] = draftFromFile(side, endpoint, (p) => resolveFilePath(p, file.baseDir, home))
+  }
+  // path: only its directory is used (relative paths, such as logFile, are resolved against it).
+  return {path: join(file.baseDir, '(batch job)'), input: file.input, drafts, warnings: []}
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -64,6 +64,41 @@ async function assertEqual(accounts: Account[]): Promise<void> {
 }
 
 describe('mailferry batch', () => {
+  test('per-job sync settings: implicit TLS with caFile, folder rules, --max-size and a log file per account', async () => {
+    const accounts = await seedAccounts('opt', 2)
+    const text = `defaults:
+  source: {host: 127.0.0.1, port: ${source.tlsPort}, tls: implicit, caFile: ${source.caFile}, minTls: "1.2", passwordEnv: MF_SRC_PW}
+  dest: {host: 127.0.0.1, port: ${dest.port}, tls: none, passwordEnv: MF_DST_PW}
+  logFile: logs-opt/{account}.log
+stateDir: ./state-opt
+jobs:
+  - source: {user: ${accounts[0].source}}
+    dest: {user: ${accounts[0].dest}}
+    folders: {exclude: [Archive/2020]}
+  - source: {user: ${accounts[1].source}}
+    dest: {user: ${accounts[1].dest}}
+    maxSize: 1
+`
+    const path = join(tmp.dir, 'opt.yaml')
+    writeFileSync(path, text)
+    const {mkdirSync, readdirSync} = await import('node:fs')
+    mkdirSync(join(tmp.dir, 'logs-opt'))
+    const run = await runCli(['batch', '--config', path, '--json'], env())
+    assert.equal(run.code, 0, run.stderr + run.stdout)
+    const [first, second] = run.json.accounts
+    assert.equal(first.copied, 4, 'INBOX only: Archive/2020 excluded')
+    assert.equal(second.copied, 0, 'every message is over maxSize 1')
+    const firstDest = await snapshot(dest, accounts[0].dest)
+    assert.deepEqual(firstDest.INBOX, (await snapshot(source, accounts[0].source)).INBOX)
+    assert.equal(firstDest['Archive/2020'], undefined)
+    const logs = readdirSync(join(tmp.dir, 'logs-opt'))
+    assert.equal(logs.length, 2, logs.join(', '))
+    for (const log of logs) {
+      assert.equal(statSync(join(tmp.dir, 'logs-opt', log)).mode & 0o777, 0o600)
+      assert.match(readFileSync(join(tmp.dir, 'logs-opt', log), 'utf8'), /INFO  run finished: exit 0/)
+    }
+  })
+
   test('ten accounts, one wrong password, per-host cap, re-run skips completed ones, status', async () => {
     const accounts = await seedAccounts('b', 10)
     const config = writeConfig('main', accounts, new Set([3]))

@@ -35,11 +35,15 @@ describe('parseBatchYaml', () => {
     assert.equal(config.stateDir, '/cfg/state')
     assert.equal(config.jobs.length, 2)
     const [alice, bob] = config.jobs
-    assert.deepEqual(alice.source, {host: 'old.example', port: 993, tls: 'implicit', user: 'alice', secret: {kind: 'env', name: 'OLD_PW'}})
-    assert.deepEqual(alice.dest, {host: 'new.example', port: 1993, tls: 'starttls', user: 'alice@new.example', secret: {kind: 'env', name: 'ALICE_NEW'}})
+    assert.deepEqual(alice.source, {host: 'old.example', port: 993, tls: 'implicit', user: 'alice'})
+    assert.deepEqual(alice.dest, {host: 'new.example', port: 1993, tls: 'starttls', user: 'alice@new.example'})
+    assert.equal(alice.settings.source?.passwordEnv, 'OLD_PW')
+    assert.equal(alice.settings.dest?.passwordEnv, 'ALICE_NEW')
     assert.equal(alice.concurrency, 3)
     assert.equal(alice.id, 'alice@old.example:993 -> alice@new.example@new.example:1993')
-    assert.deepEqual(bob.source.secret, {kind: 'file', path: '/cfg/secrets/bob-old'})
+    // A job's passwordFile replaces the defaults' passwordEnv (one login source per side).
+    assert.equal(bob.settings.source?.passwordFile, '/cfg/secrets/bob-old')
+    assert.equal(bob.settings.source?.passwordEnv, undefined)
     assert.equal(bob.dest.host, 'other.example')
     assert.equal(bob.concurrency, 1)
   })
@@ -60,7 +64,7 @@ describe('parseBatchYaml', () => {
     assert.match(configError(() => parseBatchYaml('jobs: []\n', 'b.yaml', '/')).message, /jobs: expected a non-empty list/)
     assert.match(
       configError(() => parseBatchYaml('jobs:\n  - source: {host: a, user: u}\n    dest: {host: b, user: u, passwordEnv: B}\n', 'b.yaml', '/')).message,
-      /jobs\[0\]: source\.passwordEnv or passwordFile is missing/,
+      /jobs\[0\]: source\.passwordEnv, passwordFile, passwordCommand or a token source is missing/,
     )
   })
 
@@ -68,6 +72,54 @@ describe('parseBatchYaml', () => {
     const error = configError(() => parseBatchYaml('jobs:\n  - source: {host: a, user: u, password: hunter2}\n', 'b.yaml', '/'))
     assert.match(error.message, /jobs\[0\]\.source\.password: passwords are not accepted/)
     assert.ok(!error.message.includes('hunter2'))
+  })
+
+  it('takes every sync config key per job or as a default: TLS, OAuth2, folder rules, tuning, log files', () => {
+    const config = parseBatchYaml(
+      `defaults:
+  source: {host: old.example, caFile: certs/old-ca.pem, minTls: "1.3", passwordEnv: OLD_PW}
+  dest:
+    host: outlook.office365.com
+    authMethod: xoauth2
+    oauth2: {tokenUrl: "https://login.example/token", clientId: app, refreshTokenFile: tokens/default.rt}
+  folders: {exclude: [Junk]}
+  maxErrors: 20
+  logFile: logs/{account}.log
+jobs:
+  - source: {user: alice}
+    dest: {user: alice@new.example, oauth2: {tokenUrl: "https://login.example/token", clientId: app, refreshTokenFile: tokens/alice.rt}}
+  - source: {user: bob, passwordCommand: pass show old/bob}
+    dest: {user: bob@new.example}
+    folders: {include: [INBOX]}
+    maxAge: 90
+`,
+      '/cfg/batch.yaml',
+      '/cfg',
+    )
+    const [alice, bob] = config.jobs
+    assert.equal(alice.settings.source?.caFile, '/cfg/certs/old-ca.pem')
+    assert.equal(alice.settings.source?.minTls, '1.3')
+    assert.equal(alice.settings.dest?.authMethod, 'xoauth2')
+    assert.equal(alice.settings.dest?.oauth2?.refreshTokenFile, '/cfg/tokens/alice.rt')
+    assert.deepEqual(alice.settings.folders?.exclude, ['Junk'])
+    assert.equal(alice.settings.maxErrors, 20)
+    assert.match(alice.settings.logFile!, /^\/cfg\/logs\/alice@old\.example-993--alice@new\.example@outlook\.office365\.com-993/)
+    assert.notEqual(alice.settings.logFile, bob.settings.logFile)
+    assert.equal(bob.settings.source?.passwordCommand, 'pass show old/bob')
+    assert.equal(bob.settings.source?.passwordEnv, undefined)
+    assert.deepEqual(bob.settings.folders?.include, ['INBOX'])
+    assert.equal(bob.settings.folders?.exclude, undefined, 'folders: is replaced whole, not merged')
+    assert.equal(bob.settings.maxAge, 90)
+  })
+
+  it('refuses state:, a shared log file, a password prompt and a bad key in defaults, naming where', () => {
+    const job = '  - source: {host: a, user: u, passwordEnv: A}\n    dest: {host: b, user: u, passwordEnv: B}\n'
+    assert.match(configError(() => parseBatchYaml(`defaults:\n  state: x.sqlite\njobs:\n${job}`, 'b.yaml', '/')).message, /b\.yaml: defaults\.state: each account gets its state file under stateDir/)
+    const shared = configError(() => parseBatchYaml(`defaults:\n  logFile: all.log\njobs:\n${job}  - source: {host: a, user: v, passwordEnv: A}\n    dest: {host: b, user: v, passwordEnv: B}\n`, 'b.yaml', '/'))
+    assert.match(shared.message, /jobs\[1\]: logFile \/all\.log is also the log of jobs\[0\]/)
+    assert.match(shared.hint ?? '', /\{account\}/)
+    assert.match(configError(() => parseBatchYaml('jobs:\n  - source: {host: a, user: u, passwordPrompt: true}\n    dest: {host: b, user: u, passwordEnv: B}\n', 'b.yaml', '/')).message, /passwordPrompt: a batch runs unattended/)
+    assert.match(configError(() => parseBatchYaml(`defaults:\n  source: {minTls: "1.1"}\njobs:\n${job}`, 'b.yaml', '/')).message, /defaults\.source\.minTls: expected "1\.2" or "1\.3"/)
   })
 
   it('refuses the same account pair twice', () => {
@@ -82,8 +134,10 @@ describe('parseBatchCsv', () => {
       resolvePath: (p) => `/base/${p}`,
     })
     assert.equal(jobs.length, 2)
-    assert.deepEqual(jobs[0].source, {host: 'old.example', port: 993, tls: 'implicit', user: 'alice', secret: {kind: 'env', name: 'A1'}})
-    assert.deepEqual(jobs[0].dest, {host: 'new.example', port: 1993, tls: 'implicit', user: 'alice', secret: {kind: 'file', path: '/base/pw/alice'}})
+    assert.deepEqual(jobs[0].source, {host: 'old.example', port: 993, tls: 'implicit', user: 'alice'})
+    assert.deepEqual(jobs[0].dest, {host: 'new.example', port: 1993, tls: 'implicit', user: 'alice'})
+    assert.deepEqual(jobs[0].settings.source, {host: 'old.example', port: 993, tls: 'implicit', user: 'alice', passwordEnv: 'A1'})
+    assert.deepEqual(jobs[0].settings.dest, {host: 'new.example', port: 1993, tls: 'implicit', user: 'alice', passwordFile: '/base/pw/alice'})
     assert.equal(jobs[0].origin, 'a.csv:2')
     assert.equal(jobs[1].origin, 'a.csv:4')
   })
@@ -111,15 +165,9 @@ describe('parseBatchCsv', () => {
 })
 
 describe('jobFlags', () => {
-  it('builds the flags sync would get, the user percent-encoded, one state DB per pair', () => {
+  it('gives sync the state DB and concurrency; one state DB per pair', () => {
     const [job] = parseBatchCsv('old;a@b.example;env:A;new:1143;a;file:/p\n', 'a.csv', {sourceTls: 'none'})
-    const flags = jobFlags(job, '/s/x.sqlite', 2)
-    assert.equal(flags.source, 'imap://a%40b.example@old:143')
-    assert.equal(flags.sourceTls, 'none')
-    assert.equal(flags.sourcePasswordEnv, 'A')
-    assert.equal(flags.dest, 'imap://a@new:1143')
-    assert.equal(flags.destPasswordFile, '/p')
-    assert.equal(flags.concurrency, 2)
+    assert.deepEqual(jobFlags('/s/x.sqlite', 2), {state: '/s/x.sqlite', concurrency: 2})
     assert.match(jobStatePath('/s', job), /^\/s\/.*\.sqlite$/)
   })
 })
