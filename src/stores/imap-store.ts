@@ -335,10 +335,13 @@ export class ImapStore implements Store {
     }, {idempotent: false})
   }
 
-  async setFlags(path: string, uid: number, add: string[], remove: string[]): Promise<void> {
+  async setFlags(path: string, uids: number[], add: string[], remove: string[]): Promise<void> {
+    if (uids.length === 0) return
     await this.#inFolder(path, async (client) => {
-      if (add.length > 0) await client.messageFlagsAdd(String(uid), add, {uid: true})
-      if (remove.length > 0) await client.messageFlagsRemove(String(uid), remove, {uid: true})
+      for (const range of chunkUidSets(uids)) {
+        if (add.length > 0) await client.messageFlagsAdd(range, add, {uid: true})
+        if (remove.length > 0) await client.messageFlagsRemove(range, remove, {uid: true})
+      }
     })
   }
 

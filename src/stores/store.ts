@@ -145,8 +145,11 @@ export interface Store {
    * Throws MessageRejectedError when the store refuses this message.
    */
   appendMessage(path: string, raw: Buffer, flags: string[], internalDate: Date): Promise<AppendResult>
-  /** Add and remove flags on one message. A message that is gone is ignored. */
-  setFlags(path: string, uid: number, add: string[], remove: string[]): Promise<void>
+  /**
+   * Add and remove the same flags on each of these messages (IMAP: one UID STORE per UID set, not
+   * one per message). Messages that are gone are ignored.
+   */
+  setFlags(path: string, uids: number[], add: string[], remove: string[]): Promise<void>
   /** Remove messages for good (IMAP: UID STORE +FLAGS \Deleted then UID EXPUNGE). */
   deleteMessages(path: string, uids: number[]): Promise<void>
   /**

@@ -32,7 +32,7 @@ import type {FolderPair} from '../plan/plan.js'
 import type {FolderSnapshot, MessageRow, PairRow, StateRepository} from '../state/repository.js'
 import type {FolderStatus, MessageFlags, MessageMeta, Store} from '../stores/store.js'
 import type {FolderResult, MessageFailure, SyncListener} from './events.js'
-import {filterFlags, flagDelta, normalizeFlags, sameFlags} from './flags.js'
+import {filterFlags, flagDelta, groupFlagChanges, normalizeFlags, sameFlags, type MessageFlagChange} from './flags.js'
 import type {ByteBudget} from './budget.js'
 import {checkClaims} from './claims.js'
 import {headerHash} from './headers.js'
@@ -347,7 +347,7 @@ async function recordPresent(
   const target = filterFlags(sourceFlags, destStatus?.permanentFlags).kept
   const change = flagDelta(normalizeFlags(destFlags), target)
   if (change.add.length > 0 || change.remove.length > 0) {
-    await ctx.dest.setFlags(pair.dest, destUid, change.add, change.remove)
+    await ctx.dest.setFlags(pair.dest, [destUid], change.add, change.remove)
     result.flagsUpdated++
   }
   ctx.state.putMessages(pairRow!, [
@@ -624,6 +624,7 @@ async function syncFlags(ctx: EngineContext, prepared: Prepared): Promise<void> 
   const {pair, rows, sourceFlags, destStatus, result} = prepared
   const destFlags = ctx.policy.mirror ? new Map((await ctx.dest.listFlags(pair.dest)).map((m) => [m.uid, m.flags])) : undefined
   const updated: Array<{sourceUid: number; flags: string[]}> = []
+  const changes: MessageFlagChange[] = []
   for (const {uid, flags} of sourceFlags) {
     const row = rows.get(uid)
     if (!row || row.status !== 'copied' || row.destUid === null) continue
@@ -638,12 +639,12 @@ async function syncFlags(ctx: EngineContext, prepared: Prepared): Promise<void> 
     const change = flagDelta(from, now)
     const add = filterFlags(change.add, destStatus?.permanentFlags).kept
     const remove = filterFlags(change.remove, destStatus?.permanentFlags).kept
-    if (add.length > 0 || remove.length > 0) {
-      await ctx.dest.setFlags(pair.dest, row.destUid, add, remove)
-      result.flagsUpdated++
-    }
+    if (add.length > 0 || remove.length > 0) changes.push({uid: row.destUid, add, remove})
     updated.push({sourceUid: uid, flags: now})
   }
+  // Messages with the same change share one UID STORE (e.g. 500 newly read messages: one command).
+  for (const group of groupFlagChanges(changes)) await ctx.dest.setFlags(pair.dest, group.uids, group.add, group.remove)
+  result.flagsUpdated += changes.length
   ctx.state.setFlags(prepared.pairRow!, updated)
 }
 

@@ -64,3 +64,27 @@ export function sameFlags(a: string[], b: string[]): boolean {
   const set = new Set(a)
   return b.every((flag) => set.has(flag))
 }
+
+/** One message's flag change on the destination. */
+export interface MessageFlagChange extends FlagChange {
+  uid: number
+}
+
+/**
+ * Changes that are the same for several messages, together: one UID STORE per group instead of one
+ * per message. Each message still gets exactly its own change. Groups and their UIDs are sorted.
+ */
+export function groupFlagChanges(changes: MessageFlagChange[]): Array<{uids: number[]; add: string[]; remove: string[]}> {
+  const groups = new Map<string, {uids: number[]; add: string[]; remove: string[]}>()
+  for (const {uid, add, remove} of changes) {
+    const a = normalizeFlags(add)
+    const r = normalizeFlags(remove)
+    const key = `${a.join(' ')}\u0000${r.join(' ')}`
+    const group = groups.get(key) ?? {uids: [], add: a, remove: r}
+    group.uids.push(uid)
+    groups.set(key, group)
+  }
+  return [...groups.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([, group]) => ({...group, uids: group.uids.sort((x, y) => x - y)}))
+}

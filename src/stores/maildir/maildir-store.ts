@@ -214,9 +214,11 @@ export class MaildirStore implements Store {
     })
   }
 
-  async setFlags(path: string, uid: number, add: string[], remove: string[]): Promise<void> {
+  async setFlags(path: string, uids: number[], add: string[], remove: string[]): Promise<void> {
     this.#writable(path)
-    await this.#run(path, async (folder) => this.#noteDropped(path, await folder.setFlags(uid, add, remove)))
+    await this.#run(path, async (folder) => {
+      for (const uid of uids) this.#noteDropped(path, await folder.setFlags(uid, add, remove))
+    })
   }
 
   async deleteMessages(path: string, uids: number[]): Promise<void> {

@@ -100,14 +100,14 @@ describe('Maildir store', () => {
   test('flag changes rename the file; keywords get letters; a message that is gone is ignored', async () => {
     const store = await writable()
     const {uid} = await store.appendMessage('INBOX', message('f'), ['\\Seen', 'Old'], date)
-    await store.setFlags('INBOX', uid!, ['\\Flagged', 'New', '\\Answered'], ['Old', '\\Seen'])
+    await store.setFlags('INBOX', [uid!], ['\\Flagged', 'New', '\\Answered'], ['Old', '\\Seen'])
     assert.deepEqual((await store.listFlags('INBOX'))[0].flags.sort(), ['New', '\\Answered', '\\Flagged'].sort())
     const names = readdirSync(join(store.root, 'cur'))
     assert.equal(names.length, 1)
     assert.match(names[0], /:2,FRb$/)
     assert.equal(readFileSync(join(store.root, 'dovecot-keywords'), 'utf8'), '0 Old\n1 New\n')
-    await store.setFlags('INBOX', 42, ['\\Seen'], [])
-    await store.setFlags('INBOX', uid!, ['\\Flagged'], [])
+    await store.setFlags('INBOX', [42], ['\\Seen'], [])
+    await store.setFlags('INBOX', [uid!], ['\\Flagged'], [])
     assert.deepEqual(readdirSync(join(store.root, 'cur')), names, 'no change: no rename')
   })
 
@@ -135,7 +135,7 @@ describe('Maildir store', () => {
     assert.deepEqual((await source.fetchMessage('INBOX', 3))?.raw, crlf, 'served with CRLF, as Dovecot serves it')
     assert.deepEqual(readFileSync(join(root, 'new', '1700000002.procmail.host')), lf, 'the file is not changed')
     // A writable store moves a flagged message from new/ to cur/, as Dovecot does.
-    await store.setFlags('INBOX', 3, ['\\Seen'], [])
+    await store.setFlags('INBOX', [3], ['\\Seen'], [])
     assert.deepEqual(readdirSync(join(root, 'new')), [])
     assert.ok(existsSync(join(root, 'cur', '1700000002.procmail.host:2,S')))
     assert.deepEqual((await source.fetchMessage('INBOX', 3))?.flags, ['\\Seen'], 'a moved file is found again')
