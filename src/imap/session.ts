@@ -57,6 +57,9 @@ export function imapflowOptions(
     logger: imapflowLogger(logger, label),
     // We never want IDLE between our own commands: it costs two round trips per command.
     disableAutoIdle: true,
+    // RFC 7162 QRESYNC, when offered: a re-run learns which messages were expunged (VANISHED) from
+    // the same CHANGEDSINCE fetch that lists flag changes, instead of listing the whole folder.
+    qresync: true,
     clientInfo: {name: 'mailferry'},
     connectionTimeout: 30_000,
     greetingTimeout: 16_000,

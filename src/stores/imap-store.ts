@@ -246,13 +246,25 @@ export class ImapStore implements Store {
     })
   }
 
-  async listFlags(path: string, options: {changedSince?: bigint} = {}): Promise<MessageFlags[]> {
+  async listFlags(path: string, options: {changedSince?: bigint; onVanished?: (uid: number) => void} = {}): Promise<MessageFlags[]> {
     return this.#inFolder(path, async (client) => {
       if (!client.mailbox || client.mailbox.exists === 0) return []
       const out: MessageFlags[] = []
       const changedSince = this.#capabilities.condstore ? options.changedSince : undefined
-      for await (const msg of client.fetch('1:*', {uid: true, flags: true}, {uid: true, changedSince})) {
-        out.push({uid: msg.uid, flags: [...(msg.flags ?? [])]})
+      // QRESYNC: UID FETCH ... (CHANGEDSINCE m VANISHED) also answers VANISHED (EARLIER) uids, which
+      // imapflow emits as 'expunge' events; this session is ours alone while the task runs.
+      const mailboxPath = client.mailbox.path
+      const onExpunge = (event: {path?: string; uid?: number; vanished?: boolean; earlier?: boolean}) => {
+        if (event.vanished && event.earlier && event.path === mailboxPath && event.uid !== undefined) options.onVanished?.(event.uid)
+      }
+      const reportVanished = changedSince !== undefined && options.onVanished !== undefined && client.enabled.has('QRESYNC')
+      if (reportVanished) client.on('expunge', onExpunge)
+      try {
+        for await (const msg of client.fetch('1:*', {uid: true, flags: true}, {uid: true, changedSince})) {
+          out.push({uid: msg.uid, flags: [...(msg.flags ?? [])]})
+        }
+      } finally {
+        if (reportVanished) client.off('expunge', onExpunge)
       }
       return out
     })

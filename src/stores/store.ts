@@ -127,9 +127,11 @@ export interface Store {
   /**
    * UID and flags of every message: the cheap listing a no-change run relies on. With changedSince
    * (CONDSTORE, RFC 7162 CHANGEDSINCE) a store may return only messages whose flags changed or that
-   * arrived after that HIGHESTMODSEQ; a store that cannot filter returns them all.
+   * arrived after that HIGHESTMODSEQ; a store that cannot filter returns them all. With changedSince,
+   * a store that can (QRESYNC, RFC 7162 3.2.6: VANISHED (EARLIER)) calls onVanished for each UID
+   * expunged since then (possibly UIDs the caller never knew); one that cannot never calls it.
    */
-  listFlags(path: string, options?: {changedSince?: bigint}): Promise<MessageFlags[]>
+  listFlags(path: string, options?: {changedSince?: bigint; onVanished?: (uid: number) => void}): Promise<MessageFlags[]>
   /** Full metadata for the given UIDs (all messages when uids is undefined). Missing UIDs are left out. */
   listMeta(path: string, uids?: number[]): Promise<MessageMeta[]>
   /**

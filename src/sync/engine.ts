@@ -187,10 +187,12 @@ async function load(ctx: EngineContext, prepared: Prepared): Promise<void> {
     )
   }
   prepared.rows = ctx.state.messages(pairRow)
-  const changes = changesSince === undefined ? undefined : await listChanges(ctx, prepared, changesSince)
-  if (changes) {
-    // CHANGEDSINCE: only messages that changed or arrived, and none was expunged (counted below).
-    prepared.sourceFlags = changes
+  const listed = changesSince === undefined ? undefined : await listChanges(ctx, prepared, changesSince)
+  const changes = listed?.changes
+  if (listed) {
+    // CHANGEDSINCE: only messages that changed or arrived; the expunged ones came as VANISHED.
+    prepared.sourceFlags = listed.changes
+    prepared.vanished = listed.vanished
     result.changesOnly = true
     result.sourceMessages = prepared.sourcePeek!.messages
   } else {
@@ -235,15 +237,23 @@ function changedSinceBase(
 }
 
 /**
- * Messages changed or added since the base. Valid only if nothing was expunged: the messages now
- * must be exactly those of the last sync plus the new UIDs. Otherwise (an expunge, or mail that
+ * Messages changed or added since the base, and (QRESYNC) the known messages expunged since then.
+ * Valid only if the count adds up: the messages now must be those of the last sync, minus the
+ * vanished ones, plus the new UIDs. Otherwise (an expunge the store could not report, or mail that
  * arrived between STATUS and FETCH) undefined, and the folder is listed in full.
  */
-async function listChanges(ctx: EngineContext, prepared: Prepared, since: bigint): Promise<MessageFlags[] | undefined> {
-  const {pairRow, sourcePeek} = prepared
-  const changes = await ctx.source.listFlags(prepared.pair.source, {changedSince: since})
+async function listChanges(
+  ctx: EngineContext,
+  prepared: Prepared,
+  since: bigint,
+): Promise<{changes: MessageFlags[]; vanished: MessageRow[]} | undefined> {
+  const {pairRow, sourcePeek, rows} = prepared
+  const vanishedUids = new Set<number>()
+  const changes = await ctx.source.listFlags(prepared.pair.source, {changedSince: since, onVanished: (uid) => vanishedUids.add(uid)})
   const added = changes.filter((m) => m.uid >= pairRow!.sourceUidNext!).length
-  return sourcePeek!.messages === pairRow!.sourceMessages! + added ? changes : undefined
+  // VANISHED (EARLIER) may name UIDs we never had (RFC 7162 3.2.6): only our rows count.
+  const vanished = [...rows.values()].filter((row) => vanishedUids.has(row.sourceUid))
+  return sourcePeek!.messages === pairRow!.sourceMessages! + added - vanished.length ? {changes, vanished} : undefined
 }
 
 /**

@@ -69,12 +69,23 @@ describe('incremental sync', () => {
     assert.equal(changed[0].changesOnly, true, 'only the changed message was listed (CHANGEDSINCE)')
     assert.equal(changed[0].sourceMessages, 5)
     assert.equal(third.totals.flagsUpdated, 1)
-    // An expunge cannot be seen through CHANGEDSINCE: that folder is listed in full.
+    // An expunge comes back as VANISHED (EARLIER) from the same CHANGEDSINCE fetch (QRESYNC, which
+    // Dovecot offers): still only the changes are listed, and the copy is deleted.
     await expunge(source, users.source, 'Archive', [(await listUids(source, users.source, 'Archive'))[0]])
+    const [newUid] = await listUids(source, users.source, 'Archive')
+    await setFlags(source, users.source, 'Archive', [newUid], ['$Qresync'], 'add')
     const fourth = await run('--delete-extraneous')
     const archive = fourth.folders.find((f: {source: string}) => f.source === 'Archive')
-    assert.equal(archive.changesOnly, false)
+    assert.equal(archive.changesOnly, true, 'QRESYNC: no full listing after an expunge')
+    assert.equal(archive.sourceMessages, 4)
     assert.equal(fourth.totals.deleted, 1)
+    assert.equal(fourth.totals.flagsUpdated, 1)
+    await equal()
+    // Without CONDSTORE/QRESYNC the same is found by a full listing.
+    await expunge(source, users.source, 'Archive', [newUid])
+    const fifth = await run('--delete-extraneous', '--debug-no-condstore')
+    assert.equal(fifth.folders.find((f: {source: string}) => f.source === 'Archive').changesOnly, false)
+    assert.equal(fifth.totals.deleted, 1)
     await equal()
   })
 

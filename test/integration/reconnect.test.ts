@@ -115,7 +115,7 @@ function seedMessages(seedNumber: number): {INBOX: ReturnType<typeof generateMes
 
 // This test used to end with one message twice in about 1 run in 6: Dovecot renumbers after a killed
 // save, and for a while serves a UID with another message's cached header length (docs/design.md,
-// section 0; src/sync/claims.ts, recognise.ts onSelfContradiction). 0 duplicates in 45 runs since.
+// section 0; src/sync/claims.ts, recognise.ts onSelfContradiction). 0 duplicates in 90 runs since.
 test('the destination IMAP processes are killed twice mid-run: the run reconnects and completes, no duplicates', async () => {
   const users = {source: freshUser('rc'), dest: freshUser('rc')}
   await seed(source, users.source, seedMessages(11))
