@@ -437,11 +437,13 @@ function askHidden(question: string): Promise<string> {
         else value += ch
       }
     }
-    process.stderr.write(question)
+    // Echo off before the question shows: a password typed (or pasted) the moment it appears must
+    // not reach the terminal in clear (the pty test caught exactly that).
     stdin.setEncoding('utf8')
     stdin.setRawMode(true)
     stdin.resume()
     stdin.on('data', onData)
+    process.stderr.write(question)
   })
 }
 

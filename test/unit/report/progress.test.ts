@@ -37,6 +37,7 @@ function done(over: Partial<FolderResult> & {source: string}): FolderResult {
     copied: 0,
     alreadyPresent: 0,
     recognised: 0,
+    notSelected: 0,
     failed: 0,
     flagsUpdated: 0,
     moved: 0,

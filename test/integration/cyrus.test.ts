@@ -1,0 +1,112 @@
+/**
+ * mailferry sync from a real Dovecot (separator '/', no prefix) to a real Cyrus IMAP 3.x (classic
+ * style: separator '.', personal folders under "INBOX.") and back, judged by what the servers return
+ * (BODY.PEEK[] hashes, FLAGS, INTERNALDATE). Skipped when Cyrus cannot be run here (see
+ * cyrusAvailable() in test/harness/cyrus.ts).
+ */
+import assert from 'node:assert/strict'
+import {join} from 'node:path'
+import {after, before, describe, test} from 'node:test'
+
+import {cyrusAvailable, startCyrus, type CyrusInstance} from '../harness/cyrus.js'
+import {startDovecot, type DovecotInstance} from '../harness/dovecot.js'
+import {folderTree, seed, snapshot, withClient} from '../harness/mailbox.js'
+import {generateMessages, type SeedMessage} from '../harness/messages.js'
+import {freshUser, runCli, tempDir} from './cli.js'
+
+const skip = await cyrusAvailable()
+if (skip) console.log(`cyrus.test.ts skipped: ${skip}`)
+
+let source: DovecotInstance
+let cyrus: CyrusInstance
+const tmp = tempDir()
+
+describe('mailferry sync between Dovecot and Cyrus', {skip}, () => {
+  before(async () => {
+    ;[source, cyrus] = await Promise.all([startDovecot({separator: '/', name: 'to-cyrus'}), startCyrus({name: 'dest'})])
+  })
+  after(async () => {
+    await Promise.all([source?.stop(), cyrus?.stop()])
+    tmp.cleanup()
+  })
+
+  function mailbox(): Record<string, SeedMessage[]> {
+    const generated = generateMessages(60, {seed: 11})
+    return {
+      INBOX: generated.slice(0, 25),
+      Sent: generated.slice(25, 40),
+      // Cyrus creates a parent as a real (selectable, empty) mailbox; Dovecot only lists it as
+      // \Noselect. The parent is a real folder here, so both servers have it.
+      Work: generated.slice(40, 45),
+      'Work/Projects 2024': generated.slice(45, 60),
+    }
+  }
+
+  type Server = {port: number; password: string}
+
+  async function sync(users: {source: string; dest: string}, state: string, from: Server = source, to: Server = cyrus) {
+    return runCli(
+      [
+        'sync',
+        '--source', `imap://${encodeURIComponent(users.source)}@127.0.0.1:${from.port}`,
+        '--source-tls', 'none',
+        '--source-password-env', 'MF_TEST_SOURCE_PW',
+        '--dest', `imap://${encodeURIComponent(users.dest)}@127.0.0.1:${to.port}`,
+        '--dest-tls', 'none',
+        '--dest-password-env', 'MF_TEST_DEST_PW',
+        '--state', state,
+        '--json',
+      ],
+      {MF_TEST_SOURCE_PW: from.password, MF_TEST_DEST_PW: to.password},
+    )
+  }
+
+  function assertOk(run: Awaited<ReturnType<typeof sync>>) {
+    assert.equal(run.code, 0, `exit ${run.code}\nstdout: ${run.stdout.slice(0, 3000)}\nstderr: ${run.stderr.slice(0, 3000)}`)
+    assert.ok(run.json, 'a JSON report on stdout')
+  }
+
+  test('copies INBOX, Sent and a nested folder exactly into INBOX.* on Cyrus; a second run copies nothing', async () => {
+    const users = {source: freshUser('cy-src'), dest: freshUser('cy-dst')}
+    const state = join(tmp.dir, `${users.source}.sqlite`)
+    await seed(source, users.source, mailbox())
+    const sourceBefore = await snapshot(source, users.source)
+    const total = Object.values(sourceBefore).reduce((n, list) => n + list.length, 0)
+    assert.equal(total, 60)
+
+    const first = await sync(users, state)
+    assertOk(first)
+    assert.equal(first.json.totals.failed, 0, JSON.stringify(first.json.totals))
+    assert.equal(first.json.totals.copied, total)
+    assert.deepEqual(await snapshot(cyrus, users.dest), sourceBefore, 'every message, flag and date on Cyrus')
+    assert.deepEqual(await snapshot(source, users.source), sourceBefore, 'the source is unchanged')
+    assert.deepEqual(await folderTree(cyrus, users.dest), await folderTree(source, users.source))
+    const raw = await withClient(cyrus, users.dest, async (client) => (await client.list()).map((entry) => entry.path).sort())
+    assert.deepEqual(raw, ['INBOX', 'INBOX.Sent', 'INBOX.Work', 'INBOX.Work.Projects 2024'], 'Cyrus names, with the INBOX. prefix')
+
+    const second = await sync(users, state)
+    assertOk(second)
+    assert.equal(second.json.totals.copied, 0)
+    assert.equal(second.json.totals.failed, 0)
+    assert.deepEqual(await snapshot(cyrus, users.dest), sourceBefore, 'nothing appended twice')
+  })
+
+  test('and back: Cyrus as the source, Dovecot as the destination', async () => {
+    const users = {source: freshUser('cy-back-src'), dest: freshUser('cy-back-dst')}
+    const state = join(tmp.dir, `${users.source}.sqlite`)
+    await seed(cyrus, users.source, mailbox())
+    const sourceBefore = await snapshot(cyrus, users.source)
+    const total = Object.values(sourceBefore).reduce((n, list) => n + list.length, 0)
+
+    const first = await sync(users, state, cyrus, source)
+    assertOk(first)
+    assert.equal(first.json.totals.failed, 0, JSON.stringify(first.json.totals))
+    assert.equal(first.json.totals.copied, total)
+    assert.deepEqual(await snapshot(source, users.dest), sourceBefore)
+    assert.deepEqual(await snapshot(cyrus, users.source), sourceBefore, 'the Cyrus source is unchanged (\\Seen too)')
+
+    const second = await sync(users, state, cyrus, source)
+    assertOk(second)
+    assert.equal(second.json.totals.copied, 0)
+  })
+})
