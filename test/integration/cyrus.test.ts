@@ -1,15 +1,17 @@
 /**
  * mailferry sync from a real Dovecot (separator '/', no prefix) to a real Cyrus IMAP 3.x (classic
  * style: separator '.', personal folders under "INBOX.") and back, judged by what the servers return
- * (BODY.PEEK[] hashes, FLAGS, INTERNALDATE). Skipped when Cyrus cannot be run here (see
+ * (BODY.PEEK[] hashes, FLAGS, INTERNALDATE), also with Cyrus's imapd processes killed mid-run.
+ * Skipped when Cyrus cannot be run here (see
  * cyrusAvailable() in test/harness/cyrus.ts).
  */
 import assert from 'node:assert/strict'
+import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {after, before, describe, test} from 'node:test'
 
 import {cyrusAvailable, startCyrus, type CyrusInstance} from '../harness/cyrus.js'
-import {startDovecot, type DovecotInstance} from '../harness/dovecot.js'
+import {processGroup, startDovecot, type DovecotInstance} from '../harness/dovecot.js'
 import {folderTree, seed, snapshot, withClient} from '../harness/mailbox.js'
 import {generateMessages, type SeedMessage} from '../harness/messages.js'
 import {freshUser, runCli, tempDir} from './cli.js'
@@ -109,4 +111,65 @@ describe('mailferry sync between Dovecot and Cyrus', {skip}, () => {
     assertOk(second)
     assert.equal(second.json.totals.copied, 0)
   })
+
+  test("Cyrus's imapd processes SIGKILLed twice mid-run: the run reconnects and completes, nothing twice", async () => {
+    const users = {source: freshUser('cy-kill-src'), dest: freshUser('cy-kill-dst')}
+    await seed(source, users.source, {INBOX: generateMessages(100, {seed: 21, meanSize: 3000}), Archive: generateMessages(100, {seed: 22, meanSize: 3000})})
+    const logFile = join(tmp.dir, `${users.source}.log`)
+    const running = runCli(
+      [
+        'sync',
+        '--source', `imap://${encodeURIComponent(users.source)}@127.0.0.1:${source.port}`, '--source-tls', 'none', '--source-password-env', 'MF_TEST_SOURCE_PW',
+        '--dest', `imap://${encodeURIComponent(users.dest)}@127.0.0.1:${cyrus.port}`, '--dest-tls', 'none', '--dest-password-env', 'MF_TEST_DEST_PW',
+        '--state', join(tmp.dir, `${users.source}.sqlite`), '--json',
+        // ~2.5 s of copying, so that the kills land in the middle.
+        '--max-messages-per-second', '80', '--retry-max-delay', '2', '--log-file', logFile,
+      ],
+      {MF_TEST_SOURCE_PW: source.password, MF_TEST_DEST_PW: cyrus.password},
+    )
+    let killed = 0
+    for (const copied of [40, 110]) {
+      await copiedInLog(logFile, copied)
+      killed += killImapd()
+    }
+    const run = await running
+    assert.ok(killed > 0, "Cyrus's imapd processes were found and killed")
+    assertOk(run)
+    assert.equal(run.json.totals.failed, 0)
+    assert.deepEqual(await snapshot(cyrus, users.dest), await snapshot(source, users.source), JSON.stringify(run.json.totals))
+  })
+
+  function killImapd(): number {
+    const pids = processGroup(cyrus.pid).filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'imapd'
+      } catch {
+        return false
+      }
+    })
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL')
+      } catch {
+        // gone already
+      }
+    }
+    return pids.length
+  }
+
+  /** Waits until the run's log shows `count` copied messages (logged one by one at debug level). */
+  async function copiedInLog(logFile: string, count: number): Promise<void> {
+    const deadline = Date.now() + 30_000
+    for (;;) {
+      let text = ''
+      try {
+        text = readFileSync(logFile, 'utf8')
+      } catch {
+        // not created yet
+      }
+      if ((text.match(/ copied \(/g) ?? []).length >= count) return
+      if (Date.now() > deadline) throw new Error(`fewer than ${count} messages copied after 30 s:\n${text.slice(-2000)}`)
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+  }
 })
