@@ -212,8 +212,8 @@ async function load(ctx: EngineContext, prepared: Prepared): Promise<void> {
   if (!changes) prepared.vanished = [...prepared.rows.values()].filter((row) => !present.has(row.sourceUid))
   if (candidateUids.length > 0 || unresolvedUids.length > 0) {
     // 'pending' rows: the last run was cut off mid-APPEND, perhaps by the server dying (claims.ts).
-    const checkClaims = [...prepared.rows.values()].some((row) => row.status === 'pending')
-    prepared.toCopy = await resolveCandidates(ctx, prepared, candidateUids, unresolvedUids, {checkClaims})
+    const afterCutOff = [...prepared.rows.values()].some((row) => row.status === 'pending')
+    prepared.toCopy = await resolveCandidates(ctx, prepared, candidateUids, unresolvedUids, {afterCutOff})
   }
   result.alreadyPresent = result.sourceMessages - prepared.toCopy.length - result.notSelected
 }
@@ -259,7 +259,7 @@ async function listChanges(
 /**
  * Step 4. First gives UIDs to rows copied without one (no UIDPLUS), so that their copies are
  * claimed before new candidates are matched; then recognises candidates already on the destination.
- * Returns what is left to copy. With checkClaims (after APPENDs were cut off: the server may have
+ * Returns what is left to copy. With afterCutOff (after APPENDs were cut off: the server may have
  * renumbered, see claims.ts) every claim is checked against the destination first and the rows
  * whose UID now names another message, or nothing, are matched again by content.
  */
@@ -268,14 +268,14 @@ async function resolveCandidates(
   prepared: Prepared,
   candidateUids: number[],
   unresolvedUids: number[],
-  options: {checkClaims?: boolean} = {},
+  options: {afterCutOff?: boolean} = {},
 ): Promise<MessageMeta[]> {
   const {pair, pairRow, rows} = prepared
   const destUids = (await ctx.dest.listFlags(pair.dest)).map((m) => m.uid)
   let unclaimed: MessageMeta[]
   // Rows whose claim is in doubt: re-matched by content below. 'wrong' ones not found lose their UID.
   let doubtful: {wrong: Set<number>; gone: number[]} = {wrong: new Set(), gone: []}
-  if (options.checkClaims) {
+  if (options.afterCutOff) {
     const destMeta = destUids.length > 0 ? await ctx.dest.listMeta(pair.dest, destUids) : []
     const check = checkClaims(rows.values(), destMeta)
     doubtful = {wrong: new Set(check.wrong), gone: check.gone}
@@ -317,7 +317,7 @@ async function resolveCandidates(
   const candidates = isSelecting(selection) ? inScope.filter((m) => isSelected(selection, m, now)) : inScope
   prepared.result.notSelected += inScope.length - candidates.length
   const trusted: number[] = []
-  const onSelfContradiction = options.checkClaims ? (_: number, destUid: number) => trusted.push(destUid) : undefined
+  const onSelfContradiction = options.afterCutOff ? (_: number, destUid: number) => trusted.push(destUid) : undefined
   const found = await recognise({...base, candidates, unclaimed, onSelfContradiction})
   if (trusted.length > 0) {
     warn(
@@ -570,7 +570,7 @@ async function lookAgain(ctx: EngineContext, prepared: Prepared, uids: number[])
     await ctx.dest.status(prepared.pair.dest)
     prepared.rows = ctx.state.messages(prepared.pairRow!)
     const stillUnknown = missing.length > 0 ? missing.map((meta) => meta.uid) : uids
-    missing = await resolveCandidates(ctx, prepared, stillUnknown, [], {checkClaims: true})
+    missing = await resolveCandidates(ctx, prepared, stillUnknown, [], {afterCutOff: true})
     if (missing.length === 0) break
   }
   return missing
