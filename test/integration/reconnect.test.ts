@@ -148,6 +148,26 @@ test('the destination IMAP processes are killed twice mid-run: the run reconnect
   assert.equal(again.json.totals.copied, 0)
 })
 
+test("the source's IMAP processes are killed mid-run: reads are simply retried, the copy is exact", async () => {
+  const users = {source: freshUser('rk'), dest: freshUser('rk')}
+  await seed(source, users.source, seedMessages(41))
+  const logFile = join(tmp.dir, `${users.source}.log`)
+  const {args, env} = syncArgs(source, dest, users, join(tmp.dir, `${users.source}.sqlite`))
+  const running = runCli([...args, '--json', '--max-messages-per-second', '80', '--retry-max-delay', '2', '--log-file', logFile], env)
+  let killed = 0
+  for (const copied of [50, 120]) {
+    await copiedInLog(logFile, copied)
+    killed += killImapProcesses(source)
+  }
+  const run = await running
+  assert.ok(killed > 0, 'imap processes of the source were found and killed')
+  assert.equal(run.code, 0, `${run.stderr}${run.json?.error}`)
+  assert.equal(run.json.totals.copied, 200)
+  assert.equal(run.json.totals.recognised, 0, 'no APPEND was in doubt: only reads were cut off')
+  assert.deepEqual(await snapshot(dest, users.dest), await snapshot(source, users.source))
+  assert.match(readFileSync(logFile, 'utf8'), /WARN  source /)
+})
+
 test('a server restart (connections dropped, then refused for 2 s) is waited out', async () => {
   const users = {source: freshUser('rs'), dest: freshUser('rs')}
   await seed(source, users.source, seedMessages(21))
