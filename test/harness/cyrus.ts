@@ -13,15 +13,16 @@
  * password (checked by a tiny saslauthd stand-in in this process) and gets its INBOX created at
  * the first login (autocreate_quota: 0).
  */
-import {execFile, spawn, type ChildProcess} from 'node:child_process'
+import {execFile, spawn} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
-import {chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync} from 'node:fs'
+import {chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync} from 'node:fs'
 import {createServer, connect, type Server} from 'node:net'
 import {tmpdir, userInfo} from 'node:os'
 import {join} from 'node:path'
 import {promisify} from 'node:util'
 
-import {processGroup, testCertificates} from './dovecot.js'
+import {testCertificates} from './dovecot.js'
+import {MAIL_USER, ensureMailUser, freePorts, groupName, logTail, reapStaleInstances, sleep, stopTracked, track, type Tracked} from './processes.js'
 
 const run = promisify(execFile)
 
@@ -37,7 +38,6 @@ const LIBRARY_PACKAGES = ['libpcre3', 'libical3', 'libxapian30']
 /** The SASL plugin that does AUTHENTICATE PLAIN / LOGIN (package libsasl2-modules, a Dovecot dependency's neighbour). */
 const SASL_PLAIN_PLUGIN = '/usr/lib/x86_64-linux-gnu/sasl2/libplain.so.2'
 /** System user that owns the mail when we run as root (same as the Dovecot harness). */
-export const MAIL_USER = 'mailferry-test'
 const DIR_PREFIX = 'mfcy-'
 const READY_TIMEOUT_MS = 10_000
 /** Cyrus greets within ~0.1 s; a master that cannot bind its port keeps running without the service. */
@@ -88,13 +88,10 @@ export interface CyrusInstance {
   stop(): Promise<void>
 }
 
-interface Running {
-  child: ChildProcess
-  dir: string
+interface Running extends Tracked {
+  /** The saslauthd stand-in, in this process. */
   auth: Server
 }
-
-const running = new Set<Running>()
 
 // ---------------------------------------------------------------------------------------------
 // Availability: the unpacked packages
@@ -200,8 +197,7 @@ export async function startCyrus(options: CyrusOptions = {}): Promise<CyrusInsta
   if (inboxPrefix && separator !== '.') throw new Error('inboxPrefix needs separator "."')
   const reason = await cyrusAvailable()
   if (reason) throw new Error(`Cyrus is not available: ${reason}`)
-  installExitHooks()
-  reapStaleInstances()
+  reapStaleInstances(DIR_PREFIX)
   const [certs, owner] = await Promise.all([testCertificates(), mailOwner()])
   let lastError: unknown
   for (let attempt = 1; attempt <= START_ATTEMPTS; attempt++) {
@@ -265,7 +261,7 @@ async function startOnce(options: CyrusOptions, separator: '.' | '/', inboxPrefi
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
   ;(child.stderr as unknown as {unref?: () => void}).unref?.()
   const entry: Running = {child, dir, auth}
-  running.add(entry)
+  track(entry)
 
   try {
     const started = Date.now()
@@ -417,46 +413,13 @@ function mailOwner(): Promise<Owner> {
 
 async function resolveOwner(): Promise<Owner> {
   const me = userInfo()
-  if (me.uid !== 0) {
-    const group = (await run('id', ['-gn'])).stdout.trim()
-    return {uid: me.uid, gid: me.gid, user: me.username, group}
-  }
-  if (!(await lookupUser(MAIL_USER))) {
-    await run('useradd', ['-r', '-M', '-s', '/usr/sbin/nologin', MAIL_USER]).catch(async (error) => {
-      if (!(await lookupUser(MAIL_USER))) throw error
-    })
-  }
-  const user = await lookupUser(MAIL_USER)
-  if (!user) throw new Error(`could not create the system user ${MAIL_USER}`)
-  const group = (await run('id', ['-gn', MAIL_USER])).stdout.trim()
-  return {uid: user.uid, gid: user.gid, user: MAIL_USER, group}
-}
-
-async function lookupUser(name: string): Promise<{uid: number; gid: number} | undefined> {
-  try {
-    const {stdout} = await run('getent', ['passwd', name])
-    const fields = stdout.trim().split(':')
-    return {uid: Number(fields[2]), gid: Number(fields[3])}
-  } catch {
-    return undefined
-  }
+  if (me.uid !== 0) return {uid: me.uid, gid: me.gid, user: me.username, group: await groupName()}
+  const user = await ensureMailUser()
+  return {uid: user.uid, gid: user.gid, user: MAIL_USER, group: await groupName(MAIL_USER)}
 }
 
 // ---------------------------------------------------------------------------------------------
 // Ports, readiness
-
-async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({length: count}, () => new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
-      const server = createServer()
-      server.once('error', reject)
-      server.listen(0, '127.0.0.1', () => resolve(server))
-    })),
-  )
-  const ports = servers.map((server) => (server.address() as {port: number}).port)
-  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))))
-  return ports
-}
 
 /** The first line the port sends, or undefined if it refuses or says nothing. */
 function greeting_(port: number): Promise<string | undefined> {
@@ -490,111 +453,10 @@ function listening(port: number): Promise<boolean> {
   })
 }
 
-function logTail(logFile: string, lines = 30): string {
-  try {
-    const text = readFileSync(logFile, 'utf8').trimEnd().split('\n')
-    return `--- tail of ${logFile} ---\n${text.slice(-lines).join('\n')}`
-  } catch {
-    return `(no log file ${logFile})`
-  }
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
 // ---------------------------------------------------------------------------------------------
 // Stopping and cleanup
 
 async function stopEntry(entry: Running): Promise<void> {
-  if (!running.delete(entry)) return
-  const {child} = entry
-  const group = child.pid!
-  if (child.exitCode === null && child.signalCode === null) {
-    child.ref()
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-    signalGroup(group, 'SIGTERM')
-    await exited
-  }
-  await waitUntilGone(group, STOP_TIMEOUT_MS)
-  await new Promise((resolve) => entry.auth.close(resolve))
-  rmSync(entry.dir, {recursive: true, force: true})
+  await stopTracked(entry, STOP_TIMEOUT_MS, () => new Promise((resolve) => entry.auth.close(() => resolve())))
 }
 
-function signalGroup(group: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-group, signal)
-  } catch {
-    // the group is gone already
-  }
-}
-
-async function waitUntilGone(group: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (processGroup(group).length > 0) {
-    if (Date.now() > deadline) {
-      signalGroup(group, 'SIGKILL')
-      return
-    }
-    await sleep(10)
-  }
-}
-
-let hooksInstalled = false
-
-function installExitHooks(): void {
-  if (hooksInstalled) return
-  hooksInstalled = true
-  process.on('exit', killAllSync)
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.once(signal, () => {
-      killAllSync()
-      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal)
-    })
-  }
-}
-
-function killAllSync(): void {
-  for (const entry of running) signalGroup(entry.child.pid!, 'SIGTERM')
-  const deadline = Date.now() + 2000
-  for (const entry of running) {
-    while (processGroup(entry.child.pid!).length > 0 && Date.now() < deadline) {
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10)
-    }
-    try {
-      rmSync(entry.dir, {recursive: true, force: true, maxRetries: 3, retryDelay: 10})
-    } catch {
-      // best effort; reapStaleInstances() removes it next time
-    }
-  }
-  running.clear()
-}
-
-let reaped = false
-
-/** Stops masters and removes temp dirs of test processes that died without their exit hook (SIGKILL). */
-function reapStaleInstances(): void {
-  if (reaped) return
-  reaped = true
-  let names: string[]
-  try {
-    names = readdirSync(tmpdir()).filter((name) => name.startsWith(DIR_PREFIX))
-  } catch {
-    return
-  }
-  for (const name of names) {
-    const owner = Number(name.slice(DIR_PREFIX.length).split('-')[0])
-    if (!owner || owner === process.pid || existsSync(`/proc/${owner}`)) continue
-    const dir = join(tmpdir(), name)
-    const pidFile = join(dir, 'run', 'master.pid')
-    const master = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').trim()) : 0
-    if (master && isOurMaster(master, dir)) signalGroup(master, 'SIGTERM')
-    rmSync(dir, {recursive: true, force: true})
-  }
-}
-
-function isOurMaster(pid: number, dir: string): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(dir)
-  } catch {
-    return false
-  }
-}

@@ -8,18 +8,36 @@
  */
 import {execFile, spawn, type ChildProcess} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
-import {chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync} from 'node:fs'
-import {createServer, connect} from 'node:net'
+import {chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, unlinkSync, writeFileSync} from 'node:fs'
+import {connect} from 'node:net'
 import {tmpdir, userInfo} from 'node:os'
 import {join} from 'node:path'
 import {promisify} from 'node:util'
+
+import {
+  MAIL_USER,
+  ensureMailUser,
+  freePorts,
+  groupName,
+  isAlive,
+  logTail,
+  lookupUser,
+  processGroup,
+  reapStaleInstances,
+  removeAtExit,
+  sleep,
+  stopTracked,
+  track,
+  type Tracked,
+} from './processes.js'
+
+export {MAIL_USER, isAlive, processGroup}
 
 const run = promisify(execFile)
 
 export const DOVECOT_BIN = process.env.MAILFERRY_DOVECOT ?? '/usr/sbin/dovecot'
 const DOVEADM_BIN = '/usr/bin/doveadm'
 /** System user that owns the mail when we run as root (Dovecot refuses to store mail as root). */
-export const MAIL_USER = 'mailferry-test'
 /** Temp dir prefix; also how stale instances of crashed test processes are recognised. */
 const DIR_PREFIX = 'mfdc-'
 const READY_TIMEOUT_MS = 10_000
@@ -83,19 +101,10 @@ export interface DovecotInstance {
   stop(): Promise<void>
 }
 
-interface Running {
-  child: ChildProcess
-  dir: string
-}
-
-/** Instances still alive, so the exit hooks can stop them if a test forgets or crashes. */
-const running = new Set<Running>()
-
 export async function startDovecot(options: DovecotOptions = {}): Promise<DovecotInstance> {
   const separator = options.separator ?? '.'
   if (options.inboxPrefix && separator !== '.') throw new Error('inboxPrefix needs separator "."')
-  installExitHooks()
-  reapStaleInstances()
+  reapStaleInstances(DIR_PREFIX)
   const [certs, owner] = await Promise.all([testCertificates(), mailOwner()])
   let lastError: unknown
   for (let attempt = 1; attempt <= START_ATTEMPTS; attempt++) {
@@ -126,8 +135,8 @@ async function startOnce(options: DovecotOptions, separator: '.' | '/', certs: C
   let stderr = ''
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
   ;(child.stderr as unknown as {unref?: () => void}).unref?.()
-  const entry: Running = {child, dir}
-  running.add(entry)
+  const entry: Tracked = {child, dir}
+  track(entry)
 
   try {
     const until = (what: string, ready: () => boolean | Promise<boolean>) => pollChild(child, what, ready, () => stderr)
@@ -342,17 +351,10 @@ function mailOwner(): Promise<Owner> {
 async function resolveOwner(): Promise<Owner> {
   const me = userInfo()
   if (me.uid !== 0) {
-    const group = (await run('id', ['-gn'])).stdout.trim()
+    const group = await groupName()
     return {uid: me.uid, gid: me.gid, internalUser: me.username, internalGroup: group, loginUser: me.username}
   }
-  if (!(await lookupUser(MAIL_USER))) {
-    await run('useradd', ['-r', '-M', '-s', '/usr/sbin/nologin', MAIL_USER]).catch(async (error) => {
-      // A parallel test process may have created it in the meantime.
-      if (!(await lookupUser(MAIL_USER))) throw error
-    })
-  }
-  const user = await lookupUser(MAIL_USER)
-  if (!user) throw new Error(`could not create the system user ${MAIL_USER}`)
+  const user = await ensureMailUser()
   const haveDovecotUsers = (await lookupUser('dovecot')) && (await lookupUser('dovenull'))
   return {
     uid: user.uid,
@@ -360,16 +362,6 @@ async function resolveOwner(): Promise<Owner> {
     internalUser: haveDovecotUsers ? 'dovecot' : MAIL_USER,
     internalGroup: haveDovecotUsers ? 'dovecot' : MAIL_USER,
     loginUser: haveDovecotUsers ? 'dovenull' : MAIL_USER,
-  }
-}
-
-async function lookupUser(name: string): Promise<{uid: number; gid: number} | undefined> {
-  try {
-    const {stdout} = await run('getent', ['passwd', name])
-    const fields = stdout.trim().split(':')
-    return {uid: Number(fields[2]), gid: Number(fields[3])}
-  } catch {
-    return undefined
   }
 }
 
@@ -387,21 +379,6 @@ function makeInstanceDir(name: string | undefined, owner: Owner): string {
   mkdirSync(home)
   chownSync(home, owner.uid, owner.gid)
   return dir
-}
-
-/** Ports the kernel reports free right now; startDovecot() retries if one is taken meanwhile. */
-async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({length: count}, () => new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
-      const server = createServer()
-      server.once('error', reject)
-      server.listen(0, '127.0.0.1', () => resolve(server))
-    })),
-  )
-  // All listen at once so the ports are distinct; then release them together.
-  const ports = servers.map((server) => (server.address() as {port: number}).port)
-  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))))
-  return ports
 }
 
 /**
@@ -449,70 +426,11 @@ function greets(port: number): Promise<boolean> {
   })
 }
 
-function logTail(logFile: string, lines = 30): string {
-  try {
-    const text = readFileSync(logFile, 'utf8').trimEnd().split('\n')
-    return `--- tail of ${logFile} ---\n${text.slice(-lines).join('\n')}`
-  } catch {
-    return `(no log file ${logFile})`
-  }
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
 // ---------------------------------------------------------------------------------------------
 // Stopping and cleanup
 
-async function stopEntry(entry: Running): Promise<void> {
-  if (!running.delete(entry)) return
-  const {child} = entry
-  const group = child.pid!
-  if (child.exitCode === null && child.signalCode === null) {
-    // The awaited exit must keep the event loop alive again.
-    child.ref()
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-    signalGroup(group, 'SIGTERM')
-    await exited
-  }
-  await waitUntilGone(group, STOP_TIMEOUT_MS)
-  rmSync(entry.dir, {recursive: true, force: true})
-}
-
-/**
- * Signals the master and all its children at once (it is spawned detached, so it leads its own
- * process group), as Ctrl-C does for `dovecot -F`. SIGTERM to the master alone is slow: its
- * imap processes keep serving open connections for ~10 s, and Dovecot 2.3's master sleeps a
- * fixed second at shutdown while its log process lives. This way all exit within ~0.1 s.
- */
-function signalGroup(group: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-group, signal)
-  } catch {
-    // the group is gone already
-  }
-}
-
-/** Waits until no process of the group is left; SIGKILLs the group after `timeoutMs`. */
-async function waitUntilGone(group: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (processGroup(group).length > 0) {
-    if (Date.now() > deadline) {
-      signalGroup(group, 'SIGKILL')
-      return
-    }
-    await sleep(10)
-  }
-}
-
-/** Live (not zombie) pids in the process group `group`, from /proc (Linux only). */
-export function processGroup(group: number): number[] {
-  const result: number[] = []
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue
-    const fields = statFields(Number(name))
-    if (fields && fields.state !== 'Z' && fields.pgrp === group) result.push(Number(name))
-  }
-  return result
+async function stopEntry(entry: Tracked): Promise<void> {
+  await stopTracked(entry, STOP_TIMEOUT_MS)
 }
 
 /** Live pids of a running instance: the master and everything it started. */
@@ -520,103 +438,10 @@ export function instanceProcesses(instance: Pick<DovecotInstance, 'pid'>): numbe
   return processGroup(instance.pid)
 }
 
-/** Fields of /proc/<pid>/stat we use; undefined if the process is gone. */
-function statFields(pid: number): {state: string; ppid: number; pgrp: number} | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1')
-    // "pid (comm) state ppid pgrp ...": comm may contain spaces, so parse after the last ')'.
-    const [state, ppid, pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    return {state, ppid: Number(ppid), pgrp: Number(pgrp)}
-  } catch {
-    return undefined
-  }
-}
-
 async function connectionCount(configFile: string): Promise<number> {
   const {stdout} = await run(DOVEADM_BIN, ['-c', configFile, 'who', '-1'])
   // One line per connection after the header line.
   return stdout.split('\n').slice(1).filter((line) => line.trim() !== '').length
-}
-
-let hooksInstalled = false
-
-/** Stops every instance when the process exits, also on SIGINT/SIGTERM/SIGHUP (e.g. a test timeout). */
-function installExitHooks(): void {
-  if (hooksInstalled) return
-  hooksInstalled = true
-  process.on('exit', killAllSync)
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.once(signal, () => {
-      killAllSync()
-      // Unless someone else handles it, die of the signal as if we had not been listening.
-      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal)
-    })
-  }
-}
-
-/** Exit-time cleanup: no event loop any more, so it waits synchronously (briefly). */
-function killAllSync(): void {
-  for (const entry of running) signalGroup(entry.child.pid!, 'SIGTERM')
-  const deadline = Date.now() + 2000
-  for (const entry of running) {
-    while (processGroup(entry.child.pid!).length > 0 && Date.now() < deadline) sleepSync(10)
-    removeDir(entry.dir)
-  }
-  running.clear()
-  if (certDir) removeDir(certDir)
-}
-
-function sleepSync(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms)
-}
-
-function removeDir(dir: string): void {
-  try {
-    rmSync(dir, {recursive: true, force: true, maxRetries: 3, retryDelay: 10})
-  } catch {
-    // best effort at exit; reapStaleInstances() removes it next time
-  }
-}
-
-let reaped = false
-
-/**
- * A test process killed with SIGKILL cannot run its exit hook. Its instances are found by the
- * temp dir name (which holds its pid): if that pid is gone, the master from master.pid is stopped.
- */
-function reapStaleInstances(): void {
-  if (reaped) return
-  reaped = true
-  let names: string[]
-  try {
-    names = readdirSync(tmpdir()).filter((name) => name.startsWith(DIR_PREFIX))
-  } catch {
-    return
-  }
-  for (const name of names) {
-    const owner = Number(name.slice(DIR_PREFIX.length).split('-')[0])
-    if (!owner || owner === process.pid || isAlive(owner)) continue
-    const dir = join(tmpdir(), name)
-    const pidFile = join(dir, 'run', 'master.pid')
-    const master = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').trim()) : 0
-    if (master && isAlive(master) && isOurMaster(master, dir)) signalGroup(master, 'SIGTERM')
-    rmSync(dir, {recursive: true, force: true})
-  }
-}
-
-/** True while the process exists and is not a zombie. */
-export function isAlive(pid: number): boolean {
-  const fields = statFields(pid)
-  return fields !== undefined && fields.state !== 'Z'
-}
-
-/** Guards against pid reuse: the master's command line names our config file. */
-function isOurMaster(pid: number, dir: string): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(dir)
-  } catch {
-    return false
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -628,7 +453,6 @@ interface Certificates {
   keyFile: string
 }
 
-let certDir: string | undefined
 let certPromise: Promise<Certificates> | undefined
 
 /** A CA and a server certificate for 127.0.0.1 and localhost, made once per process. */
@@ -638,9 +462,8 @@ export function testCertificates(): Promise<Certificates> {
 }
 
 async function makeCertificates(): Promise<Certificates> {
-  installExitHooks()
   const dir = mkdtempSync(join(tmpdir(), 'mailferry-certs-'))
-  certDir = dir
+  removeAtExit(dir)
   const f = (name: string) => join(dir, name)
   // P-256 keys: generated in milliseconds, unlike RSA.
   const ecKey = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes']
