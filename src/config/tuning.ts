@@ -93,19 +93,8 @@ export function validateTuningInput(value: Record<string, unknown>): TuningInput
   return out
 }
 
-/** The tuning flags, as resolveSyncConfig receives them. */
-export interface TuningFlags {
-  connections?: number
-  retries?: number
-  retryMaxDelay?: number
-  maxBytesPerSecond?: number
-  maxMessagesPerSecond?: number
-  maxErrors?: number
-  maxAge?: number
-  minAge?: number
-  maxSize?: number
-  logFile?: string
-}
+/** The tuning flags, as resolveSyncConfig receives them: the same keys as the file's. */
+export type TuningFlags = TuningInput
 
 /** The message selection (--max-age, --min-age, --max-size) for the engine's policy. */
 export function selectionOf(tuning: Tuning | undefined): {maxAgeDays?: number; minAgeDays?: number; maxSize?: number} {
