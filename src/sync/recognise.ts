@@ -44,10 +44,11 @@ export async function recognise(input: RecogniseInput): Promise<Map<number, numb
   if (level1.open.length === 0) return found
 
   const contradicting = new Set<number>()
-  const listedId = new Map(input.unclaimed.map((m) => [m.uid, m.messageId]))
+  // Only looked for when the caller would act on it (after a cut-off APPEND).
+  const listedId = input.onSelfContradiction ? new Map(input.unclaimed.map((m) => [m.uid, m.messageId])) : undefined
   const headerKeys = await hashBoth(input, level1.open, async (store, path, uids) => {
     const headers = await store.fetchHeaders(path, uids)
-    if (store === input.dest) {
+    if (listedId && store === input.dest) {
       for (const [uid, block] of headers) {
         if (parseMessageId(block) !== listedId.get(uid) || !endsAtHeaderEnd(block)) contradicting.add(uid)
       }
