@@ -102,6 +102,13 @@ export class MessageRejectedError extends MailferryError {
   }
 }
 
+/**
+ * The server answered NO (or BAD) to a command that changes something: STORE, EXPUNGE, MOVE,
+ * SUBSCRIBE... Nothing may be recorded as done. The engine counts it against the messages it
+ * concerns where it can; anywhere else it abandons the folder.
+ */
+export class CommandRefusedError extends FolderError {}
+
 export class StateError extends MailferryError {
   constructor(message: string, options: Omit<MailferryErrorOptions, 'exitCode'> = {}) {
     super(message, {scope: 'run', ...options, exitCode: ExitCode.state})

@@ -72,7 +72,7 @@ Exit codes: 0 everything copied; 1 some messages failed (listed); 2 configuratio
     }),
     move: Flags.boolean({summary: 'Delete each source message once its copy is confirmed on the destination (imapsync --delete1).'}),
     // Test switches (mbsync's -T): stop at an exact point, or act as if the destination had no UIDPLUS.
-    'debug-kill-at': Flags.string({hidden: true, summary: 'before-append:N or after-append:N: SIGKILL ourselves there.'}),
+    'debug-kill-at': Flags.string({hidden: true, summary: '(before|after)-(append|expunge):N: SIGKILL ourselves there.'}),
     'debug-ignore-appenduid': Flags.boolean({hidden: true}),
     'debug-no-condstore': Flags.boolean({hidden: true, summary: 'Ignore the source\'s CONDSTORE (benchmark the fallback).'}),
     ...mappingFlags,
@@ -180,16 +180,20 @@ Exit codes: 0 everything copied; 1 some messages failed (listed); 2 configuratio
   }
 }
 
-/** --debug-kill-at before-append:N | after-append:N: die by SIGKILL at that APPEND, as a crash would. */
+/**
+ * --debug-kill-at before-append:N | after-append:N | before-expunge:N | after-expunge:N: die by
+ * SIGKILL at that APPEND (or --move expunge, counted per folder), as a crash would.
+ */
 function killHooks(spec: string | undefined): EngineHooks {
   if (!spec) return {}
-  const match = /^(before|after)-append:(\d+)$/.exec(spec)
-  if (!match) throw new ConfigError(`--debug-kill-at: expected before-append:N or after-append:N, got "${spec}"`)
-  const at = Number(match[2])
+  const match = /^(before|after)-(append|expunge):(\d+)$/.exec(spec)
+  if (!match) throw new ConfigError(`--debug-kill-at: expected before-append:N, after-append:N, before-expunge:N or after-expunge:N, got "${spec}"`)
+  const at = Number(match[3])
   const kill = (ordinal: number) => {
     if (ordinal === at) process.kill(process.pid, 'SIGKILL')
   }
-  return match[1] === 'before' ? {beforeAppend: kill} : {afterAppend: kill}
+  const hook = `${match[1]}${match[2] === 'append' ? 'Append' : 'Expunge'}` as keyof EngineHooks
+  return {[hook]: kill}
 }
 
 /** "destination: 3 operations were retried after a lost connection or server pushback" (issue #5). */

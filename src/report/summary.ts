@@ -76,12 +76,14 @@ export function renderSummary(result: RunResult): string {
         (t.notSelected > 0 ? ` (${t.notSelected} more left out by --max-age/--min-age/--max-size).` : '.'),
     )
     if (t.flagsUpdated > 0) out.push(`Flags updated on ${plural(t.flagsUpdated, 'message')}.`)
+    if (t.sourceDeleted > 0) out.push(`Deleted ${plural(t.sourceDeleted, 'message')} on the source (--move): each copy was proven on the destination first.`)
   } else {
     out.push(
       `Totals: ${plural(t.copied, 'message')} copied, ${t.alreadyPresent} already there, ${t.failed} failed, ` +
         `${t.flagsUpdated} flags updated` +
         (t.moved > 0 ? `, ${t.moved} moved` : '') +
         (t.deleted > 0 ? `, ${t.deleted} deleted on the destination` : '') +
+        (t.sourceDeleted > 0 ? `, ${t.sourceDeleted} deleted on the source (--move, copies proven)` : '') +
         (t.notSelected > 0 ? `, ${t.notSelected} left out by --max-age/--min-age/--max-size` : '') +
         `, in ${plural(result.folders.length, 'folder')}`,
     )

@@ -65,6 +65,35 @@ const STEPS: string[] = [
   ALTER TABLE folder_pairs ADD COLUMN source_modseq TEXT;
   ALTER TABLE folder_pairs ADD COLUMN dest_created INTEGER NOT NULL DEFAULT 0;
   `,
+  // v3: --move records its steps (docs/design.md, "Deletions prove their precondition"):
+  //   moving: the copy was proven on the destination; the source's UID EXPUNGE may or may not have run
+  //   moved:  the source was expunged by us; a tombstone that keeps the copy from ever counting as extraneous
+  // SQLite cannot change a CHECK constraint in place: the table is rebuilt.
+  `
+  CREATE TABLE messages_v3 (
+    pair_id       INTEGER NOT NULL REFERENCES folder_pairs(id) ON DELETE CASCADE,
+    source_uid    INTEGER NOT NULL,
+    dest_uid      INTEGER,
+    status        TEXT NOT NULL CHECK (status IN ('pending', 'copied', 'failed', 'moving', 'moved')),
+    origin        TEXT CHECK (origin IN ('appended', 'recognised')),
+    message_id    TEXT,
+    size          INTEGER NOT NULL,
+    internal_date TEXT,
+    header_hash   TEXT,
+    fingerprint   TEXT,
+    flags         TEXT NOT NULL DEFAULT '',
+    error         TEXT,
+    run_id        INTEGER,
+    updated_at    TEXT NOT NULL,
+    PRIMARY KEY (pair_id, source_uid)
+  ) WITHOUT ROWID;
+  INSERT INTO messages_v3 SELECT pair_id, source_uid, dest_uid, status, origin, message_id, size, internal_date,
+    header_hash, fingerprint, flags, error, run_id, updated_at FROM messages;
+  DROP TABLE messages;
+  ALTER TABLE messages_v3 RENAME TO messages;
+  CREATE INDEX messages_by_dest_uid ON messages (pair_id, dest_uid);
+  CREATE INDEX messages_by_message_id ON messages (pair_id, message_id);
+  `,
 ]
 
 export const SCHEMA_VERSION = STEPS.length

@@ -5,7 +5,13 @@
 import {StateError} from '../errors.js'
 import type {SqliteDb, Statement} from './db.js'
 
-export type MessageStatus = 'pending' | 'copied' | 'failed'
+/**
+ * pending: written just before its APPEND (it may or may not have landed); copied: on the destination
+ * at destUid; failed: refused (retried next run); moving: the copy was proven and the source's
+ * expunge (--move) may have run; moved: the source was expunged by us, a tombstone whose copy is
+ * never extraneous.
+ */
+export type MessageStatus = 'pending' | 'copied' | 'failed' | 'moving' | 'moved'
 export type MessageOrigin = 'appended' | 'recognised'
 
 export interface PairRow {
@@ -186,16 +192,34 @@ export class StateRepository {
     pair.sourceModseq = values[2] as string | null
   }
 
-  /** Rows not settled yet: pending (a killed APPEND), failed (retry), or copied without a destination UID. */
+  /**
+   * Rows not settled yet: pending (a killed APPEND), failed (retry), moving (a --move cut off), or
+   * copied without a destination UID. Tombstones ('moved') are settled.
+   */
   unsettledCount(pair: PairRow): number {
-    const row = this.#stmt(`SELECT COUNT(*) AS n FROM messages WHERE pair_id = ? AND (status != 'copied' OR dest_uid IS NULL)`)
+    const row = this.#stmt(
+        `SELECT COUNT(*) AS n FROM messages WHERE pair_id = ? AND status != 'moved' AND (status != 'copied' OR dest_uid IS NULL)`,
+      )
       .get(pair.id) as {n: number}
     return row.n
   }
 
-  /** Number of message rows of the pair. */
+  /** Number of message rows of the pair whose source message should exist (tombstones left out). */
   rowCount(pair: PairRow): number {
-    return (this.#stmt('SELECT COUNT(*) AS n FROM messages WHERE pair_id = ?').get(pair.id) as {n: number}).n
+    return (this.#stmt("SELECT COUNT(*) AS n FROM messages WHERE pair_id = ? AND status != 'moved'").get(pair.id) as {n: number}).n
+  }
+
+  /**
+   * --move, in a crash-safe order: 'moving' is committed before the source's UID EXPUNGE, 'moved'
+   * after it. Only 'copied' rows become 'moving', and only 'moving' rows become 'moved'.
+   */
+  setMoveStep(pair: PairRow, sourceUids: number[], step: 'moving' | 'moved' | 'copied'): void {
+    const from = step === 'moving' ? 'copied' : 'moving'
+    const statement = this.#stmt('UPDATE messages SET status = ?, updated_at = ? WHERE pair_id = ? AND source_uid = ? AND status = ?')
+    const stamp = now()
+    this.#db.transaction(() => {
+      for (const uid of sourceUids) statement.run(step, stamp, pair.id, uid, from)
+    })()
   }
 
   deleteMessages(pair: PairRow, sourceUids: number[]): void {

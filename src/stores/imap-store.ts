@@ -3,7 +3,8 @@
  * Never issues a command inside imapflow's fetch loop: every listing is collected first.
  */
 import {describeEndpoint, type EndpointConfig} from '../config/schema.js'
-import {ConnectError, MessageRejectedError, describeError} from '../errors.js'
+import {CommandRefusedError, ConnectError, MessageRejectedError, describeError} from '../errors.js'
+import {canExpungeByUid, expungeUids, moveUid, storeFlags} from '../imap/commands.js'
 import {appendLimitReason, translateAppendError, translateFolderError} from '../imap/errors.js'
 import {ConnectionPool, type RetryPolicy} from '../imap/pool.js'
 import {openSession, type ImapClient} from '../imap/session.js'
@@ -72,7 +73,7 @@ export class ImapStore implements Store {
   readonly #pool: ConnectionPool
   readonly #limits: StoreLimits
   readonly #log: Logger
-  #capabilities: StoreCapabilities = {uidplus: false, condstore: false}
+  #capabilities: StoreCapabilities = {uidplus: false, condstore: false, expungeByUid: false}
   /** Per folder, a counter bumped at each pass (status()); per session, the pass its view is from. */
   readonly #epochs = new Map<string, number>()
   readonly #syncedEpoch = new WeakMap<ImapClient, string>()
@@ -127,6 +128,7 @@ export class ImapStore implements Store {
     this.#capabilities = {
       uidplus: caps.has('UIDPLUS') && !this.#options.ignoreAppendUid,
       condstore: caps.has('CONDSTORE') && !this.#options.ignoreCondstore,
+      expungeByUid: canExpungeByUid(client),
       appendLimit: typeof appendLimit === 'number' ? appendLimit : undefined,
       // imapflow asks NAMESPACE (RFC 2342) at login, or derives it from LIST "" "" without it.
       namespace: client.namespace ? {prefix: client.namespace.prefix ?? '', delimiter: client.namespace.delimiter || null} : undefined,
@@ -173,7 +175,8 @@ export class ImapStore implements Store {
   async subscribeFolder(path: string): Promise<void> {
     await this.#pool.use(async (client) => {
       try {
-        await client.mailboxSubscribe(path)
+        // imapflow answers a refused SUBSCRIBE with false.
+        if (!(await client.mailboxSubscribe(path))) throw new CommandRefusedError(`${this.#where}: folder "${path}": the server refused SUBSCRIBE`)
       } catch (error) {
         throw translateFolderError(error, this.#where, path)
       }
@@ -183,7 +186,7 @@ export class ImapStore implements Store {
   async unsubscribeFolder(path: string): Promise<void> {
     await this.#pool.use(async (client) => {
       try {
-        await client.mailboxUnsubscribe(path)
+        if (!(await client.mailboxUnsubscribe(path))) throw new CommandRefusedError(`${this.#where}: folder "${path}": the server refused UNSUBSCRIBE`)
       } catch (error) {
         throw translateFolderError(error, this.#where, path)
       }
@@ -351,8 +354,8 @@ export class ImapStore implements Store {
     if (uids.length === 0) return
     await this.#inFolder(path, async (client) => {
       for (const range of chunkUidSets(uids)) {
-        if (add.length > 0) await client.messageFlagsAdd(range, add, {uid: true})
-        if (remove.length > 0) await client.messageFlagsRemove(range, remove, {uid: true})
+        await storeFlags(client, this.#where, path, range, '+', add)
+        await storeFlags(client, this.#where, path, range, '-', remove)
       }
     })
   }
@@ -360,18 +363,12 @@ export class ImapStore implements Store {
   async deleteMessages(path: string, uids: number[]): Promise<void> {
     if (uids.length === 0) return
     await this.#inFolder(path, async (client) => {
-      for (const range of chunkUidSets(uids)) await client.messageDelete(range, {uid: true})
+      for (const range of chunkUidSets(uids)) await expungeUids(client, this.#where, path, range)
     })
   }
 
   async moveMessage(path: string, uid: number, toPath: string): Promise<AppendResult> {
-    return this.#inFolder(path, async (client) => {
-      // imapflow uses MOVE (RFC 6851) when offered, else COPY + \Deleted + expunge.
-      const response = await client.messageMove(String(uid), toPath, {uid: true})
-      const newUid = response && response.uidMap ? response.uidMap.get(uid) : undefined
-      const uidValidity = response && response.uidValidity !== undefined ? Number(response.uidValidity) : undefined
-      return {uid: newUid, uidValidity}
-    })
+    return this.#inFolder(path, (client) => moveUid(client, this.#where, path, uid, toPath))
   }
 
   async deleteFolder(path: string): Promise<void> {

@@ -17,6 +17,11 @@ export interface StoreCapabilities {
   uidplus: boolean
   /** CONDSTORE (RFC 7162) is available. */
   condstore: boolean
+  /**
+   * deleteMessages() removes exactly the given messages (IMAP: UIDPLUS UID EXPUNGE, RFC 4315).
+   * Without it deleteMessages() throws rather than expunge every message flagged \Deleted.
+   */
+  expungeByUid: boolean
   /** Largest message the store accepts (IMAP APPENDLIMIT, RFC 7889), if it says. */
   appendLimit?: number
   /**
@@ -149,14 +154,19 @@ export interface Store {
   appendMessage(path: string, raw: Buffer, flags: string[], internalDate: Date): Promise<AppendResult>
   /**
    * Add and remove the same flags on each of these messages (IMAP: one UID STORE per UID set, not
-   * one per message). Messages that are gone are ignored.
+   * one per message). Messages that are gone are ignored. A refusal throws CommandRefusedError:
+   * nothing may be recorded as synced then.
    */
   setFlags(path: string, uids: number[], add: string[], remove: string[]): Promise<void>
-  /** Remove messages for good (IMAP: UID STORE +FLAGS \Deleted then UID EXPUNGE). */
+  /**
+   * Remove exactly these messages for good (IMAP: UID STORE +FLAGS \Deleted then UID EXPUNGE).
+   * Throws CommandRefusedError when refused, or when the store cannot delete by UID (expungeByUid).
+   */
   deleteMessages(path: string, uids: number[]): Promise<void>
   /**
    * Optional: move one message to another folder inside the store, keeping its bytes, flags and
-   * internal date (IMAP MOVE, RFC 6851, or COPY + expunge). Returns its UID there when known.
+   * internal date (IMAP MOVE, RFC 6851, or COPY + UID EXPUNGE). Returns its UID there when known.
+   * Throws CommandRefusedError when refused or not possible without a plain EXPUNGE.
    */
   moveMessage?(path: string, uid: number, toPath: string): Promise<AppendResult>
   /**

@@ -27,8 +27,13 @@ export function checkClaims(rows: Iterable<MessageRow>, destMeta: MessageMeta[])
   const destByUid = new Map(destMeta.map((m) => [m.uid, m]))
   const result: ClaimCheck = {held: new Set(), wrong: [], gone: []}
   for (const row of rows) {
-    if (row.status !== 'copied' || row.destUid === null) continue
+    if ((row.status !== 'copied' && row.status !== 'moved') || row.destUid === null) continue
     const dest = destByUid.get(row.destUid)
+    // A tombstone (--move) holds its copy while it is there; its source is gone, so it is never re-matched.
+    if (row.status === 'moved') {
+      if (dest && coarseKey(dest.size, dest.messageId) === coarseKey(row.size, row.messageId)) result.held.add(row.destUid)
+      continue
+    }
     if (!dest) result.gone.push(row.sourceUid)
     else if (coarseKey(dest.size, dest.messageId) !== coarseKey(row.size, row.messageId)) result.wrong.push(row.sourceUid)
     // Two rows claiming one UID: the first keeps it, the other is re-matched.

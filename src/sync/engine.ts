@@ -10,7 +10,8 @@
  *                   re-matched by content in step 4.
  *     3. load:      UID + FLAGS of every source message; the pair's rows. Candidates = source UIDs without a
  *                   'copied' row (new, 'failed', or 'pending' from a killed run). Vanished = rows whose
- *                   source UID is gone.
+ *                   source UID is gone (tombstones of --move excepted). A 'moving' row left by a killed
+ *                   --move becomes 'copied' again (its source is there) or 'moved' (it is not).
  *     4. recognise: destination messages no row claims are matched against the candidates (match.ts); a
  *                   'pending' APPEND that landed before a kill is found here, not sent again.
  *   detectMoves (all pairs): a candidate whose size, Message-ID, internal date and header hash equal a
@@ -21,110 +22,36 @@
  *     6. flags:     source flag changes since the last run are added/removed on the copy (--mirror: the
  *                   copy is made equal to the source, overriding changes made on the destination).
  *     7. deletions: --delete-extraneous: copies whose source is gone are deleted; --move: sources whose
- *                   copy is confirmed are deleted from the source.
+ *                   copy is proven on the destination now are deleted from the source (deletions.ts).
  *     8. snapshot:  the STATUS from step 1 is recorded, for the next run's step 1.
  */
 import {createHash} from 'node:crypto'
-import type PQueue from 'p-queue'
 
-import {ConnectError, ExitCode, MailferryError, MessageRejectedError, describeError} from '../errors.js'
+import {CommandRefusedError, ConnectError, MessageRejectedError, describeError} from '../errors.js'
 import type {FolderPair} from '../plan/plan.js'
-import type {FolderSnapshot, MessageRow, PairRow, StateRepository} from '../state/repository.js'
-import type {FolderStatus, MessageFlags, MessageMeta, Store} from '../stores/store.js'
-import type {FolderResult, MessageFailure, SyncListener} from './events.js'
+import type {FolderSnapshot, MessageRow, PairRow} from '../state/repository.js'
+import type {FolderStatus, MessageFlags, MessageMeta} from '../stores/store.js'
+import type {FolderResult} from './events.js'
 import {filterFlags, flagDelta, groupFlagChanges, normalizeFlags, sameFlags, type MessageFlagChange} from './flags.js'
-import type {ByteBudget} from './budget.js'
 import {checkClaims} from './claims.js'
+import {
+  asMailferryError,
+  emptyResult,
+  recordFailure,
+  recordFolderError,
+  recordRefusal,
+  warn,
+  type EngineContext,
+  type Prepared,
+} from './context.js'
+import {deleteExtraneous, moveSources} from './deletions.js'
 import {headerHash} from './headers.js'
 import {recognise} from './recognise.js'
-import {isSelected, isSelecting, type MessageSelection} from './select.js'
+import {isSelected, isSelecting} from './select.js'
 
-/** Test switches to stop the process at an exact point (hidden CLI flags; see test/integration). */
-export interface EngineHooks {
-  /** Called with the run-wide ordinal (1, 2, ...) after the 'pending' row is committed, before APPEND. */
-  beforeAppend?: (ordinal: number) => void
-  /** Called after the server confirmed the APPEND, before the row is marked 'copied'. */
-  afterAppend?: (ordinal: number) => void
-}
-
-/** What the user asked for beyond copying. */
-export interface SyncPolicy {
-  /** Make destination flags equal to the source's, even where only the destination changed them. */
-  mirror: boolean
-  /** Delete destination copies whose source message is gone (only pairs the state proves). */
-  deleteExtraneous: boolean
-  /** Delete source messages once their copy is confirmed on the destination. */
-  move: boolean
-  /** How often an APPEND with an unknown outcome is looked for and retried within the run (0: next run). */
-  recheckRounds: number
-  /** --max-errors (imapsync --errorsmax): stop the run once this many messages failed. */
-  maxErrors?: number
-  /** --max-age, --min-age, --max-size: which new messages are copied at all (select.ts). */
-  selection?: MessageSelection
-}
-
-export interface EngineContext {
-  source: Store
-  dest: Store
-  state: StateRepository
-  emit: SyncListener
-  queue: PQueue
-  signal: AbortSignal
-  hooks: EngineHooks
-  policy: SyncPolicy
-  /** Bounds queued copy tasks so a huge folder is never all in memory. */
-  maxQueued: number
-  /** Bounds the message bytes held in memory by copies in flight. */
-  budget: ByteBudget
-  /** Set by the first store-level failure: every folder stops. */
-  fatal: {error?: MailferryError}
-  appendOrdinal: {value: number}
-  failures: MessageFailure[]
-  warnings: string[]
-}
-
-/** One folder pair between prepare and the end of its copies. */
-export interface Prepared {
-  pair: FolderPair
-  result: FolderResult
-  started: number
-  /** Nothing changed since the last complete sync: no listing was done. */
-  skipped: boolean
-  sourcePeek?: FolderSnapshot
-  pairRow?: PairRow
-  destStatus?: FolderStatus
-  rows: Map<number, MessageRow>
-  sourceFlags: MessageFlags[]
-  toCopy: MessageMeta[]
-  /** Rows whose source message is gone (expunged or moved away). */
-  vanished: MessageRow[]
-  /** Messages whose APPEND lost its connection: maybe stored, maybe not. Re-checked before retrying. */
-  uncertain: MessageMeta[]
-}
+export type {EngineContext, EngineHooks, Prepared, SyncPolicy} from './context.js'
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex')
-
-function emptyResult(pair: FolderPair): FolderResult {
-  return {
-    source: pair.source,
-    dest: pair.dest,
-    created: pair.create,
-    unchanged: false,
-    changesOnly: false,
-    sourceMessages: 0,
-    copied: 0,
-    alreadyPresent: 0,
-    recognised: 0,
-    failed: 0,
-    flagsUpdated: 0,
-    moved: 0,
-    deleted: 0,
-    bytes: 0,
-    durationMs: 0,
-    droppedKeywords: {},
-    notSelected: 0,
-  }
-}
 
 /** Steps 1-4 for one pair. Never throws: a folder error is recorded in the result. */
 export async function prepareFolder(ctx: EngineContext, pair: FolderPair): Promise<Prepared> {
@@ -137,6 +64,7 @@ export async function prepareFolder(ctx: EngineContext, pair: FolderPair): Promi
     sourceFlags: [],
     toCopy: [],
     vanished: [],
+    listingComplete: false,
     uncertain: [],
   }
   ctx.emit('folder:start', {source: pair.source, dest: pair.dest})
@@ -193,29 +121,48 @@ async function load(ctx: EngineContext, prepared: Prepared): Promise<void> {
     // CHANGEDSINCE: only messages that changed or arrived; the expunged ones came as VANISHED.
     prepared.sourceFlags = listed.changes
     prepared.vanished = listed.vanished
+    prepared.listingComplete = true
     result.changesOnly = true
     result.sourceMessages = prepared.sourcePeek!.messages
   } else {
     prepared.sourceFlags = await ctx.source.listFlags(pair.source)
+    // Mail that arrived or left between SELECT and the listing: deletions wait for a steady listing.
+    prepared.listingComplete = prepared.sourceFlags.length === sourceStatus.messages
     result.sourceMessages = prepared.sourceFlags.length
   }
 
   const present = new Set<number>()
+  for (const {uid} of prepared.sourceFlags) present.add(uid)
+  if (!changes) settleMoving(ctx, prepared, present)
   const candidateUids: number[] = []
   const unresolvedUids: number[] = []
   for (const {uid} of prepared.sourceFlags) {
-    present.add(uid)
     const row = prepared.rows.get(uid)
-    if (!row || row.status !== 'copied') candidateUids.push(uid)
+    if (!row || row.status === 'pending' || row.status === 'failed') candidateUids.push(uid)
     else if (row.destUid === null) unresolvedUids.push(uid)
   }
-  if (!changes) prepared.vanished = [...prepared.rows.values()].filter((row) => !present.has(row.sourceUid))
+  if (!changes) prepared.vanished = [...prepared.rows.values()].filter((row) => !present.has(row.sourceUid) && row.status !== 'moved')
   if (candidateUids.length > 0 || unresolvedUids.length > 0) {
     // 'pending' rows: the last run was cut off mid-APPEND, perhaps by the server dying (claims.ts).
     const afterCutOff = [...prepared.rows.values()].some((row) => row.status === 'pending')
     prepared.toCopy = await resolveCandidates(ctx, prepared, candidateUids, unresolvedUids, {afterCutOff})
   }
   result.alreadyPresent = result.sourceMessages - prepared.toCopy.length - result.notSelected
+}
+
+/**
+ * A --move killed between its steps left 'moving' rows (unsettledCount forces the full listing that
+ * this needs): a source message still there was not expunged, and its copy is proven again before
+ * any deletion; one that is gone was expunged by us, and its row becomes a tombstone.
+ */
+function settleMoving(ctx: EngineContext, prepared: Prepared, present: Set<number>): void {
+  const moving = [...prepared.rows.values()].filter((row) => row.status === 'moving')
+  if (moving.length === 0) return
+  const back = moving.filter((row) => present.has(row.sourceUid)).map((row) => row.sourceUid)
+  const gone = moving.filter((row) => !present.has(row.sourceUid)).map((row) => row.sourceUid)
+  ctx.state.setMoveStep(prepared.pairRow!, back, 'copied')
+  ctx.state.setMoveStep(prepared.pairRow!, gone, 'moved')
+  prepared.rows = ctx.state.messages(prepared.pairRow!)
 }
 
 /**
@@ -252,7 +199,7 @@ async function listChanges(
   const changes = await ctx.source.listFlags(prepared.pair.source, {changedSince: since, onVanished: (uid) => vanishedUids.add(uid)})
   const added = changes.filter((m) => m.uid >= pairRow!.sourceUidNext!).length
   // VANISHED (EARLIER) may name UIDs we never had (RFC 7162 3.2.6): only our rows count.
-  const vanished = [...rows.values()].filter((row) => vanishedUids.has(row.sourceUid))
+  const vanished = [...rows.values()].filter((row) => vanishedUids.has(row.sourceUid) && row.status !== 'moved')
   return sourcePeek!.messages === pairRow!.sourceMessages! + added - vanished.length ? {changes, vanished} : undefined
 }
 
@@ -282,7 +229,8 @@ async function resolveCandidates(
     unclaimed = destMeta.filter((m) => !check.held.has(m.uid))
   } else {
     const claimed = new Set<number>()
-    for (const row of rows.values()) if (row.status === 'copied' && row.destUid !== null) claimed.add(row.destUid)
+    // Tombstones of --move keep their copy claimed: it is nobody's candidate.
+    for (const row of rows.values()) if ((row.status === 'copied' || row.status === 'moved') && row.destUid !== null) claimed.add(row.destUid)
     const open = destUids.filter((uid) => !claimed.has(uid))
     unclaimed = open.length > 0 ? await ctx.dest.listMeta(pair.dest, open) : []
   }
@@ -356,9 +304,17 @@ async function recordPresent(
   const sourceFlags = normalizeFlags(meta.flags)
   const target = filterFlags(sourceFlags, destStatus?.permanentFlags).kept
   const change = flagDelta(normalizeFlags(destFlags), target)
+  // The row records the flags the copy really has: a refused STORE is tried again on the next run.
+  let flags = sourceFlags
   if (change.add.length > 0 || change.remove.length > 0) {
-    await ctx.dest.setFlags(pair.dest, [destUid], change.add, change.remove)
-    result.flagsUpdated++
+    try {
+      await ctx.dest.setFlags(pair.dest, [destUid], change.add, change.remove)
+      result.flagsUpdated++
+    } catch (error) {
+      if (!(error instanceof CommandRefusedError)) throw error
+      recordRefusal(ctx, prepared, [meta.uid], `flags not updated: ${error.message}`)
+      flags = normalizeFlags(destFlags)
+    }
   }
   ctx.state.putMessages(pairRow!, [
     {
@@ -371,7 +327,7 @@ async function recordPresent(
       internalDate: meta.internalDate.toISOString(),
       headerHash: hash,
       fingerprint: null,
-      flags: sourceFlags,
+      flags,
     },
   ])
 }
@@ -410,15 +366,28 @@ export async function detectMoves(ctx: EngineContext, prepared: Prepared[]): Pro
       const fits = options!.filter((o) => o.row.headerHash === hash && o.from.vanished.includes(o.row))
       if (fits.length !== 1) continue
       const {from, row} = fits[0]
-      from.vanished = from.vanished.filter((r) => r !== row)
-      ctx.state.deleteMessages(from.pairRow!, [row.sourceUid])
-      moved.add(meta.uid)
       if (from === to) {
         // Expunged and added again in the same folder: the copy is already where it belongs.
+        from.vanished = from.vanished.filter((r) => r !== row)
+        ctx.state.deleteMessages(from.pairRow!, [row.sourceUid])
+        moved.add(meta.uid)
         await recordPresent(ctx, to, meta, row.destUid!, row.flags, row.origin ?? 'appended', hash)
         continue
       }
-      const result = await ctx.dest.moveMessage!(from.pair.dest, row.destUid!, to.pair.dest)
+      let result
+      try {
+        result = await ctx.dest.moveMessage!(from.pair.dest, row.destUid!, to.pair.dest)
+      } catch (error) {
+        if (!(error instanceof CommandRefusedError)) throw error
+        // Not moved: the row stays where it was and the message is copied like a new one.
+        warn(ctx, `${to.pair.dest}: could not move a message here from ${from.pair.dest} (${error.message}); it is copied instead`)
+        continue
+      }
+      // The row goes only once the MOVE succeeded: a kill before this leaves the row, and the next
+      // run recognises the moved copy by content.
+      from.vanished = from.vanished.filter((r) => r !== row)
+      ctx.state.deleteMessages(from.pairRow!, [row.sourceUid])
+      moved.add(meta.uid)
       if (result.uid === undefined) {
         // The copy moved but its new UID is unknown: the next run recognises it by content.
         warn(ctx, `${to.pair.dest}: moved a message from ${from.pair.dest} without learning its new UID`)
@@ -468,7 +437,9 @@ export async function startCopies(ctx: EngineContext, prepared: Prepared): Promi
       if (ctx.fatal.error || ctx.signal.aborted) return finish()
       await syncFlags(ctx, prepared)
       await deleteExtraneous(ctx, prepared)
-      await moveSources(ctx, prepared)
+      await moveSources(ctx, prepared, async (metas) => {
+        await Promise.allSettled(metas.map((meta) => ctx.queue.add(() => copyOne(ctx, prepared, meta))))
+      })
       // A snapshot lets the next run skip the folder: only when nothing was left behind (a message
       // too young for --min-age today is old enough next month).
       const complete = result.failed === 0 && result.notSelected === 0 && !ctx.policy.move
@@ -597,39 +568,6 @@ async function recheckUncertain(ctx: EngineContext, prepared: Prepared): Promise
   }
 }
 
-/** A message the destination refuses: a 'failed' row with the reason, counted and reported; the run goes on. */
-function recordFailure(ctx: EngineContext, prepared: Prepared, meta: MessageMeta, reason: string): void {
-  ctx.state.putMessages(prepared.pairRow!, [
-    {
-      sourceUid: meta.uid,
-      destUid: null,
-      status: 'failed',
-      origin: null,
-      messageId: meta.messageId ?? null,
-      size: meta.size,
-      internalDate: meta.internalDate.toISOString(),
-      headerHash: null,
-      fingerprint: null,
-      flags: normalizeFlags(meta.flags),
-      error: reason,
-    },
-  ])
-  prepared.result.failed++
-  const failure = {folder: prepared.pair.source, uid: meta.uid, messageId: meta.messageId, reason}
-  ctx.failures.push(failure)
-  ctx.emit('message:failed', failure)
-  const max = ctx.policy.maxErrors
-  if (max !== undefined && ctx.failures.length >= max) {
-    // A run whose messages keep being refused (quota full...) stops instead of ploughing on.
-    ctx.fatal.error ??= new MailferryError(`stopped after ${max} failed ${max === 1 ? 'message' : 'messages'} (--max-errors ${max})`, {
-      scope: 'run',
-      exitCode: ExitCode.partial,
-      hint: 'see why they failed in the report; a re-run retries them (raise --max-errors to go on regardless)',
-    })
-  }
-}
-
-/** Step 6: bring source flag changes onto the destination copies. */
 async function syncFlags(ctx: EngineContext, prepared: Prepared): Promise<void> {
   const {pair, rows, sourceFlags, destStatus, result} = prepared
   const destFlags = ctx.policy.mirror ? new Map((await ctx.dest.listFlags(pair.dest)).map((m) => [m.uid, m.flags])) : undefined
@@ -653,44 +591,21 @@ async function syncFlags(ctx: EngineContext, prepared: Prepared): Promise<void> 
     updated.push({sourceUid: uid, flags: now})
   }
   // Messages with the same change share one UID STORE (e.g. 500 newly read messages: one command).
-  for (const group of groupFlagChanges(changes)) await ctx.dest.setFlags(pair.dest, group.uids, group.add, group.remove)
-  result.flagsUpdated += changes.length
-  ctx.state.setFlags(prepared.pairRow!, updated)
+  // Flags are recorded as synced only for the groups the server accepted; refused ones are retried next run.
+  const sourceOf = new Map([...rows.values()].filter((row) => row.destUid !== null).map((row) => [row.destUid!, row.sourceUid]))
+  const refused = new Set<number>()
+  for (const group of groupFlagChanges(changes)) {
+    try {
+      await ctx.dest.setFlags(pair.dest, group.uids, group.add, group.remove)
+    } catch (error) {
+      if (!(error instanceof CommandRefusedError)) throw error
+      const sourceUids = group.uids.map((uid) => sourceOf.get(uid)!)
+      for (const uid of sourceUids) refused.add(uid)
+      recordRefusal(ctx, prepared, sourceUids, `flags not updated: ${error.message}`)
+    }
+  }
+  result.flagsUpdated += changes.filter((change) => !refused.has(sourceOf.get(change.uid)!)).length
+  ctx.state.setFlags(prepared.pairRow!, updated.filter((update) => !refused.has(update.sourceUid)))
 }
 
-/** Step 7a: --delete-extraneous removes copies whose source message is gone (pairs the state proves). */
-async function deleteExtraneous(ctx: EngineContext, prepared: Prepared): Promise<void> {
-  if (!ctx.policy.deleteExtraneous || prepared.vanished.length === 0) return
-  const destUids = prepared.vanished.filter((r) => r.status === 'copied' && r.destUid !== null).map((r) => r.destUid!)
-  await ctx.dest.deleteMessages(prepared.pair.dest, destUids)
-  ctx.state.deleteMessages(prepared.pairRow!, prepared.vanished.map((r) => r.sourceUid))
-  prepared.result.deleted += destUids.length
-}
 
-/** Step 7b: --move deletes source messages whose copy is confirmed, and forgets their rows. */
-async function moveSources(ctx: EngineContext, prepared: Prepared): Promise<void> {
-  if (!ctx.policy.move) return
-  const confirmed = [...ctx.state.messages(prepared.pairRow!).values()]
-    .filter((row) => row.status === 'copied')
-    .map((row) => row.sourceUid)
-  if (confirmed.length === 0) return
-  await ctx.source.deleteMessages(prepared.pair.source, confirmed)
-  // The rows go too: otherwise the next run would see their sources as vanished.
-  ctx.state.deleteMessages(prepared.pairRow!, confirmed)
-}
-
-function recordFolderError(ctx: EngineContext, result: FolderResult, error: unknown): void {
-  const mailferryError = asMailferryError(error)
-  if (mailferryError.scope === 'folder') result.error = mailferryError.message
-  else ctx.fatal.error ??= mailferryError
-}
-
-function asMailferryError(error: unknown): MailferryError {
-  if (error instanceof MailferryError) return error
-  return new MailferryError(describeError(error), {scope: 'run', cause: error})
-}
-
-function warn(ctx: EngineContext, message: string): void {
-  ctx.warnings.push(message)
-  ctx.emit('warning', {message})
-}

@@ -38,6 +38,8 @@ export interface FolderResult {
   moved: number
   /** Destination copies deleted because their source is gone (--delete-extraneous). */
   deleted: number
+  /** Source messages deleted after their copy was proven on the destination (--move). */
+  sourceDeleted: number
   /** Bytes appended. */
   bytes: number
   durationMs: number
@@ -74,6 +76,7 @@ export interface RunResult {
     flagsUpdated: number
     moved: number
     deleted: number
+    sourceDeleted: number
     bytes: number
   }
   failures: MessageFailure[]

@@ -9,6 +9,7 @@ import {DEFAULT_MAPPING, type FolderMappingConfig} from '../config/mapping.js'
 import {buildPlan, type Plan} from '../plan/plan.js'
 import {mappingRules} from '../plan/rules.js'
 import type {StateRepository} from '../state/repository.js'
+import {checkClaims} from './claims.js'
 import type {Store} from '../stores/store.js'
 import {detectMoves, prepareFolder, startCopies, type EngineContext, type EngineHooks, type SyncPolicy} from './engine.js'
 import {ByteBudget} from './budget.js'
@@ -92,6 +93,7 @@ export async function runSync(ctx: RunContext, options: RunOptions): Promise<Run
     maxQueued: options.concurrency * 4,
     fatal: {},
     appendOrdinal: {value: 0},
+    moveOrdinal: {value: 0},
     failures: [],
     warnings: [],
   }
@@ -104,6 +106,7 @@ export async function runSync(ctx: RunContext, options: RunOptions): Promise<Run
       return {error}
     },
   )
+  refuseBlindDeletions(ctx, engine.policy, options)
   ctx.state.startRun()
 
   const folders: FolderResult[] = []
@@ -122,10 +125,11 @@ export async function runSync(ctx: RunContext, options: RunOptions): Promise<Run
       foldersCreated++
     }
     foldersSubscribed = await subscribeFolders(ctx, plan, engine.warnings)
-    if (options.foldersOnly) plan.pairs = []
-    ctx.emit('run:planned', {folders: plan.pairs.length})
+    // --folders-only copies no message, but the folders it pairs are still current (not gone).
+    const pairs = options.foldersOnly ? [] : plan.pairs
+    ctx.emit('run:planned', {folders: pairs.length})
     const prepared = []
-    for (const pair of plan.pairs) {
+    for (const pair of pairs) {
       if (signal.aborted || engine.fatal.error) break
       prepared.push(await prepareFolder(engine, pair))
     }
@@ -173,6 +177,7 @@ function assemble(
     flagsUpdated: sum((f) => f.flagsUpdated),
     moved: sum((f) => f.moved),
     deleted: sum((f) => f.deleted),
+    sourceDeleted: sum((f) => f.sourceDeleted),
     bytes: sum((f) => f.bytes),
   }
   const folderErrors = folders.filter((f) => f.error).map((f) => `${f.source}: ${f.error}`)
@@ -230,22 +235,44 @@ async function subscribeFolders(ctx: RunContext, plan: Plan, warnings: string[])
 }
 
 /**
- * Destination folders that mailferry created for a source folder that no longer exists: their
- * messages that the state proves ours are deleted, then the folder if it is empty. Anything else
- * on it is kept, with a warning.
+ * Deleting copies with a plain EXPUNGE would also remove every message someone else flagged
+ * \Deleted: without UID EXPUNGE (RFC 4315) the deleting options are refused before anything is written.
+ */
+function refuseBlindDeletions(ctx: RunContext, policy: SyncPolicy, options: RunOptions): void {
+  const refuse = (option: string, store: Store) =>
+    new ConfigError(`${option}: the ${store.label} server lacks UIDPLUS (RFC 4315), so mailferry cannot delete exactly the messages it means to`, {
+      hint: `nothing was written; run without ${option}, or delete the messages with a mail client once \`mailferry verify\` says the copy is complete`,
+    })
+  if (policy.move && !ctx.source.capabilities().expungeByUid) throw refuse('--move', ctx.source)
+  if (policy.deleteExtraneous && !ctx.dest.capabilities().expungeByUid) throw refuse('--delete-extraneous', ctx.dest)
+  if (options.deleteExtraneousFolders && !ctx.dest.capabilities().expungeByUid) throw refuse('--delete-extraneous-folders', ctx.dest)
+}
+
+/**
+ * Destination folders that mailferry created for a source folder that no longer exists (listed
+ * again now): their messages that are provably our copies are deleted, then the folder if it is
+ * empty. Anything else on it (the user's mail, copies whose source --move deleted) is kept, with a warning.
  */
 async function deleteGoneFolders(ctx: RunContext, plan: Plan, warnings: string[]): Promise<string[]> {
   const current = new Set(plan.pairs.map((pair) => `${pair.source}\u0000${pair.dest}`))
   // A source folder left out by a mapping rule (--exclude, --include, ...) is not gone.
   const stillListed = new Set(plan.skipped.map((folder) => folder.source))
+  const gone = ctx.state.pairs().filter(
+    (pair) => !current.has(`${pair.sourcePath}\u0000${pair.destPath}`) && pair.destCreated && !stillListed.has(pair.sourcePath),
+  )
+  if (gone.length === 0) return []
+  // Gone now, not only when the run was planned.
+  const sourceNow = new Set((await ctx.source.listFolders()).map((folder) => folder.path))
   const deleted: string[] = []
-  for (const pair of ctx.state.pairs()) {
-    if (current.has(`${pair.sourcePath}\u0000${pair.destPath}`) || !pair.destCreated || stillListed.has(pair.sourcePath)) continue
-    const rows = [...ctx.state.messages(pair).values()]
-    const ours = rows.filter((row) => row.status === 'copied' && row.destUid !== null).map((row) => row.destUid!)
+  for (const pair of gone) {
+    if (sourceNow.has(pair.sourcePath)) continue
+    const rows = [...ctx.state.messages(pair).values()].filter((row) => row.status === 'copied' && row.destUid !== null)
     try {
       const status = await ctx.dest.status(pair.destPath)
-      if (status.uidValidity === pair.destUidValidity) await ctx.dest.deleteMessages(pair.destPath, ours)
+      if (status.uidValidity === pair.destUidValidity && rows.length > 0) {
+        const check = checkClaims(rows, await ctx.dest.listMeta(pair.destPath, rows.map((row) => row.destUid!)))
+        await ctx.dest.deleteMessages(pair.destPath, [...check.held])
+      }
       const after = await ctx.dest.status(pair.destPath)
       if (after.messages > 0 || !ctx.dest.deleteFolder) {
         warnings.push(`${pair.destPath}: source folder ${pair.sourcePath} is gone, but the destination folder still holds ${after.messages} messages mailferry did not put there; kept`)

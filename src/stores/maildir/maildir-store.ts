@@ -104,7 +104,7 @@ export class MaildirStore implements Store {
   }
 
   capabilities(): StoreCapabilities {
-    return {uidplus: true, condstore: false}
+    return {uidplus: true, condstore: false, expungeByUid: true}
   }
 
   async listFolders(): Promise<FolderInfo[]> {

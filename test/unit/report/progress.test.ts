@@ -42,6 +42,7 @@ function done(over: Partial<FolderResult> & {source: string}): FolderResult {
     flagsUpdated: 0,
     moved: 0,
     deleted: 0,
+    sourceDeleted: 0,
     bytes: 0,
     durationMs: 0,
     droppedKeywords: {},

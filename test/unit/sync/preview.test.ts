@@ -27,7 +27,7 @@ function fakeStore(label: string, folders: FakeFolder[], caps: Partial<StoreCapa
     calls,
     open: async () => {},
     close: async () => {},
-    capabilities: () => ({uidplus: true, condstore: false, ...caps}),
+    capabilities: () => ({uidplus: true, condstore: false, expungeByUid: true, ...caps}),
     listFolders: async () => folders.map(({uidValidity: _v, sizes: _s, ...info}) => info),
     peek: async (path) => {
       calls.push(`STATUS ${path}`)

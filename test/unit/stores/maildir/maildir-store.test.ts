@@ -44,7 +44,7 @@ describe('Maildir store', () => {
     assert.ok(status.uidValidity > 0)
     assert.deepEqual(status.permanentFlags, ['\\Draft', '\\Flagged', '\\Answered', '\\Seen', '\\Deleted', '\\*'])
     assert.match(readFileSync(join(store.root, 'dovecot-uidlist'), 'utf8'), /^3 V\d+ N1 G[0-9a-f]{32}\n$/)
-    assert.deepEqual(store.capabilities(), {uidplus: true, condstore: false})
+    assert.deepEqual(store.capabilities(), {uidplus: true, condstore: false, expungeByUid: true})
   })
 
   test('append, list, fetch: bytes, size, date, Message-ID, flags', async () => {

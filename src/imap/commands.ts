@@ -1,0 +1,120 @@
+/**
+ * The commands that change a mailbox (UID STORE, UID EXPUNGE, UID MOVE, UID COPY, SUBSCRIBE), sent
+ * so that a refusal is an error. imapflow's own helpers answer a tagged NO with `false` (and fall
+ * back to a plain EXPUNGE without UIDPLUS), which would let the caller record as done what the
+ * server refused. Here a NO/BAD throws CommandRefusedError with the server's words, and a lost
+ * connection throws ConnectError (transient), so the pool may retry these idempotent commands.
+ */
+import {encodePath, normalizePath} from 'imapflow/lib/tools.js'
+
+import {CommandRefusedError, MailferryError} from '../errors.js'
+import {isConnectionError, isPushback, serverText, translateFolderError} from './errors.js'
+import type {ImapClient} from './session.js'
+
+interface Attribute {
+  type: string
+  value: string
+}
+
+interface ExecResponse {
+  response: unknown
+  next(): void
+}
+
+/** imapflow's command queue: the same path its own helpers use, without their error swallowing. */
+type Exec = (command: string, attributes: Array<Attribute | Attribute[]>, options?: unknown) => Promise<ExecResponse>
+
+async function run(client: ImapClient, where: string, folder: string, command: string, attributes: Array<Attribute | Attribute[]>) {
+  const exec = (client as unknown as {exec: Exec}).exec.bind(client)
+  try {
+    const response = await exec(command, attributes)
+    response.next()
+    return response.response
+  } catch (error) {
+    if (error instanceof MailferryError || isConnectionError(error) || isPushback(error)) throw translateFolderError(error, where, folder)
+    throw new CommandRefusedError(`${where}: folder "${folder}": the server refused ${command}: ${serverText(error)}`, {cause: error})
+  }
+}
+
+const sequence = (range: string): Attribute => ({type: 'SEQUENCE', value: range})
+const atoms = (values: string[]): Attribute[] => values.map((value) => ({type: 'ATOM', value}))
+
+/** RFC 3501 6.4.6: UID STORE range +FLAGS.SILENT (...) / -FLAGS.SILENT (...) on the selected folder. */
+export async function storeFlags(
+  client: ImapClient,
+  where: string,
+  folder: string,
+  range: string,
+  change: '+' | '-',
+  flags: string[],
+): Promise<void> {
+  if (flags.length === 0) return
+  await run(client, where, folder, 'UID STORE', [sequence(range), {type: 'ATOM', value: `${change}FLAGS.SILENT`}, atoms(flags)])
+}
+
+/** The server can remove exactly the given UIDs (RFC 4315 UID EXPUNGE). */
+export function canExpungeByUid(client: ImapClient): boolean {
+  return client.capabilities.has('UIDPLUS')
+}
+
+/**
+ * RFC 4315 2.1: mark the UIDs \Deleted, then UID EXPUNGE them, so no other message flagged \Deleted
+ * (by the user, by another client) is removed. Without UIDPLUS there is no such command: a plain
+ * EXPUNGE would remove every \Deleted message of the folder, so it is refused here, never sent.
+ */
+export async function expungeUids(client: ImapClient, where: string, folder: string, range: string): Promise<void> {
+  if (!canExpungeByUid(client)) {
+    throw new CommandRefusedError(
+      `${where}: folder "${folder}": the server lacks UIDPLUS (RFC 4315), so messages cannot be deleted without also removing every other message flagged \\Deleted`,
+    )
+  }
+  await storeFlags(client, where, folder, range, '+', ['\\Deleted'])
+  await run(client, where, folder, 'UID EXPUNGE', [sequence(range)])
+}
+
+/** The server can move a message by UID without a plain EXPUNGE (RFC 6851 MOVE, or UIDPLUS). */
+export function canMoveByUid(client: ImapClient): boolean {
+  return client.capabilities.has('MOVE') || canExpungeByUid(client)
+}
+
+/** RFC 4315 COPYUID "[COPYUID uidvalidity src-set dst-set]" from a response, for one source UID. */
+function copiedUid(response: unknown, uid: number): {uid?: number; uidValidity?: number} {
+  const text = JSON.stringify(response ?? '')
+  const match = /COPYUID[^0-9]+(\d+)[^0-9]+(\d+)[^0-9]+(\d+)/i.exec(text)
+  if (!match || Number(match[2]) !== uid) return {}
+  return {uidValidity: Number(match[1]), uid: Number(match[3])}
+}
+
+/**
+ * RFC 6851 UID MOVE when offered, else UID COPY + UID EXPUNGE (RFC 4315). The new UID comes from
+ * COPYUID when the server sends it (in the tagged OK or an untagged OK before it).
+ */
+export async function moveUid(
+  client: ImapClient,
+  where: string,
+  folder: string,
+  uid: number,
+  toPath: string,
+): Promise<{uid?: number; uidValidity?: number}> {
+  if (!canMoveByUid(client)) {
+    throw new CommandRefusedError(`${where}: folder "${folder}": the server offers neither MOVE nor UIDPLUS; messages are not moved`)
+  }
+  // As imapflow's own move/copy helpers send a mailbox name (modified UTF-7 unless UTF8=ACCEPT).
+  const target: Attribute = {type: 'ATOM', value: encodePath(client, normalizePath(client, toPath))}
+  if (client.capabilities.has('MOVE')) {
+    let untagged: unknown
+    const exec = (client as unknown as {exec: Exec}).exec.bind(client)
+    try {
+      const response = await exec('UID MOVE', [sequence(String(uid)), target], {untagged: {OK: async (u: unknown) => void (untagged = u)}})
+      response.next()
+      const found = copiedUid(response.response, uid)
+      return found.uid === undefined ? copiedUid(untagged, uid) : found
+    } catch (error) {
+      if (isConnectionError(error) || isPushback(error)) throw translateFolderError(error, where, folder)
+      throw new CommandRefusedError(`${where}: folder "${folder}": the server refused UID MOVE: ${serverText(error)}`, {cause: error})
+    }
+  }
+  const response = await run(client, where, folder, 'UID COPY', [sequence(String(uid)), target])
+  await expungeUids(client, where, folder, String(uid))
+  return copiedUid(response, uid)
+}
