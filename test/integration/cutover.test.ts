@@ -1,0 +1,148 @@
+/**
+ * The end of a migration: --move and the deletions prove what they delete on the servers, survive
+ * kill -9 between their steps, never expunge blindly, and report what a server refused. Real Dovecots.
+ */
+import assert from 'node:assert/strict'
+import {join} from 'node:path'
+import {after, before, describe, test} from 'node:test'
+
+import {startDovecot, type DovecotInstance} from '../harness/dovecot.js'
+import {expunge, folderTree, listUids, seed, setFlags, snapshot, type Snapshot} from '../harness/mailbox.js'
+import {generateMessages} from '../harness/messages.js'
+import {freshUser, runCli, syncArgs, tempDir} from './cli.js'
+
+/** Dovecot 2.3's own list without UIDPLUS: a server that can only EXPUNGE every \Deleted message. */
+const WITHOUT_UIDPLUS =
+  'IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE SORT SORT=DISPLAY THREAD=REFERENCES THREAD=REFS ' +
+  'THREAD=ORDEREDSUBJECT MULTIAPPEND URL-PARTIAL CATENATE UNSELECT CHILDREN NAMESPACE LIST-EXTENDED I18NLEVEL=1 ' +
+  'CONDSTORE QRESYNC ESEARCH ESORT SEARCHRES WITHIN CONTEXT=SEARCH LIST-STATUS BINARY MOVE LITERAL+ SPECIAL-USE'
+
+let source: DovecotInstance
+let dest: DovecotInstance
+let noUidplus: DovecotInstance
+const tmp = tempDir()
+
+before(async () => {
+  ;[source, dest, noUidplus] = await Promise.all([
+    // Keywords up to 200 characters here, 50 (the default) on the destination: a STORE it refuses.
+    startDovecot({separator: '/', extraConfig: 'mail_max_keyword_length = 200\n'}),
+    startDovecot({separator: '.'}),
+    startDovecot({separator: '/', extraConfig: `imap_capability = ${WITHOUT_UIDPLUS}\n`}),
+  ])
+})
+after(async () => {
+  await Promise.all([source?.stop(), dest?.stop(), noUidplus?.stop()])
+  tmp.cleanup()
+})
+
+async function setup(folders: Record<string, number>, servers = {source: () => source, dest: () => dest}) {
+  const users = {source: freshUser('cut'), dest: freshUser('cut')}
+  const state = join(tmp.dir, `${users.source}.sqlite`)
+  let seedNo = 1
+  await seed(
+    servers.source(),
+    users.source,
+    Object.fromEntries(Object.entries(folders).map(([folder, count]) => [folder, generateMessages(count, {seed: seedNo++ * 29})])),
+  )
+  const original = await snapshot(servers.source(), users.source)
+  const run = (...extra: string[]) => {
+    const {args, env} = syncArgs(servers.source(), servers.dest(), users, state)
+    return runCli([...args, '--json', ...extra], env)
+  }
+  return {users, run, original}
+}
+
+const count = (snap: Snapshot) => Object.values(snap).reduce((n, messages) => n + messages.length, 0)
+const emptied = (snap: Snapshot) => Object.fromEntries(Object.keys(snap).map((folder) => [folder, []]))
+
+describe('cutover: --move and deletions', () => {
+  test('copies deleted on the destination since the copy are copied again before --move deletes their source', async () => {
+    const {users, run, original} = await setup({INBOX: 45, Work: 12})
+    assert.equal((await run()).code, 0)
+    // A retention policy, a user or a restored snapshot removed three copies.
+    const destUids = await listUids(dest, users.dest, 'INBOX')
+    await expunge(dest, users.dest, 'INBOX', [destUids[3], destUids[17], destUids[40]])
+    const moved = await run('--move')
+    assert.equal(moved.code, 0, moved.stderr)
+    assert.equal(moved.json.totals.copied, 3)
+    assert.equal(moved.json.totals.sourceDeleted, 57)
+    assert.ok(moved.json.warnings.some((w: string) => /3 copies were missing .* copied again/.test(w)), JSON.stringify(moved.json.warnings))
+    assert.deepEqual(await snapshot(dest, users.dest), original, 'all 57 on the destination, byte for byte, once each')
+    assert.deepEqual(await snapshot(source, users.source), emptied(original))
+  })
+
+  for (const killAt of ['before-expunge:1', 'after-expunge:1', 'after-expunge:2']) {
+    test(`kill -9 at ${killAt} of --move: no message without a copy, the re-run finishes, tombstones stay`, async () => {
+      const {users, run, original} = await setup({INBOX: 8, Work: 5})
+      assert.equal((await run()).code, 0)
+      const killed = await run('--move', '--debug-kill-at', killAt)
+      assert.equal(killed.signal, 'SIGKILL', `the run was killed at ${killAt}: ${killed.stderr}`)
+      // Every message is still on the destination (proven before any expunge) and none twice.
+      assert.deepEqual(await snapshot(dest, users.dest), original)
+      const left = count(await snapshot(source, users.source))
+      if (killAt === 'before-expunge:1') assert.equal(left, 13, 'nothing expunged yet')
+      else assert.ok(left < 13, `the expunge ran before the kill (${left} left)`)
+      const resumed = await run('--move')
+      assert.equal(resumed.code, 0, resumed.stderr)
+      assert.equal(resumed.json.totals.copied, 0)
+      assert.deepEqual(await snapshot(source, users.source), emptied(original))
+      assert.deepEqual(await snapshot(dest, users.dest), original)
+      // The copies of moved messages are not extraneous: their source is gone by our hand.
+      const cleanup = await run('--delete-extraneous')
+      assert.equal(cleanup.code, 0, cleanup.stderr)
+      assert.equal(cleanup.json.totals.deleted, 0)
+      assert.deepEqual(await snapshot(dest, users.dest), original)
+    })
+  }
+
+  test('--move on a source without UIDPLUS is refused before anything is written; its \\Deleted mail stays', async () => {
+    const {users, run, original} = await setup({INBOX: 4}, {source: () => noUidplus, dest: () => dest})
+    const [first] = await listUids(noUidplus, users.source, 'INBOX')
+    await setFlags(noUidplus, users.source, 'INBOX', [first], ['\\Deleted'], 'add')
+    const before = await snapshot(noUidplus, users.source)
+    const refused = await run('--move')
+    assert.equal(refused.code, 2, refused.stderr)
+    assert.match(refused.stderr, /--move: the source server lacks UIDPLUS/)
+    assert.doesNotMatch(refused.stderr, /\n\s+at /, 'no stack trace')
+    assert.deepEqual(await snapshot(noUidplus, users.source), before)
+    assert.equal(count(await snapshot(dest, users.dest)), 0, 'nothing copied')
+    assert.equal(count(original), 4)
+  })
+
+  test('--delete-extraneous onto a destination without UIDPLUS is refused', async () => {
+    const {run} = await setup({INBOX: 2}, {source: () => source, dest: () => noUidplus})
+    const refused = await run('--delete-extraneous')
+    assert.equal(refused.code, 2, refused.stderr)
+    assert.match(refused.stderr, /--delete-extraneous: the destination server lacks UIDPLUS/)
+  })
+
+  test('a flag STORE the destination refuses is a reported failure, not recorded as synced', async () => {
+    const {users, run} = await setup({INBOX: 3})
+    assert.equal((await run()).code, 0)
+    const [a, b] = await listUids(source, users.source, 'INBOX')
+    const long = `K${'x'.repeat(59)}`
+    await setFlags(source, users.source, 'INBOX', [a], [long], 'add')
+    await setFlags(source, users.source, 'INBOX', [b], ['\\Flagged'], 'add')
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      const result = await run()
+      assert.equal(result.code, 1, `attempt ${attempt}: ${result.stderr}`)
+      assert.equal(result.json.failures.length, 1, JSON.stringify(result.json.failures))
+      assert.equal(result.json.failures[0].uid, a)
+      assert.match(result.json.failures[0].reason, /flags not updated: .*refused UID STORE: Keyword length too long/)
+      // The other change went through (once: the second attempt has nothing left for it).
+      assert.equal(result.json.totals.flagsUpdated, attempt === 1 ? 1 : 0)
+    }
+    const flagged = (await snapshot(dest, users.dest)).INBOX.filter((m) => m.flags.includes('\\Flagged'))
+    assert.equal(flagged.length, 1)
+  })
+
+  test('--folders-only with --delete-extraneous-folders keeps every current folder', async () => {
+    const {users, run, original} = await setup({INBOX: 2, Work: 2, 'Work/2024': 2})
+    assert.equal((await run()).code, 0)
+    const foldersOnly = await run('--folders-only', '--delete-extraneous-folders')
+    assert.equal(foldersOnly.code, 0, foldersOnly.stderr)
+    assert.deepEqual(foldersOnly.json.foldersDeleted, [])
+    assert.deepEqual(await snapshot(dest, users.dest), original)
+    assert.ok((await folderTree(dest, users.dest)).includes('Work/2024'))
+  })
+})
