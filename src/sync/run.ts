@@ -10,6 +10,7 @@ import {buildPlan, type Plan} from '../plan/plan.js'
 import {mappingRules} from '../plan/rules.js'
 import type {StateRepository} from '../state/repository.js'
 import {checkClaims} from './claims.js'
+import {emptyResult} from './context.js'
 import type {Store} from '../stores/store.js'
 import {detectMoves, prepareFolder, startCopies, type EngineContext, type EngineHooks, type SyncPolicy} from './engine.js'
 import {ByteBudget} from './budget.js'
@@ -120,9 +121,16 @@ export async function runSync(ctx: RunContext, options: RunOptions): Promise<Run
       engine.warnings.push(warning)
       ctx.emit('warning', {message: warning})
     }
+    // A refused CREATE fails that folder (reported, exit 5), not the run.
+    const notCreated = new Map<string, string>()
     for (const path of plan.create) {
-      await ctx.dest.createFolder(path)
-      foldersCreated++
+      try {
+        await ctx.dest.createFolder(path)
+        foldersCreated++
+      } catch (error) {
+        if (!(error instanceof MailferryError) || error.scope !== 'folder') throw error
+        notCreated.set(path, error.message)
+      }
     }
     foldersSubscribed = await subscribeFolders(ctx, plan, engine.warnings)
     // --folders-only copies no message, but the folders it pairs are still current (not gone).
@@ -131,6 +139,14 @@ export async function runSync(ctx: RunContext, options: RunOptions): Promise<Run
     const prepared = []
     for (const pair of pairs) {
       if (signal.aborted || engine.fatal.error) break
+      const refused = notCreated.get(pair.dest)
+      if (refused !== undefined) {
+        const result = {...emptyResult(pair), error: `could not create ${pair.dest}: ${refused}`}
+        ctx.emit('folder:start', {source: pair.source, dest: pair.dest})
+        ctx.emit('folder:done', result)
+        folders.push(result)
+        continue
+      }
       prepared.push(await prepareFolder(engine, pair))
     }
     if (!signal.aborted && !engine.fatal.error) await detectMoves(engine, prepared)

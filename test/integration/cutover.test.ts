@@ -71,6 +71,36 @@ describe('cutover: --move and deletions', () => {
     assert.deepEqual(await snapshot(source, users.source), emptied(original))
   })
 
+  for (const killAt of ['before-append:2', 'after-append:2']) {
+    test(`kill -9 at ${killAt} while --move copies missing copies again: the re-run ends exact`, async () => {
+      const {users, run, original} = await setup({INBOX: 10})
+      assert.equal((await run()).code, 0)
+      const destUids = await listUids(dest, users.dest, 'INBOX')
+      await expunge(dest, users.dest, 'INBOX', [destUids[1], destUids[5], destUids[8]])
+      const killed = await run('--move', '--debug-kill-at', killAt)
+      assert.equal(killed.signal, 'SIGKILL', killed.stderr)
+      assert.equal(count(await snapshot(source, users.source)), 10, 'no source message deleted before every copy was proven')
+      const resumed = await run('--move')
+      assert.equal(resumed.code, 0, resumed.stderr)
+      assert.deepEqual(await snapshot(dest, users.dest), original)
+      assert.deepEqual(await snapshot(source, users.source), emptied(original))
+    })
+  }
+
+  test('--move without destination UIDs (no APPENDUID) proves each copy byte for byte, identical copies included', async () => {
+    const users = {source: freshUser('cut'), dest: freshUser('cut')}
+    const messages = generateMessages(5, {seed: 71})
+    // Two byte-identical messages: each needs a copy of its own before either source goes.
+    await seed(source, users.source, {INBOX: [...messages, messages[2]]})
+    const original = await snapshot(source, users.source)
+    const {args, env} = syncArgs(source, dest, users, join(tmp.dir, `${users.source}.sqlite`))
+    const moved = await runCli([...args, '--json', '--move', '--debug-ignore-appenduid'], env)
+    assert.equal(moved.code, 0, moved.stderr)
+    assert.equal(moved.json.totals.sourceDeleted, 6)
+    assert.deepEqual(await snapshot(dest, users.dest), original)
+    assert.deepEqual(await snapshot(source, users.source), emptied(original))
+  })
+
   for (const killAt of ['before-expunge:1', 'after-expunge:1', 'after-expunge:2']) {
     test(`kill -9 at ${killAt} of --move: no message without a copy, the re-run finishes, tombstones stay`, async () => {
       const {users, run, original} = await setup({INBOX: 8, Work: 5})
@@ -134,6 +164,21 @@ describe('cutover: --move and deletions', () => {
     }
     const flagged = (await snapshot(dest, users.dest)).INBOX.filter((m) => m.flags.includes('\\Flagged'))
     assert.equal(flagged.length, 1)
+  })
+
+  test('a CREATE the destination refuses fails that folder only (exit 5); the others are copied', async () => {
+    // Two 150-character levels are two directories on the source ('/', fs layout) but one 302-character
+    // directory name on the Maildir++ destination: Dovecot answers NO.
+    const long = `${'A'.repeat(150)}/${'B'.repeat(150)}`
+    const {users, run} = await setup({INBOX: 2, Work: 3, [long]: 2})
+    const result = await run()
+    assert.equal(result.code, 5, result.stderr)
+    const failed = result.json.folders.filter((f: {error?: string}) => f.error)
+    assert.equal(failed.length, 1, JSON.stringify(result.json.folders))
+    assert.equal(failed[0].source, long)
+    assert.match(failed[0].error, /could not create .*: .*NO|Not found|too long/)
+    assert.equal(result.json.totals.copied, 5)
+    assert.equal(count(await snapshot(dest, users.dest)), 5)
   })
 
   test('--folders-only with --delete-extraneous-folders keeps every current folder', async () => {
