@@ -87,7 +87,8 @@ export interface Prepared {
   uncertain: MessageMeta[]
 }
 
-export function emptyResult(pair: FolderPair): FolderResult {
+/** A folder's result before any step ran: every count zero. */
+export function emptyResult(pair: Pick<FolderPair, 'source' | 'dest' | 'create'>): FolderResult {
   return {
     source: pair.source,
     dest: pair.dest,

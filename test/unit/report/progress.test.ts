@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import {afterEach, beforeEach, describe, it, mock} from 'node:test'
 import {createProgressReporter, renderBarLine, type Counter} from '../../../src/report/progress.js'
+import {emptyResult} from '../../../src/sync/context.js'
 import type {FolderResult, SyncListener} from '../../../src/sync/events.js'
 
 process.env.TZ = 'UTC'
@@ -28,26 +29,7 @@ function fakeStream(tty = false): NodeJS.WriteStream & {text: () => string; line
 }
 
 function done(over: Partial<FolderResult> & {source: string}): FolderResult {
-  return {
-    dest: over.source,
-    created: false,
-    unchanged: false,
-    changesOnly: false,
-    sourceMessages: 0,
-    copied: 0,
-    alreadyPresent: 0,
-    recognised: 0,
-    notSelected: 0,
-    failed: 0,
-    flagsUpdated: 0,
-    moved: 0,
-    deleted: 0,
-    sourceDeleted: 0,
-    bytes: 0,
-    durationMs: 0,
-    droppedKeywords: {},
-    ...over,
-  }
+  return {...emptyResult({source: over.source, dest: over.source, create: false}), ...over}
 }
 
 /** Feed a typical run: INBOX with work, Sent with none, Archive that fails. */

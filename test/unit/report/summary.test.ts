@@ -2,29 +2,11 @@ import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 import {ExitCode} from '../../../src/errors.js'
 import {exitMeaning, renderSummary} from '../../../src/report/summary.js'
+import {emptyResult} from '../../../src/sync/context.js'
 import type {FolderResult, MessageFailure, RunResult} from '../../../src/sync/events.js'
 
 function folder(over: Partial<FolderResult> & {source: string}): FolderResult {
-  return {
-    dest: over.source,
-    created: false,
-    unchanged: false,
-    changesOnly: false,
-    sourceMessages: 0,
-    copied: 0,
-    alreadyPresent: 0,
-    recognised: 0,
-    notSelected: 0,
-    failed: 0,
-    flagsUpdated: 0,
-    moved: 0,
-    deleted: 0,
-    sourceDeleted: 0,
-    bytes: 0,
-    durationMs: 100,
-    droppedKeywords: {},
-    ...over,
-  }
+  return {...emptyResult({source: over.source, dest: over.source, create: false}), durationMs: 100, ...over}
 }
 
 function run(folders: FolderResult[], over: Partial<RunResult> = {}): RunResult {
