@@ -1,0 +1,159 @@
+/**
+ * App-only OAuth2 for migrating a whole tenant without a refresh token per user:
+ *
+ * - Microsoft 365: the client-credentials grant (RFC 6749 4.4) with a client secret, or with a
+ *   certificate: a JWT client assertion signed with its private key (RFC 7523 2.2, Microsoft's
+ *   "certificate credentials"). The token is used with XOAUTH2 as the mailbox being migrated.
+ * - Google Workspace: a service account with domain-wide delegation, the JWT-bearer grant
+ *   (RFC 7523 2.1): a JWT signed with the service account's key, `sub` = the user.
+ *
+ * Signing uses node's crypto (RS256, RFC 7518 3.3); no dependency. A refused grant is an AuthError
+ * (exit 3) carrying the provider's error text and a hint for the usual causes.
+ */
+import {createHash, createPrivateKey, createSign, randomUUID, X509Certificate, type KeyObject} from 'node:crypto'
+
+import {AuthError, ConnectError} from '../errors.js'
+import {registerSecret} from '../log.js'
+
+export interface GrantedToken {
+  accessToken: string
+  /** ms since the epoch, from expires_in. */
+  expiresAt?: number
+}
+
+/** Microsoft's endpoint for a tenant (id or domain). */
+export const microsoftTokenUrl = (tenant: string) => `https://login.microsoftonline.com/${encodeURIComponent(tenant)}/oauth2/v2.0/token`
+export const MICROSOFT_IMAP_SCOPE = 'https://outlook.office365.com/.default'
+export const GOOGLE_TOKEN_URL = 'https://oauth2.googleapis.com/token'
+export const GOOGLE_MAIL_SCOPE = 'https://mail.google.com/'
+
+const base64url = (data: Buffer | string) => Buffer.from(data).toString('base64url')
+
+/** A compact JWS with RS256 (RFC 7515 7.1): header.claims.signature, each base64url. */
+export function signJwt(header: Record<string, unknown>, claims: Record<string, unknown>, key: KeyObject): string {
+  const input = `${base64url(JSON.stringify({alg: 'RS256', typ: 'JWT', ...header}))}.${base64url(JSON.stringify(claims))}`
+  const signature = createSign('RSA-SHA256').update(input).sign(key)
+  return `${input}.${base64url(signature)}`
+}
+
+export interface ClientCredentials {
+  tokenUrl: string
+  clientId: string
+  scope: string
+  /** Either a client secret ... */
+  clientSecret?: string
+  /** ... or a certificate (PEM) and its private key (PEM). */
+  certificate?: {certificatePem: string; privateKeyPem: string}
+}
+
+/**
+ * RFC 6749 4.4 client_credentials. With a certificate, the client authenticates with a JWT
+ * assertion (RFC 7523 2.2): iss = sub = client id, aud = the token endpoint, a unique jti, five
+ * minutes of life, and the certificate's SHA-256 thumbprint in the header (`x5t#S256`) and its
+ * SHA-1 one (`x5t`), which Microsoft's endpoint still looks for.
+ */
+export async function clientCredentialsGrant(input: ClientCredentials, now = Date.now()): Promise<GrantedToken> {
+  const body = new URLSearchParams({grant_type: 'client_credentials', client_id: input.clientId, scope: input.scope})
+  if (input.certificate) {
+    const certificate = new X509Certificate(input.certificate.certificatePem)
+    const key = createPrivateKey(input.certificate.privateKeyPem)
+    const iat = Math.floor(now / 1000)
+    const assertion = signJwt(
+      {x5t: base64url(createHash('sha1').update(certificate.raw).digest()), 'x5t#S256': base64url(createHash('sha256').update(certificate.raw).digest())},
+      {iss: input.clientId, sub: input.clientId, aud: input.tokenUrl, jti: randomUUID(), iat, nbf: iat, exp: iat + 300},
+      key,
+    )
+    body.set('client_assertion_type', 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer')
+    body.set('client_assertion', assertion)
+  } else if (input.clientSecret !== undefined) {
+    registerSecret(input.clientSecret)
+    body.set('client_secret', input.clientSecret)
+  } else {
+    throw new AuthError('oauth2 client credentials: give a client secret or a certificate and its private key')
+  }
+  return requestToken(input.tokenUrl, body, now)
+}
+
+export interface ServiceAccount {
+  /** The service account's e-mail (client_email in its JSON key). */
+  clientEmail: string
+  privateKeyPem: string
+  /** The user whose mailbox is opened (domain-wide delegation). */
+  subject: string
+  scope: string
+  tokenUrl: string
+}
+
+/** The fields of a Google service-account JSON key file that the grant needs. */
+export function parseServiceAccountKey(json: string, where: string): {clientEmail: string; privateKeyPem: string; tokenUrl: string} {
+  let key: Record<string, unknown>
+  try {
+    key = JSON.parse(json) as Record<string, unknown>
+  } catch {
+    throw new AuthError(`${where}: not a JSON service-account key`)
+  }
+  if (typeof key.client_email !== 'string' || typeof key.private_key !== 'string') {
+    throw new AuthError(`${where}: a service-account key needs client_email and private_key`, {
+      hint: 'download a JSON key for the service account (IAM > Service accounts > Keys)',
+    })
+  }
+  registerSecret(key.private_key)
+  return {clientEmail: key.client_email, privateKeyPem: key.private_key, tokenUrl: typeof key.token_uri === 'string' ? key.token_uri : GOOGLE_TOKEN_URL}
+}
+
+/** RFC 7523 2.1 JWT bearer: iss = the service account, sub = the user, one hour at most. */
+export async function jwtBearerGrant(input: ServiceAccount, now = Date.now()): Promise<GrantedToken> {
+  const iat = Math.floor(now / 1000)
+  const assertion = signJwt(
+    {},
+    {iss: input.clientEmail, sub: input.subject, scope: input.scope, aud: input.tokenUrl, iat, exp: iat + 3600},
+    createPrivateKey(input.privateKeyPem),
+  )
+  const body = new URLSearchParams({grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion})
+  return requestToken(input.tokenUrl, body, now)
+}
+
+/** Why a provider refuses an app grant, in words an admin can act on (codes from their docs). */
+export function grantHint(error: string, description: string): string {
+  const text = `${error} ${description}`
+  if (/AADSTS90002|AADSTS900023|tenant.*not found/i.test(text)) return 'check the tenant id or domain'
+  if (/AADSTS700016|application .* was not found/i.test(text)) return 'check the client id: the app is not registered in this tenant'
+  if (/AADSTS7000215|AADSTS7000222|invalid client secret|expired/i.test(text)) return 'the client secret is wrong or expired: create a new one'
+  if (/AADSTS700027|AADSTS700023|certificate|assertion/i.test(text)) return 'the certificate is not the one uploaded to the app registration, or its key does not match it'
+  if (/unauthorized_client/i.test(text)) return 'domain-wide delegation is not authorised for this client id and scope (Admin console > Security > API controls)'
+  if (/invalid_grant/i.test(text)) return 'check the user (sub), the key, and that the machine clock is right'
+  return 'check the app registration, its API permission (IMAP.AccessAsApp) and admin consent'
+}
+
+async function requestToken(tokenUrl: string, body: URLSearchParams, now: number): Promise<GrantedToken> {
+  const where = `oauth2 token endpoint ${new URL(tokenUrl).host}`
+  let response: Response
+  try {
+    response = await fetch(tokenUrl, {
+      method: 'POST',
+      headers: {'content-type': 'application/x-www-form-urlencoded', accept: 'application/json'},
+      body,
+      signal: AbortSignal.timeout(30_000),
+    })
+  } catch (error) {
+    throw new ConnectError(`${where}: cannot reach it: ${(error as Error).message}`, {transient: true, cause: error})
+  }
+  let json: Record<string, unknown> = {}
+  try {
+    json = (await response.json()) as Record<string, unknown>
+  } catch {
+    // not JSON: reported below by status
+  }
+  if (!response.ok || typeof json.access_token !== 'string') {
+    const error = typeof json.error === 'string' ? json.error : `HTTP ${response.status}`
+    // The provider's own words, first line only (Microsoft appends trace and correlation ids).
+    const description = typeof json.error_description === 'string' ? json.error_description.split(/\r?\n/)[0].trim() : ''
+    if (response.status >= 400 && response.status < 500) {
+      throw new AuthError(`${where} refused the grant: ${error}${description ? `: ${description}` : ''}`, {hint: grantHint(error, description)})
+    }
+    throw new ConnectError(`${where}: ${error}`, {transient: true})
+  }
+  registerSecret(json.access_token)
+  const expiresIn = Number(json.expires_in)
+  return {accessToken: json.access_token, expiresAt: Number.isFinite(expiresIn) && expiresIn > 0 ? now + expiresIn * 1000 : undefined}
+}
