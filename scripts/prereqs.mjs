@@ -52,12 +52,22 @@ function command(name) {
   return at(`/usr/bin/${name}`)
 }
 
+// What we do is said in one line: begun before the slow part, finished after it.
+let lineOpen = false
+function begin(message) {
+  process.stderr.write(`mailferry prerequisites: ${message}... `)
+  lineOpen = true
+}
+function done(message) {
+  process.stderr.write(`${message}\n`)
+  lineOpen = false
+}
+
 function fail(message) {
+  if (lineOpen) process.stderr.write('failed\n')
   process.stderr.write(`mailferry prerequisites: ${message}\n`)
   process.exit(1)
 }
-
-const say = (message) => process.stderr.write(`mailferry prerequisites: ${message}\n`)
 
 /** Runs a command; {ok, out} with stdout and stderr together, never throws. */
 function sh(cmd, args, options = {}) {
@@ -72,7 +82,8 @@ function reason(out) {
   return lines.filter((line) => /^E: /.test(line)).pop() ?? lines.pop() ?? 'no output'
 }
 
-const isDebian = () => existsSync(at('/etc/debian_version')) && sh('apt-get', ['--version']).ok
+const onPath = (name) => (process.env.PATH ?? '').split(':').some((dir) => dir && existsSync(join(dir, name)))
+const isDebian = () => existsSync(at('/etc/debian_version')) && onPath('apt-get') && onPath('dpkg')
 
 let aptUpdated = false
 function aptUpdate() {
@@ -100,14 +111,13 @@ function ensurePackages() {
       : `run  sudo node scripts/prereqs.mjs  (it runs ${install}${withCyrus ? ' and unpacks the Cyrus test server' : ''})`
     fail(`the test servers need ${packages.join(', ')} (missing ${files.join(', ')}): ${how}`)
   }
-  say(`installing ${packages.join(' ')} with apt-get for the test servers...`)
+  begin(`installing ${packages.join(' ')} for the test servers (${install})`)
   aptUpdate()
   const result = sh('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...packages], {env: {DEBIAN_FRONTEND: 'noninteractive'}})
   if (!result.ok) fail(`${install} failed: ${reason(result.out)}`)
   const still = missingPackages()
   if (still.files.length > 0) fail(`${install} succeeded but ${still.files.join(', ')} is still missing`)
-  const stopped = packages.includes('dovecot-imapd') ? stopSystemDovecot() : ''
-  say(`installed ${packages.join(' ')}${stopped}`)
+  done(packages.includes('dovecot-imapd') ? stopSystemDovecot() : 'done')
 }
 
 /**
@@ -131,7 +141,7 @@ function stopSystemDovecot() {
     const deadline = Date.now() + 5000
     while (isDovecot(pid) && Date.now() < deadline) sleep(20)
   }
-  return '; stopped and disabled the system Dovecot it started (the tests run their own on 127.0.0.1)'
+  return 'done; stopped and disabled the system Dovecot it started (the tests run their own)'
 }
 
 function isDovecot(pid) {
@@ -196,6 +206,7 @@ function writable(dir) {
  * renames it into place, so a parallel run never sees half of it.
  */
 function unpackCyrus() {
+  begin(`unpacking Debian's Cyrus packages into ${CYRUS_ROOT} for the Cyrus tests (not installed: cyrus-imapd conflicts with dovecot-imapd)`)
   const wanted = [...CYRUS_PACKAGES, ...missingLibraries(CYRUS_PACKAGES)]
   const cache = dirname(CYRUS_ROOT)
   mkdirSync(cache, {recursive: true})
@@ -214,6 +225,7 @@ function unpackCyrus() {
       const unpack = sh('dpkg', ['-x', join(debs, file), staging])
       if (!unpack.ok) fail(`dpkg -x ${file} failed: ${reason(unpack.out)}`)
     }
+    if (!existsSync(join(staging, 'usr/lib/cyrus/bin/master'))) fail(`apt-get download ${wanted.join(' ')} brought no Cyrus master binary`)
     chmodSync(staging, 0o755)
     try {
       renameSync(staging, CYRUS_ROOT)
@@ -225,7 +237,7 @@ function unpackCyrus() {
     rmSync(debs, {recursive: true, force: true})
     rmSync(staging, {recursive: true, force: true})
   }
-  say(`unpacked Debian's Cyrus packages into ${CYRUS_ROOT} for the Cyrus tests (not installed: cyrus-imapd conflicts with dovecot-imapd)`)
+  done('done')
 }
 
 /** lib* packages `roots` depend on, through other lib* packages, that are not installed. */
