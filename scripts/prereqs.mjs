@@ -63,10 +63,11 @@ function done(message) {
   lineOpen = false
 }
 
+/** Thrown by fail(): the main code prints it as one line, after the `finally` blocks cleaned up. */
+class Failure extends Error {}
+
 function fail(message) {
-  if (lineOpen) process.stderr.write('failed\n')
-  process.stderr.write(`mailferry prerequisites: ${message}\n`)
-  process.exit(1)
+  throw new Failure(message)
 }
 
 /** Runs a command; {ok, out} with stdout and stderr together, never throws. */
@@ -276,5 +277,12 @@ function missingLibraries(roots) {
 
 // ---------------------------------------------------------------------------------------------
 
-ensurePackages()
-if (withCyrus) ensureCyrus()
+try {
+  ensurePackages()
+  if (withCyrus) ensureCyrus()
+} catch (error) {
+  if (lineOpen) process.stderr.write('failed\n')
+  const message = error instanceof Failure ? error.message : `unexpected error: ${error?.message ?? error}`
+  process.stderr.write(`mailferry prerequisites: ${message}\n`)
+  process.exitCode = 1
+}
