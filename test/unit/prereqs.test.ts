@@ -11,7 +11,6 @@ import {dirname, join} from 'node:path'
 import {after, describe, test} from 'node:test'
 import {fileURLToPath} from 'node:url'
 
-const SCRIPT = fileURLToPath(new URL('../../scripts/prereqs.mjs', import.meta.url))
 const isRoot = process.getuid!() === 0
 const NOBODY = 65534
 
@@ -19,6 +18,10 @@ const work = mkdtempSync(join(tmpdir(), 'mailferry-prereqs-test-'))
 // `nobody` must reach the fake machines (and is kept from writing to them, as on a real one).
 chmodSync(work, 0o755)
 after(() => rmSync(work, {recursive: true, force: true}))
+// A copy `nobody` can read: the checkout may be in root's 0700 home (it has no imports of its own).
+const SCRIPT = join(work, 'prereqs.mjs')
+copyFileSync(fileURLToPath(new URL('../../scripts/prereqs.mjs', import.meta.url)), SCRIPT)
+chmodSync(SCRIPT, 0o644)
 
 const DOVECOT_FILES = ['usr/sbin/dovecot', 'usr/lib/dovecot/imap', 'usr/bin/doveadm']
 const SASL_PLUGIN = 'usr/lib/x86_64-linux-gnu/sasl2/libplain.so.2'
