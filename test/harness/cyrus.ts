@@ -2,9 +2,9 @@
  * Starts throw-away Cyrus IMAP 3.x servers on 127.0.0.1 for integration tests.
  *
  * Debian's cyrus-imapd package conflicts with dovecot-imapd (installing it removes Dovecot's imap
- * binary), so Cyrus is never installed: its packages (and the libraries they need that are not
- * installed) are fetched with `apt-get download` and unpacked with `dpkg -x` into a cache dir
- * (CYRUS_ROOT, reused when present), and run from there with LD_LIBRARY_PATH. See
+ * binary), so Cyrus is never installed: scripts/prereqs.mjs fetches its packages (and the
+ * libraries they need that are not installed) with `apt-get download` and unpacks them with
+ * `dpkg -x` into a cache dir (CYRUS_ROOT), and they run from there with LD_LIBRARY_PATH. See
  * cyrusAvailable() for what is needed.
  *
  * Each instance has its own temp dir (imapd.conf, cyrus.conf, configdirectory, partition, sockets,
@@ -15,7 +15,7 @@
  */
 import {execFile, spawn} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
-import {chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync} from 'node:fs'
+import {chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, writeFileSync} from 'node:fs'
 import {createServer, connect, type Server} from 'node:net'
 import {tmpdir, userInfo} from 'node:os'
 import {join} from 'node:path'
@@ -31,10 +31,6 @@ export const CYRUS_ROOT = process.env.MAILFERRY_CYRUS_ROOT ?? '/var/cache/mailfe
 const BIN_DIR = join(CYRUS_ROOT, 'usr/lib/cyrus/bin')
 const MASTER_BIN = join(BIN_DIR, 'master')
 const IMAPD_BIN = join(BIN_DIR, 'imapd')
-/** Always unpacked: Cyrus, and libeatmydata (LD_PRELOADed: fsync() is a no-op, ~20 ms less per APPEND). */
-const CYRUS_PACKAGES = ['cyrus-common', 'cyrus-imapd', 'libeatmydata1']
-/** Libraries cyrus-common links against that a Dovecot machine usually lacks; unpacked when not installed. */
-const LIBRARY_PACKAGES = ['libpcre3', 'libical3', 'libxapian30']
 /** The SASL plugin that does AUTHENTICATE PLAIN / LOGIN (package libsasl2-modules, a Dovecot dependency's neighbour). */
 const SASL_PLAIN_PLUGIN = '/usr/lib/x86_64-linux-gnu/sasl2/libplain.so.2'
 /** System user that owns the mail when we run as root (same as the Dovecot harness). */
@@ -99,9 +95,9 @@ interface Running extends Tracked {
 let availablePromise: Promise<string | undefined> | undefined
 
 /**
- * undefined when Cyrus can be started, else a one-line reason to skip. As root, a missing cache is
- * filled first: `apt-get download` (after `apt-get update` if the first try fails) and `dpkg -x`,
- * into CYRUS_ROOT; nothing is installed. Set MAILFERRY_CYRUS=0 to skip on purpose.
+ * undefined when Cyrus can be started, else a one-line reason to skip. The packages are unpacked
+ * into CYRUS_ROOT by scripts/prereqs.mjs (run by `npm test`), the one place that installs what the
+ * tests need. Set MAILFERRY_CYRUS=0 to skip on purpose.
  */
 export function cyrusAvailable(): Promise<string | undefined> {
   availablePromise ??= checkAvailable()
@@ -112,14 +108,9 @@ async function checkAvailable(): Promise<string | undefined> {
   if (process.env.MAILFERRY_CYRUS === '0') return 'MAILFERRY_CYRUS=0'
   if (process.platform !== 'linux') return 'the Cyrus harness needs Linux (Debian packages unpacked with dpkg -x)'
   if (!existsSync(MASTER_BIN) || !existsSync(IMAPD_BIN)) {
-    if (userInfo().uid !== 0) return `Cyrus is not unpacked in ${CYRUS_ROOT} (run the tests once as root to fetch it, or set MAILFERRY_CYRUS_ROOT)`
-    try {
-      await unpackCyrus()
-    } catch (error) {
-      return `could not fetch Cyrus into ${CYRUS_ROOT}: ${firstLine(error)}`
-    }
+    return `Cyrus is not unpacked in ${CYRUS_ROOT} (run  node scripts/prereqs.mjs  as root, or set MAILFERRY_CYRUS_ROOT)`
   }
-  if (!existsSync(SASL_PLAIN_PLUGIN)) return `no SASL PLAIN plugin (${SASL_PLAIN_PLUGIN}): apt-get install libsasl2-modules`
+  if (!existsSync(SASL_PLAIN_PLUGIN)) return `no SASL PLAIN plugin (${SASL_PLAIN_PLUGIN}): run  node scripts/prereqs.mjs  as root (installs libsasl2-modules)`
   for (const binary of [MASTER_BIN, IMAPD_BIN]) {
     let stdout: string
     try {
@@ -128,51 +119,9 @@ async function checkAvailable(): Promise<string | undefined> {
       return `ldd ${binary} failed: ${firstLine(error)}`
     }
     const missing = stdout.split('\n').filter((line) => line.includes('not found')).map((line) => line.trim().split(' ')[0])
-    if (missing.length > 0) return `Cyrus in ${CYRUS_ROOT} lacks libraries: ${missing.join(', ')} (unpack their packages there with dpkg -x)`
+    if (missing.length > 0) return `Cyrus in ${CYRUS_ROOT} lacks libraries: ${missing.join(', ')} (remove it and run  node scripts/prereqs.mjs  as root)`
   }
   return undefined
-}
-
-/** Downloads and unpacks into a temp dir next to CYRUS_ROOT, then renames it into place (safe with parallel test processes). */
-async function unpackCyrus(): Promise<void> {
-  const cache = join(CYRUS_ROOT, '..')
-  mkdirSync(cache, {recursive: true})
-  const debs = mkdtempSync(join(cache, 'debs-'))
-  const staging = mkdtempSync(join(cache, 'unpack-'))
-  try {
-    // _apt cannot write into a root-only mkdtemp dir; it is only for this download.
-    chmodSync(debs, 0o777)
-    const wanted = [...CYRUS_PACKAGES]
-    for (const name of LIBRARY_PACKAGES) if (!(await installed(name))) wanted.push(name)
-    try {
-      await run('apt-get', ['download', ...wanted], {cwd: debs})
-    } catch {
-      await run('apt-get', ['update', '-qq'])
-      await run('apt-get', ['download', ...wanted], {cwd: debs})
-    }
-    for (const file of readdirSync(debs).filter((name) => name.endsWith('.deb'))) {
-      await run('dpkg', ['-x', join(debs, file), staging])
-    }
-    chmodSync(staging, 0o755)
-    try {
-      renameSync(staging, CYRUS_ROOT)
-    } catch (error) {
-      // Another process got there first: use theirs.
-      if (!existsSync(MASTER_BIN)) throw error
-    }
-  } finally {
-    rmSync(debs, {recursive: true, force: true})
-    rmSync(staging, {recursive: true, force: true})
-  }
-}
-
-async function installed(name: string): Promise<boolean> {
-  try {
-    const {stdout} = await run('dpkg-query', ['-W', '-f', '${Status}', name])
-    return stdout.includes('install ok installed')
-  } catch {
-    return false
-  }
 }
 
 /** The environment master and its services run with: the unpacked libraries first. */

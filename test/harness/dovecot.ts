@@ -104,6 +104,8 @@ export interface DovecotInstance {
 export async function startDovecot(options: DovecotOptions = {}): Promise<DovecotInstance> {
   const separator = options.separator ?? '.'
   if (options.inboxPrefix && separator !== '.') throw new Error('inboxPrefix needs separator "."')
+  // `npm test` checks this first (scripts/prereqs.mjs); a single file run directly gets the same hint.
+  if (!existsSync(DOVECOT_BIN)) throw new Error(`Dovecot is not installed (no ${DOVECOT_BIN}): run  node scripts/prereqs.mjs`)
   reapStaleInstances(DIR_PREFIX)
   const [certs, owner] = await Promise.all([testCertificates(), mailOwner()])
   let lastError: unknown
