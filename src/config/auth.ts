@@ -19,9 +19,9 @@
  * Secrets are registered with the redacting logger (src/log.ts) as soon as they are read.
  */
 import {execFile, execFileSync} from 'node:child_process'
-import {renameSync, unlinkSync, writeFileSync} from 'node:fs'
 
 import {AuthError, CancelledError, ConfigError, ConnectError} from '../errors.js'
+import {writePrivateFileSync} from '../files.js'
 import {registerSecret} from '../log.js'
 import type {SecretSource} from './schema.js'
 import {firstLine, modeWarning, readTextFile, type Side} from './secrets.js'
@@ -369,7 +369,7 @@ async function refreshAccessToken(side: Side, source: OAuth2Refresh, refresh: {t
 
 /**
  * The endpoint rotated the refresh token (RFC 6749 section 10.4): the old one may now be refused,
- * so a file source is rewritten in place (0600, atomic rename) for the next run. An environment
+ * so a file source is replaced (0600, atomically and durably: files.ts) for the next run. An environment
  * variable cannot be updated: the run goes on with the new token and says so on stderr.
  */
 function keepRotatedRefreshToken(side: Side, source: StoredSecret, token: string): void {
@@ -380,16 +380,9 @@ function keepRotatedRefreshToken(side: Side, source: StoredSecret, token: string
     )
     return
   }
-  const temp = `${source.path}.${process.pid}.tmp`
   try {
-    writeFileSync(temp, `${token}\n`, {mode: 0o600, flag: 'w'})
-    renameSync(temp, source.path)
+    writePrivateFileSync(source.path, `${token}\n`)
   } catch (error) {
-    try {
-      unlinkSync(temp)
-    } catch {
-      // never written
-    }
     process.stderr.write(
       `mailferry: warning: ${side} oauth2: the rotated refresh token could not be saved to ${source.path}: ` +
         `${(error as NodeJS.ErrnoException).code ?? 'write failed'}; the next run may need a new refresh token\n`,
