@@ -216,6 +216,7 @@ export function finalizeAuth(
   draft: AuthDraft,
   env: NodeJS.ProcessEnv,
   platform: NodeJS.Platform = process.platform,
+  commandEnv: NodeJS.ProcessEnv = secretCommandEnv(env, []),
 ): {auth: AuthConfig; warnings: string[]} {
   const method = draft.method ?? (draft.token ? 'xoauth2' : 'auto')
   const warnings: string[] = []
@@ -233,13 +234,36 @@ export function finalizeAuth(
   }
   const auth: AuthConfig = {method: draft.authzid !== undefined ? 'plain' : method}
   if (draft.authzid !== undefined) auth.authzid = draft.authzid
-  if (draft.token) auth.token = tokenFetcher(side, draft.token, env, platform, warnings)
+  if (draft.token) auth.token = tokenFetcher(side, draft.token, env, platform, warnings, commandEnv)
   if (draft.prompt) auth.promptPassword = () => promptSecret(`${side} password for ${who}: `)
   return {auth, warnings}
 }
 
 // ---------------------------------------------------------------------------------------------
 // Reading secrets
+
+/** The environment variables that hold this side's secrets (password, token, client secret, refresh token). */
+export function secretEnvNames(passwordSource: SecretSource | undefined, auth: AuthDraft): string[] {
+  const names: string[] = []
+  if (passwordSource?.kind === 'env') names.push(passwordSource.name)
+  const token = auth.token
+  if (token?.kind === 'env') names.push(token.name)
+  if (token?.kind === 'oauth2') {
+    for (const stored of [token.clientSecret, token.refreshToken]) if (stored?.kind === 'env') names.push(stored.name)
+  }
+  return names
+}
+
+/**
+ * The environment of passwordCommand and tokenCommand: the caller's, without the variables that hold
+ * secrets (`secretNames`: both sides', so a command for one side never sees the other's password)
+ * and without mailferry's own MAILFERRY_* variables. PATH, HOME, GNUPGHOME, PASSWORD_STORE_DIR and
+ * the rest stay: `pass` and gpg need them.
+ */
+export function secretCommandEnv(env: NodeJS.ProcessEnv, secretNames: Iterable<string>): NodeJS.ProcessEnv {
+  const drop = new Set(secretNames)
+  return Object.fromEntries(Object.entries(env).filter(([name]) => !drop.has(name) && !name.toUpperCase().startsWith('MAILFERRY_')))
+}
 
 function readStored(side: Side, what: string, source: StoredSecret, env: NodeJS.ProcessEnv, platform: NodeJS.Platform, warnings?: string[]): string {
   if (source.kind === 'env') {
@@ -259,11 +283,11 @@ function readStored(side: Side, what: string, source: StoredSecret, env: NodeJS.
 }
 
 /** Runs `command` with /bin/sh; its first line of output is the secret. Synchronous (config time). */
-export function runSecretCommandSync(side: Side, what: string, command: string): string {
+export function runSecretCommandSync(side: Side, what: string, command: string, env: NodeJS.ProcessEnv): string {
   let output: string
   try {
     // stdin and stderr stay the terminal's: `pass` and gpg may ask for a passphrase.
-    output = execFileSync('/bin/sh', ['-c', command], {encoding: 'utf8', stdio: ['inherit', 'pipe', 'inherit'], timeout: 120_000})
+    output = execFileSync('/bin/sh', ['-c', command], {encoding: 'utf8', env, stdio: ['inherit', 'pipe', 'inherit'], timeout: 120_000})
   } catch (error) {
     const status = (error as {status?: number | null}).status
     throw new ConfigError(`${side} ${what}: the command failed${status ? ` (exit ${status})` : ''}`, {cause: undefined})
@@ -274,9 +298,9 @@ export function runSecretCommandSync(side: Side, what: string, command: string):
   return value
 }
 
-function runSecretCommand(side: Side, what: string, command: string): Promise<string> {
+function runSecretCommand(side: Side, what: string, command: string, env: NodeJS.ProcessEnv): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile('/bin/sh', ['-c', command], {encoding: 'utf8', timeout: 120_000}, (error, stdout) => {
+    execFile('/bin/sh', ['-c', command], {encoding: 'utf8', env, timeout: 120_000}, (error, stdout) => {
       if (error) {
         // Never the output: it may hold half a token.
         const code = (error as {code?: unknown}).code
@@ -296,6 +320,7 @@ function tokenFetcher(
   env: NodeJS.ProcessEnv,
   platform: NodeJS.Platform,
   warnings: string[],
+  commandEnv: NodeJS.ProcessEnv,
 ): NonNullable<AuthConfig['token']> {
   switch (source.kind) {
     case 'env': {
@@ -313,7 +338,7 @@ function tokenFetcher(
       }
     }
     case 'command':
-      return {describe: 'tokenCommand', renewable: true, fetch: async () => ({accessToken: await runSecretCommand(side, 'tokenCommand', source.command)})}
+      return {describe: 'tokenCommand', renewable: true, fetch: async () => ({accessToken: await runSecretCommand(side, 'tokenCommand', source.command, commandEnv)})}
     case 'oauth2': {
       const refresh = {token: readStored(side, 'oauth2 refresh token', source.refreshToken, env, platform, warnings)}
       const secret = source.clientSecret && readStored(side, 'oauth2 client secret', source.clientSecret, env, platform, warnings)

@@ -31,7 +31,7 @@ import {
   type TlsOptions,
 } from './schema.js'
 import {resolveMapping, type MappingFlagValues} from './mapping.js'
-import {applyAuthFlags, authDraftFromInput, finalizeAuth, type AuthDraft, type AuthFlagValues} from './auth.js'
+import {applyAuthFlags, authDraftFromInput, finalizeAuth, secretCommandEnv, secretEnvNames, type AuthDraft, type AuthFlagValues} from './auth.js'
 import {isDefaultTuning, resolveTuning, type TuningFlags} from './tuning.js'
 import {registerSecret} from '../log.js'
 import {formatMode, readPassword, readTextFile, urlPasswordAdvice, type Side} from './secrets.js'
@@ -184,18 +184,23 @@ export function resolveRunConfig(
     if (isMaildirConfig(endpoint)) continue
     if (endpoint.tls !== 'none' && endpoint.tlsOptions.caFile !== undefined) checkCaFile(side, endpoint.tlsOptions.caFile)
   }
+  // Commands get no secret of either side through their environment.
+  const commandEnv = secretCommandEnv(
+    env,
+    SIDES.flatMap((side) => (isMaildirConfig(endpoints[side]) ? [] : secretEnvNames(endpoints[side].passwordSource, authDrafts[side]))),
+  )
   for (const side of SIDES) {
     const endpoint = endpoints[side]
     // A Maildir needs no login.
     if (isMaildirConfig(endpoint)) continue
-    const {auth, warnings: authWarnings} = finalizeAuth(side, describeEndpoint(endpoint), authDrafts[side], env, platform)
+    const {auth, warnings: authWarnings} = finalizeAuth(side, describeEndpoint(endpoint), authDrafts[side], env, platform, commandEnv)
     warnings.push(...authWarnings)
     // A password source given as a flag wins over the file's passwordPrompt.
     if (endpoint.passwordSource !== undefined) delete auth.promptPassword
     if (auth.method !== 'auto' || Object.keys(auth).length > 1) endpoint.auth = auth
     // Tokens are fetched when connecting; a prompted password is asked for then too.
     if (auth.token || auth.promptPassword) continue
-    const {password, warnings: secretWarnings} = readPassword(side, endpoint.passwordSource, env, platform)
+    const {password, warnings: secretWarnings} = readPassword(side, endpoint.passwordSource, env, platform, commandEnv)
     registerSecret(password)
     endpoint.password = password
     warnings.push(...secretWarnings)
