@@ -58,6 +58,8 @@ export interface SyncFlagValues {
   /** 'implicit' | 'starttls' | 'none' (none = plaintext, loopback/test servers). */
   sourceTls?: string
   destTls?: string
+  /** tls none to a host that is not loopback, on both sides (else a ConfigError). */
+  allowPlaintext?: boolean
   /** Name of an environment variable holding the password. */
   sourcePasswordEnv?: string
   sourcePasswordFile?: string
@@ -109,6 +111,7 @@ export interface EndpointDraft {
   insecure?: boolean
   servername?: string
   minTls?: MinTls
+  allowPlaintext?: boolean
   /** authMethod, authzid, token source, passwordPrompt (config/auth.ts). */
   auth?: AuthDraft
   /** The side is a Maildir (`maildir:` URL): its path, `~` expanded (made absolute by finalizeMaildir). */
@@ -347,7 +350,7 @@ export function draftFromFile(side: Side, input: EndpointInput, path: (p: string
     assignDefined(draft, {host: input.host, port: input.port, user: input.user})
   }
   // `tls:` next to `url:` overrides the scheme's mode, as --source-tls does.
-  assignDefined(draft, {tls: input.tls, insecure: input.insecure, servername: input.servername, minTls: input.minTls})
+  assignDefined(draft, {tls: input.tls, insecure: input.insecure, servername: input.servername, minTls: input.minTls, allowPlaintext: input.allowPlaintext})
   if (input.caFile !== undefined) draft.caFile = path(input.caFile)
   if (input.passwordEnv !== undefined) draft.secret = {kind: 'env', name: input.passwordEnv}
   if (input.passwordFile !== undefined) draft.secret = {kind: 'file', path: path(input.passwordFile)}
@@ -384,6 +387,7 @@ export function applySideFlags(
   }
   const tls = flags[names.tls]
   if (tls !== undefined) draft.tls = checkTlsMode(tls, `--${side}-tls`)
+  if (flags.allowPlaintext === true) draft.allowPlaintext = true
 
   const passwordEnv = flags[names.passwordEnv]
   const passwordFile = flags[names.passwordFile]
@@ -422,6 +426,12 @@ export function finalizeEndpoint(side: Side, draft: EndpointDraft): {endpoint: E
     const ignored = (['caFile', 'insecure', 'servername', 'minTls'] as const).filter((key) => draft[key] !== undefined)
     if (ignored.length > 0) warnings.push(`${side}: ${ignored.join(', ')} ignored with tls: none (no TLS is used)`)
     if (!isLoopbackHost(draft.host)) {
+      // Anyone on the path reads the password and the mail: only on explicit request.
+      if (draft.allowPlaintext !== true) {
+        throw new ConfigError(`${side}: tls none (plaintext) to host ${draft.host}, which is not a loopback address`, {
+          hint: `use tls implicit or starttls; to send the password and mail unencrypted anyway, give --allow-plaintext (allowPlaintext: true under ${side}: in the config file)`,
+        })
+      }
       warnings.push(`${side}: plaintext connection to host ${draft.host}, the password travels unencrypted`)
     }
   } else if (draft.insecure === true) {
@@ -442,7 +452,7 @@ export function finalizeEndpoint(side: Side, draft: EndpointDraft): {endpoint: E
 /** A `maildir:` side: an absolute path; login and TLS settings given for it are ignored, with a warning. */
 export function finalizeMaildir(side: Side, draft: EndpointDraft): {config: MaildirConfig; warnings: string[]} {
   const ignored: string[] = []
-  for (const key of ['tls', 'caFile', 'insecure', 'servername', 'minTls'] as const) if (draft[key] !== undefined) ignored.push(key)
+  for (const key of ['tls', 'caFile', 'insecure', 'servername', 'minTls', 'allowPlaintext'] as const) if (draft[key] !== undefined) ignored.push(key)
   if (draft.secret !== undefined) ignored.push('password')
   if (draft.auth !== undefined && Object.values(draft.auth).some((value) => value !== undefined)) ignored.push('login settings')
   const warnings = ignored.length > 0 ? [`${side}: ${ignored.join(', ')} ignored for a maildir: directory (no login, no TLS)`] : []
