@@ -254,6 +254,12 @@ export function secretEnvNames(passwordSource: SecretSource | undefined, auth: A
   return names
 }
 
+/** The same names from an endpoint as written in a config file (a batch names every account's). */
+export function inputSecretEnvNames(input: (AuthInput & {passwordEnv?: string}) | undefined): string[] {
+  if (!input) return []
+  return [input.passwordEnv, input.tokenEnv, input.oauth2?.clientSecretEnv, input.oauth2?.refreshTokenEnv].filter((name): name is string => name !== undefined)
+}
+
 /**
  * The environment of passwordCommand and tokenCommand: the caller's, without the variables that hold
  * secrets (`secretNames`: both sides', so a command for one side never sees the other's password)

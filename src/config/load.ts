@@ -85,6 +85,8 @@ export interface ResolveOptions {
   homeDir?: string
   /** A config given as data instead of --config (a batch job): what the file would hold, and its directory. */
   file?: {input: FileConfigInput; baseDir: string}
+  /** More variables that hold secrets (a batch's other accounts'), kept from passwordCommand/tokenCommand too. */
+  secretEnvNames?: string[]
 }
 
 export interface ResolvedSyncConfig {
@@ -190,7 +192,10 @@ export function resolveRunConfig(
   // Commands get no secret of either side through their environment.
   const commandEnv = secretCommandEnv(
     env,
-    SIDES.flatMap((side) => (isMaildirConfig(endpoints[side]) ? [] : secretEnvNames(endpoints[side].passwordSource, authDrafts[side]))),
+    [
+      ...SIDES.flatMap((side) => (isMaildirConfig(endpoints[side]) ? [] : secretEnvNames(endpoints[side].passwordSource, authDrafts[side]))),
+      ...(options.secretEnvNames ?? []),
+    ],
   )
   for (const side of SIDES) {
     const endpoint = endpoints[side]

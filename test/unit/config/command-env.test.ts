@@ -8,6 +8,8 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {after, test} from 'node:test'
 
+import {parseBatchYaml} from '../../../src/batch/config.js'
+import {runBatch} from '../../../src/batch/run.js'
 import {parseConfigText, resolveSyncConfig, type SyncFlagValues} from '../../../src/config/load.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'mf-cmd-env-'))
@@ -80,4 +82,29 @@ dest:
   const after = seen(out)
   for (const name of ['CLIENT_SECRET', 'DEST_TOKEN', 'MAILFERRY_SOMETHING']) assert.ok(!after.includes(name), `${name} must not reach the command`)
   assert.ok(after.includes('OLD_PW') && after.includes('PATH'), 'variables nobody named as a secret stay')
+})
+
+test('in a batch, one account\'s passwordCommand sees no other account\'s secret variables', async () => {
+  const out = join(dir, 'batch-command.env')
+  // Port 1 on loopback refuses at once: the commands run at config time, then the logins fail.
+  const batch = parseBatchYaml(
+    `
+defaults:
+  source: {host: 127.0.0.1, port: 1, tls: none}
+  dest: {host: 127.0.0.1, port: 1, tls: none}
+  retries: 0
+jobs:
+  - source: {user: alice, passwordEnv: ALICE_PW}
+    dest: {user: alice, passwordEnv: ALICE_NEW_PW}
+  - source: {user: bob, passwordCommand: "env > '${out}'; echo bob-secret"}
+    dest: {user: bob, passwordEnv: BOB_NEW_PW}
+`,
+    join(dir, 'batch.yaml'),
+    dir,
+  )
+  const env = {PATH: process.env.PATH, HOME: '/home/ops', ALICE_PW: 'a1', ALICE_NEW_PW: 'a2', BOB_NEW_PW: 'b2', UNRELATED: 'kept'}
+  await runBatch(batch.jobs, {stateDir: join(dir, 'batch-state'), parallel: 1, env})
+  const names = seen(out)
+  for (const name of ['ALICE_PW', 'ALICE_NEW_PW', 'BOB_NEW_PW']) assert.ok(!names.includes(name), `${name} must not reach bob's command`)
+  for (const name of ['PATH', 'HOME', 'UNRELATED']) assert.ok(names.includes(name), `${name} kept`)
 })
