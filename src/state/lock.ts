@@ -53,7 +53,9 @@ function ownerPid(lockPath: string): number {
 
 /** Opens the lock database and takes its exclusive lock; throws SQLite's error when it cannot. */
 function lockDatabase(lockPath: string): Database.Database {
-  const db = new Database(lockPath, {timeout: 0})
+  // A short wait, for two runs started in the same instant: SQLite refuses the one that would
+  // deadlock at once, and the other gets the lock when the refused one closes.
+  const db = new Database(lockPath, {timeout: 250})
   try {
     // The order matters: in exclusive locking mode, the first write takes the lock and keeps it.
     db.pragma('locking_mode = EXCLUSIVE')

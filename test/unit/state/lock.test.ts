@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict'
 import {spawn, spawnSync, type ChildProcess} from 'node:child_process'
-import {mkdtempSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {after, test} from 'node:test'
@@ -21,10 +21,11 @@ let n = 0
 const freshPath = () => join(dir, `state-${++n}.sqlite`)
 
 /** Code for a child that opens the state (taking the lock), says so, and then waits or exits. */
-const childCode = (path: string, then: 'hold' | 'exit') =>
+const childCode = (path: string, then: 'hold' | 'exit' | 'hold-briefly', startAt = 0) =>
   `import {openStateDb} from ${JSON.stringify(DB_MODULE)}
+while (Date.now() < ${startAt}) {}
 try { openStateDb(${JSON.stringify(path)}); console.log('locked') } catch (e) { console.log('refused', e.exitCode, e.message); process.exit(e.exitCode) }
-${then === 'hold' ? 'setInterval(() => {}, 1000)' : 'process.exit(0)'}`
+${{hold: 'setInterval(() => {}, 1000)', exit: 'process.exit(0)', 'hold-briefly': 'setTimeout(() => process.exit(0), 5000)'}[then]}`
 
 const nodeArgs = (code: string) => ['--import', 'tsx', '--input-type=module', '-e', code]
 
@@ -65,8 +66,28 @@ test('a second process is refused with a StateError (exit 6) naming the owner pi
       (error: unknown) => error instanceof StateError && error.exitCode === 6 && new RegExp(`in use by another mailferry run \\(pid ${child.pid}\\)`).test(error.message),
     )
     assert.equal(tryInChild(path).status, 6)
+    // A kernel lock: the holder's POSIX (fcntl) write lock is in the kernel's table.
+    if (existsSync('/proc/locks')) assert.match(readFileSync('/proc/locks', 'utf8'), new RegExp(`POSIX +ADVISORY +WRITE +${child.pid} `))
   } finally {
     child.kill('SIGKILL')
+  }
+})
+
+test('two processes starting in the same instant: exactly one gets the lock', async () => {
+  for (let round = 0; round < 2; round++) {
+    const path = freshPath()
+    openStateDb(path).close()
+    // Both spin until the same moment (they take a while to start), then open; the winner holds on.
+    const at = Date.now() + 4000
+    const run = () =>
+      new Promise<string>((resolve) => {
+        const child = spawn(process.execPath, nodeArgs(childCode(path, 'hold-briefly', at)), {stdio: ['ignore', 'pipe', 'inherit']})
+        let out = ''
+        child.stdout!.on('data', (chunk) => (out += chunk))
+        child.on('close', () => resolve(out.trim().split(' ')[0]))
+      })
+    const outcomes = (await Promise.all([run(), run()])).sort()
+    assert.deepEqual(outcomes, ['locked', 'refused'], `round ${round}`)
   }
 })
 
