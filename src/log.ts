@@ -12,7 +12,7 @@
  * SASL blobs, bearer tokens, token-endpoint fields), so a secret that was never registered (a
  * token a server hands back, a password typed into the wrong field) does not get through either.
  */
-import {closeSync, fchmodSync, openSync, writeSync} from 'node:fs'
+import {closeSync, constants, fchmodSync, fstatSync, openSync, writeSync} from 'node:fs'
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error'
 
@@ -130,18 +130,17 @@ export const silentLogger: Logger = {
 
 /**
  * Opens the log file (append, 0600: also tightened when it existed with a looser mode).
- * Throws the fs error when the file cannot be opened; the caller turns it into a ConfigError.
+ * A symbolic link is not followed (O_NOFOLLOW: ELOOP): a link planted at the log's path must not
+ * make mailferry append to, or chmod, another file. Throws the fs error when the file cannot be
+ * opened; the caller turns it into a ConfigError.
  */
 export function createLogger(options: LoggerOptions): Logger {
   if (!options.file && !options.trace) return silentLogger
   let fd: number | undefined
   if (options.file) {
-    fd = openSync(options.file, 'a', 0o600)
-    try {
-      fchmodSync(fd, 0o600)
-    } catch {
-      // not our file (e.g. /dev/stderr): leave its mode alone
-    }
+    fd = openSync(options.file, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | (constants.O_NOFOLLOW ?? 0), 0o600)
+    // Only a regular file: /dev/null and the like keep their modes.
+    if (fstatSync(fd).isFile()) fchmodSync(fd, 0o600)
   }
   const threshold = LEVELS[options.level ?? 'debug']
   const stderr = options.stderr ?? process.stderr

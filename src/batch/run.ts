@@ -7,6 +7,7 @@ import {join} from 'node:path'
 
 import {openSyncSession, type SyncSession} from '../cli/session.js'
 import {logEvents, logRunEnd, openRunLog} from '../cli/logging.js'
+import {inputSecretEnvNames} from '../config/auth.js'
 import {defaultStateFileName, resolveRunConfig, type SyncFlagValues} from '../config/load.js'
 import {selectionOf} from '../config/tuning.js'
 import {ExitCode, MailferryError, describeError} from '../errors.js'
@@ -31,6 +32,8 @@ export interface BatchOptions {
   progress?: (line: string) => void
   /** Test switch: SIGKILL the process once this many accounts have finished in this run. */
   killAfterAccounts?: number
+  /** Set by runBatch: every account's secret variables, kept from each account's commands. */
+  secretEnvNames?: string[]
 }
 
 export interface AccountReport {
@@ -118,6 +121,7 @@ export async function runAccount(job: BatchJob, concurrency: number, statePath: 
     const {config, warnings} = resolveRunConfig(jobFlags(statePath, concurrency), options.env ?? process.env, {
       defaultStateDir: options.stateDir,
       file: {input: job.settings, baseDir: options.stateDir},
+      secretEnvNames: options.secretEnvNames,
     })
     row.warnings.push(...warnings)
     log = openRunLog(config.tuning?.logFile, false)
@@ -151,7 +155,10 @@ export async function runAccount(job: BatchJob, concurrency: number, statePath: 
   return row
 }
 
-export async function runBatch(jobs: BatchJob[], options: BatchOptions): Promise<BatchReport> {
+export async function runBatch(jobs: BatchJob[], given: BatchOptions): Promise<BatchReport> {
+  // One account's passwordCommand must not see another account's password either.
+  const secretEnvNames = jobs.flatMap((job) => [...inputSecretEnvNames(job.settings.source), ...inputSecretEnvNames(job.settings.dest)])
+  const options: BatchOptions = {...given, secretEnvNames: [...(given.secretEnvNames ?? []), ...secretEnvNames]}
   const started = Date.now()
   const progress = options.progress ?? (() => {})
   const statePath = batchStatePath(options.stateDir)

@@ -1,13 +1,14 @@
 /**
  * `<stateDir>/batch.json`: each account's last outcome, so a re-run skips what completed ok and
- * retries the rest. Written atomically (temp file + rename, mode 0600) after every account, so a
+ * retries the rest. Written atomically and durably (files.ts, mode 0600) after every account, so a
  * batch killed midway keeps what finished; an account that was running has no new entry and is
  * simply run again (its own state DB makes that a resume).
  */
-import {chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {StateError} from '../errors.js'
+import {writePrivateFileSync} from '../files.js'
 
 export type AccountOutcome = 'ok' | 'partial' | 'failed'
 
@@ -45,10 +46,7 @@ export function readBatchState(path: string): BatchState {
 
 export function writeBatchState(path: string, state: BatchState): void {
   mkdirSync(join(path, '..'), {recursive: true, mode: 0o700})
-  const temp = `${path}.${process.pid}.tmp`
-  writeFileSync(temp, `${JSON.stringify(state, null, 2)}\n`, {mode: 0o600})
-  chmodSync(temp, 0o600)
-  renameSync(temp, path)
+  writePrivateFileSync(path, `${JSON.stringify(state, null, 2)}\n`)
 }
 
 /** exit code -> ok / partial / failed (0 ok; 1 some messages failed; anything else the account failed). */

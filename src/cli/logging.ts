@@ -13,7 +13,11 @@ export function openRunLog(logFile: string | undefined, debugImap: boolean): Log
   try {
     return createLogger({file: logFile, trace: debugImap})
   } catch (error) {
-    throw new ConfigError(`log file ${logFile}: cannot be opened (${(error as NodeJS.ErrnoException).code ?? describeError(error)})`)
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'ELOOP') {
+      throw new ConfigError(`log file ${logFile} is a symbolic link; it is not followed`, {hint: 'give the path of the file itself, or remove the link'})
+    }
+    throw new ConfigError(`log file ${logFile}: cannot be opened (${code ?? describeError(error)})`)
   }
 }
 

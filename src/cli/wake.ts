@@ -1,3 +1,22 @@
+/** The promise's value, or undefined as soon as the signal aborts (the promise is left to settle). */
+export function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T | undefined> {
+  if (signal.aborted) return Promise.resolve(undefined)
+  return new Promise((resolve, reject) => {
+    const onAbort = () => resolve(undefined)
+    signal.addEventListener('abort', onAbort, {once: true})
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort)
+        resolve(value)
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort)
+        reject(error)
+      },
+    )
+  })
+}
+
 /**
  * A wake-up signal for loops that sleep between passes: fire() ends the current (or the next) wait
  * early. A fire() while no one waits is remembered, so a change seen during a pass is not lost.

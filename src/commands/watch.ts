@@ -1,9 +1,12 @@
 import {Command, Flags} from '@oclif/core'
 
-import {accountFlags, concurrencyFlag, debugFlag, toFlagValues} from '../cli/flags.js'
+import {accountFlags, concurrencyFlag, connectivityFlags, debugFlag, toFlagValues} from '../cli/flags.js'
+import {openRunLog} from '../cli/logging.js'
 import {mappingFlags, toMappingFlagValues} from '../cli/mapping-flags.js'
 import {abortOnSignals, openSyncSession, type SyncSession} from '../cli/session.js'
-import {Wake} from '../cli/wake.js'
+import {untilAborted, Wake} from '../cli/wake.js'
+import {ExitCode} from '../errors.js'
+import {silentLogger, type Logger} from '../log.js'
 import {resolveRunConfig} from '../config/load.js'
 import type {FolderMappingConfig} from '../config/mapping.js'
 import {printFailure} from '../cli/failure.js'
@@ -16,8 +19,8 @@ export default class Watch extends Command {
 
   static override description = `Runs a sync, then keeps running: new mail and flag changes reach the destination within seconds.
 The source INBOX is watched with IMAP IDLE (a change starts a pass at once); every folder is checked every --interval seconds
-(a folder that did not change costs one STATUS command). A lost connection is retried with growing pauses.
-SIGINT/SIGTERM stop it cleanly, with the state saved (exit 0).`
+(a folder that did not change costs one STATUS command). A lost connection is retried with growing pauses, and IDLE
+is set up again. SIGINT/SIGTERM stop it within a second, also during a pause, with the state saved (exit 0).`
 
   static override examples = ['<%= config.bin %> <%= command.id %> --config examples/migrate.yaml --interval 60']
 
@@ -26,6 +29,7 @@ SIGINT/SIGTERM stop it cleanly, with the state saved (exit 0).`
     ...mappingFlags,
     state: Flags.string({summary: 'State database path (default: one per account pair in the data directory).'}),
     concurrency: concurrencyFlag,
+    ...connectivityFlags,
     interval: Flags.integer({min: 1, default: 30, summary: 'Seconds between passes over every folder.'}),
     mirror: Flags.boolean({summary: 'Make destination flags equal to the source\'s, overriding destination-only changes.'}),
     'delete-extraneous': Flags.boolean({summary: 'Delete destination copies whose source message is gone.'}),
@@ -36,12 +40,24 @@ SIGINT/SIGTERM stop it cleanly, with the state saved (exit 0).`
     const {flags} = await this.parse(Watch)
     const abort = new AbortController()
     const removeSignalHandlers = abortOnSignals(abort)
+    // Every wait ends on the signal; what can still hang (a logout to, or a session being set up
+    // with, a host that does not answer) must not hold the stop past a second. Commits are
+    // per message, so this is no worse than a kill: the next run resumes.
+    abort.signal.addEventListener('abort', () => {
+      setTimeout(() => {
+        this.say('stopped before the sessions were closed; the next run resumes')
+        process.exit(ExitCode.interrupted)
+      }, 1000).unref()
+    })
     let session: SyncSession | undefined
+    let log: Logger = silentLogger
     try {
       const values = {...toFlagValues(flags), mapping: toMappingFlagValues(flags)}
       const {config, warnings} = resolveRunConfig(values, process.env, {defaultStateDir: this.config.dataDir})
       for (const warning of warnings) this.warn(warning)
-      session = await openSyncSession(config, {writableSource: false})
+      log = openRunLog(config.tuning?.logFile, flags['debug-imap'])
+      // The signal also cuts reconnect pauses and rate-limit waits short.
+      session = await openSyncSession(config, {writableSource: false, logger: log, signal: abort.signal})
       this.say(`watching ${session.context.sourceName} -> ${session.context.destName} (every ${flags.interval} s, IDLE on INBOX)`)
       await this.loop(session, config.concurrency, config.mapping, flags, abort.signal)
       this.say('stopped; the state is saved')
@@ -50,6 +66,7 @@ SIGINT/SIGTERM stop it cleanly, with the state saved (exit 0).`
     } finally {
       removeSignalHandlers()
       await session?.close()
+      log.close()
     }
   }
 
@@ -61,13 +78,16 @@ SIGINT/SIGTERM stop it cleanly, with the state saved (exit 0).`
     signal: AbortSignal,
   ): Promise<void> {
     const wake = new Wake()
-    let watcher: {stop(): Promise<void>} | undefined
+    let watcher: {stop(): Promise<void>; readonly closed: boolean} | undefined
     let failures = 0
     const progress = createProgressReporter({stream: process.stderr, mode: 'lines', lineIntervalMs: 60_000})
     try {
       while (!signal.aborted) {
-        // (Re)arm IDLE before the pass, so a change made during the pass wakes the next one.
-        watcher ??= await session.source.watch?.('INBOX', () => wake.fire()).catch(() => undefined)
+        // (Re)arm IDLE before the pass, so a change made during the pass wakes the next one; also
+        // after its session dropped while the passes went on working.
+        if (watcher?.closed) watcher = undefined
+        watcher ??= await this.armIdle(session, wake, signal)
+        if (signal.aborted) break
         const result = await runSync(
           {...session.context, emit: progress.listener},
           {concurrency, signal, mapping, policy: {mirror: flags.mirror, deleteExtraneous: flags['delete-extraneous'], move: false}},
@@ -89,6 +109,16 @@ SIGINT/SIGTERM stop it cleanly, with the state saved (exit 0).`
       progress.stop()
       await watcher?.stop().catch(() => undefined)
     }
+  }
+
+  /** IDLE on the source INBOX, or undefined (not offered, or failed: tried again next pass). Gives up on abort. */
+  private async armIdle(session: SyncSession, wake: Wake, signal: AbortSignal): Promise<{stop(): Promise<void>; readonly closed: boolean} | undefined> {
+    const arming = session.source.watch?.('INBOX', () => wake.fire()).catch(() => undefined)
+    if (!arming) return undefined
+    const armed = await untilAborted(arming, signal)
+    // Armed only after the stop: end that session too.
+    if (armed === undefined && signal.aborted) void arming.then((late) => late?.stop())
+    return armed
   }
 
   private say(line: string): void {

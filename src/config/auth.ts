@@ -19,9 +19,9 @@
  * Secrets are registered with the redacting logger (src/log.ts) as soon as they are read.
  */
 import {execFile, execFileSync} from 'node:child_process'
-import {renameSync, unlinkSync, writeFileSync} from 'node:fs'
 
 import {AuthError, CancelledError, ConfigError, ConnectError} from '../errors.js'
+import {writePrivateFileSync} from '../files.js'
 import {registerSecret} from '../log.js'
 import type {SecretSource} from './schema.js'
 import {firstLine, modeWarning, readTextFile, type Side} from './secrets.js'
@@ -216,6 +216,7 @@ export function finalizeAuth(
   draft: AuthDraft,
   env: NodeJS.ProcessEnv,
   platform: NodeJS.Platform = process.platform,
+  commandEnv: NodeJS.ProcessEnv = secretCommandEnv(env, []),
 ): {auth: AuthConfig; warnings: string[]} {
   const method = draft.method ?? (draft.token ? 'xoauth2' : 'auto')
   const warnings: string[] = []
@@ -233,13 +234,42 @@ export function finalizeAuth(
   }
   const auth: AuthConfig = {method: draft.authzid !== undefined ? 'plain' : method}
   if (draft.authzid !== undefined) auth.authzid = draft.authzid
-  if (draft.token) auth.token = tokenFetcher(side, draft.token, env, platform, warnings)
+  if (draft.token) auth.token = tokenFetcher(side, draft.token, env, platform, warnings, commandEnv)
   if (draft.prompt) auth.promptPassword = () => promptSecret(`${side} password for ${who}: `)
   return {auth, warnings}
 }
 
 // ---------------------------------------------------------------------------------------------
 // Reading secrets
+
+/** The environment variables that hold this side's secrets (password, token, client secret, refresh token). */
+export function secretEnvNames(passwordSource: SecretSource | undefined, auth: AuthDraft): string[] {
+  const names: string[] = []
+  if (passwordSource?.kind === 'env') names.push(passwordSource.name)
+  const token = auth.token
+  if (token?.kind === 'env') names.push(token.name)
+  if (token?.kind === 'oauth2') {
+    for (const stored of [token.clientSecret, token.refreshToken]) if (stored?.kind === 'env') names.push(stored.name)
+  }
+  return names
+}
+
+/** The same names from an endpoint as written in a config file (a batch names every account's). */
+export function inputSecretEnvNames(input: (AuthInput & {passwordEnv?: string}) | undefined): string[] {
+  if (!input) return []
+  return [input.passwordEnv, input.tokenEnv, input.oauth2?.clientSecretEnv, input.oauth2?.refreshTokenEnv].filter((name): name is string => name !== undefined)
+}
+
+/**
+ * The environment of passwordCommand and tokenCommand: the caller's, without the variables that hold
+ * secrets (`secretNames`: both sides', so a command for one side never sees the other's password)
+ * and without mailferry's own MAILFERRY_* variables. PATH, HOME, GNUPGHOME, PASSWORD_STORE_DIR and
+ * the rest stay: `pass` and gpg need them.
+ */
+export function secretCommandEnv(env: NodeJS.ProcessEnv, secretNames: Iterable<string>): NodeJS.ProcessEnv {
+  const drop = new Set(secretNames)
+  return Object.fromEntries(Object.entries(env).filter(([name]) => !drop.has(name) && !name.toUpperCase().startsWith('MAILFERRY_')))
+}
 
 function readStored(side: Side, what: string, source: StoredSecret, env: NodeJS.ProcessEnv, platform: NodeJS.Platform, warnings?: string[]): string {
   if (source.kind === 'env') {
@@ -259,11 +289,11 @@ function readStored(side: Side, what: string, source: StoredSecret, env: NodeJS.
 }
 
 /** Runs `command` with /bin/sh; its first line of output is the secret. Synchronous (config time). */
-export function runSecretCommandSync(side: Side, what: string, command: string): string {
+export function runSecretCommandSync(side: Side, what: string, command: string, env: NodeJS.ProcessEnv): string {
   let output: string
   try {
     // stdin and stderr stay the terminal's: `pass` and gpg may ask for a passphrase.
-    output = execFileSync('/bin/sh', ['-c', command], {encoding: 'utf8', stdio: ['inherit', 'pipe', 'inherit'], timeout: 120_000})
+    output = execFileSync('/bin/sh', ['-c', command], {encoding: 'utf8', env, stdio: ['inherit', 'pipe', 'inherit'], timeout: 120_000})
   } catch (error) {
     const status = (error as {status?: number | null}).status
     throw new ConfigError(`${side} ${what}: the command failed${status ? ` (exit ${status})` : ''}`, {cause: undefined})
@@ -274,9 +304,9 @@ export function runSecretCommandSync(side: Side, what: string, command: string):
   return value
 }
 
-function runSecretCommand(side: Side, what: string, command: string): Promise<string> {
+function runSecretCommand(side: Side, what: string, command: string, env: NodeJS.ProcessEnv): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile('/bin/sh', ['-c', command], {encoding: 'utf8', timeout: 120_000}, (error, stdout) => {
+    execFile('/bin/sh', ['-c', command], {encoding: 'utf8', env, timeout: 120_000}, (error, stdout) => {
       if (error) {
         // Never the output: it may hold half a token.
         const code = (error as {code?: unknown}).code
@@ -296,6 +326,7 @@ function tokenFetcher(
   env: NodeJS.ProcessEnv,
   platform: NodeJS.Platform,
   warnings: string[],
+  commandEnv: NodeJS.ProcessEnv,
 ): NonNullable<AuthConfig['token']> {
   switch (source.kind) {
     case 'env': {
@@ -313,7 +344,7 @@ function tokenFetcher(
       }
     }
     case 'command':
-      return {describe: 'tokenCommand', renewable: true, fetch: async () => ({accessToken: await runSecretCommand(side, 'tokenCommand', source.command)})}
+      return {describe: 'tokenCommand', renewable: true, fetch: async () => ({accessToken: await runSecretCommand(side, 'tokenCommand', source.command, commandEnv)})}
     case 'oauth2': {
       const refresh = {token: readStored(side, 'oauth2 refresh token', source.refreshToken, env, platform, warnings)}
       const secret = source.clientSecret && readStored(side, 'oauth2 client secret', source.clientSecret, env, platform, warnings)
@@ -369,7 +400,7 @@ async function refreshAccessToken(side: Side, source: OAuth2Refresh, refresh: {t
 
 /**
  * The endpoint rotated the refresh token (RFC 6749 section 10.4): the old one may now be refused,
- * so a file source is rewritten in place (0600, atomic rename) for the next run. An environment
+ * so a file source is replaced (0600, atomically and durably: files.ts) for the next run. An environment
  * variable cannot be updated: the run goes on with the new token and says so on stderr.
  */
 function keepRotatedRefreshToken(side: Side, source: StoredSecret, token: string): void {
@@ -380,16 +411,9 @@ function keepRotatedRefreshToken(side: Side, source: StoredSecret, token: string
     )
     return
   }
-  const temp = `${source.path}.${process.pid}.tmp`
   try {
-    writeFileSync(temp, `${token}\n`, {mode: 0o600, flag: 'w'})
-    renameSync(temp, source.path)
+    writePrivateFileSync(source.path, `${token}\n`)
   } catch (error) {
-    try {
-      unlinkSync(temp)
-    } catch {
-      // never written
-    }
     process.stderr.write(
       `mailferry: warning: ${side} oauth2: the rotated refresh token could not be saved to ${source.path}: ` +
         `${(error as NodeJS.ErrnoException).code ?? 'write failed'}; the next run may need a new refresh token\n`,

@@ -31,7 +31,7 @@ import {
   type TlsOptions,
 } from './schema.js'
 import {resolveMapping, type MappingFlagValues} from './mapping.js'
-import {applyAuthFlags, authDraftFromInput, finalizeAuth, type AuthDraft, type AuthFlagValues} from './auth.js'
+import {applyAuthFlags, authDraftFromInput, finalizeAuth, secretCommandEnv, secretEnvNames, type AuthDraft, type AuthFlagValues} from './auth.js'
 import {isDefaultTuning, resolveTuning, type TuningFlags} from './tuning.js'
 import {registerSecret} from '../log.js'
 import {formatMode, readPassword, readTextFile, urlPasswordAdvice, type Side} from './secrets.js'
@@ -58,6 +58,8 @@ export interface SyncFlagValues {
   /** 'implicit' | 'starttls' | 'none' (none = plaintext, loopback/test servers). */
   sourceTls?: string
   destTls?: string
+  /** tls none to a host that is not loopback, on both sides (else a ConfigError). */
+  allowPlaintext?: boolean
   /** Name of an environment variable holding the password. */
   sourcePasswordEnv?: string
   sourcePasswordFile?: string
@@ -83,6 +85,8 @@ export interface ResolveOptions {
   homeDir?: string
   /** A config given as data instead of --config (a batch job): what the file would hold, and its directory. */
   file?: {input: FileConfigInput; baseDir: string}
+  /** More variables that hold secrets (a batch's other accounts'), kept from passwordCommand/tokenCommand too. */
+  secretEnvNames?: string[]
 }
 
 export interface ResolvedSyncConfig {
@@ -109,6 +113,7 @@ export interface EndpointDraft {
   insecure?: boolean
   servername?: string
   minTls?: MinTls
+  allowPlaintext?: boolean
   /** authMethod, authzid, token source, passwordPrompt (config/auth.ts). */
   auth?: AuthDraft
   /** The side is a Maildir (`maildir:` URL): its path, `~` expanded (made absolute by finalizeMaildir). */
@@ -184,18 +189,26 @@ export function resolveRunConfig(
     if (isMaildirConfig(endpoint)) continue
     if (endpoint.tls !== 'none' && endpoint.tlsOptions.caFile !== undefined) checkCaFile(side, endpoint.tlsOptions.caFile)
   }
+  // Commands get no secret of either side through their environment.
+  const commandEnv = secretCommandEnv(
+    env,
+    [
+      ...SIDES.flatMap((side) => (isMaildirConfig(endpoints[side]) ? [] : secretEnvNames(endpoints[side].passwordSource, authDrafts[side]))),
+      ...(options.secretEnvNames ?? []),
+    ],
+  )
   for (const side of SIDES) {
     const endpoint = endpoints[side]
     // A Maildir needs no login.
     if (isMaildirConfig(endpoint)) continue
-    const {auth, warnings: authWarnings} = finalizeAuth(side, describeEndpoint(endpoint), authDrafts[side], env, platform)
+    const {auth, warnings: authWarnings} = finalizeAuth(side, describeEndpoint(endpoint), authDrafts[side], env, platform, commandEnv)
     warnings.push(...authWarnings)
     // A password source given as a flag wins over the file's passwordPrompt.
     if (endpoint.passwordSource !== undefined) delete auth.promptPassword
     if (auth.method !== 'auto' || Object.keys(auth).length > 1) endpoint.auth = auth
     // Tokens are fetched when connecting; a prompted password is asked for then too.
     if (auth.token || auth.promptPassword) continue
-    const {password, warnings: secretWarnings} = readPassword(side, endpoint.passwordSource, env, platform)
+    const {password, warnings: secretWarnings} = readPassword(side, endpoint.passwordSource, env, platform, commandEnv)
     registerSecret(password)
     endpoint.password = password
     warnings.push(...secretWarnings)
@@ -342,7 +355,7 @@ export function draftFromFile(side: Side, input: EndpointInput, path: (p: string
     assignDefined(draft, {host: input.host, port: input.port, user: input.user})
   }
   // `tls:` next to `url:` overrides the scheme's mode, as --source-tls does.
-  assignDefined(draft, {tls: input.tls, insecure: input.insecure, servername: input.servername, minTls: input.minTls})
+  assignDefined(draft, {tls: input.tls, insecure: input.insecure, servername: input.servername, minTls: input.minTls, allowPlaintext: input.allowPlaintext})
   if (input.caFile !== undefined) draft.caFile = path(input.caFile)
   if (input.passwordEnv !== undefined) draft.secret = {kind: 'env', name: input.passwordEnv}
   if (input.passwordFile !== undefined) draft.secret = {kind: 'file', path: path(input.passwordFile)}
@@ -379,6 +392,7 @@ export function applySideFlags(
   }
   const tls = flags[names.tls]
   if (tls !== undefined) draft.tls = checkTlsMode(tls, `--${side}-tls`)
+  if (flags.allowPlaintext === true) draft.allowPlaintext = true
 
   const passwordEnv = flags[names.passwordEnv]
   const passwordFile = flags[names.passwordFile]
@@ -417,6 +431,12 @@ export function finalizeEndpoint(side: Side, draft: EndpointDraft): {endpoint: E
     const ignored = (['caFile', 'insecure', 'servername', 'minTls'] as const).filter((key) => draft[key] !== undefined)
     if (ignored.length > 0) warnings.push(`${side}: ${ignored.join(', ')} ignored with tls: none (no TLS is used)`)
     if (!isLoopbackHost(draft.host)) {
+      // Anyone on the path reads the password and the mail: only on explicit request.
+      if (draft.allowPlaintext !== true) {
+        throw new ConfigError(`${side}: tls none (plaintext) to host ${draft.host}, which is not a loopback address`, {
+          hint: `use tls implicit or starttls; to send the password and mail unencrypted anyway, give --allow-plaintext (allowPlaintext: true under ${side}: in the config file)`,
+        })
+      }
       warnings.push(`${side}: plaintext connection to host ${draft.host}, the password travels unencrypted`)
     }
   } else if (draft.insecure === true) {
@@ -437,7 +457,7 @@ export function finalizeEndpoint(side: Side, draft: EndpointDraft): {endpoint: E
 /** A `maildir:` side: an absolute path; login and TLS settings given for it are ignored, with a warning. */
 export function finalizeMaildir(side: Side, draft: EndpointDraft): {config: MaildirConfig; warnings: string[]} {
   const ignored: string[] = []
-  for (const key of ['tls', 'caFile', 'insecure', 'servername', 'minTls'] as const) if (draft[key] !== undefined) ignored.push(key)
+  for (const key of ['tls', 'caFile', 'insecure', 'servername', 'minTls', 'allowPlaintext'] as const) if (draft[key] !== undefined) ignored.push(key)
   if (draft.secret !== undefined) ignored.push('password')
   if (draft.auth !== undefined && Object.values(draft.auth).some((value) => value !== undefined)) ignored.push('login settings')
   const warnings = ignored.length > 0 ? [`${side}: ${ignored.join(', ')} ignored for a maildir: directory (no login, no TLS)`] : []

@@ -10,7 +10,7 @@
 import {closeSync, fstatSync, openSync, readFileSync} from 'node:fs'
 
 import {ConfigError} from '../errors.js'
-import {runSecretCommandSync} from './auth.js'
+import {runSecretCommandSync, secretCommandEnv} from './auth.js'
 import type {SecretSource} from './schema.js'
 
 export type Side = 'source' | 'dest'
@@ -112,10 +112,12 @@ export function readPassword(
   source: SecretSource | undefined,
   env: NodeJS.ProcessEnv,
   platform: NodeJS.Platform = process.platform,
+  /** The command's environment: `env` without secrets (auth.ts secretCommandEnv). */
+  commandEnv: NodeJS.ProcessEnv = secretCommandEnv(env, []),
 ): PasswordResult {
   if (source === undefined) throw new ConfigError(`no password configured for ${side}: ${passwordAdvice(side)}`)
   if (source.kind === 'env') return {password: readEnvPassword(side, source.name, env), warnings: []}
-  if (source.kind === 'command') return {password: runSecretCommandSync(side, 'passwordCommand', source.command), warnings: []}
+  if (source.kind === 'command') return {password: runSecretCommandSync(side, 'passwordCommand', source.command, commandEnv), warnings: []}
   return readFilePassword(side, source.path, platform)
 }
 

@@ -49,6 +49,8 @@ export interface EndpointInput extends AuthInput {
   insecure?: boolean
   servername?: string
   minTls?: MinTls
+  /** `tls: none` to a host that is not loopback is refused without it. */
+  allowPlaintext?: boolean
 }
 
 /** The whole YAML file, typed. Paths are as written (load.ts resolves them against the file). */
@@ -73,6 +75,7 @@ export const ENDPOINT_KEYS = [
   'insecure',
   'servername',
   'minTls',
+  'allowPlaintext',
   ...AUTH_KEYS,
 ] as const satisfies readonly (keyof EndpointInput)[]
 
@@ -264,6 +267,7 @@ export function validateEndpoint(value: unknown, side: string): EndpointInput | 
   if (given(value.passwordFile)) out.passwordFile = checkPath(value.passwordFile, ...at('passwordFile'))
   if (given(value.caFile)) out.caFile = checkPath(value.caFile, ...at('caFile'))
   if (given(value.insecure)) out.insecure = checkBoolean(value.insecure, ...at('insecure'))
+  if (given(value.allowPlaintext)) out.allowPlaintext = checkBoolean(value.allowPlaintext, ...at('allowPlaintext'))
   if (given(value.servername)) out.servername = checkHost(value.servername, ...at('servername'))
   if (given(value.minTls)) out.minTls = checkMinTls(value.minTls, ...at('minTls'))
   Object.assign(out, validateAuthInput(value, side))

@@ -12,20 +12,20 @@ export interface RateLimiterOptions {
   perSecond?: number
   /** For tests. */
   now?: () => number
-  sleep?: (ms: number) => Promise<void>
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>
 }
 
 export class RateLimiter {
   readonly perSecond: number
   readonly #now: () => number
-  readonly #sleep: (ms: number) => Promise<void>
+  readonly #sleep: (ms: number, signal?: AbortSignal) => Promise<void>
   /** When the booked allowance runs out (ms, on the #now clock). */
   #next = Number.NEGATIVE_INFINITY
 
   constructor(options: RateLimiterOptions = {}) {
     this.perSecond = options.perSecond && options.perSecond > 0 ? options.perSecond : 0
     this.#now = options.now ?? Date.now
-    this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)))
+    this.#sleep = options.sleep ?? abortableSleep
   }
 
   get limited(): boolean {
@@ -40,8 +40,21 @@ export class RateLimiter {
     const start = Math.max(this.#next, now - 1000)
     this.#next = start + (units / this.perSecond) * 1000
     const wait = start - now
-    if (wait > 0 && !signal?.aborted) await this.#sleep(wait)
+    // Cut short by SIGINT/SIGTERM: a slot can be seconds away, and a stop must not wait for it.
+    if (wait > 0 && !signal?.aborted) await this.#sleep(wait, signal)
   }
+}
+
+function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer)
+      signal?.removeEventListener('abort', done)
+      resolve()
+    }
+    const timer = setTimeout(done, ms)
+    signal?.addEventListener('abort', done, {once: true})
+  })
 }
 
 /** The limits of one store; each is shared by all its connections. */

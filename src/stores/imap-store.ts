@@ -384,13 +384,16 @@ export class ImapStore implements Store {
   /**
    * Calls onChange whenever the folder changes (new message, flag change, expunge), from a session of
    * its own that stays in IMAP IDLE (RFC 2177). Resolves once the watch is set up; stop() ends it.
-   * A dropped session calls onChange too, so the caller re-syncs and sets the watch up again.
+   * A dropped session calls onChange too and sets `closed`, so the caller re-syncs and sets the
+   * watch up again.
    */
-  async watch(path: string, onChange: () => void): Promise<{stop(): Promise<void>}> {
+  async watch(path: string, onChange: () => void): Promise<{stop(): Promise<void>; readonly closed: boolean}> {
     const client = await openSession(this.#options.endpoint, {label: this.label, logger: this.#log})
     let stopped = false
+    let closed = false
     for (const event of ['exists', 'expunge', 'flags']) client.on(event, () => onChange())
     client.on('close', () => {
+      closed = true
       if (!stopped) onChange()
     })
     try {
@@ -405,6 +408,9 @@ export class ImapStore implements Store {
     }
     void idleLoop()
     return {
+      get closed() {
+        return closed
+      },
       async stop() {
         stopped = true
         if (client.usable) await client.logout().catch(() => client.close())

@@ -171,8 +171,9 @@ export interface Store {
   moveMessage?(path: string, uid: number, toPath: string): Promise<AppendResult>
   /**
    * Optional: call onChange when the folder changes (IMAP IDLE). Stores without it are polled.
+   * `closed` turns true when the watch ended by itself (its session dropped): set it up again.
    */
-  watch?(path: string, onChange: () => void): Promise<{stop(): Promise<void>}>
+  watch?(path: string, onChange: () => void): Promise<{stop(): Promise<void>; readonly closed: boolean}>
   /** Optional: delete a folder (it should be empty). */
   deleteFolder?(path: string): Promise<void>
   /** Optional: subscribe a folder (IMAP SUBSCRIBE). Subscribing a subscribed folder is not an error. */

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import {mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, chmodSync} from 'node:fs'
+import {chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterEach, describe, test} from 'node:test'
@@ -51,6 +51,27 @@ describe('createLogger', () => {
         readFileSync(file, 'utf8'),
         `2026-01-02T03:04:05.000Z INFO  connected with ${REDACTED}\n2026-01-02T03:04:05.000Z WARN  two\\nlines\n`,
       )
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
+  })
+
+  test('a symbolic link at the log path is not followed: ELOOP, the target untouched', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mf-log-'))
+    try {
+      const target = join(dir, 'precious')
+      writeFileSync(target, 'keep me\n')
+      chmodSync(target, 0o644)
+      const link = join(dir, 'run.log')
+      symlinkSync(target, link)
+      assert.throws(() => createLogger({file: link}), (error: NodeJS.ErrnoException) => error.code === 'ELOOP')
+      assert.equal(readFileSync(target, 'utf8'), 'keep me\n')
+      assert.equal(statSync(target).mode & 0o777, 0o644)
+      // A dangling link is not followed either (it would create its target).
+      const dangling = join(dir, 'dangling.log')
+      symlinkSync(join(dir, 'created-through-link'), dangling)
+      assert.throws(() => createLogger({file: dangling}), (error: NodeJS.ErrnoException) => error.code === 'ELOOP')
+      assert.equal(existsSync(join(dir, 'created-through-link')), false)
     } finally {
       rmSync(dir, {recursive: true, force: true})
     }

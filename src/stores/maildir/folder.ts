@@ -5,7 +5,9 @@
  *
  * Writes, as Dovecot does them:
  * - a message is written to tmp/, fsynced, given its INTERNALDATE as mtime, then renamed into cur/
- *   with its flags in the name; only then does it get its uidlist line (appended and fsynced);
+ *   with its flags in the name, and cur/ is fsynced (the rename itself must survive a power cut);
+ *   only then does it get its uidlist line (appended and fsynced);
+ * - every rename (flags, moves), new folder and deletion is followed by an fsync of the directory;
  * - uidlist and keyword changes happen under the folder's dovecot-uidlist.lock (see lock.ts).
  * A crash can leave a message in cur/ without a uidlist line: it gets a UID at the next scan, and
  * the sync engine recognises it as the copy of its pending source message.
@@ -14,12 +16,13 @@ import {randomBytes} from 'node:crypto'
 import {constants} from 'node:fs'
 import {mkdir, open, readdir, readFile, rename, stat, unlink, utimes, writeFile} from 'node:fs/promises'
 import {hostname} from 'node:os'
-import {join} from 'node:path'
+import {dirname, join} from 'node:path'
 
+import {fsyncDir, writePrivateFile} from '../../files.js'
 import {flagsFromInfo, headerBlock, infoWithFlags, newBaseName, sizeField, splitFileName, toCrlf, virtualSize, withInfo} from './filename.js'
 import {KeywordTable} from './keywords.js'
 import {Mutex, withDotLock} from './lock.js'
-import {formatHeader, formatRecord, nextUid as uidlistNextUid, parseUidlist} from './uidlist.js'
+import {completeLength, formatHeader, formatRecord, nextUid as uidlistNextUid, parseUidlist} from './uidlist.js'
 
 export const UIDLIST = 'dovecot-uidlist'
 export const KEYWORDS = 'dovecot-keywords'
@@ -140,10 +143,19 @@ export class MaildirFolder {
 
   /** Creates the folder's directories (and its uidlist); an existing folder is kept as it is. */
   static async create(dir: string, options: {subfolder: boolean}): Promise<void> {
-    await mkdir(dir, {recursive: true, mode: DIR_MODE})
+    const created = await mkdir(dir, {recursive: true, mode: DIR_MODE})
     for (const sub of ['cur', 'new', 'tmp']) await mkdir(join(dir, sub), {recursive: true, mode: DIR_MODE})
     // Maildir++: marks a subfolder (MDAs and quota tools look for it).
     if (options.subfolder) await writeFile(join(dir, 'maildirfolder'), '', {flag: 'a', mode: FILE_MODE})
+    // Durable before anything is written into it: its entries, and its own entry in every
+    // directory that mkdir created on the way (`created` is the first of them).
+    await fsyncDir(dir)
+    if (created !== undefined) {
+      for (let parent = dir; parent !== dirname(created); ) {
+        parent = dirname(parent)
+        await fsyncDir(parent)
+      }
+    }
     await new MaildirFolder(dir, {readOnly: false}).#withLock(async () => undefined)
   }
 
@@ -325,7 +337,7 @@ export class MaildirFolder {
   async #createUidlist(): Promise<void> {
     const uidValidity = newUidValidity()
     const text = formatHeader({uidValidity, nextUid: 1, guid: randomBytes(16).toString('hex'), extra: []})
-    await writeAtomically(this.#uidlistPath, text)
+    await writePrivateFile(this.#uidlistPath, text)
     this.#uids = {version: 3, uidValidity, nextUid: 1, byBase: new Map(), stamp: (await stampOf(this.#uidlistPath))!}
   }
 
@@ -334,7 +346,7 @@ export class MaildirFolder {
     const uids = this.#uids!
     const records = [...uids.byBase].map(([base, uid]) => ({uid, base})).sort((a, b) => a.uid - b.uid)
     const header = formatHeader({uidValidity: uids.uidValidity, nextUid: uids.nextUid, guid: randomBytes(16).toString('hex'), extra: []})
-    await writeAtomically(this.#uidlistPath, header + records.map(formatRecord).join(''))
+    await writePrivateFile(this.#uidlistPath, header + records.map(formatRecord).join(''))
     uids.version = 3
     uids.stamp = (await stampOf(this.#uidlistPath))!
   }
@@ -345,9 +357,14 @@ export class MaildirFolder {
     if (bases.length === 0) return []
     if (uids.version !== 3) await this.#upgradeUidlist()
     const assigned = bases.map((base, i) => ({uid: uids.nextUid + i, base}))
-    const handle = await open(this.#uidlistPath, 'a', FILE_MODE)
+    const handle = await open(this.#uidlistPath, 'r+')
     try {
-      await handle.writeFile(assigned.map(formatRecord).join(''))
+      // A process killed mid-append can leave a torn last line: cut it off (readers ignore it too),
+      // or our first line would be glued to it.
+      const size = (await handle.stat()).size
+      const end = await completeEnd(handle, size)
+      if (end < size) await handle.truncate(end)
+      await handle.write(assigned.map(formatRecord).join(''), end)
       await handle.datasync()
     } finally {
       await handle.close()
@@ -373,7 +390,7 @@ export class MaildirFolder {
 
   async #writeKeywords(): Promise<void> {
     const previous = this.#keywordsStamp
-    await writeAtomically(this.#keywordsPath, this.#keywords.format())
+    await writePrivateFile(this.#keywordsPath, this.#keywords.format())
     let stamp = (await stampOf(this.#keywordsPath))!
     // Dovecot re-reads the file only when its mtime (in seconds) changed: make it grow.
     if (previous && Math.floor(stamp.mtimeMs / 1000) <= Math.floor(previous.mtimeMs / 1000)) {
@@ -434,7 +451,9 @@ export class MaildirFolder {
             done.push({item, name, dropped: infos[i].dropped})
           }
         } finally {
-          // What reached cur/ gets its UID even when a later rename failed.
+          // What reached cur/ gets its UID even when a later rename failed; the renames are made
+          // durable first, so that no uidlist line can outlive its file in a power cut.
+          if (done.length > 0) await fsyncDir(join(this.dir, 'cur'))
           const uids = await this.#appendRecords(done.map(({item}) => item.base))
           for (const [i, {item, name, dropped}] of done.entries()) {
             this.#entries.set(uids[i], {uid: uids[i], base: item.base, sub: 'cur', name})
@@ -450,32 +469,48 @@ export class MaildirFolder {
     for (const item of batch.slice(committed.length)) item.reject(failure)
   }
 
-  /** Adds and removes flags by renaming the file (new/ -> cur/). A message that is gone is ignored. */
-  async setFlags(uid: number, add: string[], remove: string[]): Promise<string[]> {
+  /**
+   * Adds and removes flags by renaming each message's file (new/ -> cur/), under one lock, with one
+   * fsync per directory at the end. Messages that are gone are ignored. Returns the keywords that
+   * found no letter.
+   */
+  async setFlags(uids: number[], add: string[], remove: string[]): Promise<string[]> {
     if (this.#readOnly) throw new ReadOnlyError('the store is read-only')
-    return this.#mutex.run(() =>
+    const removed = new Set(remove.map((flag) => flag.toLowerCase()))
+    const added = add.filter((flag) => !removed.has(flag.toLowerCase()))
+    const dropped = new Set<string>()
+    const touched = new Set<Sub>()
+    await this.#mutex.run(() =>
       this.#withLock(async () => {
-        for (let attempt = 0; attempt < 2; attempt++) {
-          if (attempt === 1 || !this.#scanned) await this.#scan(true)
-          const entry = this.#entries.get(uid)
-          if (!entry) return []
-          const removed = new Set(remove.map((flag) => flag.toLowerCase()))
-          const kept = this.#flagsOf(entry).filter((flag) => !removed.has(flag.toLowerCase()))
-          const {info, dropped} = await this.#info(splitFileName(entry.name).info, [...kept, ...add.filter((flag) => !removed.has(flag.toLowerCase()))])
-          const name = withInfo(entry.base, info)
-          if (name === entry.name && entry.sub === 'cur') return dropped
-          try {
-            await rename(join(this.dir, entry.sub, entry.name), join(this.dir, 'cur', name))
-          } catch (error) {
-            if (isMissing(error)) continue
-            throw error
+        try {
+          if (!this.#scanned) await this.#scan(true)
+          for (const uid of uids) {
+            for (let attempt = 0; attempt < 2; attempt++) {
+              if (attempt === 1) await this.#scan(true)
+              const entry = this.#entries.get(uid)
+              if (!entry) break
+              const kept = this.#flagsOf(entry).filter((flag) => !removed.has(flag.toLowerCase()))
+              const result = await this.#info(splitFileName(entry.name).info, [...kept, ...added])
+              for (const keyword of result.dropped) dropped.add(keyword)
+              const name = withInfo(entry.base, result.info)
+              if (name === entry.name && entry.sub === 'cur') break
+              try {
+                await rename(join(this.dir, entry.sub, entry.name), join(this.dir, 'cur', name))
+              } catch (error) {
+                if (isMissing(error)) continue
+                throw error
+              }
+              touched.add(entry.sub).add('cur')
+              this.#entries.set(uid, {...entry, sub: 'cur', name})
+              break
+            }
           }
-          this.#entries.set(uid, {...entry, sub: 'cur', name})
-          return dropped
+        } finally {
+          for (const sub of touched) await fsyncDir(join(this.dir, sub))
         }
-        return []
       }),
     )
+    return [...dropped]
   }
 
   /**
@@ -511,6 +546,9 @@ export class MaildirFolder {
         const [{info, dropped}] = await this.#infos([flags])
         const name = withInfo(base, info)
         await rename(from, join(this.dir, 'cur', name))
+        // Both directories: the file must not come back in the old folder after a power cut.
+        await fsyncDir(join(this.dir, 'cur'))
+        await fsyncDir(dirname(from))
         const [uid] = await this.#appendRecords([base])
         this.#entries.set(uid, {uid, base, sub: 'cur', name})
         return {uid, uidValidity: this.#uids!.uidValidity, dropped}
@@ -521,6 +559,7 @@ export class MaildirFolder {
   /** Deletes the messages' files. Their uidlist lines stay (Dovecot drops them when it rewrites the file). */
   async delete(uids: number[]): Promise<void> {
     if (this.#readOnly) throw new ReadOnlyError('the store is read-only')
+    const touched = new Set<Sub>()
     await this.#mutex.run(async () => {
       if (!this.#scanned) await this.#scan()
       for (const uid of uids) {
@@ -529,6 +568,7 @@ export class MaildirFolder {
           if (!entry) break
           try {
             await unlink(join(this.dir, entry.sub, entry.name))
+            touched.add(entry.sub)
             this.#entries.delete(uid)
             break
           } catch (error) {
@@ -537,25 +577,21 @@ export class MaildirFolder {
           }
         }
       }
+      // A deletion that a power cut undoes would bring a deleted message back.
+      for (const sub of touched) await fsyncDir(join(this.dir, sub))
     })
   }
 }
 
-/** Writes a file under a temporary name and renames it into place (mode 0600, fsynced). */
-export async function writeAtomically(path: string, text: string): Promise<void> {
-  const tmp = `${path}.tmp.${process.pid}.${++sequence}`
-  const handle = await open(tmp, 'wx', FILE_MODE)
-  try {
-    try {
-      await handle.writeFile(text)
-      await handle.datasync()
-    } finally {
-      await handle.close()
-    }
-    await rename(tmp, path)
-  } catch (error) {
-    await unlink(tmp).catch(() => undefined)
-    throw error
+/** Where the file's last whole line ends (its size when it has no line end at all: nothing to cut). */
+async function completeEnd(handle: import('node:fs/promises').FileHandle, size: number): Promise<number> {
+  for (let chunk = 4096; ; chunk *= 4) {
+    const start = Math.max(0, size - chunk)
+    const tail = Buffer.alloc(size - start)
+    const {bytesRead} = await handle.read(tail, 0, tail.length, start)
+    const complete = completeLength(tail.subarray(0, bytesRead))
+    if (complete > 0) return start + complete
+    if (start === 0) return size
   }
 }
 

@@ -17,6 +17,7 @@ import {readdir, readFile, rm, stat} from 'node:fs/promises'
 import {join, resolve} from 'node:path'
 
 import {ConfigError, ExitCode, FolderError, MailferryError, describeError} from '../../errors.js'
+import {fsyncDir, writePrivateFile} from '../../files.js'
 import {parseMessageId} from '../message-id.js'
 import type {
   AppendResult,
@@ -29,7 +30,7 @@ import type {
   StoreCapabilities,
 } from '../store.js'
 import {MAILDIR_SYSTEM_FLAGS} from './filename.js'
-import {FolderMissingError, MaildirFolder, ReadOnlyError, writeAtomically} from './folder.js'
+import {FolderMissingError, MaildirFolder, ReadOnlyError} from './folder.js'
 import {LockTimeoutError, withDotLock} from './lock.js'
 import {FolderNameError, MAILDIR_DELIMITER, folderDirName, folderFromDirName, isInbox} from './names.js'
 import {formatSubscriptions, parseSubscriptions, SUBSCRIPTIONS} from './subscriptions.js'
@@ -153,7 +154,7 @@ export class MaildirStore implements Store {
       await withDotLock(file, async () => {
         const current = [...((await this.#subscriptions()) ?? [])]
         if (current.includes(path)) return
-        await writeAtomically(file, formatSubscriptions([...current, path]))
+        await writePrivateFile(file, formatSubscriptions([...current, path]))
       }, {staleAfterMs: 30_000})
     } catch (error) {
       throw this.#error(error, path)
@@ -217,7 +218,7 @@ export class MaildirStore implements Store {
   async setFlags(path: string, uids: number[], add: string[], remove: string[]): Promise<void> {
     this.#writable(path)
     await this.#run(path, async (folder) => {
-      for (const uid of uids) this.#noteDropped(path, await folder.setFlags(uid, add, remove))
+      this.#noteDropped(path, await folder.setFlags(uids, add, remove))
     })
   }
 
@@ -250,6 +251,7 @@ export class MaildirStore implements Store {
       const {messages} = await folder.status()
       if (messages > 0) throw new FolderError(`${this.#where}: folder "${path}" still holds ${messages} messages; not deleted`)
       await rm(folder.dir, {recursive: true})
+      await fsyncDir(this.root)
       this.#folders.delete(this.#dirOf(path))
       this.#dirs.delete(path)
     })

@@ -10,7 +10,8 @@
  *   record:  <uid> <base file name>
  *
  * Records are in ascending UID order. New records are appended without rewriting the header, so
- * the next UID is the larger of N and the last UID + 1 (as Dovecot reads it).
+ * the next UID is the larger of N and the last UID + 1 (as Dovecot reads it). A torn last line (no
+ * line end: its writer was killed) is not a record.
  */
 
 export interface UidlistHeader {
@@ -40,7 +41,7 @@ export interface Uidlist {
 export class UidlistError extends Error {}
 
 export function parseUidlist(text: string): Uidlist {
-  const lines = text.split('\n')
+  const lines = text.slice(0, completeLength(text) || text.length).split('\n')
   const header = parseHeader(lines[0] ?? '')
   const records: UidlistRecord[] = []
   let previous = 0
@@ -100,6 +101,15 @@ function parseV1Record(line: string): UidlistRecord | undefined {
   const base = match[2].split(':')[0]
   if (!isUid(uid) || base.includes('/')) return undefined
   return {uid, base, ext: []}
+}
+
+/**
+ * Length of `text` up to and including its last line end (0 when it has none). A last line
+ * without one was cut short by a killed writer: it is not a record (Dovecot reads whole lines
+ * only), and it is cut off before the next append.
+ */
+export function completeLength(text: string | Buffer): number {
+  return typeof text === 'string' ? text.lastIndexOf('\n') + 1 : text.lastIndexOf(0x0a) + 1
 }
 
 /** The UID the next message gets. */

@@ -245,12 +245,26 @@ describe('resolveSyncConfig: flag errors', () => {
     assert.deepEqual(warnings, [])
   })
 
-  it('plaintext to a remote host is a warning; loopback is not', () => {
-    const {warnings} = resolve({...BOTH_URLS, sourceTls: 'none'})
+  it('plaintext to a remote host is refused (exit 2, side, host, hint) unless allowed, then a warning; loopback is fine', () => {
+    const refused = configError(() => resolve({...BOTH_URLS, sourceTls: 'none'}))
+    assert.equal(refused.message, 'source: tls none (plaintext) to host old.example.com, which is not a loopback address')
+    assert.match(refused.hint ?? '', /--allow-plaintext \(allowPlaintext: true under source: in the config file\)/)
+    for (const host of ['10.0.0.1', '192.168.1.1', '[2001:db8::1]', '128.0.0.1', 'localhost.example.com', '[::2]']) {
+      assert.match(configError(() => resolve({...BOTH_URLS, dest: `imap://a@${host}:10144`, destTls: 'none'})).message, /^dest: tls none \(plaintext\) to host /)
+    }
+    const {warnings} = resolve({...BOTH_URLS, sourceTls: 'none', allowPlaintext: true})
     assert.deepEqual(warnings, ['source: plaintext connection to host old.example.com, the password travels unencrypted'])
-    for (const host of ['127.0.0.1', 'localhost', '[::1]', '127.1.2.3']) {
+    for (const host of ['127.0.0.1', 'localhost', '[::1]', '127.1.2.3', '[::ffff:127.0.0.1]']) {
       assert.deepEqual(resolve({...BOTH_URLS, dest: `imap://a@${host}:10144`, destTls: 'none'}).warnings, [])
     }
+  })
+
+  it('allowPlaintext in the file is per side', () => {
+    const config = file('source: {url: "imap://u@old.example", tls: none, allowPlaintext: true, passwordEnv: OLD_PW}\ndest: {url: "imap://u@new.example", tls: none, passwordEnv: NEW_PW}\n')
+    assert.match(configError(() => resolve({config})).message, /^dest: tls none \(plaintext\) to host new\.example/)
+    const {warnings} = resolve({config, allowPlaintext: true})
+    assert.equal(warnings.length, 2)
+    assert.match(configError(() => resolve({config: file('source: {url: "imap://u@old.example", allowPlaintext: yes, passwordEnv: OLD_PW}\n')})).message, /allowPlaintext/)
   })
 })
 
@@ -305,7 +319,7 @@ describe('resolveSyncConfig: YAML file', () => {
   it('a flag for one side overrides only that key', () => {
     const config = file(FULL_YAML.replace('pw/new', 'pw-new'))
     file(`${OTHER_SECRET}\n`, 0o600, 'pw-new')
-    const {config: c, warnings} = resolve({config, destTls: 'none'})
+    const {config: c, warnings} = resolve({config, destTls: 'none', allowPlaintext: true})
     assert.equal(c.dest.tls, 'none')
     assert.equal(c.dest.host, 'new.example.com')
     assert.equal(c.dest.user, 'alice')
@@ -478,7 +492,7 @@ describe('resolveSyncConfig: TLS options', () => {
   })
 
   it('TLS options with tls: none are ignored with a warning', () => {
-    const {config, warnings} = resolve({config: yaml('  insecure: true\n  caFile: /nowhere.pem\n'), sourceTls: 'none'})
+    const {config, warnings} = resolve({config: yaml('  insecure: true\n  caFile: /nowhere.pem\n'), sourceTls: 'none', allowPlaintext: true})
     assert.equal(config.source.tls, 'none')
     assert.equal(warnings.length, 2)
     assert.match(warnings[0], /^source: caFile, insecure ignored with tls: none/)

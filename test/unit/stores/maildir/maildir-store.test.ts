@@ -155,6 +155,24 @@ describe('Maildir store', () => {
     assert.match(readFileSync(join(root, 'dovecot-uidlist'), 'utf8'), /^3 V1234 N8 G[0-9a-f]{32}\n3 :gone\.host\n5 :kept\.host\n8 :/)
   })
 
+  test('a torn last uidlist line (a writer killed mid-append) is cut off before the next append', async () => {
+    const root = tempRoot()
+    const store = await writable(root)
+    await store.appendMessage('INBOX', message('one'), [], date)
+    await store.close()
+    const uidlist = join(root, 'dovecot-uidlist')
+    const whole = readFileSync(uidlist, 'utf8')
+    writeFileSync(uidlist, `${whole}2 :1700000009.M1P1Q1.ho`)
+    const again = await writable(root)
+    const {uid} = await again.appendMessage('INBOX', message('two'), ['\\Seen'], date)
+    assert.equal(uid, 2, 'the torn UID was never handed out')
+    const text = readFileSync(uidlist, 'utf8')
+    assert.ok(text.startsWith(whole), 'the complete lines are kept as they were')
+    assert.match(text.slice(whole.length), /^2 :\d+\.M\d+P\d+Q\d+\.[^\n]+,S=\d+,W=\d+\n$/, 'one new whole line, not glued to the torn one')
+    assert.deepEqual(await again.listFlags('INBOX'), [{uid: 1, flags: []}, {uid: 2, flags: ['\\Seen']}])
+    assert.deepEqual((await again.fetchMessage('INBOX', 2))?.raw, message('two'))
+  })
+
   test('parallel appends get distinct UIDs, all recorded', async () => {
     const store = await writable()
     const results = await Promise.all(Array.from({length: 40}, (_, i) => store.appendMessage('INBOX', message(`p${i}`), i % 2 ? ['\\Seen'] : [`kw${i % 5}`], date)))

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import {test} from 'node:test'
 
-import {formatHeader, formatRecord, formatUidlist, nextUid, parseUidlist, UidlistError} from '../../../../src/stores/maildir/uidlist.js'
+import {completeLength, formatHeader, formatRecord, formatUidlist, nextUid, parseUidlist, UidlistError} from '../../../../src/stores/maildir/uidlist.js'
 
 /** Written by Dovecot 2.3.19 (two messages appended after the header was written). */
 const DOVECOT = `3 V1795640006 N1 G69cd201dc44a076b0956000083ecc375
@@ -54,4 +54,18 @@ test('damaged files', () => {
   assert.throws(() => parseUidlist('3 V1 N1\n1 :a/b\n'), UidlistError)
   const list = parseUidlist('3 V1 N1\n5 :a\n2 :b\n5 :c\n6 :d\n')
   assert.deepEqual(list.records.map((r) => r.uid), [5, 6], 'out-of-order lines are skipped')
+})
+
+test('a torn last line (its writer was killed mid-append) is not a record', () => {
+  const torn = `${DOVECOT}3 :1795640004.M5215`
+  assert.equal(completeLength(torn), DOVECOT.length)
+  assert.equal(completeLength(Buffer.from(torn)), Buffer.byteLength(DOVECOT))
+  assert.equal(completeLength('no line end at all'), 0)
+  const list = parseUidlist(torn)
+  assert.deepEqual(list.records.map((r) => r.uid), [1, 2])
+  assert.equal(nextUid(list), 3, 'the torn UID was never handed out, so it is given again')
+  // A complete record that only lacks its line end is torn too (Dovecot reads whole lines only).
+  assert.deepEqual(parseUidlist(`${DOVECOT}3 :1795640004.M521543P22030.vm,S=28,W=32`).records.length, 2)
+  // A header alone without a line end is still the header.
+  assert.equal(parseUidlist('3 V7 N4').header.uidValidity, 7)
 })

@@ -1,0 +1,99 @@
+/**
+ * Private files (state, tokens, backups) written so that a kill or a power cut leaves either the old
+ * or the new content, never a torn or empty file: a new temp file (O_EXCL, mode 0600), written and
+ * fsynced, renamed over the target, then the directory fsynced so that the rename itself is durable.
+ * A leaf module like errors.ts: every layer may use it.
+ */
+import {closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync} from 'node:fs'
+import {open, rename, unlink} from 'node:fs/promises'
+import {basename, dirname, join} from 'node:path'
+
+export const PRIVATE_FILE_MODE = 0o600
+
+let counter = 0
+/**
+ * Beside the target (a rename must not cross file systems), unique per process and call. No leading
+ * dot: in a Maildir++ root, dot names are folders.
+ */
+const tempPathFor = (path: string) => join(dirname(path), `${basename(path)}.${process.pid}.${++counter}.tmp`)
+
+/** Platforms or file systems that cannot fsync a directory say so with these; nothing to do there. */
+const UNSUPPORTED_DIR_SYNC = new Set(['EISDIR', 'EINVAL', 'EPERM', 'EACCES', 'ENOTSUP'])
+
+/** Makes the directory's entries (creations, renames, removals) durable. */
+export function fsyncDirSync(dir: string): void {
+  let fd: number
+  try {
+    fd = openSync(dir, 'r')
+  } catch (error) {
+    if (UNSUPPORTED_DIR_SYNC.has((error as NodeJS.ErrnoException).code ?? '')) return
+    throw error
+  }
+  try {
+    fsyncSync(fd)
+  } catch (error) {
+    if (!UNSUPPORTED_DIR_SYNC.has((error as NodeJS.ErrnoException).code ?? '')) throw error
+  } finally {
+    closeSync(fd)
+  }
+}
+
+export async function fsyncDir(dir: string): Promise<void> {
+  let handle
+  try {
+    handle = await open(dir, 'r')
+  } catch (error) {
+    if (UNSUPPORTED_DIR_SYNC.has((error as NodeJS.ErrnoException).code ?? '')) return
+    throw error
+  }
+  try {
+    await handle.sync()
+  } catch (error) {
+    if (!UNSUPPORTED_DIR_SYNC.has((error as NodeJS.ErrnoException).code ?? '')) throw error
+  } finally {
+    await handle.close()
+  }
+}
+
+/** Replaces `path` with `data` atomically and durably, mode 0600 (see the top of this file). */
+export function writePrivateFileSync(path: string, data: string | Buffer): void {
+  const temp = tempPathFor(path)
+  // 'wx': never through a file or symlink someone placed under the temp name.
+  const fd = openSync(temp, 'wx', PRIVATE_FILE_MODE)
+  try {
+    try {
+      const bytes = typeof data === 'string' ? Buffer.from(data) : data
+      for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done)
+      fsyncSync(fd)
+    } finally {
+      closeSync(fd)
+    }
+    renameSync(temp, path)
+  } catch (error) {
+    try {
+      unlinkSync(temp)
+    } catch {
+      // renamed already, or never there
+    }
+    throw error
+  }
+  fsyncDirSync(dirname(path))
+}
+
+export async function writePrivateFile(path: string, data: string | Buffer): Promise<void> {
+  const temp = tempPathFor(path)
+  const handle = await open(temp, 'wx', PRIVATE_FILE_MODE)
+  try {
+    try {
+      await handle.writeFile(data)
+      await handle.sync()
+    } finally {
+      await handle.close()
+    }
+    await rename(temp, path)
+  } catch (error) {
+    await unlink(temp).catch(() => undefined)
+    throw error
+  }
+  await fsyncDir(dirname(path))
+}

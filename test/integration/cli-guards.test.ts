@@ -1,0 +1,64 @@
+/**
+ * Configuration guards of the real binary that stop a run before it connects (exit 2, one line
+ * with a hint, no stack trace): plaintext to a host that is not loopback, a log file that is a
+ * symbolic link. No server is needed: nothing may be contacted.
+ */
+import assert from 'node:assert/strict'
+import {existsSync, readFileSync, statSync, symlinkSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {after, test} from 'node:test'
+
+import {runCli, tempDir} from './cli.js'
+
+const tmp = tempDir()
+after(() => tmp.cleanup())
+
+const ENV = {MF_GUARD_PW: 'guard-secret'}
+
+/** A sync whose destination is a Maildir in the temp dir. */
+const syncTo = (source: string, ...more: string[]) => [
+  'sync',
+  '--source',
+  source,
+  '--source-password-env',
+  'MF_GUARD_PW',
+  '--dest',
+  `maildir:${join(tmp.dir, 'backup')}`,
+  '--state',
+  join(tmp.dir, 'state.sqlite'),
+  ...more,
+]
+
+const assertOneLineError = (stderr: string) => {
+  assert.doesNotMatch(stderr, /\n\s+at /, 'no stack trace')
+  assert.ok(!stderr.includes('guard-secret'), 'no secret')
+}
+
+test('--source-tls none to a non-loopback host: exit 2 naming side and host; --allow-plaintext lets it try', async () => {
+  // 192.0.2.1 (TEST-NET-1) is never routed: a run that does try to connect fails with exit 4.
+  const args = syncTo('imap://alice@192.0.2.1:143', '--source-tls', 'none', '--retries', '0')
+  const refused = await runCli(args, ENV)
+  assert.equal(refused.code, 2, refused.stderr)
+  assert.match(refused.stderr, /source: tls none \(plaintext\) to host 192\.0\.2\.1, which is not a loopback address/)
+  assert.match(refused.stderr, /--allow-plaintext/)
+  assertOneLineError(refused.stderr)
+  assert.equal(existsSync(join(tmp.dir, 'state.sqlite')), false, 'nothing was started')
+
+  const allowed = await runCli([...args, '--allow-plaintext'], ENV, {killAfterMs: 60_000})
+  assert.notEqual(allowed.code, 2, `allowed: it goes on to connect: ${allowed.stderr}`)
+  assert.match(allowed.stderr, /plaintext connection to host 192\.0\.2\.1/)
+})
+
+test('--log-file that is a symbolic link: exit 2, the link target untouched', async () => {
+  const target = join(tmp.dir, 'precious.txt')
+  writeFileSync(target, 'keep me\n', {mode: 0o644})
+  const link = join(tmp.dir, 'run.log')
+  symlinkSync(target, link)
+  const run = await runCli(syncTo('imap://alice@127.0.0.1:1', '--source-tls', 'none', '--log-file', link), ENV)
+  assert.equal(run.code, 2, run.stderr)
+  assert.match(run.stderr, /log file \S+run\.log is a symbolic link; it is not followed/)
+  assert.match(run.stderr, /give the path of the file itself/)
+  assertOneLineError(run.stderr)
+  assert.equal(readFileSync(target, 'utf8'), 'keep me\n')
+  assert.equal(statSync(target).mode & 0o777, 0o644)
+})
