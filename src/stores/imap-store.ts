@@ -4,7 +4,8 @@
  */
 import {describeEndpoint, type EndpointConfig} from '../config/schema.js'
 import {ConnectError, MessageRejectedError, describeError} from '../errors.js'
-import {appendLimitReason, translateAppendError, translateFolderError} from '../imap/errors.js'
+import {appendLimitReason, falseAnswer, translateAppendError, translateFolderError} from '../imap/errors.js'
+import {bodyLiteralLimit, oversizedBody, withLiteralLimit} from '../imap/limits.js'
 import {ConnectionPool, type RetryPolicy} from '../imap/pool.js'
 import {openSession, type ImapClient} from '../imap/session.js'
 import {storeLimits, type StoreLimits} from '../imap/throttle.js'
@@ -233,7 +234,7 @@ export class ImapStore implements Store {
           messages: true,
           highestModseq: this.#capabilities.condstore,
         })
-        if (!status) throw new Error('STATUS failed')
+        if (!status) throw falseAnswer(client, 'STATUS')
         return {
           uidValidity: Number(status.uidValidity),
           uidNext: status.uidNext ?? 0,
@@ -304,10 +305,14 @@ export class ImapStore implements Store {
     })
   }
 
-  async fetchMessage(path: string, uid: number): Promise<FetchedMessage | null> {
+  async fetchMessage(path: string, uid: number, options: {listedSize?: number} = {}): Promise<FetchedMessage | null> {
     await this.#limits.messages.take(1, this.#options.signal)
     const message = await this.#inFolder(path, async (client) => {
-      const msg = await client.fetchOne(String(uid), {uid: true, source: true, flags: true, internalDate: true}, {uid: true})
+      const query = {uid: true, source: true, flags: true, internalDate: true}
+      const literalLimit = bodyLiteralLimit(options.listedSize)
+      const msg = await withLiteralLimit(client, literalLimit, () => client.fetchOne(String(uid), query, {uid: true})).catch((error) => {
+        throw oversizedBody(client, options.listedSize) ?? error
+      })
       if (!msg || !msg.source) return null
       return {uid, raw: msg.source, flags: [...(msg.flags ?? [])], internalDate: toDate(msg.internalDate)}
     })
@@ -431,6 +436,9 @@ export class ImapStore implements Store {
         // since by others stay invisible to FETCH until it syncs. Sync once per pass (see status()).
         const epoch = `${this.#epochs.get(path) ?? 0}\u0000${path}`
         if (selectedBefore === path && this.#syncedEpoch.get(client) !== epoch) await client.noop()
+        // imapflow's NOOP swallows a lost connection; a dead session's missing mailbox must never
+        // be read as an empty folder, so it is a lost connection here (retried by the pool).
+        if (!client.usable || !client.mailbox) throw falseAnswer(client, 'SELECT')
         this.#syncedEpoch.set(client, epoch)
       } catch (error) {
         lock?.release()
