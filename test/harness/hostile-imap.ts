@@ -27,8 +27,12 @@ export class HostileImapServer {
   /** Bytes sent for the hostile bodies, so a test can show how much was offered. */
   floodBytes = 0
 
-  constructor(messages: HostileMessage[]) {
+  /** Commands (STATUS, EXAMINE...) whose first occurrence is never answered: a hung server process. */
+  readonly #silentOnce: Set<string>
+
+  constructor(messages: HostileMessage[], options: {silentOnce?: string[]} = {}) {
     this.#messages = [...messages].sort((a, b) => a.uid - b.uid)
+    this.#silentOnce = new Set(options.silentOnce ?? [])
   }
 
   async start(): Promise<void> {
@@ -65,6 +69,7 @@ export class HostileImapServer {
     const args = rest.join(' ')
     const ok = (text = `${command} completed`) => socket.write(`${tag} OK ${text}\r\n`)
     const uidNext = (this.#messages.at(-1)?.uid ?? 0) + 1
+    if (this.#silentOnce.delete(command)) return
     switch (command) {
       case 'CAPABILITY':
         socket.write('* CAPABILITY IMAP4rev1\r\n')

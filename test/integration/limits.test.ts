@@ -5,7 +5,9 @@
  * - a message listed at 1000 bytes whose body is announced as a 900 MB literal (below imapflow's
  *   own 1 GiB cap, so without mailferry's limit it would be read into memory) is refused for that
  *   message, the others are copied, exit 1;
- * - a response line that never ends is cut at 16 MiB: the session is closed, exit 4 with one line.
+ * - a response line that never ends is cut at 16 MiB: the session is closed, exit 4 with one line;
+ * - a STATUS that never gets an answer: after 30 s of silence the session is closed and the STATUS is
+ *   retried on a fresh one; the run completes (exit 0).
  *
  * Peak RSS of the mailferry process is measured (process.resourceUsage().maxRSS at exit, through a
  * preloaded module) and must stay under 300 MB while the server offers hundreds of MB.
@@ -41,12 +43,12 @@ function messages(hostile: HostileMessage['body']): HostileMessage[] {
     ...m,
     flags: [],
     uid: i + 1,
-    ...(i === 1 ? {listedSize: 1000, body: hostile} : {}),
+    ...(i === 1 && hostile ? {listedSize: 1000, body: hostile} : {}),
   }))
 }
 
 /** Runs a sync from the hostile server to Dovecot; returns the run and the child's peak RSS in MB. */
-async function syncFrom(server: HostileImapServer, user: string) {
+async function syncFrom(server: HostileImapServer, user: string, extra: string[] = []) {
   const statePath = join(tmp.dir, `${user}.sqlite`)
   const fake = {...dest, port: server.port, password: 'any'}
   const {args, env} = syncArgs(fake, dest, {source: 'mallory', dest: user}, statePath)
@@ -56,7 +58,7 @@ async function syncFrom(server: HostileImapServer, user: string) {
     preload,
     `import {writeFileSync} from 'node:fs'\nprocess.on('exit', () => writeFileSync(${JSON.stringify(rssFile)}, String(process.resourceUsage().maxRSS)))\n`,
   )
-  const run = await runCli([...args, '--json', '--retries', '1', '--retry-max-delay', '1'], {...env, NODE_OPTIONS: `--import ${pathToFileURL(preload).href}`})
+  const run = await runCli([...args, '--json', '--retries', '1', '--retry-max-delay', '1', ...extra], {...env, NODE_OPTIONS: `--import ${pathToFileURL(preload).href}`})
   const peakMb = (Number(readFileSync(rssFile, 'utf8')) * 1024) / MB
   return {run, peakMb}
 }
@@ -95,6 +97,25 @@ test('a response line that never ends is cut at 16 MiB: that session is closed, 
     assert.ok(server.floodBytes < 300 * MB, `the client read on for ${server.floodBytes / MB} MB`)
     assert.ok(peakMb < RSS_BUDGET_MB, `peak RSS ${peakMb.toFixed(0)} MB`)
     console.log(`limits: endless line, ${(server.floodBytes / MB).toFixed(1)} MB sent before the hang-up, peak RSS ${peakMb.toFixed(0)} MB`)
+  } finally {
+    await server.stop()
+  }
+})
+
+test('a command that never gets an answer: the session is given up after 30 s of silence and the step retried (exit 0)', async () => {
+  const source = messages(undefined)
+  const server = new HostileImapServer(source, {silentOnce: ['STATUS']})
+  await server.start()
+  const user = freshUser('lim')
+  const logFile = join(tmp.dir, `${user}.log`)
+  try {
+    const started = Date.now()
+    const {run} = await syncFrom(server, user, ['--log-file', logFile])
+    const seconds = (Date.now() - started) / 1000
+    assert.equal(run.code, 0, `${run.stderr}\n${JSON.stringify(run.json?.error)}`)
+    assert.equal(run.json.totals.copied, 3)
+    assert.ok(seconds >= 30 && seconds < 60, `the run took ${seconds} s`)
+    assert.match(readFileSync(logFile, 'utf8'), /WARN  source mallory@127\.0\.0\.1:\d+: .*connection lost.*STATUS.*; retry 1\/1 in/)
   } finally {
     await server.stop()
   }
