@@ -193,6 +193,16 @@ export function describeTlsFailure(code: string | undefined, message: string): {
   return {text: reason, hint: 'for a private CA give caFile; check the tls mode (implicit on 993, starttls on 143)'}
 }
 
+/**
+ * For imapflow commands that answer `false` instead of throwing (STATUS, NOOP, STORE, MOVE...):
+ * they do so for a NO and for a lost connection alike. A session that is gone is a lost
+ * connection (retried on a fresh session by the pool), never a failure of the folder.
+ */
+export function falseAnswer(client: {usable: boolean}, command: string): Error {
+  if (client.usable) return new Error(`${command} failed`)
+  return Object.assign(new Error(`connection lost during ${command}`), {code: 'NoConnection'})
+}
+
 /** Translate an error from an operation on one folder. */
 export function translateFolderError(error: unknown, where: string, folder: string): MailferryError {
   if (error instanceof MailferryError) return error

@@ -8,8 +8,9 @@
  * marked idempotent are run again after they started; for the others (APPEND) only the failure to
  * get a session, or an error that says the command was refused (a tagged NO), is retried.
  */
-import {ConnectError, MailferryError, describeError} from '../errors.js'
+import {ConnectError, MailferryError, MessageRejectedError, describeError} from '../errors.js'
 import {isPushback, isTransient, suggestedDelayMs} from './errors.js'
+import {SILENCE_LIMIT_MS, limitBreach} from './limits.js'
 import type {ImapClient} from './session.js'
 
 export interface RetryPolicy {
@@ -87,6 +88,8 @@ export class ConnectionPool {
   /** renew() moves this on; sessions opened under an older one are closed instead of lent again. */
   #generation = 0
   readonly #generationOf = new WeakMap<ImapClient, number>()
+  /** When each idle session was put back: one found closed after a long idle is no news. */
+  readonly #idleSince = new WeakMap<ImapClient, number>()
 
   constructor(options: PoolOptions) {
     this.#size = Math.max(1, options.size)
@@ -133,7 +136,10 @@ export class ConnectionPool {
         // A session that lost its connection is not handed out again, whatever else happens.
         if (!client.usable || isConnectionLoss(error)) client.close()
         this.#release(client)
-        failure = {error}
+        // A session closed for sending more than we read (limits.ts) fails with that reason, not
+        // as a lost connection: a retry would only be sent the same again.
+        const breach = limitBreach(client)
+        failure = {error: breach && !(error instanceof MessageRejectedError) ? breach.error : error}
       }
       const {error} = failure
       const safe = idempotent ? isTransient(error) : error instanceof ConnectError && error.transient && !error.outcomeUnknown
@@ -217,7 +223,8 @@ export class ConnectionPool {
       if (client.usable) return client
       this.#open--
       client.close()
-      this.#options.onDropped?.()
+      // Idle sessions are closed by the silence limit (and by servers' autologout): replaced quietly.
+      if (Date.now() - (this.#idleSince.get(client) ?? Date.now()) < SILENCE_LIMIT_MS) this.#options.onDropped?.()
     }
     if (this.#open < this.#size) {
       try {
@@ -260,7 +267,10 @@ export class ConnectionPool {
     }
     const waiter = this.#waiters.shift()
     if (waiter) waiter.resolve(client)
-    else this.#idle.push(client)
+    else {
+      this.#idleSince.set(client, Date.now())
+      this.#idle.push(client)
+    }
   }
 }
 

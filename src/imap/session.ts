@@ -9,6 +9,7 @@ import {AuthError, ConfigError} from '../errors.js'
 import {registerSecret, silentLogger, type Logger} from '../log.js'
 import {Credentials, loginMethod, type SessionSecret} from './auth.js'
 import {translateConnectError} from './errors.js'
+import {SESSION_LIMITS, SILENCE_LIMIT_MS, noteSessionError} from './limits.js'
 import {imapflowLogger} from './log.js'
 
 export type ImapClient = ImapFlow
@@ -63,6 +64,10 @@ export function imapflowOptions(
     clientInfo: {name: 'mailferry'},
     connectionTimeout: 30_000,
     greetingTimeout: 16_000,
+    // A command without a byte of answer for this long: the session is dead (imap/limits.ts).
+    socketTimeout: SILENCE_LIMIT_MS,
+    // What one response may make us buffer (imap/limits.ts): a hostile server cannot exhaust memory.
+    ...SESSION_LIMITS,
   } as ImapFlowOptions
 }
 
@@ -86,8 +91,8 @@ export async function openSession(endpoint: EndpointConfig, options: SessionOpti
     const secret = await creds.get()
     const client = new ImapFlow(imapflowOptions(endpoint, secret, options.logger, options.label))
     // An 'error' event without a listener would crash the process; failures surface through the
-    // command that hit them, so the event itself only needs to be absorbed here.
-    client.on('error', () => {})
+    // command that hit them, except a size-limit breach, which only this event names (limits.ts).
+    client.on('error', (error) => noteSessionError(client, error, where))
     try {
       await client.connect()
       return client

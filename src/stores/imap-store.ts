@@ -5,7 +5,8 @@
 import {describeEndpoint, type EndpointConfig} from '../config/schema.js'
 import {CommandRefusedError, ConnectError, MessageRejectedError, describeError} from '../errors.js'
 import {canExpungeByUid, expungeUids, moveUid, storeFlags} from '../imap/commands.js'
-import {appendLimitReason, translateAppendError, translateFolderError} from '../imap/errors.js'
+import {appendLimitReason, falseAnswer, translateAppendError, translateFolderError} from '../imap/errors.js'
+import {bodyLiteralLimit, oversizedBody, withLiteralLimit} from '../imap/limits.js'
 import {ConnectionPool, type RetryPolicy} from '../imap/pool.js'
 import {openSession, type ImapClient} from '../imap/session.js'
 import {storeLimits, type StoreLimits} from '../imap/throttle.js'
@@ -175,8 +176,10 @@ export class ImapStore implements Store {
   async subscribeFolder(path: string): Promise<void> {
     await this.#pool.use(async (client) => {
       try {
-        // imapflow answers a refused SUBSCRIBE with false.
-        if (!(await client.mailboxSubscribe(path))) throw new CommandRefusedError(`${this.#where}: folder "${path}": the server refused SUBSCRIBE`)
+        if (!(await client.mailboxSubscribe(path))) {
+          // imapflow answers a refused (or cut-off) SUBSCRIBE with false.
+          throw client.usable ? new CommandRefusedError(`${this.#where}: folder "${path}": the server refused SUBSCRIBE`) : falseAnswer(client, 'SUBSCRIBE')
+        }
       } catch (error) {
         throw translateFolderError(error, this.#where, path)
       }
@@ -186,7 +189,10 @@ export class ImapStore implements Store {
   async unsubscribeFolder(path: string): Promise<void> {
     await this.#pool.use(async (client) => {
       try {
-        if (!(await client.mailboxUnsubscribe(path))) throw new CommandRefusedError(`${this.#where}: folder "${path}": the server refused UNSUBSCRIBE`)
+        if (!(await client.mailboxUnsubscribe(path))) {
+          // imapflow answers a refused (or cut-off) UNSUBSCRIBE with false.
+          throw client.usable ? new CommandRefusedError(`${this.#where}: folder "${path}": the server refused UNSUBSCRIBE`) : falseAnswer(client, 'UNSUBSCRIBE')
+        }
       } catch (error) {
         throw translateFolderError(error, this.#where, path)
       }
@@ -236,7 +242,7 @@ export class ImapStore implements Store {
           messages: true,
           highestModseq: this.#capabilities.condstore,
         })
-        if (!status) throw new Error('STATUS failed')
+        if (!status) throw falseAnswer(client, 'STATUS')
         return {
           uidValidity: Number(status.uidValidity),
           uidNext: status.uidNext ?? 0,
@@ -307,10 +313,14 @@ export class ImapStore implements Store {
     })
   }
 
-  async fetchMessage(path: string, uid: number): Promise<FetchedMessage | null> {
+  async fetchMessage(path: string, uid: number, options: {listedSize?: number} = {}): Promise<FetchedMessage | null> {
     await this.#limits.messages.take(1, this.#options.signal)
     const message = await this.#inFolder(path, async (client) => {
-      const msg = await client.fetchOne(String(uid), {uid: true, source: true, flags: true, internalDate: true}, {uid: true})
+      const query = {uid: true, source: true, flags: true, internalDate: true}
+      const literalLimit = bodyLiteralLimit(options.listedSize)
+      const msg = await withLiteralLimit(client, literalLimit, () => client.fetchOne(String(uid), query, {uid: true})).catch((error) => {
+        throw oversizedBody(client, options.listedSize) ?? error
+      })
       if (!msg || !msg.source) return null
       return {uid, raw: msg.source, flags: [...(msg.flags ?? [])], internalDate: toDate(msg.internalDate)}
     })
@@ -434,6 +444,9 @@ export class ImapStore implements Store {
         // since by others stay invisible to FETCH until it syncs. Sync once per pass (see status()).
         const epoch = `${this.#epochs.get(path) ?? 0}\u0000${path}`
         if (selectedBefore === path && this.#syncedEpoch.get(client) !== epoch) await client.noop()
+        // imapflow's NOOP swallows a lost connection; a dead session's missing mailbox must never
+        // be read as an empty folder, so it is a lost connection here (retried by the pool).
+        if (!client.usable || !client.mailbox) throw falseAnswer(client, 'SELECT')
         this.#syncedEpoch.set(client, epoch)
       } catch (error) {
         lock?.release()

@@ -144,8 +144,12 @@ export interface Store {
    * Used to tell apart messages that share a Message-ID and size. Missing UIDs are left out.
    */
   fetchHeaders(path: string, uids: number[]): Promise<Map<number, Buffer>>
-  /** One whole message, or null when it is gone (expunged under our feet: not an error). */
-  fetchMessage(path: string, uid: number): Promise<FetchedMessage | null>
+  /**
+   * One whole message, or null when it is gone (expunged under our feet: not an error).
+   * `listedSize` (RFC822.SIZE from the listing) bounds what is read: a body far larger than listed
+   * is refused with MessageRejectedError (imap/limits.ts).
+   */
+  fetchMessage(path: string, uid: number, options?: {listedSize?: number}): Promise<FetchedMessage | null>
   /**
    * Store a message with the given flags and internal date. Flags the folder does not accept must
    * already be filtered out by the caller (see sync/flags.ts). Not idempotent: never retry blindly.

@@ -475,7 +475,15 @@ async function copyWithinBudget(ctx: EngineContext, prepared: Prepared, meta: Me
   const {pair, destStatus, result} = prepared
   const pairRow = prepared.pairRow!
   try {
-    const message = await ctx.source.fetchMessage(pair.source, meta.uid)
+    let message
+    try {
+      // The listed size bounds what is read: a body far larger than listed fails this message only.
+      message = await ctx.source.fetchMessage(pair.source, meta.uid, {listedSize: meta.size})
+    } catch (error) {
+      if (!(error instanceof MessageRejectedError)) throw error
+      recordFailure(ctx, prepared, meta, `source: ${describeError(error)}`)
+      return
+    }
     // Expunged under our feet since the listing: not an error (mbsync sync.c).
     if (!message) return
     const sourceFlags = normalizeFlags(message.flags)
