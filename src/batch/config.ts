@@ -147,9 +147,11 @@ function resolveSettingsPaths(settings: FileConfigInput, resolvePath: (p: string
     const copy = {...input}
     for (const key of ['caFile', 'passwordFile', 'tokenFile'] as const) if (copy[key] !== undefined) copy[key] = resolvePath(copy[key]!)
     if (copy.oauth2) {
-      const o = {...copy.oauth2}
-      for (const key of ['clientSecretFile', 'refreshTokenFile'] as const) if (o[key] !== undefined) o[key] = resolvePath(o[key]!)
-      copy.oauth2 = o
+      const o: Record<string, unknown> = {...copy.oauth2}
+      for (const key of ['clientSecretFile', 'refreshTokenFile', 'certificateFile', 'privateKeyFile', 'keyFile']) {
+        if (typeof o[key] === 'string') o[key] = resolvePath(o[key] as string)
+      }
+      copy.oauth2 = o as unknown as typeof copy.oauth2
     }
     out[side] = copy
   }

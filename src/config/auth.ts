@@ -23,6 +23,8 @@ import {execFile, execFileSync} from 'node:child_process'
 import {AuthError, CancelledError, ConfigError, ConnectError} from '../errors.js'
 import {writePrivateFileSync} from '../files.js'
 import {registerSecret} from '../log.js'
+import {appTokenFetcher} from '../credentials/app-grants.js'
+import {OAUTH2_GRANTS, appGrantSource, validateAppGrant, type AppGrantInput, type AppGrantSource} from './app-auth.js'
 import type {SecretSource} from './schema.js'
 import {firstLine, modeWarning, readTextFile, type Side} from './secrets.js'
 import {AUTH_KEYS, AUTH_METHODS, type AuthMethod} from './keys.js'
@@ -43,7 +45,7 @@ export interface OAuth2Refresh {
 }
 
 /** Where an access token comes from. */
-export type TokenSource = StoredSecret | {kind: 'command'; command: string} | OAuth2Refresh
+export type TokenSource = StoredSecret | {kind: 'command'; command: string} | OAuth2Refresh | {kind: 'app'; grant: AppGrantSource}
 
 export interface AccessToken {
   accessToken: string
@@ -76,22 +78,28 @@ export interface AuthInput {
   tokenEnv?: string
   tokenFile?: string
   tokenCommand?: string
-  oauth2?: {
-    tokenUrl: string
-    clientId: string
-    clientSecretEnv?: string
-    clientSecretFile?: string
-    refreshTokenEnv?: string
-    refreshTokenFile?: string
-    scope?: string
-  }
+  /** A user's refresh token, or an app-only grant (config/app-auth.ts). */
+  oauth2?: RefreshTokenInput | AppGrantInput
 }
+
+export interface RefreshTokenInput {
+  grant?: 'refresh_token'
+  tokenUrl: string
+  clientId: string
+  clientSecretEnv?: string
+  clientSecretFile?: string
+  refreshTokenEnv?: string
+  refreshTokenFile?: string
+  scope?: string
+}
+
+const isAppGrant = (input: AuthInput['oauth2']): input is AppGrantInput => input?.grant !== undefined && input.grant !== 'refresh_token'
 
 // Every AUTH_KEYS entry is a key of AuthInput.
 const _authKeysChecked: readonly (keyof AuthInput)[] = AUTH_KEYS
 void _authKeysChecked
 
-const OAUTH2_KEYS = ['tokenUrl', 'clientId', 'clientSecretEnv', 'clientSecretFile', 'refreshTokenEnv', 'refreshTokenFile', 'scope'] as const
+const OAUTH2_KEYS = ['grant', 'tokenUrl', 'clientId', 'clientSecretEnv', 'clientSecretFile', 'refreshTokenEnv', 'refreshTokenFile', 'scope'] as const
 
 const isMapping = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value)
@@ -141,6 +149,13 @@ export function validateAuthInput(value: Record<string, unknown>, side: string):
     const o = value.oauth2
     const path = [side, 'oauth2']
     if (!isMapping(o)) throw new ConfigKeyError(`${side}.oauth2`, 'expected a mapping (tokenUrl:, clientId:, refreshTokenEnv: ...)', path)
+    if (given(o.grant) && !(OAUTH2_GRANTS as readonly unknown[]).includes(o.grant)) {
+      throw new ConfigKeyError(`${side}.oauth2.grant`, `expected one of ${OAUTH2_GRANTS.join(', ')}`, [...path, 'grant'])
+    }
+    if (given(o.grant) && o.grant !== 'refresh_token') {
+      out.oauth2 = validateAppGrant(o, side)
+      return out
+    }
     for (const key of Object.keys(o)) {
       if (!(OAUTH2_KEYS as readonly string[]).includes(key)) {
         throw new ConfigKeyError(`${side}.oauth2.${key}`, `unknown key (known keys: ${OAUTH2_KEYS.join(', ')})`, [...path, key])
@@ -149,7 +164,7 @@ export function validateAuthInput(value: Record<string, unknown>, side: string):
     const sub = (key: string): [string, string[]] => [`${side}.oauth2.${key}`, [...path, key]]
     if (!given(o.tokenUrl)) throw new ConfigKeyError(`${side}.oauth2.tokenUrl`, 'missing (the token endpoint)', path)
     if (!given(o.clientId)) throw new ConfigKeyError(`${side}.oauth2.clientId`, 'missing', path)
-    const oauth2: NonNullable<AuthInput['oauth2']> = {
+    const oauth2: RefreshTokenInput = {
       tokenUrl: checkUrl(o.tokenUrl, ...sub('tokenUrl')),
       clientId: checkText(o.clientId, `${side}.oauth2.clientId`, 'a client id', [...path, 'clientId']),
     }
@@ -186,7 +201,8 @@ export function authDraftFromInput(input: AuthInput, path: (p: string) => string
   if (input.tokenEnv !== undefined) auth.token = {kind: 'env', name: input.tokenEnv}
   if (input.tokenFile !== undefined) auth.token = {kind: 'file', path: path(input.tokenFile)}
   if (input.tokenCommand !== undefined) auth.token = {kind: 'command', command: input.tokenCommand}
-  if (input.oauth2 !== undefined) {
+  if (isAppGrant(input.oauth2)) auth.token = {kind: 'app', grant: appGrantSource(input.oauth2, path)}
+  else if (input.oauth2 !== undefined) {
     const o = input.oauth2
     const stored = (env?: string, file?: string): StoredSecret | undefined =>
       env !== undefined ? {kind: 'env', name: env} : file !== undefined ? {kind: 'file', path: path(file)} : undefined
@@ -217,6 +233,8 @@ export function finalizeAuth(
   env: NodeJS.ProcessEnv,
   platform: NodeJS.Platform = process.platform,
   commandEnv: NodeJS.ProcessEnv = secretCommandEnv(env, []),
+  /** The login user: an app grant's default subject. */
+  user?: string,
 ): {auth: AuthConfig; warnings: string[]} {
   const method = draft.method ?? (draft.token ? 'xoauth2' : 'auto')
   const warnings: string[] = []
@@ -234,7 +252,7 @@ export function finalizeAuth(
   }
   const auth: AuthConfig = {method: draft.authzid !== undefined ? 'plain' : method}
   if (draft.authzid !== undefined) auth.authzid = draft.authzid
-  if (draft.token) auth.token = tokenFetcher(side, draft.token, env, platform, warnings, commandEnv)
+  if (draft.token) auth.token = tokenFetcher(side, draft.token, env, platform, warnings, commandEnv, user)
   if (draft.prompt) auth.promptPassword = () => promptSecret(`${side} password for ${who}: `)
   return {auth, warnings}
 }
@@ -251,13 +269,15 @@ export function secretEnvNames(passwordSource: SecretSource | undefined, auth: A
   if (token?.kind === 'oauth2') {
     for (const stored of [token.clientSecret, token.refreshToken]) if (stored?.kind === 'env') names.push(stored.name)
   }
+  if (token?.kind === 'app' && token.grant.kind === 'client_credentials' && token.grant.secret?.kind === 'env') names.push(token.grant.secret.name)
   return names
 }
 
 /** The same names from an endpoint as written in a config file (a batch names every account's). */
 export function inputSecretEnvNames(input: (AuthInput & {passwordEnv?: string}) | undefined): string[] {
   if (!input) return []
-  return [input.passwordEnv, input.tokenEnv, input.oauth2?.clientSecretEnv, input.oauth2?.refreshTokenEnv].filter((name): name is string => name !== undefined)
+  const o = input.oauth2 as {clientSecretEnv?: string; refreshTokenEnv?: string} | undefined
+  return [input.passwordEnv, input.tokenEnv, o?.clientSecretEnv, o?.refreshTokenEnv].filter((name): name is string => name !== undefined)
 }
 
 /**
@@ -327,6 +347,7 @@ function tokenFetcher(
   platform: NodeJS.Platform,
   warnings: string[],
   commandEnv: NodeJS.ProcessEnv,
+  user?: string,
 ): NonNullable<AuthConfig['token']> {
   switch (source.kind) {
     case 'env': {
@@ -354,8 +375,22 @@ function tokenFetcher(
         fetch: () => refreshAccessToken(side, source, refresh, secret),
       }
     }
+    case 'app':
+      return appTokenFetcher(source.grant, {
+        side,
+        user,
+        readFile: (path, what) => {
+          const {text, mode} = readTextFile(path, `${side} ${what}`)
+          const warning = modeWarning(path, mode, `${side} ${what}`, 'it should be 0600', platform)
+          if (warning && !warnings.includes(warning)) warnings.push(warning)
+          return text
+        },
+        readSecret: (stored) => readStored(side, 'oauth2 client secret', stored, env, platform, warnings),
+        runCommand: (command) => runSecretCommand(side, 'clientSecretCommand', command, commandEnv),
+      })
   }
 }
+
 
 /** RFC 6749 section 6: refresh_token grant. A rotated refresh token replaces the old one (see below). */
 async function refreshAccessToken(side: Side, source: OAuth2Refresh, refresh: {token: string}, clientSecret: string | undefined): Promise<AccessToken> {

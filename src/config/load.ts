@@ -201,7 +201,7 @@ export function resolveRunConfig(
     const endpoint = endpoints[side]
     // A Maildir needs no login.
     if (isMaildirConfig(endpoint)) continue
-    const {auth, warnings: authWarnings} = finalizeAuth(side, describeEndpoint(endpoint), authDrafts[side], env, platform, commandEnv)
+    const {auth, warnings: authWarnings} = finalizeAuth(side, describeEndpoint(endpoint), authDrafts[side], env, platform, commandEnv, endpoint.user)
     warnings.push(...authWarnings)
     // A password source given as a flag wins over the file's passwordPrompt.
     if (endpoint.passwordSource !== undefined) delete auth.promptPassword

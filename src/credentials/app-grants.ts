@@ -12,7 +12,8 @@
  */
 import {createHash, createPrivateKey, createSign, randomUUID, X509Certificate, type KeyObject} from 'node:crypto'
 
-import {AuthError, ConnectError} from '../errors.js'
+import {GOOGLE_TOKEN_URL, type AppGrantSource} from '../config/app-auth.js'
+import {AuthError, ConfigError, ConnectError} from '../errors.js'
 import {registerSecret} from '../log.js'
 
 export interface GrantedToken {
@@ -21,11 +22,6 @@ export interface GrantedToken {
   expiresAt?: number
 }
 
-/** Microsoft's endpoint for a tenant (id or domain). */
-export const microsoftTokenUrl = (tenant: string) => `https://login.microsoftonline.com/${encodeURIComponent(tenant)}/oauth2/v2.0/token`
-export const MICROSOFT_IMAP_SCOPE = 'https://outlook.office365.com/.default'
-export const GOOGLE_TOKEN_URL = 'https://oauth2.googleapis.com/token'
-export const GOOGLE_MAIL_SCOPE = 'https://mail.google.com/'
 
 const base64url = (data: Buffer | string) => Buffer.from(data).toString('base64url')
 
@@ -156,4 +152,42 @@ async function requestToken(tokenUrl: string, body: URLSearchParams, now: number
   registerSecret(json.access_token)
   const expiresIn = Number(json.expires_in)
   return {accessToken: json.access_token, expiresAt: Number.isFinite(expiresIn) && expiresIn > 0 ? now + expiresIn * 1000 : undefined}
+}
+
+/** What appTokenFetcher needs from the config layer: reading files and secrets, running commands. */
+export interface AppGrantIO {
+  side: string
+  /** The login user: the default subject of a service account. */
+  user?: string
+  readFile(path: string, what: string): string
+  readSecret(source: {kind: 'env'; name: string} | {kind: 'file'; path: string}): string
+  runCommand(command: string): Promise<string>
+}
+
+/**
+ * The token source of an app grant. Files and stored secrets are read now, so a missing one is a
+ * config error before anything connects; a command-held client secret runs at each fetch.
+ */
+export function appTokenFetcher(grant: AppGrantSource, io: AppGrantIO): {describe: string; renewable: boolean; fetch: () => Promise<GrantedToken>} {
+  if (grant.kind === 'service_account') {
+    const key = parseServiceAccountKey(io.readFile(grant.keyFile, 'service-account key'), `${io.side} service-account key ${grant.keyFile}`)
+    const subject = grant.subject ?? io.user
+    if (subject === undefined) throw new ConfigError(`${io.side}.oauth2.subject: missing (the user whose mailbox is opened)`)
+    return {describe: `service account ${key.clientEmail}`, renewable: true, fetch: () => jwtBearerGrant({...key, subject, scope: grant.scope})}
+  }
+  const certificate = grant.certificate && {
+    certificatePem: io.readFile(grant.certificate.certificateFile, 'oauth2 certificate'),
+    privateKeyPem: io.readFile(grant.certificate.privateKeyFile, 'oauth2 private key'),
+  }
+  if (certificate) registerSecret(certificate.privateKeyPem)
+  const secret = grant.secret
+  const stored = secret && secret.kind !== 'command' ? io.readSecret(secret) : undefined
+  return {
+    describe: `oauth2 client credentials at ${new URL(grant.tokenUrl).host}`,
+    renewable: true,
+    fetch: async () => {
+      const clientSecret = secret?.kind === 'command' ? await io.runCommand(secret.command) : stored
+      return clientCredentialsGrant({tokenUrl: grant.tokenUrl, clientId: grant.clientId, scope: grant.scope, clientSecret, certificate})
+    },
+  }
 }

@@ -100,7 +100,7 @@ jobs:
     assert.equal(alice.settings.source?.caFile, '/cfg/certs/old-ca.pem')
     assert.equal(alice.settings.source?.minTls, '1.3')
     assert.equal(alice.settings.dest?.authMethod, 'xoauth2')
-    assert.equal(alice.settings.dest?.oauth2?.refreshTokenFile, '/cfg/tokens/alice.rt')
+    assert.equal((alice.settings.dest?.oauth2 as {refreshTokenFile?: string} | undefined)?.refreshTokenFile, '/cfg/tokens/alice.rt')
     assert.deepEqual(alice.settings.folders?.exclude, ['Junk'])
     assert.equal(alice.settings.maxErrors, 20)
     assert.match(alice.settings.logFile!, /^\/cfg\/logs\/alice@old\.example-993--alice@new\.example@outlook\.office365\.com-993/)

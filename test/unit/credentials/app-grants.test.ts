@@ -147,3 +147,33 @@ describe('app-only OAuth2 grants', () => {
     assert.throws(() => parseServiceAccountKey('not json', 'key.json'), /not a JSON service-account key/)
   })
 })
+
+describe('app grant settings', () => {
+  it('client credentials: a tenant gives Microsoft endpoint and scope; one credential, both certificate files', async () => {
+    const {appGrantSource, validateAppGrant} = await import('../../../src/config/app-auth.js')
+    const input = validateAppGrant({grant: 'client_credentials', tenant: 'contoso.onmicrosoft.com', clientId: 'c', clientSecretEnv: 'S'}, 'dest')
+    assert.deepEqual(appGrantSource(input, (p) => p), {
+      kind: 'client_credentials',
+      tokenUrl: 'https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token',
+      clientId: 'c',
+      scope: 'https://outlook.office365.com/.default',
+      secret: {kind: 'env', name: 'S'},
+    })
+    assert.throws(() => validateAppGrant({grant: 'client_credentials', tenant: 't', clientId: 'c'}, 'dest'), /dest\.oauth2: give one client credential/)
+    assert.throws(() => validateAppGrant({grant: 'client_credentials', tenant: 't', clientId: 'c', clientSecretEnv: 'S', certificateFile: 'c.pem', privateKeyFile: 'k.pem'}, 'dest'), /give one client credential/)
+    assert.throws(() => validateAppGrant({grant: 'client_credentials', tenant: 't', clientId: 'c', certificateFile: 'c.pem'}, 'dest'), /needs both certificateFile and privateKeyFile/)
+    assert.throws(() => validateAppGrant({grant: 'client_credentials', clientId: 'c', clientSecretEnv: 'S'}, 'dest'), /exactly one of tenant and tokenUrl/)
+    assert.throws(() => validateAppGrant({grant: 'client_credentials', tenant: 't', clientId: 'c', clientSecretEnv: 'S', refreshTokenEnv: 'R'}, 'dest'), /dest\.oauth2\.refreshTokenEnv: not a key of grant client_credentials/)
+  })
+
+  it('service account: the key file is needed, Google mail scope by default', async () => {
+    const {appGrantSource, validateAppGrant} = await import('../../../src/config/app-auth.js')
+    assert.deepEqual(appGrantSource(validateAppGrant({grant: 'service_account', keyFile: 'k.json'}, 'source'), (p) => `/cfg/${p}`), {
+      kind: 'service_account',
+      keyFile: '/cfg/k.json',
+      subject: undefined,
+      scope: 'https://mail.google.com/',
+    })
+    assert.throws(() => validateAppGrant({grant: 'service_account'}, 'source'), /source\.oauth2\.keyFile: missing/)
+  })
+})

@@ -1,0 +1,146 @@
+/**
+ * App-only logins as a tenant migration uses them, against a real Dovecot whose oauth2 passdb asks a
+ * local identity provider (RFC 7662 introspection). The provider plays Microsoft's client-credentials
+ * endpoint (client id and secret checked) and Google's JWT-bearer endpoint (the assertion's RS256
+ * signature verified with the service account's public key, its claims and expiry checked).
+ */
+import assert from 'node:assert/strict'
+import {createVerify, generateKeyPairSync, randomBytes} from 'node:crypto'
+import {writeFileSync} from 'node:fs'
+import {createServer, type Server} from 'node:http'
+import {join} from 'node:path'
+import {after, before, test} from 'node:test'
+
+import {startDovecot, type DovecotInstance} from '../harness/dovecot.js'
+import {seed, snapshot} from '../harness/mailbox.js'
+import {generateMessages} from '../harness/messages.js'
+import {freshUser, runCli, tempDir} from './cli.js'
+
+const CLIENT_SECRET = `cs-${randomBytes(12).toString('hex')}`
+const serviceKey = generateKeyPairSync('rsa', {modulusLength: 2048})
+const SERVICE_EMAIL = 'migrator@tenant-test.iam.gserviceaccount.com'
+
+class IdentityProvider {
+  readonly tokens = new Map<string, string>()
+  /** Mailbox the client-credentials tokens are good for (the app may open any; Dovecot needs one name). */
+  appUser = ''
+  grants: string[] = []
+  server!: Server
+  url = ''
+
+  async start(): Promise<void> {
+    this.server = createServer((req, res) => {
+      let body = ''
+      req.on('data', (chunk) => (body += chunk))
+      req.on('end', () => {
+        const form = new URLSearchParams(body)
+        const reply = (status: number, json: unknown) => {
+          res.writeHead(status, {'content-type': 'application/json'})
+          res.end(JSON.stringify(json))
+        }
+        const issue = (user: string) => {
+          const token = `at-${randomBytes(16).toString('base64url')}`
+          this.tokens.set(token, user)
+          return reply(200, {access_token: token, token_type: 'Bearer', expires_in: 3600})
+        }
+        if (req.url === '/introspect') {
+          const user = this.tokens.get(form.get('token') ?? '')
+          return reply(200, user ? {active: true, username: user} : {active: false})
+        }
+        const grant = form.get('grant_type') ?? ''
+        this.grants.push(grant)
+        if (grant === 'client_credentials') {
+          if (form.get('client_id') !== 'app-1' || form.get('client_secret') !== CLIENT_SECRET) {
+            return reply(401, {error: 'invalid_client', error_description: 'AADSTS7000215: Invalid client secret provided.\r\nTrace ID: 0'})
+          }
+          if (form.get('scope') !== 'https://outlook.office365.com/.default') return reply(400, {error: 'invalid_scope'})
+          return issue(this.appUser)
+        }
+        if (grant === 'urn:ietf:params:oauth:grant-type:jwt-bearer') {
+          const [h, c, s] = (form.get('assertion') ?? '').split('.')
+          const ok = createVerify('RSA-SHA256').update(`${h}.${c}`).verify(serviceKey.publicKey, Buffer.from(s ?? '', 'base64url'))
+          const claims = JSON.parse(Buffer.from(c ?? '', 'base64url').toString() || '{}')
+          const now = Date.now() / 1000
+          if (!ok || claims.iss !== SERVICE_EMAIL || claims.aud !== `${this.url}/token` || claims.scope !== 'https://mail.google.com/' || !(claims.exp > now && claims.iat <= now + 5)) {
+            return reply(400, {error: 'invalid_grant', error_description: 'Invalid JWT Signature.'})
+          }
+          return issue(claims.sub)
+        }
+        reply(400, {error: 'unsupported_grant_type'})
+      })
+    })
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve))
+    this.url = `http://127.0.0.1:${(this.server.address() as {port: number}).port}`
+  }
+}
+
+let source: DovecotInstance
+let dest: DovecotInstance
+const idp = new IdentityProvider()
+const tmp = tempDir()
+
+before(async () => {
+  await idp.start()
+  ;[source, dest] = await Promise.all([
+    startDovecot({separator: '/', name: 'app-src'}),
+    startDovecot({separator: '.', name: 'app-dst', oauth2IntrospectionUrl: `${idp.url}/introspect`}),
+  ])
+})
+after(async () => {
+  await Promise.all([source?.stop(), dest?.stop()])
+  await new Promise((resolve) => idp.server.close(resolve))
+  tmp.cleanup()
+})
+
+const url = (instance: DovecotInstance, user: string) => `imap://${encodeURIComponent(user)}@127.0.0.1:${instance.port}`
+
+async function migrate(oauth2Yaml: string, env: NodeJS.ProcessEnv = {}) {
+  const users = {source: freshUser('app'), dest: freshUser('app')}
+  idp.appUser = users.dest
+  await seed(source, users.source, {INBOX: generateMessages(6, {seed: 81}), Sent: generateMessages(3, {seed: 82})})
+  const config = join(tmp.dir, `${users.dest}.yaml`)
+  writeFileSync(
+    config,
+    `source:\n  url: ${url(source, users.source)}\n  tls: none\n  passwordEnv: MF_APP_SRC_PW\n` +
+      `dest:\n  url: ${url(dest, users.dest)}\n  tls: none\n  authMethod: xoauth2\n  oauth2:\n${oauth2Yaml}` +
+      `state: ${join(tmp.dir, `${users.dest}.sqlite`)}\n`,
+    {mode: 0o600},
+  )
+  const run = await runCli(['sync', '--config', config, '--json'], {MF_APP_SRC_PW: source.password, ...env})
+  return {users, run}
+}
+
+test('Microsoft 365 app-only: the client-credentials grant logs in as the mailbox; the secret shows nowhere', async () => {
+  const before = idp.grants.length
+  const {users, run} = await migrate(
+    `    grant: client_credentials\n    tokenUrl: ${idp.url}/token\n    clientId: app-1\n    clientSecretEnv: MF_APP_SECRET\n`,
+    {MF_APP_SECRET: CLIENT_SECRET},
+  )
+  assert.equal(run.code, 0, run.stderr)
+  assert.equal(run.json.totals.copied, 9)
+  assert.ok(idp.grants.slice(before).every((g) => g === 'client_credentials') && idp.grants.length > before)
+  assert.deepEqual(await snapshot(dest, users.dest), await snapshot(source, users.source))
+  assert.ok(!(run.stdout + run.stderr).includes(CLIENT_SECRET))
+})
+
+test('Google Workspace: a service account with delegation, sub = the login user, signed JWT verified', async () => {
+  const keyFile = join(tmp.dir, 'service-key.json')
+  const privateKey = serviceKey.privateKey.export({type: 'pkcs8', format: 'pem'}).toString()
+  writeFileSync(keyFile, JSON.stringify({type: 'service_account', client_email: SERVICE_EMAIL, private_key: privateKey, token_uri: `${idp.url}/token`}), {mode: 0o600})
+  const {users, run} = await migrate(`    grant: service_account\n    keyFile: ${keyFile}\n`)
+  assert.equal(run.code, 0, run.stderr)
+  assert.equal(idp.grants.at(-1), 'urn:ietf:params:oauth:grant-type:jwt-bearer')
+  assert.deepEqual(await snapshot(dest, users.dest), await snapshot(source, users.source))
+})
+
+test('a refused grant: exit 3, the provider error on one line with a hint, nothing copied', async () => {
+  const {users, run} = await migrate(
+    `    grant: client_credentials\n    tokenUrl: ${idp.url}/token\n    clientId: app-1\n    clientSecretEnv: MF_APP_SECRET\n`,
+    {MF_APP_SECRET: 'not-the-secret'},
+  )
+  assert.equal(run.code, 3, run.stderr)
+  assert.match(run.stderr, /refused the grant: invalid_client: AADSTS7000215: Invalid client secret provided\./)
+  assert.match(run.stderr, /client secret is wrong or expired/)
+  assert.doesNotMatch(run.stderr, /Trace ID|\n\s+at /)
+  assert.deepEqual((await snapshot(dest, users.dest)).INBOX ?? [], [])
+})
