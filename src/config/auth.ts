@@ -20,10 +20,10 @@
  */
 import {execFile, execFileSync} from 'node:child_process'
 
-import {AuthError, CancelledError, ConfigError, ConnectError} from '../errors.js'
+import {AuthError, CancelledError, ConfigError} from '../errors.js'
 import {writePrivateFileSync} from '../files.js'
 import {registerSecret} from '../log.js'
-import {appTokenFetcher} from '../credentials/app-grants.js'
+import {appTokenFetcher, requestToken} from '../credentials/app-grants.js'
 import {OAUTH2_GRANTS, appGrantSource, validateAppGrant, type AppGrantInput, type AppGrantSource} from './app-auth.js'
 import type {SecretSource} from './schema.js'
 import {firstLine, modeWarning, readTextFile, type Side} from './secrets.js'
@@ -397,40 +397,17 @@ async function refreshAccessToken(side: Side, source: OAuth2Refresh, refresh: {t
   const body = new URLSearchParams({grant_type: 'refresh_token', refresh_token: refresh.token, client_id: source.clientId})
   if (clientSecret !== undefined) body.set('client_secret', clientSecret)
   if (source.scope !== undefined) body.set('scope', source.scope)
-  const where = `${side} oauth2 token endpoint ${new URL(source.tokenUrl).host}`
-  let response: Response
-  try {
-    response = await fetch(source.tokenUrl, {
-      method: 'POST',
-      headers: {'content-type': 'application/x-www-form-urlencoded', accept: 'application/json'},
-      body,
-      signal: AbortSignal.timeout(30_000),
-    })
-  } catch (error) {
-    throw new ConnectError(`${where}: cannot reach it: ${(error as Error).message}`, {transient: true, cause: error})
-  }
-  let json: Record<string, unknown> = {}
-  try {
-    json = (await response.json()) as Record<string, unknown>
-  } catch {
-    // not JSON: reported below by status
-  }
-  if (!response.ok || typeof json.access_token !== 'string') {
-    const code = typeof json.error === 'string' ? json.error : `HTTP ${response.status}`
+  const {accessToken, expiresAt, json} = await requestToken(source.tokenUrl, body, {
+    where: `${side} oauth2 token endpoint ${new URL(source.tokenUrl).host}`,
     // invalid_grant & co: the refresh token is no good, a retry cannot help (exit 3).
-    if (response.status >= 400 && response.status < 500) {
-      throw new AuthError(`${where} refused the refresh token: ${code}`, {hint: 'get a new refresh token (re-consent) and update refreshTokenEnv/refreshTokenFile'})
-    }
-    throw new ConnectError(`${where}: ${code}`, {transient: true})
-  }
-  registerSecret(json.access_token)
+    refused: (error) => ({text: `refused the refresh token: ${error}`, hint: 'get a new refresh token (re-consent) and update refreshTokenEnv/refreshTokenFile'}),
+  })
   if (typeof json.refresh_token === 'string' && json.refresh_token !== refresh.token) {
     registerSecret(json.refresh_token)
     refresh.token = json.refresh_token
     keepRotatedRefreshToken(side, source.refreshToken, json.refresh_token)
   }
-  const expiresIn = Number(json.expires_in)
-  return {accessToken: json.access_token, expiresAt: Number.isFinite(expiresIn) && expiresIn > 0 ? Date.now() + expiresIn * 1000 : undefined}
+  return {accessToken, expiresAt}
 }
 
 /**

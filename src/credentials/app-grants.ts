@@ -67,7 +67,7 @@ export async function clientCredentialsGrant(input: ClientCredentials, now = Dat
   } else {
     throw new AuthError('oauth2 client credentials: give a client secret or a certificate and its private key')
   }
-  return requestToken(input.tokenUrl, body, now)
+  return requestAppToken(input.tokenUrl, body, now)
 }
 
 export interface ServiceAccount {
@@ -106,7 +106,7 @@ export async function jwtBearerGrant(input: ServiceAccount, now = Date.now()): P
     createPrivateKey(input.privateKeyPem),
   )
   const body = new URLSearchParams({grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion})
-  return requestToken(input.tokenUrl, body, now)
+  return requestAppToken(input.tokenUrl, body, now)
 }
 
 /** Why a provider refuses an app grant, in words an admin can act on (codes from their docs). */
@@ -121,8 +121,21 @@ export function grantHint(error: string, description: string): string {
   return 'check the app registration, its API permission (IMAP.AccessAsApp) and admin consent'
 }
 
-async function requestToken(tokenUrl: string, body: URLSearchParams, now: number): Promise<GrantedToken> {
-  const where = `oauth2 token endpoint ${new URL(tokenUrl).host}`
+export interface TokenRequest {
+  /** "source oauth2 token endpoint login.example" for messages. */
+  where: string
+  /** What a 4xx answer means (error code, first line of its description): the AuthError's text and hint. */
+  refused: (error: string, description: string) => {text: string; hint: string}
+  now?: number
+}
+
+/**
+ * POSTs a token request form (RFC 6749 3.2) and returns the token with the whole JSON answer (a
+ * refresh may carry a rotated refresh token). A 4xx is an AuthError (exit 3: a retry cannot help);
+ * an unreachable endpoint or a 5xx a transient ConnectError.
+ */
+export async function requestToken(tokenUrl: string, body: URLSearchParams, request: TokenRequest): Promise<GrantedToken & {json: Record<string, unknown>}> {
+  const {where} = request
   let response: Response
   try {
     response = await fetch(tokenUrl, {
@@ -145,13 +158,25 @@ async function requestToken(tokenUrl: string, body: URLSearchParams, now: number
     // The provider's own words, first line only (Microsoft appends trace and correlation ids).
     const description = typeof json.error_description === 'string' ? json.error_description.split(/\r?\n/)[0].trim() : ''
     if (response.status >= 400 && response.status < 500) {
-      throw new AuthError(`${where} refused the grant: ${error}${description ? `: ${description}` : ''}`, {hint: grantHint(error, description)})
+      const {text, hint} = request.refused(error, description)
+      throw new AuthError(`${where} ${text}`, {hint})
     }
     throw new ConnectError(`${where}: ${error}`, {transient: true})
   }
   registerSecret(json.access_token)
   const expiresIn = Number(json.expires_in)
-  return {accessToken: json.access_token, expiresAt: Number.isFinite(expiresIn) && expiresIn > 0 ? now + expiresIn * 1000 : undefined}
+  const now = request.now ?? Date.now()
+  return {accessToken: json.access_token, expiresAt: Number.isFinite(expiresIn) && expiresIn > 0 ? now + expiresIn * 1000 : undefined, json}
+}
+
+/** An app grant's request: a refusal names the grant and the provider's words, with grantHint's advice. */
+async function requestAppToken(tokenUrl: string, body: URLSearchParams, now: number): Promise<GrantedToken> {
+  const {accessToken, expiresAt} = await requestToken(tokenUrl, body, {
+    where: `oauth2 token endpoint ${new URL(tokenUrl).host}`,
+    refused: (error, description) => ({text: `refused the grant: ${error}${description ? `: ${description}` : ''}`, hint: grantHint(error, description)}),
+    now,
+  })
+  return {accessToken, expiresAt}
 }
 
 /** What appTokenFetcher needs from the config layer: reading files and secrets, running commands. */
