@@ -9,6 +9,7 @@
  * get a session, or an error that says the command was refused (a tagged NO), is retried.
  */
 import {ConnectError, MailferryError, MessageRejectedError, describeError} from '../errors.js'
+import {sleep} from '../sleep.js'
 import {isPushback, isTransient, suggestedDelayMs} from './errors.js'
 import {SILENCE_LIMIT_MS, limitBreach} from './limits.js'
 import type {ImapClient} from './session.js'
@@ -294,17 +295,4 @@ function giveUp(error: unknown, retries: number, started: number): unknown {
   }
   if (error instanceof MailferryError) return error
   return new ConnectError(describeError(error) + suffix, {cause: error, transient: false})
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve()
-    const done = () => {
-      clearTimeout(timer)
-      signal?.removeEventListener('abort', done)
-      resolve()
-    }
-    const timer = setTimeout(done, ms)
-    signal?.addEventListener('abort', done, {once: true})
-  })
 }

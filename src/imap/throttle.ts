@@ -6,6 +6,7 @@
  * Up to one second of unused allowance may be spent at once (a burst), so a limit of 1 MB/s
  * still sends a 3 MB message: it just waits three seconds before the next one.
  */
+import {sleep} from '../sleep.js'
 
 export interface RateLimiterOptions {
   /** Units (bytes or messages) per second; 0 or undefined = no limit. */
@@ -25,7 +26,7 @@ export class RateLimiter {
   constructor(options: RateLimiterOptions = {}) {
     this.perSecond = options.perSecond && options.perSecond > 0 ? options.perSecond : 0
     this.#now = options.now ?? Date.now
-    this.#sleep = options.sleep ?? abortableSleep
+    this.#sleep = options.sleep ?? sleep
   }
 
   get limited(): boolean {
@@ -43,18 +44,6 @@ export class RateLimiter {
     // Cut short by SIGINT/SIGTERM: a slot can be seconds away, and a stop must not wait for it.
     if (wait > 0 && !signal?.aborted) await this.#sleep(wait, signal)
   }
-}
-
-function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer)
-      signal?.removeEventListener('abort', done)
-      resolve()
-    }
-    const timer = setTimeout(done, ms)
-    signal?.addEventListener('abort', done, {once: true})
-  })
 }
 
 /** The limits of one store; each is shared by all its connections. */

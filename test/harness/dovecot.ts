@@ -8,7 +8,7 @@
  */
 import {execFile, spawn, type ChildProcess} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
-import {chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, unlinkSync, writeFileSync} from 'node:fs'
+import {chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, unlinkSync, writeFileSync} from 'node:fs'
 import {connect} from 'node:net'
 import {tmpdir, userInfo} from 'node:os'
 import {join} from 'node:path'
@@ -438,6 +438,17 @@ async function stopEntry(entry: Tracked): Promise<void> {
 /** Live pids of a running instance: the master and everything it started. */
 export function instanceProcesses(instance: Pick<DovecotInstance, 'pid'>): number[] {
   return processGroup(instance.pid)
+}
+
+/** Pids of this instance's `imap` processes (the ones holding logged-in sessions), never another's. */
+export function imapProcesses(instance: Pick<DovecotInstance, 'pid'>): number[] {
+  return instanceProcesses(instance).filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'imap'
+    } catch {
+      return false
+    }
+  })
 }
 
 async function connectionCount(configFile: string): Promise<number> {

@@ -2,7 +2,7 @@
  * Runs the real `mailferry` binary (compiled lib/, as users run it) against harness servers.
  */
 import {spawn} from 'node:child_process'
-import {mkdtempSync, rmSync} from 'node:fs'
+import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -96,3 +96,23 @@ export function freshUser(tag: string): string {
   counter++
   return `${tag}-${process.pid}-${counter}`
 }
+
+/** Resolves once the run's log file (read again every 20 ms) satisfies `done`; fails after timeoutMs with its tail. */
+export async function waitForLog(logFile: string, done: (text: string) => boolean, what: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    let text = ''
+    try {
+      text = readFileSync(logFile, 'utf8')
+    } catch {
+      // not created yet
+    }
+    if (done(text)) return
+    if (Date.now() > deadline) throw new Error(`${what} not in the log after ${timeoutMs} ms:\n${text.slice(-2000)}`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
+/** Waits until the run's log shows `count` copied messages (it logs each at debug level). */
+export const copiedInLog = (logFile: string, count: number, timeoutMs?: number) =>
+  waitForLog(logFile, (text) => (text.match(/ copied \(/g) ?? []).length >= count, `${count} copied messages`, timeoutMs)

@@ -14,7 +14,7 @@ import {cyrusAvailable, startCyrus, type CyrusInstance} from '../harness/cyrus.j
 import {processGroup, startDovecot, type DovecotInstance} from '../harness/dovecot.js'
 import {folderTree, seed, snapshot, withClient} from '../harness/mailbox.js'
 import {generateMessages, type SeedMessage} from '../harness/messages.js'
-import {freshUser, runCli, tempDir} from './cli.js'
+import {copiedInLog, freshUser, runCli, tempDir} from './cli.js'
 
 const skip = await cyrusAvailable()
 if (skip) console.log(`cyrus.test.ts skipped: ${skip}`)
@@ -155,21 +155,5 @@ describe('mailferry sync between Dovecot and Cyrus', {skip}, () => {
       }
     }
     return pids.length
-  }
-
-  /** Waits until the run's log shows `count` copied messages (logged one by one at debug level). */
-  async function copiedInLog(logFile: string, count: number): Promise<void> {
-    const deadline = Date.now() + 30_000
-    for (;;) {
-      let text = ''
-      try {
-        text = readFileSync(logFile, 'utf8')
-      } catch {
-        // not created yet
-      }
-      if ((text.match(/ copied \(/g) ?? []).length >= count) return
-      if (Date.now() > deadline) throw new Error(`fewer than ${count} messages copied after 30 s:\n${text.slice(-2000)}`)
-      await new Promise((resolve) => setTimeout(resolve, 20))
-    }
   }
 })

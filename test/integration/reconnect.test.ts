@@ -9,14 +9,14 @@
  */
 import assert from 'node:assert/strict'
 import {readFileSync} from 'node:fs'
-import {createServer, connect, type Server, type Socket} from 'node:net'
 import {join} from 'node:path'
 import {after, before, test} from 'node:test'
 
-import {instanceProcesses, startDovecot, type DovecotInstance} from '../harness/dovecot.js'
+import {imapProcesses, startDovecot, type DovecotInstance} from '../harness/dovecot.js'
 import {seed, snapshot} from '../harness/mailbox.js'
 import {generateMessages} from '../harness/messages.js'
-import {freshUser, runCli, syncArgs, tempDir} from './cli.js'
+import {Relay} from '../harness/relay.js'
+import {copiedInLog, freshUser, runCli, syncArgs, tempDir} from './cli.js'
 
 let source: DovecotInstance
 let dest: DovecotInstance
@@ -32,32 +32,7 @@ after(async () => {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
-/** Waits until the run's log file shows `count` copied messages (it logs each at debug level). */
-async function copiedInLog(logFile: string, count: number, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    let text = ''
-    try {
-      text = readFileSync(logFile, 'utf8')
-    } catch {
-      // not created yet
-    }
-    if ((text.match(/ copied \(/g) ?? []).length >= count) return
-    if (Date.now() > deadline) throw new Error(`fewer than ${count} messages copied after ${timeoutMs} ms:\n${text.slice(-2000)}`)
-    await sleep(20)
-  }
-}
 
-/** Pids of this instance's `imap` processes (the ones holding logged-in sessions), never another's. */
-function imapProcesses(instance: DovecotInstance): number[] {
-  return instanceProcesses(instance).filter((pid) => {
-    try {
-      return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'imap'
-    } catch {
-      return false
-    }
-  })
-}
 
 function killImapProcesses(instance: DovecotInstance): number {
   const pids = imapProcesses(instance)
@@ -69,41 +44,6 @@ function killImapProcesses(instance: DovecotInstance): number {
     }
   }
   return pids.length
-}
-
-/** A TCP relay to `port` that can drop every connection and refuse new ones for a while. */
-class Relay {
-  readonly sockets = new Set<Socket>()
-  server!: Server
-  port = 0
-  constructor(readonly target: number) {}
-
-  async start(port = 0): Promise<void> {
-    this.server = createServer((client) => {
-      const upstream = connect({host: '127.0.0.1', port: this.target})
-      for (const socket of [client, upstream]) {
-        this.sockets.add(socket)
-        socket.on('close', () => this.sockets.delete(socket))
-        socket.on('error', () => {})
-      }
-      client.pipe(upstream).pipe(client)
-      client.on('close', () => upstream.destroy())
-      upstream.on('close', () => client.destroy())
-    })
-    await new Promise<void>((resolve) => this.server.listen(port, '127.0.0.1', resolve))
-    this.port = (this.server.address() as {port: number}).port
-  }
-
-  /** Drops every connection and stops listening (connection refused). */
-  async down(): Promise<void> {
-    const closed = new Promise((resolve) => this.server.close(resolve))
-    for (const socket of this.sockets) socket.destroy()
-    await closed
-  }
-
-  async up(): Promise<void> {
-    await this.start(this.port)
-  }
 }
 
 function seedMessages(seedNumber: number): {INBOX: ReturnType<typeof generateMessages>; Archive: ReturnType<typeof generateMessages>} {

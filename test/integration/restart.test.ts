@@ -12,10 +12,10 @@ import {copyFileSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {after, before, test} from 'node:test'
 
-import {instanceProcesses, startDovecot, type DovecotInstance} from '../harness/dovecot.js'
+import {imapProcesses, startDovecot, type DovecotInstance} from '../harness/dovecot.js'
 import {seed, snapshot} from '../harness/mailbox.js'
 import {generateMessages} from '../harness/messages.js'
-import {freshUser, runCli, syncArgs, tempDir} from './cli.js'
+import {freshUser, runCli, syncArgs, tempDir, waitForLog} from './cli.js'
 
 let source: DovecotInstance
 let dest: DovecotInstance
@@ -32,15 +32,6 @@ after(async () => {
   tmp.cleanup()
 })
 
-function imapProcesses(instance: DovecotInstance): number[] {
-  return instanceProcesses(instance).filter((pid) => {
-    try {
-      return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'imap'
-    } catch {
-      return false
-    }
-  })
-}
 
 /** Kills every imap process of the instance, once there is one (the run may be between sessions). */
 async function killImapProcesses(instance: DovecotInstance, timeoutMs = 20_000): Promise<number> {
@@ -60,21 +51,6 @@ async function killImapProcesses(instance: DovecotInstance, timeoutMs = 20_000):
   return pids.length
 }
 
-/** Resolves once the log file has a line matching `pattern`. */
-async function logShows(logFile: string, pattern: RegExp, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    let text = ''
-    try {
-      text = readFileSync(logFile, 'utf8')
-    } catch {
-      // not created yet
-    }
-    if (pattern.test(text)) return
-    if (Date.now() > deadline) throw new Error(`no ${pattern} in the log after ${timeoutMs} ms:\n${text.slice(-2000)}`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-}
 
 /** The longest time between two consecutive lines of the run's log (one per copy, folder, retry), in ms. */
 function longestPause(log: string): number {
@@ -105,7 +81,7 @@ test(`the destination's imap processes are killed twice while ${TOTAL} messages 
   // STATUS, SELECT and listings. Second: 1.5 s after the first copy, among the APPENDs.
   const kills: number[] = []
   for (const [pattern, delayMs] of [[/INFO  folder .* start$/m, 500], [/ copied \(/, 1500]] as const) {
-    await logShows(logFile, pattern)
+    await waitForLog(logFile, (text) => pattern.test(text), String(pattern), 60_000)
     await new Promise((resolve) => setTimeout(resolve, delayMs))
     kills.push(await killImapProcesses(dest))
   }
