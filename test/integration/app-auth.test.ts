@@ -7,11 +7,11 @@
 import assert from 'node:assert/strict'
 import {createVerify, generateKeyPairSync, randomBytes} from 'node:crypto'
 import {writeFileSync} from 'node:fs'
-import {createServer, type Server} from 'node:http'
 import {join} from 'node:path'
 import {after, before, test} from 'node:test'
 
 import {startDovecot, type DovecotInstance} from '../harness/dovecot.js'
+import {startFormEndpoint, type FormEndpoint} from '../harness/form-endpoint.js'
 import {seed, snapshot} from '../harness/mailbox.js'
 import {generateMessages} from '../harness/messages.js'
 import {freshUser, runCli, tempDir} from './cli.js'
@@ -25,52 +25,43 @@ class IdentityProvider {
   /** Mailbox the client-credentials tokens are good for (the app may open any; Dovecot needs one name). */
   appUser = ''
   grants: string[] = []
-  server!: Server
+  endpoint!: FormEndpoint
   url = ''
 
   async start(): Promise<void> {
-    this.server = createServer((req, res) => {
-      let body = ''
-      req.on('data', (chunk) => (body += chunk))
-      req.on('end', () => {
-        const form = new URLSearchParams(body)
-        const reply = (status: number, json: unknown) => {
-          res.writeHead(status, {'content-type': 'application/json'})
-          res.end(JSON.stringify(json))
+    this.endpoint = await startFormEndpoint((path, form) => {
+      const reply = (status: number, json: unknown) => ({status, json})
+      const issue = (user: string) => {
+        const token = `at-${randomBytes(16).toString('base64url')}`
+        this.tokens.set(token, user)
+        return reply(200, {access_token: token, token_type: 'Bearer', expires_in: 3600})
+      }
+      if (path === '/introspect') {
+        const user = this.tokens.get(form.get('token') ?? '')
+        return reply(200, user ? {active: true, username: user} : {active: false})
+      }
+      const grant = form.get('grant_type') ?? ''
+      this.grants.push(grant)
+      if (grant === 'client_credentials') {
+        if (form.get('client_id') !== 'app-1' || form.get('client_secret') !== CLIENT_SECRET) {
+          return reply(401, {error: 'invalid_client', error_description: 'AADSTS7000215: Invalid client secret provided.\r\nTrace ID: 0'})
         }
-        const issue = (user: string) => {
-          const token = `at-${randomBytes(16).toString('base64url')}`
-          this.tokens.set(token, user)
-          return reply(200, {access_token: token, token_type: 'Bearer', expires_in: 3600})
+        if (form.get('scope') !== 'https://outlook.office365.com/.default') return reply(400, {error: 'invalid_scope'})
+        return issue(this.appUser)
+      }
+      if (grant === 'urn:ietf:params:oauth:grant-type:jwt-bearer') {
+        const [h, c, s] = (form.get('assertion') ?? '').split('.')
+        const ok = createVerify('RSA-SHA256').update(`${h}.${c}`).verify(serviceKey.publicKey, Buffer.from(s ?? '', 'base64url'))
+        const claims = JSON.parse(Buffer.from(c ?? '', 'base64url').toString() || '{}')
+        const now = Date.now() / 1000
+        if (!ok || claims.iss !== SERVICE_EMAIL || claims.aud !== `${this.url}/token` || claims.scope !== 'https://mail.google.com/' || !(claims.exp > now && claims.iat <= now + 5)) {
+          return reply(400, {error: 'invalid_grant', error_description: 'Invalid JWT Signature.'})
         }
-        if (req.url === '/introspect') {
-          const user = this.tokens.get(form.get('token') ?? '')
-          return reply(200, user ? {active: true, username: user} : {active: false})
-        }
-        const grant = form.get('grant_type') ?? ''
-        this.grants.push(grant)
-        if (grant === 'client_credentials') {
-          if (form.get('client_id') !== 'app-1' || form.get('client_secret') !== CLIENT_SECRET) {
-            return reply(401, {error: 'invalid_client', error_description: 'AADSTS7000215: Invalid client secret provided.\r\nTrace ID: 0'})
-          }
-          if (form.get('scope') !== 'https://outlook.office365.com/.default') return reply(400, {error: 'invalid_scope'})
-          return issue(this.appUser)
-        }
-        if (grant === 'urn:ietf:params:oauth:grant-type:jwt-bearer') {
-          const [h, c, s] = (form.get('assertion') ?? '').split('.')
-          const ok = createVerify('RSA-SHA256').update(`${h}.${c}`).verify(serviceKey.publicKey, Buffer.from(s ?? '', 'base64url'))
-          const claims = JSON.parse(Buffer.from(c ?? '', 'base64url').toString() || '{}')
-          const now = Date.now() / 1000
-          if (!ok || claims.iss !== SERVICE_EMAIL || claims.aud !== `${this.url}/token` || claims.scope !== 'https://mail.google.com/' || !(claims.exp > now && claims.iat <= now + 5)) {
-            return reply(400, {error: 'invalid_grant', error_description: 'Invalid JWT Signature.'})
-          }
-          return issue(claims.sub)
-        }
-        reply(400, {error: 'unsupported_grant_type'})
-      })
+        return issue(claims.sub)
+      }
+      return reply(400, {error: 'unsupported_grant_type'})
     })
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve))
-    this.url = `http://127.0.0.1:${(this.server.address() as {port: number}).port}`
+    this.url = this.endpoint.url
   }
 }
 
@@ -88,7 +79,7 @@ before(async () => {
 })
 after(async () => {
   await Promise.all([source?.stop(), dest?.stop()])
-  await new Promise((resolve) => idp.server.close(resolve))
+  await idp.endpoint.close()
   tmp.cleanup()
 })
 

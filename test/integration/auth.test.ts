@@ -14,13 +14,13 @@ import assert from 'node:assert/strict'
 import {spawn, spawnSync} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
 import {readFileSync, statSync, writeFileSync} from 'node:fs'
-import {createServer, type Server} from 'node:http'
 import {join} from 'node:path'
 import {after, before, test} from 'node:test'
 
 import Database from 'better-sqlite3'
 
 import {instanceProcesses, startDovecot, type DovecotInstance} from '../harness/dovecot.js'
+import {startFormEndpoint, type FormEndpoint} from '../harness/form-endpoint.js'
 import {seed, snapshot} from '../harness/mailbox.js'
 import {generateMessages} from '../harness/messages.js'
 import {BIN, freshUser, runCli, tempDir} from './cli.js'
@@ -40,7 +40,7 @@ class TokenServer {
   /** Refresh tokens the endpoint accepts; with rotate, each use replaces the one used (RFC 6749 10.4). */
   readonly refreshTokens = new Set([REFRESH_TOKEN])
   rotate = false
-  server!: Server
+  endpoint!: FormEndpoint
   url = ''
 
   issue(user: string, ttlSeconds = this.ttlSeconds): string {
@@ -50,43 +50,34 @@ class TokenServer {
   }
 
   async start(): Promise<void> {
-    this.server = createServer((req, res) => {
-      let body = ''
-      req.on('data', (chunk) => (body += chunk))
-      req.on('end', () => {
-        const form = new URLSearchParams(body)
-        const reply = (status: number, json: unknown) => {
-          res.writeHead(status, {'content-type': 'application/json'})
-          res.end(JSON.stringify(json))
+    this.endpoint = await startFormEndpoint((path, form) => {
+      const reply = (status: number, json: unknown) => ({status, json})
+      if (path === '/introspect') {
+        this.introspections++
+        const entry = this.tokens.get(form.get('token') ?? '')
+        if (!entry || entry.expiresAt < Date.now()) return reply(200, {active: false})
+        return reply(200, {active: true, username: entry.user})
+      }
+      if (path === '/token') {
+        this.refreshCalls++
+        const used = form.get('refresh_token') ?? ''
+        if (form.get('grant_type') !== 'refresh_token' || !this.refreshTokens.has(used) || form.get('client_id') !== 'mailferry-test') {
+          return reply(400, {error: 'invalid_grant'})
         }
-        if (req.url === '/introspect') {
-          this.introspections++
-          const entry = this.tokens.get(form.get('token') ?? '')
-          if (!entry || entry.expiresAt < Date.now()) return reply(200, {active: false})
-          return reply(200, {active: true, username: entry.user})
+        const rotated = this.rotate ? `rt-${randomBytes(12).toString('hex')}` : undefined
+        if (rotated) {
+          this.refreshTokens.delete(used)
+          this.refreshTokens.add(rotated)
         }
-        if (req.url === '/token') {
-          this.refreshCalls++
-          const used = form.get('refresh_token') ?? ''
-          if (form.get('grant_type') !== 'refresh_token' || !this.refreshTokens.has(used) || form.get('client_id') !== 'mailferry-test') {
-            return reply(400, {error: 'invalid_grant'})
-          }
-          const rotated = this.rotate ? `rt-${randomBytes(12).toString('hex')}` : undefined
-          if (rotated) {
-            this.refreshTokens.delete(used)
-            this.refreshTokens.add(rotated)
-          }
-          return reply(200, {access_token: this.issue(this.refreshUser), token_type: 'Bearer', expires_in: this.ttlSeconds, refresh_token: rotated})
-        }
-        reply(404, {error: 'not_found'})
-      })
+        return reply(200, {access_token: this.issue(this.refreshUser), token_type: 'Bearer', expires_in: this.ttlSeconds, refresh_token: rotated})
+      }
+      return reply(404, {error: 'not_found'})
     })
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve))
-    this.url = `http://127.0.0.1:${(this.server.address() as {port: number}).port}`
+    this.url = this.endpoint.url
   }
 
   stop(): Promise<void> {
-    return new Promise((resolve) => this.server.close(() => resolve()))
+    return this.endpoint.close()
   }
 }
 
