@@ -65,7 +65,7 @@ export interface PreviewContext {
   destName: string
   statePath: string
   /** The state database opened read-only, or undefined when there is none. */
-  state?: StateReader
+  state?: Pick<StateReader, 'path' | 'accounts' | 'copied'>
 }
 
 export interface PreviewOptions {

@@ -122,6 +122,9 @@ function runtimeCycles(): string[][] {
   return out
 }
 
+/** Packages only one folder may import: the rest of the code sees them through that folder's types. */
+const OWNERS: Record<string, string> = {'better-sqlite3': 'state/', imapflow: 'imap/', 'cli-progress': 'report/', '@oclif/core': 'commands/|cli/'}
+
 describe('layers', () => {
   it('the import parser sees value and type imports, and re-exports', () => {
     const text = "import {a} from './a.js'\nimport type {B} from '../b/b.js'\nimport {type C} from './c.js'\nexport {d} from './d.js'\n"
@@ -145,6 +148,18 @@ describe('layers', () => {
     assert.deepEqual(unexpected, [], 'upward imports: move the code down, or the caller up')
     const fixed = [...ALLOWED_UPWARD].filter((line) => !upward.includes(line))
     assert.deepEqual(fixed, [], 'fixed: remove these from ALLOWED_UPWARD')
+  })
+
+  it('better-sqlite3 only in state/, imapflow only in imap/, cli-progress only in report/, oclif only in commands/ and cli/', () => {
+    const strays: string[] = []
+    for (const file of files) {
+      const text = readFileSync(join(SRC, file), 'utf8')
+      for (const [name, owner] of Object.entries(OWNERS)) {
+        const imported = new RegExp(`from '${name}'`).test(text)
+        if (imported && !owner.split('|').some((prefix) => file.startsWith(prefix))) strays.push(`${file} imports ${name}`)
+      }
+    }
+    assert.deepEqual(strays, [])
   })
 
   it('no runtime import cycle', () => {

@@ -67,7 +67,7 @@ describe('previewPlan', () => {
   const dest = fakeStore('destination', [{path: 'INBOX', delimiter: '/', noSelect: false}, {path: 'Sent', delimiter: '/', specialUse: '\\Sent', noSelect: false}], {
     namespace: {prefix: '', delimiter: '/'},
   })
-  const state: StateReader = {
+  const state: Pick<StateReader, 'path' | 'accounts' | 'copied'> = {
     path: '/x/state.sqlite',
     accounts: {source: 'a@h:1', dest: 'b@h:2'},
     copied: (s, d) =>
@@ -76,7 +76,6 @@ describe('previewPlan', () => {
         : s === 'INBOX.Sent Items'
           ? {sourceUidValidity: 4, uids: new Set([1])}
           : undefined,
-    close: () => {},
   }
 
   it('counts per folder from STATUS and RFC822.SIZE, "copied" from the state, and writes nothing', async () => {
