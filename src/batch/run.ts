@@ -9,9 +9,8 @@ import {openSyncSession, type SyncSession} from '../cli/session.js'
 import {logEvents, logRunEnd, openRunLog} from '../cli/logging.js'
 import {defaultStateFileName, resolveRunConfig, type SyncFlagValues} from '../config/load.js'
 import {selectionOf} from '../config/tuning.js'
-import {ExitCode, MailferryError, describeError} from '../errors.js'
+import {ExitCode, MailferryError, describeError, exitMeaning} from '../errors.js'
 import type {Logger} from '../log.js'
-import {exitMeaning} from '../report/summary.js'
 import {runSync} from '../sync/run.js'
 import {accountDemand, fitConcurrency, HostBudget, type HostDemand} from './budget.js'
 import type {BatchEndpoint, BatchJob} from './config.js'
@@ -75,11 +74,6 @@ export interface BatchReport {
   }
 }
 
-export const BATCH_MEANINGS: Record<number, string> = {
-  0: 'every account completed',
-  1: 'some accounts failed or are partial, see their rows; re-run the batch to retry them',
-}
-
 /** The state DB of one job: `<stateDir>/<source>--<dest>.sqlite`. */
 export function jobStatePath(stateDir: string, job: BatchJob): string {
   return join(stateDir, defaultStateFileName(job.source, job.dest))
@@ -136,7 +130,7 @@ export async function runAccount(job: BatchJob, concurrency: number, statePath: 
     row.bytes = result.totals.bytes
     if (result.error) row.error = result.error
     row.warnings.push(...result.warnings)
-    logRunEnd(log, {...result, exitMeaning: exitMeaning(result.exitCode)})
+    logRunEnd(log, result)
   } catch (error) {
     row.exitCode = error instanceof MailferryError ? error.exitCode : ExitCode.partial
     row.error = error instanceof MailferryError ? error.message : describeError(error)
@@ -264,7 +258,7 @@ export async function runBatch(jobs: BatchJob[], options: BatchOptions): Promise
   return {
     ok: exitCode === ExitCode.ok,
     exitCode,
-    exitMeaning: BATCH_MEANINGS[exitCode] ?? exitMeaning(exitCode),
+    exitMeaning: exitMeaning(exitCode, 'batch'),
     stateDir: options.stateDir,
     batchState: statePath,
     parallel: options.parallel,

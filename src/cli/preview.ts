@@ -17,7 +17,7 @@ export async function openAndPreview(config: SyncConfig<StoreConfig>, options: {
   try {
     await Promise.all([source.open(), dest.open()])
     state = openStateReader(config.statePath)
-    const preview = await previewPlan(
+    return await previewPlan(
       {
         source,
         dest,
@@ -28,11 +28,6 @@ export async function openAndPreview(config: SyncConfig<StoreConfig>, options: {
       },
       {mapping: config.mapping, concurrency: config.concurrency, dryRun: options.dryRun},
     )
-    preview.exitMeaning =
-      preview.conflicts.length > 0
-        ? 'folder mapping conflicts, see above; a sync would stop before writing anything'
-        : 'the folder plan is fine; nothing was written'
-    return preview
   } finally {
     await Promise.allSettled([source.close(), dest.close()])
     state?.close()

@@ -1,7 +1,9 @@
 import {readFileSync} from 'node:fs'
 import {dirname, resolve} from 'node:path'
 
-import {Command, Flags} from '@oclif/core'
+import {Flags} from '@oclif/core'
+
+import {MailferryCommand} from '../cli/command.js'
 
 import {abortOnSignals} from '../cli/session.js'
 import {debugFlag} from '../cli/flags.js'
@@ -9,11 +11,9 @@ import {parseBatchCsv, parseBatchYaml, type BatchJob} from '../batch/config.js'
 import {renderBatchReport} from '../batch/report.js'
 import {runBatch, type BatchReport} from '../batch/run.js'
 import {TLS_MODES, type TlsMode} from '../config/schema.js'
-import {ConfigError, describeError} from '../errors.js'
-import {printFailure} from '../cli/failure.js'
-import {exitMeaning} from '../report/summary.js'
+import {ConfigError, describeError, type FailureReport} from '../errors.js'
 
-export default class Batch extends Command {
+export default class Batch extends MailferryCommand {
   static override summary = 'Migrate many account pairs from one YAML file or CSV: shared connection limits, resumable.'
 
   static override description = `Each account runs exactly as \`mailferry sync\` would, with its own state database in the state directory.
@@ -43,9 +43,9 @@ Exit codes: 0 every account completed ok; 1 some account failed or is partial (i
     debug: debugFlag,
   }
 
-  async run(): Promise<BatchReport | {ok: false; exitCode: number; exitMeaning: string; error: string}> {
+  async run(): Promise<BatchReport | FailureReport> {
     const {flags} = await this.parse(Batch)
-    try {
+    return this.report(flags.debug, async () => {
       const {jobs, stateDir} = this.load(flags)
       const abort = new AbortController()
       const removeSignalHandlers = abortOnSignals(abort)
@@ -60,17 +60,11 @@ Exit codes: 0 every account completed ok; 1 some account failed or is partial (i
           killAfterAccounts: flags['debug-kill-after-accounts'],
         })
         if (!this.jsonEnabled()) this.log(renderBatchReport(report))
-        process.exitCode = report.exitCode
         return report
       } finally {
         removeSignalHandlers()
       }
-    } catch (error) {
-      const {message, exitCode} = printFailure(error, flags.debug)
-      if (!this.jsonEnabled()) this.exit(exitCode)
-      process.exitCode = exitCode
-      return {ok: false, exitCode, exitMeaning: exitMeaning(exitCode), error: message}
-    }
+    })
   }
 
   private load(flags: {config?: string; accounts?: string; 'state-dir'?: string; 'source-tls'?: string; 'dest-tls'?: string; concurrency?: number}): {

@@ -1,19 +1,19 @@
 import {existsSync, readFileSync} from 'node:fs'
 import {dirname, resolve} from 'node:path'
 
-import {Command, Flags} from '@oclif/core'
+import {Flags} from '@oclif/core'
+
+import {MailferryCommand} from '../cli/command.js'
 
 import {parseBatchCsv, parseBatchYaml} from '../batch/config.js'
 import {jobStatePath} from '../batch/run.js'
 import {batchStatePath, readBatchState} from '../batch/state.js'
 import {readAccountStatus, renderStatus, type AccountStatus} from '../batch/status.js'
-import {ConfigError, describeError} from '../errors.js'
-import {printFailure} from '../cli/failure.js'
-import {exitMeaning} from '../report/summary.js'
+import {ConfigError, describeError, type FailureReport} from '../errors.js'
 
 type Row = AccountStatus & {id?: string; batchOutcome?: string; label?: string}
 
-export default class Status extends Command {
+export default class Status extends MailferryCommand {
   static override summary = 'Show per account and folder what is copied, pending and failed, from the state databases alone (no connection).'
 
   static override examples = [
@@ -30,9 +30,9 @@ export default class Status extends Command {
     'state-dir': Flags.string({summary: 'The batch state directory, if not the default.'}),
   }
 
-  async run(): Promise<{accounts: Row[]} | {ok: false; exitCode: number; exitMeaning: string; error: string}> {
+  async run(): Promise<{accounts: Row[]} | FailureReport> {
     const {flags} = await this.parse(Status)
-    try {
+    return this.report(false, async () => {
       let rows: Row[]
       if (flags.state !== undefined) {
         const path = resolve(flags.state)
@@ -62,11 +62,6 @@ export default class Status extends Command {
       }
       if (!this.jsonEnabled()) this.log(renderStatus(rows))
       return {accounts: rows}
-    } catch (error) {
-      const {message, exitCode} = printFailure(error)
-      if (!this.jsonEnabled()) this.exit(exitCode)
-      process.exitCode = exitCode
-      return {ok: false, exitCode, exitMeaning: exitMeaning(exitCode), error: message}
-    }
+    })
   }
 }

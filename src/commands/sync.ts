@@ -1,4 +1,6 @@
-import {Command, Flags, type Interfaces} from '@oclif/core'
+import {Flags, type Interfaces} from '@oclif/core'
+
+import {MailferryCommand} from '../cli/command.js'
 
 import {accountFlags, concurrencyFlag, connectivityFlags, debugFlag, toFlagValues} from '../cli/flags.js'
 import {fanOut, logEvents, logRunEnd, openRunLog} from '../cli/logging.js'
@@ -9,28 +11,19 @@ import {abortOnSignals, openSyncSession, type SyncSession} from '../cli/session.
 import {resolveRunConfig} from '../config/load.js'
 import {describeStore} from '../config/schema.js'
 import {selectionOf} from '../config/tuning.js'
-import {ConfigError} from '../errors.js'
-import {printFailure} from '../cli/failure.js'
+import {ConfigError, type FailureReport} from '../errors.js'
 import {silentLogger} from '../log.js'
 import {createProgressReporter, type ProgressMode} from '../report/progress.js'
 import {renderPlan} from '../report/plan.js'
-import {exitMeaning, renderSummary} from '../report/summary.js'
+import {renderSummary} from '../report/summary.js'
 import type {EngineHooks} from '../sync/engine.js'
 import type {RunResult} from '../sync/events.js'
 import type {PlanPreview} from '../sync/preview.js'
 import {runSync} from '../sync/run.js'
 
-/** What --json prints when the run could not start or was stopped by an error. */
-export interface FailureReport {
-  ok: false
-  exitCode: number
-  exitMeaning: string
-  error: string
-}
-
 type SyncFlags = Interfaces.InferredFlags<typeof Sync.flags>
 
-export default class Sync extends Command {
+export default class Sync extends MailferryCommand {
   static override summary = 'Copy every folder and message from the source account to the destination, exactly once.'
 
   static override description = `Incremental and resumable: a re-run copies only what is new and brings flag changes across.
@@ -84,11 +77,11 @@ Exit codes: 0 everything copied; 1 some messages failed (listed); 2 configuratio
 
   async run(): Promise<RunResult | PlanPreview | FailureReport> {
     const {flags} = await this.parse(Sync)
-    try {
-      return await this.sync(flags)
-    } catch (error) {
-      return this.fail(error, flags.debug)
-    }
+    return this.report(flags.debug, () => this.sync(flags), (failure) => {
+      const hint = failure.hint ? ` (hint: ${failure.hint})` : ''
+      this.runLog.error(`run stopped: exit ${failure.exitCode} (${failure.exitMeaning}): ${failure.error}${hint}`)
+      this.runLog.close()
+    })
   }
 
   private async sync(flags: SyncFlags): Promise<RunResult | PlanPreview> {
@@ -100,7 +93,6 @@ Exit codes: 0 everything copied; 1 some messages failed (listed); 2 configuratio
       const preview = await openAndPreview(config, {dryRun: true})
       preview.warnings.unshift(...warnings)
       if (!this.jsonEnabled()) this.log(renderPlan(preview))
-      process.exitCode = preview.exitCode
       return preview
     }
 
@@ -144,12 +136,10 @@ Exit codes: 0 everything copied; 1 some messages failed (listed); 2 configuratio
       } finally {
         progress.stop()
       }
-      result.exitMeaning = exitMeaning(result.exitCode)
       result.peakRssBytes = peakRssBytes()
       result.warnings.unshift(...warnings, ...retryWarnings(session))
       logRunEnd(log, result)
       if (!this.jsonEnabled()) this.log(renderSummary(result))
-      process.exitCode = result.exitCode
       return result
     } finally {
       removeSignalHandlers()
@@ -163,20 +153,6 @@ Exit codes: 0 everything copied; 1 some messages failed (listed); 2 configuratio
   private progressMode(): ProgressMode {
     if (this.jsonEnabled()) return 'silent'
     return process.stderr.isTTY ? 'bars' : 'lines'
-  }
-
-  /**
-   * One line that says what and where (not wrapped, unlike oclif's error box), a hint line,
-   * the exit code for the kind of failure; the stack only with --debug.
-   */
-  private fail(error: unknown, debug: boolean): FailureReport {
-    const {message, hint, exitCode} = printFailure(error, debug)
-    this.runLog.error(`run stopped: exit ${exitCode} (${exitMeaning(exitCode)}): ${message}${hint ? ` (hint: ${hint})` : ''}`)
-    this.runLog.close()
-    if (!this.jsonEnabled()) this.exit(exitCode)
-    // With --json the report is the return value (oclif prints it); the exit code still tells.
-    process.exitCode = exitCode
-    return {ok: false, exitCode, exitMeaning: exitMeaning(exitCode), error: message}
   }
 }
 

@@ -1,26 +1,20 @@
-import {Command, Flags, type Interfaces} from '@oclif/core'
+import {Flags, type Interfaces} from '@oclif/core'
+
+import {MailferryCommand} from '../cli/command.js'
 
 import {accountFlags, concurrencyFlag, debugFlag, toFlagValues} from '../cli/flags.js'
 import {mappingFlags, toMappingFlagValues} from '../cli/mapping-flags.js'
 import {peakRssBytes} from '../cli/memory.js'
 import {resolveRunConfig} from '../config/load.js'
 import {describeStore, type StoreConfig} from '../config/schema.js'
-import {printFailure} from '../cli/failure.js'
-import {renderVerifyReport, verifyExitMeaning} from '../report/verify.js'
+import type {FailureReport} from '../errors.js'
+import {renderVerifyReport} from '../report/verify.js'
 import {openStore} from '../stores/open.js'
 import {runVerify, type VerifyResult} from '../verify/run.js'
 
-/** What --json prints when the comparison could not start or was stopped by an error. */
-export interface VerifyFailure {
-  ok: false
-  exitCode: number
-  exitMeaning: string
-  error: string
-}
-
 type VerifyFlags = Interfaces.InferredFlags<typeof Verify.flags>
 
-export default class Verify extends Command {
+export default class Verify extends MailferryCommand {
   static override summary = 'Compare the source and destination accounts folder by folder; change nothing.'
 
   static override description = `Folders are mapped as sync maps them (give the same mapping flags or config file). Per folder: message counts, Message-ID and size of every message,
@@ -53,13 +47,9 @@ Exit codes: 0 equal; 1 different (listed); 2 configuration error; 3 login refuse
     ...mappingFlags,
   }
 
-  async run(): Promise<VerifyResult | VerifyFailure> {
+  async run(): Promise<VerifyResult | FailureReport> {
     const {flags} = await this.parse(Verify)
-    try {
-      return await this.verify(flags)
-    } catch (error) {
-      return this.fail(error, flags.debug)
-    }
+    return this.report(flags.debug, () => this.verify(flags))
   }
 
   private async verify(flags: VerifyFlags): Promise<VerifyResult> {
@@ -88,22 +78,12 @@ Exit codes: 0 equal; 1 different (listed); 2 configuration error; 3 login refuse
             : undefined,
         },
       )
-      result.exitMeaning = verifyExitMeaning(result.exitCode)
       result.peakRssBytes = peakRssBytes()
       result.warnings.unshift(...warnings)
       if (human) this.log(renderVerifyReport(result))
-      process.exitCode = result.exitCode
       return result
     } finally {
       await Promise.allSettled([source.close(), dest.close()])
     }
-  }
-
-  /** As in sync: one line, a hint line, the exit code of the kind of failure; the stack only with --debug. */
-  private fail(error: unknown, debug: boolean): VerifyFailure {
-    const {message, exitCode} = printFailure(error, debug)
-    if (!this.jsonEnabled()) this.exit(exitCode)
-    process.exitCode = exitCode
-    return {ok: false, exitCode, exitMeaning: verifyExitMeaning(exitCode), error: message}
   }
 }

@@ -8,22 +8,6 @@ import {formatByteRate, formatBytes, formatDuration, formatRate, renderTable} fr
 /** How many message failures are listed before "... and N more". */
 export const MAX_LISTED_FAILURES = 50
 
-const MEANINGS: Record<number, string> = {
-  [ExitCode.ok]: 'everything was copied',
-  [ExitCode.partial]: 'some messages or folders failed, see above; re-run to retry them',
-  [ExitCode.config]: 'invalid configuration or flags; nothing was done',
-  [ExitCode.auth]: 'a server refused the credentials',
-  [ExitCode.connection]: 'a server could not be reached or the connection was lost; re-run to resume',
-  [ExitCode.folder]: 'a folder could not be used',
-  [ExitCode.state]: 'the state database could not be used',
-  [ExitCode.interrupted]: 'interrupted; progress is saved, re-run to resume',
-}
-
-/** One line explaining an exit code (ExitCode in errors.ts). */
-export function exitMeaning(code: number): string {
-  return MEANINGS[code] ?? 'unexpected error'
-}
-
 const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`
 
 function exitLine(result: RunResult): string {
@@ -31,7 +15,7 @@ function exitLine(result: RunResult): string {
   if (result.exitCode === ExitCode.partial && failed > 0) {
     return `exit 1: ${plural(failed, 'message')} failed, see above; re-run to retry them`
   }
-  return `exit ${result.exitCode}: ${result.exitMeaning || exitMeaning(result.exitCode)}`
+  return `exit ${result.exitCode}: ${result.exitMeaning}`
 }
 
 function folderTable(result: RunResult): string {

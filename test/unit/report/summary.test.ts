@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
-import {ExitCode} from '../../../src/errors.js'
-import {exitMeaning, renderSummary} from '../../../src/report/summary.js'
+import {ExitCode, exitMeaning, failureReport, MailferryError} from '../../../src/errors.js'
+import {renderSummary} from '../../../src/report/summary.js'
 import type {FolderResult, MessageFailure, RunResult} from '../../../src/sync/events.js'
 
 function folder(over: Partial<FolderResult> & {source: string}): FolderResult {
@@ -34,7 +34,7 @@ function run(folders: FolderResult[], over: Partial<RunResult> = {}): RunResult 
   return {
     ok: exitCode === 0,
     exitCode,
-    exitMeaning: '',
+    exitMeaning: exitMeaning(exitCode),
     source: 'imaps://ann@old.example.com',
     dest: 'imaps://ann@new.example.com',
     statePath: '/home/ann/.local/state/mailferry/ann.sqlite',
@@ -157,5 +157,18 @@ describe('exitMeaning', () => {
     for (const code of Object.values(ExitCode)) assert.notEqual(exitMeaning(code), 'unexpected error', String(code))
     assert.equal(exitMeaning(ExitCode.interrupted), 'interrupted; progress is saved, re-run to resume')
     assert.equal(exitMeaning(99), 'unexpected error')
+  })
+
+  it('one table: a comparison, a plan and a batch word some codes their own way, the rest as a sync', () => {
+    assert.equal(exitMeaning(ExitCode.ok, 'verify'), 'source and destination are equal')
+    assert.equal(exitMeaning(ExitCode.partial, 'batch'), 'some accounts failed or are partial, see their rows; re-run the batch to retry them')
+    assert.equal(exitMeaning(ExitCode.config, 'plan'), 'folder mapping conflicts, see above; a sync would stop before writing anything')
+    assert.equal(exitMeaning(ExitCode.auth, 'verify'), exitMeaning(ExitCode.auth))
+  })
+
+  it('a failure report: one line, its hint, its kind of exit code', () => {
+    const error = new MailferryError('first\n  second', {hint: 'do this', exitCode: ExitCode.auth})
+    assert.deepEqual(failureReport(error), {ok: false, exitCode: 3, exitMeaning: 'a server refused the credentials', error: 'first\n  second', hint: 'do this'})
+    assert.deepEqual(failureReport(new Error('odd\nthing')), {ok: false, exitCode: 1, exitMeaning: exitMeaning(1), error: 'odd thing'})
   })
 })
