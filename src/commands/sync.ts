@@ -137,7 +137,7 @@ Exit codes: 0 everything copied; 1 some messages failed (listed); 2 configuratio
         progress.stop()
       }
       result.peakRssBytes = peakRssBytes()
-      result.warnings.unshift(...warnings, ...retryWarnings(session))
+      result.warnings.unshift(...warnings)
       logRunEnd(log, result)
       if (!this.jsonEnabled()) this.log(renderSummary(result))
       return result
@@ -170,19 +170,4 @@ function killHooks(spec: string | undefined): EngineHooks {
   }
   const hook = `${match[1]}${match[2] === 'append' ? 'Append' : 'Expunge'}` as keyof EngineHooks
   return {[hook]: kill}
-}
-
-/** "destination: 3 operations were retried after a lost connection or server pushback" (issue #5). */
-function retryWarnings(session: SyncSession | undefined): string[] {
-  const out: string[] = []
-  for (const store of [session?.source, session?.dest]) {
-    const {retries, droppedSessions} = (store ?? {}) as {retries?: unknown; droppedSessions?: unknown}
-    if (typeof retries === 'number' && retries > 0) {
-      out.push(`${store!.label}: ${retries} ${retries === 1 ? 'operation was' : 'operations were'} retried after a lost connection or server pushback`)
-    }
-    if (typeof droppedSessions === 'number' && droppedSessions > 0) {
-      out.push(`${store!.label}: ${droppedSessions} ${droppedSessions === 1 ? 'session was' : 'sessions were'} lost (closed by the server or the network) and replaced`)
-    }
-  }
-  return out
 }

@@ -42,6 +42,36 @@ function dedupe(lines: string[]): string[] {
   return [...counts].map(([line, n]) => (n > 1 ? `${line} (${n} times)` : line))
 }
 
+/** "destination: 3 operations were retried after a lost connection or server pushback". */
+function storeWarnings(result: RunResult): string[] {
+  const out: string[] = []
+  for (const [side, stats] of [['source', result.stores.source], ['destination', result.stores.dest]] as const) {
+    if (stats.retries > 0) {
+      out.push(`${side}: ${stats.retries} ${stats.retries === 1 ? 'operation was' : 'operations were'} retried after a lost connection or server pushback`)
+    }
+    if (stats.droppedSessions > 0) {
+      const sessions = stats.droppedSessions === 1 ? 'session was' : 'sessions were'
+      out.push(`${side}: ${stats.droppedSessions} ${sessions} lost (closed by the server or the network) and replaced`)
+    }
+  }
+  return out
+}
+
+/** Per destination folder: keywords the engine left out (PERMANENTFLAGS) and those the store could not keep. */
+function droppedKeywordLines(result: RunResult): string[] {
+  const lines: string[] = []
+  for (const f of result.folders) {
+    const counted = Object.entries(f.droppedKeywords)
+      .sort(([a, x], [b, y]) => y - x || a.localeCompare(b))
+      .map(([keyword, n]) => `${keyword} (${plural(n, 'message')})`)
+    if (counted.length > 0) lines.push(`  ${f.dest}: ${counted.join(', ')}`)
+  }
+  for (const [folder, keywords] of Object.entries(result.stores.dest.droppedKeywords)) {
+    if (keywords.length > 0) lines.push(`  ${folder}: ${keywords.join(', ')} (no room left in the folder)`)
+  }
+  return lines
+}
+
 export function renderSummary(result: RunResult): string {
   const t = result.totals
   const out: string[] = [`mailferry: ${result.source} → ${result.dest}`, '']
@@ -80,8 +110,9 @@ export function renderSummary(result: RunResult): string {
   )
   out.push(`State database: ${result.statePath}`)
 
-  if (result.warnings.length > 0) {
-    out.push('', 'Warnings:', ...dedupe(result.warnings).map((w) => `  ${w}`))
+  const warnings = [...result.warnings, ...storeWarnings(result)]
+  if (warnings.length > 0) {
+    out.push('', 'Warnings:', ...dedupe(warnings).map((w) => `  ${w}`))
   }
 
   if (folderErrors.length > 0) {
@@ -95,16 +126,8 @@ export function renderSummary(result: RunResult): string {
     if (more > 0) out.push(`  ... and ${more} more`)
   }
 
-  const dropped = result.folders.filter((f) => Object.keys(f.droppedKeywords).length > 0)
-  if (dropped.length > 0) {
-    out.push('', 'Keywords the destination could not store (dropped):')
-    for (const f of dropped) {
-      const list = Object.entries(f.droppedKeywords)
-        .sort(([a, x], [b, y]) => y - x || a.localeCompare(b))
-        .map(([keyword, n]) => `${keyword} (${plural(n, 'message')})`)
-      out.push(`  ${f.dest}: ${list.join(', ')}`)
-    }
-  }
+  const dropped = droppedKeywordLines(result)
+  if (dropped.length > 0) out.push('', 'Keywords the destination could not store (dropped):', ...dropped)
 
   if (result.error) out.push('', `Stopped early: ${result.error}`)
   out.push('', exitLine(result))

@@ -23,6 +23,7 @@ import type {
   MessageSize,
   Store,
   StoreCapabilities,
+  StoreStats,
 } from './store.js'
 
 export interface ImapStoreOptions {
@@ -111,14 +112,8 @@ export class ImapStore implements Store {
     return text.startsWith(this.#where) ? text : `${this.#where}: ${text}`
   }
 
-  /** Sessions found closed by the server or the network (BYE, dropped connection), for the report. */
-  get droppedSessions(): number {
-    return this.#dropped
-  }
-
-  /** Operations tried again after a transient failure so far (reconnects and pushback), for the report. */
-  get retries(): number {
-    return this.#retries
+  stats(): StoreStats {
+    return {retries: this.#retries, droppedSessions: this.#dropped, droppedKeywords: {}}
   }
 
   async open(): Promise<void> {

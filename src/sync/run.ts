@@ -203,6 +203,7 @@ function assemble(
     totals,
     failures: engine.failures,
     warnings: engine.warnings,
+    stores: {source: ctx.source.stats(), dest: ctx.dest.stats()},
     error: error || undefined,
   }
 }

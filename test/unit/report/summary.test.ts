@@ -27,6 +27,8 @@ function folder(over: Partial<FolderResult> & {source: string}): FolderResult {
   }
 }
 
+const noStats = () => ({retries: 0, droppedSessions: 0, droppedKeywords: {}})
+
 function run(folders: FolderResult[], over: Partial<RunResult> = {}): RunResult {
   const sum = (key: keyof RunResult['totals']): number => folders.reduce((n, f) => n + f[key], 0)
   const failures = over.failures ?? []
@@ -56,6 +58,7 @@ function run(folders: FolderResult[], over: Partial<RunResult> = {}): RunResult 
       flagsUpdated: sum('flagsUpdated'),
       bytes: sum('bytes'),
     },
+    stores: {source: noStats(), dest: noStats()},
     failures,
     warnings: [],
     ...over,
@@ -139,6 +142,14 @@ describe('renderSummary', () => {
     assert.ok(text.some((l) => l.startsWith('Broken (error)')))
     assert.ok(text.includes('  INBOX: $Label1 (3 messages), Junk (1 message)'))
     assert.equal(text.at(-2), `exit 1: ${exitMeaning(1)}`)
+  })
+
+  it('what the stores report: retries, replaced sessions, keywords a Maildir had no room for', () => {
+    const stores = {source: {...noStats(), retries: 3}, dest: {retries: 0, droppedSessions: 1, droppedKeywords: {INBOX: ['k26', 'k27']}}}
+    const text = lines(renderSummary(run([folder({source: 'INBOX', copied: 1})], {stores})))
+    assert.ok(text.includes('  source: 3 operations were retried after a lost connection or server pushback'))
+    assert.ok(text.includes('  destination: 1 session was lost (closed by the server or the network) and replaced'))
+    assert.ok(text.includes('  INBOX: k26, k27 (no room left in the folder)'))
   })
 
   it('reports a run that stopped early', () => {

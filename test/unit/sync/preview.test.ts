@@ -27,6 +27,7 @@ function fakeStore(label: string, folders: FakeFolder[], caps: Partial<StoreCapa
     calls,
     open: async () => {},
     close: async () => {},
+    stats: () => ({retries: 0, droppedSessions: 0, droppedKeywords: {}}),
     capabilities: () => ({uidplus: true, condstore: false, expungeByUid: true, ...caps}),
     listFolders: async () => folders.map(({uidValidity: _v, sizes: _s, ...info}) => info),
     peek: async (path) => {
