@@ -5,10 +5,21 @@
  */
 import {Command} from '@oclif/core'
 
+import type {RunSpec} from '../app/open.js'
+import {resolveRunConfig} from '../config/load.js'
 import type {FailureReport} from '../errors.js'
 import {printFailure} from './failure.js'
+import {toFlagValues} from './flags.js'
+import {toMappingFlagValues} from './mapping-flags.js'
 
 export abstract class MailferryCommand extends Command {
+  /** The run's specification from the parsed flags, the --config file and the environment; warnings printed. */
+  protected resolveSpec(flags: Record<string, unknown>): RunSpec {
+    const spec = resolveRunConfig({...toFlagValues(flags), mapping: toMappingFlagValues(flags)}, process.env, {defaultStateDir: this.config.dataDir})
+    for (const warning of spec.warnings) this.warn(warning)
+    return spec
+  }
+
   /**
    * Runs `work`; its result's exit code becomes the process's. A thrown error is printed and
    * returned as a FailureReport (`onFailure` sees it first, e.g. to log it).

@@ -5,11 +5,12 @@ import {Flags} from '@oclif/core'
 
 import {MailferryCommand} from '../cli/command.js'
 
-import {abortOnSignals} from '../cli/session.js'
+import {batch} from '../app/batch.js'
+import {abortOnSignals} from '../cli/signals.js'
 import {debugFlag} from '../cli/flags.js'
 import {parseBatchCsv, parseBatchYaml, type BatchJob} from '../batch/config.js'
 import {renderBatchReport} from '../batch/report.js'
-import {runBatch, type BatchReport} from '../batch/run.js'
+import type {BatchReport} from '../batch/run.js'
 import {TLS_MODES, type TlsMode} from '../config/schema.js'
 import {ConfigError, describeError, type FailureReport} from '../errors.js'
 
@@ -50,7 +51,7 @@ Exit codes: 0 every account completed ok; 1 some account failed or is partial (i
       const abort = new AbortController()
       const removeSignalHandlers = abortOnSignals(abort)
       try {
-        const report = await runBatch(jobs, {
+        const report = await batch(jobs, {
           stateDir,
           parallel: flags.parallel,
           maxConnectionsPerHost: flags['max-connections-per-host'],

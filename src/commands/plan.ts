@@ -1,16 +1,10 @@
-import {Flags, type Interfaces} from '@oclif/core'
-
+import {plan} from '../app/run.js'
 import {MailferryCommand} from '../cli/command.js'
-
-import {accountFlags, concurrencyFlag, debugFlag, toFlagValues} from '../cli/flags.js'
-import {mappingFlags, toMappingFlagValues} from '../cli/mapping-flags.js'
-import {openAndPreview} from '../cli/preview.js'
-import {resolveRunConfig} from '../config/load.js'
-import {renderPlan} from '../report/plan.js'
+import {accountFlags, debugFlag, settingFlags} from '../cli/flags.js'
+import {mappingFlags} from '../cli/mapping-flags.js'
 import type {FailureReport} from '../errors.js'
+import {renderPlan} from '../report/plan.js'
 import type {PlanPreview} from '../sync/preview.js'
-
-type PlanFlags = Interfaces.InferredFlags<typeof Plan.flags>
 
 export default class Plan extends MailferryCommand {
   static override summary = 'Show which source folder goes to which destination folder, and how much is left to copy. Changes nothing.'
@@ -35,24 +29,17 @@ Exit codes: 0 the plan is fine; 2 configuration error or folder mapping conflict
 
   static override flags = {
     ...accountFlags,
-    state: Flags.string({summary: 'State database to read the "copied" counts from (never created).'}),
-    concurrency: concurrencyFlag,
-    debug: debugFlag,
+    ...settingFlags('plan'),
     ...mappingFlags,
+    debug: debugFlag,
   }
 
   async run(): Promise<PlanPreview | FailureReport> {
     const {flags} = await this.parse(Plan)
-    return this.report(flags.debug, () => this.plan(flags))
-  }
-
-  private async plan(flags: PlanFlags): Promise<PlanPreview> {
-    const values = {...toFlagValues(flags), mapping: toMappingFlagValues(flags)}
-    const {config, warnings} = resolveRunConfig(values, process.env, {defaultStateDir: this.config.dataDir})
-    for (const warning of warnings) this.warn(warning)
-    const preview = await openAndPreview(config, {dryRun: false})
-    preview.warnings.unshift(...warnings)
-    if (!this.jsonEnabled()) this.log(renderPlan(preview))
-    return preview
+    return this.report(flags.debug, async () => {
+      const preview = await plan(this.resolveSpec(flags), {}, false)
+      if (!this.jsonEnabled()) this.log(renderPlan(preview))
+      return preview
+    })
   }
 }

@@ -1,18 +1,10 @@
-import {Flags, type Interfaces} from '@oclif/core'
-
+import {verify} from '../app/run.js'
 import {MailferryCommand} from '../cli/command.js'
-
-import {accountFlags, concurrencyFlag, debugFlag, toFlagValues} from '../cli/flags.js'
-import {mappingFlags, toMappingFlagValues} from '../cli/mapping-flags.js'
-import {peakRssBytes} from '../cli/memory.js'
-import {resolveRunConfig} from '../config/load.js'
-import {describeStore, type StoreConfig} from '../config/schema.js'
+import {accountFlags, debugFlag, settingFlags} from '../cli/flags.js'
+import {mappingFlags} from '../cli/mapping-flags.js'
 import type {FailureReport} from '../errors.js'
 import {renderVerifyReport} from '../report/verify.js'
-import {openStore} from '../stores/open.js'
-import {runVerify, type VerifyResult} from '../verify/run.js'
-
-type VerifyFlags = Interfaces.InferredFlags<typeof Verify.flags>
+import type {VerifyResult} from '../verify/run.js'
 
 export default class Verify extends MailferryCommand {
   static override summary = 'Compare the source and destination accounts folder by folder; change nothing.'
@@ -41,49 +33,26 @@ Exit codes: 0 equal; 1 different (listed); 2 configuration error; 3 login refuse
 
   static override flags = {
     ...accountFlags,
-    deep: Flags.boolean({summary: 'Also download and compare the SHA-256 of every message (slow: reads both mailboxes).'}),
-    concurrency: concurrencyFlag,
-    debug: debugFlag,
+    ...settingFlags('verify'),
     ...mappingFlags,
+    debug: debugFlag,
   }
 
   async run(): Promise<VerifyResult | FailureReport> {
     const {flags} = await this.parse(Verify)
-    return this.report(flags.debug, () => this.verify(flags))
-  }
-
-  private async verify(flags: VerifyFlags): Promise<VerifyResult> {
-    // The same mapping flags as sync: verify compares the folders sync would pair.
-    const values = {...toFlagValues(flags), mapping: toMappingFlagValues(flags)}
-    // Either side may be a Maildir (maildir:/path), as for sync: verify a backup like a migration.
-    const {config, warnings} = resolveRunConfig(values, process.env, {defaultStateDir: this.config.dataDir})
-    for (const warning of warnings) this.warn(warning)
-    const open = (label: string, side: StoreConfig) => openStore(side, {label, connections: config.concurrency, readOnly: true})
-    const source = open('source', config.source)
-    const dest = open('destination', config.dest)
-    const human = !this.jsonEnabled()
-    try {
-      await Promise.all([source.open(), dest.open()])
-      const result = await runVerify(
-        {source, dest, sourceName: describeStore(config.source), destName: describeStore(config.dest)},
-        {
-          deep: flags.deep,
-          concurrency: config.concurrency,
-          mapping: config.mapping,
-          onFolder: human
-            ? ({phase, source: folder, verdict}) => {
-                if (phase === 'start') process.stderr.write(`comparing ${folder}${flags.deep ? ' (deep)' : ''}...\n`)
-                else if (verdict?.error) process.stderr.write(`${folder}: ${verdict.error}\n`)
-              }
-            : undefined,
-        },
-      )
-      result.peakRssBytes = peakRssBytes()
-      result.warnings.unshift(...warnings)
+    return this.report(flags.debug, async () => {
+      // The same mapping flags as sync: verify compares the folders sync would pair.
+      const human = !this.jsonEnabled()
+      const result = await verify(this.resolveSpec(flags), {
+        onFolder: human
+          ? ({phase, source: folder, verdict}) => {
+              if (phase === 'start') process.stderr.write(`comparing ${folder}${flags.deep ? ' (deep)' : ''}...\n`)
+              else if (verdict?.error) process.stderr.write(`${folder}: ${verdict.error}\n`)
+            }
+          : undefined,
+      })
       if (human) this.log(renderVerifyReport(result))
       return result
-    } finally {
-      await Promise.allSettled([source.close(), dest.close()])
-    }
+    })
   }
 }

@@ -25,10 +25,22 @@ import {AuthError, CancelledError, ConfigError, ConnectError} from '../errors.js
 import {registerSecret} from '../log.js'
 import type {SecretSource} from './schema.js'
 import {firstLine, modeWarning, readTextFile, type Side} from './secrets.js'
-import {AUTH_KEYS, AUTH_METHODS, type AuthMethod} from './keys.js'
-import {ConfigKeyError, checkEnvName, checkPath, checkText} from './validate.js'
+import {ConfigKeyError, checkEnvName, checkPath, checkText} from './checks.js'
 
-export {AUTH_KEYS, AUTH_METHODS, type AuthMethod}
+export const AUTH_METHODS = ['auto', 'login', 'plain', 'sasl-login', 'xoauth2', 'oauthbearer'] as const
+export type AuthMethod = (typeof AUTH_METHODS)[number]
+
+/** Endpoint keys about logging in (config/auth.ts). */
+export const AUTH_KEYS = [
+  'authMethod',
+  'authzid',
+  'passwordCommand',
+  'passwordPrompt',
+  'tokenEnv',
+  'tokenFile',
+  'tokenCommand',
+  'oauth2',
+] as const
 
 /** A secret that is only ever read from the environment or a file. */
 export type StoredSecret = {kind: 'env'; name: string} | {kind: 'file'; path: string}

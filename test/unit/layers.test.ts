@@ -38,14 +38,12 @@ const LAYERS: Array<[prefix: string, rank: number]> = [
 ]
 
 /** "from file -> to file" pairs that break the layering today. */
-const ALLOWED_UPWARD = new Set<string>([
-  'batch/run.ts -> cli/logging.ts',
-  'batch/run.ts -> cli/session.ts',
-])
+const ALLOWED_UPWARD = new Set<string>([])
 
 /** Runtime cycles (strongly connected files) not broken yet, each as its sorted member list. */
 const ALLOWED_CYCLES = new Set<string>([
-  'config/auth.ts config/mapping.ts config/secrets.ts config/tuning.ts config/validate.ts',
+  // secrets.ts runs password commands through auth.ts: both move to credentials/ (the last step).
+  'config/auth.ts config/secrets.ts',
 ])
 
 function layerOf(file: string): number {

@@ -60,7 +60,7 @@ describe('resolveRunConfig with a maildir side', () => {
   it('relative paths from the current directory, ~ from the home directory; --state still wins', () => {
     assert.deepEqual(run({...IMAP_SOURCE, dest: 'maildir:backup'}).config.dest, {kind: 'maildir', path: resolvePath('backup')})
     assert.deepEqual(run({...IMAP_SOURCE, dest: 'maildir:~/mail'}).config.dest, {kind: 'maildir', path: '/home/alice/mail'})
-    assert.equal(run({...IMAP_SOURCE, dest: 'maildir:/b', state: '/s/x.sqlite'}).config.statePath, '/s/x.sqlite')
+    assert.equal(run({...IMAP_SOURCE, dest: 'maildir:/b', settings: {state: '/s/x.sqlite'}}).config.statePath, '/s/x.sqlite')
   })
 
   it('--source maildir: (a restore): the state in the data directory, named by both sides', () => {
