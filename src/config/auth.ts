@@ -1,5 +1,5 @@
 /**
- * How an account logs in, and where its credentials come from (issue #5).
+ * How an account logs in, and where its credentials come from.
  *
  *   authMethod   auto (default: AUTHENTICATE PLAIN when offered, else AUTHENTICATE LOGIN, else LOGIN),
  *                login (the IMAP LOGIN command), plain (AUTHENTICATE PLAIN), sasl-login (AUTHENTICATE LOGIN),

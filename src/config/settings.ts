@@ -35,31 +35,31 @@ export interface Setting<T, D extends T | undefined = T | undefined> {
 
 type Common = Pick<Setting<unknown>, 'help' | 'commands' | 'scope'> & Partial<Pick<Setting<unknown>, 'flag' | 'hidden'>> & {yaml?: boolean}
 
-function integer<D extends number | undefined = undefined>(min: number, max: number, common: Common & {default?: D}): Setting<number, D> {
+function numeric<D extends number | undefined>(
+  kind: 'integer' | 'number',
+  accepts: (value: number) => boolean,
+  expected: string,
+  common: Common & {default?: D},
+): Setting<number, D> {
   return {
-    kind: 'integer',
+    kind,
     yaml: true,
     ...common,
     default: common.default as D,
     parse(value, label, keyPath) {
-      if (typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max) return value
-      throw new ConfigKeyError(label, `expected an integer ${min}-${max}, got ${describeValue(value)}`, keyPath)
+      if (typeof value === 'number' && accepts(value)) return value
+      throw new ConfigKeyError(label, `expected ${expected}, got ${describeValue(value)}`, keyPath)
     },
   }
 }
 
+function integer<D extends number | undefined = undefined>(min: number, max: number, common: Common & {default?: D}): Setting<number, D> {
+  return numeric('integer', (v) => Number.isInteger(v) && v >= min && v <= max, `an integer ${min}-${max}`, common)
+}
+
 /** A number > 0, fractions allowed (0.5 messages per second, half a day). */
 function positive<D extends number | undefined = undefined>(common: Common & {default?: D}): Setting<number, D> {
-  return {
-    kind: 'number',
-    yaml: true,
-    ...common,
-    default: common.default as D,
-    parse(value, label, keyPath) {
-      if (typeof value === 'number' && Number.isFinite(value) && value > 0) return value
-      throw new ConfigKeyError(label, `expected a number greater than 0, got ${describeValue(value)}`, keyPath)
-    },
-  }
+  return numeric('number', (v) => Number.isFinite(v) && v > 0, 'a number greater than 0', common)
 }
 
 function path(common: Common): Setting<string, undefined> {

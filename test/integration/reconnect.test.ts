@@ -1,5 +1,5 @@
 /**
- * Issue #5, reconnects: a connection that drops mid-run is opened again with backoff and the run
+ * Reconnects: a connection that drops mid-run is opened again with backoff and the run
  * completes, every message exactly once (snapshot equality: duplicates would show).
  *
  * - the destination's IMAP processes are SIGKILLed twice mid-run (only this instance's, by pid);

@@ -1,4 +1,4 @@
-/** `maildir:` sides (issue #7): flags, YAML, state path, what does not apply to a directory. */
+/** `maildir:` sides: flags, YAML, state path, what does not apply to a directory. */
 import assert from 'node:assert/strict'
 import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
