@@ -138,21 +138,17 @@ export class ImapStore implements Store {
   }
 
   async listFolders(): Promise<FolderInfo[]> {
-    return this.#pool.use(async (client) => {
-      try {
-        const list = await client.list()
-        return list.map((entry) => ({
-          path: entry.path,
-          delimiter: entry.delimiter || null,
-          specialUse: specialUseAttribute(entry.flags),
-          noSelect: entry.flags.has('\\Noselect') || entry.flags.has('\\NonExistent'),
-          // imapflow leaves it undefined for an unsubscribed folder, and sets it on every folder
-          // when the server cannot tell.
-          subscribed: entry.subscribed === true,
-        }))
-      } catch (error) {
-        throw translateFolderError(error, this.#where, '(folder list)')
-      }
+    return this.#onSession('(folder list)', async (client) => {
+      const list = await client.list()
+      return list.map((entry) => ({
+        path: entry.path,
+        delimiter: entry.delimiter || null,
+        specialUse: specialUseAttribute(entry.flags),
+        noSelect: entry.flags.has('\\Noselect') || entry.flags.has('\\NonExistent'),
+        // imapflow leaves it undefined for an unsubscribed folder, and sets it on every folder
+        // when the server cannot tell.
+        subscribed: entry.subscribed === true,
+      }))
     })
   }
 
@@ -168,23 +164,15 @@ export class ImapStore implements Store {
   }
 
   async subscribeFolder(path: string): Promise<void> {
-    await this.#pool.use(async (client) => {
-      try {
-        // imapflow answers a refused SUBSCRIBE with false.
-        if (!(await client.mailboxSubscribe(path))) throw new CommandRefusedError(`${this.#where}: folder "${path}": the server refused SUBSCRIBE`)
-      } catch (error) {
-        throw translateFolderError(error, this.#where, path)
-      }
+    await this.#onSession(path, async (client) => {
+      // imapflow answers a refused SUBSCRIBE with false.
+      if (!(await client.mailboxSubscribe(path))) throw new CommandRefusedError(`${this.#where}: folder "${path}": the server refused SUBSCRIBE`)
     })
   }
 
   async unsubscribeFolder(path: string): Promise<void> {
-    await this.#pool.use(async (client) => {
-      try {
-        if (!(await client.mailboxUnsubscribe(path))) throw new CommandRefusedError(`${this.#where}: folder "${path}": the server refused UNSUBSCRIBE`)
-      } catch (error) {
-        throw translateFolderError(error, this.#where, path)
-      }
+    await this.#onSession(path, async (client) => {
+      if (!(await client.mailboxUnsubscribe(path))) throw new CommandRefusedError(`${this.#where}: folder "${path}": the server refused UNSUBSCRIBE`)
     })
   }
 
@@ -220,26 +208,22 @@ export class ImapStore implements Store {
   }
 
   async peek(path: string): Promise<FolderPeek> {
-    return this.#pool.use(async (client) => {
-      try {
-        // Dovecot answers STATUS on the selected mailbox from the session's last view of it, which
-        // misses changes made by others since; a NOOP brings the session up to date first.
-        if (client.mailbox && client.mailbox.path === path) await client.noop()
-        const status = await client.status(path, {
-          uidValidity: true,
-          uidNext: true,
-          messages: true,
-          highestModseq: this.#capabilities.condstore,
-        })
-        if (!status) throw new Error('STATUS failed')
-        return {
-          uidValidity: Number(status.uidValidity),
-          uidNext: status.uidNext ?? 0,
-          messages: status.messages ?? 0,
-          highestModseq: status.highestModseq,
-        }
-      } catch (error) {
-        throw translateFolderError(error, this.#where, path)
+    return this.#onSession(path, async (client) => {
+      // Dovecot answers STATUS on the selected mailbox from the session's last view of it, which
+      // misses changes made by others since; a NOOP brings the session up to date first.
+      if (client.mailbox && client.mailbox.path === path) await client.noop()
+      const status = await client.status(path, {
+        uidValidity: true,
+        uidNext: true,
+        messages: true,
+        highestModseq: this.#capabilities.condstore,
+      })
+      if (!status) throw new Error('STATUS failed')
+      return {
+        uidValidity: Number(status.uidValidity),
+        uidNext: status.uidNext ?? 0,
+        messages: status.messages ?? 0,
+        highestModseq: status.highestModseq,
       }
     })
   }
@@ -367,13 +351,7 @@ export class ImapStore implements Store {
   }
 
   async deleteFolder(path: string): Promise<void> {
-    await this.#pool.use(async (client) => {
-      try {
-        await client.mailboxDelete(path)
-      } catch (error) {
-        throw translateFolderError(error, this.#where, path)
-      }
-    })
+    await this.#onSession(path, (client) => client.mailboxDelete(path))
   }
 
   /**
@@ -413,6 +391,17 @@ export class ImapStore implements Store {
   }
 
   /** Run fn with a session that has `path` selected (EXAMINE when read-only). */
+  /** fn on a pooled session; what it throws is reported as this folder's ('(folder list)': the account's). */
+  #onSession<T>(path: string, fn: (client: ImapClient) => Promise<T>): Promise<T> {
+    return this.#pool.use(async (client) => {
+      try {
+        return await fn(client)
+      } catch (error) {
+        throw translateFolderError(error, this.#where, path)
+      }
+    })
+  }
+
   async #inFolder<T>(path: string, fn: (client: ImapClient) => Promise<T>): Promise<T> {
     return this.#pool.use(async (client) => {
       let lock
