@@ -6,7 +6,7 @@
  */
 import {Flags, type Interfaces} from '@oclif/core'
 
-import {AUTH_METHODS, type AuthFlagValues} from '../config/auth.js'
+import {AUTH_METHODS, type AuthFlagValues} from '../credentials/auth.js'
 import type {SyncFlagValues} from '../config/load.js'
 import {TLS_MODES} from '../config/schema.js'
 import {SETTING_KEYS, SETTINGS, flagName, type SettingCommand} from '../config/settings.js'

@@ -30,10 +30,10 @@ import {
   type TlsOptions,
 } from './schema.js'
 import {resolveMapping, type MappingFlagValues} from './mapping.js'
-import {applyAuthFlags, authDraftFromInput, finalizeAuth, type AuthDraft, type AuthFlagValues} from './auth.js'
+import {applyAuthFlags, authDraftFromInput, finalizeAuth, type AuthDraft, type AuthFlagValues} from '../credentials/auth.js'
 import {resolveSettings, type SettingFlagValues} from './settings.js'
 import {registerSecret} from '../log.js'
-import {formatMode, readPassword, readTextFile, urlPasswordAdvice, type Side} from './secrets.js'
+import {formatMode, readPassword, readTextFile, urlPasswordAdvice, type Side} from '../credentials/secrets.js'
 import {isMaildirUrl, parseImapUrl, parseMaildirUrl, portOrDefault} from './url.js'
 import {
   ConfigKeyError,
@@ -63,7 +63,7 @@ export interface SyncFlagValues {
   destPasswordFile?: string
   /** --include, --exclude, --map, --rename, --nest-under, ... (config/mapping.ts). */
   mapping?: MappingFlagValues
-  /** --source-auth-method, --dest-token-command, ... (config/auth.ts). */
+  /** --source-auth-method, --dest-token-command, ... (credentials/auth.ts). */
   auth?: Partial<Record<Side, AuthFlagValues>>
   /** --state, --concurrency, --retries, --max-age, --log-file, --mirror ... (config/settings.ts). */
   settings?: SettingFlagValues
@@ -104,7 +104,7 @@ export interface EndpointDraft {
   insecure?: boolean
   servername?: string
   minTls?: MinTls
-  /** authMethod, authzid, token source, passwordPrompt (config/auth.ts). */
+  /** authMethod, authzid, token source, passwordPrompt (credentials/auth.ts). */
   auth?: AuthDraft
   /** The side is a Maildir (`maildir:` URL): its path, `~` expanded (made absolute by finalizeMaildir). */
   maildir?: string

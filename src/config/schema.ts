@@ -6,7 +6,7 @@
  */
 
 import type {FolderMappingConfig} from './mapping.js'
-import type {AuthConfig} from './auth.js'
+import type {AuthConfig} from '../credentials/auth.js'
 import type {RunSettings} from './settings.js'
 
 /**
@@ -49,7 +49,7 @@ export interface EndpointConfig {
   passwordSource?: SecretSource
   /** The resolved password. Never logged, never written anywhere. */
   password?: string
-  /** Login method, authzid, access token source, password prompt (config/auth.ts). Default: auto. */
+  /** Login method, authzid, access token source, password prompt (credentials/auth.ts). Default: auto. */
   auth?: AuthConfig
 }
 

@@ -9,7 +9,7 @@
  * A value is never echoed for keys that may hold a secret (password-like keys, passwordEnv).
  */
 
-import {AUTH_KEYS, validateAuthInput, type AuthInput} from './auth.js'
+import {AUTH_KEYS, validateAuthInput, type AuthInput} from '../credentials/auth.js'
 import {validateFolders, type FolderMappingInput} from './mapping.js'
 import type {MinTls, TlsMode} from './schema.js'
 import {FILE_SETTING_KEYS, validateFileSettings, type FileSettingKey, type RunSettings} from './settings.js'

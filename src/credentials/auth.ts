@@ -23,9 +23,9 @@ import {renameSync, unlinkSync, writeFileSync} from 'node:fs'
 
 import {AuthError, CancelledError, ConfigError, ConnectError} from '../errors.js'
 import {registerSecret} from '../log.js'
-import type {SecretSource} from './schema.js'
+import type {SecretSource} from '../config/schema.js'
 import {firstLine, modeWarning, readTextFile, type Side} from './secrets.js'
-import {ConfigKeyError, checkEnvName, checkPath, checkText} from './checks.js'
+import {ConfigKeyError, checkEnvName, checkPath, checkText} from '../config/checks.js'
 
 export const AUTH_METHODS = ['auto', 'login', 'plain', 'sasl-login', 'xoauth2', 'oauthbearer'] as const
 export type AuthMethod = (typeof AUTH_METHODS)[number]
