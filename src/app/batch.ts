@@ -2,9 +2,13 @@
  * mailferry batch: every account is a sync, resolved from its job's settings as `sync --config` would
  * resolve a file, and run by the same function as `mailferry sync` (run.ts).
  */
-import type {BatchJob} from '../batch/config.js'
+import {readFileSync} from 'node:fs'
+import {dirname, resolve} from 'node:path'
+
+import {parseBatchCsv, parseBatchYaml, type BatchJob, type CsvOptions} from '../batch/config.js'
 import {runBatch, type BatchOptions, type BatchReport} from '../batch/run.js'
 import {resolveRunConfig, type SyncFlagValues} from '../config/load.js'
+import {ConfigError, describeError} from '../errors.js'
 import {sync} from './run.js'
 
 export function batch(jobs: BatchJob[], options: Omit<BatchOptions, 'runAccount'> & {env?: NodeJS.ProcessEnv}): Promise<BatchReport> {
@@ -16,4 +20,26 @@ export function batch(jobs: BatchJob[], options: Omit<BatchOptions, 'runAccount'
     return sync(spec, {signal: options.signal})
   }
   return runBatch(jobs, {...options, runAccount})
+}
+
+/** A batch's accounts from a YAML file (`config`) or a CSV file (`accounts`), and its state directory. */
+export function loadBatch(source: {config?: string; accounts?: string; stateDir?: string; csv?: Omit<CsvOptions, 'resolvePath'>}): {
+  jobs: BatchJob[]
+  stateDir: string
+} {
+  const path = resolve((source.config ?? source.accounts)!)
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (error) {
+    throw new ConfigError(`${path}: cannot read it: ${(error as NodeJS.ErrnoException).code ?? describeError(error)}`)
+  }
+  const baseDir = dirname(path)
+  const stateDir = source.stateDir === undefined ? undefined : resolve(source.stateDir)
+  if (source.config !== undefined) {
+    const parsed = parseBatchYaml(text, path, baseDir)
+    return {jobs: parsed.jobs, stateDir: stateDir ?? parsed.stateDir}
+  }
+  const jobs = parseBatchCsv(text, path, {...source.csv, resolvePath: (p) => resolve(baseDir, p)})
+  return {jobs, stateDir: stateDir ?? baseDir}
 }

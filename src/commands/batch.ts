@@ -1,18 +1,15 @@
-import {readFileSync} from 'node:fs'
-import {dirname, resolve} from 'node:path'
-
 import {Flags} from '@oclif/core'
 
 import {MailferryCommand} from '../cli/command.js'
 
-import {batch} from '../app/batch.js'
+import {batch, loadBatch} from '../app/batch.js'
 import {abortOnSignals} from '../cli/signals.js'
 import {debugFlag} from '../cli/flags.js'
-import {parseBatchCsv, parseBatchYaml, type BatchJob} from '../batch/config.js'
+import type {BatchJob} from '../batch/config.js'
 import {renderBatchReport} from '../batch/report.js'
 import type {BatchReport} from '../batch/run.js'
 import {TLS_MODES, type TlsMode} from '../config/schema.js'
-import {ConfigError, describeError, type FailureReport} from '../errors.js'
+import {ConfigError, type FailureReport} from '../errors.js'
 
 export default class Batch extends MailferryCommand {
   static override summary = 'Migrate many account pairs from one YAML file or CSV: shared connection limits, resumable.'
@@ -72,28 +69,16 @@ Exit codes: 0 every account completed ok; 1 some account failed or is partial (i
     jobs: BatchJob[]
     stateDir: string
   } {
-    const path = resolve((flags.config ?? flags.accounts)!)
-    let text: string
-    try {
-      text = readFileSync(path, 'utf8')
-    } catch (error) {
-      throw new ConfigError(`${path}: cannot read it: ${(error as NodeJS.ErrnoException).code ?? describeError(error)}`)
-    }
-    const baseDir = dirname(path)
-    const stateDirFlag = flags['state-dir'] === undefined ? undefined : resolve(flags['state-dir'])
     if (flags.config !== undefined) {
       for (const flag of ['source-tls', 'dest-tls', 'concurrency'] as const) {
         if (flags[flag] !== undefined) throw new ConfigError(`--${flag} applies to --accounts CSV files; in YAML use defaults.${flag === 'concurrency' ? 'concurrency' : `${flag.split('-')[0]}.tls`}`)
       }
-      const parsed = parseBatchYaml(text, path, baseDir)
-      return {jobs: parsed.jobs, stateDir: stateDirFlag ?? parsed.stateDir}
     }
-    const jobs = parseBatchCsv(text, path, {
-      sourceTls: flags['source-tls'] as TlsMode | undefined,
-      destTls: flags['dest-tls'] as TlsMode | undefined,
-      concurrency: flags.concurrency,
-      resolvePath: (p) => resolve(baseDir, p),
+    return loadBatch({
+      config: flags.config,
+      accounts: flags.accounts,
+      stateDir: flags['state-dir'],
+      csv: {sourceTls: flags['source-tls'] as TlsMode | undefined, destTls: flags['dest-tls'] as TlsMode | undefined, concurrency: flags.concurrency},
     })
-    return {jobs, stateDir: stateDirFlag ?? baseDir}
   }
 }

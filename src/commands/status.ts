@@ -1,15 +1,15 @@
-import {existsSync, readFileSync} from 'node:fs'
-import {dirname, resolve} from 'node:path'
+import {existsSync} from 'node:fs'
+import {resolve} from 'node:path'
 
 import {Flags} from '@oclif/core'
 
+import {loadBatch} from '../app/batch.js'
 import {MailferryCommand} from '../cli/command.js'
 
-import {parseBatchCsv, parseBatchYaml} from '../batch/config.js'
 import {jobStatePath} from '../batch/run.js'
 import {batchStatePath, readBatchState} from '../batch/state.js'
 import {readAccountStatus, renderStatus, type AccountStatus} from '../batch/status.js'
-import {ConfigError, describeError, type FailureReport} from '../errors.js'
+import {ConfigError, type FailureReport} from '../errors.js'
 
 type Row = AccountStatus & {id?: string; batchOutcome?: string; label?: string}
 
@@ -39,18 +39,9 @@ export default class Status extends MailferryCommand {
         if (!existsSync(path)) throw new ConfigError(`--state ${path}: no such state database`)
         rows = [readAccountStatus(path)]
       } else {
-        const file = resolve((flags.config ?? flags.accounts)!)
-        let text: string
-        try {
-          text = readFileSync(file, 'utf8')
-        } catch (error) {
-          throw new ConfigError(`${file}: cannot read it: ${(error as NodeJS.ErrnoException).code ?? describeError(error)}`)
-        }
-        const baseDir = dirname(file)
-        const parsed = flags.config !== undefined ? parseBatchYaml(text, file, baseDir) : {jobs: parseBatchCsv(text, file, {resolvePath: (p) => resolve(baseDir, p)}), stateDir: baseDir}
-        const stateDir = flags['state-dir'] === undefined ? parsed.stateDir : resolve(flags['state-dir'])
+        const {jobs, stateDir} = loadBatch({config: flags.config, accounts: flags.accounts, stateDir: flags['state-dir']})
         const batch = readBatchState(batchStatePath(stateDir))
-        rows = parsed.jobs.map((job) => {
+        rows = jobs.map((job) => {
           const record = batch.accounts[job.id]
           return {
             ...readAccountStatus(jobStatePath(stateDir, job)),
