@@ -1,6 +1,7 @@
 /**
- * Flags shared by the commands that connect to both accounts (sync, verify), so that they accept the
- * same connection options and resolve them the same way (config/load.ts resolveSyncConfig).
+ * Flags shared by the commands that connect to both accounts: the accounts and logins (declared here,
+ * per side) and the run settings (derived from config/settings.ts), and their hand-over to
+ * config/load.ts resolveRunConfig.
  *
  * Lives outside src/commands: oclif treats every module there as a command.
  */
