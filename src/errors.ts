@@ -28,6 +28,39 @@ export const ExitCode = {
 
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode]
 
+/** Who reports the code: a comparison, a plan or a batch says a little more than a sync about some codes. */
+export type ExitContext = 'sync' | 'verify' | 'plan' | 'batch'
+
+/** The one table of what each exit code means (README "Exit codes"); `sync` is the general wording. */
+const EXIT_MEANINGS: Record<ExitCodeValue, {sync: string} & Partial<Record<ExitContext, string>>> = {
+  [ExitCode.ok]: {
+    sync: 'everything was copied',
+    verify: 'source and destination are equal',
+    plan: 'the folder plan is fine; nothing was written',
+    batch: 'every account completed',
+  },
+  [ExitCode.partial]: {
+    sync: 'some messages or folders failed, see above; re-run to retry them',
+    verify: 'source and destination differ (the differences are listed)',
+    batch: 'some accounts failed or are partial, see their rows; re-run the batch to retry them',
+  },
+  [ExitCode.config]: {
+    sync: 'invalid configuration or flags; nothing was done',
+    plan: 'folder mapping conflicts, see above; a sync would stop before writing anything',
+  },
+  [ExitCode.auth]: {sync: 'a server refused the credentials'},
+  [ExitCode.connection]: {sync: 'a server could not be reached or the connection was lost; re-run to resume'},
+  [ExitCode.folder]: {sync: 'a folder could not be used', verify: 'a folder could not be compared (the others were)'},
+  [ExitCode.state]: {sync: 'the state database could not be used'},
+  [ExitCode.interrupted]: {sync: 'interrupted; progress is saved, re-run to resume'},
+}
+
+/** One line explaining an exit code, in the words of `context` where it has its own. */
+export function exitMeaning(code: number, context: ExitContext = 'sync'): string {
+  const row = EXIT_MEANINGS[code as ExitCodeValue]
+  return row ? (row[context] ?? row.sync) : 'unexpected error'
+}
+
 export interface MailferryErrorOptions {
   scope?: ErrorScope
   hint?: string
@@ -125,4 +158,26 @@ export class CancelledError extends MailferryError {
 export function describeError(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error)
   return text.replace(/\s+/g, ' ').trim()
+}
+
+/** What every command prints (--json) or returns when it could not start or was stopped by an error. */
+export interface FailureReport {
+  ok: false
+  exitCode: number
+  exitMeaning: string
+  error: string
+  hint?: string
+}
+
+/** The failure report of any thrown value: its message on one line, its hint and its kind's exit code. */
+export function failureReport(error: unknown): FailureReport {
+  const known = error instanceof MailferryError ? error : undefined
+  const exitCode = known?.exitCode ?? ExitCode.partial
+  return {
+    ok: false,
+    exitCode,
+    exitMeaning: exitMeaning(exitCode),
+    error: known?.message ?? describeError(error),
+    ...(known?.hint ? {hint: known.hint} : {}),
+  }
 }

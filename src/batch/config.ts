@@ -1,5 +1,5 @@
 /**
- * Batch migrations (issue #6): many account pairs from one YAML file or an imapsync-style CSV.
+ * Batch migrations: many account pairs from one YAML file or an imapsync-style CSV.
  * Pure: parses text into BatchJob lists; reading files and the environment happens in run.ts.
  *
  * YAML:

@@ -1,39 +1,34 @@
 /**
- * Runs a batch: each account through the same code path as `mailferry sync` (resolveRunConfig,
- * openSyncSession, runSync), in-process, at most `parallel` at once, within the per-host connection
- * budget. batch.json records each outcome as it happens, so a re-run skips what completed ok.
+ * Runs a batch: each account through the same code path as `mailferry sync` (the `runAccount` the
+ * caller hands in: src/app/batch.ts), in-process, at most `parallel` at once, within the per-host
+ * connection budget. batch.json records each outcome as it happens, so a re-run skips what completed ok.
  */
 import {join} from 'node:path'
 
-import {openSyncSession, type SyncSession} from '../cli/session.js'
-import {logEvents, logRunEnd, openRunLog} from '../cli/logging.js'
-import {inputSecretEnvNames} from '../config/auth.js'
-import {defaultStateFileName, resolveRunConfig, type SyncFlagValues} from '../config/load.js'
-import {selectionOf} from '../config/tuning.js'
-import {ExitCode, MailferryError, describeError} from '../errors.js'
-import type {Logger} from '../log.js'
-import {exitMeaning} from '../report/summary.js'
-import {runSync} from '../sync/run.js'
+import {defaultStateFileName, type SyncFlagValues} from '../config/load.js'
+import {ExitCode, failureReport, exitMeaning} from '../errors.js'
+import type {RunResult} from '../sync/events.js'
 import {accountDemand, fitConcurrency, HostBudget, type HostDemand} from './budget.js'
 import type {BatchEndpoint, BatchJob} from './config.js'
 import {batchStatePath, outcomeOf, readBatchState, writeBatchState, type AccountOutcome} from './state.js'
 
+/** Runs one account as `mailferry sync --config` would, given the flags that command would get. */
+export type AccountRunner = (job: BatchJob, flags: SyncFlagValues) => Promise<RunResult>
+
 export interface BatchOptions {
   stateDir: string
+  runAccount: AccountRunner
   /** Accounts at once (default 2). */
   parallel: number
   /** Sessions per host across all accounts; undefined = no cap. */
   maxConnectionsPerHost?: number
   /** Run accounts that completed ok before, too. */
   resync?: boolean
-  env?: NodeJS.ProcessEnv
   signal?: AbortSignal
   /** One plain line per event (account start / finish, total). */
   progress?: (line: string) => void
   /** Test switch: SIGKILL the process once this many accounts have finished in this run. */
   killAfterAccounts?: number
-  /** Set by runBatch: every account's secret variables, kept from each account's commands. */
-  secretEnvNames?: string[]
 }
 
 export interface AccountReport {
@@ -78,11 +73,6 @@ export interface BatchReport {
   }
 }
 
-export const BATCH_MEANINGS: Record<number, string> = {
-  0: 'every account completed',
-  1: 'some accounts failed or are partial, see their rows; re-run the batch to retry them',
-}
-
 /** The state DB of one job: `<stateDir>/<source>--<dest>.sqlite`. */
 export function jobStatePath(stateDir: string, job: BatchJob): string {
   return join(stateDir, defaultStateFileName(job.source, job.dest))
@@ -90,23 +80,20 @@ export function jobStatePath(stateDir: string, job: BatchJob): string {
 
 /** The flags `mailferry sync --config` would be given for this job (the rest is in job.settings). */
 export function jobFlags(statePath: string, concurrency: number): SyncFlagValues {
-  return {state: statePath, concurrency}
+  return {settings: {state: statePath, concurrency}}
 }
 
 const describe = (e: BatchEndpoint) => `${e.user}@${e.host}:${e.port}`
 
-/** One account, exactly as `sync` runs it. Never throws: failures become the report row. */
-export async function runAccount(job: BatchJob, concurrency: number, statePath: string, options: BatchOptions): Promise<AccountReport> {
-  const started = Date.now()
-  const row: AccountReport = {
+/** A report row before the account ran: nothing copied; `over` says what happened. */
+function accountRow(job: BatchJob, statePath: string, over: Partial<AccountReport> & Pick<AccountReport, 'outcome' | 'exitCode'>): AccountReport {
+  return {
     id: job.id,
     origin: job.origin,
     source: describe(job.source),
     dest: describe(job.dest),
-    outcome: 'failed',
-    exitCode: ExitCode.partial,
-    exitMeaning: '',
-    concurrency,
+    exitMeaning: exitMeaning(over.exitCode),
+    concurrency: 0,
     copied: 0,
     alreadyPresent: 0,
     failed: 0,
@@ -114,51 +101,38 @@ export async function runAccount(job: BatchJob, concurrency: number, statePath: 
     durationMs: 0,
     statePath,
     warnings: [],
+    ...over,
   }
-  let session: SyncSession | undefined
-  let log: Logger | undefined
+}
+
+/** One account, exactly as `sync` runs it. Never throws: failures become the report row. */
+export async function runAccount(job: BatchJob, concurrency: number, statePath: string, options: BatchOptions): Promise<AccountReport> {
+  const started = Date.now()
+  let row: AccountReport
   try {
-    const {config, warnings} = resolveRunConfig(jobFlags(statePath, concurrency), options.env ?? process.env, {
-      defaultStateDir: options.stateDir,
-      file: {input: job.settings, baseDir: options.stateDir},
-      secretEnvNames: options.secretEnvNames,
+    const result = await options.runAccount(job, jobFlags(statePath, concurrency))
+    const {copied, alreadyPresent, failed, bytes} = result.totals
+    row = accountRow(job, statePath, {
+      outcome: outcomeOf(result.exitCode),
+      exitCode: result.exitCode,
+      concurrency,
+      copied,
+      alreadyPresent,
+      failed,
+      bytes,
+      warnings: result.warnings,
+      ...(result.error ? {error: result.error} : {}),
     })
-    row.warnings.push(...warnings)
-    log = openRunLog(config.tuning?.logFile, false)
-    log.info(`run started: batch account ${job.id} (${job.origin}), state ${statePath}`)
-    session = await openSyncSession(config, {writableSource: false, signal: options.signal, logger: log})
-    const result = await runSync({...session.context, emit: logEvents(log)}, {
-      concurrency: config.concurrency,
-      signal: options.signal,
-      mapping: config.mapping,
-      policy: {maxErrors: config.tuning?.maxErrors, selection: selectionOf(config.tuning)},
-    })
-    row.exitCode = result.exitCode
-    row.copied = result.totals.copied
-    row.alreadyPresent = result.totals.alreadyPresent
-    row.failed = result.totals.failed
-    row.bytes = result.totals.bytes
-    if (result.error) row.error = result.error
-    row.warnings.push(...result.warnings)
-    logRunEnd(log, {...result, exitMeaning: exitMeaning(result.exitCode)})
   } catch (error) {
-    row.exitCode = error instanceof MailferryError ? error.exitCode : ExitCode.partial
-    row.error = error instanceof MailferryError ? error.message : describeError(error)
-    log?.error(`account failed: ${row.error}`)
-  } finally {
-    await session?.close().catch(() => undefined)
-    log?.close()
+    const failure = failureReport(error)
+    row = accountRow(job, statePath, {outcome: outcomeOf(failure.exitCode), exitCode: failure.exitCode, concurrency, error: failure.error})
   }
-  row.outcome = outcomeOf(row.exitCode)
-  row.exitMeaning = exitMeaning(row.exitCode)
   row.durationMs = Date.now() - started
   return row
 }
 
 export async function runBatch(jobs: BatchJob[], given: BatchOptions): Promise<BatchReport> {
-  // One account's passwordCommand must not see another account's password either.
-  const secretEnvNames = jobs.flatMap((job) => [...inputSecretEnvNames(job.settings.source), ...inputSecretEnvNames(job.settings.dest)])
-  const options: BatchOptions = {...given, secretEnvNames: [...(given.secretEnvNames ?? []), ...secretEnvNames]}
+  const options = given
   const started = Date.now()
   const progress = options.progress ?? (() => {})
   const statePath = batchStatePath(options.stateDir)
@@ -173,23 +147,11 @@ export async function runBatch(jobs: BatchJob[], given: BatchOptions): Promise<B
     const dbPath = jobStatePath(options.stateDir, job)
     const previous = state.accounts[job.id]
     if (previous?.outcome === 'ok' && !options.resync) {
-      rows.set(job.id, {
-        id: job.id,
-        origin: job.origin,
-        source: describe(job.source),
-        dest: describe(job.dest),
+      rows.set(job.id, accountRow(job, dbPath, {
         outcome: 'skipped',
-        exitCode: 0,
+        exitCode: ExitCode.ok,
         exitMeaning: `completed ok at ${previous.finishedAt}; skipped (--resync runs it again)`,
-        concurrency: 0,
-        copied: 0,
-        alreadyPresent: 0,
-        failed: 0,
-        bytes: 0,
-        durationMs: 0,
-        statePath: dbPath,
-        warnings: [],
-      })
+      }))
       progress(`skip   ${job.id} (completed ok at ${previous.finishedAt})`)
       continue
     }
@@ -249,7 +211,7 @@ export async function runBatch(jobs: BatchJob[], given: BatchOptions): Promise<B
 
   // Accounts never started (interrupted): reported as failed with exit 130, not recorded.
   for (const p of queue) {
-    rows.set(p.job.id, {...unfit(p.job, p.dbPath, 0), exitCode: ExitCode.interrupted, exitMeaning: exitMeaning(ExitCode.interrupted), error: 'not started (interrupted)'})
+    rows.set(p.job.id, accountRow(p.job, p.dbPath, {outcome: 'failed', exitCode: ExitCode.interrupted, error: 'not started (interrupted)'}))
   }
 
   const accounts = jobs.map((job) => rows.get(job.id)!)
@@ -271,7 +233,7 @@ export async function runBatch(jobs: BatchJob[], given: BatchOptions): Promise<B
   return {
     ok: exitCode === ExitCode.ok,
     exitCode,
-    exitMeaning: BATCH_MEANINGS[exitCode] ?? exitMeaning(exitCode),
+    exitMeaning: exitMeaning(exitCode, 'batch'),
     stateDir: options.stateDir,
     batchState: statePath,
     parallel: options.parallel,
@@ -283,22 +245,9 @@ export async function runBatch(jobs: BatchJob[], given: BatchOptions): Promise<B
 }
 
 function unfit(job: BatchJob, dbPath: string, cap: number): AccountReport {
-  return {
-    id: job.id,
-    origin: job.origin,
-    source: describe(job.source),
-    dest: describe(job.dest),
+  return accountRow(job, dbPath, {
     outcome: 'failed',
     exitCode: ExitCode.config,
-    exitMeaning: exitMeaning(ExitCode.config),
-    concurrency: 0,
-    copied: 0,
-    alreadyPresent: 0,
-    failed: 0,
-    bytes: 0,
-    durationMs: 0,
-    statePath: dbPath,
     error: `needs 2 sessions on one host, more than --max-connections-per-host ${cap}`,
-    warnings: [],
-  }
+  })
 }

@@ -3,11 +3,8 @@
  * Opened read-only (state/reader.ts checks the file and its schema first; nothing is created,
  * migrated or locked, so a running sync may write beside it).
  */
-import Database from 'better-sqlite3'
-
-import {StateError} from '../errors.js'
 import {formatBytes, renderTable} from '../report/format.js'
-import {openStateReader} from '../state/reader.js'
+import {openStateReader, type LastRun} from '../state/reader.js'
 
 export interface FolderStatus {
   source: string
@@ -26,7 +23,7 @@ export interface AccountStatus {
   exists: boolean
   source?: string
   dest?: string
-  lastRun?: {startedAt: string; finishedAt: string | null; outcome: string | null; copied: number; failed: number; error: string | null}
+  lastRun?: LastRun
   /** outcome of the last run: ok / partial / error / running-or-killed (started, never finished). */
   lastOutcome?: string
   folders: FolderStatus[]
@@ -34,46 +31,25 @@ export interface AccountStatus {
 }
 
 export function readAccountStatus(path: string): AccountStatus {
-  const empty: AccountStatus = {statePath: path, exists: false, folders: [], totals: {copied: 0, pending: 0, failed: 0, bytes: 0}}
   const reader = openStateReader(path)
-  if (!reader) return empty
-  const accounts = reader.accounts
-  reader.close()
-  let db: Database.Database
+  if (!reader) return {statePath: path, exists: false, folders: [], totals: {copied: 0, pending: 0, failed: 0, bytes: 0}}
   try {
-    db = new Database(path, {readonly: true, fileMustExist: true})
-  } catch (error) {
-    throw new StateError(`state database ${path}: ${(error as Error).message}`, {cause: error})
-  }
-  try {
-    db.pragma('busy_timeout = 5000')
-    const rows = db
-      .prepare(
-        `SELECT p.source_path AS source, p.dest_path AS dest, p.last_synced_at AS lastSyncedAt, p.source_messages AS sourceMessages,
-                COALESCE(SUM(m.status = 'copied'), 0) AS copied, COALESCE(SUM(m.status = 'pending'), 0) AS pending,
-                COALESCE(SUM(m.status = 'failed'), 0) AS failed, COALESCE(SUM(CASE WHEN m.status = 'copied' THEN m.size ELSE 0 END), 0) AS bytes
-           FROM folder_pairs p LEFT JOIN messages m ON m.pair_id = p.id
-          GROUP BY p.id ORDER BY p.source_path`,
-      )
-      .all() as Array<{source: string; dest: string; lastSyncedAt: string | null; sourceMessages: number | null; copied: number; pending: number; failed: number; bytes: number}>
-    const folders = rows.map((r): FolderStatus => {
+    const folders = reader.folderCounts().map((r): FolderStatus => {
       const unrecorded = r.sourceMessages === null ? 0 : Math.max(0, r.sourceMessages - r.copied - r.failed - r.pending)
       return {source: r.source, dest: r.dest, copied: r.copied, pending: r.pending + unrecorded, failed: r.failed, bytes: r.bytes, lastSyncedAt: r.lastSyncedAt}
     })
-    const run = db
-      .prepare('SELECT started_at AS startedAt, finished_at AS finishedAt, outcome, copied, failed, error FROM runs ORDER BY id DESC LIMIT 1')
-      .get() as AccountStatus['lastRun'] | undefined
+    const run = reader.lastRun()
     const sum = (pick: (f: FolderStatus) => number) => folders.reduce((n, f) => n + pick(f), 0)
     return {
       statePath: path,
       exists: true,
-      ...(accounts ? {source: accounts.source, dest: accounts.dest} : {}),
+      ...(reader.accounts ? {source: reader.accounts.source, dest: reader.accounts.dest} : {}),
       ...(run ? {lastRun: run, lastOutcome: run.outcome ?? 'running or killed'} : {}),
       folders,
       totals: {copied: sum((f) => f.copied), pending: sum((f) => f.pending), failed: sum((f) => f.failed), bytes: sum((f) => f.bytes)},
     }
   } finally {
-    db.close()
+    reader.close()
   }
 }
 

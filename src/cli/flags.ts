@@ -1,14 +1,16 @@
 /**
- * Flags shared by the commands that connect to both accounts (sync, verify), so that they accept the
- * same connection options and resolve them the same way (config/load.ts resolveSyncConfig).
+ * Flags shared by the commands that connect to both accounts: the accounts and logins (declared here,
+ * per side) and the run settings (derived from config/settings.ts), and their hand-over to
+ * config/load.ts resolveRunConfig.
  *
  * Lives outside src/commands: oclif treats every module there as a command.
  */
-import {Flags} from '@oclif/core'
+import {Flags, type Interfaces} from '@oclif/core'
 
-import {AUTH_METHODS, type AuthFlagValues} from '../config/auth.js'
+import {AUTH_METHODS, type AuthFlagValues} from '../credentials/auth.js'
 import type {SyncFlagValues} from '../config/load.js'
 import {TLS_MODES} from '../config/schema.js'
+import {SETTING_KEYS, SETTINGS, flagName, type SettingCommand} from '../config/settings.js'
 
 /** --config, both accounts, TLS modes and password sources. */
 export const accountFlags = {
@@ -26,7 +28,7 @@ export const accountFlags = {
   ...sideAuthFlags('dest'),
 }
 
-/** Issue #5: login method, admin login, password command/prompt, OAuth2 access tokens; per side. */
+/** Login method, admin login, password command/prompt, OAuth2 access tokens; per side. */
 function sideAuthFlags<S extends 'source' | 'dest'>(side: S) {
   const who = side === 'source' ? 'source' : 'destination'
   return {
@@ -44,18 +46,25 @@ function sideAuthFlags<S extends 'source' | 'dest'>(side: S) {
     Record<`${S}-password-prompt`, ReturnType<typeof Flags.boolean>>
 }
 
-/** Issue #5: sessions, reconnects, rate limits, log file, protocol trace. */
-export const connectivityFlags = {
-  connections: Flags.integer({min: 1, max: 64, summary: 'Sessions per side (default: --concurrency).'}),
-  retries: Flags.integer({min: 0, max: 1000, summary: 'Retries of an operation after a lost connection or server pushback (default 8).'}),
-  'retry-max-delay': Flags.integer({min: 1, summary: 'Longest pause between retries, in seconds (default 30; pauses double from 0.5 s).'}),
-  'max-bytes-per-second': Flags.integer({min: 1, summary: 'Per side: message bytes read from the source / written to the destination.'}),
-  'max-messages-per-second': Flags.integer({min: 1, summary: 'Per side: messages read from the source / written to the destination.'}),
-  'log-file': Flags.string({summary: 'Append a timestamped log to this file (mode 0600). Secrets are never written.'}),
-  'debug-imap': Flags.boolean({summary: 'Trace the IMAP protocol (to the log file, else stderr); passwords and tokens are redacted.'}),
+/**
+ * The flags of the run settings a command takes (config/settings.ts): each setting's flag, help and
+ * visibility come from its entry. Numbers arrive as text and are checked by the setting's own parser
+ * when the run is resolved, so a flag takes exactly what its YAML key takes (fractions included).
+ */
+export function settingFlags(command: SettingCommand) {
+  const flags: Record<string, Interfaces.OptionFlag<string | undefined> | Interfaces.BooleanFlag<boolean>> = {}
+  for (const key of SETTING_KEYS) {
+    const setting = SETTINGS[key]
+    if (!setting.commands.includes(command)) continue
+    const common = {summary: setting.help, hidden: setting.hidden}
+    const numeric = setting.kind === 'integer' || setting.kind === 'number'
+    flags[flagName(key)] =
+      setting.kind === 'boolean'
+        ? Flags.boolean<boolean>(common)
+        : Flags.string({...common, helpValue: numeric ? 'N' : setting.kind === 'path' ? 'PATH' : undefined})
+  }
+  return flags
 }
-
-export const concurrencyFlag = Flags.integer({min: 1, max: 64, summary: 'Connections per side and messages in flight (default 4).'})
 
 export const debugFlag = Flags.boolean({summary: 'Print stack traces of errors.'})
 
@@ -72,21 +81,8 @@ export function toFlagValues(flags: Record<string, unknown>): SyncFlagValues {
     sourcePasswordFile: flags['source-password-file'] as string | undefined,
     destPasswordEnv: flags['dest-password-env'] as string | undefined,
     destPasswordFile: flags['dest-password-file'] as string | undefined,
-    state: flags.state as string | undefined,
-    concurrency: flags.concurrency as number | undefined,
     auth: {source: authFlagValues(flags, 'source'), dest: authFlagValues(flags, 'dest')},
-    tuning: {
-      connections: flags.connections as number | undefined,
-      retries: flags.retries as number | undefined,
-      retryMaxDelay: flags['retry-max-delay'] as number | undefined,
-      maxBytesPerSecond: flags['max-bytes-per-second'] as number | undefined,
-      maxMessagesPerSecond: flags['max-messages-per-second'] as number | undefined,
-      maxErrors: flags['max-errors'] as number | undefined,
-      maxAge: flags['max-age'] as number | undefined,
-      minAge: flags['min-age'] as number | undefined,
-      maxSize: flags['max-size'] as number | undefined,
-      logFile: flags['log-file'] as string | undefined,
-    },
+    settings: Object.fromEntries(SETTING_KEYS.map((key) => [key, flags[flagName(key)]])),
   }
 }
 

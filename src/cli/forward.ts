@@ -9,6 +9,7 @@ import type {Command} from '@oclif/core'
 
 import {ConfigError} from '../errors.js'
 import {isMaildirUrl} from '../config/url.js'
+import {printFailure} from './failure.js'
 
 /** `flags` without those `drop` names. */
 export function omitFlags<T extends Record<string, unknown>>(flags: T, drop: (name: string) => boolean): Partial<T> {
@@ -55,6 +56,5 @@ export function renameFlag(argv: string[], from: string, to: string, map: (value
 /** A mistake in --to/--from, reported as sync reports configuration errors (exit 2). */
 export function usageError(command: Command, error: unknown): never {
   if (!(error instanceof ConfigError)) throw error
-  process.stderr.write(`Error: ${error.message}\n${error.hint ? `Hint: ${error.hint}\n` : ''}`)
-  return command.exit(error.exitCode)
+  return command.exit(printFailure(error).exitCode)
 }

@@ -1,19 +1,17 @@
-import {readFileSync} from 'node:fs'
-import {dirname, resolve} from 'node:path'
+import {Flags} from '@oclif/core'
 
-import {Command, Flags} from '@oclif/core'
+import {MailferryCommand} from '../cli/command.js'
 
-import {abortOnSignals} from '../cli/session.js'
+import {batch, loadBatch} from '../app/batch.js'
+import {abortOnSignals} from '../cli/signals.js'
 import {debugFlag} from '../cli/flags.js'
-import {parseBatchCsv, parseBatchYaml, type BatchJob} from '../batch/config.js'
+import type {BatchJob} from '../batch/config.js'
 import {renderBatchReport} from '../batch/report.js'
-import {runBatch, type BatchReport} from '../batch/run.js'
+import type {BatchReport} from '../batch/run.js'
 import {TLS_MODES, type TlsMode} from '../config/schema.js'
-import {ConfigError, describeError} from '../errors.js'
-import {printFailure} from '../cli/failure.js'
-import {exitMeaning} from '../report/summary.js'
+import {ConfigError, type FailureReport} from '../errors.js'
 
-export default class Batch extends Command {
+export default class Batch extends MailferryCommand {
   static override summary = 'Migrate many account pairs from one YAML file or CSV: shared connection limits, resumable.'
 
   static override description = `Each account runs exactly as \`mailferry sync\` would, with its own state database in the state directory.
@@ -43,14 +41,14 @@ Exit codes: 0 every account completed ok; 1 some account failed or is partial (i
     debug: debugFlag,
   }
 
-  async run(): Promise<BatchReport | {ok: false; exitCode: number; exitMeaning: string; error: string}> {
+  async run(): Promise<BatchReport | FailureReport> {
     const {flags} = await this.parse(Batch)
-    try {
+    return this.report(flags.debug, async () => {
       const {jobs, stateDir} = this.load(flags)
       const abort = new AbortController()
       const removeSignalHandlers = abortOnSignals(abort)
       try {
-        const report = await runBatch(jobs, {
+        const report = await batch(jobs, {
           stateDir,
           parallel: flags.parallel,
           maxConnectionsPerHost: flags['max-connections-per-host'],
@@ -60,45 +58,27 @@ Exit codes: 0 every account completed ok; 1 some account failed or is partial (i
           killAfterAccounts: flags['debug-kill-after-accounts'],
         })
         if (!this.jsonEnabled()) this.log(renderBatchReport(report))
-        process.exitCode = report.exitCode
         return report
       } finally {
         removeSignalHandlers()
       }
-    } catch (error) {
-      const {message, exitCode} = printFailure(error, flags.debug)
-      if (!this.jsonEnabled()) this.exit(exitCode)
-      process.exitCode = exitCode
-      return {ok: false, exitCode, exitMeaning: exitMeaning(exitCode), error: message}
-    }
+    })
   }
 
   private load(flags: {config?: string; accounts?: string; 'state-dir'?: string; 'source-tls'?: string; 'dest-tls'?: string; concurrency?: number}): {
     jobs: BatchJob[]
     stateDir: string
   } {
-    const path = resolve((flags.config ?? flags.accounts)!)
-    let text: string
-    try {
-      text = readFileSync(path, 'utf8')
-    } catch (error) {
-      throw new ConfigError(`${path}: cannot read it: ${(error as NodeJS.ErrnoException).code ?? describeError(error)}`)
-    }
-    const baseDir = dirname(path)
-    const stateDirFlag = flags['state-dir'] === undefined ? undefined : resolve(flags['state-dir'])
     if (flags.config !== undefined) {
       for (const flag of ['source-tls', 'dest-tls', 'concurrency'] as const) {
         if (flags[flag] !== undefined) throw new ConfigError(`--${flag} applies to --accounts CSV files; in YAML use defaults.${flag === 'concurrency' ? 'concurrency' : `${flag.split('-')[0]}.tls`}`)
       }
-      const parsed = parseBatchYaml(text, path, baseDir)
-      return {jobs: parsed.jobs, stateDir: stateDirFlag ?? parsed.stateDir}
     }
-    const jobs = parseBatchCsv(text, path, {
-      sourceTls: flags['source-tls'] as TlsMode | undefined,
-      destTls: flags['dest-tls'] as TlsMode | undefined,
-      concurrency: flags.concurrency,
-      resolvePath: (p) => resolve(baseDir, p),
+    return loadBatch({
+      config: flags.config,
+      accounts: flags.accounts,
+      stateDir: flags['state-dir'],
+      csv: {sourceTls: flags['source-tls'] as TlsMode | undefined, destTls: flags['dest-tls'] as TlsMode | undefined, concurrency: flags.concurrency},
     })
-    return {jobs, stateDir: stateDirFlag ?? baseDir}
   }
 }

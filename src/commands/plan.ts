@@ -1,25 +1,12 @@
-import {Command, Flags, type Interfaces} from '@oclif/core'
-
-import {accountFlags, concurrencyFlag, debugFlag, toFlagValues} from '../cli/flags.js'
-import {mappingFlags, toMappingFlagValues} from '../cli/mapping-flags.js'
-import {openAndPreview} from '../cli/preview.js'
-import {resolveRunConfig} from '../config/load.js'
-import {printFailure} from '../cli/failure.js'
+import {plan} from '../app/run.js'
+import {MailferryCommand} from '../cli/command.js'
+import {accountFlags, debugFlag, settingFlags} from '../cli/flags.js'
+import {mappingFlags} from '../cli/mapping-flags.js'
+import type {FailureReport} from '../errors.js'
 import {renderPlan} from '../report/plan.js'
-import {exitMeaning} from '../report/summary.js'
 import type {PlanPreview} from '../sync/preview.js'
 
-/** What --json prints when the plan could not be made. */
-export interface PlanFailure {
-  ok: false
-  exitCode: number
-  exitMeaning: string
-  error: string
-}
-
-type PlanFlags = Interfaces.InferredFlags<typeof Plan.flags>
-
-export default class Plan extends Command {
+export default class Plan extends MailferryCommand {
   static override summary = 'Show which source folder goes to which destination folder, and how much is left to copy. Changes nothing.'
 
   static override description = `Lists both accounts and applies the folder mapping (namespaces, separators, special-use folders,
@@ -42,37 +29,17 @@ Exit codes: 0 the plan is fine; 2 configuration error or folder mapping conflict
 
   static override flags = {
     ...accountFlags,
-    state: Flags.string({summary: 'State database to read the "copied" counts from (never created).'}),
-    concurrency: concurrencyFlag,
-    debug: debugFlag,
+    ...settingFlags('plan'),
     ...mappingFlags,
+    debug: debugFlag,
   }
 
-  async run(): Promise<PlanPreview | PlanFailure> {
+  async run(): Promise<PlanPreview | FailureReport> {
     const {flags} = await this.parse(Plan)
-    try {
-      return await this.plan(flags)
-    } catch (error) {
-      return this.fail(error, flags.debug)
-    }
-  }
-
-  private async plan(flags: PlanFlags): Promise<PlanPreview> {
-    const values = {...toFlagValues(flags), mapping: toMappingFlagValues(flags)}
-    const {config, warnings} = resolveRunConfig(values, process.env, {defaultStateDir: this.config.dataDir})
-    for (const warning of warnings) this.warn(warning)
-    const preview = await openAndPreview(config, {dryRun: false})
-    preview.warnings.unshift(...warnings)
-    if (!this.jsonEnabled()) this.log(renderPlan(preview))
-    process.exitCode = preview.exitCode
-    return preview
-  }
-
-  /** As in sync: one line, a hint line, the exit code of the kind of failure; the stack only with --debug. */
-  private fail(error: unknown, debug: boolean): PlanFailure {
-    const {message, exitCode} = printFailure(error, debug)
-    if (!this.jsonEnabled()) this.exit(exitCode)
-    process.exitCode = exitCode
-    return {ok: false, exitCode, exitMeaning: exitMeaning(exitCode), error: message}
+    return this.report(flags.debug, async () => {
+      const preview = await plan(this.resolveSpec(flags), {}, false)
+      if (!this.jsonEnabled()) this.log(renderPlan(preview))
+      return preview
+    })
   }
 }

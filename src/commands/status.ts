@@ -1,19 +1,19 @@
-import {existsSync, readFileSync} from 'node:fs'
-import {dirname, resolve} from 'node:path'
+import {existsSync} from 'node:fs'
+import {resolve} from 'node:path'
 
-import {Command, Flags} from '@oclif/core'
+import {Flags} from '@oclif/core'
 
-import {parseBatchCsv, parseBatchYaml} from '../batch/config.js'
+import {loadBatch} from '../app/batch.js'
+import {MailferryCommand} from '../cli/command.js'
+
 import {jobStatePath} from '../batch/run.js'
 import {batchStatePath, readBatchState} from '../batch/state.js'
 import {readAccountStatus, renderStatus, type AccountStatus} from '../batch/status.js'
-import {ConfigError, describeError} from '../errors.js'
-import {printFailure} from '../cli/failure.js'
-import {exitMeaning} from '../report/summary.js'
+import {ConfigError, type FailureReport} from '../errors.js'
 
 type Row = AccountStatus & {id?: string; batchOutcome?: string; label?: string}
 
-export default class Status extends Command {
+export default class Status extends MailferryCommand {
   static override summary = 'Show per account and folder what is copied, pending and failed, from the state databases alone (no connection).'
 
   static override examples = [
@@ -30,27 +30,18 @@ export default class Status extends Command {
     'state-dir': Flags.string({summary: 'The batch state directory, if not the default.'}),
   }
 
-  async run(): Promise<{accounts: Row[]} | {ok: false; exitCode: number; exitMeaning: string; error: string}> {
+  async run(): Promise<{accounts: Row[]} | FailureReport> {
     const {flags} = await this.parse(Status)
-    try {
+    return this.report(false, async () => {
       let rows: Row[]
       if (flags.state !== undefined) {
         const path = resolve(flags.state)
         if (!existsSync(path)) throw new ConfigError(`--state ${path}: no such state database`)
         rows = [readAccountStatus(path)]
       } else {
-        const file = resolve((flags.config ?? flags.accounts)!)
-        let text: string
-        try {
-          text = readFileSync(file, 'utf8')
-        } catch (error) {
-          throw new ConfigError(`${file}: cannot read it: ${(error as NodeJS.ErrnoException).code ?? describeError(error)}`)
-        }
-        const baseDir = dirname(file)
-        const parsed = flags.config !== undefined ? parseBatchYaml(text, file, baseDir) : {jobs: parseBatchCsv(text, file, {resolvePath: (p) => resolve(baseDir, p)}), stateDir: baseDir}
-        const stateDir = flags['state-dir'] === undefined ? parsed.stateDir : resolve(flags['state-dir'])
+        const {jobs, stateDir} = loadBatch({config: flags.config, accounts: flags.accounts, stateDir: flags['state-dir']})
         const batch = readBatchState(batchStatePath(stateDir))
-        rows = parsed.jobs.map((job) => {
+        rows = jobs.map((job) => {
           const record = batch.accounts[job.id]
           return {
             ...readAccountStatus(jobStatePath(stateDir, job)),
@@ -62,11 +53,6 @@ export default class Status extends Command {
       }
       if (!this.jsonEnabled()) this.log(renderStatus(rows))
       return {accounts: rows}
-    } catch (error) {
-      const {message, exitCode} = printFailure(error)
-      if (!this.jsonEnabled()) this.exit(exitCode)
-      process.exitCode = exitCode
-      return {ok: false, exitCode, exitMeaning: exitMeaning(exitCode), error: message}
-    }
+    })
   }
 }

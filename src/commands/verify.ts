@@ -1,26 +1,12 @@
-import {Command, Flags, type Interfaces} from '@oclif/core'
+import {verify} from '../app/run.js'
+import {MailferryCommand} from '../cli/command.js'
+import {accountFlags, debugFlag, settingFlags} from '../cli/flags.js'
+import {mappingFlags} from '../cli/mapping-flags.js'
+import type {FailureReport} from '../errors.js'
+import {renderVerifyReport} from '../report/verify.js'
+import type {VerifyResult} from '../verify/run.js'
 
-import {accountFlags, concurrencyFlag, debugFlag, toFlagValues} from '../cli/flags.js'
-import {mappingFlags, toMappingFlagValues} from '../cli/mapping-flags.js'
-import {peakRssBytes} from '../cli/memory.js'
-import {resolveRunConfig} from '../config/load.js'
-import {describeStore, type StoreConfig} from '../config/schema.js'
-import {printFailure} from '../cli/failure.js'
-import {renderVerifyReport, verifyExitMeaning} from '../report/verify.js'
-import {openStore} from '../stores/open.js'
-import {runVerify, type VerifyResult} from '../verify/run.js'
-
-/** What --json prints when the comparison could not start or was stopped by an error. */
-export interface VerifyFailure {
-  ok: false
-  exitCode: number
-  exitMeaning: string
-  error: string
-}
-
-type VerifyFlags = Interfaces.InferredFlags<typeof Verify.flags>
-
-export default class Verify extends Command {
+export default class Verify extends MailferryCommand {
   static override summary = 'Compare the source and destination accounts folder by folder; change nothing.'
 
   static override description = `Folders are mapped as sync maps them (give the same mapping flags or config file). Per folder: message counts, Message-ID and size of every message,
@@ -47,63 +33,26 @@ Exit codes: 0 equal; 1 different (listed); 2 configuration error; 3 login refuse
 
   static override flags = {
     ...accountFlags,
-    deep: Flags.boolean({summary: 'Also download and compare the SHA-256 of every message (slow: reads both mailboxes).'}),
-    concurrency: concurrencyFlag,
-    debug: debugFlag,
+    ...settingFlags('verify'),
     ...mappingFlags,
+    debug: debugFlag,
   }
 
-  async run(): Promise<VerifyResult | VerifyFailure> {
+  async run(): Promise<VerifyResult | FailureReport> {
     const {flags} = await this.parse(Verify)
-    try {
-      return await this.verify(flags)
-    } catch (error) {
-      return this.fail(error, flags.debug)
-    }
-  }
-
-  private async verify(flags: VerifyFlags): Promise<VerifyResult> {
-    // The same mapping flags as sync: verify compares the folders sync would pair.
-    const values = {...toFlagValues(flags), mapping: toMappingFlagValues(flags)}
-    // Either side may be a Maildir (maildir:/path), as for sync: verify a backup like a migration.
-    const {config, warnings} = resolveRunConfig(values, process.env, {defaultStateDir: this.config.dataDir})
-    for (const warning of warnings) this.warn(warning)
-    const open = (label: string, side: StoreConfig) => openStore(side, {label, connections: config.concurrency, readOnly: true})
-    const source = open('source', config.source)
-    const dest = open('destination', config.dest)
-    const human = !this.jsonEnabled()
-    try {
-      await Promise.all([source.open(), dest.open()])
-      const result = await runVerify(
-        {source, dest, sourceName: describeStore(config.source), destName: describeStore(config.dest)},
-        {
-          deep: flags.deep,
-          concurrency: config.concurrency,
-          mapping: config.mapping,
-          onFolder: human
-            ? ({phase, source: folder, verdict}) => {
-                if (phase === 'start') process.stderr.write(`comparing ${folder}${flags.deep ? ' (deep)' : ''}...\n`)
-                else if (verdict?.error) process.stderr.write(`${folder}: ${verdict.error}\n`)
-              }
-            : undefined,
-        },
-      )
-      result.exitMeaning = verifyExitMeaning(result.exitCode)
-      result.peakRssBytes = peakRssBytes()
-      result.warnings.unshift(...warnings)
+    return this.report(flags.debug, async () => {
+      // The same mapping flags as sync: verify compares the folders sync would pair.
+      const human = !this.jsonEnabled()
+      const result = await verify(this.resolveSpec(flags), {
+        onFolder: human
+          ? ({phase, source: folder, verdict}) => {
+              if (phase === 'start') process.stderr.write(`comparing ${folder}${flags.deep ? ' (deep)' : ''}...\n`)
+              else if (verdict?.error) process.stderr.write(`${folder}: ${verdict.error}\n`)
+            }
+          : undefined,
+      })
       if (human) this.log(renderVerifyReport(result))
-      process.exitCode = result.exitCode
       return result
-    } finally {
-      await Promise.allSettled([source.close(), dest.close()])
-    }
-  }
-
-  /** As in sync: one line, a hint line, the exit code of the kind of failure; the stack only with --debug. */
-  private fail(error: unknown, debug: boolean): VerifyFailure {
-    const {message, exitCode} = printFailure(error, debug)
-    if (!this.jsonEnabled()) this.exit(exitCode)
-    process.exitCode = exitCode
-    return {ok: false, exitCode, exitMeaning: verifyExitMeaning(exitCode), error: message}
+    })
   }
 }

@@ -1,20 +1,15 @@
-import {Command, Flags} from '@oclif/core'
-
-import {accountFlags, concurrencyFlag, connectivityFlags, debugFlag, toFlagValues} from '../cli/flags.js'
-import {openRunLog} from '../cli/logging.js'
-import {mappingFlags, toMappingFlagValues} from '../cli/mapping-flags.js'
-import {abortOnSignals, openSyncSession, type SyncSession} from '../cli/session.js'
+import type {OpenRun} from '../app/open.js'
+import {syncPass, withRun} from '../app/run.js'
+import {MailferryCommand} from '../cli/command.js'
+import {accountFlags, debugFlag, settingFlags} from '../cli/flags.js'
+import {mappingFlags} from '../cli/mapping-flags.js'
+import {abortOnSignals} from '../cli/signals.js'
 import {untilAborted, Wake} from '../cli/wake.js'
 import {ExitCode} from '../errors.js'
-import {silentLogger, type Logger} from '../log.js'
-import {resolveRunConfig} from '../config/load.js'
-import type {FolderMappingConfig} from '../config/mapping.js'
-import {printFailure} from '../cli/failure.js'
 import {createProgressReporter} from '../report/progress.js'
 import type {RunResult} from '../sync/events.js'
-import {runSync} from '../sync/run.js'
 
-export default class Watch extends Command {
+export default class Watch extends MailferryCommand {
   static override summary = 'Keep the destination in step with the source: sync, then again whenever the source changes.'
 
   static override description = `Runs a sync, then keeps running: new mail and flag changes reach the destination within seconds.
@@ -27,12 +22,7 @@ is set up again. SIGINT/SIGTERM stop it within a second, also during a pause, wi
   static override flags = {
     ...accountFlags,
     ...mappingFlags,
-    state: Flags.string({summary: 'State database path (default: one per account pair in the data directory).'}),
-    concurrency: concurrencyFlag,
-    ...connectivityFlags,
-    interval: Flags.integer({min: 1, default: 30, summary: 'Seconds between passes over every folder.'}),
-    mirror: Flags.boolean({summary: 'Make destination flags equal to the source\'s, overriding destination-only changes.'}),
-    'delete-extraneous': Flags.boolean({summary: 'Delete destination copies whose source message is gone.'}),
+    ...settingFlags('watch'),
     debug: debugFlag,
   }
 
@@ -49,34 +39,22 @@ is set up again. SIGINT/SIGTERM stop it within a second, also during a pause, wi
         process.exit(ExitCode.interrupted)
       }, 1000).unref()
     })
-    let session: SyncSession | undefined
-    let log: Logger = silentLogger
     try {
-      const values = {...toFlagValues(flags), mapping: toMappingFlagValues(flags)}
-      const {config, warnings} = resolveRunConfig(values, process.env, {defaultStateDir: this.config.dataDir})
-      for (const warning of warnings) this.warn(warning)
-      log = openRunLog(config.tuning?.logFile, flags['debug-imap'])
-      // The signal also cuts reconnect pauses and rate-limit waits short.
-      session = await openSyncSession(config, {writableSource: false, logger: log, signal: abort.signal})
-      this.say(`watching ${session.context.sourceName} -> ${session.context.destName} (every ${flags.interval} s, IDLE on INBOX)`)
-      await this.loop(session, config.concurrency, config.mapping, flags, abort.signal)
-      this.say('stopped; the state is saved')
-    } catch (error) {
-      this.exit(printFailure(error, flags.debug).exitCode)
+      await this.report(flags.debug, async () => {
+        const spec = this.resolveSpec(flags)
+        await withRun(spec, 'watch', {signal: abort.signal}, async (run) => {
+          const interval = spec.config.settings.interval
+          this.say(`watching ${run.sourceName} -> ${run.destName} (every ${interval} s, IDLE on INBOX)`)
+          await this.loop(run, interval, abort.signal)
+        })
+        this.say('stopped; the state is saved')
+      })
     } finally {
       removeSignalHandlers()
-      await session?.close()
-      log.close()
     }
   }
 
-  private async loop(
-    session: SyncSession,
-    concurrency: number,
-    mapping: FolderMappingConfig | undefined,
-    flags: {interval: number; mirror: boolean; 'delete-extraneous': boolean},
-    signal: AbortSignal,
-  ): Promise<void> {
+  private async loop(run: OpenRun, interval: number, signal: AbortSignal): Promise<void> {
     const wake = new Wake()
     let watcher: {stop(): Promise<void>; readonly closed: boolean} | undefined
     let failures = 0
@@ -86,12 +64,9 @@ is set up again. SIGINT/SIGTERM stop it within a second, also during a pause, wi
         // (Re)arm IDLE before the pass, so a change made during the pass wakes the next one; also
         // after its session dropped while the passes went on working.
         if (watcher?.closed) watcher = undefined
-        watcher ??= await this.armIdle(session, wake, signal)
+        watcher ??= await this.armIdle(run, wake, signal)
         if (signal.aborted) break
-        const result = await runSync(
-          {...session.context, emit: progress.listener},
-          {concurrency, signal, mapping, policy: {mirror: flags.mirror, deleteExtraneous: flags['delete-extraneous'], move: false}},
-        )
+        const result = await syncPass(run, {signal, emit: progress.listener})
         if (result.error && !signal.aborted) {
           failures++
           this.say(`pass failed: ${result.error}`)
@@ -102,7 +77,7 @@ is set up again. SIGINT/SIGTERM stop it within a second, also during a pause, wi
           failures = 0
           if (hasNews(result)) this.say(passLine(result))
         }
-        const pauseMs = failures > 0 ? Math.min(60_000, 1000 * 2 ** failures) : flags.interval * 1000
+        const pauseMs = failures > 0 ? Math.min(60_000, 1000 * 2 ** failures) : interval * 1000
         await wake.wait(pauseMs, signal)
       }
     } finally {
@@ -112,8 +87,8 @@ is set up again. SIGINT/SIGTERM stop it within a second, also during a pause, wi
   }
 
   /** IDLE on the source INBOX, or undefined (not offered, or failed: tried again next pass). Gives up on abort. */
-  private async armIdle(session: SyncSession, wake: Wake, signal: AbortSignal): Promise<{stop(): Promise<void>; readonly closed: boolean} | undefined> {
-    const arming = session.source.watch?.('INBOX', () => wake.fire()).catch(() => undefined)
+  private async armIdle(run: OpenRun, wake: Wake, signal: AbortSignal): Promise<{stop(): Promise<void>; readonly closed: boolean} | undefined> {
+    const arming = run.source.watch?.('INBOX', () => wake.fire()).catch(() => undefined)
     if (!arming) return undefined
     const armed = await untilAborted(arming, signal)
     // Armed only after the stop: end that session too.

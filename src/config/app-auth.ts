@@ -11,7 +11,7 @@
  *
  * Plain data and validation; nothing is read here.
  */
-import {ConfigKeyError, checkEnvName, checkPath, checkText} from './validate.js'
+import {ConfigKeyError, checkEnvName, checkPath, checkText} from './checks.js'
 
 /** Microsoft's endpoint for a tenant (id or domain). */
 export const microsoftTokenUrl = (tenant: string) => `https://login.microsoftonline.com/${encodeURIComponent(tenant)}/oauth2/v2.0/token`

@@ -18,7 +18,6 @@ import {LineCounter, isMap, isScalar, parseDocument, type Node as YamlNode} from
 
 import {ConfigError} from '../errors.js'
 import {
-  DEFAULT_CONCURRENCY,
   describeEndpoint,
   isMaildirConfig,
   type EndpointConfig,
@@ -31,14 +30,13 @@ import {
   type TlsOptions,
 } from './schema.js'
 import {resolveMapping, type MappingFlagValues} from './mapping.js'
-import {applyAuthFlags, authDraftFromInput, finalizeAuth, secretCommandEnv, secretEnvNames, type AuthDraft, type AuthFlagValues} from './auth.js'
-import {isDefaultTuning, resolveTuning, type TuningFlags} from './tuning.js'
+import {applyAuthFlags, authDraftFromInput, finalizeAuth, secretCommandEnv, secretEnvNames, type AuthDraft, type AuthFlagValues} from '../credentials/auth.js'
+import {resolveSettings, type SettingFlagValues} from './settings.js'
 import {registerSecret} from '../log.js'
-import {formatMode, readPassword, readTextFile, urlPasswordAdvice, type Side} from './secrets.js'
+import {formatMode, readPassword, readTextFile, urlPasswordAdvice, type Side} from '../credentials/secrets.js'
 import {isMaildirUrl, parseImapUrl, parseMaildirUrl, portOrDefault} from './url.js'
 import {
   ConfigKeyError,
-  checkConcurrency,
   checkEnvName,
   checkPath,
   checkText,
@@ -65,15 +63,12 @@ export interface SyncFlagValues {
   sourcePasswordFile?: string
   destPasswordEnv?: string
   destPasswordFile?: string
-  /** Path of the SQLite state DB. */
-  state?: string
-  concurrency?: number
   /** --include, --exclude, --map, --rename, --nest-under, ... (config/mapping.ts). */
   mapping?: MappingFlagValues
-  /** --source-auth-method, --dest-token-command, ... (config/auth.ts). */
+  /** --source-auth-method, --dest-token-command, ... (credentials/auth.ts). */
   auth?: Partial<Record<Side, AuthFlagValues>>
-  /** --connections, --retries, --max-bytes-per-second, --max-errors, --log-file ... (config/tuning.ts). */
-  tuning?: TuningFlags
+  /** --state, --concurrency, --retries, --max-age, --log-file, --mirror ... (config/settings.ts). */
+  settings?: SettingFlagValues
 }
 
 export interface ResolveOptions {
@@ -114,7 +109,7 @@ export interface EndpointDraft {
   servername?: string
   minTls?: MinTls
   allowPlaintext?: boolean
-  /** authMethod, authzid, token source, passwordPrompt (config/auth.ts). */
+  /** authMethod, authzid, token source, passwordPrompt (credentials/auth.ts). */
   auth?: AuthDraft
   /** The side is a Maildir (`maildir:` URL): its path, `~` expanded (made absolute by finalizeMaildir). */
   maildir?: string
@@ -172,15 +167,11 @@ export function resolveRunConfig(
     endpoints[side] = finished.endpoint
   }
 
-  const statePath = resolveStatePath(flags, fileInput, endpoints, {
-    defaultStateDir: options.defaultStateDir ?? './',
+  const settings = resolveSettings(fileInput, flags.settings ?? {}, {
     fromFile: (p) => resolveFilePath(p, baseDir, home),
     fromFlag: (p) => expandHome(p, home),
   })
-  const concurrency =
-    flags.concurrency !== undefined
-      ? checkConcurrency(flags.concurrency, '--concurrency')
-      : (fileInput.concurrency ?? DEFAULT_CONCURRENCY)
+  const statePath = settings.state ?? defaultStatePath(endpoints, options.defaultStateDir ?? './')
   const mapping = resolveMapping(fileInput.folders, flags.mapping ?? {})
 
   // Files and secrets last: a config mistake is reported without needing the passwords at hand.
@@ -213,12 +204,7 @@ export function resolveRunConfig(
     endpoint.password = password
     warnings.push(...secretWarnings)
   }
-  const tuning = resolveTuning(fileInput, flags.tuning ?? {}, {
-    fromFile: (p) => resolveFilePath(p, baseDir, home),
-    fromFlag: (p) => expandHome(p, home),
-  })
-
-  return {config: {source: endpoints.source, dest: endpoints.dest, statePath, concurrency, mapping, ...(isDefaultTuning(tuning) ? {} : {tuning})}, warnings}
+  return {config: {source: endpoints.source, dest: endpoints.dest, statePath, mapping, settings}, warnings}
 }
 
 /** A config handed over as data (ResolveOptions.file), in the shape loadConfigFile returns. */
@@ -511,16 +497,10 @@ export function defaultStateFileName(source: StateIdentity, dest: StateIdentity)
   return `${name}.sqlite`
 }
 
-function resolveStatePath(
-  flags: SyncFlagValues,
-  fileInput: FileConfigInput,
-  endpoints: Record<Side, StoreConfig>,
-  paths: {defaultStateDir: string; fromFile: (p: string) => string; fromFlag: (p: string) => string},
-): string {
-  if (flags.state !== undefined) return paths.fromFlag(checkPath(flags.state, '--state'))
-  if (fileInput.state !== undefined) return paths.fromFile(fileInput.state)
+/** Without --state or `state:`: inside a Maildir destination, else one file per account pair. */
+function defaultStatePath(endpoints: Record<Side, StoreConfig>, defaultStateDir: string): string {
   if (isMaildirConfig(endpoints.dest)) return join(endpoints.dest.path, MAILDIR_STATE_FILE)
-  return join(paths.defaultStateDir, defaultStateFileName(endpoints.source, endpoints.dest))
+  return join(defaultStateDir, defaultStateFileName(endpoints.source, endpoints.dest))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import {
   checkText,
   describeValue,
   isMapping,
-} from './validate.js'
+} from './checks.js'
 
 export interface NameMappingConfig {
   from: string

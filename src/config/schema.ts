@@ -6,8 +6,8 @@
  */
 
 import type {FolderMappingConfig} from './mapping.js'
-import type {AuthConfig} from './auth.js'
-import type {Tuning} from './tuning.js'
+import type {AuthConfig} from '../credentials/auth.js'
+import type {RunSettings} from './settings.js'
 
 /**
  * How the connection is protected.
@@ -49,7 +49,7 @@ export interface EndpointConfig {
   passwordSource?: SecretSource
   /** The resolved password. Never logged, never written anywhere. */
   password?: string
-  /** Login method, authzid, access token source, password prompt (config/auth.ts). Default: auto. */
+  /** Login method, authzid, access token source, password prompt (credentials/auth.ts). Default: auto. */
   auth?: AuthConfig
 }
 
@@ -79,15 +79,12 @@ export interface SyncConfig<Side extends StoreConfig = EndpointConfig> {
   dest: Side
   /** Path of the SQLite state database. */
   statePath: string
-  /** Connections per side and messages copied at once. Default 4. */
-  concurrency: number
   /** Folder mapping rules (config/mapping.ts). Default DEFAULT_MAPPING. */
   mapping?: FolderMappingConfig
-  /** Reconnects, throttling, error budget and log file (config/tuning.ts); left out when all default. */
-  tuning?: Tuning
+  /** Every run setting (config/settings.ts), merged and checked. */
+  settings: RunSettings
 }
 
-export const DEFAULT_CONCURRENCY = 4
 export const DEFAULT_PORTS: Record<TlsMode, number> = {implicit: 993, starttls: 143, none: 143}
 
 /**

@@ -13,7 +13,7 @@
  */
 
 import {DEFAULT_PORTS, type TlsMode} from './schema.js'
-import {ConfigKeyError, checkHost, checkPort} from './validate.js'
+import {ConfigKeyError, checkHost, checkPort} from './checks.js'
 
 export interface ImapUrl {
   host: string

@@ -8,22 +8,6 @@ import {formatByteRate, formatBytes, formatDuration, formatRate, renderTable} fr
 /** How many message failures are listed before "... and N more". */
 export const MAX_LISTED_FAILURES = 50
 
-const MEANINGS: Record<number, string> = {
-  [ExitCode.ok]: 'everything was copied',
-  [ExitCode.partial]: 'some messages or folders failed, see above; re-run to retry them',
-  [ExitCode.config]: 'invalid configuration or flags; nothing was done',
-  [ExitCode.auth]: 'a server refused the credentials',
-  [ExitCode.connection]: 'a server could not be reached or the connection was lost; re-run to resume',
-  [ExitCode.folder]: 'a folder could not be used',
-  [ExitCode.state]: 'the state database could not be used',
-  [ExitCode.interrupted]: 'interrupted; progress is saved, re-run to resume',
-}
-
-/** One line explaining an exit code (ExitCode in errors.ts). */
-export function exitMeaning(code: number): string {
-  return MEANINGS[code] ?? 'unexpected error'
-}
-
 const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`
 
 function exitLine(result: RunResult): string {
@@ -31,7 +15,7 @@ function exitLine(result: RunResult): string {
   if (result.exitCode === ExitCode.partial && failed > 0) {
     return `exit 1: ${plural(failed, 'message')} failed, see above; re-run to retry them`
   }
-  return `exit ${result.exitCode}: ${result.exitMeaning || exitMeaning(result.exitCode)}`
+  return `exit ${result.exitCode}: ${result.exitMeaning}`
 }
 
 function folderTable(result: RunResult): string {
@@ -56,6 +40,36 @@ function dedupe(lines: string[]): string[] {
   const counts = new Map<string, number>()
   for (const line of lines) counts.set(line, (counts.get(line) ?? 0) + 1)
   return [...counts].map(([line, n]) => (n > 1 ? `${line} (${n} times)` : line))
+}
+
+/** "destination: 3 operations were retried after a lost connection or server pushback". */
+function storeWarnings(result: RunResult): string[] {
+  const out: string[] = []
+  for (const [side, stats] of [['source', result.stores.source], ['destination', result.stores.dest]] as const) {
+    if (stats.retries > 0) {
+      out.push(`${side}: ${stats.retries} ${stats.retries === 1 ? 'operation was' : 'operations were'} retried after a lost connection or server pushback`)
+    }
+    if (stats.droppedSessions > 0) {
+      const sessions = stats.droppedSessions === 1 ? 'session was' : 'sessions were'
+      out.push(`${side}: ${stats.droppedSessions} ${sessions} lost (closed by the server or the network) and replaced`)
+    }
+  }
+  return out
+}
+
+/** Per destination folder: keywords the engine left out (PERMANENTFLAGS) and those the store could not keep. */
+function droppedKeywordLines(result: RunResult): string[] {
+  const lines: string[] = []
+  for (const f of result.folders) {
+    const counted = Object.entries(f.droppedKeywords)
+      .sort(([a, x], [b, y]) => y - x || a.localeCompare(b))
+      .map(([keyword, n]) => `${keyword} (${plural(n, 'message')})`)
+    if (counted.length > 0) lines.push(`  ${f.dest}: ${counted.join(', ')}`)
+  }
+  for (const [folder, keywords] of Object.entries(result.stores.dest.droppedKeywords)) {
+    if (keywords.length > 0) lines.push(`  ${folder}: ${keywords.join(', ')} (no room left in the folder)`)
+  }
+  return lines
 }
 
 export function renderSummary(result: RunResult): string {
@@ -96,8 +110,9 @@ export function renderSummary(result: RunResult): string {
   )
   out.push(`State database: ${result.statePath}`)
 
-  if (result.warnings.length > 0) {
-    out.push('', 'Warnings:', ...dedupe(result.warnings).map((w) => `  ${w}`))
+  const warnings = [...result.warnings, ...storeWarnings(result)]
+  if (warnings.length > 0) {
+    out.push('', 'Warnings:', ...dedupe(warnings).map((w) => `  ${w}`))
   }
 
   if (folderErrors.length > 0) {
@@ -111,16 +126,8 @@ export function renderSummary(result: RunResult): string {
     if (more > 0) out.push(`  ... and ${more} more`)
   }
 
-  const dropped = result.folders.filter((f) => Object.keys(f.droppedKeywords).length > 0)
-  if (dropped.length > 0) {
-    out.push('', 'Keywords the destination could not store (dropped):')
-    for (const f of dropped) {
-      const list = Object.entries(f.droppedKeywords)
-        .sort(([a, x], [b, y]) => y - x || a.localeCompare(b))
-        .map(([keyword, n]) => `${keyword} (${plural(n, 'message')})`)
-      out.push(`  ${f.dest}: ${list.join(', ')}`)
-    }
-  }
+  const dropped = droppedKeywordLines(result)
+  if (dropped.length > 0) out.push('', 'Keywords the destination could not store (dropped):', ...dropped)
 
   if (result.error) out.push('', `Stopped early: ${result.error}`)
   out.push('', exitLine(result))

@@ -1,22 +1,12 @@
 /**
  * The human report of `mailferry verify`, rendered from its VerifyResult. Pure: returns text.
  */
-import {ExitCode} from '../errors.js'
 import type {FolderVerdict} from '../verify/compare.js'
 import type {VerifyResult} from '../verify/run.js'
 import {formatBytes, formatDuration, renderTable} from './format.js'
-import {exitMeaning} from './summary.js'
 
 /** How many differences the human report lists before "... and N more". */
 export const MAX_LISTED_DIFFERENCES = 100
-
-/** One line explaining a verify exit code; codes other than 0 and 1 mean what they mean for sync. */
-export function verifyExitMeaning(code: number): string {
-  if (code === ExitCode.ok) return 'source and destination are equal'
-  if (code === ExitCode.partial) return 'source and destination differ (the differences are listed)'
-  if (code === ExitCode.folder) return 'a folder could not be compared (the others were)'
-  return exitMeaning(code)
-}
 
 function status(v: FolderVerdict): string {
   if (v.error) return `error: ${v.error}`
@@ -72,6 +62,6 @@ export function renderVerifyReport(result: VerifyResult): string {
   out.push('')
   const hashed = result.deep ? `, ${formatBytes(t.bytesHashed)} hashed` : ''
   out.push(`${t.folders} folder${t.folders === 1 ? '' : 's'}, ${t.equal} of ${t.sourceMessages} messages equal${hashed}, ${formatDuration(result.durationMs)}`)
-  out.push(`exit ${result.exitCode}: ${result.exitMeaning || verifyExitMeaning(result.exitCode)}`)
+  out.push(`exit ${result.exitCode}: ${result.exitMeaning}`)
   return out.join('\n')
 }

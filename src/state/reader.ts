@@ -1,6 +1,6 @@
 /**
- * Read-only access to a state database, for `plan` and `sync --dry-run`: what is already copied per
- * folder pair. Never creates the file, never migrates it, never takes the writer's lock (a running
+ * Read-only access to a state database, for `plan`, `sync --dry-run` and `status`: what is already
+ * copied per folder pair, and the counts of the last run. Never creates the file, never migrates it, never takes the writer's lock (a running
  * sync may be writing; SQLite's WAL lets us read beside it).
  */
 import Database from 'better-sqlite3'
@@ -22,7 +22,33 @@ export interface StateReader {
   readonly accounts?: {source: string; dest: string}
   /** Copied source UIDs of one folder pair, or undefined when the pair was never synced. */
   copied(sourcePath: string, destPath: string): CopiedInFolder | undefined
+  /** Message rows per folder pair, by status, with the source's message count of the last complete sync. */
+  folderCounts(): FolderCounts[]
+  /** The most recent run row, if any. */
+  lastRun(): LastRun | undefined
   close(): void
+}
+
+export interface FolderCounts {
+  source: string
+  dest: string
+  lastSyncedAt: string | null
+  /** MESSAGES of the source folder after the last complete sync (null before one). */
+  sourceMessages: number | null
+  copied: number
+  pending: number
+  failed: number
+  /** Bytes of the copied messages. */
+  bytes: number
+}
+
+export interface LastRun {
+  startedAt: string
+  finishedAt: string | null
+  outcome: string | null
+  copied: number
+  failed: number
+  error: string | null
 }
 
 /** Opens the database read-only, or returns undefined when there is no file at `path`. */
@@ -52,6 +78,14 @@ export function openStateReader(path: string): StateReader | undefined {
   const dest = meta.find((row) => row.key === 'dest')?.value
   const pairQuery = db.prepare('SELECT id, source_uidvalidity AS uidValidity FROM folder_pairs WHERE source_path = ? AND dest_path = ?')
   const uidQuery = db.prepare("SELECT source_uid AS uid FROM messages WHERE pair_id = ? AND status = 'copied'").pluck()
+  const countsQuery = db.prepare(
+    `SELECT p.source_path AS source, p.dest_path AS dest, p.last_synced_at AS lastSyncedAt, p.source_messages AS sourceMessages,
+            COALESCE(SUM(m.status = 'copied'), 0) AS copied, COALESCE(SUM(m.status = 'pending'), 0) AS pending,
+            COALESCE(SUM(m.status = 'failed'), 0) AS failed, COALESCE(SUM(CASE WHEN m.status = 'copied' THEN m.size ELSE 0 END), 0) AS bytes
+       FROM folder_pairs p LEFT JOIN messages m ON m.pair_id = p.id
+      GROUP BY p.id ORDER BY p.source_path`,
+  )
+  const lastRunQuery = db.prepare('SELECT started_at AS startedAt, finished_at AS finishedAt, outcome, copied, failed, error FROM runs ORDER BY id DESC LIMIT 1')
   return {
     path,
     accounts: source !== undefined && dest !== undefined ? {source, dest} : undefined,
@@ -60,6 +94,8 @@ export function openStateReader(path: string): StateReader | undefined {
       if (!pair) return undefined
       return {sourceUidValidity: pair.uidValidity, uids: new Set(uidQuery.all(pair.id) as number[])}
     },
+    folderCounts: () => countsQuery.all() as FolderCounts[],
+    lastRun: () => lastRunQuery.get() as LastRun | undefined,
     close() {
       if (db.open) db.close()
     },

@@ -24,6 +24,7 @@ import type {
   MessageSize,
   Store,
   StoreCapabilities,
+  StoreStats,
 } from './store.js'
 
 export interface ImapStoreOptions {
@@ -112,14 +113,8 @@ export class ImapStore implements Store {
     return text.startsWith(this.#where) ? text : `${this.#where}: ${text}`
   }
 
-  /** Sessions found closed by the server or the network (BYE, dropped connection), for the report. */
-  get droppedSessions(): number {
-    return this.#dropped
-  }
-
-  /** Operations tried again after a transient failure so far (reconnects and pushback), for the report. */
-  get retries(): number {
-    return this.#retries
+  stats(): StoreStats {
+    return {retries: this.#retries, droppedSessions: this.#dropped, droppedKeywords: {}}
   }
 
   async open(): Promise<void> {
@@ -144,21 +139,17 @@ export class ImapStore implements Store {
   }
 
   async listFolders(): Promise<FolderInfo[]> {
-    return this.#pool.use(async (client) => {
-      try {
-        const list = await client.list()
-        return list.map((entry) => ({
-          path: entry.path,
-          delimiter: entry.delimiter || null,
-          specialUse: specialUseAttribute(entry.flags),
-          noSelect: entry.flags.has('\\Noselect') || entry.flags.has('\\NonExistent'),
-          // imapflow leaves it undefined for an unsubscribed folder, and sets it on every folder
-          // when the server cannot tell.
-          subscribed: entry.subscribed === true,
-        }))
-      } catch (error) {
-        throw translateFolderError(error, this.#where, '(folder list)')
-      }
+    return this.#onSession('(folder list)', async (client) => {
+      const list = await client.list()
+      return list.map((entry) => ({
+        path: entry.path,
+        delimiter: entry.delimiter || null,
+        specialUse: specialUseAttribute(entry.flags),
+        noSelect: entry.flags.has('\\Noselect') || entry.flags.has('\\NonExistent'),
+        // imapflow leaves it undefined for an unsubscribed folder, and sets it on every folder
+        // when the server cannot tell.
+        subscribed: entry.subscribed === true,
+      }))
     })
   }
 
@@ -174,27 +165,19 @@ export class ImapStore implements Store {
   }
 
   async subscribeFolder(path: string): Promise<void> {
-    await this.#pool.use(async (client) => {
-      try {
-        if (!(await client.mailboxSubscribe(path))) {
-          // imapflow answers a refused (or cut-off) SUBSCRIBE with false.
-          throw client.usable ? new CommandRefusedError(`${this.#where}: folder "${path}": the server refused SUBSCRIBE`) : falseAnswer(client, 'SUBSCRIBE')
-        }
-      } catch (error) {
-        throw translateFolderError(error, this.#where, path)
+    await this.#onSession(path, async (client) => {
+      // imapflow answers a refused (or cut-off) SUBSCRIBE with false.
+      if (!(await client.mailboxSubscribe(path))) {
+        throw client.usable ? new CommandRefusedError(`${this.#where}: folder "${path}": the server refused SUBSCRIBE`) : falseAnswer(client, 'SUBSCRIBE')
       }
     })
   }
 
   async unsubscribeFolder(path: string): Promise<void> {
-    await this.#pool.use(async (client) => {
-      try {
-        if (!(await client.mailboxUnsubscribe(path))) {
-          // imapflow answers a refused (or cut-off) UNSUBSCRIBE with false.
-          throw client.usable ? new CommandRefusedError(`${this.#where}: folder "${path}": the server refused UNSUBSCRIBE`) : falseAnswer(client, 'UNSUBSCRIBE')
-        }
-      } catch (error) {
-        throw translateFolderError(error, this.#where, path)
+    await this.#onSession(path, async (client) => {
+      // imapflow answers a refused (or cut-off) UNSUBSCRIBE with false.
+      if (!(await client.mailboxUnsubscribe(path))) {
+        throw client.usable ? new CommandRefusedError(`${this.#where}: folder "${path}": the server refused UNSUBSCRIBE`) : falseAnswer(client, 'UNSUBSCRIBE')
       }
     })
   }
@@ -231,26 +214,22 @@ export class ImapStore implements Store {
   }
 
   async peek(path: string): Promise<FolderPeek> {
-    return this.#pool.use(async (client) => {
-      try {
-        // Dovecot answers STATUS on the selected mailbox from the session's last view of it, which
-        // misses changes made by others since; a NOOP brings the session up to date first.
-        if (client.mailbox && client.mailbox.path === path) await client.noop()
-        const status = await client.status(path, {
-          uidValidity: true,
-          uidNext: true,
-          messages: true,
-          highestModseq: this.#capabilities.condstore,
-        })
-        if (!status) throw falseAnswer(client, 'STATUS')
-        return {
-          uidValidity: Number(status.uidValidity),
-          uidNext: status.uidNext ?? 0,
-          messages: status.messages ?? 0,
-          highestModseq: status.highestModseq,
-        }
-      } catch (error) {
-        throw translateFolderError(error, this.#where, path)
+    return this.#onSession(path, async (client) => {
+      // Dovecot answers STATUS on the selected mailbox from the session's last view of it, which
+      // misses changes made by others since; a NOOP brings the session up to date first.
+      if (client.mailbox && client.mailbox.path === path) await client.noop()
+      const status = await client.status(path, {
+        uidValidity: true,
+        uidNext: true,
+        messages: true,
+        highestModseq: this.#capabilities.condstore,
+      })
+      if (!status) throw falseAnswer(client, 'STATUS')
+      return {
+        uidValidity: Number(status.uidValidity),
+        uidNext: status.uidNext ?? 0,
+        messages: status.messages ?? 0,
+        highestModseq: status.highestModseq,
       }
     })
   }
@@ -382,13 +361,7 @@ export class ImapStore implements Store {
   }
 
   async deleteFolder(path: string): Promise<void> {
-    await this.#pool.use(async (client) => {
-      try {
-        await client.mailboxDelete(path)
-      } catch (error) {
-        throw translateFolderError(error, this.#where, path)
-      }
-    })
+    await this.#onSession(path, (client) => client.mailboxDelete(path))
   }
 
   /**
@@ -434,6 +407,17 @@ export class ImapStore implements Store {
   }
 
   /** Run fn with a session that has `path` selected (EXAMINE when read-only). */
+  /** fn on a pooled session; what it throws is reported as this folder's ('(folder list)': the account's). */
+  #onSession<T>(path: string, fn: (client: ImapClient) => Promise<T>): Promise<T> {
+    return this.#pool.use(async (client) => {
+      try {
+        return await fn(client)
+      } catch (error) {
+        throw translateFolderError(error, this.#where, path)
+      }
+    })
+  }
+
   async #inFolder<T>(path: string, fn: (client: ImapClient) => Promise<T>): Promise<T> {
     return this.#pool.use(async (client) => {
       let lock

@@ -112,6 +112,19 @@ export interface AppendResult {
   uidValidity?: number
 }
 
+/** What a store reports about its own work, for the run report (a store without reconnects says 0). */
+export interface StoreStats {
+  /** Operations tried again after a lost connection or server pushback. */
+  retries: number
+  /** Sessions closed by the server or the network, and replaced. */
+  droppedSessions: number
+  /**
+   * Keywords a folder could not keep although its PERMANENTFLAGS allowed new ones when the run began,
+   * by folder path (a Maildir folder has 26 keyword letters). The engine counts the rest itself.
+   */
+  droppedKeywords: Record<string, string[]>
+}
+
 export interface Store {
   /** A short label for messages and reports ("source", "destination"). Never contains a secret. */
   readonly label: string
@@ -198,6 +211,8 @@ export interface Store {
    * still serve a stale view of the mailbox.
    */
   renewSessions?(): void
+  /** Counters so far, for the report. */
+  stats(): StoreStats
   /** Log out and release every connection. Safe to call twice. */
   close(): Promise<void>
 }

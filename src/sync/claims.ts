@@ -1,11 +1,9 @@
 /**
  * Checks the state's claims "source UID -> destination UID" against what the destination holds now.
  *
- * Why: a server process killed in the middle of an APPEND can leave its UID bookkeeping half written.
- * Dovecot's Maildir then finds "UIDs not ordered" in dovecot-uidlist and renumbers the messages it
- * stored meanwhile, without changing UIDVALIDITY: an APPENDUID answered a second earlier may now
- * name another message, and the copy it named has a new UID. Trusting such a claim hides the copy
- * from recognition (it is sent again: a duplicate) and sends later flag changes to the wrong message.
+ * Why: after an APPEND was cut off, the server may have renumbered what it stored meanwhile (Dovecot
+ * Maildir; the whole story is in docs/design.md, "Recorded UIDs are checked after a cut-off APPEND").
+ * Trusting a stale claim hides the copy from recognition (a duplicate) and misdirects flag changes.
  *
  * A claim holds when the destination message at that UID has the row's size and Message-ID (the
  * level-1 key of match.ts: a copy is byte-exact, so both are preserved).

@@ -1,3 +1,5 @@
+import type {StoreStats} from '../stores/store.js'
+
 /**
  * What the engine tells the outside world. The engine emits these and returns a RunResult; it never
  * prints. report/* subscribes (progress bars, log lines) and renders the RunResult (table or JSON).
@@ -81,6 +83,8 @@ export interface RunResult {
   }
   failures: MessageFailure[]
   warnings: string[]
+  /** What each store reports about its own work: retries, replaced sessions, keywords it could not keep. */
+  stores: {source: StoreStats; dest: StoreStats}
   /** Set when the run stopped early (connection lost, interrupted): what happened. */
   error?: string
   /** Peak resident memory of the process, filled in by the command. */

@@ -5,7 +5,7 @@
  * \Seen). The destination is only listed.
  */
 import type {FolderMappingConfig} from '../config/mapping.js'
-import {ExitCode, MailferryError, describeError} from '../errors.js'
+import {ExitCode, MailferryError, describeError, exitMeaning} from '../errors.js'
 import type {Namespace} from '../plan/names.js'
 import type {StateReader} from '../state/reader.js'
 import type {MessageSize, Store} from '../stores/store.js'
@@ -65,7 +65,7 @@ export interface PreviewContext {
   destName: string
   statePath: string
   /** The state database opened read-only, or undefined when there is none. */
-  state?: StateReader
+  state?: Pick<StateReader, 'path' | 'accounts' | 'copied'>
 }
 
 export interface PreviewOptions {
@@ -123,10 +123,11 @@ export async function previewPlan(ctx: PreviewContext, options: PreviewOptions):
   const folders = [...counted, ...skipped].sort((a, b) => a.source.localeCompare(b.source))
   const total = (pick: (row: PreviewFolder) => number | null) => sum(counted.map((row) => pick(row) ?? 0))
   const ok = plan.conflicts.length === 0
+  const exitCode = ok ? ExitCode.ok : ExitCode.config
   return {
     ok,
-    exitCode: ok ? ExitCode.ok : ExitCode.config,
-    exitMeaning: '',
+    exitCode,
+    exitMeaning: exitMeaning(exitCode, 'plan'),
     dryRun: options.dryRun ?? false,
     source: ctx.sourceName,
     dest: ctx.destName,

@@ -4,7 +4,7 @@
  */
 import PQueue from 'p-queue'
 
-import {ConfigError, ExitCode, MailferryError, describeError} from '../errors.js'
+import {ConfigError, ExitCode, MailferryError, describeError, exitMeaning} from '../errors.js'
 import {DEFAULT_MAPPING, type FolderMappingConfig} from '../config/mapping.js'
 import {buildPlan, type Plan} from '../plan/plan.js'
 import {mappingRules} from '../plan/rules.js'
@@ -207,7 +207,7 @@ function assemble(
   return {
     ok: exitCode === ExitCode.ok,
     exitCode,
-    exitMeaning: '',
+    exitMeaning: exitMeaning(exitCode),
     source: ctx.sourceName,
     dest: ctx.destName,
     statePath: ctx.statePath,
@@ -219,6 +219,7 @@ function assemble(
     totals,
     failures: engine.failures,
     warnings: engine.warnings,
+    stores: {source: ctx.source.stats(), dest: ctx.dest.stats()},
     error: error || undefined,
   }
 }

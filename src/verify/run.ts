@@ -11,7 +11,7 @@
 import {createHash} from 'node:crypto'
 
 import type {FolderMappingConfig} from '../config/mapping.js'
-import {ExitCode, MailferryError, describeError} from '../errors.js'
+import {ExitCode, MailferryError, describeError, exitMeaning} from '../errors.js'
 import type {FolderPair} from '../plan/plan.js'
 import type {MessageMeta, Store} from '../stores/store.js'
 import {ByteBudget} from '../sync/budget.js'
@@ -129,7 +129,7 @@ export async function runVerify(ctx: VerifyContext, options: VerifyOptions): Pro
   return {
     ok: exitCode === ExitCode.ok,
     exitCode,
-    exitMeaning: '',
+    exitMeaning: exitMeaning(exitCode, 'verify'),
     source: ctx.sourceName,
     dest: ctx.destName,
     deep: options.deep,

@@ -1,5 +1,5 @@
 /**
- * Issue #5, authentication and secrets, against real Dovecot:
+ * Authentication and secrets, against real Dovecot:
  * - XOAUTH2 / OAUTHBEARER with a token from tokenCommand, validated by Dovecot's oauth2 passdb at
  *   a small RFC 7662 introspection endpoint started here; with --log-file, --debug-imap and --json,
  *   neither the password nor the token shows up in the log, the protocol trace, the report, stderr
@@ -179,7 +179,9 @@ test('an access token that expires mid-run is refreshed with the OAuth2 refresh 
     if ((text.match(/ copied \(/g) ?? []).length >= 20) break
     await new Promise((resolve) => setTimeout(resolve, 20))
   }
-  await new Promise((resolve) => setTimeout(resolve, 2200))
+  // Every token the destination got so far has expired: new sessions need a new one.
+  const expired = () => [...idp.tokens.values()].every((token) => token.user !== users.dest || token.expiresAt < Date.now())
+  while (!expired() && Date.now() < deadline + 5000) await new Promise((resolve) => setTimeout(resolve, 20))
   for (const pid of instanceProcesses(dest)) {
     if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'imap') process.kill(pid, 'SIGKILL')
   }

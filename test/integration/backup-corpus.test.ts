@@ -1,6 +1,6 @@
 /**
  * The real-mail corpus (../shared/corpus, or $MAILFERRY_CORPUS) backed up to a Maildir and restored
- * to a server with another separator (issue #7). Skipped, with a message, where the corpus is not present.
+ * to a server with another separator. Skipped, with a message, where the corpus is not present.
  */
 import assert from 'node:assert/strict'
 import {chownSync, cpSync, mkdirSync, readdirSync, statSync} from 'node:fs'

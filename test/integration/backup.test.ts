@@ -1,5 +1,5 @@
 /**
- * mailferry backup / restore (issue #7) against real Dovecot servers: IMAP -> Maildir -> IMAP.
+ * mailferry backup / restore against real Dovecot servers: IMAP -> Maildir -> IMAP.
  * Copies are judged by what servers return (snapshot(): BODY.PEEK[] hashes, FLAGS, INTERNALDATE),
  * and the backup directory also by a Dovecot that serves it as its own mail (Dovecot-compatibility).
  */

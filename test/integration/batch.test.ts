@@ -1,5 +1,5 @@
 /**
- * Issue #6: `mailferry batch` over ten accounts between two real Dovecots: per-account equality,
+ * `mailferry batch` over ten accounts between two real Dovecots: per-account equality,
  * one wrong password failing alone, the per-host session cap, re-runs skipping completed accounts,
  * a batch killed midway resuming without duplicates; `mailferry status` from the state alone.
  */

@@ -6,13 +6,15 @@
  */
 import assert from 'node:assert/strict'
 import Database from 'better-sqlite3'
+import {spawn} from 'node:child_process'
+import {existsSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {after, before, describe, test} from 'node:test'
 
 import {startDovecot, type DovecotInstance} from '../harness/dovecot.js'
 import {seed, setFlags, snapshot} from '../harness/mailbox.js'
 import {generateMessages, nastyMessages, type SeedMessage} from '../harness/messages.js'
-import {freshUser, runCli, syncArgs, tempDir} from './cli.js'
+import {BIN, freshUser, runCli, syncArgs, tempDir} from './cli.js'
 
 let source: DovecotInstance
 let dest: DovecotInstance
@@ -25,6 +27,27 @@ after(async () => {
   await Promise.all([source?.stop(), dest?.stop()])
   tmp.cleanup()
 })
+
+/** Messages the run's log says were copied so far. */
+const copiedInLog = (logFile: string) => (existsSync(logFile) ? (readFileSync(logFile, 'utf8').match(/ copied \(/g) ?? []).length : 0)
+
+/**
+ * Runs sync until its log shows `more` messages copied beyond those already there, then SIGKILLs it
+ * (from outside, at whatever it is doing then). Resolves with the signal that ended it.
+ */
+function killAfterCopies(args: string[], env: NodeJS.ProcessEnv, logFile: string, more: number): Promise<NodeJS.Signals | null> {
+  const target = copiedInLog(logFile) + more
+  const child = spawn(process.execPath, [BIN, ...args, '--log-file', logFile], {env: {...process.env, ...env}, stdio: 'ignore'})
+  const poll = setInterval(() => {
+    if (copiedInLog(logFile) >= target) child.kill('SIGKILL')
+  }, 10)
+  return new Promise((resolve) =>
+    child.on('close', (_code, signal) => {
+      clearInterval(poll)
+      resolve(signal)
+    }),
+  )
+}
 
 function mailbox(): Record<string, SeedMessage[]> {
   const generated = generateMessages(40, {seed: 21})
@@ -67,8 +90,9 @@ describe('resume after kill -9', () => {
     const state = join(tmp.dir, `${users.source}.sqlite`)
     await seed(source, users.source, {...mailbox(), Big: generateMessages(6, {seed: 9, largeSizes: [3_000_000, 2_000_000]})})
     const {args, env} = syncArgs(source, dest, users, state)
-    for (const delay of [700, 900, 1100]) {
-      await runCli(args, env, {killAfterMs: delay})
+    const logFile = join(tmp.dir, `${users.source}.log`)
+    for (const more of [5, 5, 5]) {
+      assert.equal(await killAfterCopies(args, env, logFile, more), 'SIGKILL', 'the run was killed mid-copy, not finished')
     }
     const resumed = await runCli([...args, '--json'], env)
     assert.equal(resumed.code, 0, resumed.stderr)

@@ -1,5 +1,5 @@
 /**
- * Issue #5: rate limits, the connection cap and server pushback, the error budget, APPENDLIMIT.
+ * Rate limits, the connection cap and server pushback, the error budget, APPENDLIMIT.
  * The destination allows 2 sessions per user and IP (Dovecot mail_max_userip_connections) and
  * refuses messages above 20 000 bytes (quota_max_mail_size, announced as APPENDLIMIT). A server that
  * does not announce it answers "NO [LIMIT] ..." to such an APPEND: a failed message, not pushback

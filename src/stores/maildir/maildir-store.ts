@@ -28,6 +28,7 @@ import type {
   MessageMeta,
   Store,
   StoreCapabilities,
+  StoreStats,
 } from '../store.js'
 import {MAILDIR_SYSTEM_FLAGS} from './filename.js'
 import {FolderMissingError, MaildirFolder, ReadOnlyError} from './folder.js'
@@ -66,7 +67,7 @@ export class MaildirStore implements Store {
   /** Folder path -> directory name as found on disk (names that do not round-trip keep theirs). */
   readonly #dirs = new Map<string, string>()
   readonly #folders = new Map<string, MaildirFolder>()
-  /** Keywords that found no letter (26 per folder), per folder: reported by droppedKeywords(). */
+  /** Keywords that found no letter (26 per folder), per folder: reported by stats(). */
   readonly #dropped = new Map<string, Set<string>>()
 
   constructor(options: MaildirStoreOptions) {
@@ -262,11 +263,12 @@ export class MaildirStore implements Store {
   }
 
   /**
-   * Keywords that could not be stored because the folder's 26 keyword letters were taken
-   * (only possible when more keywords arrive in one run than status() showed room for).
+   * droppedKeywords: those that could not be stored because the folder's 26 keyword letters were
+   * taken (only possible when more keywords arrive in one run than status() showed room for).
    */
-  droppedKeywords(): Map<string, string[]> {
-    return new Map([...this.#dropped].map(([path, set]) => [path, [...set].sort()]))
+  stats(): StoreStats {
+    const droppedKeywords = Object.fromEntries([...this.#dropped].map(([path, set]) => [path, [...set].sort()]))
+    return {retries: 0, droppedSessions: 0, droppedKeywords}
   }
 
   // -------------------------------------------------------------------------------------------

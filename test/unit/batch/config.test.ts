@@ -167,7 +167,7 @@ describe('parseBatchCsv', () => {
 describe('jobFlags', () => {
   it('gives sync the state DB and concurrency; one state DB per pair', () => {
     const [job] = parseBatchCsv('old;a@b.example;env:A;new:1143;a;file:/p\n', 'a.csv', {sourceTls: 'none'})
-    assert.deepEqual(jobFlags('/s/x.sqlite', 2), {state: '/s/x.sqlite', concurrency: 2})
+    assert.deepEqual(jobFlags('/s/x.sqlite', 2), {settings: {state: '/s/x.sqlite', concurrency: 2}})
     assert.match(jobStatePath('/s', job), /^\/s\/.*\.sqlite$/)
   })
 })

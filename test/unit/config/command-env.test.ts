@@ -9,7 +9,7 @@ import {join} from 'node:path'
 import {after, test} from 'node:test'
 
 import {parseBatchYaml} from '../../../src/batch/config.js'
-import {runBatch} from '../../../src/batch/run.js'
+import {batch as runBatch} from '../../../src/app/batch.js'
 import {parseConfigText, resolveSyncConfig, type SyncFlagValues} from '../../../src/config/load.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'mf-cmd-env-'))

@@ -6,6 +6,7 @@ import {after, before, describe, it} from 'node:test'
 
 import {ConfigError, ExitCode} from '../../../src/errors.js'
 import {DEFAULT_MAPPING} from '../../../src/config/mapping.js'
+import {defaultSettings} from '../../../src/config/settings.js'
 import {
   defaultStateFileName,
   isLoopbackHost,
@@ -104,7 +105,7 @@ describe('resolveSyncConfig: flags only', () => {
       passwordSource: {kind: 'env', name: 'NEW_PW'},
       password: OTHER_SECRET,
     })
-    assert.equal(config.concurrency, 4)
+    assert.equal(config.settings.concurrency, 4)
     assert.equal(
       config.statePath,
       '/var/lib/mailferry/alice@old.example.com-993--alice@example.com@new.example.com-1143.sqlite',
@@ -136,13 +137,13 @@ describe('resolveSyncConfig: flags only', () => {
   })
 
   it('--state and --concurrency', () => {
-    const {config} = resolve({...BOTH_URLS, state: 'here.sqlite', concurrency: 12})
+    const {config} = resolve({...BOTH_URLS, settings: {state: 'here.sqlite', concurrency: 12}})
     assert.equal(config.statePath, 'here.sqlite')
-    assert.equal(config.concurrency, 12)
+    assert.equal(config.settings.concurrency, 12)
   })
 
   it('expands ~ in path flags', () => {
-    const {config} = resolve({...BOTH_URLS, state: '~/m.sqlite'})
+    const {config} = resolve({...BOTH_URLS, settings: {state: '~/m.sqlite'}})
     assert.equal(config.statePath, '/home/alice/m.sqlite')
   })
 
@@ -197,10 +198,10 @@ describe('resolveSyncConfig: flag errors', () => {
       configError(() => resolve({...BOTH_URLS, sourceTls: 'ssl'})).message,
       '--source-tls: expected one of implicit, starttls, none, got "ssl" (string)',
     )
-    assert.match(configError(() => resolve({...BOTH_URLS, concurrency: 0})).message, /^--concurrency: expected an integer 1-64, got 0/)
-    assert.match(configError(() => resolve({...BOTH_URLS, concurrency: 65})).message, /^--concurrency: /)
+    assert.match(configError(() => resolve({...BOTH_URLS, settings: {concurrency: 0}})).message, /^--concurrency: expected an integer 1-64, got 0/)
+    assert.match(configError(() => resolve({...BOTH_URLS, settings: {concurrency: 65}})).message, /^--concurrency: /)
     assert.match(configError(() => resolve({...BOTH_URLS, destPasswordEnv: 'not a name'})).message, /^--dest-password-env: /)
-    assert.match(configError(() => resolve({...BOTH_URLS, state: ''})).message, /^--state: expected a file path/)
+    assert.match(configError(() => resolve({...BOTH_URLS, settings: {state: ''}})).message, /^--state: expected a file path/)
   })
 
   it('both password flags for one side is an error', () => {
@@ -294,8 +295,8 @@ describe('resolveSyncConfig: YAML file', () => {
         password: OTHER_SECRET,
       },
       statePath: join(dir, 'alice.mailferry.sqlite'),
-      concurrency: 8,
       mapping: DEFAULT_MAPPING,
+      settings: {...defaultSettings(), state: join(dir, 'alice.mailferry.sqlite'), concurrency: 8},
     })
   })
 
@@ -358,9 +359,9 @@ describe('resolveSyncConfig: YAML file', () => {
   it('--state and --concurrency override the file', () => {
     const config = file(FULL_YAML.replace('pw/new', 'pw-new'))
     file(`${OTHER_SECRET}\n`, 0o600, 'pw-new')
-    const {config: c} = resolve({config, state: 's.sqlite', concurrency: 2})
+    const {config: c} = resolve({config, settings: {state: 's.sqlite', concurrency: 2}})
     assert.equal(c.statePath, 's.sqlite')
-    assert.equal(c.concurrency, 2)
+    assert.equal(c.settings.concurrency, 2)
   })
 
   it('~ in the file expands to the home directory', () => {

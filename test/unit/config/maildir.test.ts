@@ -1,4 +1,4 @@
-/** `maildir:` sides (issue #7): flags, YAML, state path, what does not apply to a directory. */
+/** `maildir:` sides: flags, YAML, state path, what does not apply to a directory. */
 import assert from 'node:assert/strict'
 import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
@@ -60,7 +60,7 @@ describe('resolveRunConfig with a maildir side', () => {
   it('relative paths from the current directory, ~ from the home directory; --state still wins', () => {
     assert.deepEqual(run({...IMAP_SOURCE, dest: 'maildir:backup'}).config.dest, {kind: 'maildir', path: resolvePath('backup')})
     assert.deepEqual(run({...IMAP_SOURCE, dest: 'maildir:~/mail'}).config.dest, {kind: 'maildir', path: '/home/alice/mail'})
-    assert.equal(run({...IMAP_SOURCE, dest: 'maildir:/b', state: '/s/x.sqlite'}).config.statePath, '/s/x.sqlite')
+    assert.equal(run({...IMAP_SOURCE, dest: 'maildir:/b', settings: {state: '/s/x.sqlite'}}).config.statePath, '/s/x.sqlite')
   })
 
   it('--source maildir: (a restore): the state in the data directory, named by both sides', () => {

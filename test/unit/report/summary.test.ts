@@ -1,13 +1,15 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
-import {ExitCode} from '../../../src/errors.js'
-import {exitMeaning, renderSummary} from '../../../src/report/summary.js'
+import {ExitCode, exitMeaning, failureReport, MailferryError} from '../../../src/errors.js'
+import {renderSummary} from '../../../src/report/summary.js'
 import {emptyResult} from '../../../src/sync/context.js'
 import type {FolderResult, MessageFailure, RunResult} from '../../../src/sync/events.js'
 
 function folder(over: Partial<FolderResult> & {source: string}): FolderResult {
   return {...emptyResult({source: over.source, dest: over.source, create: false}), durationMs: 100, ...over}
 }
+
+const noStats = () => ({retries: 0, droppedSessions: 0, droppedKeywords: {}})
 
 function run(folders: FolderResult[], over: Partial<RunResult> = {}): RunResult {
   const sum = (key: keyof RunResult['totals']): number => folders.reduce((n, f) => n + f[key], 0)
@@ -16,7 +18,7 @@ function run(folders: FolderResult[], over: Partial<RunResult> = {}): RunResult 
   return {
     ok: exitCode === 0,
     exitCode,
-    exitMeaning: '',
+    exitMeaning: exitMeaning(exitCode),
     source: 'imaps://ann@old.example.com',
     dest: 'imaps://ann@new.example.com',
     statePath: '/home/ann/.local/state/mailferry/ann.sqlite',
@@ -38,6 +40,7 @@ function run(folders: FolderResult[], over: Partial<RunResult> = {}): RunResult 
       flagsUpdated: sum('flagsUpdated'),
       bytes: sum('bytes'),
     },
+    stores: {source: noStats(), dest: noStats()},
     failures,
     warnings: [],
     ...over,
@@ -123,6 +126,14 @@ describe('renderSummary', () => {
     assert.equal(text.at(-2), `exit 1: ${exitMeaning(1)}`)
   })
 
+  it('what the stores report: retries, replaced sessions, keywords a Maildir had no room for', () => {
+    const stores = {source: {...noStats(), retries: 3}, dest: {retries: 0, droppedSessions: 1, droppedKeywords: {INBOX: ['k26', 'k27']}}}
+    const text = lines(renderSummary(run([folder({source: 'INBOX', copied: 1})], {stores})))
+    assert.ok(text.includes('  source: 3 operations were retried after a lost connection or server pushback'))
+    assert.ok(text.includes('  destination: 1 session was lost (closed by the server or the network) and replaced'))
+    assert.ok(text.includes('  INBOX: k26, k27 (no room left in the folder)'))
+  })
+
   it('reports a run that stopped early', () => {
     const out = renderSummary(
       run([folder({source: 'INBOX', copied: 10})], {error: 'connection lost', exitCode: ExitCode.connection}),
@@ -139,5 +150,18 @@ describe('exitMeaning', () => {
     for (const code of Object.values(ExitCode)) assert.notEqual(exitMeaning(code), 'unexpected error', String(code))
     assert.equal(exitMeaning(ExitCode.interrupted), 'interrupted; progress is saved, re-run to resume')
     assert.equal(exitMeaning(99), 'unexpected error')
+  })
+
+  it('one table: a comparison, a plan and a batch word some codes their own way, the rest as a sync', () => {
+    assert.equal(exitMeaning(ExitCode.ok, 'verify'), 'source and destination are equal')
+    assert.equal(exitMeaning(ExitCode.partial, 'batch'), 'some accounts failed or are partial, see their rows; re-run the batch to retry them')
+    assert.equal(exitMeaning(ExitCode.config, 'plan'), 'folder mapping conflicts, see above; a sync would stop before writing anything')
+    assert.equal(exitMeaning(ExitCode.auth, 'verify'), exitMeaning(ExitCode.auth))
+  })
+
+  it('a failure report: one line, its hint, its kind of exit code', () => {
+    const error = new MailferryError('first\n  second', {hint: 'do this', exitCode: ExitCode.auth})
+    assert.deepEqual(failureReport(error), {ok: false, exitCode: 3, exitMeaning: 'a server refused the credentials', error: 'first\n  second', hint: 'do this'})
+    assert.deepEqual(failureReport(new Error('odd\nthing')), {ok: false, exitCode: 1, exitMeaning: exitMeaning(1), error: 'odd thing'})
   })
 })

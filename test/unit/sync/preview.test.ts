@@ -27,6 +27,7 @@ function fakeStore(label: string, folders: FakeFolder[], caps: Partial<StoreCapa
     calls,
     open: async () => {},
     close: async () => {},
+    stats: () => ({retries: 0, droppedSessions: 0, droppedKeywords: {}}),
     capabilities: () => ({uidplus: true, condstore: false, expungeByUid: true, ...caps}),
     listFolders: async () => folders.map(({uidValidity: _v, sizes: _s, ...info}) => info),
     peek: async (path) => {
@@ -67,7 +68,7 @@ describe('previewPlan', () => {
   const dest = fakeStore('destination', [{path: 'INBOX', delimiter: '/', noSelect: false}, {path: 'Sent', delimiter: '/', specialUse: '\\Sent', noSelect: false}], {
     namespace: {prefix: '', delimiter: '/'},
   })
-  const state: StateReader = {
+  const state: Pick<StateReader, 'path' | 'accounts' | 'copied'> = {
     path: '/x/state.sqlite',
     accounts: {source: 'a@h:1', dest: 'b@h:2'},
     copied: (s, d) =>
@@ -76,7 +77,6 @@ describe('previewPlan', () => {
         : s === 'INBOX.Sent Items'
           ? {sourceUidValidity: 4, uids: new Set([1])}
           : undefined,
-    close: () => {},
   }
 
   it('counts per folder from STATUS and RFC822.SIZE, "copied" from the state, and writes nothing', async () => {

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict'
 import {test} from 'node:test'
 
-import {MAX_LISTED_DIFFERENCES, renderVerifyReport, verifyExitMeaning} from '../../../src/report/verify.js'
+import {exitMeaning} from '../../../src/errors.js'
+import {MAX_LISTED_DIFFERENCES, renderVerifyReport} from '../../../src/report/verify.js'
 import {compareFolder, missingFolder, type VerifyMessage} from '../../../src/verify/compare.js'
 import type {VerifyResult} from '../../../src/verify/run.js'
 
@@ -13,7 +14,7 @@ function result(comparisons: ReturnType<typeof compareFolder>[], exitCode: numbe
   const folders = comparisons.map((c) => c.verdict)
   const sum = (k: 'sourceMessages' | 'destMessages' | 'equal' | 'missing' | 'extra' | 'changed') => folders.reduce((n, v) => n + v[k], 0)
   return {
-    ok: exitCode === 0, exitCode, exitMeaning: verifyExitMeaning(exitCode), source: 'a@src:143', dest: 'a@dst:143', deep: false,
+    ok: exitCode === 0, exitCode, exitMeaning: exitMeaning(exitCode, 'verify'), source: 'a@src:143', dest: 'a@dst:143', deep: false,
     startedAt: '', finishedAt: '', durationMs: 1500, folders,
     totals: {folders: folders.length, foldersMissing: 0, sourceMessages: sum('sourceMessages'), destMessages: sum('destMessages'),
       equal: sum('equal'), missing: sum('missing'), extra: sum('extra'), changed: sum('changed'), bytesHashed: 0},

@@ -1,5 +1,5 @@
 /**
- * How an account logs in, and where its credentials come from (issue #5).
+ * How an account logs in, and where its credentials come from.
  *
  *   authMethod   auto (default: AUTHENTICATE PLAIN when offered, else AUTHENTICATE LOGIN, else LOGIN),
  *                login (the IMAP LOGIN command), plain (AUTHENTICATE PLAIN), sasl-login (AUTHENTICATE LOGIN),
@@ -23,14 +23,26 @@ import {execFile, execFileSync} from 'node:child_process'
 import {AuthError, CancelledError, ConfigError} from '../errors.js'
 import {writePrivateFileSync} from '../files.js'
 import {registerSecret} from '../log.js'
-import {appTokenFetcher, requestToken} from '../credentials/app-grants.js'
-import {OAUTH2_GRANTS, appGrantSource, validateAppGrant, type AppGrantInput, type AppGrantSource} from './app-auth.js'
-import type {SecretSource} from './schema.js'
+import {appTokenFetcher, requestToken} from './app-grants.js'
+import {OAUTH2_GRANTS, appGrantSource, validateAppGrant, type AppGrantInput, type AppGrantSource} from '../config/app-auth.js'
+import type {SecretSource} from '../config/schema.js'
 import {firstLine, modeWarning, readTextFile, type Side} from './secrets.js'
-import {AUTH_KEYS, AUTH_METHODS, type AuthMethod} from './keys.js'
-import {ConfigKeyError, checkEnvName, checkPath, checkText} from './validate.js'
+import {ConfigKeyError, checkEnvName, checkPath, checkText} from '../config/checks.js'
 
-export {AUTH_KEYS, AUTH_METHODS, type AuthMethod}
+export const AUTH_METHODS = ['auto', 'login', 'plain', 'sasl-login', 'xoauth2', 'oauthbearer'] as const
+export type AuthMethod = (typeof AUTH_METHODS)[number]
+
+/** Endpoint keys about logging in (config/auth.ts). */
+export const AUTH_KEYS = [
+  'authMethod',
+  'authzid',
+  'passwordCommand',
+  'passwordPrompt',
+  'tokenEnv',
+  'tokenFile',
+  'tokenCommand',
+  'oauth2',
+] as const
 
 /** A secret that is only ever read from the environment or a file. */
 export type StoredSecret = {kind: 'env'; name: string} | {kind: 'file'; path: string}

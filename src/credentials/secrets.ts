@@ -11,7 +11,7 @@ import {closeSync, fstatSync, openSync, readFileSync} from 'node:fs'
 
 import {ConfigError} from '../errors.js'
 import {runSecretCommandSync, secretCommandEnv} from './auth.js'
-import type {SecretSource} from './schema.js'
+import type {SecretSource} from '../config/schema.js'
 
 export type Side = 'source' | 'dest'
 

@@ -13,7 +13,7 @@ import {
   passwordAdvice,
   readPassword,
   readTextFile,
-} from '../../../src/config/secrets.js'
+} from '../../../src/credentials/secrets.js'
 
 const SECRET = 'Zq9-Wombat-Secret!'
 let dir: string

@@ -1,0 +1,158 @@
+/**
+ * The composition root: the one place that turns a run's specification into working parts. Every
+ * command (sync, watch, plan and --dry-run, verify; backup and restore are sync; batch runs sync per
+ * account) opens its stores here, so they all get the same connections, reconnect policy, rate
+ * limits, logger and abort signal, and the engine gets its options from the same settings.
+ */
+import {describeStore, type StoreConfig, type SyncConfig} from '../config/schema.js'
+import {RETRY_INITIAL_DELAY_MS} from '../config/settings.js'
+import {ConfigError} from '../errors.js'
+import {storeLimits} from '../imap/throttle.js'
+import type {Logger} from '../log.js'
+import {openStateDb} from '../state/db.js'
+import {openStateReader, type StateReader} from '../state/reader.js'
+import {StateRepository} from '../state/repository.js'
+import {openStore, type OpenStoreOptions} from '../stores/open.js'
+import type {Store} from '../stores/store.js'
+import type {EngineHooks} from '../sync/engine.js'
+import type {SyncListener} from '../sync/events.js'
+import type {RunContext, RunOptions} from '../sync/run.js'
+
+/** A run's configuration, merged from defaults, the YAML file and the flags, with its warnings. */
+export interface RunSpec {
+  config: SyncConfig<StoreConfig>
+  /** One line each, for stderr and the report. Never contains a password. */
+  warnings: string[]
+}
+
+/**
+ * What the run does with the stores: `sync` and `watch` write the destination (and with --move the
+ * source); `plan`, `dry-run` and `verify` only read both sides.
+ */
+export type Intent = 'sync' | 'watch' | 'plan' | 'dry-run' | 'verify'
+
+export interface RunIO {
+  /** Reconnects, pushback, the protocol trace and the run's own lines go here. */
+  log: Logger
+  /** Cuts reconnect pauses short and stops the engine on SIGINT/SIGTERM. */
+  signal?: AbortSignal
+}
+
+export interface OpenRun {
+  spec: RunSpec
+  source: Store
+  dest: Store
+  log: Logger
+  /** sync and watch: the state database, bound to both accounts. */
+  state?: StateRepository
+  /** plan and dry-run: the state database read-only, when there is one. */
+  reader?: StateReader
+  sourceName: string
+  destName: string
+  /** What runSync needs (sync and watch only). */
+  context(emit: SyncListener): RunContext
+  close(): Promise<void>
+}
+
+const writes = (intent: Intent) => intent === 'sync' || intent === 'watch'
+
+/** The options of one side's store: the same connectivity for every intent, read-only unless it writes. */
+export function storeOptions(spec: RunSpec, side: 'source' | 'dest', intent: Intent, io: Partial<RunIO>): OpenStoreOptions {
+  const s = spec.config.settings
+  const writable = side === 'dest' ? writes(intent) : intent === 'sync' && s.move
+  return {
+    label: side === 'source' ? 'source' : 'destination',
+    connections: s.connections ?? s.concurrency,
+    retry: {retries: s.retries, initialDelayMs: RETRY_INITIAL_DELAY_MS, maxDelayMs: Math.max(RETRY_INITIAL_DELAY_MS, s.retryMaxDelay * 1000)},
+    limits: storeLimits(s.maxBytesPerSecond, s.maxMessagesPerSecond),
+    logger: io.log,
+    signal: io.signal,
+    readOnly: !writable,
+    ...(side === 'source' ? {ignoreCondstore: s.debugNoCondstore} : {ignoreAppendUid: s.debugIgnoreAppenduid}),
+  }
+}
+
+/** The engine's options for a pass of sync or watch, from the same settings. */
+export function engineOptions(spec: RunSpec, signal?: AbortSignal): RunOptions {
+  const s = spec.config.settings
+  return {
+    concurrency: s.concurrency,
+    signal,
+    hooks: killHooks(s.debugKillAt),
+    mapping: spec.config.mapping,
+    policy: {
+      mirror: s.mirror,
+      deleteExtraneous: s.deleteExtraneous,
+      move: s.move,
+      maxErrors: s.maxErrors,
+      selection: {maxAgeDays: s.maxAge, minAgeDays: s.minAge, maxSize: s.maxSize},
+    },
+    deleteExtraneousFolders: s.deleteExtraneousFolders,
+    foldersOnly: s.foldersOnly,
+  }
+}
+
+/** Both stores logged in, then the state (sync, watch) or the state read-only (plan, dry-run). */
+export async function openRun(spec: RunSpec, intent: Intent, io: RunIO, open: typeof openStore = openStore): Promise<OpenRun> {
+  const {config} = spec
+  // Either side may be a Maildir (backup, restore, verify of a backup): openStore picks the kind.
+  const source = open(config.source, storeOptions(spec, 'source', intent, io))
+  const dest = open(config.dest, storeOptions(spec, 'dest', intent, io))
+  const closeStores = () => Promise.allSettled([source.close(), dest.close()]).then(() => undefined)
+  const sourceName = describeStore(config.source)
+  const destName = describeStore(config.dest)
+  let closeState = () => {}
+  try {
+    // Log in on both sides before the state file is created: a wrong password leaves nothing behind.
+    await Promise.all([source.open(), dest.open()])
+    let state: StateRepository | undefined
+    let reader: StateReader | undefined
+    if (writes(intent)) {
+      const db = openStateDb(config.statePath)
+      closeState = () => db.close()
+      state = new StateRepository(db.db)
+      state.bindAccounts(sourceName, destName)
+    } else if (intent !== 'verify') {
+      reader = openStateReader(config.statePath)
+      closeState = () => reader?.close()
+    }
+    return {
+      spec,
+      source,
+      dest,
+      log: io.log,
+      state,
+      reader,
+      sourceName,
+      destName,
+      context(emit) {
+        if (!state) throw new Error(`a ${intent} run has no state database to sync with`)
+        return {source, dest, state, emit, sourceName, destName, statePath: config.statePath}
+      },
+      async close() {
+        await closeStores()
+        closeState()
+      },
+    }
+  } catch (error) {
+    closeState()
+    await closeStores()
+    throw error
+  }
+}
+
+/**
+ * --debug-kill-at before-append:N | after-append:N | before-expunge:N | after-expunge:N: die by
+ * SIGKILL at that APPEND (or --move expunge, counted per folder), as a crash would.
+ */
+export function killHooks(spec: string | undefined): EngineHooks {
+  if (!spec) return {}
+  const match = /^(before|after)-(append|expunge):(\d+)$/.exec(spec)
+  if (!match) throw new ConfigError(`--debug-kill-at: expected before-append:N, after-append:N, before-expunge:N or after-expunge:N, got "${spec}"`)
+  const at = Number(match[3])
+  const kill = (ordinal: number) => {
+    if (ordinal === at) process.kill(process.pid, 'SIGKILL')
+  }
+  const hook = `${match[1]}${match[2] === 'append' ? 'Append' : 'Expunge'}` as keyof EngineHooks
+  return {[hook]: kill}
+}

@@ -1,0 +1,92 @@
+/**
+ * What the commands call: one function per intent, each taking the run's specification and returning
+ * its complete result (exit code and meaning, warnings, peak memory). Opening is openRun's (open.ts);
+ * rendering is the command's.
+ */
+import {describeStore} from '../config/schema.js'
+import {failureReport} from '../errors.js'
+import type {Logger} from '../log.js'
+import type {RunResult, SyncListener} from '../sync/events.js'
+import {previewPlan, type PlanPreview} from '../sync/preview.js'
+import {runSync} from '../sync/run.js'
+import {runVerify, type VerifyOptions, type VerifyResult} from '../verify/run.js'
+import {fanOut, logEvents, logRunEnd, openRunLog} from './logging.js'
+import {peakRssBytes} from './memory.js'
+import {engineOptions, openRun, type Intent, type OpenRun, type RunSpec} from './open.js'
+
+export interface RunHooks {
+  signal?: AbortSignal
+  /** Engine events (progress bars, lines); the log gets them too. */
+  emit?: SyncListener
+}
+
+/** The spec's warnings first, then the run's own; the peak memory of the process. */
+function complete<T extends {warnings: string[]; peakRssBytes?: number}>(result: T, spec: RunSpec): T {
+  result.warnings.unshift(...spec.warnings)
+  result.peakRssBytes = peakRssBytes()
+  return result
+}
+
+/**
+ * Opens the run's log (--log-file, --debug-imap), then the run; logs how it started and, when it
+ * fails, how it stopped; closes both.
+ */
+export async function withRun<T>(spec: RunSpec, intent: Intent, hooks: RunHooks, work: (run: OpenRun) => Promise<T>): Promise<T> {
+  const {settings} = spec.config
+  const log = openRunLog(settings.logFile, settings.debugImap)
+  let run: OpenRun | undefined
+  try {
+    log.info(`run started: mailferry ${intent} ${describeStore(spec.config.source)} -> ${describeStore(spec.config.dest)}, state ${spec.config.statePath}`)
+    for (const warning of spec.warnings) log.warn(warning)
+    run = await openRun(spec, intent, {log, signal: hooks.signal})
+    return await work(run)
+  } catch (error) {
+    logStop(log, error)
+    throw error
+  } finally {
+    await run?.close()
+    log.close()
+  }
+}
+
+function logStop(log: Logger, error: unknown): void {
+  const f = failureReport(error)
+  log.error(`run stopped: exit ${f.exitCode} (${f.exitMeaning}): ${f.error}${f.hint ? ` (hint: ${f.hint})` : ''}`)
+}
+
+/** One pass of the engine on an open run (a sync, or one of watch's passes), logged. */
+export async function syncPass(run: OpenRun, hooks: RunHooks): Promise<RunResult> {
+  const emit = hooks.emit ? fanOut(hooks.emit, logEvents(run.log)) : logEvents(run.log)
+  const result = await runSync(run.context(emit), engineOptions(run.spec, hooks.signal))
+  logRunEnd(run.log, result)
+  return result
+}
+
+/** mailferry sync (and backup, restore, each batch account). */
+export function sync(spec: RunSpec, hooks: RunHooks): Promise<RunResult> {
+  return withRun(spec, 'sync', hooks, async (run) => complete(await syncPass(run, hooks), spec))
+}
+
+/** mailferry plan and sync --dry-run: both sides and the state only read. */
+export function plan(spec: RunSpec, hooks: RunHooks, dryRun: boolean): Promise<PlanPreview> {
+  return withRun(spec, dryRun ? 'dry-run' : 'plan', hooks, async (run) => {
+    const {config} = spec
+    const preview = await previewPlan(
+      {source: run.source, dest: run.dest, sourceName: run.sourceName, destName: run.destName, statePath: config.statePath, state: run.reader},
+      {mapping: config.mapping, concurrency: config.settings.concurrency, dryRun},
+    )
+    return complete(preview, spec)
+  })
+}
+
+/** mailferry verify: both sides only read, no state. */
+export function verify(spec: RunSpec, hooks: RunHooks & Pick<VerifyOptions, 'onFolder'>): Promise<VerifyResult> {
+  return withRun(spec, 'verify', hooks, async (run) => {
+    const {config} = spec
+    const result = await runVerify(
+      {source: run.source, dest: run.dest, sourceName: run.sourceName, destName: run.destName},
+      {deep: config.settings.deep, concurrency: config.settings.concurrency, mapping: config.mapping, signal: hooks.signal, onFolder: hooks.onFolder},
+    )
+    return complete(result, spec)
+  })
+}

@@ -1,0 +1,92 @@
+/**
+ * The engine in-process between two Maildir stores (no server, no child process): a first copy, a
+ * re-run that copies nothing, flag changes, deletions, keywords the destination has no room for.
+ */
+import assert from 'node:assert/strict'
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {after, describe, it} from 'node:test'
+
+import {exitMeaning} from '../../../src/errors.js'
+import {renderSummary} from '../../../src/report/summary.js'
+import {openStateDb} from '../../../src/state/db.js'
+import {StateRepository} from '../../../src/state/repository.js'
+import {MaildirStore} from '../../../src/stores/maildir/maildir-store.js'
+import type {RunResult} from '../../../src/sync/events.js'
+import {runSync, type RunOptions} from '../../../src/sync/run.js'
+
+const dir = mkdtempSync(join(tmpdir(), 'mf-engine-'))
+after(() => rmSync(dir, {recursive: true, force: true}))
+
+const message = (n: number) => Buffer.from(`From: a@example.org\r\nSubject: ${n}\r\nMessage-ID: <m${n}@example.org>\r\n\r\nBody ${n}.\r\n`)
+const date = new Date('2020-02-03T04:05:06Z')
+
+async function maildir(name: string, label = 'destination'): Promise<MaildirStore> {
+  const store = new MaildirStore({label, root: join(dir, name), readOnly: false})
+  await store.open()
+  return store
+}
+
+/** One run with fresh stores on the same directories and state file, as a re-run of the command would. */
+async function run(name: string, options: Partial<RunOptions> = {}): Promise<{result: RunResult; dest: MaildirStore; source: MaildirStore}> {
+  const source = await maildir(`${name}-source`, 'source')
+  const dest = await maildir(`${name}-dest`)
+  const state = openStateDb(join(dir, `${name}.sqlite`))
+  try {
+    const repository = new StateRepository(state.db)
+    repository.bindAccounts(`maildir:${name}-source`, `maildir:${name}-dest`)
+    const ctx = {source, dest, state: repository, emit: () => {}, sourceName: 'source', destName: 'dest', statePath: 'state'}
+    return {result: await runSync(ctx, {concurrency: 2, ...options}), dest, source}
+  } finally {
+    state.close()
+  }
+}
+
+async function flagsOf(store: MaildirStore, path = 'INBOX'): Promise<Record<string, string[]>> {
+  const meta = await store.listMeta(path)
+  return Object.fromEntries(meta.map((m) => [m.messageId!, [...m.flags].sort()]))
+}
+
+describe('engine between two Maildirs', () => {
+  it('copies, then a re-run copies nothing; flag changes and deletions follow; the result is complete', async () => {
+    const source = await maildir('a-source', 'source')
+    await source.createFolder('Lists')
+    for (const n of [1, 2, 3]) await source.appendMessage('INBOX', message(n), n === 1 ? ['\\Seen'] : [], date)
+    await source.appendMessage('Lists', message(4), ['$Label1'], date)
+
+    const first = await run('a')
+    assert.equal(first.result.exitCode, 0)
+    assert.equal(first.result.exitMeaning, exitMeaning(0), 'the result carries its meaning when built')
+    assert.equal(first.result.totals.copied, 4)
+    assert.deepEqual(await flagsOf(first.dest), {'<m1@example.org>': ['\\Seen'], '<m2@example.org>': [], '<m3@example.org>': []})
+    assert.deepEqual(await flagsOf(first.dest, 'Lists'), {'<m4@example.org>': ['$Label1']})
+
+    const again = await run('a')
+    assert.equal(again.result.totals.copied, 0)
+    assert.equal(again.result.totals.alreadyPresent, 4)
+
+    const uids = (await source.listFlags('INBOX')).map((m) => m.uid)
+    await source.setFlags('INBOX', [uids[1]], ['\\Flagged'], [])
+    await source.setFlags('INBOX', [uids[0]], [], ['\\Seen'])
+    await source.deleteMessages('INBOX', [uids[2]])
+    const changed = await run('a', {policy: {deleteExtraneous: true}})
+    assert.equal(changed.result.exitCode, 0, changed.result.error)
+    assert.equal(changed.result.totals.flagsUpdated, 2)
+    assert.equal(changed.result.totals.deleted, 1)
+    assert.deepEqual(await flagsOf(changed.dest), {'<m1@example.org>': [], '<m2@example.org>': ['\\Flagged']})
+  })
+
+  it('keywords a destination folder has no letter left for reach the report', async () => {
+    const source = await maildir('k-source', 'source')
+    const keywords = Array.from({length: 20}, (_, i) => `kw${i}`)
+    await source.appendMessage('INBOX', message(9), keywords, date)
+    // The destination folder already uses 20 of its 26 keyword letters.
+    await maildir('k-dest')
+    writeFileSync(join(dir, 'k-dest', 'dovecot-keywords'), Array.from({length: 20}, (_, i) => `${i} other${i}\n`).join(''))
+    const {result} = await run('k')
+    const dropped = result.stores.dest.droppedKeywords.INBOX
+    assert.equal(dropped?.length, 14, JSON.stringify(result.stores))
+    assert.match(renderSummary(result), /Keywords the destination could not store \(dropped\):\n {2}INBOX: kw\d+, /)
+  })
+})
