@@ -29,6 +29,10 @@ export interface SessionOptions {
   ignoreAppendUid?: boolean
   /** Test and benchmark switch: act as if the source had no CONDSTORE. */
   ignoreCondstore?: boolean
+  /** false: APPEND through one imapflow session per message, as before the pipeline. Default true. */
+  pipeline?: boolean
+  /** Test hook (--debug-kill-at append-sent:N). */
+  onAppendCommandSent?: (ordinal: number) => void
   /** Reconnects, pushback and (with --debug-imap) the protocol trace are logged here. */
   logger?: Logger
   /** Cuts reconnect pauses short on SIGINT/SIGTERM. */
@@ -57,6 +61,8 @@ export async function openSyncSession(config: SyncConfig<StoreConfig>, options: 
     ...connectivity(),
     readOnly: false,
     ignoreAppendUid: options.ignoreAppendUid,
+    pipeline: options.pipeline,
+    onAppendCommandSent: options.onAppendCommandSent,
   })
   const closeStores = () => Promise.allSettled([source.close(), dest.close()]).then(() => undefined)
   try {

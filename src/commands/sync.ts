@@ -72,7 +72,11 @@ Exit codes: 0 everything copied; 1 some messages failed (listed); 2 configuratio
     }),
     move: Flags.boolean({summary: 'Delete each source message once its copy is confirmed on the destination (imapsync --delete1).'}),
     // Test switches (mbsync's -T): stop at an exact point, or act as if the destination had no UIDPLUS.
-    'debug-kill-at': Flags.string({hidden: true, summary: 'before-append:N or after-append:N: SIGKILL ourselves there.'}),
+    'debug-kill-at': Flags.string({
+      hidden: true,
+      summary: 'before-append:N, after-append:N, or append-sent:N (the N-th APPEND command written, its answer not read): SIGKILL ourselves there.',
+    }),
+    'debug-no-pipeline': Flags.boolean({hidden: true, summary: 'One imapflow session per APPEND, as before the pipeline (benchmark the old path).'}),
     'debug-ignore-appenduid': Flags.boolean({hidden: true}),
     'debug-no-condstore': Flags.boolean({hidden: true, summary: 'Ignore the source\'s CONDSTORE (benchmark the fallback).'}),
     ...mappingFlags,
@@ -117,6 +121,8 @@ Exit codes: 0 everything copied; 1 some messages failed (listed); 2 configuratio
         writableSource: flags.move,
         ignoreAppendUid: flags['debug-ignore-appenduid'],
         ignoreCondstore: flags['debug-no-condstore'],
+        pipeline: !flags['debug-no-pipeline'],
+        onAppendCommandSent: commandSentKill(flags['debug-kill-at']),
         logger: log,
         signal: abort.signal,
       })
@@ -182,14 +188,27 @@ Exit codes: 0 everything copied; 1 some messages failed (listed); 2 configuratio
 
 /** --debug-kill-at before-append:N | after-append:N: die by SIGKILL at that APPEND, as a crash would. */
 function killHooks(spec: string | undefined): EngineHooks {
-  if (!spec) return {}
+  if (!spec || spec.startsWith('append-sent:')) return {}
   const match = /^(before|after)-append:(\d+)$/.exec(spec)
-  if (!match) throw new ConfigError(`--debug-kill-at: expected before-append:N or after-append:N, got "${spec}"`)
+  if (!match) throw new ConfigError(`--debug-kill-at: expected before-append:N, after-append:N or append-sent:N, got "${spec}"`)
   const at = Number(match[2])
   const kill = (ordinal: number) => {
     if (ordinal === at) process.kill(process.pid, 'SIGKILL')
   }
   return match[1] === 'before' ? {beforeAppend: kill} : {afterAppend: kill}
+}
+
+/**
+ * --debug-kill-at append-sent:N: die by SIGKILL once the N-th APPEND command (a whole MULTIAPPEND
+ * batch) was written, before its tagged answer: every message of it has its pending row.
+ */
+function commandSentKill(spec: string | undefined): ((ordinal: number) => void) | undefined {
+  const match = /^append-sent:(\d+)$/.exec(spec ?? '')
+  if (!match) return undefined
+  const at = Number(match[1])
+  return (ordinal) => {
+    if (ordinal === at) process.kill(process.pid, 'SIGKILL')
+  }
 }
 
 /** "destination: 3 operations were retried after a lost connection or server pushback" (issue #5). */

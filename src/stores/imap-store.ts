@@ -7,6 +7,9 @@ import {ConnectError, MessageRejectedError, describeError} from '../errors.js'
 import {appendLimitReason, translateAppendError, translateFolderError} from '../imap/errors.js'
 import {ConnectionPool, type RetryPolicy} from '../imap/pool.js'
 import {openSession, type ImapClient} from '../imap/session.js'
+import {AppendPipeline} from '../imap/append-pipeline.js'
+import {FetchBatcher} from '../imap/fetch-batcher.js'
+import {openWireConnection} from '../imap/wire-login.js'
 import {storeLimits, type StoreLimits} from '../imap/throttle.js'
 import {silentLogger, type Logger} from '../log.js'
 import {chunkUidSets} from '../imap/uidset.js'
@@ -47,6 +50,14 @@ export interface ImapStoreOptions {
   logger?: Logger
   /** Cuts backoff pauses short (SIGINT). */
   signal?: AbortSignal
+  /**
+   * APPENDs go through pipelined connections (imap/append-pipeline.ts: several commands in flight,
+   * MULTIAPPEND where offered). Default true for a writable store; false uses one imapflow
+   * session per APPEND, as before (hidden --debug-no-pipeline, for comparison).
+   */
+  pipeline?: boolean
+  /** Test hook: the n-th APPEND command was written in full and its answer has not come yet. */
+  onAppendCommandSent?: (ordinal: number) => void
 }
 
 /**
@@ -70,6 +81,10 @@ export class ImapStore implements Store {
   readonly #options: ImapStoreOptions
   readonly #where: string
   readonly #pool: ConnectionPool
+  readonly #pipeline?: AppendPipeline
+  readonly #reads: FetchBatcher
+  /** Per folder, RFC822.SIZE of the messages listed by listMeta (a large one is fetched alone). */
+  readonly #sizes = new Map<string, Map<number, number>>()
   readonly #limits: StoreLimits
   readonly #log: Logger
   #capabilities: StoreCapabilities = {uidplus: false, condstore: false}
@@ -102,6 +117,31 @@ export class ImapStore implements Store {
         log.warn(`${this.#where}: a session was closed by the server or the network; a new one is opened when needed`)
       },
     })
+    this.#reads = new FetchBatcher({
+      workers: options.connections,
+      inFolder: (path, fn) => this.#inFolder(path, fn),
+      sizeOf: (path, uid) => this.#sizes.get(path)?.get(uid),
+    })
+    if (!options.readOnly && options.pipeline !== false) {
+      this.#pipeline = new AppendPipeline({
+        size: options.connections,
+        open: () => openWireConnection(options.endpoint, {label: options.label, logger: log}),
+        where: this.#where,
+        logger: log,
+        retry: options.retry,
+        signal: options.signal,
+        namespacePrefix: () => this.#capabilities.namespace?.prefix,
+        onCommandSent: options.onAppendCommandSent,
+        onDropped: () => {
+          this.#dropped++
+          log.warn(`${this.#where}: an APPEND connection was closed by the server or the network; a new one is opened when needed`)
+        },
+        onRetry: (text) => {
+          this.#retries++
+          log.warn(text)
+        },
+      })
+    }
   }
 
   /** The error's message, starting with this store's "destination alice@host:port" once. */
@@ -272,6 +312,8 @@ export class ImapStore implements Store {
 
   async listMeta(path: string, uids?: number[]): Promise<MessageMeta[]> {
     if (uids && uids.length === 0) return []
+    let sizes = this.#sizes.get(path)
+    if (!sizes) this.#sizes.set(path, (sizes = new Map()))
     return this.#inFolder(path, async (client) => {
       if (!client.mailbox || client.mailbox.exists === 0) return []
       const out: MessageMeta[] = []
@@ -285,6 +327,7 @@ export class ImapStore implements Store {
             internalDate: toDate(msg.internalDate),
             messageId: msg.headers ? parseMessageId(msg.headers) : undefined,
           })
+          sizes.set(msg.uid, msg.size ?? 0)
         }
       }
       return out
@@ -306,11 +349,8 @@ export class ImapStore implements Store {
 
   async fetchMessage(path: string, uid: number): Promise<FetchedMessage | null> {
     await this.#limits.messages.take(1, this.#options.signal)
-    const message = await this.#inFolder(path, async (client) => {
-      const msg = await client.fetchOne(String(uid), {uid: true, source: true, flags: true, internalDate: true}, {uid: true})
-      if (!msg || !msg.source) return null
-      return {uid, raw: msg.source, flags: [...(msg.flags ?? [])], internalDate: toDate(msg.internalDate)}
-    })
+    // Concurrent calls for one folder share a UID FETCH (imap/fetch-batcher.ts).
+    const message = await this.#reads.fetch(path, uid)
     // The size is known only now: the pause falls before this store's next message.
     if (message) await this.#limits.bytes.take(message.raw.length, this.#options.signal)
     return message
@@ -328,6 +368,10 @@ export class ImapStore implements Store {
     if (limit !== undefined && raw.length > limit) throw new MessageRejectedError(appendLimitReason(limit))
     await this.#limits.messages.take(1, this.#options.signal)
     await this.#limits.bytes.take(raw.length, this.#options.signal)
+    if (this.#pipeline) {
+      const outcome = await this.#pipeline.append(path, raw, flags, internalDate)
+      return this.#options.ignoreAppendUid ? {} : outcome
+    }
     return this.#pool.use(async (client) => {
       let response
       try {
@@ -417,7 +461,7 @@ export class ImapStore implements Store {
   }
 
   async close(): Promise<void> {
-    await this.#pool.close()
+    await Promise.all([this.#pool.close(), this.#pipeline?.close()])
   }
 
   /** Run fn with a session that has `path` selected (EXAMINE when read-only). */

@@ -10,7 +10,7 @@ import {buildPlan, type Plan} from '../plan/plan.js'
 import {mappingRules} from '../plan/rules.js'
 import type {StateRepository} from '../state/repository.js'
 import type {Store} from '../stores/store.js'
-import {detectMoves, prepareFolder, startCopies, type EngineContext, type EngineHooks, type SyncPolicy} from './engine.js'
+import {detectMoves, prepareFolder, startCopies, type EngineContext, type EngineHooks, type Prepared, type SyncPolicy} from './engine.js'
 import {ByteBudget} from './budget.js'
 import type {FolderResult, RunResult, SyncListener} from './events.js'
 
@@ -20,6 +20,16 @@ import type {FolderResult, RunResult, SyncListener} from './events.js'
  * 207 MiB at 48 MiB); a message above the budget runs alone.
  */
 const DEFAULT_MEMORY_BUDGET = 16 * 1024 * 1024
+
+/**
+ * Copies in flight at least, whatever the connection count: the stores batch concurrent calls (one
+ * UID FETCH for many messages, MULTIAPPEND or pipelined APPENDs), so small messages need many copies
+ * in flight to fill a round trip; the byte budget still bounds memory.
+ */
+const MIN_COPIES_IN_FLIGHT = 64
+
+/** Folders prepared at once: each costs a few round trips (STATUS, listings), mostly waiting. */
+const FOLDERS_PREPARED_AT_ONCE = 4
 
 export interface RunOptions {
   /** Messages copied at once (and connections per side). */
@@ -82,9 +92,9 @@ export async function runSync(ctx: RunContext, options: RunOptions): Promise<Run
     dest: ctx.dest,
     state: ctx.state,
     emit: ctx.emit,
-    // Twice the connections: while some copies wait for a source fetch, others APPEND. Each store's
-    // pool still caps its own side at `concurrency` sessions, and the byte budget caps memory.
-    queue: new PQueue({concurrency: options.concurrency * 2}),
+    // Twice the connections at least: while some copies wait for a source fetch, others APPEND. Each
+    // store caps its own side at `concurrency` connections, and the byte budget caps memory.
+    queue: new PQueue({concurrency: Math.max(options.concurrency * 2, MIN_COPIES_IN_FLIGHT)}),
     budget: new ByteBudget(options.memoryBudgetBytes ?? DEFAULT_MEMORY_BUDGET),
     signal,
     hooks: options.hooks ?? {},
@@ -124,11 +134,7 @@ export async function runSync(ctx: RunContext, options: RunOptions): Promise<Run
     foldersSubscribed = await subscribeFolders(ctx, plan, engine.warnings)
     if (options.foldersOnly) plan.pairs = []
     ctx.emit('run:planned', {folders: plan.pairs.length})
-    const prepared = []
-    for (const pair of plan.pairs) {
-      if (signal.aborted || engine.fatal.error) break
-      prepared.push(await prepareFolder(engine, pair))
-    }
+    const prepared = await prepareFolders(engine, plan.pairs, signal)
     if (!signal.aborted && !engine.fatal.error) await detectMoves(engine, prepared)
     const pending: Promise<FolderResult>[] = []
     for (const folder of prepared) pending.push((await startCopies(engine, folder)).done)
@@ -151,6 +157,20 @@ export async function runSync(ctx: RunContext, options: RunOptions): Promise<Run
     bytes: result.totals.bytes,
   }, result.error)
   return result
+}
+
+/** prepareFolder for every pair, a few at a time; results in plan order (those not started are left out). */
+async function prepareFolders(engine: EngineContext, pairs: Plan['pairs'], signal: AbortSignal): Promise<Prepared[]> {
+  const out: Array<Prepared | undefined> = new Array(pairs.length)
+  let next = 0
+  const worker = async () => {
+    while (next < pairs.length && !signal.aborted && !engine.fatal.error) {
+      const index = next++
+      out[index] = await prepareFolder(engine, pairs[index])
+    }
+  }
+  await Promise.all(Array.from({length: Math.min(FOLDERS_PREPARED_AT_ONCE, pairs.length)}, worker))
+  return out.filter((folder): folder is Prepared => folder !== undefined)
 }
 
 function assemble(
