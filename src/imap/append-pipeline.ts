@@ -72,6 +72,9 @@ export class AppendPipeline {
   #opening = 0
   #size: number
   #failures = 0
+  #failingSince = 0
+  /** No connection is opened before this time (backoff after a failure to connect). */
+  #pausedUntil = 0
   #scheduled = false
   #commands = 0
   #closed = false
@@ -123,7 +126,8 @@ export class AppendPipeline {
       if (path === undefined) return
       const connection = this.#freeConnection()
       if (!connection) {
-        if (this.#connections.length + this.#opening < this.#size) void this.#openOne()
+        // One connection opened at a time: failures then count one by one, each after its pause.
+        if (this.#opening === 0 && this.#connections.length < this.#size && Date.now() >= this.#pausedUntil) void this.#openOne()
         return
       }
       const batch = this.#takeBatch(path, connection)
@@ -179,22 +183,26 @@ export class AppendPipeline {
     try {
       const connection = await this.#options.open()
       this.#failures = 0
+      this.#failingSince = 0
       if (this.#closed) return void connection.logout()
       this.#connections.push(connection)
     } catch (error) {
-      this.#failures++
+      if (this.#failures++ === 0) this.#failingSince = Date.now()
       const established = this.#connections.filter((c) => c.usable).length
-      if (established > 0 && isPushback((error as {cause?: unknown}).cause ?? error)) {
-        // "Too many connections": make do with the ones we have (as the session pool does).
-        this.#size = established
-      } else if (established === 0 && this.#opening === 1) {
+      if (established > 0) {
+        // "Too many connections": make do with the ones we have (as the session pool does);
+        // anything else: the others work on, another one is tried after a pause.
+        if (isPushback((error as {cause?: unknown}).cause ?? error)) this.#size = established
+        else this.#pausedUntil = Date.now() + backoffDelay(this.#options.retry ?? NO_RETRY, this.#failures, error)
+      } else {
         const policy = this.#options.retry ?? NO_RETRY
         const transient = error instanceof ConnectError && error.transient
         if (!transient || this.#failures > policy.retries || this.#options.signal?.aborted) {
-          this.#failAll(error)
+          this.#failAll(gaveUp(error, this.#failures - 1, this.#failingSince))
         } else {
           const delay = backoffDelay(policy, this.#failures, error)
           this.#options.onRetry?.(`${describeError(error)}; retry ${this.#failures}/${policy.retries} in ${(delay / 1000).toFixed(1)} s`)
+          this.#pausedUntil = Date.now() + delay
           setTimeout(() => this.#schedule(), delay)
         }
         return
@@ -299,6 +307,14 @@ export class AppendPipeline {
     const prefix = this.#options.namespacePrefix?.()
     return prefix && !path.startsWith(prefix) ? prefix + path : path
   }
+}
+
+/** The last error, saying how long it was tried (as the session pool says it). */
+function gaveUp(error: unknown, retries: number, since: number): unknown {
+  if (retries === 0 || !(error instanceof ConnectError)) return error
+  const seconds = Math.round((Date.now() - since) / 100) / 10
+  const suffix = ` (still failing after ${retries} ${retries === 1 ? 'retry' : 'retries'} over ${seconds} s)`
+  return new ConnectError(error.message + suffix, {cause: error.cause ?? error, hint: error.hint, transient: false})
 }
 
 /** [APPENDUID uidvalidity uid-set] (RFC 4315): the set expanded in order, when it has one UID per message. */

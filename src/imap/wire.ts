@@ -20,6 +20,10 @@ import {redact, type Logger} from '../log.js'
 
 type Attribute = any
 
+const CRLF = Buffer.from('\r\n')
+/** No byte from the server for this long while commands wait for an answer: the connection is dead. */
+const SILENCE_MS = 5 * 60_000
+
 export interface WireResponse {
   tag: string
   command: string
@@ -141,7 +145,6 @@ export class WireConnection {
       {tag, command: name, attributes},
       {asArray: true, literalPlus: this.literalPlus, literalMinus: this.literalMinus},
     ) as Buffer[]
-    chunks[chunks.length - 1] = Buffer.concat([chunks[chunks.length - 1], Buffer.from('\r\n')])
     return new Promise<WireResponse>((resolve, reject) => {
       const pending: Pending = {tag, name, resolve, reject, chunks, options, started: false, untagged: []}
       this.#inFlight.set(tag, pending)
@@ -181,6 +184,9 @@ export class WireConnection {
     stream.on('error', (error: Error) => this.close(wireError(error.message, {code: 'EConnectionClosed'})))
     socket.on('error', (error: Error & {code?: string}) => this.close(wireError(error.message, {code: error.code ?? 'EConnectionClosed'})))
     socket.on('close', () => this.close(wireError('Connection closed by the server', {code: 'EConnectionClosed'})))
+    socket.setTimeout(SILENCE_MS, () => {
+      if (this.#inFlight.size > 0) this.close(wireError(`No answer from the server for ${SILENCE_MS / 1000} s`, {code: 'ETIMEOUT'}))
+    })
     return stream
   }
 
@@ -203,11 +209,12 @@ export class WireConnection {
         this.#writing = next
       }
       const current = this.#writing
+      if (!current.started) this.#trace('C', `${current.tag} ${current.options.traceAs ?? current.name}${describeLiterals(current.chunks.length)}`)
       const chunk = current.chunks.shift()!
-      if (!current.started) this.#trace('C', `${current.tag} ${current.options.traceAs ?? describeCommand(current.name, current.chunks.length)}`)
       current.started = true
       this.#socket.write(chunk)
       if (current.chunks.length > 0) return // a synchronizing literal: wait for "+"
+      this.#socket.write(CRLF) // written apart: appending it would copy the whole command once more
       this.#writing = undefined
       current.options.onSent?.()
     }
@@ -288,9 +295,9 @@ export class WireConnection {
   }
 }
 
-/** "APPEND (3 literals)": the trace never shows message bytes. */
-function describeCommand(name: string, chunks: number): string {
-  return chunks > 1 ? `${name} (${chunks - 1} synchronizing literals)` : name
+/** " (3 synchronizing literals)": how many times the command waits for "+" (never the bytes). */
+function describeLiterals(chunks: number): string {
+  return chunks > 1 ? ` (${chunks - 1} synchronizing literals)` : ''
 }
 
 function tlsSettings(options: ImapFlowOptions): tls.ConnectionOptions {
