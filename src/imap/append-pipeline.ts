@@ -46,6 +46,12 @@ export interface AppendPipelineOptions {
   /** Test hook: called once every byte of the n-th APPEND command was written, before its answer. */
   onCommandSent?: (ordinal: number) => void
   onDropped?: () => void
+  /**
+   * When the server refuses even one more connection (pushback, no pipelined connection open):
+   * APPEND one message through the store's existing sessions instead, for the rest of the run.
+   */
+  fallback?: (path: string, raw: Buffer, flags: string[], date: Date) => Promise<AppendOutcome>
+  onFallback?: (error: unknown) => void
   onRetry?: (text: string) => void
 }
 
@@ -78,6 +84,8 @@ export class AppendPipeline {
   #scheduled = false
   #commands = 0
   #closed = false
+  /** Set once the server refused the first pipelined connection: appends go through fallback. */
+  #fallingBack = false
 
   constructor(options: AppendPipelineOptions) {
     this.#options = options
@@ -87,6 +95,7 @@ export class AppendPipeline {
   append(path: string, raw: Buffer, flags: string[], date: Date): Promise<AppendOutcome> {
     return new Promise((resolve, reject) => {
       if (this.#closed) return reject(new ConnectError(`${this.#options.where}: closed`))
+      if (this.#fallingBack) return this.#options.fallback!(path, raw, flags, date).then(resolve, reject)
       this.#enqueue({path, raw, flags, date, attempts: 0, resolve, reject})
     })
   }
@@ -189,10 +198,21 @@ export class AppendPipeline {
     } catch (error) {
       if (this.#failures++ === 0) this.#failingSince = Date.now()
       const established = this.#connections.filter((c) => c.usable).length
+      const pushback = isPushback((error as {cause?: unknown}).cause ?? error)
+      if (established === 0 && pushback && this.#options.fallback) {
+        // The sessions the store holds already use up what the server allows (RFC 5530 LIMIT,
+        // "Maximum number of connections"): those sessions do the APPENDs, one at a time each.
+        this.#fallingBack = true
+        this.#options.onFallback?.(error)
+        for (const queue of this.#queues.values()) {
+          for (const item of queue.splice(0)) this.#options.fallback(item.path, item.raw, item.flags, item.date).then(item.resolve, item.reject)
+        }
+        return
+      }
       if (established > 0) {
         // "Too many connections": make do with the ones we have (as the session pool does);
         // anything else: the others work on, another one is tried after a pause.
-        if (isPushback((error as {cause?: unknown}).cause ?? error)) this.#size = established
+        if (pushback) this.#size = established
         else this.#pausedUntil = Date.now() + backoffDelay(this.#options.retry ?? NO_RETRY, this.#failures, error)
       } else {
         const policy = this.#options.retry ?? NO_RETRY

@@ -140,6 +140,9 @@ export class ImapStore implements Store {
           this.#retries++
           log.warn(text)
         },
+        fallback: (path, raw, flags, date) => this.#appendWithSession(path, raw, flags, date),
+        onFallback: (error) =>
+          log.warn(`${this.#where}: the server refuses another connection for pipelined APPENDs (${describeError(error)}); APPENDs go through the existing sessions`),
       })
     }
   }
@@ -372,6 +375,11 @@ export class ImapStore implements Store {
       const outcome = await this.#pipeline.append(path, raw, flags, internalDate)
       return this.#options.ignoreAppendUid ? {} : outcome
     }
+    return this.#appendWithSession(path, raw, flags, internalDate)
+  }
+
+  /** One APPEND on a pooled imapflow session (the path before the pipeline, and its fallback). */
+  async #appendWithSession(path: string, raw: Buffer, flags: string[], internalDate: Date): Promise<AppendResult> {
     return this.#pool.use(async (client) => {
       let response
       try {

@@ -22,11 +22,11 @@ import type {FolderResult, RunResult, SyncListener} from './events.js'
 const DEFAULT_MEMORY_BUDGET = 16 * 1024 * 1024
 
 /**
- * Copies in flight at least, whatever the connection count: the stores batch concurrent calls (one
- * UID FETCH for many messages, MULTIAPPEND or pipelined APPENDs), so small messages need many copies
- * in flight to fill a round trip; the byte budget still bounds memory.
+ * Copies in flight per connection: the stores batch concurrent calls (one UID FETCH for many
+ * messages, MULTIAPPEND or pipelined APPENDs), so small messages need many copies in flight to fill
+ * a round trip; the byte budget still bounds memory.
  */
-const MIN_COPIES_IN_FLIGHT = 64
+const COPIES_PER_CONNECTION = 16
 
 /** Folders prepared at once: each costs a few round trips (STATUS, listings), mostly waiting. */
 const FOLDERS_PREPARED_AT_ONCE = 4
@@ -92,9 +92,9 @@ export async function runSync(ctx: RunContext, options: RunOptions): Promise<Run
     dest: ctx.dest,
     state: ctx.state,
     emit: ctx.emit,
-    // Twice the connections at least: while some copies wait for a source fetch, others APPEND. Each
-    // store caps its own side at `concurrency` connections, and the byte budget caps memory.
-    queue: new PQueue({concurrency: Math.max(options.concurrency * 2, MIN_COPIES_IN_FLIGHT)}),
+    // While some copies wait for a source fetch, others APPEND, and both sides batch what waits.
+    // Each store caps its own side at `concurrency` connections, and the byte budget caps memory.
+    queue: new PQueue({concurrency: options.concurrency * COPIES_PER_CONNECTION}),
     budget: new ByteBudget(options.memoryBudgetBytes ?? DEFAULT_MEMORY_BUDGET),
     signal,
     hooks: options.hooks ?? {},
