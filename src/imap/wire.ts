@@ -160,7 +160,9 @@ export class WireConnection {
 
   async logout(): Promise<void> {
     if (this.#closed) return
-    await Promise.race([this.command('LOGOUT', []).catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 2000))])
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([this.command('LOGOUT', []).catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, 2000)))])
+    clearTimeout(timer)
     this.close()
   }
 
