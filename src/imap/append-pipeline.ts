@@ -81,6 +81,7 @@ export class AppendPipeline {
   #failingSince = 0
   /** No connection is opened before this time (backoff after a failure to connect). */
   #pausedUntil = 0
+  #wakeUp?: NodeJS.Timeout
   #scheduled = false
   #commands = 0
   #closed = false
@@ -102,6 +103,7 @@ export class AppendPipeline {
 
   async close(): Promise<void> {
     this.#closed = true
+    clearTimeout(this.#wakeUp)
     for (const items of this.#queues.values()) for (const item of items.splice(0)) item.reject(new ConnectError(`${this.#options.where}: closed`))
     await Promise.allSettled(this.#connections.map((c) => c.logout()))
     this.#connections = []
@@ -136,7 +138,10 @@ export class AppendPipeline {
       const connection = this.#freeConnection()
       if (!connection) {
         // One connection opened at a time: failures then count one by one, each after its pause.
-        if (this.#opening === 0 && this.#connections.length < this.#size && Date.now() >= this.#pausedUntil) void this.#openOne()
+        const wait = this.#pausedUntil - Date.now()
+        if (this.#opening > 0 || this.#connections.length >= this.#size) return
+        if (wait <= 0) void this.#openOne()
+        else if (!this.#wakeUp) this.#wakeUp = setTimeout(() => ((this.#wakeUp = undefined), this.#schedule()), wait)
         return
       }
       const batch = this.#takeBatch(path, connection)
@@ -223,7 +228,7 @@ export class AppendPipeline {
           const delay = backoffDelay(policy, this.#failures, error)
           this.#options.onRetry?.(`${describeError(error)}; retry ${this.#failures}/${policy.retries} in ${(delay / 1000).toFixed(1)} s`)
           this.#pausedUntil = Date.now() + delay
-          setTimeout(() => this.#schedule(), delay)
+          this.#schedule()
         }
         return
       }
