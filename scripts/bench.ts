@@ -7,6 +7,8 @@
  *   (c) a re-run after 1% new messages and flag changes on 5% of the messages
  *   (d) the same corpus APPENDed raw (imapflow, 4 connections, bytes already in memory) into a fresh
  *       account on the same destination server: the practical limit (a) is measured against
+ *   (e) the same first full sync by mbsync (isync), when `mbsync` is installed: the same corpus into a
+ *       fresh account, flags and internal dates kept (CopyArrivalDate); its message count is checked
  *   and, as a check that (a)-(c) copied exactly, `verify` and `verify --deep` after (c).
  * Loading the corpus into the source is not measured.
  *
@@ -17,6 +19,8 @@
  *   --concurrency N   BENCH_CONCURRENCY   mailferry --concurrency (default 4)
  *   --repeat N        BENCH_REPEAT        repeat (a) and (d) N times (fresh accounts) and report the median (default 1)
  *   --out DIR         BENCH_OUT           where latest.json and latest.md go (default bench-results)
+ *   --compare-bin F   BENCH_COMPARE_BIN   also time (a) with another build's bin/run.js (e.g. the commit before a
+ *                                         change, built elsewhere), interleaved with (a) under the same load: (a0)
  * Writes DIR/latest.json and DIR/latest.md and prints the Markdown table.
  */
 import {execFileSync, spawn} from 'node:child_process'
@@ -30,7 +34,7 @@ import {parseArgs} from 'node:util'
 import {ImapFlow} from 'imapflow'
 
 import {DOVECOT_BIN, startDovecot, type DovecotInstance} from '../test/harness/dovecot.js'
-import {createFolder, openClient, serverPath, uidSet} from '../test/harness/mailbox.js'
+import {countMessages, createFolder, openClient, serverPath, uidSet} from '../test/harness/mailbox.js'
 import {createRng, generateMessages, type SeedMessage} from '../test/harness/messages.js'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
@@ -46,6 +50,7 @@ interface Options {
   concurrency: number
   repeat: number
   out: string
+  compareBin?: string
 }
 
 function options(): Options {
@@ -57,6 +62,7 @@ function options(): Options {
       concurrency: {type: 'string'},
       repeat: {type: 'string'},
       out: {type: 'string'},
+      'compare-bin': {type: 'string'},
     },
   })
   const env = process.env
@@ -78,6 +84,7 @@ function options(): Options {
     concurrency: int('--concurrency', values.concurrency ?? env.BENCH_CONCURRENCY, 4, 1),
     repeat: int('--repeat', values.repeat ?? env.BENCH_REPEAT, 1, 1),
     out: resolve(values.out ?? env.BENCH_OUT ?? join(ROOT, 'bench-results')),
+    compareBin: values['compare-bin'] ?? env.BENCH_COMPARE_BIN ? resolve(values['compare-bin'] ?? env.BENCH_COMPARE_BIN!) : undefined,
   }
 }
 
@@ -166,10 +173,10 @@ interface Measured {
   stderr: string
 }
 
-function runMailferry(args: string[], env: NodeJS.ProcessEnv): Promise<Measured> {
+function runMailferry(args: string[], env: NodeJS.ProcessEnv, bin = BIN): Promise<Measured> {
   return new Promise((resolveRun, reject) => {
     const started = performance.now()
-    const child = spawn(process.execPath, [BIN, ...args], {env: {...process.env, ...env, NO_COLOR: '1'}, stdio: ['ignore', 'pipe', 'pipe']})
+    const child = spawn(process.execPath, [bin, ...args], {env: {...process.env, ...env, NO_COLOR: '1'}, stdio: ['ignore', 'pipe', 'pipe']})
     let stdout = ''
     let stderr = ''
     let hwm: number | undefined
@@ -317,10 +324,48 @@ function markdown(result: any): string {
         `${r.reportedMs !== undefined ? ` (${secs(r.reportedMs)} in-run)` : ''} | ${r.msgPerSec} | ${r.mbPerSec} | ${mib(r.peakRssReportedBytes)} | ${mib(r.peakRssVmHwmBytes)} |`),
     '',
     `First sync rate: **${(result.firstSyncVsRawAppend * 100).toFixed(0)}%** of the raw parallel APPEND rate (wall time of the whole mailferry process, ` +
-      `including node start-up and login, against the raw APPEND including connect and login).`,
+      `including node start-up and login, against the raw APPEND including connect and login).` +
+      (result.firstSyncVsMbsync !== undefined ? ` mailferry's first sync took ${(1 / result.firstSyncVsMbsync).toFixed(2)}× mbsync's time.` : ''),
     '',
   ]
   return lines.join('\n')
+}
+
+// ---------------------------------------------------------------------------------------------
+// mbsync (isync) for comparison, run (e)
+
+function mbsyncInstalled(): boolean {
+  try {
+    execFileSync('mbsync', ['--version'], {stdio: 'ignore'})
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** The same first sync with mbsync: every folder pulled into a fresh account. Returns the wall time in ms. */
+async function runMbsync(work: string, source: DovecotInstance, dest: DovecotInstance, users: {source: string; dest: string}): Promise<number> {
+  const dir = join(work, `mbsync-${users.dest}`)
+  mkdirSync(dir, {recursive: true})
+  const account = (name: string, server: DovecotInstance, user: string) =>
+    `IMAPAccount ${name}\nHost 127.0.0.1\nPort ${server.port}\nUser ${user}\nPass ${server.password}\nSSLType None\nAuthMechs PLAIN\n\n` +
+    `IMAPStore ${name}\nAccount ${name}\n\n`
+  const config =
+    account('src', source, users.source) +
+    account('dst', dest, users.dest) +
+    `Channel bench\nFar :src:\nNear :dst:\nPatterns *\nCreate Near\nSync Pull\nCopyArrivalDate yes\nSyncState ${dir}/\n`
+  const file = join(dir, 'mbsyncrc')
+  writeFileSync(file, config, {mode: 0o600})
+  const started = performance.now()
+  const code = await new Promise<number | null>((done, fail) => {
+    const child = spawn('mbsync', ['-q', '-c', file, 'bench'], {stdio: ['ignore', 'ignore', 'pipe']})
+    let stderr = ''
+    child.stderr.on('data', (chunk) => (stderr += chunk))
+    child.on('error', fail)
+    child.on('close', (exit) => (exit === 0 ? done(exit) : fail(new Error(`mbsync exited ${exit}: ${stderr.slice(0, 2000)}`))))
+  })
+  void code
+  return performance.now() - started
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -347,6 +392,9 @@ async function main(): Promise<void> {
 
     const firstRuns: Measured[] = []
     const rawRuns: number[] = []
+    const mbsyncRuns: number[] = []
+    const compareRuns: Measured[] = []
+    const withMbsync = mbsyncInstalled()
     let users = {source: 'bench', dest: ''}
     let state = ''
     for (let r = 1; r <= opts.repeat; r++) {
@@ -361,6 +409,24 @@ async function main(): Promise<void> {
       expectOk('first sync', first, (json) => (json?.totals?.copied === total ? undefined : `copied ${json?.totals?.copied}, expected ${total}`))
       firstRuns.push(first)
       log(`    ${secs(first.wallMs)}`)
+      if (opts.compareBin) {
+        log(`(a0) first full sync with ${opts.compareBin}, run ${r}/${opts.repeat}`)
+        const other = accountArgs(source, dest, {source: 'bench', dest: `cmp${r}`})
+        const run = await runMailferry(['sync', ...other.args, '--state', join(work, `cmp-${r}.sqlite`), '--concurrency', String(opts.concurrency), '--json'], other.env, opts.compareBin)
+        expectOk('first sync (other build)', run, (json) => (json?.totals?.copied === total ? undefined : `copied ${json?.totals?.copied}, expected ${total}`))
+        compareRuns.push(run)
+        log(`    ${secs(run.wallMs)}`)
+      }
+      if (withMbsync) {
+        log(`(e) mbsync, first full sync, run ${r}/${opts.repeat}`)
+        const mbsyncUsers = {source: 'bench', dest: `mbsync${r}`}
+        mbsyncRuns.push(await runMbsync(work, source, dest, mbsyncUsers))
+        log(`    ${secs(mbsyncRuns.at(-1)!)}`)
+        for (const [path, list] of Object.entries(corpus)) {
+          const count = await countMessages(dest, mbsyncUsers.dest, path)
+          if (count !== list.length) throw new Error(`mbsync: ${path} has ${count} messages, expected ${list.length}`)
+        }
+      }
     }
     // (b) and (c) continue from the last first sync.
     const {args, env} = accountArgs(source, dest, users)
@@ -418,10 +484,15 @@ async function main(): Promise<void> {
         noChangeNoCondstore: fromSync('(b2) re-run, no change, without CONDSTORE', noChangeNoCondstore, total, 0),
         incremental: fromSync(`(c) re-run: ${newCount} new (1%), ${changed} flag changes (5%)`, incremental, newCount, incremental.json.totals.bytes),
         rawAppend,
+        ...(compareRuns.length > 0
+          ? {compare: fromSync(`(a0) first full sync, other build (${opts.compareBin})`, compareRuns[medianIndex(compareRuns.map((run) => run.wallMs))], total, bytes)}
+          : {}),
+        ...(mbsyncRuns.length > 0 ? {mbsync: figures('(e) mbsync (isync), first full sync', total, bytes, mbsyncRuns[medianIndex(mbsyncRuns)])} : {}),
         verify: figures('verify (after c)', sourceNow, 0, verify.wallMs, {reportedMs: verify.json?.durationMs, peakRssReportedBytes: verify.json?.peakRssBytes, peakRssVmHwmBytes: verify.vmHwmBytes, exitCode: verify.code}),
         verifyDeep: figures('verify --deep (after c)', sourceNow, verifyDeep.json?.totals?.bytesHashed ?? 0, verifyDeep.wallMs, {reportedMs: verifyDeep.json?.durationMs, peakRssReportedBytes: verifyDeep.json?.peakRssBytes, peakRssVmHwmBytes: verifyDeep.vmHwmBytes, exitCode: verifyDeep.code}),
       },
       firstSyncVsRawAppend: round(rawRuns[rawIndex] / firstRuns[firstIndex].wallMs, 3),
+      firstSyncVsMbsync: mbsyncRuns.length > 0 ? round(mbsyncRuns[medianIndex(mbsyncRuns)] / firstRuns[firstIndex].wallMs, 3) : undefined,
       loadMs: Math.round(loadMs),
     }
     mkdirSync(opts.out, {recursive: true})

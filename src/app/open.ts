@@ -68,7 +68,9 @@ export function storeOptions(spec: RunSpec, side: 'source' | 'dest', intent: Int
     logger: io.log,
     signal: io.signal,
     readOnly: !writable,
-    ...(side === 'source' ? {ignoreCondstore: s.debugNoCondstore} : {ignoreAppendUid: s.debugIgnoreAppenduid}),
+    ...(side === 'source'
+      ? {ignoreCondstore: s.debugNoCondstore}
+      : {ignoreAppendUid: s.debugIgnoreAppenduid, pipeline: !s.debugNoPipeline, onAppendCommandSent: commandSentKill(s.debugKillAt)}),
   }
 }
 
@@ -146,13 +148,26 @@ export async function openRun(spec: RunSpec, intent: Intent, io: RunIO, open: ty
  * SIGKILL at that APPEND (or --move expunge, counted per folder), as a crash would.
  */
 export function killHooks(spec: string | undefined): EngineHooks {
-  if (!spec) return {}
+  if (!spec || spec.startsWith('append-sent:')) return {}
   const match = /^(before|after)-(append|expunge):(\d+)$/.exec(spec)
-  if (!match) throw new ConfigError(`--debug-kill-at: expected before-append:N, after-append:N, before-expunge:N or after-expunge:N, got "${spec}"`)
+  if (!match) throw new ConfigError(`--debug-kill-at: expected before-append:N, after-append:N, append-sent:N, before-expunge:N or after-expunge:N, got "${spec}"`)
   const at = Number(match[3])
   const kill = (ordinal: number) => {
     if (ordinal === at) process.kill(process.pid, 'SIGKILL')
   }
   const hook = `${match[1]}${match[2] === 'append' ? 'Append' : 'Expunge'}` as keyof EngineHooks
   return {[hook]: kill}
+}
+
+/**
+ * --debug-kill-at append-sent:N: die by SIGKILL once the N-th APPEND command (a whole MULTIAPPEND
+ * batch) was written, before its tagged answer: every message of it has its pending row.
+ */
+function commandSentKill(spec: string | undefined): ((ordinal: number) => void) | undefined {
+  const match = /^append-sent:(\d+)$/.exec(spec ?? '')
+  if (!match) return undefined
+  const at = Number(match[1])
+  return (ordinal) => {
+    if (ordinal === at) process.kill(process.pid, 'SIGKILL')
+  }
 }

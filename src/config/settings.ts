@@ -155,13 +155,14 @@ export const SETTINGS = {
   interval: integer(1, 86_400, {yaml: false, default: 30, commands: ['watch'], scope: 'run', help: 'Seconds between passes over every folder.'}),
   deep: toggle({yaml: false, commands: ['verify'], scope: 'run', help: 'Also download and compare the SHA-256 of every message (slow: reads both mailboxes).'}),
   // Test switches (mbsync's -T): stop at an exact point, or act as if a capability were missing.
-  debugKillAt: text('before-append:N, after-append:N, before-expunge:N or after-expunge:N', {
+  debugKillAt: text('before-append:N, after-append:N, append-sent:N, before-expunge:N or after-expunge:N', {
     yaml: false,
     hidden: true,
     commands: ['sync'],
     scope: 'run',
-    help: '(before|after)-(append|expunge):N: SIGKILL ourselves there.',
+    help: '(before|after)-(append|expunge):N, or append-sent:N (the N-th APPEND command written, its answer not read): SIGKILL ourselves there.',
   }),
+  debugNoPipeline: toggle({yaml: false, hidden: true, commands: ['sync'], scope: 'destination', help: 'One imapflow session per APPEND, as before the pipeline (benchmark the old path).'}),
   debugIgnoreAppenduid: toggle({yaml: false, hidden: true, commands: ['sync'], scope: 'destination', help: 'Act as if the destination had no UIDPLUS.'}),
   debugNoCondstore: toggle({yaml: false, hidden: true, commands: ['sync'], scope: 'source', help: "Ignore the source's CONDSTORE (benchmark the fallback)."}),
 }

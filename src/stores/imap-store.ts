@@ -9,6 +9,9 @@ import {appendLimitReason, falseAnswer, translateAppendError, translateFolderErr
 import {bodyLiteralLimit, oversizedBody, withLiteralLimit} from '../imap/limits.js'
 import {ConnectionPool, type RetryPolicy} from '../imap/pool.js'
 import {openSession, type ImapClient} from '../imap/session.js'
+import {AppendPipeline} from '../imap/append-pipeline.js'
+import {FetchBatcher} from '../imap/fetch-batcher.js'
+import {openWireConnection} from '../imap/wire-login.js'
 import {storeLimits, type StoreLimits} from '../imap/throttle.js'
 import {silentLogger, type Logger} from '../log.js'
 import {chunkUidSets} from '../imap/uidset.js'
@@ -50,6 +53,14 @@ export interface ImapStoreOptions {
   logger?: Logger
   /** Cuts backoff pauses short (SIGINT). */
   signal?: AbortSignal
+  /**
+   * APPENDs go through pipelined connections (imap/append-pipeline.ts: several commands in flight,
+   * MULTIAPPEND where offered). Default true for a writable store; false uses one imapflow
+   * session per APPEND, as before (hidden --debug-no-pipeline, for comparison).
+   */
+  pipeline?: boolean
+  /** Test hook: the n-th APPEND command was written in full and its answer has not come yet. */
+  onAppendCommandSent?: (ordinal: number) => void
 }
 
 /**
@@ -73,6 +84,10 @@ export class ImapStore implements Store {
   readonly #options: ImapStoreOptions
   readonly #where: string
   readonly #pool: ConnectionPool
+  readonly #pipeline?: AppendPipeline
+  readonly #reads: FetchBatcher
+  /** Per folder, RFC822.SIZE of the messages listed by listMeta (a large one is fetched alone). */
+  readonly #sizes = new Map<string, Map<number, number>>()
   readonly #limits: StoreLimits
   readonly #log: Logger
   #capabilities: StoreCapabilities = {uidplus: false, condstore: false, expungeByUid: false}
@@ -105,6 +120,34 @@ export class ImapStore implements Store {
         log.warn(`${this.#where}: a session was closed by the server or the network; a new one is opened when needed`)
       },
     })
+    this.#reads = new FetchBatcher({
+      workers: options.connections,
+      inFolder: (path, fn) => this.#inFolder(path, fn),
+      sizeOf: (path, uid) => this.#sizes.get(path)?.get(uid),
+    })
+    if (!options.readOnly && options.pipeline !== false) {
+      this.#pipeline = new AppendPipeline({
+        size: options.connections,
+        open: () => openWireConnection(options.endpoint, {label: options.label, logger: log}),
+        where: this.#where,
+        logger: log,
+        retry: options.retry,
+        signal: options.signal,
+        namespacePrefix: () => this.#capabilities.namespace?.prefix,
+        onCommandSent: options.onAppendCommandSent,
+        onDropped: () => {
+          this.#dropped++
+          log.warn(`${this.#where}: an APPEND connection was closed by the server or the network; a new one is opened when needed`)
+        },
+        onRetry: (text) => {
+          this.#retries++
+          log.warn(text)
+        },
+        fallback: (path, raw, flags, date) => this.#appendWithSession(path, raw, flags, date),
+        onFallback: (error) =>
+          log.warn(`${this.#where}: the server refuses another connection for pipelined APPENDs (${describeError(error)}); APPENDs go through the existing sessions`),
+      })
+    }
   }
 
   /** The error's message, starting with this store's "destination alice@host:port" once. */
@@ -260,6 +303,8 @@ export class ImapStore implements Store {
 
   async listMeta(path: string, uids?: number[]): Promise<MessageMeta[]> {
     if (uids && uids.length === 0) return []
+    let sizes = this.#sizes.get(path)
+    if (!sizes) this.#sizes.set(path, (sizes = new Map()))
     return this.#inFolder(path, async (client) => {
       if (!client.mailbox || client.mailbox.exists === 0) return []
       const out: MessageMeta[] = []
@@ -273,6 +318,7 @@ export class ImapStore implements Store {
             internalDate: toDate(msg.internalDate),
             messageId: msg.headers ? parseMessageId(msg.headers) : undefined,
           })
+          sizes.set(msg.uid, msg.size ?? 0)
         }
       }
       return out
@@ -294,15 +340,9 @@ export class ImapStore implements Store {
 
   async fetchMessage(path: string, uid: number, options: {listedSize?: number} = {}): Promise<FetchedMessage | null> {
     await this.#limits.messages.take(1, this.#options.signal)
-    const message = await this.#inFolder(path, async (client) => {
-      const query = {uid: true, source: true, flags: true, internalDate: true}
-      const literalLimit = bodyLiteralLimit(options.listedSize)
-      const msg = await withLiteralLimit(client, literalLimit, () => client.fetchOne(String(uid), query, {uid: true})).catch((error) => {
-        throw oversizedBody(client, options.listedSize) ?? error
-      })
-      if (!msg || !msg.source) return null
-      return {uid, raw: msg.source, flags: [...(msg.flags ?? [])], internalDate: toDate(msg.internalDate)}
-    })
+    // Concurrent calls for one folder share a UID FETCH (imap/fetch-batcher.ts), each body capped
+    // by its listed size (imap/limits.ts).
+    const message = await this.#reads.fetch(path, uid, options.listedSize)
     // The size is known only now: the pause falls before this store's next message.
     if (message) await this.#limits.bytes.take(message.raw.length, this.#options.signal)
     return message
@@ -320,6 +360,15 @@ export class ImapStore implements Store {
     if (limit !== undefined && raw.length > limit) throw new MessageRejectedError(appendLimitReason(limit))
     await this.#limits.messages.take(1, this.#options.signal)
     await this.#limits.bytes.take(raw.length, this.#options.signal)
+    if (this.#pipeline) {
+      const outcome = await this.#pipeline.append(path, raw, flags, internalDate)
+      return this.#options.ignoreAppendUid ? {} : outcome
+    }
+    return this.#appendWithSession(path, raw, flags, internalDate)
+  }
+
+  /** One APPEND on a pooled imapflow session (the path before the pipeline, and its fallback). */
+  async #appendWithSession(path: string, raw: Buffer, flags: string[], internalDate: Date): Promise<AppendResult> {
     return this.#pool.use(async (client) => {
       let response
       try {
@@ -403,7 +452,7 @@ export class ImapStore implements Store {
   }
 
   async close(): Promise<void> {
-    await this.#pool.close()
+    await Promise.all([this.#pool.close(), this.#pipeline?.close()])
   }
 
   /** Run fn with a session that has `path` selected (EXAMINE when read-only). */

@@ -12,7 +12,7 @@ import type {StateRepository} from '../state/repository.js'
 import {checkClaims} from './claims.js'
 import {emptyResult} from './context.js'
 import type {Store} from '../stores/store.js'
-import {detectMoves, prepareFolder, startCopies, type EngineContext, type EngineHooks, type SyncPolicy} from './engine.js'
+import {detectMoves, prepareFolder, startCopies, type EngineContext, type EngineHooks, type Prepared, type SyncPolicy} from './engine.js'
 import {ByteBudget} from './budget.js'
 import type {FolderResult, RunResult, SyncListener} from './events.js'
 
@@ -22,6 +22,16 @@ import type {FolderResult, RunResult, SyncListener} from './events.js'
  * 207 MiB at 48 MiB); a message above the budget runs alone.
  */
 const DEFAULT_MEMORY_BUDGET = 16 * 1024 * 1024
+
+/**
+ * Copies in flight per connection: the stores batch concurrent calls (one UID FETCH for many
+ * messages, MULTIAPPEND or pipelined APPENDs), so small messages need many copies in flight to fill
+ * a round trip; the byte budget still bounds memory.
+ */
+const COPIES_PER_CONNECTION = 16
+
+/** Folders prepared at once: each costs a few round trips (STATUS, listings), mostly waiting. */
+const FOLDERS_PREPARED_AT_ONCE = 4
 
 export interface RunOptions {
   /** Messages copied at once (and connections per side). */
@@ -84,9 +94,9 @@ export async function runSync(ctx: RunContext, options: RunOptions): Promise<Run
     dest: ctx.dest,
     state: ctx.state,
     emit: ctx.emit,
-    // Twice the connections: while some copies wait for a source fetch, others APPEND. Each store's
-    // pool still caps its own side at `concurrency` sessions, and the byte budget caps memory.
-    queue: new PQueue({concurrency: options.concurrency * 2}),
+    // While some copies wait for a source fetch, others APPEND, and both sides batch what waits.
+    // Each store caps its own side at `concurrency` connections, and the byte budget caps memory.
+    queue: new PQueue({concurrency: options.concurrency * COPIES_PER_CONNECTION}),
     budget: new ByteBudget(options.memoryBudgetBytes ?? DEFAULT_MEMORY_BUDGET),
     signal,
     hooks: options.hooks ?? {},
@@ -136,19 +146,13 @@ export async function runSync(ctx: RunContext, options: RunOptions): Promise<Run
     // --folders-only copies no message, but the folders it pairs are still current (not gone).
     const pairs = options.foldersOnly ? [] : plan.pairs
     ctx.emit('run:planned', {folders: pairs.length})
-    const prepared = []
-    for (const pair of pairs) {
-      if (signal.aborted || engine.fatal.error) break
-      const refused = notCreated.get(pair.dest)
-      if (refused !== undefined) {
-        const result = {...emptyResult(pair), error: `could not create ${pair.dest}: ${refused}`}
-        ctx.emit('folder:start', {source: pair.source, dest: pair.dest})
-        ctx.emit('folder:done', result)
-        folders.push(result)
-        continue
-      }
-      prepared.push(await prepareFolder(engine, pair))
+    for (const pair of pairs.filter((p) => notCreated.has(p.dest))) {
+      const result = {...emptyResult(pair), error: `could not create ${pair.dest}: ${notCreated.get(pair.dest)}`}
+      ctx.emit('folder:start', {source: pair.source, dest: pair.dest})
+      ctx.emit('folder:done', result)
+      folders.push(result)
     }
+    const prepared = await prepareFolders(engine, pairs.filter((p) => !notCreated.has(p.dest)), signal)
     if (!signal.aborted && !engine.fatal.error) await detectMoves(engine, prepared)
     const pending: Promise<FolderResult>[] = []
     for (const folder of prepared) pending.push((await startCopies(engine, folder)).done)
@@ -171,6 +175,20 @@ export async function runSync(ctx: RunContext, options: RunOptions): Promise<Run
     bytes: result.totals.bytes,
   }, result.error)
   return result
+}
+
+/** prepareFolder for every pair, a few at a time; results in plan order (those not started are left out). */
+async function prepareFolders(engine: EngineContext, pairs: Plan['pairs'], signal: AbortSignal): Promise<Prepared[]> {
+  const out: Array<Prepared | undefined> = new Array(pairs.length)
+  let next = 0
+  const worker = async () => {
+    while (next < pairs.length && !signal.aborted && !engine.fatal.error) {
+      const index = next++
+      out[index] = await prepareFolder(engine, pairs[index])
+    }
+  }
+  await Promise.all(Array.from({length: Math.min(FOLDERS_PREPARED_AT_ONCE, pairs.length)}, worker))
+  return out.filter((folder): folder is Prepared => folder !== undefined)
 }
 
 function assemble(

@@ -151,7 +151,9 @@ test('XOAUTH2 with a token from tokenCommand; no password or token in the log, t
 
 test('an access token that expires mid-run is refreshed with the OAuth2 refresh token; the run completes', async () => {
   const users = {source: freshUser('rf'), dest: freshUser('rf')}
-  await seed(source, users.source, {INBOX: generateMessages(150, {seed: 43, meanSize: 2000})})
+  // Enough messages at 40/s that the run outlasts the first token by seconds: copies are reported
+  // in bursts (a MULTIAPPEND answers for many), so the 20th one can come late.
+  await seed(source, users.source, {INBOX: generateMessages(300, {seed: 43, meanSize: 2000})})
   idp.refreshUser = users.dest
   idp.ttlSeconds = 2
   idp.refreshCalls = 0

@@ -46,7 +46,7 @@ describe('mailferry sync between Dovecot and Cyrus', {skip}, () => {
 
   type Server = {port: number; password: string}
 
-  async function sync(users: {source: string; dest: string}, state: string, from: Server = source, to: Server = cyrus) {
+  async function sync(users: {source: string; dest: string}, state: string, from: Server = source, to: Server = cyrus, extra: string[] = []) {
     return runCli(
       [
         'sync',
@@ -58,6 +58,7 @@ describe('mailferry sync between Dovecot and Cyrus', {skip}, () => {
         '--dest-password-env', 'MF_TEST_DEST_PW',
         '--state', state,
         '--json',
+        ...extra,
       ],
       {MF_TEST_SOURCE_PW: from.password, MF_TEST_DEST_PW: to.password},
     )
@@ -76,11 +77,14 @@ describe('mailferry sync between Dovecot and Cyrus', {skip}, () => {
     const total = Object.values(sourceBefore).reduce((n, list) => n + list.length, 0)
     assert.equal(total, 60)
 
-    const first = await sync(users, state)
+    const logFile = join(tmp.dir, `${users.source}.log`)
+    const first = await sync(users, state, source, cyrus, ['--debug-imap', '--log-file', logFile])
     assertOk(first)
     assert.equal(first.json.totals.failed, 0, JSON.stringify(first.json.totals))
     assert.equal(first.json.totals.copied, total)
     assert.deepEqual(await snapshot(cyrus, users.dest), sourceBefore, 'every message, flag and date on Cyrus')
+    // Cyrus offers MULTIAPPEND (RFC 3502): the copies went in batches on the pipelined connections.
+    assert.match(readFileSync(logFile, 'utf8'), /destination#pipe\d+ C: P\d+ APPEND "[^"]+" \((?:[2-9]|\d{2,}) messages/)
     assert.deepEqual(await snapshot(source, users.source), sourceBefore, 'the source is unchanged')
     assert.deepEqual(await folderTree(cyrus, users.dest), await folderTree(source, users.source))
     const raw = await withClient(cyrus, users.dest, async (client) => (await client.list()).map((entry) => entry.path).sort())

@@ -55,10 +55,10 @@ function mailbox(): Record<string, SeedMessage[]> {
   return {INBOX: [...nastyMessages(), ...generated.slice(0, 25), generated[3], generated[3]], 'Old/2019': generated.slice(25)}
 }
 
-async function killThenResume(killPoints: string[]) {
+async function killThenResume(killPoints: string[], box: Record<string, SeedMessage[]> = mailbox()) {
   const users = {source: freshUser('src'), dest: freshUser('dst')}
   const state = join(tmp.dir, `${users.source}.sqlite`)
-  await seed(source, users.source, mailbox())
+  await seed(source, users.source, box)
   const {args, env} = syncArgs(source, dest, users, state)
   for (const point of killPoints) {
     const killed = await runCli([...args, '--debug-kill-at', point], env)
@@ -82,7 +82,10 @@ describe('resume after kill -9', () => {
   }
 
   test('killed twice in a row (after-append:5, then after-append:2 of the next run)', async () => {
-    await killThenResume(['after-append:5', 'after-append:2'])
+    // Dozens of copies are in flight (batched reads and MULTIAPPEND): enough messages that the
+    // second run still has more than two to copy after the first kill.
+    const box = mailbox()
+    await killThenResume(['after-append:5', 'after-append:2'], {...box, 'Old/2019': [...box['Old/2019'], ...generateMessages(300, {seed: 22, meanSize: 2000})]})
   })
 
   test('killed from outside at an arbitrary moment, several times', async () => {

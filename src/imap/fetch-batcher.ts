@@ -1,0 +1,161 @@
+/**
+ * Batched source reads behind Store.fetchMessage: calls for the same folder that wait while the
+ * sessions are busy are read with one `UID FETCH <set> (UID FLAGS INTERNALDATE BODY.PEEK[])`
+ * (BODY.PEEK never sets \Seen, RFC 9051 6.4.5). Each message is handed to its caller as soon as it
+ * has arrived, while the rest of the answer still streams in. The engine's byte budget is taken
+ * before fetchMessage is called, so a batch never holds more than the budget allows; a large message
+ * (known from the listing) is read alone, so that small ones behind it do not wait for it.
+ * Each command's literal limit comes from its messages' listed sizes (limits.ts): a batch whose
+ * answer breaks it is read again one message at a time, so only the oversized message fails.
+ */
+import type {FetchMessageObject} from 'imapflow'
+
+import {MessageRejectedError} from '../errors.js'
+import {bodyLiteralLimit, oversizedBody, withLiteralLimit} from './limits.js'
+import type {ImapClient} from './session.js'
+import {compactUids} from './uidset.js'
+
+export interface RawMessage {
+  uid: number
+  raw: Buffer
+  flags: string[]
+  internalDate: Date
+}
+
+interface Request {
+  uid: number
+  /** RFC822.SIZE from the listing: the body may not be much larger (limits.ts). */
+  listedSize?: number
+  settled: boolean
+  resolve: (message: RawMessage | null) => void
+  reject: (error: unknown) => void
+}
+
+export interface FetchBatcherOptions {
+  /** Batches read at once (the session pool's size). */
+  workers: number
+  /** Runs fn on a session with the folder selected (retried on a fresh session after a lost connection). */
+  inFolder: <T>(path: string, fn: (client: ImapClient) => Promise<T>) => Promise<T>
+  /** The message's size when the listing said, so that a large one is read alone. */
+  sizeOf?: (path: string, uid: number) => number | undefined
+  /** Messages per UID FETCH at most. */
+  maxMessages?: number
+  /** A message above this is read alone. */
+  largeBytes?: number
+}
+
+const DEFAULT_MAX_MESSAGES = 100
+const DEFAULT_LARGE_BYTES = 1024 * 1024
+
+export class FetchBatcher {
+  readonly #options: FetchBatcherOptions
+  readonly #queues = new Map<string, Request[]>()
+  #active = 0
+
+  constructor(options: FetchBatcherOptions) {
+    this.#options = options
+  }
+
+  /** The message, or null when it is gone (expunged since the listing). */
+  fetch(path: string, uid: number, listedSize?: number): Promise<RawMessage | null> {
+    return new Promise((resolve, reject) => {
+      let queue = this.#queues.get(path)
+      if (!queue) this.#queues.set(path, (queue = []))
+      queue.push({uid, listedSize, settled: false, resolve, reject})
+      if (this.#active < Math.max(1, this.#options.workers)) {
+        this.#active++
+        // One turn of the event loop first, so the calls of one burst share a command.
+        setImmediate(() => void this.#work())
+      }
+    })
+  }
+
+  async #work(): Promise<void> {
+    try {
+      for (;;) {
+        const next = this.#takeBatch()
+        if (!next) return
+        await this.#read(next.path, next.batch)
+      }
+    } finally {
+      this.#active--
+    }
+  }
+
+  #takeBatch(): {path: string; batch: Request[]} | undefined {
+    for (const [path, queue] of this.#queues) {
+      // The folder goes behind the others, so one big folder does not starve the rest.
+      this.#queues.delete(path)
+      if (queue.length === 0) continue
+      const large = this.#options.largeBytes ?? DEFAULT_LARGE_BYTES
+      const isLarge = (request: Request) => (this.#options.sizeOf?.(path, request.uid) ?? 0) > large
+      let batch: Request[]
+      if (isLarge(queue[0])) batch = queue.splice(0, 1)
+      else {
+        batch = []
+        const max = this.#options.maxMessages ?? DEFAULT_MAX_MESSAGES
+        for (let i = 0; i < queue.length && batch.length < max; ) {
+          if (isLarge(queue[i])) i++
+          else batch.push(...queue.splice(i, 1))
+        }
+      }
+      if (queue.length > 0) this.#queues.set(path, queue)
+      return {path, batch}
+    }
+    return undefined
+  }
+
+  async #read(path: string, batch: Request[]): Promise<void> {
+    const byUid = new Map(batch.map((request) => [request.uid, request]))
+    try {
+      await this.#options.inFolder(path, async (client) => {
+        // After a lost connection the task runs again on a new session: only what is still missing.
+        const wanted = batch.filter((request) => !request.settled)
+        if (wanted.length === 0) return
+        const query = {uid: true, source: true, flags: true, internalDate: true} as const
+        const limit = Math.max(...wanted.map((request) => bodyLiteralLimit(request.listedSize)))
+        const read = async () => {
+          for await (const msg of client.fetch(compactUids(wanted.map((request) => request.uid)), query, {uid: true})) {
+            const request = byUid.get(msg.uid)
+            if (!request || request.settled || !msg.source) continue
+            request.settled = true
+            request.resolve(toRaw(msg))
+          }
+        }
+        await withLiteralLimit(client, limit, read).catch((error) => {
+          const oversized = oversizedBody(client, wanted.length === 1 ? wanted[0].listedSize : undefined)
+          throw oversized ? (wanted.length === 1 ? oversized : new SplitBatch()) : error
+        })
+      })
+    } catch (error) {
+      if (error instanceof SplitBatch) {
+        for (const request of batch) if (!request.settled) await this.#read(path, [request])
+        return
+      }
+      for (const request of batch) if (!request.settled) (request.settled = true), request.reject(error)
+      return
+    }
+    // Not in the answer: expunged since the listing (not an error, as in mbsync).
+    for (const request of batch) if (!request.settled) (request.settled = true), request.resolve(null)
+  }
+}
+
+/**
+ * A body broke its command's literal limit: the batch is read again message by message. A
+ * MessageRejectedError, so the pool passes it on rather than fail the store (pool.ts).
+ */
+class SplitBatch extends MessageRejectedError {
+  constructor() {
+    super('a body broke the literal limit of a batched fetch')
+  }
+}
+
+function toRaw(msg: FetchMessageObject): RawMessage {
+  const date = msg.internalDate
+  return {
+    uid: msg.uid,
+    raw: msg.source!,
+    flags: [...(msg.flags ?? [])],
+    internalDate: date instanceof Date ? date : new Date(date ?? 0),
+  }
+}

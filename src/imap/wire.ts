@@ -1,0 +1,344 @@
+/**
+ * A raw IMAP connection that keeps several commands in flight (RFC 9051 5.5: a client MAY send
+ * another command without waiting for the completion result of the previous one). imapflow sends one
+ * command at a time; this connection is used for APPEND only (append-pipeline.ts), built on imapflow's
+ * own wire modules: ImapStream (framing), the parser and the compiler. Connect and TLS settings come
+ * from imapflowOptions(), so both kinds of session follow the same TLS/STARTTLS policy; login is
+ * wire-login.ts.
+ *
+ * Errors carry imapflow's shapes (code, responseStatus, serverResponseCode, responseText), so
+ * src/imap/errors.ts translates them the same way.
+ */
+import net from 'node:net'
+import tls from 'node:tls'
+import type {ImapFlowOptions} from 'imapflow'
+import compiler from 'imapflow/lib/handler/imap-compiler.js'
+import parser from 'imapflow/lib/handler/imap-parser.js'
+import {ImapStream} from 'imapflow/lib/handler/imap-stream.js'
+
+import {redact, type Logger} from '../log.js'
+
+type Attribute = any
+
+const CRLF = Buffer.from('\r\n')
+/** No byte from the server for this long while commands wait for an answer: the connection is dead. */
+const SILENCE_MS = 5 * 60_000
+
+export interface WireResponse {
+  tag: string
+  command: string
+  attributes: Attribute[]
+}
+
+/** One literal boundary of a command: the command waits for "+" here unless it is non-synchronizing. */
+export interface CommandOptions {
+  /** Called with each continuation request ("+") that is not for a literal (AUTHENTICATE). */
+  onContinue?: (response: WireResponse) => Buffer | string
+  /** Called once every byte of the command was handed to the socket. */
+  onSent?: () => void
+  /** Text for the trace instead of the command (AUTHENTICATE, LOGIN). */
+  traceAs?: string
+}
+
+interface Pending {
+  tag: string
+  name: string
+  resolve: (response: WireResponse) => void
+  reject: (error: Error) => void
+  /** The chunks still to write; the first goes now, each further one after a "+". */
+  chunks: Buffer[]
+  options: CommandOptions
+  /** Some bytes were written: after a lost connection its outcome is unknown. */
+  started: boolean
+  untagged: WireResponse[]
+}
+
+/** An Error with imapflow's fields. */
+export function wireError(message: string, fields: Record<string, unknown>): Error {
+  return Object.assign(new Error(message), fields)
+}
+
+export class WireConnection {
+  capabilities = new Map<string, boolean | number>()
+  readonly label: string
+  readonly #log: Logger
+  #socket: net.Socket | tls.TLSSocket
+  #stream: ImapStream
+  #tagCounter = 0
+  /** Commands sent or being sent, by tag, in order. */
+  readonly #inFlight = new Map<string, Pending>()
+  /** Commands waiting for the write side: a command whose literal waits for "+" holds it. */
+  readonly #writeQueue: Pending[] = []
+  /** The command that owns the write side (its literals are being sent). */
+  #writing?: Pending
+  #closed?: Error
+  #greeting?: {resolve: (r: WireResponse) => void; reject: (e: Error) => void}
+  literalPlus = false
+  literalMinus = false
+
+  static #ids = 0
+
+  private constructor(socket: net.Socket | tls.TLSSocket, label: string, logger: Logger) {
+    this.label = `${label}${++WireConnection.#ids}`
+    this.#log = logger
+    this.#socket = socket
+    this.#stream = this.#attach(socket)
+  }
+
+  /** Connect (TCP or implicit TLS) and wait for the greeting. */
+  static async connect(options: ImapFlowOptions, label: string, logger: Logger): Promise<{connection: WireConnection; greeting: WireResponse}> {
+    const socket = await new Promise<net.Socket | tls.TLSSocket>((resolve, reject) => {
+      const timeout = setTimeout(() => fail(wireError('Connection timed out', {code: 'CONNECT_TIMEOUT'})), 30_000)
+      const fail = (error: Error) => {
+        clearTimeout(timeout)
+        socket.destroy()
+        reject(options.secure ? Object.assign(error, {tlsFailed: isTlsError(error)}) : error)
+      }
+      const socket = options.secure
+        ? tls.connect({...tlsSettings(options), host: options.host, port: options.port}, () => done())
+        : net.connect({host: options.host, port: options.port!}, () => done())
+      const done = () => {
+        clearTimeout(timeout)
+        socket.off('error', fail)
+        resolve(socket)
+      }
+      socket.once('error', fail)
+    })
+    socket.setNoDelay(true)
+    const connection = new WireConnection(socket, label, logger)
+    const greeting = await connection.#waitGreeting()
+    return {connection, greeting}
+  }
+
+  /** STARTTLS (RFC 9051 6.2.1): the command, then a TLS handshake over the same socket. */
+  async startTls(options: ImapFlowOptions): Promise<void> {
+    await this.command('STARTTLS', [])
+    const plain = this.#socket
+    plain.unpipe(this.#stream)
+    plain.removeAllListeners('data')
+    const secure = await new Promise<tls.TLSSocket>((resolve, reject) => {
+      const upgraded = tls.connect({...tlsSettings(options), socket: plain}, () => resolve(upgraded))
+      upgraded.once('error', (error) => reject(Object.assign(error, {tlsFailed: true})))
+    })
+    this.#socket = secure
+    this.#stream = this.#attach(secure)
+  }
+
+  get usable(): boolean {
+    return !this.#closed
+  }
+
+  /** Commands sent and not yet answered, plus those waiting to be written. */
+  get load(): number {
+    return this.#inFlight.size
+  }
+
+  /**
+   * Send a command now (pipelined behind the others) and resolve with its tagged OK; rejects with a
+   * NO/BAD error (responseStatus) or a connection error (code). Literals use LITERAL+ (RFC 7888)
+   * when the server has it, LITERAL- up to 4096 bytes, else wait for "+" each.
+   */
+  command(name: string, attributes: Attribute[], options: CommandOptions = {}): Promise<WireResponse> {
+    if (this.#closed) return Promise.reject(this.#closed)
+    const tag = `P${++this.#tagCounter}`
+    const chunks = compiler(
+      {tag, command: name, attributes},
+      {asArray: true, literalPlus: this.literalPlus, literalMinus: this.literalMinus},
+    ) as Buffer[]
+    return new Promise<WireResponse>((resolve, reject) => {
+      const pending: Pending = {tag, name, resolve, reject, chunks, options, started: false, untagged: []}
+      this.#inFlight.set(tag, pending)
+      this.#writeQueue.push(pending)
+      this.#pump()
+    })
+  }
+
+  /** Was any byte of this command's tag written? (For the caller of a failed command.) */
+  static started(error: unknown): boolean {
+    return (error as {commandStarted?: boolean}).commandStarted === true
+  }
+
+  async logout(): Promise<void> {
+    if (this.#closed) return
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([this.command('LOGOUT', []).catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, 2000)))])
+    clearTimeout(timer)
+    this.close()
+  }
+
+  close(error?: Error): void {
+    if (this.#closed) return
+    this.#closed = error ?? wireError('Connection closed', {code: 'NoConnection'})
+    this.#socket.destroy()
+    this.#greeting?.reject(this.#closed)
+    for (const pending of this.#inFlight.values()) {
+      pending.reject(Object.assign(wireError(this.#closed.message, {code: (this.#closed as {code?: string}).code ?? 'EConnectionClosed'}), {commandStarted: pending.started}))
+    }
+    this.#inFlight.clear()
+    this.#writeQueue.length = 0
+    this.#writing = undefined
+  }
+
+  #attach(socket: net.Socket | tls.TLSSocket): ImapStream {
+    const stream = new ImapStream({logger: false})
+    socket.pipe(stream)
+    stream.on('readable', () => this.#read(stream))
+    stream.on('error', (error: Error) => this.close(wireError(error.message, {code: 'EConnectionClosed'})))
+    socket.on('error', (error: Error & {code?: string}) => this.close(wireError(error.message, {code: error.code ?? 'EConnectionClosed'})))
+    socket.on('close', () => this.close(wireError('Connection closed by the server', {code: 'EConnectionClosed'})))
+    socket.setTimeout(SILENCE_MS, () => {
+      if (this.#inFlight.size > 0) this.close(wireError(`No answer from the server for ${SILENCE_MS / 1000} s`, {code: 'ETIMEOUT'}))
+    })
+    return stream
+  }
+
+  #waitGreeting(): Promise<WireResponse> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => this.close(wireError('Greeting timed out', {code: 'GREETING_TIMEOUT'})), 16_000)
+      this.#greeting = {
+        resolve: (r) => (clearTimeout(timer), resolve(r)),
+        reject: (e) => (clearTimeout(timer), reject(e)),
+      }
+    })
+  }
+
+  /** Writes the next chunk of the command that owns the write side, or starts the next command. */
+  #pump(): void {
+    while (!this.#closed) {
+      if (!this.#writing) {
+        const next = this.#writeQueue.shift()
+        if (!next) return
+        this.#writing = next
+      }
+      const current = this.#writing
+      if (!current.started) this.#trace('C', `${current.tag} ${current.options.traceAs ?? current.name}${describeLiterals(current.chunks.length)}`)
+      const chunk = current.chunks.shift()!
+      current.started = true
+      this.#socket.write(chunk)
+      if (current.chunks.length > 0) return // a synchronizing literal: wait for "+"
+      this.#socket.write(CRLF) // written apart: appending it would copy the whole command once more
+      this.#writing = undefined
+      current.options.onSent?.()
+    }
+  }
+
+  #read(stream: ImapStream): void {
+    let data: {payload: Buffer; literals: Buffer[]; next: () => void} | null
+    while ((data = stream.read()) !== null) {
+      const item = data
+      parser(item.payload, {literals: item.literals}).then(
+        (response) => {
+          try {
+            this.#handle(response as WireResponse)
+          } finally {
+            item.next()
+          }
+        },
+        (error: Error) => {
+          item.next()
+          this.close(wireError(`unparsable response: ${error.message}`, {code: 'EConnectionClosed'}))
+        },
+      )
+    }
+  }
+
+  #handle(response: WireResponse): void {
+    const text = responseText(response)
+    this.#trace('S', `${response.tag} ${response.command}${text ? ` ${text}` : ''}`)
+    if (this.#greeting) {
+      const greeting = this.#greeting
+      this.#greeting = undefined
+      if (response.command.toUpperCase() === 'BYE') return greeting.reject(wireError(text || 'Connection refused', {code: 'EConnectionClosed', reason: text}))
+      return greeting.resolve(response)
+    }
+    if (response.tag === '+') {
+      const current = this.#writing
+      if (current && current.chunks.length > 0) return this.#pump()
+      const asking = [...this.#inFlight.values()].find((p) => p.options.onContinue)
+      if (asking) {
+        this.#socket.write(Buffer.concat([Buffer.from(asking.options.onContinue!(response)), Buffer.from('\r\n')]))
+        this.#trace('C', '(continuation response hidden)')
+      }
+      return
+    }
+    if (response.tag === '*') {
+      const command = response.command.toUpperCase()
+      if (command === 'BYE') {
+        this.close(wireError(text || 'Server closed the connection', {code: 'EConnectionClosed', reason: text}))
+        return
+      }
+      if (command === 'CAPABILITY') this.capabilities = capabilityMap(response.attributes)
+      for (const pending of this.#inFlight.values()) pending.untagged.push(response)
+      return
+    }
+    const pending = this.#inFlight.get(response.tag)
+    if (!pending) return
+    this.#inFlight.delete(response.tag)
+    const status = response.command.toUpperCase()
+    if (status === 'OK') return pending.resolve(response)
+    const code = statusCode(response)
+    // A refusal while its literal still waits for "+" (RFC 9051 7.5): the command is over.
+    if (this.#writing === pending) {
+      this.#writing = undefined
+      this.#pump()
+    }
+    pending.reject(
+      wireError(text || `${pending.name} failed`, {
+        responseStatus: status,
+        responseText: text,
+        serverResponseCode: code,
+        commandStarted: true,
+      }),
+    )
+  }
+
+  #trace(direction: 'C' | 'S', line: string): void {
+    if (this.#log.tracing) this.#log.trace(redact(`${this.label} ${direction}: ${line.slice(0, 300)}`))
+  }
+}
+
+/** " (3 synchronizing literals)": how many times the command waits for "+" (never the bytes). */
+function describeLiterals(chunks: number): string {
+  return chunks > 1 ? ` (${chunks - 1} synchronizing literals)` : ''
+}
+
+function tlsSettings(options: ImapFlowOptions): tls.ConnectionOptions {
+  const settings = (options.tls ?? {}) as tls.ConnectionOptions
+  const servername = options.servername ?? (net.isIP(options.host!) ? undefined : options.host)
+  return {...settings, servername}
+}
+
+function isTlsError(error: Error & {code?: string}): boolean {
+  return /SSL|TLS|CERT/.test(error.code ?? '') || /SSL|TLS|certificate/i.test(error.message)
+}
+
+/** "[APPENDUID 38505 3955] APPEND completed" -> the human text, code included. */
+export function responseText(response: WireResponse): string {
+  const parts: string[] = []
+  for (const attribute of response.attributes ?? []) {
+    if (attribute && attribute.section) {
+      parts.push(`[${attribute.section.map((s: Attribute) => (s && typeof s.value !== 'undefined' ? String(s.value) : Array.isArray(s) ? `(${s.map((x: Attribute) => x?.value).join(' ')})` : '')).join(' ')}]`)
+    }
+    if (attribute && attribute.type === 'TEXT') parts.push(String(attribute.value))
+  }
+  return parts.join(' ').trim()
+}
+
+/** The response code's name ("APPENDUID", "LIMIT"), upper case, or undefined. */
+export function statusCode(response: WireResponse): string | undefined {
+  const value = response.attributes?.[0]?.section?.[0]?.value
+  return typeof value === 'string' ? value.toUpperCase() : undefined
+}
+
+/** CAPABILITY atoms, from an untagged CAPABILITY or an OK [CAPABILITY ...] code (imapflow's shape). */
+export function capabilityMap(list: Attribute[]): Map<string, boolean | number> {
+  const out = new Map<string, boolean | number>()
+  for (const entry of list ?? []) {
+    const value = typeof entry?.value === 'string' ? entry.value.toUpperCase() : ''
+    if (!value) continue
+    const limit = /^APPENDLIMIT=(\d+)$/.exec(value)
+    if (limit) out.set('APPENDLIMIT', Number(limit[1]))
+    else out.set(value, true)
+  }
+  return out
+}
