@@ -3,7 +3,7 @@
  * Never issues a command inside imapflow's fetch loop: every listing is collected first.
  */
 import {describeEndpoint, type EndpointConfig} from '../config/schema.js'
-import {CommandRefusedError, ConnectError, MessageRejectedError, describeError} from '../errors.js'
+import {CancelledError, CommandRefusedError, ConnectError, MessageRejectedError, describeError} from '../errors.js'
 import {canExpungeByUid, expungeUids, moveUid, storeFlags} from '../imap/commands.js'
 import {appendLimitReason, falseAnswer, translateAppendError, translateFolderError} from '../imap/errors.js'
 import {bodyLiteralLimit, oversizedBody, withLiteralLimit} from '../imap/limits.js'
@@ -340,6 +340,7 @@ export class ImapStore implements Store {
 
   async fetchMessage(path: string, uid: number, options: {listedSize?: number} = {}): Promise<FetchedMessage | null> {
     await this.#limits.messages.take(1, this.#options.signal)
+    this.#stopIfAborted()
     // Concurrent calls for one folder share a UID FETCH (imap/fetch-batcher.ts), each body capped
     // by its listed size (imap/limits.ts).
     const message = await this.#reads.fetch(path, uid, options.listedSize)
@@ -360,6 +361,7 @@ export class ImapStore implements Store {
     if (limit !== undefined && raw.length > limit) throw new MessageRejectedError(appendLimitReason(limit))
     await this.#limits.messages.take(1, this.#options.signal)
     await this.#limits.bytes.take(raw.length, this.#options.signal)
+    this.#stopIfAborted()
     if (this.#pipeline) {
       const outcome = await this.#pipeline.append(path, raw, flags, internalDate)
       return this.#options.ignoreAppendUid ? {} : outcome
@@ -449,6 +451,14 @@ export class ImapStore implements Store {
         else client.close()
       },
     }
+  }
+
+  /**
+   * A rate-limit wait cut short by SIGINT/SIGTERM does not go on to send: a stop must not turn every
+   * waiting copy into a burst. The message stays for the next run (its pending row is looked for).
+   */
+  #stopIfAborted(): void {
+    if (this.#options.signal?.aborted) throw new CancelledError(`${this.#where}: stopped before the next message`)
   }
 
   async close(): Promise<void> {
