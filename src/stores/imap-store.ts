@@ -55,8 +55,9 @@ export interface ImapStoreOptions {
   signal?: AbortSignal
   /**
    * APPENDs go through pipelined connections (imap/append-pipeline.ts: several commands in flight,
-   * MULTIAPPEND where offered). Default true for a writable store; false uses one imapflow
-   * session per APPEND, as before (hidden --debug-no-pipeline, for comparison).
+   * MULTIAPPEND where offered), which take half of `connections` (at least two needed). Set for the
+   * destination (app/open.ts); off, one imapflow session per APPEND, as before (hidden
+   * --debug-no-pipeline, for comparison).
    */
   pipeline?: boolean
   /** Test hook: the n-th APPEND command was written in full and its answer has not come yet. */
@@ -103,8 +104,12 @@ export class ImapStore implements Store {
     this.#where = `${options.label} ${describeEndpoint(options.endpoint)}`
     this.#limits = options.limits ?? storeLimits()
     const log = (this.#log = options.logger ?? silentLogger)
+    // The pipelined APPEND connections count against the same cap as the pool (--connections,
+    // batch's --max-connections-per-host): half of them, when there are at least two.
+    const pipelined = !options.readOnly && options.pipeline === true && options.connections >= 2
+    const pipelineSize = pipelined ? Math.floor(options.connections / 2) : 0
     this.#pool = new ConnectionPool({
-      size: options.connections,
+      size: options.connections - pipelineSize,
       connect: () => openSession(options.endpoint, {label: options.label, logger: log}),
       retry: options.retry,
       signal: options.signal,
@@ -125,9 +130,9 @@ export class ImapStore implements Store {
       inFolder: (path, fn) => this.#inFolder(path, fn),
       sizeOf: (path, uid) => this.#sizes.get(path)?.get(uid),
     })
-    if (!options.readOnly && options.pipeline !== false) {
+    if (pipelined) {
       this.#pipeline = new AppendPipeline({
-        size: options.connections,
+        size: pipelineSize,
         open: () => openWireConnection(options.endpoint, {label: options.label, logger: log}),
         where: this.#where,
         logger: log,

@@ -236,7 +236,8 @@ describe('mailferry backup and restore', {concurrency: true}, () => {
   test('kill -9 during a backup, then resume: nothing missing, nothing twice', async () => {
     const user = freshUser('bkkill')
     const dir = join(tmp.dir, user)
-    await seed(source, user, mailbox(14))
+    // Enough mail that each kill point is reached however many copies run at once.
+    await seed(source, user, {...mailbox(14), Bulk: generateMessages(150, {seed: 3, meanSize: 1500})})
     for (const point of ['after-append:3', 'before-append:5', 'after-append:9']) {
       const killed = await backup(user, dir, ['--debug-kill-at', point])
       assert.equal(killed.signal, 'SIGKILL', `--debug-kill-at ${point}: ${killed.stderr}`)
