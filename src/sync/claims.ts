@@ -25,10 +25,10 @@ export function checkClaims(rows: Iterable<MessageRow>, destMeta: MessageMeta[])
   const destByUid = new Map(destMeta.map((m) => [m.uid, m]))
   const result: ClaimCheck = {held: new Set(), wrong: [], gone: []}
   for (const row of rows) {
-    if ((row.status !== 'copied' && row.status !== 'moved') || row.destUid === null) continue
+    if (row.status === 'pending' || row.status === 'failed' || row.destUid === null) continue
     const dest = destByUid.get(row.destUid)
-    // A tombstone (--move) holds its copy while it is there; its source is gone, so it is never re-matched.
-    if (row.status === 'moved') {
+    // --move's rows ('moving', tombstones) hold their copy while it is there; they are never re-matched.
+    if (row.status === 'moved' || row.status === 'moving') {
       if (dest && coarseKey(dest.size, dest.messageId) === coarseKey(row.size, row.messageId)) result.held.add(row.destUid)
       continue
     }

@@ -85,6 +85,8 @@ export interface Prepared {
   listingComplete: boolean
   /** Messages whose APPEND lost its connection: maybe stored, maybe not. Re-checked before retrying. */
   uncertain: MessageMeta[]
+  /** Source UIDs a killed --move flagged \Deleted but did not expunge (their flag is not synced). */
+  interruptedMove?: Set<number>
 }
 
 /** A folder's result before any step ran: every count zero. */

@@ -78,6 +78,9 @@ export async function moveSources(ctx: EngineContext, prepared: Prepared, recopy
       ...unproven.filter(({row}) => !settled.has(row.sourceUid)).map(({row}) => ({row, reason: 'copying it again did not succeed'})),
     ]
   }
+  // Kept on the source: a \Deleted left there by an interrupted --move would make clients hide it.
+  const undelete = unproven.map(({row}) => row.sourceUid).filter((uid) => prepared.interruptedMove?.has(uid))
+  if (undelete.length > 0) await ctx.source.setFlags(pair.source, undelete, [], ['\\Deleted'])
   for (const {row, reason} of unproven) {
     // Copies again that failed were already counted as failures by the copy step.
     if (ctx.failures.some((f) => f.folder === pair.source && f.uid === row.sourceUid)) continue

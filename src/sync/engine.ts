@@ -160,8 +160,16 @@ function settleMoving(ctx: EngineContext, prepared: Prepared, present: Set<numbe
   if (moving.length === 0) return
   const back = moving.filter((row) => present.has(row.sourceUid)).map((row) => row.sourceUid)
   const gone = moving.filter((row) => !present.has(row.sourceUid)).map((row) => row.sourceUid)
-  ctx.state.setMoveStep(prepared.pairRow!, back, 'copied')
   ctx.state.setMoveStep(prepared.pairRow!, gone, 'moved')
+  // Still there: cut off between its UID STORE +FLAGS \Deleted and UID EXPUNGE, so that flag is
+  // ours, not the user's. Only a --move run (source writable) settles them: it proves and expunges
+  // them, or takes the flag off; until then they stay 'moving' and their flags are not synced.
+  if (ctx.policy.move) {
+    ctx.state.setMoveStep(prepared.pairRow!, back, 'copied')
+    prepared.interruptedMove = new Set(back)
+  } else if (back.length > 0) {
+    warn(ctx, `${prepared.pair.source}: ${back.length} messages still carry the \\Deleted flag of an interrupted --move; run with --move again to finish it`)
+  }
   prepared.rows = ctx.state.messages(prepared.pairRow!)
 }
 
@@ -230,7 +238,7 @@ async function resolveCandidates(
   } else {
     const claimed = new Set<number>()
     // Tombstones of --move keep their copy claimed: it is nobody's candidate.
-    for (const row of rows.values()) if ((row.status === 'copied' || row.status === 'moved') && row.destUid !== null) claimed.add(row.destUid)
+    for (const row of rows.values()) if (row.status !== 'pending' && row.status !== 'failed' && row.destUid !== null) claimed.add(row.destUid)
     const open = destUids.filter((uid) => !claimed.has(uid))
     unclaimed = open.length > 0 ? await ctx.dest.listMeta(pair.dest, open) : []
   }
@@ -584,7 +592,8 @@ async function syncFlags(ctx: EngineContext, prepared: Prepared): Promise<void> 
   for (const {uid, flags} of sourceFlags) {
     const row = rows.get(uid)
     if (!row || row.status !== 'copied' || row.destUid === null) continue
-    const now = normalizeFlags(flags)
+    let now = normalizeFlags(flags)
+    if (prepared.interruptedMove?.has(uid) && !row.flags.includes('\\Deleted')) now = now.filter((flag) => flag !== '\\Deleted')
     // Default: only what changed on the source since the last run (destination-only changes stay).
     // --mirror: whatever differs from the source, wherever it was changed.
     const from = destFlags ? normalizeFlags(destFlags.get(row.destUid) ?? []) : row.flags

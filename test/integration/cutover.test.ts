@@ -6,6 +6,8 @@ import assert from 'node:assert/strict'
 import {join} from 'node:path'
 import {after, before, describe, test} from 'node:test'
 
+import Database from 'better-sqlite3'
+
 import {startDovecot, type DovecotInstance} from '../harness/dovecot.js'
 import {expunge, folderTree, listUids, seed, setFlags, snapshot, type Snapshot} from '../harness/mailbox.js'
 import {generateMessages} from '../harness/messages.js'
@@ -124,6 +126,26 @@ describe('cutover: --move and deletions', () => {
       assert.deepEqual(await snapshot(dest, users.dest), original)
     })
   }
+
+  test('a --move cut off between its STORE \\Deleted and UID EXPUNGE: the flag is not copied, the re-run finishes', async () => {
+    const {users, run, original} = await setup({INBOX: 6})
+    assert.equal((await run()).code, 0)
+    // The state and the source as that kill leaves them (with folders moved in parallel, another
+    // folder's kill point can land there): rows 'moving', sources flagged \Deleted, not expunged.
+    const uids = await listUids(source, users.source, 'INBOX')
+    await setFlags(source, users.source, 'INBOX', uids, ['\\Deleted'], 'add')
+    const db = new Database(join(tmp.dir, `${users.source}.sqlite`))
+    db.prepare("UPDATE messages SET status = 'moving'").run()
+    db.close()
+    const plain = await run()
+    assert.equal(plain.code, 0, plain.stderr)
+    assert.ok(plain.json.warnings.some((w: string) => /6 messages still carry the \\Deleted flag of an interrupted --move/.test(w)), JSON.stringify(plain.json.warnings))
+    assert.deepEqual(await snapshot(dest, users.dest), original, 'no \\Deleted reached the copies')
+    const moved = await run('--move')
+    assert.equal(moved.code, 0, moved.stderr)
+    assert.deepEqual(await snapshot(dest, users.dest), original)
+    assert.deepEqual(await snapshot(source, users.source), emptied(original))
+  })
 
   test('--move on a source without UIDPLUS is refused before anything is written; its \\Deleted mail stays', async () => {
     const {users, run, original} = await setup({INBOX: 4}, {source: () => noUidplus, dest: () => dest})
