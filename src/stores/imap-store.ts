@@ -100,8 +100,13 @@ export class ImapStore implements Store {
     this.#where = `${options.label} ${describeEndpoint(options.endpoint)}`
     this.#limits = options.limits ?? storeLimits()
     const log = (this.#log = options.logger ?? silentLogger)
+    // --connections caps the sessions of this side, pipelined ones included (servers and the batch
+    // command's per-host cap count them all): half of them carry the APPENDs, the rest everything
+    // else. With a single connection there is no pipeline.
+    const pipelined = !options.readOnly && options.pipeline !== false && options.connections >= 2
+    const pipeSize = pipelined ? Math.floor(options.connections / 2) : 0
     this.#pool = new ConnectionPool({
-      size: options.connections,
+      size: options.connections - pipeSize,
       connect: () => openSession(options.endpoint, {label: options.label, logger: log}),
       retry: options.retry,
       signal: options.signal,
@@ -118,13 +123,13 @@ export class ImapStore implements Store {
       },
     })
     this.#reads = new FetchBatcher({
-      workers: options.connections,
+      workers: options.connections - pipeSize,
       inFolder: (path, fn) => this.#inFolder(path, fn),
       sizeOf: (path, uid) => this.#sizes.get(path)?.get(uid),
     })
-    if (!options.readOnly && options.pipeline !== false) {
+    if (pipelined) {
       this.#pipeline = new AppendPipeline({
-        size: options.connections,
+        size: pipeSize,
         open: () => openWireConnection(options.endpoint, {label: options.label, logger: log}),
         where: this.#where,
         logger: log,
