@@ -230,6 +230,9 @@ export class WireConnection {
         (response) => {
           try {
             this.#handle(response as WireResponse)
+          } catch (error) {
+            // A response we cannot act on leaves the session in an unknown state: end it.
+            this.close(wireError(`cannot handle a response: ${(error as Error).message}`, {code: 'EConnectionClosed'}))
           } finally {
             item.next()
           }

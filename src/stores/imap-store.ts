@@ -126,7 +126,7 @@ export class ImapStore implements Store {
       },
     })
     this.#reads = new FetchBatcher({
-      workers: options.connections,
+      workers: options.connections - pipelineSize,
       inFolder: (path, fn) => this.#inFolder(path, fn),
       sizeOf: (path, uid) => this.#sizes.get(path)?.get(uid),
     })
