@@ -38,7 +38,7 @@ const copiedInLog = (logFile: string) => (existsSync(logFile) ? (readFileSync(lo
 function killAfterCopies(args: string[], env: NodeJS.ProcessEnv, logFile: string, more: number): Promise<NodeJS.Signals | null> {
   const target = copiedInLog(logFile) + more
   // Paced, so that the kill lands mid-copy however fast the copy path is.
-  const child = spawn(process.execPath, [BIN, ...args, '--log-file', logFile, '--max-messages-per-second', '40'], {env: {...process.env, ...env}, stdio: 'ignore'})
+  const child = spawn(process.execPath, [BIN, ...args, '--log-file', logFile, '--max-messages-per-second', '10'], {env: {...process.env, ...env}, stdio: 'ignore'})
   const poll = setInterval(() => {
     if (copiedInLog(logFile) >= target) child.kill('SIGKILL')
   }, 10)
