@@ -498,16 +498,8 @@ function askHidden(question: string): Promise<string> {
 // ---------------------------------------------------------------------------------------------
 // Flags
 
-/** The per-side auth flags (--source-auth-method, --dest-token-command, ...). */
-export interface AuthFlagValues {
-  authMethod?: string
-  authzid?: string
-  passwordCommand?: string
-  passwordPrompt?: boolean
-  tokenEnv?: string
-  tokenFile?: string
-  tokenCommand?: string
-}
+/** The per-side auth flags (--source-auth-method, --dest-token-command, ...): the YAML keys but oauth2, the method unchecked. */
+export type AuthFlagValues = Omit<AuthInput, 'oauth2' | 'authMethod'> & {authMethod?: string}
 
 /** Lays one side's auth flags over the draft (a flag's token or password source replaces the file's). */
 export function applyAuthFlags(
