@@ -24,10 +24,18 @@ interface ExecResponse {
 /** imapflow's command queue: the same path its own helpers use, without their error swallowing. */
 type Exec = (command: string, attributes: Array<Attribute | Attribute[]>, options?: unknown) => Promise<ExecResponse>
 
-async function run(client: ImapClient, where: string, folder: string, command: string, attributes: Array<Attribute | Attribute[]>) {
+/** Sends one command; `untagged` sees the untagged OK responses sent before its tagged answer. */
+async function run(
+  client: ImapClient,
+  where: string,
+  folder: string,
+  command: string,
+  attributes: Array<Attribute | Attribute[]>,
+  untagged?: (response: unknown) => void,
+) {
   const exec = (client as unknown as {exec: Exec}).exec.bind(client)
   try {
-    const response = await exec(command, attributes)
+    const response = await exec(command, attributes, untagged ? {untagged: {OK: async (u: unknown) => untagged(u)}} : undefined)
     response.next()
     return response.response
   } catch (error) {
@@ -103,16 +111,9 @@ export async function moveUid(
   const target: Attribute = {type: 'ATOM', value: encodePath(client, normalizePath(client, toPath))}
   if (client.capabilities.has('MOVE')) {
     let untagged: unknown
-    const exec = (client as unknown as {exec: Exec}).exec.bind(client)
-    try {
-      const response = await exec('UID MOVE', [sequence(String(uid)), target], {untagged: {OK: async (u: unknown) => void (untagged = u)}})
-      response.next()
-      const found = copiedUid(response.response, uid)
-      return found.uid === undefined ? copiedUid(untagged, uid) : found
-    } catch (error) {
-      if (isConnectionError(error) || isPushback(error)) throw translateFolderError(error, where, folder)
-      throw new CommandRefusedError(`${where}: folder "${folder}": the server refused UID MOVE: ${serverText(error)}`, {cause: error})
-    }
+    const response = await run(client, where, folder, 'UID MOVE', [sequence(String(uid)), target], (u) => (untagged = u))
+    const found = copiedUid(response, uid)
+    return found.uid === undefined ? copiedUid(untagged, uid) : found
   }
   const response = await run(client, where, folder, 'UID COPY', [sequence(String(uid)), target])
   await expungeUids(client, where, folder, String(uid))

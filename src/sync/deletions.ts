@@ -53,12 +53,12 @@ export async function moveSources(ctx: EngineContext, prepared: Prepared, recopy
   const {pair, result} = prepared
   const pairRow = prepared.pairRow!
   const present = new Set(prepared.sourceFlags.map((m) => m.uid))
-  const rowsToMove = () => [...ctx.state.messages(pairRow).values()].filter((row) => row.status === 'copied' && present.has(row.sourceUid))
-  const rows = rowsToMove()
+  const rowsToMove = (all = [...ctx.state.messages(pairRow).values()]) => all.filter((row) => row.status === 'copied' && present.has(row.sourceUid))
+  const all = [...ctx.state.messages(pairRow).values()]
+  const rows = rowsToMove(all)
   if (rows.length === 0) return
-  const claimedElsewhere = new Set(
-    [...ctx.state.messages(pairRow).values()].filter((row) => row.destUid !== null && !present.has(row.sourceUid)).map((row) => row.destUid!),
-  )
+  const claimedElsewhere = new Set(all.filter((row) => row.destUid !== null && !present.has(row.sourceUid)).map((row) => row.destUid!))
+  const withoutUid = new Set(rows.filter((row) => row.destUid === null).map((row) => row.sourceUid))
   const input = {source: ctx.source, dest: ctx.dest, sourcePath: pair.source, destPath: pair.dest, destUidValidity: pairRow.destUidValidity, claimedElsewhere}
   const first = await proveCopies(input, rows)
   let proven = first.proven
@@ -69,7 +69,9 @@ export async function moveSources(ctx: EngineContext, prepared: Prepared, recopy
     warn(ctx, `${pair.dest}: ${uids.length} copies were missing or different on the destination (${unproven[0].reason}); copied again before their source is deleted`)
     ctx.state.deleteMessages(pairRow, uids)
     await recopy(await ctx.source.listMeta(pair.source, uids))
-    const again = rowsToMove().filter((row) => uids.includes(row.sourceUid))
+    const recopied = new Set(uids)
+    const again = rowsToMove().filter((row) => recopied.has(row.sourceUid))
+    for (const row of again) if (row.destUid === null) withoutUid.add(row.sourceUid)
     const second = await proveCopies(input, again)
     proven = [...proven, ...second.proven]
     const settled = new Set(again.map((row) => row.sourceUid))
@@ -81,14 +83,15 @@ export async function moveSources(ctx: EngineContext, prepared: Prepared, recopy
   // Kept on the source: a \Deleted left there by an interrupted --move would make clients hide it.
   const undelete = unproven.map(({row}) => row.sourceUid).filter((uid) => prepared.interruptedMove?.has(uid))
   if (undelete.length > 0) await ctx.source.setFlags(pair.source, undelete, [], ['\\Deleted'])
+  // Copies again that failed were already counted as failures by the copy step.
+  const counted = new Set(ctx.failures.filter((f) => f.folder === pair.source).map((f) => f.uid))
   for (const {row, reason} of unproven) {
-    // Copies again that failed were already counted as failures by the copy step.
-    if (ctx.failures.some((f) => f.folder === pair.source && f.uid === row.sourceUid)) continue
+    if (counted.has(row.sourceUid)) continue
     recordRefusal(ctx, prepared, [row.sourceUid], `kept on the source (--move): ${reason}`)
   }
   if (proven.length === 0) return
   // Rows that had no destination UID were proven by content: remember where.
-  ctx.state.putMessages(pairRow, proven.filter((row) => rows.find((r) => r.sourceUid === row.sourceUid)?.destUid === null))
+  ctx.state.putMessages(pairRow, proven.filter((row) => withoutUid.has(row.sourceUid)))
   const uids = proven.map((row) => row.sourceUid)
   ctx.state.setMoveStep(pairRow, uids, 'moving')
   const ordinal = ++ctx.moveOrdinal.value
