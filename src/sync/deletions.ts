@@ -10,7 +10,8 @@
  *   (tombstones, never extraneous). A kill between the steps leaves every message with a copy.
  */
 import {CommandRefusedError} from '../errors.js'
-import type {MessageMeta} from '../stores/store.js'
+import type {MessageRow} from '../state/repository.js'
+import type {MessageMeta, Store} from '../stores/store.js'
 import {checkClaims} from './claims.js'
 import {recordRefusal, warn, type EngineContext, type Prepared} from './context.js'
 import {proveCopies} from './proof.js'
@@ -29,19 +30,28 @@ export async function deleteExtraneous(ctx: EngineContext, prepared: Prepared): 
   const withCopy = gone.filter((row) => row.status === 'copied' && row.destUid !== null)
   let ours: number[] = []
   if (withCopy.length > 0) {
-    const destStatus = await ctx.dest.status(pair.dest)
-    if (destStatus.uidValidity !== pairRow!.destUidValidity) {
+    const held = await ownCopies(ctx.dest, pair.dest, pairRow!.destUidValidity, withCopy)
+    if (!held) {
       warn(ctx, `${pair.dest}: UIDVALIDITY changed since the copies were made; no message deleted on the destination`)
       return
     }
-    const check = checkClaims(withCopy, await ctx.dest.listMeta(pair.dest, withCopy.map((row) => row.destUid!)))
-    ours = withCopy.filter((row) => check.held.has(row.destUid!)).map((row) => row.destUid!)
+    ours = [...held]
     const notOurs = withCopy.length - ours.length
     if (notOurs > 0) warn(ctx, `${pair.dest}: ${notOurs} copies of deleted source messages are no longer where they were; not deleted`)
   }
   await ctx.dest.deleteMessages(pair.dest, ours)
   ctx.state.deleteMessages(pairRow!, gone.map((row) => row.sourceUid))
   result.deleted += ours.length
+}
+
+/**
+ * The destination UIDs among these rows' that still hold their copy now (size and Message-ID, under
+ * the recorded UIDVALIDITY): what a deletion may remove. Undefined when the UIDVALIDITY changed.
+ */
+export async function ownCopies(dest: Store, path: string, uidValidity: number | null, rows: MessageRow[]): Promise<Set<number> | undefined> {
+  if ((await dest.status(path)).uidValidity !== uidValidity) return undefined
+  if (rows.length === 0) return new Set()
+  return checkClaims(rows, await dest.listMeta(path, rows.map((row) => row.destUid!))).held
 }
 
 /** Re-copies source messages (step 5 again) and resolves when their copies are settled. */

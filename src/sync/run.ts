@@ -9,7 +9,7 @@ import {DEFAULT_MAPPING, type FolderMappingConfig} from '../config/mapping.js'
 import {buildPlan, type Plan} from '../plan/plan.js'
 import {mappingRules} from '../plan/rules.js'
 import type {StateRepository} from '../state/repository.js'
-import {checkClaims} from './claims.js'
+import {ownCopies} from './deletions.js'
 import {emptyResult} from './context.js'
 import type {Store} from '../stores/store.js'
 import {detectMoves, prepareFolder, startCopies, type EngineContext, type EngineHooks, type Prepared, type SyncPolicy} from './engine.js'
@@ -303,11 +303,8 @@ async function deleteGoneFolders(ctx: RunContext, plan: Plan, warnings: string[]
     if (sourceNow.has(pair.sourcePath)) continue
     const rows = [...ctx.state.messages(pair).values()].filter((row) => row.status === 'copied' && row.destUid !== null)
     try {
-      const status = await ctx.dest.status(pair.destPath)
-      if (status.uidValidity === pair.destUidValidity && rows.length > 0) {
-        const check = checkClaims(rows, await ctx.dest.listMeta(pair.destPath, rows.map((row) => row.destUid!)))
-        await ctx.dest.deleteMessages(pair.destPath, [...check.held])
-      }
+      const held = await ownCopies(ctx.dest, pair.destPath, pair.destUidValidity, rows)
+      if (held) await ctx.dest.deleteMessages(pair.destPath, [...held])
       const after = await ctx.dest.status(pair.destPath)
       if (after.messages > 0 || !ctx.dest.deleteFolder) {
         warnings.push(`${pair.destPath}: source folder ${pair.sourcePath} is gone, but the destination folder still holds ${after.messages} messages mailferry did not put there; kept`)
