@@ -9,7 +9,7 @@ import {after, before, describe, test} from 'node:test'
 import Database from 'better-sqlite3'
 
 import {startDovecot, type DovecotInstance} from '../harness/dovecot.js'
-import {expunge, folderTree, listUids, seed, setFlags, snapshot, type Snapshot} from '../harness/mailbox.js'
+import {appendOne, deleteFolder, expunge, folderTree, listUids, seed, setFlags, snapshot, type Snapshot} from '../harness/mailbox.js'
 import {generateMessages} from '../harness/messages.js'
 import {freshUser, runCli, syncArgs, tempDir} from './cli.js'
 
@@ -201,6 +201,21 @@ describe('cutover: --move and deletions', () => {
     assert.match(failed[0].error, /could not create .*: .*NO|Not found|too long/)
     assert.equal(result.json.totals.copied, 5)
     assert.equal(count(await snapshot(dest, users.dest)), 5)
+  })
+
+  test('--delete-extraneous-folders deletes a folder whose source is gone, and keeps one that holds other mail', async () => {
+    const {users, run} = await setup({INBOX: 2, Old: 3, Shared: 2})
+    assert.equal((await run()).code, 0)
+    await appendOne(dest, users.dest, 'Shared', generateMessages(1, {seed: 97})[0])
+    await deleteFolder(source, users.source, 'Old')
+    await deleteFolder(source, users.source, 'Shared')
+    const result = await run('--delete-extraneous-folders')
+    assert.equal(result.code, 0, result.stderr)
+    assert.deepEqual(result.json.foldersDeleted, ['Old'])
+    assert.ok(result.json.warnings.some((w: string) => /Shared: source folder Shared is gone, but the destination folder still holds 1 messages/.test(w)), JSON.stringify(result.json.warnings))
+    const tree = await folderTree(dest, users.dest)
+    assert.ok(!tree.includes('Old') && tree.includes('Shared'), tree.join(', '))
+    assert.equal((await snapshot(dest, users.dest)).Shared.length, 1, "only the user's own message is left")
   })
 
   test('--folders-only with --delete-extraneous-folders keeps every current folder', async () => {
