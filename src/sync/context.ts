@@ -131,11 +131,15 @@ export function recordFailure(ctx: EngineContext, prepared: Prepared, meta: Mess
       error: reason,
     },
   ])
+  countFailure(ctx, prepared, {folder: prepared.pair.source, uid: meta.uid, messageId: meta.messageId, reason})
+  stopAfterMaxErrors(ctx)
+}
+
+/** Counts and lists one failed message (the report, the progress events). */
+function countFailure(ctx: EngineContext, prepared: Prepared, failure: MessageFailure): void {
   prepared.result.failed++
-  const failure = {folder: prepared.pair.source, uid: meta.uid, messageId: meta.messageId, reason}
   ctx.failures.push(failure)
   ctx.emit('message:failed', failure)
-  stopAfterMaxErrors(ctx)
 }
 
 function stopAfterMaxErrors(ctx: EngineContext): void {
@@ -150,18 +154,13 @@ function stopAfterMaxErrors(ctx: EngineContext): void {
   }
 }
 
-
 /**
  * A command the server refused for messages already copied (a flag STORE, an expunge, a MOVE):
  * counted and listed like a refused message, but the message's row is left as it is.
  */
 export function recordRefusal(ctx: EngineContext, prepared: Prepared, sourceUids: number[], reason: string): void {
   for (const uid of sourceUids) {
-    prepared.result.failed++
-    const row = prepared.rows.get(uid)
-    const failure = {folder: prepared.pair.source, uid, messageId: row?.messageId ?? undefined, reason}
-    ctx.failures.push(failure)
-    ctx.emit('message:failed', failure)
+    countFailure(ctx, prepared, {folder: prepared.pair.source, uid, messageId: prepared.rows.get(uid)?.messageId ?? undefined, reason})
   }
   stopAfterMaxErrors(ctx)
 }
