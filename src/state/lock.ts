@@ -22,11 +22,13 @@ export interface StateLock {
 const USER_VERSION_OFFSET = 60
 
 /**
- * Lock files held by this process. fcntl locks belong to the process: a second connection here would
- * not be refused by the kernel, and closing any descriptor of the file would drop the lock. So a
- * second attempt in this process (batch jobs run in-process) is refused here, without opening it.
+ * Lock files held by this process, with their connections. fcntl locks belong to the process: a
+ * second connection here would not be refused by the kernel, and closing any descriptor of the file
+ * would drop the lock. So a second attempt in this process (batch jobs run in-process) is refused
+ * here, without opening it. The map also keeps each connection reachable: better-sqlite3 closes a
+ * collected connection, which would end the lock while the run goes on.
  */
-const held = new Set<string>()
+const held = new Map<string, Database.Database>()
 
 function inUse(dbPath: string, owner?: number): StateError {
   return new StateError(`state database ${dbPath} is in use by another mailferry run${owner ? ` (pid ${owner})` : ''}`, {
@@ -53,15 +55,21 @@ function ownerPid(lockPath: string): number {
 
 /** Opens the lock database and takes its exclusive lock; throws SQLite's error when it cannot. */
 function lockDatabase(lockPath: string): Database.Database {
-  // A short wait, for two runs started in the same instant: SQLite refuses the one that would
-  // deadlock at once, and the other gets the lock when the refused one closes.
+  // A short wait, for two runs started in the same instant: SQLite's busy handler retries, and the
+  // loser is refused once the winner holds the lock.
   const db = new Database(lockPath, {timeout: 250})
   try {
-    // The order matters: in exclusive locking mode, the first write takes the lock and keeps it.
-    db.pragma('locking_mode = EXCLUSIVE')
-    // No -journal file beside the lock file; there is nothing in it worth a rollback.
+    // No -journal file beside the lock file; there is nothing in it worth a rollback. Set in the
+    // normal locking mode, so the read it needs leaves no shared lock behind.
     db.pragma('journal_mode = MEMORY')
+    // Taken before anything else holds a lock here: a connection that kept a shared lock while
+    // asking for the exclusive one could leave two runs both refused (each waiting on the other).
+    db.exec('BEGIN EXCLUSIVE')
+    // From now on the lock outlives transactions: the pid is committed (others read it from the
+    // file header), and the lock stays with this connection until it closes.
+    db.pragma('locking_mode = EXCLUSIVE')
     db.pragma(`user_version = ${process.pid}`)
+    db.exec('COMMIT')
     db.exec('BEGIN EXCLUSIVE')
     return db
   } catch (error) {
@@ -124,7 +132,7 @@ export function acquireLock(dbPath: string): StateLock {
       throw new StateError(`state lock ${lockPath}: ${(error as Error).message}`, {cause: error})
     }
   }
-  held.add(key)
+  held.set(key, db)
   const lock = db
   return {
     release() {

@@ -21,11 +21,11 @@ let n = 0
 const freshPath = () => join(dir, `state-${++n}.sqlite`)
 
 /** Code for a child that opens the state (taking the lock), says so, and then waits or exits. */
-const childCode = (path: string, then: 'hold' | 'exit' | 'hold-briefly', startAt = 0) =>
+const childCode = (path: string, then: 'hold' | 'exit', startAt = 0) =>
   `import {openStateDb} from ${JSON.stringify(DB_MODULE)}
 while (Date.now() < ${startAt}) {}
 try { openStateDb(${JSON.stringify(path)}); console.log('locked') } catch (e) { console.log('refused', e.exitCode, e.message); process.exit(e.exitCode) }
-${{hold: 'setInterval(() => {}, 1000)', exit: 'process.exit(0)', 'hold-briefly': 'setTimeout(() => process.exit(0), 5000)'}[then]}`
+${{hold: 'setInterval(() => {}, 1000)', exit: 'process.exit(0)'}[then]}`
 
 const nodeArgs = (code: string) => ['--import', 'tsx', '--input-type=module', '-e', code]
 
@@ -74,20 +74,48 @@ test('a second process is refused with a StateError (exit 6) naming the owner pi
 })
 
 test('two processes starting in the same instant: exactly one gets the lock', async () => {
-  for (let round = 0; round < 2; round++) {
+  for (let round = 0; round < 3; round++) {
     const path = freshPath()
     openStateDb(path).close()
-    // Both spin until the same moment (they take a while to start), then open; the winner holds on.
+    // Both spin until the same moment (they take a while to start), then open; the winner holds on
+    // until both have answered, so a late starter still meets the lock.
     const at = Date.now() + 3000
+    const children: ChildProcess[] = []
     const run = () =>
       new Promise<string>((resolve) => {
-        const child = spawn(process.execPath, nodeArgs(childCode(path, 'hold-briefly', at)), {stdio: ['ignore', 'pipe', 'inherit']})
+        const child = spawn(process.execPath, nodeArgs(childCode(path, 'hold', at)), {stdio: ['ignore', 'pipe', 'inherit']})
+        children.push(child)
         let out = ''
-        child.stdout!.on('data', (chunk) => (out += chunk))
+        child.stdout!.on('data', (chunk) => {
+          out += chunk
+          if (out.includes('\n')) resolve(out.trim().split(' ')[0])
+        })
         child.on('close', () => resolve(out.trim().split(' ')[0]))
       })
-    const outcomes = (await Promise.all([run(), run()])).sort()
-    assert.deepEqual(outcomes, ['locked', 'refused'], `round ${round}`)
+    try {
+      const outcomes = (await Promise.all([run(), run()])).sort()
+      assert.deepEqual(outcomes, ['locked', 'refused'], `round ${round}`)
+    } finally {
+      for (const child of children) child.kill('SIGKILL')
+    }
+  }
+})
+
+test('the lock holds while the run goes on even when nothing refers to its handle (a collected connection would drop it)', async () => {
+  const path = freshPath()
+  const code = `import {openStateDb} from ${JSON.stringify(DB_MODULE)}
+openStateDb(${JSON.stringify(path)})
+globalThis.gc(); setTimeout(() => { globalThis.gc(); console.log('collected') }, 50)
+setInterval(() => {}, 1000)`
+  const child = spawn(process.execPath, ['--expose-gc', ...nodeArgs(code)], {stdio: ['ignore', 'pipe', 'inherit']})
+  try {
+    await new Promise<void>((resolve, reject) => {
+      child.stdout!.on('data', (chunk) => String(chunk).includes('collected') && resolve())
+      child.on('close', () => reject(new Error('the child ended early')))
+    })
+    assert.equal(tryInChild(path).status, 6)
+  } finally {
+    child.kill('SIGKILL')
   }
 })
 
