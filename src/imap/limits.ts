@@ -13,8 +13,12 @@
  * NoConnection). The session's 'error' listener records the breach here; the pool then reports it
  * as a ConnectError (not retried: the server would send the same again), and fetchMessage as a
  * MessageRejectedError for that one message.
+ *
+ * - A folder listing (UID FETCH 1:*) may hold no more messages than the folder has (EXISTS, kept
+ *   current by the server's untagged EXISTS): each response is small, but a server sending them
+ *   without end would grow the listing until memory runs out.
  */
-import {ConnectError, MessageRejectedError} from '../errors.js'
+import {ConnectError, FolderError, MessageRejectedError} from '../errors.js'
 import type {ImapClient} from './session.js'
 
 const MiB = 1024 * 1024
@@ -140,4 +144,17 @@ function bytes(n: number): string {
   if (!Number.isFinite(n)) return 'unreadable size'
   if (n >= MiB) return `${(n / MiB).toFixed(n % MiB === 0 ? 0 : 1)} MiB`
   return `${n} bytes`
+}
+
+/**
+ * Called per listed message: a listing longer than the folder closes the session (the rest of the
+ * answer is not read) and fails that folder.
+ */
+export function checkListingLength(client: ImapClient, listed: number, where: string, path: string): void {
+  const exists = client.mailbox ? client.mailbox.exists : 0
+  if (listed <= exists) return
+  client.close()
+  throw new FolderError(`${where}: folder "${path}": the server listed more messages than the folder holds (${exists}); the session was closed`, {
+    hint: 'the server is broken or not what it claims to be; the other folders were synced',
+  })
 }

@@ -277,6 +277,18 @@ export class StateRepository {
     return map
   }
 
+  /**
+   * Size, Message-ID and internal date of every row, in every pair, whose copy could be moved
+   * (copied, at a known UID, with a header hash): streamed, for the move finder's filter.
+   */
+  *movableKeys(): IterableIterator<{size: number; messageId: string | null; internalDate: string | null}> {
+    const rows = this.#stmt(
+      `SELECT size, message_id AS messageId, internal_date AS internalDate FROM messages
+       WHERE status = 'copied' AND dest_uid IS NOT NULL AND header_hash IS NOT NULL`,
+    ).iterate() as IterableIterator<{size: number; messageId: string | null; internalDate: string | null}>
+    yield* rows
+  }
+
   /** Insert or replace rows in one transaction (one commit for the batch). */
   putMessages(pair: PairRow, rows: NewMessageRow[]): void {
     if (rows.length === 0) return

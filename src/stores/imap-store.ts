@@ -6,7 +6,7 @@ import {describeEndpoint, type EndpointConfig} from '../config/schema.js'
 import {CancelledError, CommandRefusedError, ConnectError, MessageRejectedError, describeError} from '../errors.js'
 import {canExpungeByUid, expungeUids, moveUid, storeFlags} from '../imap/commands.js'
 import {appendLimitReason, falseAnswer, translateAppendError, translateFolderError} from '../imap/errors.js'
-import {bodyLiteralLimit, oversizedBody, withLiteralLimit} from '../imap/limits.js'
+import {bodyLiteralLimit, checkListingLength, oversizedBody, withLiteralLimit} from '../imap/limits.js'
 import {ConnectionPool, type RetryPolicy} from '../imap/pool.js'
 import {openSession, type ImapClient} from '../imap/session.js'
 import {AppendPipeline} from '../imap/append-pipeline.js'
@@ -297,6 +297,7 @@ export class ImapStore implements Store {
       if (reportVanished) client.on('expunge', onExpunge)
       try {
         for await (const msg of client.fetch('1:*', {uid: true, flags: true}, {uid: true, changedSince})) {
+          checkListingLength(client, out.length + 1, this.#where, path)
           out.push({uid: msg.uid, flags: [...(msg.flags ?? [])]})
         }
       } finally {
@@ -316,6 +317,7 @@ export class ImapStore implements Store {
       for (const range of uids ? chunkUidSets(uids) : ['1:*']) {
         const query = {uid: true, flags: true, size: true, internalDate: true, headers: ['message-id']}
         for await (const msg of client.fetch(range, query, {uid: true})) {
+          checkListingLength(client, out.length + 1, this.#where, path)
           out.push({
             uid: msg.uid,
             flags: [...(msg.flags ?? [])],

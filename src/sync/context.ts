@@ -10,6 +10,7 @@ import type {FolderPair} from '../plan/plan.js'
 import type {FolderSnapshot, MessageRow, PairRow, StateRepository} from '../state/repository.js'
 import type {FolderStatus, MessageFlags, MessageMeta, Store} from '../stores/store.js'
 import type {ByteBudget} from './budget.js'
+import type {RunControl} from './control.js'
 import type {FolderResult, MessageFailure, SyncListener} from './events.js'
 import {normalizeFlags} from './flags.js'
 import type {MessageSelection} from './select.js'
@@ -48,17 +49,14 @@ export interface EngineContext {
   state: StateRepository
   emit: SyncListener
   queue: PQueue
-  signal: AbortSignal
+  /** The user's abort and the first fatal error: every step asks control.stopped before new work. */
+  control: RunControl
   hooks: EngineHooks
   policy: SyncPolicy
   /** Bounds queued copy tasks so a huge folder is never all in memory. */
   maxQueued: number
   /** Bounds the message bytes held in memory by copies in flight. */
   budget: ByteBudget
-  /** Set by the first store-level failure: every folder stops. */
-  fatal: {error?: MailferryError}
-  appendOrdinal: {value: number}
-  moveOrdinal: {value: number}
   failures: MessageFailure[]
   warnings: string[]
 }
@@ -71,11 +69,13 @@ export interface Prepared {
   /** Nothing changed since the last complete sync: no listing was done. */
   skipped: boolean
   sourcePeek?: FolderSnapshot
-  pairRow?: PairRow
+  pairRow: PairRow
   destStatus?: FolderStatus
   rows: Map<number, MessageRow>
   sourceFlags: MessageFlags[]
   toCopy: MessageMeta[]
+  /** New messages that may have been moved from another folder: copied once moves are settled (moves.ts). */
+  held: MessageMeta[]
   /** Rows whose source message is gone (expunged or moved away); never tombstones ('moved'). */
   vanished: MessageRow[]
   /**
@@ -116,7 +116,7 @@ export function emptyResult(pair: Pick<FolderPair, 'source' | 'dest' | 'create'>
 
 /** A message the destination refuses: a 'failed' row with the reason, counted and reported; the run goes on. */
 export function recordFailure(ctx: EngineContext, prepared: Prepared, meta: MessageMeta, reason: string): void {
-  ctx.state.putMessages(prepared.pairRow!, [
+  ctx.state.putMessages(prepared.pairRow, [
     {
       sourceUid: meta.uid,
       destUid: null,
@@ -146,11 +146,11 @@ function stopAfterMaxErrors(ctx: EngineContext): void {
   const max = ctx.policy.maxErrors
   if (max !== undefined && ctx.failures.length >= max) {
     // A run whose messages keep being refused (quota full...) stops instead of ploughing on.
-    ctx.fatal.error ??= new MailferryError(`stopped after ${max} failed ${max === 1 ? 'message' : 'messages'} (--max-errors ${max})`, {
+    ctx.control.fail(new MailferryError(`stopped after ${max} failed ${max === 1 ? 'message' : 'messages'} (--max-errors ${max})`, {
       scope: 'run',
       exitCode: ExitCode.partial,
       hint: 'see why they failed in the report; a re-run retries them (raise --max-errors to go on regardless)',
-    })
+    }))
   }
 }
 
@@ -168,7 +168,7 @@ export function recordRefusal(ctx: EngineContext, prepared: Prepared, sourceUids
 export function recordFolderError(ctx: EngineContext, result: FolderResult, error: unknown): void {
   const mailferryError = asMailferryError(error)
   if (mailferryError.scope === 'folder') result.error = mailferryError.message
-  else ctx.fatal.error ??= mailferryError
+  else ctx.control.fail(mailferryError)
 }
 
 export function asMailferryError(error: unknown): MailferryError {

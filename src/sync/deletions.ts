@@ -30,7 +30,7 @@ export async function deleteExtraneous(ctx: EngineContext, prepared: Prepared): 
   const withCopy = gone.filter((row) => row.status === 'copied' && row.destUid !== null)
   let ours: number[] = []
   if (withCopy.length > 0) {
-    const held = await ownCopies(ctx.dest, pair.dest, pairRow!.destUidValidity, withCopy)
+    const held = await ownCopies(ctx.dest, pair.dest, pairRow.destUidValidity, withCopy)
     if (!held) {
       warn(ctx, `${pair.dest}: UIDVALIDITY changed since the copies were made; no message deleted on the destination`)
       return
@@ -40,7 +40,7 @@ export async function deleteExtraneous(ctx: EngineContext, prepared: Prepared): 
     if (notOurs > 0) warn(ctx, `${pair.dest}: ${notOurs} copies of deleted source messages are no longer where they were; not deleted`)
   }
   await ctx.dest.deleteMessages(pair.dest, ours)
-  ctx.state.deleteMessages(pairRow!, gone.map((row) => row.sourceUid))
+  ctx.state.deleteMessages(pairRow, gone.map((row) => row.sourceUid))
   result.deleted += ours.length
 }
 
@@ -61,7 +61,7 @@ export type Recopy = (metas: MessageMeta[]) => Promise<void>
 export async function moveSources(ctx: EngineContext, prepared: Prepared, recopy: Recopy): Promise<void> {
   if (!ctx.policy.move) return
   const {pair, result} = prepared
-  const pairRow = prepared.pairRow!
+  const {pairRow} = prepared
   const present = new Set(prepared.sourceFlags.map((m) => m.uid))
   const rowsToMove = (all = [...ctx.state.messages(pairRow).values()]) => all.filter((row) => row.status === 'copied' && present.has(row.sourceUid))
   const all = [...ctx.state.messages(pairRow).values()]
@@ -73,7 +73,7 @@ export async function moveSources(ctx: EngineContext, prepared: Prepared, recopy
   const first = await proveCopies(input, rows)
   let proven = first.proven
   let unproven = first.unproven
-  if (unproven.length > 0 && !ctx.fatal.error && !ctx.signal.aborted) {
+  if (unproven.length > 0 && !ctx.control.stopped) {
     // The state says copied, the destination disagrees: copy those again, then prove them again.
     const uids = unproven.map(({row}) => row.sourceUid)
     warn(ctx, `${pair.dest}: ${uids.length} copies were missing or different on the destination (${unproven[0].reason}); copied again before their source is deleted`)
@@ -104,7 +104,7 @@ export async function moveSources(ctx: EngineContext, prepared: Prepared, recopy
   ctx.state.putMessages(pairRow, proven.filter((row) => withoutUid.has(row.sourceUid)))
   const uids = proven.map((row) => row.sourceUid)
   ctx.state.setMoveStep(pairRow, uids, 'moving')
-  const ordinal = ++ctx.moveOrdinal.value
+  const ordinal = ctx.control.nextMove()
   ctx.hooks.beforeExpunge?.(ordinal)
   try {
     await ctx.source.deleteMessages(pair.source, uids)

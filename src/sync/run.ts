@@ -12,7 +12,8 @@ import type {StateRepository} from '../state/repository.js'
 import {ownCopies} from './deletions.js'
 import {emptyResult} from './context.js'
 import type {Store} from '../stores/store.js'
-import {detectMoves, prepareFolder, startCopies, type EngineContext, type EngineHooks, type Prepared, type SyncPolicy} from './engine.js'
+import {RunControl} from './control.js'
+import {syncFolders, type EngineContext, type EngineHooks, type SyncPolicy} from './engine.js'
 import {ByteBudget} from './budget.js'
 import type {FolderResult, RunResult, SyncListener} from './events.js'
 
@@ -29,9 +30,6 @@ const DEFAULT_MEMORY_BUDGET = 16 * 1024 * 1024
  * a round trip; the byte budget still bounds memory.
  */
 const COPIES_PER_CONNECTION = 16
-
-/** Folders prepared at once: each costs a few round trips (STATUS, listings), mostly waiting. */
-const FOLDERS_PREPARED_AT_ONCE = 4
 
 export interface RunOptions {
   /** Messages copied at once (and connections per side). */
@@ -98,13 +96,10 @@ export async function runSync(ctx: RunContext, options: RunOptions): Promise<Run
     // Each store caps its own side at `concurrency` connections, and the byte budget caps memory.
     queue: new PQueue({concurrency: options.concurrency * COPIES_PER_CONNECTION}),
     budget: new ByteBudget(options.memoryBudgetBytes ?? DEFAULT_MEMORY_BUDGET),
-    signal,
+    control: new RunControl(signal),
     hooks: options.hooks ?? {},
     policy: {mirror: false, deleteExtraneous: false, move: false, recheckRounds: 3, ...options.policy},
     maxQueued: options.concurrency * 4,
-    fatal: {},
-    appendOrdinal: {value: 0},
-    moveOrdinal: {value: 0},
     failures: [],
     warnings: [],
   }
@@ -152,17 +147,13 @@ export async function runSync(ctx: RunContext, options: RunOptions): Promise<Run
       ctx.emit('folder:done', result)
       folders.push(result)
     }
-    const prepared = await prepareFolders(engine, pairs.filter((p) => !notCreated.has(p.dest)), signal)
-    if (!signal.aborted && !engine.fatal.error) await detectMoves(engine, prepared)
-    const pending: Promise<FolderResult>[] = []
-    for (const folder of prepared) pending.push((await startCopies(engine, folder)).done)
-    folders.push(...(await Promise.all(pending)))
+    folders.push(...(await syncFolders(engine, pairs.filter((p) => !notCreated.has(p.dest)))))
     await engine.queue.onIdle()
-    if (options.deleteExtraneousFolders && !signal.aborted && !engine.fatal.error) {
+    if (options.deleteExtraneousFolders && !engine.control.stopped) {
       foldersDeleted = await deleteGoneFolders(ctx, plan, engine.warnings)
     }
   } catch (error) {
-    engine.fatal.error ??= error instanceof MailferryError ? error : new MailferryError(describeError(error), {cause: error})
+    engine.control.fail(error)
   }
 
   const result = assemble(ctx, engine, folders, foldersCreated, startedAt, signal.aborted)
@@ -175,20 +166,6 @@ export async function runSync(ctx: RunContext, options: RunOptions): Promise<Run
     bytes: result.totals.bytes,
   }, result.error)
   return result
-}
-
-/** prepareFolder for every pair, a few at a time; results in plan order (those not started are left out). */
-async function prepareFolders(engine: EngineContext, pairs: Plan['pairs'], signal: AbortSignal): Promise<Prepared[]> {
-  const out: Array<Prepared | undefined> = new Array(pairs.length)
-  let next = 0
-  const worker = async () => {
-    while (next < pairs.length && !signal.aborted && !engine.fatal.error) {
-      const index = next++
-      out[index] = await prepareFolder(engine, pairs[index])
-    }
-  }
-  await Promise.all(Array.from({length: Math.min(FOLDERS_PREPARED_AT_ONCE, pairs.length)}, worker))
-  return out.filter((folder): folder is Prepared => folder !== undefined)
 }
 
 function assemble(
@@ -215,7 +192,7 @@ function assemble(
     bytes: sum((f) => f.bytes),
   }
   const folderErrors = folders.filter((f) => f.error).map((f) => `${f.source}: ${f.error}`)
-  const fatal = engine.fatal.error
+  const fatal = engine.control.fatal
   let exitCode: number = ExitCode.ok
   if (interrupted) exitCode = ExitCode.interrupted
   else if (fatal) exitCode = fatal.exitCode

@@ -30,9 +30,13 @@ export class HostileImapServer {
   /** Commands (STATUS, EXAMINE...) whose first occurrence is never answered: a hung server process. */
   readonly #silentOnce: Set<string>
 
-  constructor(messages: HostileMessage[], options: {silentOnce?: string[]} = {}) {
+  /** A listing (UID FETCH 1:*) goes on after the real messages with made-up ones, up to this many bytes. */
+  readonly #endlessListing: number
+
+  constructor(messages: HostileMessage[], options: {silentOnce?: string[]; endlessListingBytes?: number} = {}) {
     this.#messages = [...messages].sort((a, b) => a.uid - b.uid)
     this.#silentOnce = new Set(options.silentOnce ?? [])
+    this.#endlessListing = options.endlessListingBytes ?? 0
   }
 
   async start(): Promise<void> {
@@ -139,7 +143,28 @@ export class HostileImapServer {
       socket.write(message.raw)
       socket.write(')\r\n')
     }
+    if (this.#endlessListing > 0 && set.includes('*') && !items.includes('BODY')) await this.#floodListing(socket)
     socket.write(`${tag} OK FETCH completed\r\n`)
+  }
+
+  /** FETCH responses for messages the folder does not have, as fast as the client reads, until it hangs up. */
+  async #floodListing(socket: Socket): Promise<void> {
+    let uid = (this.#messages.at(-1)?.uid ?? 0) + 1
+    let seq = this.#messages.length + 1
+    while (this.floodBytes < this.#endlessListing && !socket.destroyed && socket.writable) {
+      let lines = ''
+      for (let i = 0; i < 1000; i++) lines += `* ${seq++} FETCH (UID ${uid++} FLAGS (\\Seen))\r\n`
+      this.floodBytes += lines.length
+      if (!socket.write(lines)) await new Promise<void>((resolve) => {
+        const done = () => {
+          socket.off('drain', done)
+          socket.off('close', done)
+          resolve()
+        }
+        socket.on('drain', done)
+        socket.on('close', done)
+      })
+    }
   }
 
   /** Sends up to `bytes` bytes of filler, as fast as the client reads, until it hangs up. */

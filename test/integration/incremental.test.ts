@@ -134,6 +134,28 @@ describe('incremental sync', () => {
     assert.equal(again.totals.copied + again.totals.moved + again.totals.deleted, 0)
   })
 
+  test('moves between the first and the last of many folders are found whichever folder is prepared first', async () => {
+    // More folders than are prepared at once: the first folder copies before the last one is listed.
+    const folders = Object.fromEntries(['INBOX', 'F1', 'F2', 'F3', 'F4', 'F5', 'F6', 'Z'].map((name) => [name, 3]))
+    const {users, run, equal} = await setup(folders)
+    await run()
+    const client = await openClient(source, users.source)
+    try {
+      await client.mailboxOpen('INBOX')
+      await client.messageMove(String((await listUids(source, users.source, 'INBOX'))[0]), 'Z', {uid: true})
+      await client.mailboxOpen('Z')
+      await client.messageMove(String((await listUids(source, users.source, 'Z'))[0]), 'INBOX', {uid: true})
+    } finally {
+      await client.logout()
+    }
+    const result = await run()
+    assert.equal(result.totals.copied, 0, 'no APPEND')
+    assert.equal(result.totals.moved, 2)
+    await equal()
+    const again = await run('--delete-extraneous')
+    assert.equal(again.totals.copied + again.totals.moved + again.totals.deleted, 0)
+  })
+
   test('changes made only on the destination stay, unless --mirror', async () => {
     const {users, run, equal} = await setup({INBOX: 4})
     await run()

@@ -102,6 +102,22 @@ test('a response line that never ends is cut at 16 MiB: that session is closed, 
   }
 })
 
+test('a listing that goes on past the folder\'s EXISTS is cut: that folder fails (exit 5), memory bounded', async () => {
+  const server = new HostileImapServer(messages(undefined), {endlessListingBytes: 2000 * MB})
+  await server.start()
+  const user = freshUser('lim')
+  try {
+    const {run, peakMb} = await syncFrom(server, user)
+    assert.equal(run.code, 5, run.stderr)
+    assert.match(run.json.error, /^INBOX: source mallory@127\.0\.0\.1:\d+: folder "INBOX": the server listed more messages than the folder holds \(3\); the session was closed$/)
+    assert.ok(server.floodBytes < 300 * MB, `the client read on for ${server.floodBytes / MB} MB`)
+    assert.ok(peakMb < RSS_BUDGET_MB, `peak RSS ${peakMb.toFixed(0)} MB`)
+    console.log(`limits: endless listing, ${(server.floodBytes / MB).toFixed(1)} MB sent before the hang-up, peak RSS ${peakMb.toFixed(0)} MB`)
+  } finally {
+    await server.stop()
+  }
+})
+
 test('a command that never gets an answer: the session is given up after 30 s of silence and the step retried (exit 0)', async () => {
   const source = messages(undefined)
   const server = new HostileImapServer(source, {silentOnce: ['STATUS']})

@@ -89,4 +89,33 @@ describe('engine between two Maildirs', () => {
     assert.equal(dropped?.length, 14, JSON.stringify(result.stores))
     assert.match(renderSummary(result), /Keywords the destination could not store \(dropped\):\n {2}INBOX: kw\d+, /)
   })
+
+  it('folders overlap: the first folder copies before the last one is prepared, results stay in plan order', async () => {
+    const source = await maildir('p-source', 'source')
+    const names = Array.from({length: 12}, (_, i) => `F${String(i).padStart(2, '0')}`)
+    for (const [i, name] of names.entries()) {
+      await source.createFolder(name)
+      for (const n of [1, 2, 3]) await source.appendMessage(name, message(i * 10 + n), [], date)
+    }
+    const events: string[] = []
+    const sourceStore = await maildir('p-source', 'source')
+    const dest = await maildir('p-dest')
+    const state = openStateDb(join(dir, 'p.sqlite'))
+    try {
+      const repository = new StateRepository(state.db)
+      repository.bindAccounts('maildir:p-source', 'maildir:p-dest')
+      const emit = (event: string, data: unknown) => events.push(event === 'folder:start' ? `start ${(data as {source: string}).source}` : event)
+      const ctx = {source: sourceStore, dest, state: repository, emit, sourceName: 'source', destName: 'dest', statePath: 'state'}
+      const result = await runSync(ctx as never, {concurrency: 1})
+      assert.equal(result.exitCode, 0, result.error)
+      assert.equal(result.totals.copied, 36)
+      const firstCopy = events.indexOf('message:copied')
+      const lastStart = events.lastIndexOf(`start ${names.at(-1)}`)
+      assert.ok(firstCopy >= 0 && firstCopy < lastStart, `first copy at event ${firstCopy}, last folder started at ${lastStart}`)
+      const copied = result.folders.map((folder) => folder.source).filter((name) => names.includes(name))
+      assert.deepEqual(copied, names)
+    } finally {
+      state.close()
+    }
+  })
 })
