@@ -155,15 +155,7 @@ export class HostileImapServer {
       let lines = ''
       for (let i = 0; i < 1000; i++) lines += `* ${seq++} FETCH (UID ${uid++} FLAGS (\\Seen))\r\n`
       this.floodBytes += lines.length
-      if (!socket.write(lines)) await new Promise<void>((resolve) => {
-        const done = () => {
-          socket.off('drain', done)
-          socket.off('close', done)
-          resolve()
-        }
-        socket.on('drain', done)
-        socket.on('close', done)
-      })
+      if (!socket.write(lines)) await drained(socket)
     }
   }
 
@@ -175,19 +167,22 @@ export class HostileImapServer {
       const piece = left >= chunk.length ? chunk : chunk.subarray(0, left)
       left -= piece.length
       this.floodBytes += piece.length
-      if (!socket.write(piece)) {
-        await new Promise<void>((resolve) => {
-          const done = () => {
-            socket.off('drain', done)
-            socket.off('close', done)
-            resolve()
-          }
-          socket.on('drain', done)
-          socket.on('close', done)
-        })
-      }
+      if (!socket.write(piece)) await drained(socket)
     }
   }
+}
+
+/** Resolves when the socket can take more, or has closed. */
+function drained(socket: Socket): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      socket.off('drain', done)
+      socket.off('close', done)
+      resolve()
+    }
+    socket.on('drain', done)
+    socket.on('close', done)
+  })
 }
 
 function inSet(uid: number, set: string): boolean {
