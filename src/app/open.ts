@@ -149,13 +149,13 @@ export async function openRun(spec: RunSpec, intent: Intent, io: RunIO, open: ty
  */
 export function killHooks(spec: string | undefined): EngineHooks {
   if (!spec || spec.startsWith('append-sent:')) return {}
-  const match = /^(before|after)-(append|expunge):(\d+)$/.exec(spec)
-  if (!match) throw new ConfigError(`--debug-kill-at: expected before-append:N, after-append:N, append-sent:N, before-expunge:N or after-expunge:N, got "${spec}"`)
+  const match = /^(before|after)-(append|expunge|delete):(\d+)$/.exec(spec)
+  if (!match) throw new ConfigError(`--debug-kill-at: expected (before|after)-(append|expunge|delete):N or append-sent:N, got "${spec}"`)
   const at = Number(match[3])
   const kill = (ordinal: number) => {
     if (ordinal === at) process.kill(process.pid, 'SIGKILL')
   }
-  const hook = `${match[1]}${match[2] === 'append' ? 'Append' : 'Expunge'}` as keyof EngineHooks
+  const hook = `${match[1]}${match[2][0].toUpperCase()}${match[2].slice(1)}` as keyof EngineHooks
   return {[hook]: kill}
 }
 

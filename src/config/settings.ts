@@ -155,7 +155,7 @@ export const SETTINGS = {
   interval: integer(1, 86_400, {yaml: false, default: 30, commands: ['watch'], scope: 'run', help: 'Seconds between passes over every folder.'}),
   deep: toggle({yaml: false, commands: ['verify'], scope: 'run', help: 'Also download and compare the SHA-256 of every message (slow: reads both mailboxes).'}),
   // Test switches (mbsync's -T): stop at an exact point, or act as if a capability were missing.
-  debugKillAt: text('before-append:N, after-append:N, append-sent:N, before-expunge:N or after-expunge:N', {
+  debugKillAt: text('(before|after)-(append|expunge|delete):N or append-sent:N', {
     yaml: false,
     hidden: true,
     commands: ['sync'],

@@ -25,6 +25,10 @@ export interface EngineHooks {
   beforeExpunge?: (ordinal: number) => void
   /** --move: after the source's UID EXPUNGE, before the rows become 'moved'. */
   afterExpunge?: (ordinal: number) => void
+  /** --delete-extraneous, per folder: before the destination's copies of gone messages are deleted. */
+  beforeDelete?: (ordinal: number) => void
+  /** --delete-extraneous: after the destination's UID EXPUNGE, before the rows are removed. */
+  afterDelete?: (ordinal: number) => void
 }
 
 /** What the user asked for beyond copying. */

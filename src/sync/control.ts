@@ -10,6 +10,7 @@ export class RunControl {
   #fatal?: MailferryError
   #appends = 0
   #moves = 0
+  #deletes = 0
 
   constructor(signal: AbortSignal = new AbortController().signal) {
     this.signal = signal
@@ -42,5 +43,10 @@ export class RunControl {
   /** Run-wide ordinal of the next --move expunge step. */
   nextMove(): number {
     return ++this.#moves
+  }
+
+  /** Run-wide ordinal of the next --delete-extraneous step. */
+  nextDelete(): number {
+    return ++this.#deletes
   }
 }

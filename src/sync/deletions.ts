@@ -39,7 +39,10 @@ export async function deleteExtraneous(ctx: EngineContext, prepared: Prepared): 
     const notOurs = withCopy.length - ours.length
     if (notOurs > 0) warn(ctx, `${pair.dest}: ${notOurs} copies of deleted source messages are no longer where they were; not deleted`)
   }
+  const ordinal = ctx.control.nextDelete()
+  ctx.hooks.beforeDelete?.(ordinal)
   await ctx.dest.deleteMessages(pair.dest, ours)
+  ctx.hooks.afterDelete?.(ordinal)
   ctx.state.deleteMessages(pairRow, gone.map((row) => row.sourceUid))
   result.deleted += ours.length
 }

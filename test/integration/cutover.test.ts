@@ -127,6 +127,23 @@ describe('cutover: --move and deletions', () => {
     })
   }
 
+  for (const killAt of ['before-delete:1', 'after-delete:1']) {
+    test(`kill -9 at ${killAt} of --delete-extraneous: the copies of the source's mail stay, the re-run finishes the deletion`, async () => {
+      const {users, run} = await setup({INBOX: 8})
+      assert.equal((await run()).code, 0)
+      await expunge(source, users.source, 'INBOX', (await listUids(source, users.source, 'INBOX')).slice(0, 3))
+      const killed = await run('--delete-extraneous', '--debug-kill-at', killAt)
+      assert.equal(killed.signal, 'SIGKILL', `the run was killed at ${killAt}: ${killed.stderr}`)
+      const left = (await snapshot(dest, users.dest)).INBOX.length
+      assert.equal(left, killAt === 'before-delete:1' ? 8 : 5, 'the kill came before/after the destination expunge')
+      const resumed = await run('--delete-extraneous')
+      assert.equal(resumed.code, 0, resumed.stderr)
+      assert.equal(resumed.json.totals.copied, 0)
+      assert.equal(resumed.json.totals.deleted, killAt === 'before-delete:1' ? 3 : 0)
+      assert.deepEqual(await snapshot(dest, users.dest), await snapshot(source, users.source))
+    })
+  }
+
   test('a --move cut off between its STORE \\Deleted and UID EXPUNGE: the flag is not copied, the re-run finishes', async () => {
     const {users, run, original} = await setup({INBOX: 6})
     assert.equal((await run()).code, 0)
