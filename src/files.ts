@@ -4,8 +4,8 @@
  * fsynced, renamed over the target, then the directory fsynced so that the rename itself is durable.
  * A leaf module like errors.ts: every layer may use it.
  */
-import {closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync} from 'node:fs'
-import {open, rename, unlink} from 'node:fs/promises'
+import {closeSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync} from 'node:fs'
+import {mkdir, open, rename, unlink} from 'node:fs/promises'
 import {basename, dirname, join} from 'node:path'
 
 export const PRIVATE_FILE_MODE = 0o600
@@ -53,6 +53,31 @@ export async function fsyncDir(dir: string): Promise<void> {
   } finally {
     await handle.close()
   }
+}
+
+/** The directories whose entries a recursive mkdir of `dir` changed (`created`: the first it made). */
+function parentsToSync(dir: string, created: string | undefined): string[] {
+  const out: string[] = []
+  if (created === undefined) return out
+  for (let parent = dir; parent !== dirname(created); ) out.push((parent = dirname(parent)))
+  return out
+}
+
+/**
+ * mkdir -p whose result survives a power cut: the entry of every directory it created is fsynced
+ * in its parent (a file renamed into a directory whose own entry is lost is lost with it).
+ */
+export function makeDirDurableSync(dir: string, mode: number): void {
+  const created = mkdirSync(dir, {recursive: true, mode})
+  for (const parent of parentsToSync(dir, created)) fsyncDirSync(parent)
+}
+
+/** makeDirDurableSync, and the new directory's own entries synced too (it was filled since). */
+export async function makeDirDurable(dir: string, mode: number, fill?: () => Promise<void>): Promise<void> {
+  const created = await mkdir(dir, {recursive: true, mode})
+  await fill?.()
+  await fsyncDir(dir)
+  for (const parent of parentsToSync(dir, created)) await fsyncDir(parent)
 }
 
 /** Replaces `path` with `data` atomically and durably, mode 0600 (see the top of this file). */

@@ -4,11 +4,11 @@
  * batch killed midway keeps what finished; an account that was running has no new entry and is
  * simply run again (its own state DB makes that a resume).
  */
-import {existsSync, mkdirSync, readFileSync} from 'node:fs'
-import {join} from 'node:path'
+import {existsSync, readFileSync} from 'node:fs'
+import {dirname, join} from 'node:path'
 
 import {StateError} from '../errors.js'
-import {writePrivateFileSync} from '../files.js'
+import {makeDirDurableSync, writePrivateFileSync} from '../files.js'
 
 export type AccountOutcome = 'ok' | 'partial' | 'failed'
 
@@ -45,7 +45,7 @@ export function readBatchState(path: string): BatchState {
 }
 
 export function writeBatchState(path: string, state: BatchState): void {
-  mkdirSync(join(path, '..'), {recursive: true, mode: 0o700})
+  makeDirDurableSync(dirname(path), 0o700)
   writePrivateFileSync(path, `${JSON.stringify(state, null, 2)}\n`)
 }
 

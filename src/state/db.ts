@@ -3,10 +3,11 @@
  * The only module (with its repositories) that imports better-sqlite3.
  */
 import Database from 'better-sqlite3'
-import {chmodSync, closeSync, mkdirSync, openSync} from 'node:fs'
+import {chmodSync, closeSync, openSync} from 'node:fs'
 import {dirname} from 'node:path'
 
 import {StateError} from '../errors.js'
+import {makeDirDurableSync} from '../files.js'
 import {acquireLock, type StateLock} from './lock.js'
 import {migrate} from './migrations.js'
 
@@ -26,7 +27,7 @@ export interface OpenedState {
 
 /** Create the file with mode 0600 before SQLite does, so it never exists with looser permissions. */
 function createPrivateFile(path: string): void {
-  mkdirSync(dirname(path), {recursive: true})
+  makeDirDurableSync(dirname(path), 0o700)
   closeSync(openSync(path, 'a', 0o600))
   chmodSync(path, 0o600)
 }

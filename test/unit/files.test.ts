@@ -84,3 +84,18 @@ test('every rename is followed by an fsync of its directory; a message file befo
   const made = lines.findIndex((line) => line.startsWith(`mkdir("${root}/.Work/tmp"`))
   assert.ok(syncOf(lines, `${root}/.Work`, made) > made && syncOf(lines, root, made) > made, lines.join('\n'))
 })
+
+test('directories made for a state database or a batch state are durable: each new entry fsynced in its parent', {skip: !STRACE && 'strace is not available'}, () => {
+  const base = join(dir, 'made')
+  const lines = traced(`
+    import {openStateDb} from '${LIB}state/db.js'
+    import {writeBatchState} from '${LIB}batch/state.js'
+    openStateDb('${join(base, 'a', 'b', 'state.sqlite')}').close()
+    writeBatchState('${join(base, 'c', 'batch.json')}', {version: 1, accounts: {}})`)
+  for (const made of [join(base, 'a'), join(base, 'a', 'b'), join(base, 'c')]) {
+    const at = lines.findIndex((line) => line.startsWith(`mkdir("${made}"`))
+    assert.ok(at >= 0, `no mkdir of ${made}\n${lines.join('\n')}`)
+    assert.ok(syncOf(lines, dirname(made), at) > at, `no fsync of ${dirname(made)} after ${made} was made\n${lines.join('\n')}`)
+  }
+  assert.equal(statSync(join(base, 'a', 'b')).mode & 0o777, 0o700)
+})

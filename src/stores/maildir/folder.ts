@@ -18,7 +18,7 @@ import {mkdir, open, readdir, readFile, rename, stat, unlink, utimes, writeFile}
 import {hostname} from 'node:os'
 import {dirname, join} from 'node:path'
 
-import {fsyncDir, writePrivateFile} from '../../files.js'
+import {fsyncDir, makeDirDurable, writePrivateFile} from '../../files.js'
 import {flagsFromInfo, headerBlock, infoWithFlags, newBaseName, sizeField, splitFileName, toCrlf, virtualSize, withInfo} from './filename.js'
 import {KeywordTable} from './keywords.js'
 import {Mutex, withDotLock} from './lock.js'
@@ -143,19 +143,13 @@ export class MaildirFolder {
 
   /** Creates the folder's directories (and its uidlist); an existing folder is kept as it is. */
   static async create(dir: string, options: {subfolder: boolean}): Promise<void> {
-    const created = await mkdir(dir, {recursive: true, mode: DIR_MODE})
-    for (const sub of ['cur', 'new', 'tmp']) await mkdir(join(dir, sub), {recursive: true, mode: DIR_MODE})
-    // Maildir++: marks a subfolder (MDAs and quota tools look for it).
-    if (options.subfolder) await writeFile(join(dir, 'maildirfolder'), '', {flag: 'a', mode: FILE_MODE})
     // Durable before anything is written into it: its entries, and its own entry in every
-    // directory that mkdir created on the way (`created` is the first of them).
-    await fsyncDir(dir)
-    if (created !== undefined) {
-      for (let parent = dir; parent !== dirname(created); ) {
-        parent = dirname(parent)
-        await fsyncDir(parent)
-      }
-    }
+    // directory that mkdir created on the way.
+    await makeDirDurable(dir, DIR_MODE, async () => {
+      for (const sub of ['cur', 'new', 'tmp']) await mkdir(join(dir, sub), {recursive: true, mode: DIR_MODE})
+      // Maildir++: marks a subfolder (MDAs and quota tools look for it).
+      if (options.subfolder) await writeFile(join(dir, 'maildirfolder'), '', {flag: 'a', mode: FILE_MODE})
+    })
     await new MaildirFolder(dir, {readOnly: false}).#withLock(async () => undefined)
   }
 
