@@ -22,7 +22,7 @@ import {homedir} from 'node:os'
 import {parse as parseYaml} from 'yaml'
 
 import {ConfigError} from '../errors.js'
-import {defaultStateFileName, draftFromFile, resolveFilePath} from '../config/load.js'
+import {defaultStateFileName, resolveFilePath, sideFromFile} from '../config/load.js'
 import {DEFAULT_PORTS, type SecretSource, type TlsMode} from '../config/schema.js'
 import {
   checkEnvName,
@@ -125,7 +125,7 @@ function mergeJob(defaults: Record<string, unknown>, job: Record<string, unknown
 /** Who and where of one side, from the job's settings (url: or host:/port:/tls:/user:). */
 function endpointOf(side: BatchSide, settings: FileConfigInput, where: string, resolvePath: (p: string) => string): BatchEndpoint {
   const input = settings[side]
-  const draft = input ? underLabel(where, () => draftFromFile(side, input, resolvePath)) : {}
+  const draft = input ? underLabel(where, () => sideFromFile(side, input, resolvePath)) : {}
   const missing = (what: string) => new ConfigError(`${where}: ${side}.${what} is missing (give it in the job or under defaults.${side})`)
   if (draft.maildir !== undefined) throw new ConfigError(`${where}: ${side}: a batch migrates IMAP accounts, not maildir: directories`)
   if (draft.host === undefined) throw missing('host')

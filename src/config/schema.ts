@@ -7,6 +7,7 @@
 
 import type {FolderMappingConfig} from './mapping.js'
 import type {AuthConfig} from '../credentials/auth.js'
+import type {ProviderName} from './providers.js'
 import type {RunSettings} from './settings.js'
 
 /**
@@ -51,6 +52,12 @@ export interface EndpointConfig {
   password?: string
   /** Login method, authzid, access token source, password prompt (credentials/auth.ts). Default: auto. */
   auth?: AuthConfig
+  /** The provider preset the side named (config/providers.ts), if any. */
+  provider?: ProviderName
+  /** Largest message the account accepts, in bytes (a preset, or the side's key; the server's APPENDLIMIT also counts). */
+  maxMessageSize?: number
+  /** Longest line the account accepts, in bytes (a message with a longer one is refused before it is sent). */
+  maxLineLength?: number
 }
 
 /**
@@ -83,6 +90,11 @@ export interface SyncConfig<Side extends StoreConfig = EndpointConfig> {
   mapping?: FolderMappingConfig
   /** Every run setting (config/settings.ts), merged and checked. */
   settings: RunSettings
+  /**
+   * Per side, the settings its provider preset sets for its store (connections, retries, rates),
+   * where the run sets none explicitly; they take precedence over `settings` for that side.
+   */
+  sideSettings?: Partial<Record<'source' | 'dest', Partial<RunSettings>>>
 }
 
 export const DEFAULT_PORTS: Record<TlsMode, number> = {implicit: 993, starttls: 143, none: 143}

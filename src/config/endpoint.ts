@@ -1,0 +1,306 @@
+/**
+ * The keys of one side (`source:` / `dest:` in YAML), each declared once: its parser, its flag
+ * (`--source-<key>` and `--dest-<key>` in kebab-case; the URL is `--source` / `--dest` itself),
+ * its group and its help. The YAML validation, the flags (cli/flags.ts), the flag values' type and
+ * the draft a side is assembled from are all derived from ENDPOINT_KEYS.
+ *
+ * Precedence per side: provider preset < file < flags. Within a layer, `url` is the address as a
+ * whole (host, port, user, TLS mode); a flag's URL replaces the file's address, a flag's password
+ * source replaces the file's (or its prompt), a flag's token source replaces the file's.
+ */
+import {AUTH_METHODS, checkAuthMethod, checkOAuth2, oauth2TokenSource, type AuthDraft, type OAuth2Input} from './auth.js'
+import {
+  checkBoolean,
+  checkEnvName,
+  checkHost,
+  checkKnownKeys,
+  checkMinTls,
+  checkPath,
+  checkPort,
+  checkText,
+  checkTlsMode,
+  checkUser,
+  describeValue,
+  fail,
+  isMapping,
+} from './checks.js'
+import {PROVIDER_NAMES, PROVIDERS, checkProvider, type ProviderName} from './providers.js'
+import {TLS_MODES, type MinTls, type SecretSource, type TlsMode} from './schema.js'
+import {isMaildirUrl, parseImapUrl, parseMaildirUrl} from './url.js'
+
+export type Side = 'source' | 'dest'
+export const SIDES: readonly Side[] = ['source', 'dest']
+
+/** How a key's value merges across layers: a later layer's address, password or token replaces the earlier one whole. */
+export type EndpointGroup = 'preset' | 'address' | 'password' | 'token' | 'login' | 'tls' | 'limits'
+
+export interface EndpointKey<T> {
+  kind: 'text' | 'path' | 'integer' | 'boolean' | 'mapping'
+  group: EndpointGroup
+  /** 'side': --source-<key> / --dest-<key> (the default); 'shared': one flag for both sides; false: YAML only. */
+  flag?: 'side' | 'shared' | false
+  /** The flag's choices (oclif lists them in --help). */
+  options?: readonly string[]
+  /** `who` is "source" or "destination". */
+  help: (who: string) => string
+  parse(value: unknown, label: string, keyPath?: readonly string[]): T
+}
+
+const key = <T>(spec: EndpointKey<T>): EndpointKey<T> => spec
+
+const text = (what: string) => (value: unknown, label: string, keyPath?: readonly string[]) => checkText(value, label, what, keyPath)
+
+function positiveInteger(value: unknown, label: string, keyPath?: readonly string[]): number {
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 1) return value
+  return fail(label, `expected an integer of at least 1, got ${describeValue(value)}`, keyPath)
+}
+
+export const ENDPOINT_KEYS = {
+  url: key<string>({
+    kind: 'text',
+    group: 'address',
+    help: (who) => `${who === 'source' ? 'Source' : 'Destination'} account URL: imaps://user@host:port (TLS) or imap://user@host:port (STARTTLS); or maildir:/path.`,
+    parse: text('an imaps://, imap:// or maildir: URL'),
+  }),
+  host: key<string>({kind: 'text', group: 'address', help: (who) => `The ${who} host (instead of the URL's, or with --${who === 'source' ? 'source' : 'dest'}-provider).`, parse: checkHost}),
+  port: key<number>({kind: 'integer', group: 'address', help: (who) => `The ${who} port (default: 993 with implicit TLS, else 143).`, parse: checkPort}),
+  tls: key<TlsMode>({kind: 'text', group: 'address', options: TLS_MODES, help: (who) => `Override the ${who} TLS mode (none = plaintext, loopback only).`, parse: checkTlsMode}),
+  user: key<string>({kind: 'text', group: 'address', help: (who) => `The ${who} login user.`, parse: checkUser}),
+  passwordEnv: key<string>({kind: 'text', group: 'password', help: (who) => `Environment variable holding the ${who} password.`, parse: checkEnvName}),
+  passwordFile: key<string>({kind: 'path', group: 'password', help: (who) => `File holding the ${who} password (first line).`, parse: checkPath}),
+  passwordCommand: key<string>({
+    kind: 'text',
+    group: 'password',
+    help: (who) => `Command printing the ${who} password (e.g. "pass show mail/alice").`,
+    parse: text('a shell command'),
+  }),
+  passwordPrompt: key<boolean>({kind: 'boolean', group: 'password', help: (who) => `Ask for the ${who} password on the terminal.`, parse: checkBoolean}),
+  authMethod: key({
+    kind: 'text',
+    group: 'login',
+    options: AUTH_METHODS,
+    help: (who) => `How to log in to the ${who}: auto (default), login, plain, sasl-login, xoauth2, oauthbearer.`,
+    parse: checkAuthMethod,
+  }),
+  authzid: key<string>({
+    kind: 'text',
+    group: 'login',
+    help: (who) => `Log in to the ${who} as the admin user of the URL, on behalf of this user (SASL PLAIN).`,
+    parse: text('a user name'),
+  }),
+  tokenEnv: key<string>({kind: 'text', group: 'token', help: (who) => `Environment variable holding the ${who} OAuth2 access token.`, parse: checkEnvName}),
+  tokenFile: key<string>({kind: 'path', group: 'token', help: (who) => `File holding the ${who} OAuth2 access token (re-read when it is refused).`, parse: checkPath}),
+  tokenCommand: key<string>({
+    kind: 'text',
+    group: 'token',
+    help: (who) => `Command printing a ${who} OAuth2 access token (re-run for new sessions).`,
+    parse: text('a shell command'),
+  }),
+  oauth2: key<OAuth2Input>({kind: 'mapping', group: 'token', flag: false, help: () => 'OAuth2 refresh token or app-only grant (YAML only).', parse: checkOAuth2}),
+  caFile: key<string>({kind: 'path', group: 'tls', help: (who) => `PEM file of CA certificates to trust for the ${who}, besides the system ones.`, parse: checkPath}),
+  insecure: key<boolean>({kind: 'boolean', group: 'tls', help: (who) => `Do not verify the ${who} TLS certificate (a warning says so).`, parse: checkBoolean}),
+  servername: key<string>({kind: 'text', group: 'tls', help: (who) => `Name to verify the ${who} certificate against, when it differs from the host.`, parse: checkHost}),
+  minTls: key<MinTls>({kind: 'text', group: 'tls', options: ['1.2', '1.3'], help: (who) => `Lowest TLS version accepted from the ${who}: 1.2 or 1.3.`, parse: checkMinTls}),
+  allowPlaintext: key<boolean>({
+    kind: 'boolean',
+    group: 'tls',
+    flag: 'shared',
+    help: () => 'Allow tls none (plaintext: password and mail unencrypted) to a host that is not loopback.',
+    parse: checkBoolean,
+  }),
+  provider: key<ProviderName>({
+    kind: 'text',
+    group: 'preset',
+    options: PROVIDER_NAMES,
+    help: (who) => `Preset for the ${who}'s provider: ${PROVIDER_NAMES.join(' or ')} (host, port, TLS, limits, back-off; each overridable).`,
+    parse: (value, label, keyPath) => checkProvider(value) ?? fail(label, `expected one of ${PROVIDER_NAMES.join(', ')}, got ${describeValue(value)}`, keyPath),
+  }),
+  maxMessageSize: key<number>({
+    kind: 'integer',
+    group: 'limits',
+    help: (who) => `Largest message in bytes the ${who} accepts: a bigger one is listed as failed, not sent (default: the server's APPENDLIMIT).`,
+    parse: positiveInteger,
+  }),
+  maxLineLength: key<number>({
+    kind: 'integer',
+    group: 'limits',
+    help: (who) => `Longest line in bytes the ${who} accepts: a message with a longer one is listed as failed, not sent (messages are never rewritten).`,
+    parse: positiveInteger,
+  }),
+}
+
+export type EndpointKeyName = keyof typeof ENDPOINT_KEYS
+export const ENDPOINT_KEY_NAMES = Object.keys(ENDPOINT_KEYS) as EndpointKeyName[]
+
+/** One side as written in the YAML file, or as given by flags (before merging with defaults). */
+export type EndpointInput = {[K in EndpointKeyName]?: (typeof ENDPOINT_KEYS)[K] extends EndpointKey<infer T> ? T : never}
+
+/** Keys with a flag per side. */
+export type EndpointFlagKey = {[K in EndpointKeyName]: (typeof ENDPOINT_KEYS)[K]['flag'] extends false | 'shared' ? never : K}[EndpointKeyName]
+
+const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)
+
+/** `--source-password-env`; the URL's flag is `--source` itself; a shared flag has no side. */
+export function endpointFlagName(side: Side, name: EndpointKeyName): string {
+  if (ENDPOINT_KEYS[name].flag === 'shared') return kebab(name)
+  return name === 'url' ? side : `${side}-${kebab(name)}`
+}
+
+/** The flag's key in SyncFlagValues: its name in camelCase (`sourcePasswordEnv`, `source`, `allowPlaintext`). */
+export function endpointFlagValueKey(side: Side, name: EndpointKeyName): string {
+  return endpointFlagName(side, name).replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())
+}
+
+/** The endpoint flags as the commands hand them over: `sourceTls`, `destPasswordEnv`, `source`, `allowPlaintext` ... */
+export type EndpointFlagValues = {[P in Side | `${Side}${Capitalize<Exclude<EndpointFlagKey, 'url'>>}` | 'allowPlaintext']?: string | boolean}
+
+const given = (value: unknown): boolean => value !== undefined && value !== null
+
+/** Keys of one group that a layer gives (a boolean only when true). */
+function givenOf(input: EndpointInput, group: EndpointGroup): EndpointKeyName[] {
+  return ENDPOINT_KEY_NAMES.filter((name) => ENDPOINT_KEYS[name].group === group && given(input[name]) && input[name] !== false)
+}
+
+/** Keys that exclude each other within one layer (a section of the file, or the flags of one side). */
+function checkCombinations(input: EndpointInput, label: (name: EndpointKeyName) => string, keyPath: (name: EndpointKeyName) => string[] | undefined): void {
+  if (input.url !== undefined) {
+    for (const name of ['host', 'port', 'user'] as const) {
+      if (input[name] !== undefined) {
+        fail(label(name), `cannot be combined with ${label('url')} (give either the URL, or host/port/user)`, keyPath(name))
+      }
+    }
+  }
+  for (const group of ['password', 'token'] as const) {
+    const names = givenOf(input, group)
+    if (names.length > 1) fail(label(names[1]), `give only one of ${names.map(label).join(' and ')}`, keyPath(names[1]))
+  }
+}
+
+/** `source:` / `dest:` of the YAML file, checked. */
+export function validateEndpoint(value: unknown, side: string): EndpointInput | undefined {
+  if (!given(value)) return undefined
+  if (!isMapping(value)) return fail(side, `expected a mapping (host:, user:, ...), got ${describeValue(value)}`, [side])
+  checkKnownKeys(value, ENDPOINT_KEY_NAMES, [side])
+  const out: Record<string, unknown> = {}
+  for (const name of ENDPOINT_KEY_NAMES) {
+    if (given(value[name])) out[name] = ENDPOINT_KEYS[name].parse(value[name], `${side}.${name}`, [side, name])
+  }
+  const input = out as EndpointInput
+  checkCombinations(input, (name) => `${side}.${name}`, (name) => [side, name])
+  return input
+}
+
+const NUMBER = /^[0-9]+$/
+
+/** One side's flags, checked by the same parsers as its YAML keys (labels name the flags). */
+export function endpointFlagInput(side: Side, flags: EndpointFlagValues): EndpointInput {
+  const out: Record<string, unknown> = {}
+  const values = flags as Record<string, unknown>
+  for (const name of ENDPOINT_KEY_NAMES) {
+    const entry = ENDPOINT_KEYS[name]
+    if (entry.flag === false) continue
+    let value = values[endpointFlagValueKey(side, name)]
+    // oclif hands a switch that was not given over as false: only `true` says something.
+    if (value === undefined || (entry.kind === 'boolean' && value !== true)) continue
+    if (entry.kind === 'integer' && typeof value === 'string' && NUMBER.test(value.trim())) value = Number(value)
+    out[name] = entry.parse(value, `--${endpointFlagName(side, name)}`)
+  }
+  const input = out as EndpointInput
+  checkCombinations(input, (name) => `--${endpointFlagName(side, name)}`, () => undefined)
+  return input
+}
+
+// ---------------------------------------------------------------------------------------------
+// Drafts: a side assembled layer by layer
+
+/** An endpoint being assembled from the layers; everything optional until it is finished (load.ts). */
+export interface EndpointDraft {
+  provider?: ProviderName
+  host?: string
+  port?: number
+  tls?: TlsMode
+  user?: string
+  secret?: SecretSource
+  caFile?: string
+  insecure?: boolean
+  servername?: string
+  minTls?: MinTls
+  allowPlaintext?: boolean
+  maxMessageSize?: number
+  maxLineLength?: number
+  /** authMethod, authzid, token source, passwordPrompt (config/auth.ts). */
+  auth?: AuthDraft
+  /** The side is a Maildir (`maildir:` URL): its path, `~` expanded (made absolute when finished). */
+  maildir?: string
+}
+
+export interface DraftContext {
+  side: Side
+  /** The file (labels `source.url`) or the flags (labels `--source`). */
+  from: 'file' | 'flags'
+  /** Resolves a path as written (against the file's directory, or `~` for a flag). */
+  path: (p: string) => string
+  /** What to write instead of a password inside a URL. */
+  secretAdvice: string
+}
+
+/** One layer's checked input -> its draft (URL parsed, paths resolved, secrets named, not read). */
+export function draftFromInput(input: EndpointInput, context: DraftContext): EndpointDraft {
+  const {side, path} = context
+  const draft: EndpointDraft = {}
+  const label = context.from === 'file' ? `${side}.url` : `--${side}`
+  const keyPath = context.from === 'file' ? [side, 'url'] : undefined
+  if (input.url !== undefined && isMaildirUrl(input.url)) {
+    draft.maildir = path(parseMaildirUrl(input.url, {label, keyPath}))
+  } else if (input.url !== undefined) {
+    Object.assign(draft, parseImapUrl(input.url, {label, secretAdvice: context.secretAdvice, keyPath}))
+  }
+  // `tls:` next to `url:` overrides the scheme's mode, as --source-tls does.
+  const {host, port, user, tls, insecure, servername, minTls, allowPlaintext, maxMessageSize, maxLineLength, provider} = input
+  assignDefined(draft, {provider, host, port, user, tls, insecure, servername, minTls, allowPlaintext, maxMessageSize, maxLineLength})
+  if (input.caFile !== undefined) draft.caFile = path(input.caFile)
+  if (input.passwordEnv !== undefined) draft.secret = {kind: 'env', name: input.passwordEnv}
+  if (input.passwordFile !== undefined) draft.secret = {kind: 'file', path: path(input.passwordFile)}
+  if (input.passwordCommand !== undefined) draft.secret = {kind: 'command', command: input.passwordCommand}
+  const auth: AuthDraft = {}
+  if (input.authMethod !== undefined) auth.method = input.authMethod
+  if (input.authzid !== undefined) auth.authzid = input.authzid
+  if (input.passwordPrompt) auth.prompt = true
+  if (input.tokenEnv !== undefined) auth.token = {kind: 'env', name: input.tokenEnv}
+  if (input.tokenFile !== undefined) auth.token = {kind: 'file', path: path(input.tokenFile)}
+  if (input.tokenCommand !== undefined) auth.token = {kind: 'command', command: input.tokenCommand}
+  if (input.oauth2 !== undefined) auth.token = oauth2TokenSource(input.oauth2, path)
+  if (Object.keys(auth).length > 0) draft.auth = auth
+  return draft
+}
+
+/** `over` (drafted from `overInput`) laid on `base`: what `over` gives wins, by the groups' rules. */
+export function overlayDraft(base: EndpointDraft, over: EndpointDraft, overInput: EndpointInput): EndpointDraft {
+  const out: EndpointDraft = {...base, auth: base.auth && {...base.auth}}
+  // A URL is the address as a whole: a port (or a Maildir) from below does not survive a new one.
+  if (overInput.url !== undefined) for (const name of ['host', 'port', 'user', 'tls', 'maildir'] as const) delete out[name]
+  if (givenOf(overInput, 'password').length > 0) {
+    delete out.secret
+    if (out.auth) delete out.auth.prompt
+  }
+  const {auth, ...rest} = over
+  assignDefined(out, rest)
+  if (auth) out.auth = {...out.auth, ...auth}
+  if (out.auth && Object.keys(out.auth).length === 0) delete out.auth
+  return out
+}
+
+/** The side's layers, lowest first: the preset (named in the file or the flags), the file, the flags. */
+export function assembleDraft(file: {input: EndpointInput; draft: EndpointDraft} | undefined, flags: {input: EndpointInput; draft: EndpointDraft}): EndpointDraft {
+  const provider = flags.input.provider ?? file?.input.provider
+  let draft: EndpointDraft = provider ? {provider, ...PROVIDERS[provider].endpoint} : {}
+  if (file) draft = overlayDraft(draft, file.draft, file.input)
+  return overlayDraft(draft, flags.draft, flags.input)
+}
+
+function assignDefined<T extends object>(target: T, values: Partial<T>): void {
+  for (const [name, value] of Object.entries(values)) {
+    if (value !== undefined) (target as Record<string, unknown>)[name] = value
+  }
+}
+
