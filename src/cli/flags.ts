@@ -7,7 +7,7 @@
  */
 import {Flags, type Interfaces} from '@oclif/core'
 
-import {ENDPOINT_KEYS, ENDPOINT_KEY_NAMES, SIDES, endpointFlagName, endpointFlagValueKey} from '../config/endpoint.js'
+import {ENDPOINT_KEYS, ENDPOINT_KEY_NAMES, SIDES, endpointFlagName, endpointFlagValueKey, type EndpointKey} from '../config/endpoint.js'
 import type {SyncFlagValues} from '../config/load.js'
 import {SETTING_KEYS, SETTINGS, flagName, type SettingCommand} from '../config/settings.js'
 
@@ -22,8 +22,8 @@ function endpointFlags(): Record<string, AnyFlag> {
   for (const side of SIDES) {
     const who = side === 'source' ? 'source' : 'destination'
     for (const name of ENDPOINT_KEY_NAMES) {
-      const entry = ENDPOINT_KEYS[name]
-      if (entry.flag === false) continue
+      const entry: EndpointKey<unknown> = ENDPOINT_KEYS[name]
+      if (entry.flag === false || (entry.sides && !entry.sides.includes(side))) continue
       const common = {summary: entry.help(who), ...(entry.options ? {options: [...entry.options]} : {})}
       flags[endpointFlagName(side, name)] =
         entry.kind === 'boolean' ? Flags.boolean<boolean>(common) : Flags.string({...common, helpValue: entry.kind === 'integer' ? 'N' : entry.kind === 'path' ? 'PATH' : undefined})

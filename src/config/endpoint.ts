@@ -39,6 +39,8 @@ export interface EndpointKey<T> {
   group: EndpointGroup
   /** 'side': --source-<key> / --dest-<key> (the default); 'shared': one flag for both sides; false: YAML only. */
   flag?: 'side' | 'shared' | false
+  /** The sides it means something for (default both): what an account accepts is about the destination. */
+  sides?: readonly Side[]
   /** The flag's choices (oclif lists them in --help). */
   options?: readonly string[]
   /** `who` is "source" or "destination". */
@@ -118,12 +120,14 @@ export const ENDPOINT_KEYS = {
   maxMessageSize: key<number>({
     kind: 'integer',
     group: 'limits',
+    sides: ['dest'],
     help: (who) => `Largest message in bytes the ${who} accepts: a bigger one is listed as failed, not sent (default: the server's APPENDLIMIT).`,
     parse: positiveInteger,
   }),
   maxLineLength: key<number>({
     kind: 'integer',
     group: 'limits',
+    sides: ['dest'],
     help: (who) => `Longest line in bytes the ${who} accepts: a message with a longer one is listed as failed, not sent (messages are never rewritten).`,
     parse: positiveInteger,
   }),
@@ -183,7 +187,10 @@ export function validateEndpoint(value: unknown, side: string): EndpointInput | 
   checkKnownKeys(value, ENDPOINT_KEY_NAMES, [side])
   const out: Record<string, unknown> = {}
   for (const name of ENDPOINT_KEY_NAMES) {
-    if (given(value[name])) out[name] = ENDPOINT_KEYS[name].parse(value[name], `${side}.${name}`, [side, name])
+    if (!given(value[name])) continue
+    const entry: EndpointKey<unknown> = ENDPOINT_KEYS[name]
+    if (entry.sides && !entry.sides.includes(side as Side)) fail(`${side}.${name}`, `only under ${entry.sides.join(', ')}: (it is about writing to an account)`, [side, name])
+    out[name] = entry.parse(value[name], `${side}.${name}`, [side, name])
   }
   const input = out as EndpointInput
   checkCombinations(input, (name) => `${side}.${name}`, (name) => [side, name])
@@ -197,8 +204,8 @@ export function endpointFlagInput(side: Side, flags: EndpointFlagValues): Endpoi
   const out: Record<string, unknown> = {}
   const values = flags as Record<string, unknown>
   for (const name of ENDPOINT_KEY_NAMES) {
-    const entry = ENDPOINT_KEYS[name]
-    if (entry.flag === false) continue
+    const entry: EndpointKey<unknown> = ENDPOINT_KEYS[name]
+    if (entry.flag === false || (entry.sides && !entry.sides.includes(side))) continue
     let value = values[endpointFlagValueKey(side, name)]
     // oclif hands a switch that was not given over as false: only `true` says something.
     if (value === undefined || (entry.kind === 'boolean' && value !== true)) continue
@@ -291,9 +298,15 @@ export function overlayDraft(base: EndpointDraft, over: EndpointDraft, overInput
 }
 
 /** The side's layers, lowest first: the preset (named in the file or the flags), the file, the flags. */
-export function assembleDraft(file: {input: EndpointInput; draft: EndpointDraft} | undefined, flags: {input: EndpointInput; draft: EndpointDraft}): EndpointDraft {
+export function assembleDraft(side: Side, file: {input: EndpointInput; draft: EndpointDraft} | undefined, flags: {input: EndpointInput; draft: EndpointDraft}): EndpointDraft {
   const provider = flags.input.provider ?? file?.input.provider
-  let draft: EndpointDraft = provider ? {provider, ...PROVIDERS[provider].endpoint} : {}
+  let draft: EndpointDraft = {}
+  if (provider) {
+    draft.provider = provider
+    for (const [name, value] of Object.entries(PROVIDERS[provider].endpoint)) {
+      if (ENDPOINT_KEYS[name as EndpointKeyName].sides?.includes(side) !== false) (draft as Record<string, unknown>)[name] = value
+    }
+  }
   if (file) draft = overlayDraft(draft, file.draft, file.input)
   return overlayDraft(draft, flags.draft, flags.input)
 }

@@ -121,7 +121,7 @@ export function resolveRunConfig(
     const flagInput = endpointFlagInput(side, flags)
     const flagDraft = draftFromInput(flagInput, {side, from: 'flags', path: (p) => expandHome(p, home), secretAdvice: urlPasswordAdvice(side, false)})
     const fileSide = file?.input[side]
-    const draft = assembleDraft(fileSide && {input: fileSide, draft: file!.drafts[side] ?? {}}, {input: flagInput, draft: flagDraft})
+    const draft = assembleDraft(side, fileSide && {input: fileSide, draft: file!.drafts[side] ?? {}}, {input: flagInput, draft: flagDraft})
     if (draft.maildir !== undefined) {
       const maildir = finalizeMaildir(side, draft)
       warnings.push(...maildir.warnings)
@@ -316,7 +316,7 @@ export function draftFromFile(side: Side, input: EndpointInput, path: (p: string
 
 /** One side as written in the file, over its provider's preset (a batch job's address, before flags). */
 export function sideFromFile(side: Side, input: EndpointInput, path: (p: string) => string): EndpointDraft {
-  return assembleDraft({input, draft: draftFromFile(side, input, path)}, {input: {}, draft: {}})
+  return assembleDraft(side, {input, draft: draftFromFile(side, input, path)}, {input: {}, draft: {}})
 }
 
 /** Defaults, completeness, TLS options and the warnings they call for. */
