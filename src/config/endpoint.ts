@@ -48,7 +48,12 @@ export interface EndpointKey<T> {
   parse(value: unknown, label: string, keyPath?: readonly string[]): T
 }
 
-const key = <T>(spec: EndpointKey<T>): EndpointKey<T> => spec
+/** An entry, its group and flag kept as literal types (the derived types below read them). */
+function key<T, const G extends EndpointGroup, const F extends EndpointKey<T>['flag'] = 'side'>(
+  spec: Omit<EndpointKey<T>, 'group' | 'flag'> & {group: G; flag?: F},
+): EndpointKey<T> & {group: G; flag: F} {
+  return spec as EndpointKey<T> & {group: G; flag: F}
+}
 
 const text = (what: string) => (value: unknown, label: string, keyPath?: readonly string[]) => checkText(value, label, what, keyPath)
 
@@ -58,25 +63,25 @@ function positiveInteger(value: unknown, label: string, keyPath?: readonly strin
 }
 
 export const ENDPOINT_KEYS = {
-  url: key<string>({
+  url: key({
     kind: 'text',
     group: 'address',
     help: (who) => `${who === 'source' ? 'Source' : 'Destination'} account URL: imaps://user@host:port (TLS) or imap://user@host:port (STARTTLS); or maildir:/path.`,
     parse: text('an imaps://, imap:// or maildir: URL'),
   }),
-  host: key<string>({kind: 'text', group: 'address', help: (who) => `The ${who} host (instead of the URL's, or with --${who === 'source' ? 'source' : 'dest'}-provider).`, parse: checkHost}),
-  port: key<number>({kind: 'integer', group: 'address', help: (who) => `The ${who} port (default: 993 with implicit TLS, else 143).`, parse: checkPort}),
-  tls: key<TlsMode>({kind: 'text', group: 'address', options: TLS_MODES, help: (who) => `Override the ${who} TLS mode (none = plaintext, loopback only).`, parse: checkTlsMode}),
-  user: key<string>({kind: 'text', group: 'address', help: (who) => `The ${who} login user.`, parse: checkUser}),
-  passwordEnv: key<string>({kind: 'text', group: 'password', help: (who) => `Environment variable holding the ${who} password.`, parse: checkEnvName}),
-  passwordFile: key<string>({kind: 'path', group: 'password', help: (who) => `File holding the ${who} password (first line).`, parse: checkPath}),
-  passwordCommand: key<string>({
+  host: key({kind: 'text', group: 'address', help: (who) => `The ${who} host (instead of the URL's, or with --${who === 'source' ? 'source' : 'dest'}-provider).`, parse: checkHost}),
+  port: key({kind: 'integer', group: 'address', help: (who) => `The ${who} port (default: 993 with implicit TLS, else 143).`, parse: checkPort}),
+  tls: key({kind: 'text', group: 'address', options: TLS_MODES, help: (who) => `Override the ${who} TLS mode (none = plaintext, loopback only).`, parse: checkTlsMode}),
+  user: key({kind: 'text', group: 'address', help: (who) => `The ${who} login user.`, parse: checkUser}),
+  passwordEnv: key({kind: 'text', group: 'password', help: (who) => `Environment variable holding the ${who} password.`, parse: checkEnvName}),
+  passwordFile: key({kind: 'path', group: 'password', help: (who) => `File holding the ${who} password (first line).`, parse: checkPath}),
+  passwordCommand: key({
     kind: 'text',
     group: 'password',
     help: (who) => `Command printing the ${who} password (e.g. "pass show mail/alice").`,
     parse: text('a shell command'),
   }),
-  passwordPrompt: key<boolean>({kind: 'boolean', group: 'password', help: (who) => `Ask for the ${who} password on the terminal.`, parse: checkBoolean}),
+  passwordPrompt: key({kind: 'boolean', group: 'password', help: (who) => `Ask for the ${who} password on the terminal.`, parse: checkBoolean}),
   authMethod: key({
     kind: 'text',
     group: 'login',
@@ -84,47 +89,47 @@ export const ENDPOINT_KEYS = {
     help: (who) => `How to log in to the ${who}: auto (default), login, plain, sasl-login, xoauth2, oauthbearer.`,
     parse: checkAuthMethod,
   }),
-  authzid: key<string>({
+  authzid: key({
     kind: 'text',
     group: 'login',
     help: (who) => `Log in to the ${who} as the admin user of the URL, on behalf of this user (SASL PLAIN).`,
     parse: text('a user name'),
   }),
-  tokenEnv: key<string>({kind: 'text', group: 'token', help: (who) => `Environment variable holding the ${who} OAuth2 access token.`, parse: checkEnvName}),
-  tokenFile: key<string>({kind: 'path', group: 'token', help: (who) => `File holding the ${who} OAuth2 access token (re-read when it is refused).`, parse: checkPath}),
-  tokenCommand: key<string>({
+  tokenEnv: key({kind: 'text', group: 'token', help: (who) => `Environment variable holding the ${who} OAuth2 access token.`, parse: checkEnvName}),
+  tokenFile: key({kind: 'path', group: 'token', help: (who) => `File holding the ${who} OAuth2 access token (re-read when it is refused).`, parse: checkPath}),
+  tokenCommand: key({
     kind: 'text',
     group: 'token',
     help: (who) => `Command printing a ${who} OAuth2 access token (re-run for new sessions).`,
     parse: text('a shell command'),
   }),
-  oauth2: key<OAuth2Input>({kind: 'mapping', group: 'token', flag: false, help: () => 'OAuth2 refresh token or app-only grant (YAML only).', parse: checkOAuth2}),
-  caFile: key<string>({kind: 'path', group: 'tls', help: (who) => `PEM file of CA certificates to trust for the ${who}, besides the system ones.`, parse: checkPath}),
-  insecure: key<boolean>({kind: 'boolean', group: 'tls', help: (who) => `Do not verify the ${who} TLS certificate (a warning says so).`, parse: checkBoolean}),
-  servername: key<string>({kind: 'text', group: 'tls', help: (who) => `Name to verify the ${who} certificate against, when it differs from the host.`, parse: checkHost}),
-  minTls: key<MinTls>({kind: 'text', group: 'tls', options: ['1.2', '1.3'], help: (who) => `Lowest TLS version accepted from the ${who}: 1.2 or 1.3.`, parse: checkMinTls}),
-  allowPlaintext: key<boolean>({
+  oauth2: key({kind: 'mapping', group: 'token', flag: false, help: () => 'OAuth2 refresh token or app-only grant (YAML only).', parse: checkOAuth2}),
+  caFile: key({kind: 'path', group: 'tls', help: (who) => `PEM file of CA certificates to trust for the ${who}, besides the system ones.`, parse: checkPath}),
+  insecure: key({kind: 'boolean', group: 'tls', help: (who) => `Do not verify the ${who} TLS certificate (a warning says so).`, parse: checkBoolean}),
+  servername: key({kind: 'text', group: 'tls', help: (who) => `Name to verify the ${who} certificate against, when it differs from the host.`, parse: checkHost}),
+  minTls: key({kind: 'text', group: 'tls', options: ['1.2', '1.3'], help: (who) => `Lowest TLS version accepted from the ${who}: 1.2 or 1.3.`, parse: checkMinTls}),
+  allowPlaintext: key({
     kind: 'boolean',
     group: 'tls',
     flag: 'shared',
     help: () => 'Allow tls none (plaintext: password and mail unencrypted) to a host that is not loopback.',
     parse: checkBoolean,
   }),
-  provider: key<ProviderName>({
+  provider: key({
     kind: 'text',
     group: 'preset',
     options: PROVIDER_NAMES,
     help: (who) => `Preset for the ${who}'s provider: ${PROVIDER_NAMES.join(' or ')} (host, port, TLS, limits, back-off; each overridable).`,
     parse: (value, label, keyPath) => checkProvider(value) ?? fail(label, `expected one of ${PROVIDER_NAMES.join(', ')}, got ${describeValue(value)}`, keyPath),
   }),
-  maxMessageSize: key<number>({
+  maxMessageSize: key({
     kind: 'integer',
     group: 'limits',
     sides: ['dest'],
     help: (who) => `Largest message in bytes the ${who} accepts: a bigger one is listed as failed, not sent (default: the server's APPENDLIMIT).`,
     parse: positiveInteger,
   }),
-  maxLineLength: key<number>({
+  maxLineLength: key({
     kind: 'integer',
     group: 'limits',
     sides: ['dest'],
@@ -220,21 +225,32 @@ export function endpointFlagInput(side: Side, flags: EndpointFlagValues): Endpoi
 // ---------------------------------------------------------------------------------------------
 // Drafts: a side assembled layer by layer
 
+/** Groups whose keys become something else in a draft (a secret source, the login); the rest are copied. */
+const TRANSFORMED: readonly EndpointGroup[] = ['password', 'token', 'login']
+
+/** Keys a draft holds as written (paths resolved): the address but the URL, TLS options, limits, the preset. */
+export type PlainEndpointKey = {
+  [K in EndpointKeyName]: (typeof ENDPOINT_KEYS)[K]['group'] extends 'password' | 'token' | 'login' ? never : K extends 'url' ? never : K
+}[EndpointKeyName]
+
+const PLAIN_KEYS = ENDPOINT_KEY_NAMES.filter((name) => name !== 'url' && !TRANSFORMED.includes(ENDPOINT_KEYS[name].group)) as PlainEndpointKey[]
+
+/** Keys a finished endpoint carries as they are, for the store (what the account accepts, its preset). */
+export type CarriedEndpointKey = {[K in EndpointKeyName]: (typeof ENDPOINT_KEYS)[K]['group'] extends 'limits' | 'preset' ? K : never}[EndpointKeyName]
+
+export const CARRIED_KEYS = ENDPOINT_KEY_NAMES.filter((name) => ['limits', 'preset'].includes(ENDPOINT_KEYS[name].group)) as CarriedEndpointKey[]
+
+/** Keys of the given groups (a batch job's login or address replaces its defaults' whole). */
+export function endpointKeysOf(...groups: EndpointGroup[]): EndpointKeyName[] {
+  return ENDPOINT_KEY_NAMES.filter((name) => groups.includes(ENDPOINT_KEYS[name].group))
+}
+
+/** Keys holding a file path (resolved against the file that names them). */
+export const ENDPOINT_PATH_KEYS = ENDPOINT_KEY_NAMES.filter((name) => ENDPOINT_KEYS[name].kind === 'path')
+
 /** An endpoint being assembled from the layers; everything optional until it is finished (load.ts). */
-export interface EndpointDraft {
-  provider?: ProviderName
-  host?: string
-  port?: number
-  tls?: TlsMode
-  user?: string
+export type EndpointDraft = Pick<EndpointInput, PlainEndpointKey> & {
   secret?: SecretSource
-  caFile?: string
-  insecure?: boolean
-  servername?: string
-  minTls?: MinTls
-  allowPlaintext?: boolean
-  maxMessageSize?: number
-  maxLineLength?: number
   /** authMethod, authzid, token source, passwordPrompt (config/auth.ts). */
   auth?: AuthDraft
   /** The side is a Maildir (`maildir:` URL): its path, `~` expanded (made absolute when finished). */
@@ -263,9 +279,10 @@ export function draftFromInput(input: EndpointInput, context: DraftContext): End
     Object.assign(draft, parseImapUrl(input.url, {label, secretAdvice: context.secretAdvice, keyPath}))
   }
   // `tls:` next to `url:` overrides the scheme's mode, as --source-tls does.
-  const {host, port, user, tls, insecure, servername, minTls, allowPlaintext, maxMessageSize, maxLineLength, provider} = input
-  assignDefined(draft, {provider, host, port, user, tls, insecure, servername, minTls, allowPlaintext, maxMessageSize, maxLineLength})
-  if (input.caFile !== undefined) draft.caFile = path(input.caFile)
+  for (const name of PLAIN_KEYS) {
+    const value = input[name]
+    if (value !== undefined) (draft as Record<string, unknown>)[name] = ENDPOINT_KEYS[name].kind === 'path' ? path(value as string) : value
+  }
   if (input.passwordEnv !== undefined) draft.secret = {kind: 'env', name: input.passwordEnv}
   if (input.passwordFile !== undefined) draft.secret = {kind: 'file', path: path(input.passwordFile)}
   if (input.passwordCommand !== undefined) draft.secret = {kind: 'command', command: input.passwordCommand}

@@ -28,6 +28,7 @@ import {
 } from './schema.js'
 import {checkLogin, secretEnvNames, type Login} from './auth.js'
 import {
+  CARRIED_KEYS,
   SIDES,
   assembleDraft,
   draftFromInput,
@@ -363,9 +364,7 @@ export function finalizeEndpoint(side: Side, draft: EndpointDraft): {endpoint: E
     user: draft.user,
   }
   if (draft.secret !== undefined) endpoint.passwordSource = draft.secret
-  if (draft.provider !== undefined) endpoint.provider = draft.provider
-  if (draft.maxMessageSize !== undefined) endpoint.maxMessageSize = draft.maxMessageSize
-  if (draft.maxLineLength !== undefined) endpoint.maxLineLength = draft.maxLineLength
+  for (const name of CARRIED_KEYS) if (draft[name] !== undefined) Object.assign(endpoint, {[name]: draft[name]})
   return {endpoint, warnings}
 }
 

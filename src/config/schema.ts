@@ -7,7 +7,7 @@
 
 import type {FolderMappingConfig} from './mapping.js'
 import type {AuthConfig} from '../credentials/auth.js'
-import type {ProviderName} from './providers.js'
+import type {CarriedEndpointKey, EndpointInput} from './endpoint.js'
 import type {RunSettings} from './settings.js'
 
 /**
@@ -40,7 +40,8 @@ export interface TlsOptions {
 
 export type MinTls = '1.2' | '1.3'
 
-export interface EndpointConfig {
+/** `provider`, `maxMessageSize`, `maxLineLength` ...: the keys config/endpoint.ts carries to the store as given. */
+export interface EndpointConfig extends Pick<EndpointInput, CarriedEndpointKey> {
   host: string
   port: number
   tls: TlsMode
@@ -52,12 +53,6 @@ export interface EndpointConfig {
   password?: string
   /** Login method, authzid, access token source, password prompt (credentials/auth.ts). Default: auto. */
   auth?: AuthConfig
-  /** The provider preset the side named (config/providers.ts), if any. */
-  provider?: ProviderName
-  /** Largest message the account accepts, in bytes (a preset, or the side's key; the server's APPENDLIMIT also counts). */
-  maxMessageSize?: number
-  /** Longest line the account accepts, in bytes (a message with a longer one is refused before it is sent). */
-  maxLineLength?: number
 }
 
 /**
