@@ -1,9 +1,10 @@
 /**
  * Builds the SyncConfig of a run from flags, an optional YAML file and the environment.
  *
- * Precedence: built-in defaults < YAML file < command-line flags, key by key and side by side
- * (`--dest-tls none` changes only dest's TLS mode; `--source URL` replaces source's host, port, user
- * and TLS mode but keeps its password and TLS options from the file).
+ * Precedence: built-in defaults < provider preset < YAML file < command-line flags, key by key and
+ * side by side (`--dest-tls none` changes only dest's TLS mode; `--source URL` replaces source's host,
+ * port, user and TLS mode but keeps its password and TLS options from the file). How a side's layers
+ * merge is config/endpoint.ts's; the run settings' is config/settings.ts's.
  *
  * Only `resolveSyncConfig`, `loadConfigFile` and the secret/CA checks touch files or the environment;
  * everything else here is pure.
