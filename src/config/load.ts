@@ -34,7 +34,9 @@ import {
   assembleDraft,
   draftFromInput,
   endpointFlagInput,
+  endpointKeysOf,
   type EndpointDraft,
+  type PlainEndpointKey,
   type EndpointFlagValues,
   type EndpointInput,
   type Side,
@@ -372,7 +374,7 @@ export function finalizeEndpoint(side: Side, draft: EndpointDraft): {endpoint: E
 /** A `maildir:` side: an absolute path; login and TLS settings given for it are ignored, with a warning. */
 export function finalizeMaildir(side: Side, draft: EndpointDraft): {config: MaildirConfig; warnings: string[]} {
   const ignored: string[] = []
-  for (const key of ['tls', 'caFile', 'insecure', 'servername', 'minTls', 'allowPlaintext'] as const) if (draft[key] !== undefined) ignored.push(key)
+  for (const key of ['tls', ...endpointKeysOf('tls', 'preset', 'limits')] as PlainEndpointKey[]) if (draft[key] !== undefined) ignored.push(key)
   if (draft.secret !== undefined) ignored.push('password')
   if (draft.auth !== undefined && Object.values(draft.auth).some((value) => value !== undefined)) ignored.push('login settings')
   const warnings = ignored.length > 0 ? [`${side}: ${ignored.join(', ')} ignored for a maildir: directory (no login, no TLS)`] : []
