@@ -79,7 +79,8 @@ function checkTokenUrl(value: unknown, label: string, keyPath: readonly string[]
 
 /** `side.oauth2`, checked; `label` is "source.oauth2". */
 export function checkOAuth2(o: unknown, label: string, keyPath: readonly string[] = []): OAuth2Input {
-  const side = label.replace(/\.oauth2$/, '')
+  // YAML only: the key path is [side, 'oauth2'].
+  const side = keyPath[0] ?? label.split('.')[0]
   const path = keyPath.length > 0 ? keyPath : [side, 'oauth2']
   if (!isMapping(o)) throw new ConfigKeyError(label, `expected a mapping (tokenUrl:, clientId:, refreshTokenEnv: ...), got ${describeValue(o)}`, path)
   if (given(o.grant) && !(OAUTH2_GRANTS as readonly unknown[]).includes(o.grant)) {
