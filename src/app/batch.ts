@@ -8,7 +8,7 @@ import {dirname, resolve} from 'node:path'
 import {parseBatchCsv, parseBatchYaml, type BatchJob, type CsvOptions} from '../batch/config.js'
 import {runBatch, type BatchOptions, type BatchReport} from '../batch/run.js'
 import {resolveRunConfig, type SyncFlagValues} from '../config/load.js'
-import {inputSecretEnvNames} from '../credentials/auth.js'
+import {inputSecretEnvNames} from '../config/auth.js'
 import {ConfigError, describeError} from '../errors.js'
 import {sync} from './run.js'
 

@@ -4,8 +4,8 @@
  * account) opens its stores here, so they all get the same connections, reconnect policy, rate
  * limits, logger and abort signal, and the engine gets its options from the same settings.
  */
-import {describeStore, type StoreConfig, type SyncConfig} from '../config/schema.js'
-import {RETRY_INITIAL_DELAY_MS} from '../config/settings.js'
+import {describeStore, isMaildirConfig, type StoreConfig, type SyncConfig} from '../config/schema.js'
+import {RETRY_INITIAL_DELAY_MS, type RunSettings} from '../config/settings.js'
 import {ConfigError} from '../errors.js'
 import {storeLimits} from '../imap/throttle.js'
 import type {Logger} from '../log.js'
@@ -58,7 +58,7 @@ const writes = (intent: Intent) => intent === 'sync' || intent === 'watch'
 
 /** The options of one side's store: the same connectivity for every intent, read-only unless it writes. */
 export function storeOptions(spec: RunSpec, side: 'source' | 'dest', intent: Intent, io: Partial<RunIO>): OpenStoreOptions {
-  const s = spec.config.settings
+  const s = sideSettings(spec, side)
   const writable = side === 'dest' ? writes(intent) : intent === 'sync' && s.move
   return {
     label: side === 'source' ? 'source' : 'destination',
@@ -72,6 +72,27 @@ export function storeOptions(spec: RunSpec, side: 'source' | 'dest', intent: Int
       ? {ignoreCondstore: s.debugNoCondstore}
       : {ignoreAppendUid: s.debugIgnoreAppenduid, pipeline: !s.debugNoPipeline, onAppendCommandSent: commandSentKill(s.debugKillAt)}),
   }
+}
+
+/** The run's settings as they hold for one side's store: its provider preset's values over the run's. */
+function sideSettings(spec: RunSpec, side: 'source' | 'dest'): RunSettings {
+  return {...spec.config.settings, ...spec.config.sideSettings?.[side]}
+}
+
+/**
+ * For the run log, a side that named a provider: what its preset set, as the store gets it
+ * ("dest: provider microsoft365: 4 sessions, 12 retries up to 120 s apart, 1 message/s, ...").
+ */
+export function describePreset(spec: RunSpec, side: 'source' | 'dest'): string | undefined {
+  const endpoint = spec.config[side]
+  if (isMaildirConfig(endpoint) || endpoint.provider === undefined) return undefined
+  const s = sideSettings(spec, side)
+  const parts = [`${s.connections ?? s.concurrency} sessions`, `${s.retries} retries up to ${s.retryMaxDelay} s apart`]
+  if (s.maxMessagesPerSecond !== undefined) parts.push(`${s.maxMessagesPerSecond} messages/s`)
+  if (s.maxBytesPerSecond !== undefined) parts.push(`${s.maxBytesPerSecond} bytes/s`)
+  if (endpoint.maxMessageSize !== undefined) parts.push(`messages up to ${endpoint.maxMessageSize} bytes`)
+  if (endpoint.maxLineLength !== undefined) parts.push(`lines up to ${endpoint.maxLineLength} bytes`)
+  return `${side}: provider ${endpoint.provider} (${endpoint.host}:${endpoint.port}): ${parts.join(', ')}`
 }
 
 /** The engine's options for a pass of sync or watch, from the same settings. */

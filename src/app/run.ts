@@ -12,7 +12,7 @@ import {runSync} from '../sync/run.js'
 import {runVerify, type VerifyOptions, type VerifyResult} from '../verify/run.js'
 import {fanOut, logEvents, logRunEnd, openRunLog} from './logging.js'
 import {peakRssBytes} from './memory.js'
-import {engineOptions, openRun, type Intent, type OpenRun, type RunSpec} from './open.js'
+import {describePreset, engineOptions, openRun, type Intent, type OpenRun, type RunSpec} from './open.js'
 
 export interface RunHooks {
   signal?: AbortSignal
@@ -38,6 +38,10 @@ export async function withRun<T>(spec: RunSpec, intent: Intent, hooks: RunHooks,
   try {
     log.info(`run started: mailferry ${intent} ${describeStore(spec.config.source)} -> ${describeStore(spec.config.dest)}, state ${spec.config.statePath}`)
     for (const warning of spec.warnings) log.warn(warning)
+    for (const side of ['source', 'dest'] as const) {
+      const preset = describePreset(spec, side)
+      if (preset) log.info(preset)
+    }
     run = await openRun(spec, intent, {log, signal: hooks.signal})
     return await work(run)
   } catch (error) {

@@ -22,7 +22,8 @@ import {homedir} from 'node:os'
 import {parse as parseYaml} from 'yaml'
 
 import {ConfigError} from '../errors.js'
-import {defaultStateFileName, draftFromFile, resolveFilePath} from '../config/load.js'
+import {defaultStateFileName, resolveFilePath, sideFromFile} from '../config/load.js'
+import {ENDPOINT_PATH_KEYS, endpointKeysOf} from '../config/endpoint.js'
 import {DEFAULT_PORTS, type SecretSource, type TlsMode} from '../config/schema.js'
 import {
   checkEnvName,
@@ -102,8 +103,8 @@ function underLabel<T>(at: string, fn: () => T): T {
 }
 
 /** Ways to log in: a job giving any of them replaces all of the defaults' (passwordFile after passwordEnv). */
-const LOGIN_KEYS = ['passwordEnv', 'passwordFile', 'passwordCommand', 'passwordPrompt', 'tokenEnv', 'tokenFile', 'tokenCommand', 'oauth2']
-const ADDRESS_KEYS = ['host', 'port', 'user', 'tls']
+const LOGIN_KEYS: string[] = endpointKeysOf('password', 'token')
+const ADDRESS_KEYS: string[] = endpointKeysOf('address').filter((name) => name !== 'url')
 
 /** defaults < job; per side, key by key; any other key (folders:, maxErrors: ...) is replaced whole. */
 function mergeJob(defaults: Record<string, unknown>, job: Record<string, unknown>): Record<string, unknown> {
@@ -125,7 +126,7 @@ function mergeJob(defaults: Record<string, unknown>, job: Record<string, unknown
 /** Who and where of one side, from the job's settings (url: or host:/port:/tls:/user:). */
 function endpointOf(side: BatchSide, settings: FileConfigInput, where: string, resolvePath: (p: string) => string): BatchEndpoint {
   const input = settings[side]
-  const draft = input ? underLabel(where, () => draftFromFile(side, input, resolvePath)) : {}
+  const draft = input ? underLabel(where, () => sideFromFile(side, input, resolvePath)) : {}
   const missing = (what: string) => new ConfigError(`${where}: ${side}.${what} is missing (give it in the job or under defaults.${side})`)
   if (draft.maildir !== undefined) throw new ConfigError(`${where}: ${side}: a batch migrates IMAP accounts, not maildir: directories`)
   if (draft.host === undefined) throw missing('host')
@@ -145,7 +146,7 @@ function resolveSettingsPaths(settings: FileConfigInput, resolvePath: (p: string
     const input = settings[side]
     if (!input) continue
     const copy = {...input}
-    for (const key of ['caFile', 'passwordFile', 'tokenFile'] as const) if (copy[key] !== undefined) copy[key] = resolvePath(copy[key]!)
+    for (const key of ENDPOINT_PATH_KEYS) if (copy[key] !== undefined) Object.assign(copy, {[key]: resolvePath(copy[key] as string)})
     if (copy.oauth2) {
       const o: Record<string, unknown> = {...copy.oauth2}
       for (const key of ['clientSecretFile', 'refreshTokenFile', 'certificateFile', 'privateKeyFile', 'keyFile']) {

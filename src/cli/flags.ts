@@ -7,44 +7,32 @@
  */
 import {Flags, type Interfaces} from '@oclif/core'
 
-import {AUTH_METHODS, type AuthFlagValues} from '../credentials/auth.js'
+import {ENDPOINT_KEYS, ENDPOINT_KEY_NAMES, SIDES, endpointFlagName, endpointFlagValueKey, type EndpointKey} from '../config/endpoint.js'
 import type {SyncFlagValues} from '../config/load.js'
-import {TLS_MODES} from '../config/schema.js'
 import {SETTING_KEYS, SETTINGS, flagName, type SettingCommand} from '../config/settings.js'
 
-/** --config, both accounts, TLS modes and password sources. */
-export const accountFlags = {
-  config: Flags.string({char: 'c', summary: 'YAML configuration file.'}),
-  source: Flags.string({summary: 'Source account URL: imaps://user@host:port (TLS) or imap://user@host:port (STARTTLS); or maildir:/path.'}),
-  dest: Flags.string({summary: 'Destination account URL, same form as --source (maildir:/path: a local Maildir backup).'}),
-  'source-tls': Flags.string({options: [...TLS_MODES], summary: 'Override the source TLS mode (none = plaintext, loopback only).'}),
-  'dest-tls': Flags.string({options: [...TLS_MODES], summary: 'Override the destination TLS mode.'}),
-  'allow-plaintext': Flags.boolean({summary: 'Allow tls none (plaintext: password and mail unencrypted) to a host that is not loopback.'}),
-  'source-password-env': Flags.string({summary: 'Environment variable holding the source password.'}),
-  'source-password-file': Flags.string({summary: 'File holding the source password (first line).'}),
-  'dest-password-env': Flags.string({summary: 'Environment variable holding the destination password.'}),
-  'dest-password-file': Flags.string({summary: 'File holding the destination password (first line).'}),
-  ...sideAuthFlags('source'),
-  ...sideAuthFlags('dest'),
+type AnyFlag = Interfaces.OptionFlag<string | undefined> | Interfaces.BooleanFlag<boolean>
+
+/**
+ * --config and both accounts: each endpoint key's flag per side (--source-tls, --dest-password-env,
+ * the URL as --source / --dest), or once for both (--allow-plaintext); config/endpoint.ts declares them.
+ */
+function endpointFlags(): Record<string, AnyFlag> {
+  const flags: Record<string, AnyFlag> = {config: Flags.string({char: 'c', summary: 'YAML configuration file.'})}
+  for (const side of SIDES) {
+    const who = side === 'source' ? 'source' : 'destination'
+    for (const name of ENDPOINT_KEY_NAMES) {
+      const entry: EndpointKey<unknown> = ENDPOINT_KEYS[name]
+      if (entry.flag === false || (entry.sides && !entry.sides.includes(side))) continue
+      const common = {summary: entry.help(who), ...(entry.options ? {options: [...entry.options]} : {})}
+      flags[endpointFlagName(side, name)] =
+        entry.kind === 'boolean' ? Flags.boolean<boolean>(common) : Flags.string({...common, helpValue: entry.kind === 'integer' ? 'N' : entry.kind === 'path' ? 'PATH' : undefined})
+    }
+  }
+  return flags
 }
 
-/** Login method, admin login, password command/prompt, OAuth2 access tokens; per side. */
-function sideAuthFlags<S extends 'source' | 'dest'>(side: S) {
-  const who = side === 'source' ? 'source' : 'destination'
-  return {
-    [`${side}-auth-method`]: Flags.string({
-      options: [...AUTH_METHODS],
-      summary: `How to log in to the ${who}: auto (default), login, plain, sasl-login, xoauth2, oauthbearer.`,
-    }),
-    [`${side}-authzid`]: Flags.string({summary: `Log in to the ${who} as the admin user of the URL, on behalf of this user (SASL PLAIN).`}),
-    [`${side}-password-command`]: Flags.string({summary: `Command printing the ${who} password (e.g. "pass show mail/alice").`}),
-    [`${side}-password-prompt`]: Flags.boolean({summary: `Ask for the ${who} password on the terminal.`}),
-    [`${side}-token-env`]: Flags.string({summary: `Environment variable holding the ${who} OAuth2 access token.`}),
-    [`${side}-token-file`]: Flags.string({summary: `File holding the ${who} OAuth2 access token (re-read when it is refused).`}),
-    [`${side}-token-command`]: Flags.string({summary: `Command printing a ${who} OAuth2 access token (re-run for new sessions).`}),
-  } as Record<`${S}-${'auth-method' | 'authzid' | 'password-command' | 'token-env' | 'token-file' | 'token-command'}`, ReturnType<typeof Flags.string>> &
-    Record<`${S}-password-prompt`, ReturnType<typeof Flags.boolean>>
-}
+export const accountFlags = endpointFlags()
 
 /**
  * The flags of the run settings a command takes (config/settings.ts): each setting's flag, help and
@@ -70,30 +58,7 @@ export const debugFlag = Flags.boolean({summary: 'Print stack traces of errors.'
 
 /** oclif's parsed flags -> the input of resolveSyncConfig. Flags a command lacks are undefined. */
 export function toFlagValues(flags: Record<string, unknown>): SyncFlagValues {
-  return {
-    config: flags.config as string | undefined,
-    source: flags.source as string | undefined,
-    dest: flags.dest as string | undefined,
-    sourceTls: flags['source-tls'] as string | undefined,
-    destTls: flags['dest-tls'] as string | undefined,
-    allowPlaintext: flags['allow-plaintext'] as boolean | undefined,
-    sourcePasswordEnv: flags['source-password-env'] as string | undefined,
-    sourcePasswordFile: flags['source-password-file'] as string | undefined,
-    destPasswordEnv: flags['dest-password-env'] as string | undefined,
-    destPasswordFile: flags['dest-password-file'] as string | undefined,
-    auth: {source: authFlagValues(flags, 'source'), dest: authFlagValues(flags, 'dest')},
-    settings: Object.fromEntries(SETTING_KEYS.map((key) => [key, flags[flagName(key)]])),
-  }
-}
-
-function authFlagValues(flags: Record<string, unknown>, side: 'source' | 'dest'): AuthFlagValues {
-  return {
-    authMethod: flags[`${side}-auth-method`] as string | undefined,
-    authzid: flags[`${side}-authzid`] as string | undefined,
-    passwordCommand: flags[`${side}-password-command`] as string | undefined,
-    passwordPrompt: flags[`${side}-password-prompt`] ? true : undefined,
-    tokenEnv: flags[`${side}-token-env`] as string | undefined,
-    tokenFile: flags[`${side}-token-file`] as string | undefined,
-    tokenCommand: flags[`${side}-token-command`] as string | undefined,
-  }
+  const values: Record<string, unknown> = {config: flags.config}
+  for (const side of SIDES) for (const name of ENDPOINT_KEY_NAMES) values[endpointFlagValueKey(side, name)] = flags[endpointFlagName(side, name)]
+  return {...values, settings: Object.fromEntries(SETTING_KEYS.map((key) => [key, flags[flagName(key)]]))}
 }

@@ -1,9 +1,10 @@
 /**
  * Builds the SyncConfig of a run from flags, an optional YAML file and the environment.
  *
- * Precedence: built-in defaults < YAML file < command-line flags, key by key and side by side
- * (`--dest-tls none` changes only dest's TLS mode; `--source URL` replaces source's host, port, user
- * and TLS mode but keeps its password and TLS options from the file).
+ * Precedence: built-in defaults < provider preset < YAML file < command-line flags, key by key and
+ * side by side (`--dest-tls none` changes only dest's TLS mode; `--source URL` replaces source's host,
+ * port, user and TLS mode but keeps its password and TLS options from the file). How a side's layers
+ * merge is config/endpoint.ts's; the run settings' is config/settings.ts's.
  *
  * Only `resolveSyncConfig`, `loadConfigFile` and the secret/CA checks touch files or the environment;
  * everything else here is pure.
@@ -22,51 +23,43 @@ import {
   isMaildirConfig,
   type EndpointConfig,
   type MaildirConfig,
-  type MinTls,
   type StoreConfig,
-  type SecretSource,
   type SyncConfig,
-  type TlsMode,
   type TlsOptions,
 } from './schema.js'
-import {resolveMapping, type MappingFlagValues} from './mapping.js'
-import {applyAuthFlags, authDraftFromInput, finalizeAuth, secretCommandEnv, secretEnvNames, type AuthDraft, type AuthFlagValues} from '../credentials/auth.js'
-import {resolveSettings, type SettingFlagValues} from './settings.js'
-import {registerSecret} from '../log.js'
-import {formatMode, readPassword, readTextFile, urlPasswordAdvice, type Side} from '../credentials/secrets.js'
-import {isMaildirUrl, parseImapUrl, parseMaildirUrl, portOrDefault} from './url.js'
+import {checkLogin, secretEnvNames, type Login} from './auth.js'
 import {
-  ConfigKeyError,
-  checkEnvName,
-  checkPath,
-  checkText,
-  checkTlsMode,
-  validateFileConfig,
+  CARRIED_KEYS,
+  SIDES,
+  assembleDraft,
+  draftFromInput,
+  endpointFlagInput,
+  endpointKeysOf,
+  type EndpointDraft,
+  type PlainEndpointKey,
+  type EndpointFlagValues,
   type EndpointInput,
-  type FileConfigInput,
-} from './validate.js'
+  type Side,
+} from './endpoint.js'
+import {resolveMapping, type MappingFlagValues} from './mapping.js'
+import {PROVIDERS, presetSideSettings} from './providers.js'
+import {explicitSettingKeys, resolveSettings, type RunSettings, type SettingFlagValues} from './settings.js'
+import {loginAuth} from '../credentials/auth.js'
+import {registerSecret} from '../log.js'
+import {formatMode, readPassword, readTextFile, secretCommandEnv, urlPasswordAdvice} from '../credentials/secrets.js'
+import {portOrDefault} from './url.js'
+import {ConfigKeyError, checkPath, validateFileConfig, type FileConfigInput} from './validate.js'
 
-/** The flags of the sync commands, as oclif parses them (these names are a public interface). */
-export interface SyncFlagValues {
+/**
+ * The flags of the sync commands, as oclif parses them, in camelCase: each side's endpoint flags
+ * (`source`, `sourceTls`, `destPasswordEnv` ... derived from config/endpoint.ts), the folder rules
+ * and the run settings.
+ */
+export interface SyncFlagValues extends EndpointFlagValues {
   /** Path of a YAML file. */
   config?: string
-  /** imaps://user@host:port = implicit TLS; imap://user@host:port = STARTTLS (required). */
-  source?: string
-  dest?: string
-  /** 'implicit' | 'starttls' | 'none' (none = plaintext, loopback/test servers). */
-  sourceTls?: string
-  destTls?: string
-  /** tls none to a host that is not loopback, on both sides (else a ConfigError). */
-  allowPlaintext?: boolean
-  /** Name of an environment variable holding the password. */
-  sourcePasswordEnv?: string
-  sourcePasswordFile?: string
-  destPasswordEnv?: string
-  destPasswordFile?: string
   /** --include, --exclude, --map, --rename, --nest-under, ... (config/mapping.ts). */
   mapping?: MappingFlagValues
-  /** --source-auth-method, --dest-token-command, ... (credentials/auth.ts). */
-  auth?: Partial<Record<Side, AuthFlagValues>>
   /** --state, --concurrency, --retries, --max-age, --log-file, --mirror ... (config/settings.ts). */
   settings?: SettingFlagValues
 }
@@ -88,31 +81,6 @@ export interface ResolvedSyncConfig {
   config: SyncConfig
   /** One line each, for stderr. Never contains a password. */
   warnings: string[]
-}
-
-const SIDES: readonly Side[] = ['source', 'dest']
-
-const SIDE_FLAGS = {
-  source: {url: 'source', tls: 'sourceTls', passwordEnv: 'sourcePasswordEnv', passwordFile: 'sourcePasswordFile'},
-  dest: {url: 'dest', tls: 'destTls', passwordEnv: 'destPasswordEnv', passwordFile: 'destPasswordFile'},
-} as const satisfies Record<Side, Record<string, keyof SyncFlagValues>>
-
-/** An endpoint being assembled from the layers; everything optional until finalizeEndpoint. */
-export interface EndpointDraft {
-  host?: string
-  port?: number
-  tls?: TlsMode
-  user?: string
-  secret?: SecretSource
-  caFile?: string
-  insecure?: boolean
-  servername?: string
-  minTls?: MinTls
-  allowPlaintext?: boolean
-  /** authMethod, authzid, token source, passwordPrompt (credentials/auth.ts). */
-  auth?: AuthDraft
-  /** The side is a Maildir (`maildir:` URL): its path, `~` expanded (made absolute by finalizeMaildir). */
-  maildir?: string
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -152,10 +120,12 @@ export function resolveRunConfig(
   const baseDir = file ? dirname(file.path) : undefined
 
   const endpoints = {} as Record<Side, StoreConfig>
-  const authDrafts = {} as Record<Side, AuthDraft>
+  const logins = {} as Record<Side, Login>
   for (const side of SIDES) {
-    const draft = applySideFlags(side, file?.drafts[side] ?? {}, flags, (p) => expandHome(p, home))
-    authDrafts[side] = draft.auth ?? {}
+    const flagInput = endpointFlagInput(side, flags)
+    const flagDraft = draftFromInput(flagInput, {side, from: 'flags', path: (p) => expandHome(p, home), secretAdvice: urlPasswordAdvice(side, false)})
+    const fileSide = file?.input[side]
+    const draft = assembleDraft(side, fileSide && {input: fileSide, draft: file!.drafts[side] ?? {}}, {input: flagInput, draft: flagDraft})
     if (draft.maildir !== undefined) {
       const maildir = finalizeMaildir(side, draft)
       warnings.push(...maildir.warnings)
@@ -165,14 +135,18 @@ export function resolveRunConfig(
     const finished = finalizeEndpoint(side, draft)
     warnings.push(...finished.warnings)
     endpoints[side] = finished.endpoint
+    logins[side] = checkLogin(side, draft.auth ?? {})
   }
 
-  const settings = resolveSettings(fileInput, flags.settings ?? {}, {
+  const settingFlags = flags.settings ?? {}
+  const settings = resolveSettings(fileInput, settingFlags, {
     fromFile: (p) => resolveFilePath(p, baseDir, home),
     fromFlag: (p) => expandHome(p, home),
   })
   const statePath = settings.state ?? defaultStatePath(endpoints, options.defaultStateDir ?? './')
-  const mapping = resolveMapping(fileInput.folders, flags.mapping ?? {})
+  const sourcePreset = providerOf(endpoints.source)
+  const mapping = resolveMapping(fileInput.folders, flags.mapping ?? {}, sourcePreset && PROVIDERS[sourcePreset].asSource?.folders)
+  const sideSettings = presetSettings(endpoints, settings, explicitSettingKeys(fileInput, settingFlags))
 
   // Files and secrets last: a config mistake is reported without needing the passwords at hand.
   for (const side of SIDES) {
@@ -184,7 +158,7 @@ export function resolveRunConfig(
   const commandEnv = secretCommandEnv(
     env,
     [
-      ...SIDES.flatMap((side) => (isMaildirConfig(endpoints[side]) ? [] : secretEnvNames(endpoints[side].passwordSource, authDrafts[side]))),
+      ...SIDES.flatMap((side) => (isMaildirConfig(endpoints[side]) ? [] : secretEnvNames(endpoints[side].passwordSource, logins[side]))),
       ...(options.secretEnvNames ?? []),
     ],
   )
@@ -192,7 +166,7 @@ export function resolveRunConfig(
     const endpoint = endpoints[side]
     // A Maildir needs no login.
     if (isMaildirConfig(endpoint)) continue
-    const {auth, warnings: authWarnings} = finalizeAuth(side, describeEndpoint(endpoint), authDrafts[side], env, platform, commandEnv, endpoint.user)
+    const {auth, warnings: authWarnings} = loginAuth(side, describeEndpoint(endpoint), logins[side], env, platform, commandEnv, endpoint.user)
     warnings.push(...authWarnings)
     // A password source given as a flag wins over the file's passwordPrompt.
     if (endpoint.passwordSource !== undefined) delete auth.promptPassword
@@ -204,7 +178,21 @@ export function resolveRunConfig(
     endpoint.password = password
     warnings.push(...secretWarnings)
   }
-  return {config: {source: endpoints.source, dest: endpoints.dest, statePath, mapping, settings}, warnings}
+  const config: SyncConfig<StoreConfig> = {source: endpoints.source, dest: endpoints.dest, statePath, mapping, settings}
+  if (sideSettings) config.sideSettings = sideSettings
+  return {config, warnings}
+}
+
+const providerOf = (config: StoreConfig) => (isMaildirConfig(config) ? undefined : config.provider)
+
+/** What each side's provider preset sets for its store, where the run does not set it explicitly. */
+function presetSettings(endpoints: Record<Side, StoreConfig>, settings: RunSettings, explicit: ReadonlySet<string>): SyncConfig['sideSettings'] {
+  let out: SyncConfig['sideSettings']
+  for (const side of SIDES) {
+    const provider = providerOf(endpoints[side])
+    if (provider) (out ??= {})[side] = presetSideSettings(PROVIDERS[provider], side, settings, explicit)
+  }
+  return out
 }
 
 /** A config handed over as data (ResolveOptions.file), in the shape loadConfigFile returns. */
@@ -325,72 +313,14 @@ export function locateKey(root: unknown, keyPath: readonly string[]): number | u
 // ---------------------------------------------------------------------------------------------
 // Layers (pure)
 
-/** One side as written in the file. `path` resolves a file path written there. */
+/** One side as written in the file (its own layer, without a preset). `path` resolves a file path written there. */
 export function draftFromFile(side: Side, input: EndpointInput, path: (p: string) => string): EndpointDraft {
-  const draft: EndpointDraft = {}
-  if (input.url !== undefined && isMaildirUrl(input.url)) {
-    draft.maildir = path(parseMaildirUrl(input.url, {label: `${side}.url`, keyPath: [side, 'url']}))
-  } else if (input.url !== undefined) {
-    const url = parseImapUrl(input.url, {
-      label: `${side}.url`,
-      secretAdvice: urlPasswordAdvice(side, true),
-      keyPath: [side, 'url'],
-    })
-    Object.assign(draft, url)
-  } else {
-    assignDefined(draft, {host: input.host, port: input.port, user: input.user})
-  }
-  // `tls:` next to `url:` overrides the scheme's mode, as --source-tls does.
-  assignDefined(draft, {tls: input.tls, insecure: input.insecure, servername: input.servername, minTls: input.minTls, allowPlaintext: input.allowPlaintext})
-  if (input.caFile !== undefined) draft.caFile = path(input.caFile)
-  if (input.passwordEnv !== undefined) draft.secret = {kind: 'env', name: input.passwordEnv}
-  if (input.passwordFile !== undefined) draft.secret = {kind: 'file', path: path(input.passwordFile)}
-  const auth = authDraftFromInput(input, path)
-  if (Object.keys(auth.auth).length > 0) draft.auth = auth.auth
-  if (auth.secret) draft.secret = auth.secret
-  return draft
+  return draftFromInput(input, {side, from: 'file', path, secretAdvice: urlPasswordAdvice(side, true)})
 }
 
-/** Lays this side's flags over the draft from the file. `path` expands a path given as a flag. */
-export function applySideFlags(
-  side: Side,
-  base: EndpointDraft,
-  flags: SyncFlagValues,
-  path: (p: string) => string = (p) => p,
-): EndpointDraft {
-  const names = SIDE_FLAGS[side]
-  const draft: EndpointDraft = {...base}
-  const url = flags[names.url]
-  if (url !== undefined && isMaildirUrl(url)) {
-    // maildir:/path replaces the file's address as a whole (host, port, user and TLS mode).
-    const raw = parseMaildirUrl(checkText(url, `--${side}`, 'an imaps://, imap:// or maildir: URL'), {label: `--${side}`})
-    for (const key of ['host', 'port', 'user', 'tls'] as const) delete draft[key]
-    draft.maildir = path(raw)
-  } else if (url !== undefined) {
-    // The URL is the address as a whole: a port from the file does not survive a new URL.
-    delete draft.maildir
-    const parsed = parseImapUrl(checkText(url, `--${side}`, 'an imaps:// or imap:// URL'), {
-      label: `--${side}`,
-      secretAdvice: urlPasswordAdvice(side, false),
-    })
-    delete draft.port
-    Object.assign(draft, parsed)
-  }
-  const tls = flags[names.tls]
-  if (tls !== undefined) draft.tls = checkTlsMode(tls, `--${side}-tls`)
-  if (flags.allowPlaintext === true) draft.allowPlaintext = true
-
-  const passwordEnv = flags[names.passwordEnv]
-  const passwordFile = flags[names.passwordFile]
-  if (passwordEnv !== undefined && passwordFile !== undefined) {
-    throw new ConfigKeyError(`--${side}-password-env`, `give only one of --${side}-password-env and --${side}-password-file`)
-  }
-  if (passwordEnv !== undefined) draft.secret = {kind: 'env', name: checkEnvName(passwordEnv, `--${side}-password-env`)}
-  if (passwordFile !== undefined) {
-    draft.secret = {kind: 'file', path: path(checkPath(passwordFile, `--${side}-password-file`))}
-  }
-  applyAuthFlags(side, draft, flags.auth?.[side], path)
-  return draft
+/** One side as written in the file, over its provider's preset (a batch job's address, before flags). */
+export function sideFromFile(side: Side, input: EndpointInput, path: (p: string) => string): EndpointDraft {
+  return assembleDraft(side, {input, draft: draftFromFile(side, input, path)}, {input: {}, draft: {}})
 }
 
 /** Defaults, completeness, TLS options and the warnings they call for. */
@@ -437,13 +367,14 @@ export function finalizeEndpoint(side: Side, draft: EndpointDraft): {endpoint: E
     user: draft.user,
   }
   if (draft.secret !== undefined) endpoint.passwordSource = draft.secret
+  for (const name of CARRIED_KEYS) if (draft[name] !== undefined) Object.assign(endpoint, {[name]: draft[name]})
   return {endpoint, warnings}
 }
 
 /** A `maildir:` side: an absolute path; login and TLS settings given for it are ignored, with a warning. */
 export function finalizeMaildir(side: Side, draft: EndpointDraft): {config: MaildirConfig; warnings: string[]} {
   const ignored: string[] = []
-  for (const key of ['tls', 'caFile', 'insecure', 'servername', 'minTls', 'allowPlaintext'] as const) if (draft[key] !== undefined) ignored.push(key)
+  for (const key of ['tls', ...endpointKeysOf('tls', 'preset', 'limits')] as PlainEndpointKey[]) if (draft[key] !== undefined) ignored.push(key)
   if (draft.secret !== undefined) ignored.push('password')
   if (draft.auth !== undefined && Object.values(draft.auth).some((value) => value !== undefined)) ignored.push('login settings')
   const warnings = ignored.length > 0 ? [`${side}: ${ignored.join(', ')} ignored for a maildir: directory (no login, no TLS)`] : []
@@ -523,11 +454,5 @@ function checkCaFile(side: Side, path: string): void {
   const {text} = readTextFile(path, `${side} caFile`)
   if (!text.includes('-----BEGIN ')) {
     throw new ConfigError(`${side} caFile ${path} is not a PEM file (no -----BEGIN CERTIFICATE----- line)`)
-  }
-}
-
-function assignDefined<T extends object>(target: T, values: Partial<T>): void {
-  for (const [key, value] of Object.entries(values)) {
-    if (value !== undefined) (target as Record<string, unknown>)[key] = value
   }
 }

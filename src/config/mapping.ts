@@ -62,33 +62,8 @@ export const DEFAULT_MAPPING: FolderMappingConfig = {
   subscriptions: true,
 }
 
-/** The mapping flags as oclif parses them. */
-export interface MappingFlagValues {
-  include?: string[]
-  exclude?: string[]
-  map?: string[]
-  rename?: string[]
-  nestUnder?: string
-  subscribedOnly?: boolean
-  automap?: boolean
-  gmailAllMail?: boolean
-  subscriptions?: boolean
-}
-
 /** The `folders:` section as written (validated, not yet merged with the flags). */
 export type FolderMappingInput = Partial<FolderMappingConfig>
-
-export const FOLDERS_KEYS = [
-  'include',
-  'exclude',
-  'map',
-  'rename',
-  'nestUnder',
-  'subscribedOnly',
-  'automap',
-  'gmailAllMail',
-  'subscriptions',
-] as const satisfies readonly (keyof FolderMappingConfig)[]
 
 // ---------------------------------------------------------------------------------------------
 // Single values
@@ -172,17 +147,11 @@ export function validateFolders(value: unknown): FolderMappingInput | undefined 
   const path = ['folders']
   if (!isMapping(value)) return fail('folders', `expected a mapping (include:, exclude:, map:, rename:, ...), got ${describeValue(value)}`, path)
   checkKnownKeys(value, FOLDERS_KEYS, path)
-  const at = (key: string): [string, string[]] => [`folders.${key}`, ['folders', key]]
-  const out: FolderMappingInput = {}
-  if (given(value.include)) out.include = checkList(value.include, ...at('include'), (item, label, keyPath) => checkRegex(item, label, keyPath))
-  if (given(value.exclude)) out.exclude = checkList(value.exclude, ...at('exclude'), (item, label, keyPath) => checkRegex(item, label, keyPath))
-  if (given(value.map)) out.map = validateMap(value.map)
-  if (given(value.rename)) out.rename = validateRename(value.rename)
-  if (given(value.nestUnder)) out.nestUnder = checkFolderName(value.nestUnder, ...at('nestUnder'))
-  for (const key of ['subscribedOnly', 'automap', 'gmailAllMail', 'subscriptions'] as const) {
-    if (given(value[key])) out[key] = checkBoolean(value[key], ...at(key))
+  const out: Record<string, unknown> = {}
+  for (const key of FOLDERS_KEYS) {
+    if (given(value[key])) out[key] = FOLDER_KEYS[key].parse(value[key], `folders.${key}`, ['folders', key])
   }
-  return out
+  return out as FolderMappingInput
 }
 
 /** map: {"Old/Name": "New/Name", ...} */
@@ -215,21 +184,63 @@ function validateRename(value: unknown): SubstitutionConfig[] {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The keys, each declared once: YAML key under `folders:`, flag (the key in kebab-case), parsers, help
+
+export interface FolderKey<T> {
+  /** list: a repeatable flag (given once or more, it replaces the file's list); switch: a flag that
+   * only turns the rule on; negatable: --x / --no-x; text: one value. */
+  kind: 'list' | 'text' | 'switch' | 'negatable'
+  help: string
+  /** The YAML value, checked. */
+  parse(value: unknown, label: string, keyPath: readonly string[]): T
+  /** A flag's value (each value of a list flag), checked; booleans are taken as given. */
+  parseFlag?(value: string, label: string): T extends (infer I)[] ? I : T
+}
+
+const regexList = (value: unknown, label: string, keyPath: readonly string[]) => checkList(value, label, keyPath, (item, l, k) => checkRegex(item, l, k))
+const onOff = (value: unknown, label: string, keyPath: readonly string[]) => checkBoolean(value, label, keyPath)
+
+export const FOLDER_KEYS: {[K in keyof FolderMappingConfig]-?: FolderKey<NonNullable<FolderMappingConfig[K]>>} = {
+  include: {kind: 'list', help: 'Copy only folders whose name matches this regex (repeatable; names use "/" between levels).', parse: regexList, parseFlag: (v, l) => checkRegex(v, l)},
+  exclude: {kind: 'list', help: 'Do not copy folders whose name matches this regex (repeatable).', parse: regexList, parseFlag: (v, l) => checkRegex(v, l)},
+  map: {kind: 'list', help: 'Exact rename, "Old/Name=New/Name" (repeatable; subfolders are not affected).', parse: (v) => validateMap(v), parseFlag: parseMapFlag},
+  rename: {
+    kind: 'list',
+    help: "Regex rename, 's/^Old/New/' with flags g, i (repeatable, applied in order; like imapsync --regextrans2).",
+    parse: (v) => validateRename(v),
+    parseFlag: (v, l) => parseSubstitution(v, l),
+  },
+  nestUnder: {kind: 'text', help: 'Put every folder, INBOX too, below this destination folder, e.g. Migrated/alice.', parse: checkFolderName, parseFlag: (v, l) => checkFolderName(v, l)},
+  subscribedOnly: {kind: 'switch', help: 'Copy only folders subscribed on the source.', parse: onOff},
+  automap: {kind: 'negatable', help: "Map Sent, Trash, Drafts, Junk and Archive to the destination's folders of the same role (default on; --no-automap).", parse: onOff},
+  gmailAllMail: {kind: 'switch', help: 'Also copy Gmail\'s "[Gmail]/All Mail" and "Important" (skipped by default: labelled messages would be copied twice).', parse: onOff},
+  subscriptions: {kind: 'negatable', help: 'Subscribe on the destination what is subscribed on the source (default on; --no-subscriptions).', parse: onOff},
+}
+
+export const FOLDERS_KEYS = Object.keys(FOLDER_KEYS) as (keyof FolderMappingConfig)[]
+
+/** The mapping flags as the commands hand them over (undefined = not given). */
+export type MappingFlagValues = {[K in keyof FolderMappingConfig]?: FolderMappingConfig[K] extends unknown[] ? string[] : FolderMappingConfig[K]}
+
+/** `nestUnder` -> `nest-under`. */
+export const folderFlagName = (key: keyof FolderMappingConfig) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)
+
+// ---------------------------------------------------------------------------------------------
 // Merging
 
-/** defaults < file < flags. A list flag replaces the file's list; booleans override one by one. */
-export function resolveMapping(file: FolderMappingInput | undefined, flags: MappingFlagValues): FolderMappingConfig {
-  const out: FolderMappingConfig = {...DEFAULT_MAPPING, ...file}
-  const list = <T>(values: string[] | undefined, parse: (value: string, label: string) => T, label: string): T[] | undefined =>
-    values === undefined || values.length === 0 ? undefined : values.map((value) => parse(value, label))
-  out.include = list(flags.include, (v, l) => checkRegex(v, l), '--include') ?? out.include
-  out.exclude = list(flags.exclude, (v, l) => checkRegex(v, l), '--exclude') ?? out.exclude
-  out.map = list(flags.map, parseMapFlag, '--map') ?? out.map
-  out.rename = list(flags.rename, (v, l) => parseSubstitution(v, l), '--rename') ?? out.rename
-  if (flags.nestUnder !== undefined) out.nestUnder = checkFolderName(flags.nestUnder, '--nest-under')
-  if (flags.subscribedOnly !== undefined) out.subscribedOnly = flags.subscribedOnly
-  if (flags.automap !== undefined) out.automap = flags.automap
-  if (flags.gmailAllMail !== undefined) out.gmailAllMail = flags.gmailAllMail
-  if (flags.subscriptions !== undefined) out.subscriptions = flags.subscriptions
-  return out
+/**
+ * defaults < provider preset < file < flags. A list flag given once or more replaces the file's list;
+ * the other flags override one by one.
+ */
+export function resolveMapping(file: FolderMappingInput | undefined, flags: MappingFlagValues, preset?: Partial<FolderMappingConfig>): FolderMappingConfig {
+  const out: Record<string, unknown> = {...DEFAULT_MAPPING, ...preset, ...file}
+  for (const key of FOLDERS_KEYS) {
+    const entry = FOLDER_KEYS[key] as FolderKey<unknown>
+    const value: unknown = flags[key]
+    const label = `--${folderFlagName(key)}`
+    if (value === undefined || (Array.isArray(value) && value.length === 0)) continue
+    if (Array.isArray(value)) out[key] = value.map((item: string) => entry.parseFlag!(item, label))
+    else out[key] = entry.parseFlag && typeof value === 'string' ? entry.parseFlag(value, label) : value
+  }
+  return out as unknown as FolderMappingConfig
 }

@@ -7,6 +7,7 @@
 
 import type {FolderMappingConfig} from './mapping.js'
 import type {AuthConfig} from '../credentials/auth.js'
+import type {CarriedEndpointKey, EndpointInput} from './endpoint.js'
 import type {RunSettings} from './settings.js'
 
 /**
@@ -39,7 +40,8 @@ export interface TlsOptions {
 
 export type MinTls = '1.2' | '1.3'
 
-export interface EndpointConfig {
+/** `provider`, `maxMessageSize`, `maxLineLength` ...: the keys config/endpoint.ts carries to the store as given. */
+export interface EndpointConfig extends Pick<EndpointInput, CarriedEndpointKey> {
   host: string
   port: number
   tls: TlsMode
@@ -83,6 +85,11 @@ export interface SyncConfig<Side extends StoreConfig = EndpointConfig> {
   mapping?: FolderMappingConfig
   /** Every run setting (config/settings.ts), merged and checked. */
   settings: RunSettings
+  /**
+   * Per side, the settings its provider preset sets for its store (connections, retries, rates),
+   * where the run sets none explicitly; they take precedence over `settings` for that side.
+   */
+  sideSettings?: Partial<Record<'source' | 'dest', Partial<RunSettings>>>
 }
 
 export const DEFAULT_PORTS: Record<TlsMode, number> = {implicit: 993, starttls: 143, none: 143}

@@ -238,6 +238,11 @@ export function resolveSettings(
   return settings
 }
 
+/** The settings the file or the flags set (a boolean flag only when on): these win over a provider preset. */
+export function explicitSettingKeys(file: Partial<RunSettings>, flags: SettingFlagValues): Set<SettingKey> {
+  return new Set(SETTING_KEYS.filter((key) => file[key] !== undefined || (flags[key] !== undefined && flags[key] !== false)))
+}
+
 /** Every default, nothing set: what a run gets without any key or flag. */
 export function defaultSettings(): RunSettings {
   return resolveSettings({}, {}, {fromFile: (p) => p, fromFlag: (p) => p})

@@ -1,5 +1,5 @@
 /**
- * Passwords: where they come from and how they are read.
+ * Secrets: where they come from and how they are read (environment, files, commands).
  *
  * A password is never given on the command line (the process list shows it to every user) nor as
  * plain text in the YAML file (backups, version control): only by naming an environment variable or
@@ -7,10 +7,12 @@
  * name the variable or the file, nothing else.
  */
 
+import {execFile, execFileSync} from 'node:child_process'
 import {closeSync, fstatSync, openSync, readFileSync} from 'node:fs'
 
-import {ConfigError} from '../errors.js'
-import {runSecretCommandSync, secretCommandEnv} from './auth.js'
+import {AuthError, ConfigError} from '../errors.js'
+import {registerSecret} from '../log.js'
+import type {StoredSecret} from '../config/auth.js'
 import type {SecretSource} from '../config/schema.js'
 
 export type Side = 'source' | 'dest'
@@ -135,4 +137,68 @@ export function readFilePassword(side: Side, path: string, platform: NodeJS.Plat
   if (password === '') throw new ConfigError(`${what} ${path} is empty (the password is its first line)`)
   const warning = modeWarning(path, mode, what, 'it should be 0600', platform)
   return {password, warnings: warning ? [warning] : []}
+}
+
+// ---------------------------------------------------------------------------------------------
+// Secrets from the environment, files and commands
+
+/**
+ * The environment of passwordCommand and tokenCommand: the caller's, without the variables that hold
+ * secrets (`secretNames`: both sides', so a command for one side never sees the other's password)
+ * and without mailferry's own MAILFERRY_* variables. PATH, HOME, GNUPGHOME, PASSWORD_STORE_DIR and
+ * the rest stay: `pass` and gpg need them.
+ */
+export function secretCommandEnv(env: NodeJS.ProcessEnv, secretNames: Iterable<string>): NodeJS.ProcessEnv {
+  const drop = new Set(secretNames)
+  return Object.fromEntries(Object.entries(env).filter(([name]) => !drop.has(name) && !name.toUpperCase().startsWith('MAILFERRY_')))
+}
+
+/** A secret from the environment or a file (first line), registered with the redacting logger. */
+export function readStored(side: Side, what: string, source: StoredSecret, env: NodeJS.ProcessEnv, platform: NodeJS.Platform, warnings?: string[]): string {
+  if (source.kind === 'env') {
+    const value = env[source.name]
+    if (value === undefined || value === '') throw new ConfigError(`${side} ${what}: environment variable ${source.name} is ${value === undefined ? 'not set' : 'empty'}`)
+    registerSecret(value)
+    return value
+  }
+  const label = `${side} ${what} file`
+  const {text, mode} = readTextFile(source.path, label)
+  const value = firstLine(text).trim()
+  if (value === '') throw new ConfigError(`${label} ${source.path} is empty`)
+  registerSecret(value)
+  const warning = modeWarning(source.path, mode, label, 'it should be 0600', platform)
+  if (warning && warnings && !warnings.includes(warning)) warnings.push(warning)
+  return value
+}
+
+/** Runs `command` with /bin/sh; its first line of output is the secret. Synchronous (config time). */
+export function runSecretCommandSync(side: Side, what: string, command: string, env: NodeJS.ProcessEnv): string {
+  let output: string
+  try {
+    // stdin and stderr stay the terminal's: `pass` and gpg may ask for a passphrase.
+    output = execFileSync('/bin/sh', ['-c', command], {encoding: 'utf8', env, stdio: ['inherit', 'pipe', 'inherit'], timeout: 120_000})
+  } catch (error) {
+    const status = (error as {status?: number | null}).status
+    throw new ConfigError(`${side} ${what}: the command failed${status ? ` (exit ${status})` : ''}`, {cause: undefined})
+  }
+  const value = firstLine(output).trim()
+  if (value === '') throw new ConfigError(`${side} ${what}: the command printed nothing`)
+  registerSecret(value)
+  return value
+}
+
+export function runSecretCommand(side: Side, what: string, command: string, env: NodeJS.ProcessEnv): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile('/bin/sh', ['-c', command], {encoding: 'utf8', env, timeout: 120_000}, (error, stdout) => {
+      if (error) {
+        // Never the output: it may hold half a token.
+        const code = (error as {code?: unknown}).code
+        return reject(new AuthError(`${side} ${what}: the command failed${typeof code === 'number' ? ` (exit ${code})` : ''}`))
+      }
+      const value = firstLine(stdout).trim()
+      if (value === '') return reject(new AuthError(`${side} ${what}: the command printed nothing`))
+      registerSecret(value)
+      resolve(value)
+    })
+  })
 }

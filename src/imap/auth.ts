@@ -2,7 +2,8 @@
  * The credentials a new session logs in with, per endpoint: the password, or an OAuth2 access
  * token that is fetched again when it is stale or was refused (credentials/auth.ts says where from).
  */
-import type {AccessToken, AuthMethod} from '../credentials/auth.js'
+import type {AuthMethod} from '../config/auth.js'
+import type {AccessToken} from '../credentials/auth.js'
 import type {EndpointConfig} from '../config/schema.js'
 import {ConfigError} from '../errors.js'
 

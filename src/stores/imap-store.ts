@@ -365,7 +365,14 @@ export class ImapStore implements Store {
   async appendMessage(path: string, raw: Buffer, flags: string[], internalDate: Date): Promise<AppendResult> {
     // Refused up front, without a round trip (RFC 7889); imapflow would refuse it too, less clearly.
     const limit = this.#capabilities.appendLimit
+    const {maxMessageSize, maxLineLength} = this.#options.endpoint
+    if (maxMessageSize !== undefined && raw.length > maxMessageSize && (limit === undefined || maxMessageSize <= limit)) {
+      throw new MessageRejectedError(`larger than the destination accepts (maxMessageSize ${maxMessageSize} bytes)`)
+    }
     if (limit !== undefined && raw.length > limit) throw new MessageRejectedError(appendLimitReason(limit))
+    if (maxLineLength !== undefined && longestLine(raw) > maxLineLength) {
+      throw new MessageRejectedError(`a line longer than the destination accepts (maxLineLength ${maxLineLength} bytes); messages are not rewritten`)
+    }
     await this.#limits.messages.take(1, this.#options.signal)
     await this.#limits.bytes.take(raw.length, this.#options.signal)
     this.#stopIfAborted()
@@ -511,4 +518,15 @@ export class ImapStore implements Store {
       }
     }, path)
   }
+}
+
+/** The longest line of a message, in bytes, without its line end. */
+export function longestLine(raw: Buffer): number {
+  let longest = 0
+  let start = 0
+  for (let end = raw.indexOf(10); end !== -1; end = raw.indexOf(10, start)) {
+    longest = Math.max(longest, end - start - (end > start && raw[end - 1] === 13 ? 1 : 0))
+    start = end + 1
+  }
+  return Math.max(longest, raw.length - start)
 }

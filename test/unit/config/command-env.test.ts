@@ -40,7 +40,7 @@ test('passwordCommand sees neither the other side\'s password nor MAILFERRY_*; P
     source: 'imaps://alice@old.example.com',
     dest: 'imaps://alice@new.example.com',
     destPasswordEnv: 'NEW_PW',
-    auth: {source: {passwordCommand: `env > '${out}'; echo from-command`}},
+    sourcePasswordCommand: `env > '${out}'; echo from-command`,
   }
   const {config} = resolveSyncConfig(flags, ENV, {platform: 'linux', homeDir: '/home/alice'})
   assert.equal(config.source.password, 'from-command')

@@ -1,0 +1,80 @@
+/**
+ * mailferry watch: a sync, then passes again and again on the same open run. The source INBOX is
+ * watched with IMAP IDLE (a change starts a pass at once); every folder is checked every `interval`
+ * seconds. A failed pass (a lost connection) is retried after a growing pause, IDLE set up again.
+ */
+import type {RunResult} from '../sync/events.js'
+import {untilAborted, Wake} from './wake.js'
+import {syncPass, withRun, type RunHooks} from './run.js'
+import type {OpenRun, RunSpec} from './open.js'
+
+export interface WatchHooks extends RunHooks {
+  signal: AbortSignal
+  /** One line for the operator: started, a pass that copied something, a failed pass. */
+  say(line: string): void
+}
+
+/** Longest pause after failed passes (they double from 2 s). */
+const MAX_FAILURE_PAUSE_MS = 60_000
+
+type Watcher = {stop(): Promise<void>; readonly closed: boolean}
+
+/** Runs until the signal aborts; the state is saved as each message is copied. */
+export async function watch(spec: RunSpec, hooks: WatchHooks): Promise<void> {
+  await withRun(spec, 'watch', hooks, async (run) => {
+    const interval = spec.config.settings.interval
+    hooks.say(`watching ${run.sourceName} -> ${run.destName} (every ${interval} s, IDLE on INBOX)`)
+    await loop(run, interval, hooks)
+  })
+}
+
+async function loop(run: OpenRun, interval: number, hooks: WatchHooks): Promise<void> {
+  const {signal} = hooks
+  const wake = new Wake()
+  let watcher: Watcher | undefined
+  let failures = 0
+  try {
+    while (!signal.aborted) {
+      // (Re)arm IDLE before the pass, so a change made during the pass wakes the next one; also
+      // after its session dropped while the passes went on working.
+      if (watcher?.closed) watcher = undefined
+      watcher ??= await armIdle(run, wake, signal)
+      if (signal.aborted) break
+      const result = await syncPass(run, hooks)
+      if (result.error && !signal.aborted) {
+        failures++
+        hooks.say(`pass failed: ${result.error}`)
+        // The IDLE session may be gone with the connection: set it up again on the next pass.
+        await watcher?.stop().catch(() => undefined)
+        watcher = undefined
+      } else {
+        failures = 0
+        if (hasNews(result)) hooks.say(passLine(result))
+      }
+      const pauseMs = failures > 0 ? Math.min(MAX_FAILURE_PAUSE_MS, 1000 * 2 ** failures) : interval * 1000
+      await wake.wait(pauseMs, signal)
+    }
+  } finally {
+    await watcher?.stop().catch(() => undefined)
+  }
+}
+
+/** IDLE on the source INBOX, or undefined (not offered, or failed: tried again next pass). Gives up on abort. */
+async function armIdle(run: OpenRun, wake: Wake, signal: AbortSignal): Promise<Watcher | undefined> {
+  const arming = run.source.watch?.('INBOX', () => wake.fire()).catch(() => undefined)
+  if (!arming) return undefined
+  const armed = await untilAborted(arming, signal)
+  // Armed only after the stop: end that session too.
+  if (armed === undefined && signal.aborted) void arming.then((late) => late?.stop())
+  return armed
+}
+
+function hasNews(result: RunResult): boolean {
+  const t = result.totals
+  return t.copied + t.failed + t.flagsUpdated + t.moved + t.deleted > 0
+}
+
+function passLine(result: RunResult): string {
+  const t = result.totals
+  return `copied ${t.copied}, flags updated ${t.flagsUpdated}, moved ${t.moved}, deleted ${t.deleted}, failed ${t.failed}`
+}
