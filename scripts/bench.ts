@@ -51,6 +51,7 @@ interface Options {
   repeat: number
   out: string
   compareBin?: string
+  cpuProf?: string
 }
 
 function options(): Options {
@@ -63,6 +64,7 @@ function options(): Options {
       repeat: {type: 'string'},
       out: {type: 'string'},
       'compare-bin': {type: 'string'},
+      'cpu-prof': {type: 'string'},
     },
   })
   const env = process.env
@@ -84,6 +86,7 @@ function options(): Options {
     concurrency: int('--concurrency', values.concurrency ?? env.BENCH_CONCURRENCY, 4, 1),
     repeat: int('--repeat', values.repeat ?? env.BENCH_REPEAT, 1, 1),
     out: resolve(values.out ?? env.BENCH_OUT ?? join(ROOT, 'bench-results')),
+    cpuProf: values['cpu-prof'] ? resolve(values['cpu-prof']) : undefined,
     compareBin: values['compare-bin'] ?? env.BENCH_COMPARE_BIN ? resolve(values['compare-bin'] ?? env.BENCH_COMPARE_BIN!) : undefined,
   }
 }
@@ -169,21 +172,27 @@ interface Measured {
   wallMs: number
   /** Peak RSS from outside: the last VmHWM read from /proc/<pid>/status while it ran. */
   vmHwmBytes?: number
+  /** CPU time (user + system) from /proc/<pid>/stat, last read while it ran (up to 25 ms short). */
+  cpuMs?: number
   json?: any
   stderr: string
 }
 
-function runMailferry(args: string[], env: NodeJS.ProcessEnv, bin = BIN): Promise<Measured> {
+function runMailferry(args: string[], env: NodeJS.ProcessEnv, bin = BIN, nodeArgs: string[] = []): Promise<Measured> {
   return new Promise((resolveRun, reject) => {
     const started = performance.now()
-    const child = spawn(process.execPath, [bin, ...args], {env: {...process.env, ...env, NO_COLOR: '1'}, stdio: ['ignore', 'pipe', 'pipe']})
+    const child = spawn(process.execPath, [...nodeArgs, bin, ...args], {env: {...process.env, ...env, NO_COLOR: '1'}, stdio: ['ignore', 'pipe', 'pipe']})
     let stdout = ''
     let stderr = ''
     let hwm: number | undefined
+    let cpuMs: number | undefined
     const poll = () => {
       try {
         const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))
         if (match) hwm = Math.max(hwm ?? 0, Number(match[1]) * 1024)
+        // Fields 14 and 15 (utime, stime) in clock ticks of 10 ms, after the ")" of the name.
+        const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ')
+        cpuMs = (Number(fields[11]) + Number(fields[12])) * 10
       } catch {
         // gone already, or no /proc
       }
@@ -201,7 +210,7 @@ function runMailferry(args: string[], env: NodeJS.ProcessEnv, bin = BIN): Promis
       } catch {
         json = undefined
       }
-      resolveRun({code, wallMs, vmHwmBytes: hwm, json, stderr})
+      resolveRun({code, wallMs, vmHwmBytes: hwm, cpuMs, json, stderr})
     })
   })
 }
@@ -405,17 +414,17 @@ async function main(): Promise<void> {
       state = join(work, `state-${r}.sqlite`)
       const {args, env} = accountArgs(source, dest, users)
       log(`(a) first full sync, run ${r}/${opts.repeat}`)
-      const first = await runMailferry(['sync', ...args, '--state', state, '--concurrency', String(opts.concurrency), '--json'], env)
+      const first = await runMailferry(['sync', ...args, '--state', state, '--concurrency', String(opts.concurrency), '--json'], env, BIN, opts.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProf] : [])
       expectOk('first sync', first, (json) => (json?.totals?.copied === total ? undefined : `copied ${json?.totals?.copied}, expected ${total}`))
       firstRuns.push(first)
-      log(`    ${secs(first.wallMs)}`)
+      log(`    ${secs(first.wallMs)}, CPU ${secs(first.cpuMs ?? 0)}`)
       if (opts.compareBin) {
         log(`(a0) first full sync with ${opts.compareBin}, run ${r}/${opts.repeat}`)
         const other = accountArgs(source, dest, {source: 'bench', dest: `cmp${r}`})
         const run = await runMailferry(['sync', ...other.args, '--state', join(work, `cmp-${r}.sqlite`), '--concurrency', String(opts.concurrency), '--json'], other.env, opts.compareBin)
         expectOk('first sync (other build)', run, (json) => (json?.totals?.copied === total ? undefined : `copied ${json?.totals?.copied}, expected ${total}`))
         compareRuns.push(run)
-        log(`    ${secs(run.wallMs)}`)
+        log(`    ${secs(run.wallMs)}, CPU ${secs(run.cpuMs ?? 0)}`)
       }
       if (withMbsync) {
         log(`(e) mbsync, first full sync, run ${r}/${opts.repeat}`)

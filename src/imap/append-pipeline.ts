@@ -43,6 +43,8 @@ export interface AppendPipelineOptions {
   maxBatchMessages?: number
   /** Bytes per MULTIAPPEND at most (a bigger message goes alone); also capped by APPENDLIMIT. */
   maxBatchBytes?: number
+  /** Called synchronously just before a command's first byte is written (the caller commits its 'pending' rows). */
+  beforeSend?: () => void
   /** Test hook: called once every byte of the n-th APPEND command was written, before its answer. */
   onCommandSent?: (ordinal: number) => void
   onDropped?: () => void
@@ -250,6 +252,7 @@ export class AppendPipeline {
   async #send(connection: WireConnection, batch: Item[]): Promise<void> {
     let response: WireResponse
     try {
+      this.#options.beforeSend?.()
       response = await connection.command('APPEND', this.#attributes(connection, batch), {
         onSent: () => this.#options.onCommandSent?.(++this.#commands),
         traceAs: `APPEND "${batch[0].path}" (${batch.length} ${batch.length === 1 ? 'message' : 'messages'}, ${batch.reduce((n, item) => n + item.raw.length, 0)} bytes)`,

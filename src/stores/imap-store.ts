@@ -97,6 +97,7 @@ export class ImapStore implements Store {
   readonly #syncedEpoch = new WeakMap<ImapClient, string>()
   #retries = 0
   #dropped = 0
+  #appendBarrier = () => {}
 
   constructor(options: ImapStoreOptions) {
     this.label = options.label
@@ -139,6 +140,7 @@ export class ImapStore implements Store {
         retry: options.retry,
         signal: options.signal,
         namespacePrefix: () => this.#capabilities.namespace?.prefix,
+        beforeSend: () => this.#appendBarrier(),
         onCommandSent: options.onAppendCommandSent,
         onDropped: () => {
           this.#dropped++
@@ -374,11 +376,16 @@ export class ImapStore implements Store {
     return this.#appendWithSession(path, raw, flags, internalDate)
   }
 
+  setAppendBarrier(barrier: () => void): void {
+    this.#appendBarrier = barrier
+  }
+
   /** One APPEND on a pooled imapflow session (the path before the pipeline, and its fallback). */
   async #appendWithSession(path: string, raw: Buffer, flags: string[], internalDate: Date): Promise<AppendResult> {
     return this.#pool.use(async (client) => {
       let response
       try {
+        this.#appendBarrier()
         response = await client.append(path, raw, flags, internalDate)
       } catch (error) {
         const translated = translateAppendError(error, this.#where, path)
