@@ -18,7 +18,7 @@ test('bench --messages 50 runs the limit, (a)-(d) and verify, and writes latest.
   const args = ['--messages', '50', '--large-mb', 'none', '--repeat', '1', '--concurrency', '4', '--out', tmp.dir]
   const run = spawnSync(process.execPath, ['--import', 'tsx', script, ...args], {encoding: 'utf8'})
   assert.equal(run.status, 0, `${run.stdout}\n${run.stderr}`)
-  assert.match(run.stdout, /\| \(a\) first full sync \| 50 \|/)
+  assert.match(run.stdout, /\| \(a\) mailferry, first full sync \| 50 \|/)
   assert.ok(existsSync(join(tmp.dir, 'latest.md')))
   assert.match(readFileSync(join(tmp.dir, 'latest.svg'), 'utf8'), /^<svg [^>]*>[\s\S]*mailferry[\s\S]*<\/svg>\n$/)
   const result = JSON.parse(readFileSync(join(tmp.dir, 'latest.json'), 'utf8'))
