@@ -32,7 +32,7 @@ export interface Target {
 const IN_FLIGHT_BYTES = 16 * 1024 * 1024
 
 export async function pipelinedLimit(target: Target, user: string, files: MessageFile[], connections: number): Promise<number> {
-  const endpoint = {host: '127.0.0.1', port: target.port, tls: 'none', tlsOptions: {}, user, password: target.server.password} as EndpointConfig
+  const endpoint = {host: '127.0.0.1', port: target.port, tls: 'none', tlsOptions: {verify: true}, user, password: target.server.password} as EndpointConfig
   const started = performance.now()
   const open = () => openWireConnection(endpoint, {label: 'limit'})
   const folders = [...new Set(files.map((file) => file.folder))].filter((folder) => folder.toUpperCase() !== 'INBOX')

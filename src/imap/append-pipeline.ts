@@ -107,6 +107,25 @@ export class AppendPipeline {
     })
   }
 
+  /**
+   * One command per folder (CREATE, SUBSCRIBE, UNSUBSCRIBE), all in flight at once on one of this
+   * pipeline's connections (one is opened when none is). Settles with each command's response or
+   * error, in order; rejects only when no connection can be had.
+   */
+  async folderCommands(name: string, paths: string[]): Promise<Array<PromiseSettledResult<WireResponse>>> {
+    let connection = this.#connections.filter((c) => c.usable).sort((a, b) => a.load - b.load)[0]
+    if (!connection) {
+      connection = await this.#options.open()
+      if (this.#closed) {
+        void connection.logout()
+        throw new ConnectError(`${this.#options.where}: closed`)
+      }
+      this.#connections.push(connection)
+    }
+    const encoding = {enabled: new Set<string>(), capabilities: connection.capabilities} as unknown as Parameters<typeof encodePath>[0]
+    return Promise.allSettled(paths.map((path) => connection.command(name, [{type: 'ATOM', value: encodePath(encoding, this.#normalize(path))}])))
+  }
+
   async close(): Promise<void> {
     this.#closed = true
     clearTimeout(this.#wakeUp)

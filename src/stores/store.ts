@@ -200,6 +200,12 @@ export interface Store {
   watch?(path: string, onChange: () => void): Promise<{stop(): Promise<void>; readonly closed: boolean}>
   /** Optional: delete a folder (it should be empty). */
   deleteFolder?(path: string): Promise<void>
+  /**
+   * Optional: createFolder, subscribeFolder or unsubscribeFolder for several folders at once (IMAP:
+   * the commands pipelined on one connection). Each folder's outcome, in order: undefined when done,
+   * else the error the single call would have thrown for it.
+   */
+  folderCommands?(verb: 'create' | 'subscribe' | 'unsubscribe', paths: string[]): Promise<Array<Error | undefined>>
   /** Optional: subscribe a folder (IMAP SUBSCRIBE). Subscribing a subscribed folder is not an error. */
   subscribeFolder?(path: string): Promise<void>
   /**

@@ -30,16 +30,20 @@ export async function createFolders(dest: Store, plan: Pick<Plan, 'create'>, opt
   const depth = (path: string) => path.split(/[/.]/).length
   const levels = new Map<number, string[]>()
   for (const path of plan.create) levels.set(depth(path), [...(levels.get(depth(path)) ?? []), path])
+  const settle = (path: string, error: unknown) => {
+    if (error === undefined) return void result.created++
+    if (!(error instanceof MailferryError) || error.scope !== 'folder') throw error
+    result.notCreated.set(path, error.message)
+  }
   for (const level of [...levels.keys()].sort((a, b) => a - b)) {
-    await eachLimited(levels.get(level)!, options.parallel ?? FOLDER_PARALLELISM, async (path) => {
-      try {
-        await dest.createFolder(path)
-        result.created++
-      } catch (error) {
-        if (!(error instanceof MailferryError) || error.scope !== 'folder') throw error
-        result.notCreated.set(path, error.message)
-      }
-    })
+    const paths = levels.get(level)!
+    if (dest.folderCommands) {
+      const outcomes = await dest.folderCommands('create', paths)
+      paths.forEach((path, i) => settle(path, outcomes[i]))
+      continue
+    }
+    await eachLimited(paths, options.parallel ?? FOLDER_PARALLELISM, (path) =>
+      dest.createFolder(path).then(() => settle(path, undefined), (error: unknown) => settle(path, error)))
   }
   return result
 }
@@ -65,15 +69,22 @@ export async function subscribeFolders(
     if (!fn) warnings.push(`the destination store cannot ${verb} folders; ${paths.length} folder subscriptions not copied`)
     else for (const path of paths) jobs.push({path, verb, fn})
   }
-  await eachLimited(jobs, options.parallel ?? FOLDER_PARALLELISM, async ({path, verb, fn}) => {
-    try {
-      await fn(path)
-      if (verb === 'subscribe') done++
-    } catch (error) {
-      if (error instanceof MailferryError && error.scope !== 'folder') throw error
-      warnings.push(`${path}: could not ${verb} it: ${describeError(error)}`)
+  const settle = (path: string, verb: string, error: unknown) => {
+    if (error === undefined) return void (verb === 'subscribe' && done++)
+    if (error instanceof MailferryError && error.scope !== 'folder') throw error
+    warnings.push(`${path}: could not ${verb} it: ${describeError(error)}`)
+  }
+  if (dest.folderCommands) {
+    for (const verb of ['subscribe', 'unsubscribe'] as const) {
+      const paths = jobs.filter((job) => job.verb === verb).map((job) => job.path)
+      if (paths.length === 0) continue
+      const outcomes = await dest.folderCommands(verb, paths)
+      paths.forEach((path, i) => settle(path, verb, outcomes[i]))
     }
-  })
+    return done
+  }
+  await eachLimited(jobs, options.parallel ?? FOLDER_PARALLELISM, ({path, verb, fn}) =>
+    fn(path).then(() => settle(path, verb, undefined), (error: unknown) => settle(path, verb, error)))
   return done
 }
 
