@@ -115,6 +115,8 @@ export class AppendPipeline {
   async folderCommands(name: string, paths: string[]): Promise<Array<PromiseSettledResult<WireResponse>>> {
     let connection = this.#connections.filter((c) => c.usable).sort((a, b) => a.load - b.load)[0]
     if (!connection) {
+      // Within the same cap as the APPENDs' connections (the caller goes one by one otherwise).
+      if (this.#fallingBack || this.#connections.length + this.#opening >= this.#size) throw new ConnectError(`${this.#options.where}: no connection free`)
       connection = await this.#options.open()
       if (this.#closed) {
         void connection.logout()
