@@ -1,144 +1,114 @@
 /**
- * `npm run bench` (builds, then `node --import tsx scripts/bench.ts`): mailferry's throughput against two
- * local Dovecot instances (test/harness), with the real binary (bin/run.js, compiled lib/).
+ * `npm run bench` (builds, then `node --import tsx scripts/bench.ts`): mailferry's first sync side by
+ * side with the limit and its peers, in one run, against two local Dovecot instances (test/harness),
+ * with the real binary (bin/run.js, compiled lib/). Files under scripts/bench/.
  *
- *   (a) first full sync of a generated corpus into an empty account
- *   (b) a re-run with no change
- *   (c) a re-run after 1% new messages and flag changes on 5% of the messages
- *   (d) the same corpus APPENDed raw (imapflow, 4 connections, bytes already in memory) into a fresh
- *       account on the same destination server: the practical limit (a) is measured against
- *   (e) the same first full sync by mbsync (isync), when `mbsync` is installed: the same corpus into a
- *       fresh account, flags and internal dates kept (CopyArrivalDate); its message count is checked
- *   and, as a check that (a)-(c) copied exactly, `verify` and `verify --deep` after (c).
- * Loading the corpus into the source is not measured.
- *
- * Options (flag or environment variable):
- *   --messages N      BENCH_MESSAGES      generated messages (default 10000)
- *   --mean-size B     BENCH_MEAN_SIZE     mean message size in bytes (default 50000)
- *   --large-mb LIST   BENCH_LARGE_MB      extra large messages, MB each, comma-separated, or "none" (default 10,18,25)
- *   --concurrency N   BENCH_CONCURRENCY   mailferry --concurrency (default 4)
- *   --repeat N        BENCH_REPEAT        repeat (a) and (d) N times (fresh accounts) and report the median (default 1)
- *   --out DIR         BENCH_OUT           where latest.json and latest.md go (default bench-results)
- *   --compare-bin F   BENCH_COMPARE_BIN   also time (a) with another build's bin/run.js (e.g. the commit before a
- *                                         change, built elsewhere), interleaved with (a) under the same load: (a0)
- * Writes DIR/latest.json and DIR/latest.md and prints the Markdown table.
+ * Loopback section (a generated corpus; skipped with --messages 0):
+ *   limit  the corpus read from files and written by a pipelined MULTIAPPEND on N connections
+ *          (the project's own src/imap/append-pipeline.ts): what the destination can take
+ *   (a)    mailferry's first full sync into an empty account
+ *   (a0)   the same with another build (--compare-bin), interleaved under the same load
+ *   (e)    mbsync (isync) and imapsync, when installed (the report says which were skipped)
+ *   (d)    imapflow's APPEND on 4 connections, one command in flight each (earlier figures' baseline)
+ *   (b)    a re-run with no change, (b2) the same without CONDSTORE
+ *   (c)    a re-run after 1% new messages and flag changes on 5%
+ *   and `verify` and `verify --deep` after (c), which must find no difference.
+ * WAN section (--rtt-ms N): a delay line on 127.0.0.1 in front of each server (N/2 ms each way,
+ * order and throughput kept: scripts/bench/delay-line.ts); the real messages of ../shared/corpus in
+ * their folders; the limit, mailferry, mbsync and imapsync through it.
+ * Loading the source is not measured. Writes DIR/latest.json, latest.md and latest.svg (a chart).
  */
-import {execFileSync, spawn} from 'node:child_process'
-import {existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
-import {availableParallelism, cpus, loadavg, release, tmpdir, totalmem} from 'node:os'
+import {existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {loadavg, tmpdir} from 'node:os'
 import {join, resolve} from 'node:path'
-import {performance} from 'node:perf_hooks'
 import {fileURLToPath} from 'node:url'
 import {parseArgs} from 'node:util'
 
-import {ImapFlow} from 'imapflow'
-
-import {DOVECOT_BIN, startDovecot, type DovecotInstance} from '../test/harness/dovecot.js'
-import {countMessages, createFolder, openClient, serverPath, uidSet} from '../test/harness/mailbox.js'
-import {createRng, generateMessages, type SeedMessage} from '../test/harness/messages.js'
+import {startDovecot, type DovecotInstance} from '../test/harness/dovecot.js'
+import {countMessages, openClient, serverPath, uidSet} from '../test/harness/mailbox.js'
+import {createRng, generateMessages} from '../test/harness/messages.js'
+import {parallelAppend, pipelinedLimit, type Target} from './bench/appenders.js'
+import {bytesOf, countOf, distribute, FOLDERS, generatedCorpus, realCorpus, writeFiles, type Corpus} from './bench/corpus.js'
+import {DelayLine} from './bench/delay-line.js'
+import {expectOk, installed, measure, type Measured} from './bench/measure.js'
+import {runImapsync, runMbsync, type Accounts} from './bench/peers.js'
+import {chart, figures, fromProcess, machine, markdown, median, round, type RunFigures, type Section} from './bench/report.js'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const BIN = join(ROOT, 'bin', 'run.js')
 
-// ---------------------------------------------------------------------------------------------
-// Options
+const HELP = `npm run bench -- [options]   (each also as an environment variable)
+  --messages N          BENCH_MESSAGES          generated messages of the loopback section (default 10000; 0: no loopback section)
+  --mean-size B         BENCH_MEAN_SIZE         their mean size in bytes (default 50000)
+  --large-mb LIST       BENCH_LARGE_MB          extra large messages, MB each, or "none" (default 10,18,25)
+  --rtt-ms N            BENCH_RTT_MS            also the WAN section: the real corpus through a delay line of N ms round trip (default 0: none)
+  --concurrency N       BENCH_CONCURRENCY       mailferry --concurrency (default 4)
+  --limit-connections N BENCH_LIMIT_CONNECTIONS connections of the pipelined limit run (default 4)
+  --repeat N            BENCH_REPEAT            first syncs run N times each (fresh accounts), interleaved; the median is reported (default 1)
+  --out DIR             BENCH_OUT               where latest.json, latest.md and latest.svg go (default bench-results)
+  --compare-bin FILE    BENCH_COMPARE_BIN       also time another build's bin/run.js (a0), interleaved with (a)
+  --cpu-prof DIR                                write a V8 CPU profile of each mailferry first sync to DIR
+  --help`
 
 interface Options {
   messages: number
   meanSize: number
   largeMb: number[]
+  rttMs: number
   concurrency: number
+  limitConnections: number
   repeat: number
   out: string
   compareBin?: string
+  cpuProf?: string
 }
 
-function options(): Options {
+function options(): Options | undefined {
+  const names = ['messages', 'mean-size', 'large-mb', 'rtt-ms', 'concurrency', 'limit-connections', 'repeat', 'out', 'compare-bin', 'cpu-prof']
   const {values} = parseArgs({
-    options: {
-      messages: {type: 'string'},
-      'mean-size': {type: 'string'},
-      'large-mb': {type: 'string'},
-      concurrency: {type: 'string'},
-      repeat: {type: 'string'},
-      out: {type: 'string'},
-      'compare-bin': {type: 'string'},
-    },
-  })
+    options: {...Object.fromEntries(names.map((name) => [name, {type: 'string' as const}])), help: {type: 'boolean' as const}},
+  }) as {values: Record<string, string | boolean | undefined>}
+  if (values.help) return undefined
   const env = process.env
-  const int = (name: string, text: string | undefined, fallback: number, min: number) => {
-    if (text === undefined || text === '') return fallback
-    const n = Number(text)
-    if (!Number.isInteger(n) || n < min) throw new Error(`${name}: expected an integer >= ${min}, got "${text}"`)
+  const text = (name: string) => (values[name] as string | undefined) ?? env[`BENCH_${name.toUpperCase().replace(/-/g, '_')}`]
+  const int = (name: string, fallback: number, min: number) => {
+    const value = text(name)
+    if (value === undefined || value === '') return fallback
+    const n = Number(value)
+    if (!Number.isInteger(n) || n < min) throw new Error(`--${name}: expected an integer >= ${min}, got "${value}"`)
     return n
   }
-  const large = values['large-mb'] ?? env.BENCH_LARGE_MB ?? '10,18,25'
+  const large = text('large-mb') ?? '10,18,25'
+  const path = (name: string) => (text(name) ? resolve(text(name)!) : undefined)
   return {
-    messages: int('--messages', values.messages ?? env.BENCH_MESSAGES, 10_000, 1),
-    meanSize: int('--mean-size', values['mean-size'] ?? env.BENCH_MEAN_SIZE, 50_000, 300),
+    messages: int('messages', 10_000, 0),
+    meanSize: int('mean-size', 50_000, 300),
     largeMb: large === 'none' || large === '' ? [] : large.split(',').map((part) => {
       const n = Number(part)
       if (!(n > 0)) throw new Error(`--large-mb: expected sizes in MB like 10,18,25 or "none", got "${large}"`)
       return n
     }),
-    concurrency: int('--concurrency', values.concurrency ?? env.BENCH_CONCURRENCY, 4, 1),
-    repeat: int('--repeat', values.repeat ?? env.BENCH_REPEAT, 1, 1),
-    out: resolve(values.out ?? env.BENCH_OUT ?? join(ROOT, 'bench-results')),
-    compareBin: values['compare-bin'] ?? env.BENCH_COMPARE_BIN ? resolve(values['compare-bin'] ?? env.BENCH_COMPARE_BIN!) : undefined,
+    rttMs: int('rtt-ms', 0, 0),
+    concurrency: int('concurrency', 4, 1),
+    limitConnections: int('limit-connections', 4, 1),
+    repeat: int('repeat', 1, 1),
+    out: path('out') ?? join(ROOT, 'bench-results'),
+    compareBin: path('compare-bin'),
+    cpuProf: path('cpu-prof'),
   }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Corpus
+const log = (text: string) => process.stderr.write(`[bench] ${text}\n`)
+const secs = (ms: number) => `${(ms / 1000).toFixed(2)} s`
 
-/** Folders and their share of the generated messages (source paths, '/'-separated). */
-const FOLDERS: Array<[string, number]> = [['INBOX', 0.4], ['Archive/2023', 0.25], ['Archive/2024', 0.2], ['Lists/dev', 0.15]]
-
-type Corpus = Record<string, SeedMessage[]>
-
-/** Splits messages over FOLDERS by their shares; `large` messages go to INBOX. */
-function distribute(messages: SeedMessage[], large: SeedMessage[] = []): Corpus {
-  const corpus: Corpus = {}
-  let start = 0
-  FOLDERS.forEach(([path, share], index) => {
-    const end = index === FOLDERS.length - 1 ? messages.length : start + Math.round(messages.length * share)
-    corpus[path] = messages.slice(start, end)
-    start = end
-  })
-  corpus.INBOX.push(...large)
-  return corpus
-}
-
-const countOf = (corpus: Corpus) => Object.values(corpus).reduce((n, list) => n + list.length, 0)
-const bytesOf = (corpus: Corpus) => Object.values(corpus).reduce((n, list) => n + list.reduce((m, msg) => m + msg.raw.length, 0), 0)
-
-// ---------------------------------------------------------------------------------------------
-// Raw parallel APPEND (loading, and run (d))
-
-/**
- * APPENDs every message of `corpus` with its flags and date over `connections` imapflow connections
- * sharing one work list; creates the folders first. Connecting and creating are part of the time.
- */
-async function parallelAppend(server: DovecotInstance, user: string, corpus: Corpus, connections: number): Promise<number> {
-  const started = performance.now()
-  const clients = await Promise.all(Array.from({length: connections}, () => openClient(server, user, {disableAutoIdle: true})))
-  try {
-    for (const path of Object.keys(corpus)) if (path !== 'INBOX') await clients[0].mailboxCreate(serverPath(server, path))
-    const jobs = Object.entries(corpus).flatMap(([path, list]) => list.map((message) => ({mailbox: serverPath(server, path), message})))
-    let next = 0
-    await Promise.all(
-      clients.map(async (client: ImapFlow) => {
-        while (next < jobs.length) {
-          const {mailbox, message} = jobs[next++]
-          const done = await client.append(mailbox, message.raw, message.flags, message.internalDate)
-          if (!done) throw new Error(`APPEND to ${mailbox} failed`)
-        }
-      }),
-    )
-  } finally {
-    await Promise.allSettled(clients.map((client) => client.logout()))
+function accountArgs(source: Target, dest: Target, users: {source: string; dest: string}): {args: string[]; env: NodeJS.ProcessEnv} {
+  return {
+    args: [
+      '--source', `imap://${users.source}@127.0.0.1:${source.port}`, '--source-tls', 'none', '--source-password-env', 'BENCH_SOURCE_PW',
+      '--dest', `imap://${users.dest}@127.0.0.1:${dest.port}`, '--dest-tls', 'none', '--dest-password-env', 'BENCH_DEST_PW',
+    ],
+    env: {BENCH_SOURCE_PW: source.server.password, BENCH_DEST_PW: dest.server.password},
   }
-  return performance.now() - started
 }
 
 /** Adds a keyword to `share` of each folder's messages (picked by a seeded PRNG). Returns how many. */
@@ -161,346 +131,222 @@ async function changeFlags(server: DovecotInstance, user: string, share: number,
   return changed
 }
 
-// ---------------------------------------------------------------------------------------------
-// Running mailferry
-
-interface Measured {
-  code: number | null
-  wallMs: number
-  /** Peak RSS from outside: the last VmHWM read from /proc/<pid>/status while it ran. */
-  vmHwmBytes?: number
-  json?: any
-  stderr: string
+/** How many messages each folder of `corpus` has in the account; throws when `strict` and any differs. */
+async function countCopies(tool: string, dest: DovecotInstance, user: string, corpus: Corpus, strict: boolean): Promise<{copied: number; short: string[]}> {
+  let copied = 0
+  const short: string[] = []
+  for (const [path, list] of Object.entries(corpus)) {
+    const count = await countMessages(dest, user, path)
+    copied += count
+    if (count !== list.length) short.push(`${path} has ${count} of ${list.length}`)
+  }
+  if (strict && short.length > 0) throw new Error(`${tool}: ${short.join(', ')}`)
+  return {copied, short}
 }
 
-function runMailferry(args: string[], env: NodeJS.ProcessEnv, bin = BIN): Promise<Measured> {
-  return new Promise((resolveRun, reject) => {
-    const started = performance.now()
-    const child = spawn(process.execPath, [bin, ...args], {env: {...process.env, ...env, NO_COLOR: '1'}, stdio: ['ignore', 'pipe', 'pipe']})
-    let stdout = ''
-    let stderr = ''
-    let hwm: number | undefined
-    const poll = () => {
-      try {
-        const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))
-        if (match) hwm = Math.max(hwm ?? 0, Number(match[1]) * 1024)
-      } catch {
-        // gone already, or no /proc
-      }
+interface Peers {
+  mbsync: boolean
+  imapsync: boolean
+}
+
+/**
+ * The first syncs of one corpus, `repeat` times, interleaved (each round: limit, mailferry, other
+ * build, mbsync, imapsync, imapflow), each into a fresh account. Returns the median figures and the
+ * last mailferry account, for the re-runs.
+ */
+async function firstSyncs(
+  name: string,
+  opts: Options,
+  work: string,
+  sides: {source: Target; dest: Target},
+  corpus: Corpus,
+  peers: Peers,
+  extra: {rawAppend: boolean},
+): Promise<{runs: Record<string, RunFigures>; ratios: Record<string, number | undefined>; last: {users: {source: string; dest: string}; state: string}}> {
+  const total = countOf(corpus)
+  const bytes = bytesOf(corpus)
+  const files = writeFiles(corpus, join(work, `${name}-files`))
+  const samples: Record<string, Array<{wallMs: number; measured?: Measured}>> = {}
+  const notes: Record<string, Set<string>> = {}
+  const add = (key: string, wallMs: number, measured?: Measured) => (samples[key] ??= []).push({wallMs, measured})
+  let last = {users: {source: name, dest: ''}, state: ''}
+  for (let r = 1; r <= opts.repeat; r++) {
+    const round = `${r}/${opts.repeat}`
+    log(`${name}: limit, pipelined MULTIAPPEND from files on ${opts.limitConnections} connections, run ${round}`)
+    add('limit', await pipelinedLimit(sides.dest, `${name}limit${r}`, files, opts.limitConnections))
+    await countCopies('limit', sides.dest.server, `${name}limit${r}`, corpus, true)
+    log(`    ${secs(samples.limit.at(-1)!.wallMs)}`)
+
+    const users = {source: name, dest: `${name}mf${r}`}
+    const state = join(work, `${name}-state-${r}.sqlite`)
+    last = {users, state}
+    const {args, env} = accountArgs(sides.source, sides.dest, users)
+    log(`${name}: (a) mailferry first full sync, run ${round}`)
+    const profile = opts.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProf] : []
+    const first = await measure(process.execPath, [...profile, BIN, 'sync', ...args, '--state', state, '--concurrency', String(opts.concurrency), '--json'], env)
+    expectOk('first sync', first, (json) => (json?.totals?.copied === total ? undefined : `copied ${json?.totals?.copied}, expected ${total}`))
+    add('firstSync', first.wallMs, first)
+    log(`    ${secs(first.wallMs)}, CPU ${secs(first.cpuMs ?? 0)}`)
+
+    if (opts.compareBin) {
+      log(`${name}: (a0) first full sync with ${opts.compareBin}, run ${round}`)
+      const other = accountArgs(sides.source, sides.dest, {source: name, dest: `${name}cmp${r}`})
+      const run = await measure(process.execPath, [opts.compareBin, 'sync', ...other.args, '--state', join(work, `${name}-cmp-${r}.sqlite`), '--concurrency', String(opts.concurrency), '--json'], other.env)
+      expectOk('first sync (other build)', run, (json) => (json?.totals?.copied === total ? undefined : `copied ${json?.totals?.copied}, expected ${total}`))
+      add('compare', run.wallMs, run)
+      log(`    ${secs(run.wallMs)}, CPU ${secs(run.cpuMs ?? 0)}`)
     }
-    const timer = setInterval(poll, 25)
-    child.stdout.on('data', (chunk) => (stdout += chunk))
-    child.stderr.on('data', (chunk) => (stderr += chunk))
-    child.on('error', reject)
-    child.on('close', (code) => {
-      clearInterval(timer)
-      const wallMs = performance.now() - started
-      let json
-      try {
-        json = JSON.parse(stdout)
-      } catch {
-        json = undefined
-      }
-      resolveRun({code, wallMs, vmHwmBytes: hwm, json, stderr})
-    })
-  })
+    for (const [tool, runTool] of [['mbsync', runMbsync], ['imapsync', runImapsync]] as const) {
+      if (!peers[tool]) continue
+      log(`${name}: (e) ${tool}, first full sync, run ${round}`)
+      const accounts: Accounts = {source: {...sides.source, user: name}, dest: {...sides.dest, user: `${name}${tool}${r}`}}
+      const run = await runTool(work, accounts)
+      // A peer that leaves messages behind is timed all the same; the shortfall is reported.
+      const {short} = await countCopies(tool, sides.dest.server, accounts.dest.user, corpus, false)
+      if (short.length > 0) (notes[tool] ??= new Set()).add(`${tool} did not copy every message: ${short.join(', ')}`)
+      add(tool, run.wallMs, run)
+      log(`    ${secs(run.wallMs)}, CPU ${secs(run.cpuMs ?? 0)}`)
+    }
+    if (extra.rawAppend) {
+      log(`${name}: (d) imapflow APPEND, 4 connections, run ${round}`)
+      add('rawAppend', await parallelAppend(sides.dest, `${name}raw${r}`, corpus, 4))
+      log(`    ${secs(samples.rawAppend.at(-1)!.wallMs)}`)
+    }
+  }
+  const labels: Record<string, string> = {
+    limit: `limit: pipelined MULTIAPPEND from files, ${opts.limitConnections} connections`,
+    firstSync: '(a) mailferry, first full sync',
+    compare: `(a0) mailferry, other build (${opts.compareBin})`,
+    mbsync: '(e) mbsync (isync), first full sync',
+    imapsync: '(e) imapsync, first full sync',
+    rawAppend: '(d) imapflow APPEND, 4 connections',
+  }
+  const runs: Record<string, RunFigures> = {}
+  for (const [key, list] of Object.entries(samples)) {
+    const {run, samplesMs} = median(list, (sample) => sample.wallMs)
+    runs[key] = run.measured ? fromProcess(labels[key], run.measured, total, bytes) : figures(labels[key], total, bytes, run.wallMs)
+    if (samplesMs) runs[key].samplesMs = samplesMs
+  }
+  const speed = (key: string) => (runs[key] ? round(runs[key].wallMs / runs.firstSync.wallMs, 3) : undefined)
+  for (const [key, set] of Object.entries(notes)) runs[key].notes = [...set]
+  return {runs, ratios: {limit: speed('limit'), mbsync: speed('mbsync'), imapsync: speed('imapsync'), rawAppend: speed('rawAppend'), compare: speed('compare')}, last}
 }
 
-function accountArgs(source: DovecotInstance, dest: DovecotInstance, users: {source: string; dest: string}): {args: string[]; env: NodeJS.ProcessEnv} {
+async function loopback(opts: Options, work: string, source: DovecotInstance, dest: DovecotInstance, peers: Peers): Promise<Section> {
+  log(`generating ${opts.messages} messages (mean ${opts.meanSize} B)${opts.largeMb.length ? ` + ${opts.largeMb.join(', ')} MB` : ''}`)
+  const corpus = generatedCorpus(opts.messages, opts.meanSize, opts.largeMb)
+  const total = countOf(corpus)
+  log(`corpus: ${total} messages, ${(bytesOf(corpus) / 1e6).toFixed(1)} MB; loading it into the source (not measured)`)
+  const sides = {source: {server: source, port: source.port}, dest: {server: dest, port: dest.port}}
+  await parallelAppend(sides.source, 'lan', corpus, 4)
+  const {runs, ratios, last} = await firstSyncs('lan', opts, work, sides, corpus, peers, {rawAppend: true})
+
+  // (b) and (c) continue from the last first sync.
+  const {args, env} = accountArgs(sides.source, sides.dest, last.users)
+  const sync = (more: string[] = []) => measure(process.execPath, [BIN, 'sync', ...args, '--state', last.state, '--concurrency', String(opts.concurrency), '--json', ...more], env)
+  const copiedNone = (json: any) => (json?.totals?.copied === 0 ? undefined : `copied ${json?.totals?.copied}, expected 0`)
+  log('(b) re-run, no change')
+  const noChange = await sync()
+  expectOk('no-change re-run', noChange, copiedNone)
+  log('(b2) re-run, no change, CONDSTORE ignored (every folder listed: UID FETCH 1:* FLAGS)')
+  const noChangeNoCondstore = await sync(['--debug-no-condstore'])
+  expectOk('no-change re-run without CONDSTORE', noChangeNoCondstore, copiedNone)
+
+  const newCount = Math.max(1, Math.round(opts.messages / 100))
+  // Flags first, so that only messages the destination has already are changed.
+  const changed = await changeFlags(source, 'lan', 0.05, 7)
+  await parallelAppend(sides.source, 'lan', distribute(generateMessages(newCount, {seed: 4048, meanSize: opts.meanSize})), 4)
+  log(`(c) re-run after ${newCount} new messages and ${changed} flag changes`)
+  const incremental = await sync()
+  expectOk('incremental re-run', incremental, (json) =>
+    json?.totals?.copied === newCount && json?.totals?.flagsUpdated === changed
+      ? undefined
+      : `copied ${json?.totals?.copied} (expected ${newCount}), flags updated ${json?.totals?.flagsUpdated} (expected ${changed})`)
+
+  log('verify, then verify --deep (both must find no difference)')
+  const verify = await measure(process.execPath, [BIN, 'verify', ...args, '--concurrency', String(opts.concurrency), '--json'], env)
+  expectOk('verify', verify)
+  const verifyDeep = await measure(process.execPath, [BIN, 'verify', ...args, '--deep', '--concurrency', String(opts.concurrency), '--json'], env)
+  expectOk('verify --deep', verifyDeep)
+  const now = total + newCount
   return {
-    args: [
-      '--source', `imap://${users.source}@127.0.0.1:${source.port}`, '--source-tls', 'none', '--source-password-env', 'BENCH_SOURCE_PW',
-      '--dest', `imap://${users.dest}@127.0.0.1:${dest.port}`, '--dest-tls', 'none', '--dest-password-env', 'BENCH_DEST_PW',
-    ],
-    env: {BENCH_SOURCE_PW: source.password, BENCH_DEST_PW: dest.password},
+    title: 'Loopback',
+    corpus: {source: 'generated', messages: total, bytes: bytesOf(corpus), largeMb: opts.largeMb, folders: Object.fromEntries(Object.entries(corpus).map(([path, list]) => [path, list.length]))},
+    runs: {
+      ...runs,
+      noChange: fromProcess('(b) re-run, no change', noChange, total, 0),
+      noChangeNoCondstore: fromProcess('(b2) re-run, no change, without CONDSTORE', noChangeNoCondstore, total, 0),
+      incremental: fromProcess(`(c) re-run: ${newCount} new (1%), ${changed} flag changes (5%)`, incremental, newCount, incremental.json.totals.bytes),
+      verify: fromProcess('verify (after c)', verify, now, 0),
+      verifyDeep: fromProcess('verify --deep (after c)', verifyDeep, now, verifyDeep.json?.totals?.bytesHashed ?? 0),
+    },
+    ratios,
   }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Figures
-
-interface RunFigures {
-  /** What was measured, for the table. */
-  label: string
-  /** Messages copied/appended (for (b): messages looked at). */
-  messages: number
-  bytes: number
-  /** Wall time of the whole process (node start, login, work, logout). */
-  wallMs: number
-  /** The run's own duration from its JSON report, when it has one. */
-  reportedMs?: number
-  msgPerSec: number
-  mbPerSec: number
-  peakRssReportedBytes?: number
-  peakRssVmHwmBytes?: number
-  flagsUpdated?: number
-  exitCode?: number | null
-  /** All samples' wall times when repeated; the figures above are the median's. */
-  samplesMs?: number[]
-}
-
-const MB = 1_000_000
-
-function figures(label: string, messages: number, bytes: number, wallMs: number, extra: Partial<RunFigures> = {}): RunFigures {
-  return {
-    label,
-    messages,
-    bytes,
-    wallMs: Math.round(wallMs),
-    msgPerSec: round(messages / (wallMs / 1000), 1),
-    mbPerSec: round(bytes / MB / (wallMs / 1000), 2),
-    ...extra,
-  }
-}
-
-const round = (n: number, digits: number) => Number(n.toFixed(digits))
-const medianIndex = (values: number[]) => {
-  const sorted = values.map((v, i) => [v, i] as const).sort((a, b) => a[0] - b[0])
-  return sorted[Math.floor((sorted.length - 1) / 2)][1]
-}
-
-function fromSync(label: string, run: Measured, messages: number, bytes: number): RunFigures {
-  return figures(label, messages, bytes, run.wallMs, {
-    reportedMs: run.json?.durationMs,
-    peakRssReportedBytes: run.json?.peakRssBytes,
-    peakRssVmHwmBytes: run.vmHwmBytes,
-    flagsUpdated: run.json?.totals?.flagsUpdated,
-    exitCode: run.code,
-  })
-}
-
-function expectOk(what: string, run: Measured, check?: (json: any) => string | undefined): void {
-  const problem = run.code !== 0 ? `exit ${run.code}` : check?.(run.json)
-  if (problem) throw new Error(`${what}: ${problem}\n${run.stderr.slice(0, 2000)}`)
-}
-
-function machine() {
-  const cpuModel = /model name\s*:\s*(.*)/.exec(safeRead('/proc/cpuinfo'))?.[1]?.trim() ?? cpus()[0]?.model ?? 'unknown'
-  let dovecot = 'unknown'
+async function wan(opts: Options, work: string, source: DovecotInstance, dest: DovecotInstance, peers: Peers): Promise<Section | string> {
+  const corpus = realCorpus()
+  if (!corpus) return 'the WAN section: no corpus at ../shared/corpus (set MAILFERRY_CORPUS)'
+  log(`WAN: real corpus, ${countOf(corpus)} messages in ${Object.keys(corpus).length} folders; loading it into the source (not measured)`)
+  await parallelAppend({server: source, port: source.port}, 'wan', corpus, 4)
+  const lines = [new DelayLine(source.port, opts.rttMs / 2), new DelayLine(dest.port, opts.rttMs / 2)]
+  await Promise.all(lines.map((line) => line.start()))
   try {
-    dovecot = execFileSync(DOVECOT_BIN, ['--version'], {encoding: 'utf8'}).trim()
-  } catch {
-    // not fatal for the report
-  }
-  return {
-    nproc: availableParallelism(),
-    cpu: cpuModel,
-    ramBytes: totalmem(),
-    node: process.version,
-    dovecot,
-    kernel: release(),
-    loadavg: loadavg().map((n) => round(n, 2)),
-  }
-}
-
-function safeRead(path: string): string {
-  try {
-    return readFileSync(path, 'utf8')
-  } catch {
-    return ''
+    log(`WAN: a delay line of ${opts.rttMs / 2} ms each way in front of each server (ports ${lines[0].port}, ${lines[1].port})`)
+    const sides = {source: {server: source, port: lines[0].port}, dest: {server: dest, port: lines[1].port}}
+    const {runs, ratios} = await firstSyncs('wan', opts, work, sides, corpus, peers, {rawAppend: false})
+    return {
+      title: `WAN: ${opts.rttMs} ms round trip (a delay line of ${opts.rttMs / 2} ms each way in front of each server)`,
+      corpus: {source: 'the real messages of ../shared/corpus', messages: countOf(corpus), bytes: bytesOf(corpus), folders: Object.fromEntries(Object.entries(corpus).map(([path, list]) => [path, list.length]))},
+      runs,
+      ratios,
+    }
+  } finally {
+    await Promise.all(lines.map((line) => line.stop()))
   }
 }
-
-const mib = (bytes: number | undefined) => (bytes === undefined ? '-' : `${Math.round(bytes / 1024 / 1024)} MiB`)
-const secs = (ms: number) => `${(ms / 1000).toFixed(2)} s`
-
-function markdown(result: any): string {
-  const m = result.machine
-  const runs: RunFigures[] = Object.values(result.runs)
-  const lines = [
-    `## mailferry benchmark, ${result.date.slice(0, 10)}`,
-    '',
-    `Machine: ${m.nproc} CPUs (\`nproc\`), ${m.cpu}, ${Math.round(m.ramBytes / 1024 ** 3)} GiB RAM, node ${m.node}, Dovecot ${m.dovecot}, Linux ${m.kernel}; ` +
-      `load average before/after: ${m.loadavg.join(' ')} / ${result.loadavgAfter.join(' ')}.`,
-    `Corpus: ${result.corpus.messages} messages, ${(result.corpus.bytes / MB).toFixed(0)} MB (mean ${Math.round(result.corpus.bytes / result.corpus.messages)} B` +
-      `${result.corpus.largeMb.length ? `, including ${result.corpus.largeMb.map((n: number) => `${n} MB`).join(', ')}` : ''}) in ${Object.keys(result.corpus.folders).length} folders; ` +
-      `both servers on 127.0.0.1 (maildir, fsync off); mailferry --concurrency ${result.concurrency}` +
-      `${result.repeat > 1 ? `; (a) and (d) are the median of ${result.repeat} runs` : ''}.`,
-    '',
-    '| run | messages | MB | wall time | msg/s | MB/s | peak RSS (report) | peak RSS (VmHWM) |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|',
-    ...runs.map((r) =>
-      `| ${r.label} | ${r.messages}${r.flagsUpdated ? ` (+${r.flagsUpdated} flag updates)` : ''} | ${(r.bytes / MB).toFixed(1)} | ${secs(r.wallMs)}` +
-        `${r.reportedMs !== undefined ? ` (${secs(r.reportedMs)} in-run)` : ''} | ${r.msgPerSec} | ${r.mbPerSec} | ${mib(r.peakRssReportedBytes)} | ${mib(r.peakRssVmHwmBytes)} |`),
-    '',
-    `First sync rate: **${(result.firstSyncVsRawAppend * 100).toFixed(0)}%** of the raw parallel APPEND rate (wall time of the whole mailferry process, ` +
-      `including node start-up and login, against the raw APPEND including connect and login).` +
-      (result.firstSyncVsMbsync !== undefined ? ` mailferry's first sync took ${(1 / result.firstSyncVsMbsync).toFixed(2)}× mbsync's time.` : ''),
-    '',
-  ]
-  return lines.join('\n')
-}
-
-// ---------------------------------------------------------------------------------------------
-// mbsync (isync) for comparison, run (e)
-
-function mbsyncInstalled(): boolean {
-  try {
-    execFileSync('mbsync', ['--version'], {stdio: 'ignore'})
-    return true
-  } catch {
-    return false
-  }
-}
-
-/** The same first sync with mbsync: every folder pulled into a fresh account. Returns the wall time in ms. */
-async function runMbsync(work: string, source: DovecotInstance, dest: DovecotInstance, users: {source: string; dest: string}): Promise<number> {
-  const dir = join(work, `mbsync-${users.dest}`)
-  mkdirSync(dir, {recursive: true})
-  const account = (name: string, server: DovecotInstance, user: string) =>
-    `IMAPAccount ${name}\nHost 127.0.0.1\nPort ${server.port}\nUser ${user}\nPass ${server.password}\nSSLType None\nAuthMechs PLAIN\n\n` +
-    `IMAPStore ${name}\nAccount ${name}\n\n`
-  const config =
-    account('src', source, users.source) +
-    account('dst', dest, users.dest) +
-    `Channel bench\nFar :src:\nNear :dst:\nPatterns *\nCreate Near\nSync Pull\nCopyArrivalDate yes\nSyncState ${dir}/\n`
-  const file = join(dir, 'mbsyncrc')
-  writeFileSync(file, config, {mode: 0o600})
-  const started = performance.now()
-  const code = await new Promise<number | null>((done, fail) => {
-    const child = spawn('mbsync', ['-q', '-c', file, 'bench'], {stdio: ['ignore', 'ignore', 'pipe']})
-    let stderr = ''
-    child.stderr.on('data', (chunk) => (stderr += chunk))
-    child.on('error', fail)
-    child.on('close', (exit) => (exit === 0 ? done(exit) : fail(new Error(`mbsync exited ${exit}: ${stderr.slice(0, 2000)}`))))
-  })
-  void code
-  return performance.now() - started
-}
-
-// ---------------------------------------------------------------------------------------------
-// Main
 
 async function main(): Promise<void> {
   const opts = options()
+  if (!opts) return void process.stdout.write(`${HELP}\n`)
   if (!existsSync(join(ROOT, 'lib', 'commands', 'sync.js'))) throw new Error('lib/ is not built: run `npm run build` (npm run bench does)')
-  const log = (text: string) => process.stderr.write(`[bench] ${text}\n`)
   const started = new Date()
   const host = machine()
+  const skipped: string[] = []
+  const peers = {mbsync: installed('mbsync'), imapsync: installed('imapsync')}
+  for (const [tool, here] of Object.entries(peers)) if (!here) skipped.push(`${tool} (not installed)`)
   const work = mkdtempSync(join(tmpdir(), 'mailferry-bench-'))
-  log(`starting two Dovecot instances`)
+  log('starting two Dovecot instances')
   const [source, dest] = await Promise.all([startDovecot({separator: '.', name: 'bench-src'}), startDovecot({separator: '/', name: 'bench-dst'})])
   try {
-    log(`generating ${opts.messages} messages (mean ${opts.meanSize} B)${opts.largeMb.length ? ` + ${opts.largeMb.join(', ')} MB` : ''}`)
-    const all = generateMessages(opts.messages, {seed: 2024, meanSize: opts.meanSize, largeSizes: opts.largeMb.map((mb) => Math.round((mb * MB * 3) / 4))})
-    const corpus = distribute(all.slice(0, opts.messages), all.slice(opts.messages))
-    const total = countOf(corpus)
-    const bytes = bytesOf(corpus)
-    log(`corpus: ${total} messages, ${(bytes / MB).toFixed(1)} MB; loading it into the source (not measured)`)
-    const loadMs = await parallelAppend(source, 'bench', corpus, 4)
-    log(`loaded in ${secs(loadMs)}`)
-
-    const firstRuns: Measured[] = []
-    const rawRuns: number[] = []
-    const mbsyncRuns: number[] = []
-    const compareRuns: Measured[] = []
-    const withMbsync = mbsyncInstalled()
-    let users = {source: 'bench', dest: ''}
-    let state = ''
-    for (let r = 1; r <= opts.repeat; r++) {
-      log(`(d) raw parallel APPEND, 4 connections, run ${r}/${opts.repeat}`)
-      rawRuns.push(await parallelAppend(dest, `raw${r}`, corpus, 4))
-      log(`    ${secs(rawRuns.at(-1)!)}`)
-      users = {source: 'bench', dest: `mf${r}`}
-      state = join(work, `state-${r}.sqlite`)
-      const {args, env} = accountArgs(source, dest, users)
-      log(`(a) first full sync, run ${r}/${opts.repeat}`)
-      const first = await runMailferry(['sync', ...args, '--state', state, '--concurrency', String(opts.concurrency), '--json'], env)
-      expectOk('first sync', first, (json) => (json?.totals?.copied === total ? undefined : `copied ${json?.totals?.copied}, expected ${total}`))
-      firstRuns.push(first)
-      log(`    ${secs(first.wallMs)}`)
-      if (opts.compareBin) {
-        log(`(a0) first full sync with ${opts.compareBin}, run ${r}/${opts.repeat}`)
-        const other = accountArgs(source, dest, {source: 'bench', dest: `cmp${r}`})
-        const run = await runMailferry(['sync', ...other.args, '--state', join(work, `cmp-${r}.sqlite`), '--concurrency', String(opts.concurrency), '--json'], other.env, opts.compareBin)
-        expectOk('first sync (other build)', run, (json) => (json?.totals?.copied === total ? undefined : `copied ${json?.totals?.copied}, expected ${total}`))
-        compareRuns.push(run)
-        log(`    ${secs(run.wallMs)}`)
-      }
-      if (withMbsync) {
-        log(`(e) mbsync, first full sync, run ${r}/${opts.repeat}`)
-        const mbsyncUsers = {source: 'bench', dest: `mbsync${r}`}
-        mbsyncRuns.push(await runMbsync(work, source, dest, mbsyncUsers))
-        log(`    ${secs(mbsyncRuns.at(-1)!)}`)
-        for (const [path, list] of Object.entries(corpus)) {
-          const count = await countMessages(dest, mbsyncUsers.dest, path)
-          if (count !== list.length) throw new Error(`mbsync: ${path} has ${count} messages, expected ${list.length}`)
-        }
-      }
+    const sections: Section[] = []
+    if (opts.messages > 0) sections.push(await loopback(opts, work, source, dest, peers))
+    if (opts.rttMs > 0) {
+      const section = await wan(opts, work, source, dest, peers)
+      if (typeof section === 'string') skipped.push(section)
+      else sections.push(section)
     }
-    // (b) and (c) continue from the last first sync.
-    const {args, env} = accountArgs(source, dest, users)
-    const syncArgs = ['sync', ...args, '--state', state, '--concurrency', String(opts.concurrency), '--json']
-    log('(b) re-run, no change')
-    const noChange = await runMailferry(syncArgs, env)
-    expectOk('no-change re-run', noChange, (json) => (json?.totals?.copied === 0 ? undefined : `copied ${json?.totals?.copied}, expected 0`))
-    log('(b2) re-run, no change, CONDSTORE ignored (every folder listed: UID FETCH 1:* FLAGS)')
-    const noChangeNoCondstore = await runMailferry([...syncArgs, '--debug-no-condstore'], env)
-    expectOk('no-change re-run without CONDSTORE', noChangeNoCondstore, (json) => (json?.totals?.copied === 0 ? undefined : `copied ${json?.totals?.copied}, expected 0`))
-
-    const newCount = Math.max(1, Math.round(opts.messages / 100))
-    // Flags first, so that only messages the destination has already are changed.
-    const changed = await changeFlags(source, 'bench', 0.05, 7)
-    const fresh = distribute(generateMessages(newCount, {seed: 4048, meanSize: opts.meanSize}))
-    await parallelAppend(source, 'bench', fresh, 4)
-    log(`(c) re-run after ${newCount} new messages and ${changed} flag changes`)
-    const incremental = await runMailferry(syncArgs, env)
-    expectOk('incremental re-run', incremental, (json) =>
-      json?.totals?.copied === newCount && json?.totals?.flagsUpdated === changed
-        ? undefined
-        : `copied ${json?.totals?.copied} (expected ${newCount}), flags updated ${json?.totals?.flagsUpdated} (expected ${changed})`)
-
-    log('verify, then verify --deep (both must find no difference)')
-    const verify = await runMailferry(['verify', ...args, '--concurrency', String(opts.concurrency), '--json'], env)
-    expectOk('verify', verify)
-    const verifyDeep = await runMailferry(['verify', ...args, '--deep', '--concurrency', String(opts.concurrency), '--json'], env)
-    expectOk('verify --deep', verifyDeep)
-
-    const firstIndex = medianIndex(firstRuns.map((run) => run.wallMs))
-    const rawIndex = medianIndex(rawRuns)
-    const firstSync = fromSync('(a) first full sync', firstRuns[firstIndex], total, bytes)
-    const rawAppend = figures('(d) raw parallel APPEND, 4 connections', total, bytes, rawRuns[rawIndex])
-    if (opts.repeat > 1) {
-      firstSync.samplesMs = firstRuns.map((run) => Math.round(run.wallMs))
-      rawAppend.samplesMs = rawRuns.map(Math.round)
-    }
-    const sourceNow = total + newCount
+    const [lan, wide] = [sections.find((s) => s.title === 'Loopback'), sections.find((s) => s.title !== 'Loopback')]
     const result = {
       date: started.toISOString(),
       machine: host,
       loadavgAfter: loadavg().map((n) => round(n, 2)),
-      corpus: {
-        messages: total,
-        bytes,
-        meanSize: opts.meanSize,
-        largeMb: opts.largeMb,
-        folders: Object.fromEntries(Object.entries(corpus).map(([path, list]) => [path, list.length])),
-      },
       concurrency: opts.concurrency,
+      limitConnections: opts.limitConnections,
       repeat: opts.repeat,
-      runs: {
-        firstSync,
-        noChange: fromSync('(b) re-run, no change', noChange, total, 0),
-        noChangeNoCondstore: fromSync('(b2) re-run, no change, without CONDSTORE', noChangeNoCondstore, total, 0),
-        incremental: fromSync(`(c) re-run: ${newCount} new (1%), ${changed} flag changes (5%)`, incremental, newCount, incremental.json.totals.bytes),
-        rawAppend,
-        ...(compareRuns.length > 0
-          ? {compare: fromSync(`(a0) first full sync, other build (${opts.compareBin})`, compareRuns[medianIndex(compareRuns.map((run) => run.wallMs))], total, bytes)}
-          : {}),
-        ...(mbsyncRuns.length > 0 ? {mbsync: figures('(e) mbsync (isync), first full sync', total, bytes, mbsyncRuns[medianIndex(mbsyncRuns)])} : {}),
-        verify: figures('verify (after c)', sourceNow, 0, verify.wallMs, {reportedMs: verify.json?.durationMs, peakRssReportedBytes: verify.json?.peakRssBytes, peakRssVmHwmBytes: verify.vmHwmBytes, exitCode: verify.code}),
-        verifyDeep: figures('verify --deep (after c)', sourceNow, verifyDeep.json?.totals?.bytesHashed ?? 0, verifyDeep.wallMs, {reportedMs: verifyDeep.json?.durationMs, peakRssReportedBytes: verifyDeep.json?.peakRssBytes, peakRssVmHwmBytes: verifyDeep.vmHwmBytes, exitCode: verifyDeep.code}),
-      },
-      firstSyncVsRawAppend: round(rawRuns[rawIndex] / firstRuns[firstIndex].wallMs, 3),
-      firstSyncVsMbsync: mbsyncRuns.length > 0 ? round(mbsyncRuns[medianIndex(mbsyncRuns)] / firstRuns[firstIndex].wallMs, 3) : undefined,
-      loadMs: Math.round(loadMs),
+      skipped,
+      // The loopback section at the top level, as before; the WAN section apart.
+      ...(lan ? {corpus: lan.corpus, runs: lan.runs, firstSyncVsLimit: lan.ratios.limit, firstSyncVsRawAppend: lan.ratios.rawAppend, firstSyncVsMbsync: lan.ratios.mbsync, firstSyncVsImapsync: lan.ratios.imapsync} : {}),
+      ...(wide ? {wan: {rttMs: opts.rttMs, ...wide}} : {}),
     }
     mkdirSync(opts.out, {recursive: true})
     writeFileSync(join(opts.out, 'latest.json'), `${JSON.stringify(result, null, 2)}\n`)
-    const md = markdown(result)
+    const md = markdown({...result, sections}) + `\nChart: latest.svg.\n`
     writeFileSync(join(opts.out, 'latest.md'), md)
+    const bars: Array<[string, string]> = [['limit', 'limit (pipelined MULTIAPPEND)'], ['firstSync', 'mailferry'], ['compare', 'mailferry, other build'], ['mbsync', 'mbsync'], ['imapsync', 'imapsync'], ['rawAppend', 'imapflow APPEND']]
+    writeFileSync(join(opts.out, 'latest.svg'), chart(sections, bars))
     process.stdout.write(md)
-    log(`wrote ${join(opts.out, 'latest.json')} and latest.md`)
+    log(`wrote ${join(opts.out, 'latest.json')}, latest.md and latest.svg`)
   } finally {
     await Promise.all([source.stop(), dest.stop()])
     rmSync(work, {recursive: true, force: true})

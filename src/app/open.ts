@@ -132,9 +132,18 @@ export async function openRun(spec: RunSpec, intent: Intent, io: RunIO, open: ty
     let reader: StateReader | undefined
     if (writes(intent)) {
       const db = openStateDb(config.statePath)
-      closeState = () => db.close()
-      state = new StateRepository(db.db)
+      const repository = (state = new StateRepository(db.db))
+      closeState = () => {
+        repository.commit()
+        db.close()
+      }
       state.bindAccounts(sourceName, destName)
+      // One commit per batch of message rows instead of two per message: safe only where the
+      // destination commits them before it sends an APPEND (Store.setAppendBarrier).
+      if (dest.setAppendBarrier) {
+        dest.setAppendBarrier(() => repository.commit())
+        state.groupCommits()
+      }
     } else if (intent !== 'verify') {
       reader = openStateReader(config.statePath)
       closeState = () => reader?.close()

@@ -45,8 +45,8 @@ interface Pending {
   name: string
   resolve: (response: WireResponse) => void
   reject: (error: Error) => void
-  /** The chunks still to write; the first goes now, each further one after a "+". */
-  chunks: Buffer[]
+  /** The chunks still to write, each a list of buffers: the first goes now, each further one after a "+". */
+  chunks: Buffer[][]
   options: CommandOptions
   /** Some bytes were written: after a lost connection its outcome is unknown. */
   started: boolean
@@ -141,10 +141,7 @@ export class WireConnection {
   command(name: string, attributes: Attribute[], options: CommandOptions = {}): Promise<WireResponse> {
     if (this.#closed) return Promise.reject(this.#closed)
     const tag = `P${++this.#tagCounter}`
-    const chunks = compiler(
-      {tag, command: name, attributes},
-      {asArray: true, literalPlus: this.literalPlus, literalMinus: this.literalMinus},
-    ) as Buffer[]
+    const chunks = compileCommand(tag, name, attributes, {literalPlus: this.literalPlus, literalMinus: this.literalMinus})
     return new Promise<WireResponse>((resolve, reject) => {
       const pending: Pending = {tag, name, resolve, reject, chunks, options, started: false, untagged: []}
       this.#inFlight.set(tag, pending)
@@ -214,9 +211,15 @@ export class WireConnection {
       if (!current.started) this.#trace('C', `${current.tag} ${current.options.traceAs ?? current.name}${describeLiterals(current.chunks.length)}`)
       const chunk = current.chunks.shift()!
       current.started = true
-      this.#socket.write(chunk)
-      if (current.chunks.length > 0) return // a synchronizing literal: wait for "+"
-      this.#socket.write(CRLF) // written apart: appending it would copy the whole command once more
+      // The message bodies are written as they are (no copy): one writev for the chunk.
+      this.#socket.cork()
+      for (const buffer of chunk) this.#socket.write(buffer)
+      if (current.chunks.length > 0) {
+        this.#socket.uncork()
+        return // a synchronizing literal: wait for "+"
+      }
+      this.#socket.write(CRLF)
+      this.#socket.uncork()
       this.#writing = undefined
       current.options.onSent?.()
     }
@@ -298,6 +301,52 @@ export class WireConnection {
   #trace(direction: 'C' | 'S', line: string): void {
     if (this.#log.tracing) this.#log.trace(redact(`${this.label} ${direction}: ${line.slice(0, 300)}`))
   }
+}
+
+/**
+ * The command as chunks of buffers (each chunk after the first waits for "+"). Literals among the
+ * top-level attributes (APPEND's messages) are not copied: their bytes go to the socket as the
+ * caller's buffers, and only the text between them is compiled (by imapflow's compiler, which
+ * quotes and checks it). Other commands are compiled whole.
+ */
+export function compileCommand(
+  tag: string,
+  name: string,
+  attributes: Attribute[],
+  options: {literalPlus: boolean; literalMinus: boolean},
+): Buffer[][] {
+  if (!attributes.some((attribute) => attribute?.type === 'LITERAL')) {
+    return (compiler({tag, command: name, attributes}, {asArray: true, ...options}) as Buffer[]).map((chunk) => [chunk])
+  }
+  const chunks: Buffer[][] = []
+  let chunk: Buffer[] = []
+  let text: Attribute[] = []
+  let first = true
+  const flushText = () => {
+    if (first) chunk.push(compiler({tag, command: name, attributes: text}) as Buffer)
+    else if (text.length > 0) chunk.push(Buffer.from(' '), compiler({attributes: text}) as Buffer)
+    first = false
+    text = []
+  }
+  for (const attribute of attributes) {
+    if (attribute?.type !== 'LITERAL') {
+      text.push(attribute)
+      continue
+    }
+    flushText()
+    const value = Buffer.isBuffer(attribute.value) ? attribute.value : Buffer.from(String(attribute.value ?? ''))
+    // RFC 7888: LITERAL+ always non-synchronizing; LITERAL- up to 4096 bytes.
+    const plus = options.literalPlus || (options.literalMinus && value.length <= 4096)
+    chunk.push(Buffer.from(` ${attribute.isLiteral8 ? '~' : ''}{${value.length}${plus ? '+' : ''}}\r\n`))
+    if (!plus) {
+      chunks.push(chunk)
+      chunk = []
+    }
+    chunk.push(value)
+  }
+  flushText()
+  chunks.push(chunk)
+  return chunks
 }
 
 /** " (3 synchronizing literals)": how many times the command waits for "+" (never the bytes). */

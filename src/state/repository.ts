@@ -80,9 +80,17 @@ interface RawMessageRow {
   error: string | null
 }
 
+/** Deferred rows are committed at the latest this long after the first of them. */
+const GROUP_COMMIT_MS = 50
+
 export class StateRepository {
   readonly #db: SqliteDb
   #runId: number | null = null
+  /** groupCommits() was called: message rows wait in one open transaction (see there). */
+  #grouping = false
+  /** A transaction holding deferred rows is open. */
+  #groupOpen = false
+  #groupTimer?: NodeJS.Timeout
 
   constructor(db: SqliteDb) {
     this.#db = db
@@ -94,6 +102,46 @@ export class StateRepository {
     let statement = this.#statements.get(sql)
     if (!statement) this.#statements.set(sql, (statement = this.#db.prepare(sql)))
     return statement
+  }
+
+  /**
+   * Group commit: message rows (putMessages with 'pending', 'copied' or 'failed' rows, markCopied) are
+   * written into one open transaction, committed by commit(), by any other write, or GROUP_COMMIT_MS
+   * after the first of them. Losing them to a crash is what a kill already does: a message without a
+   * row or with a 'pending' one is looked for on the destination by the next run. The one order that
+   * matters, a 'pending' row committed before its APPEND is sent, is kept by the caller calling
+   * commit() just before any APPEND byte is written (Store.setAppendBarrier). Reads on this
+   * connection see the deferred rows. Two commits per copied message were ~15% of a run's CPU.
+   */
+  groupCommits(): void {
+    this.#grouping = true
+  }
+
+  /** Commits the deferred rows now (no-op when there are none). */
+  commit(): void {
+    if (!this.#groupOpen) return
+    clearTimeout(this.#groupTimer)
+    this.#groupTimer = undefined
+    this.#groupOpen = false
+    this.#stmt('COMMIT').run()
+  }
+
+  /** Runs a write: deferred into the group when allowed, else in its own transaction with the group. */
+  #write(fn: () => void, deferrable: boolean): void {
+    if (this.#grouping && deferrable) {
+      if (!this.#groupOpen) {
+        this.#stmt('BEGIN').run()
+        this.#groupOpen = true
+        this.#groupTimer = setTimeout(() => this.commit(), GROUP_COMMIT_MS)
+        this.#groupTimer.unref()
+      }
+      // A savepoint inside the group: a failed write undoes itself, not the rows before it.
+      this.#db.transaction(fn)()
+      return
+    }
+    if (!this.#groupOpen) return this.#db.transaction(fn)()
+    this.#db.transaction(fn)()
+    this.commit()
   }
 
   /**
@@ -126,6 +174,7 @@ export class StateRepository {
   }
 
   finishRun(outcome: string, totals: RunTotals, error?: string): void {
+    this.commit()
     if (this.#runId === null) return
     this.#stmt(
         'UPDATE runs SET finished_at = ?, outcome = ?, copied = ?, present = ?, failed = ?, bytes = ?, error = ? WHERE id = ?',
@@ -134,7 +183,7 @@ export class StateRepository {
   }
 
   pair(sourcePath: string, destPath: string): PairRow {
-    this.#stmt('INSERT OR IGNORE INTO folder_pairs (source_path, dest_path) VALUES (?, ?)').run(sourcePath, destPath)
+    this.#write(() => this.#stmt('INSERT OR IGNORE INTO folder_pairs (source_path, dest_path) VALUES (?, ?)').run(sourcePath, destPath), false)
     const row = this.#stmt(
         `SELECT id, source_path AS sourcePath, dest_path AS destPath, source_uidvalidity AS sourceUidValidity,
                 dest_uidvalidity AS destUidValidity, source_uidnext AS sourceUidNext, source_messages AS sourceMessages,
@@ -158,12 +207,12 @@ export class StateRepository {
   }
 
   markCreated(pair: PairRow): void {
-    this.#stmt('UPDATE folder_pairs SET dest_created = 1 WHERE id = ?').run(pair.id)
+    this.#write(() => this.#stmt('UPDATE folder_pairs SET dest_created = 1 WHERE id = ?').run(pair.id), false)
     pair.destCreated = true
   }
 
   forgetPair(pair: PairRow): void {
-    this.#stmt('DELETE FROM folder_pairs WHERE id = ?').run(pair.id)
+    this.#write(() => this.#stmt('DELETE FROM folder_pairs WHERE id = ?').run(pair.id), false)
   }
 
   /**
@@ -185,8 +234,7 @@ export class StateRepository {
     const values = snapshot
       ? [snapshot.uidNext, snapshot.messages, snapshot.highestModseq?.toString() ?? null]
       : [null, null, null]
-    this.#stmt('UPDATE folder_pairs SET source_uidnext = ?, source_messages = ?, source_modseq = ? WHERE id = ?')
-      .run(...values, pair.id)
+    this.#write(() => this.#stmt('UPDATE folder_pairs SET source_uidnext = ?, source_messages = ?, source_modseq = ? WHERE id = ?').run(...values, pair.id), false)
     pair.sourceUidNext = values[0] as number | null
     pair.sourceMessages = values[1] as number | null
     pair.sourceModseq = values[2] as string | null
@@ -217,16 +265,16 @@ export class StateRepository {
     const from = step === 'moving' ? 'copied' : 'moving'
     const statement = this.#stmt('UPDATE messages SET status = ?, updated_at = ? WHERE pair_id = ? AND source_uid = ? AND status = ?')
     const stamp = now()
-    this.#db.transaction(() => {
+    this.#write(() => {
       for (const uid of sourceUids) statement.run(step, stamp, pair.id, uid, from)
-    })()
+    }, false)
   }
 
   deleteMessages(pair: PairRow, sourceUids: number[]): void {
     const statement = this.#stmt('DELETE FROM messages WHERE pair_id = ? AND source_uid = ?')
-    this.#db.transaction(() => {
+    this.#write(() => {
       for (const uid of sourceUids) statement.run(pair.id, uid)
-    })()
+    }, false)
   }
 
   /**
@@ -238,18 +286,18 @@ export class StateRepository {
     const changed =
       (pair.sourceUidValidity !== null && pair.sourceUidValidity !== sourceUidValidity) ||
       (pair.destUidValidity !== null && pair.destUidValidity !== destUidValidity)
-    this.#db.transaction(() => {
+    this.#write(() => {
       if (changed) this.#stmt('DELETE FROM messages WHERE pair_id = ?').run(pair.id)
       this.#stmt('UPDATE folder_pairs SET source_uidvalidity = ?, dest_uidvalidity = ? WHERE id = ?')
         .run(sourceUidValidity, destUidValidity, pair.id)
-    })()
+    }, false)
     pair.sourceUidValidity = sourceUidValidity
     pair.destUidValidity = destUidValidity
     return changed
   }
 
   touchPair(pair: PairRow): void {
-    this.#stmt('UPDATE folder_pairs SET last_synced_at = ? WHERE id = ?').run(now(), pair.id)
+    this.#write(() => this.#stmt('UPDATE folder_pairs SET last_synced_at = ? WHERE id = ?').run(now(), pair.id), false)
   }
 
   messages(pair: PairRow): Map<number, MessageRow> {
@@ -299,7 +347,8 @@ export class StateRepository {
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     )
     const stamp = now()
-    this.#db.transaction(() => {
+    const deferrable = rows.every((row) => row.status === 'pending' || row.status === 'copied' || row.status === 'failed')
+    this.#write(() => {
       for (const row of rows) {
         statement.run(
           pair.id,
@@ -318,16 +367,16 @@ export class StateRepository {
           stamp,
         )
       }
-    })()
+    }, deferrable)
   }
 
   /** The APPEND landed: record where. destUid is null when the store could not say (no UIDPLUS). */
   markCopied(pair: PairRow, sourceUid: number, destUid: number | null): void {
-    this.#stmt(
-        `UPDATE messages SET status = 'copied', origin = 'appended', dest_uid = ?, error = NULL, run_id = ?, updated_at = ?
-         WHERE pair_id = ? AND source_uid = ?`,
-      )
-      .run(destUid, this.#runId, now(), pair.id, sourceUid)
+    const statement = this.#stmt(
+      `UPDATE messages SET status = 'copied', origin = 'appended', dest_uid = ?, error = NULL, run_id = ?, updated_at = ?
+       WHERE pair_id = ? AND source_uid = ?`,
+    )
+    this.#write(() => statement.run(destUid, this.#runId, now(), pair.id, sourceUid), true)
   }
 
   /** Remember the source flags now on the destination copy, after a flag update. */
@@ -336,8 +385,8 @@ export class StateRepository {
       'UPDATE messages SET flags = ?, updated_at = ? WHERE pair_id = ? AND source_uid = ?',
     )
     const stamp = now()
-    this.#db.transaction(() => {
+    this.#write(() => {
       for (const update of updates) statement.run(joinFlags(update.flags), stamp, pair.id, update.sourceUid)
-    })()
+    }, false)
   }
 }

@@ -97,6 +97,7 @@ export class ImapStore implements Store {
   readonly #syncedEpoch = new WeakMap<ImapClient, string>()
   #retries = 0
   #dropped = 0
+  #appendBarrier = () => {}
 
   constructor(options: ImapStoreOptions) {
     this.label = options.label
@@ -139,6 +140,7 @@ export class ImapStore implements Store {
         retry: options.retry,
         signal: options.signal,
         namespacePrefix: () => this.#capabilities.namespace?.prefix,
+        beforeSend: () => this.#appendBarrier(),
         onCommandSent: options.onAppendCommandSent,
         onDropped: () => {
           this.#dropped++
@@ -210,6 +212,40 @@ export class ImapStore implements Store {
         throw translateFolderError(error, this.#where, path)
       }
     })
+  }
+
+  async folderCommands(verb: 'create' | 'subscribe' | 'unsubscribe', paths: string[]): Promise<Array<Error | undefined>> {
+    const single = {create: this.createFolder, subscribe: this.subscribeFolder, unsubscribe: this.unsubscribeFolder}[verb].bind(this)
+    const oneByOne = (list: string[]) => Promise.all(list.map((path) => single(path).then(() => undefined, (error: Error) => error)))
+    // Pipelined on an APPEND connection where there are some (imapflow sends one command at a time).
+    if (!this.#pipeline || paths.length < 2) return oneByOne(paths)
+    let settled
+    try {
+      settled = await this.#pipeline.folderCommands(verb.toUpperCase(), paths)
+    } catch {
+      return oneByOne(paths)
+    }
+    const outcomes: Array<Error | undefined> = []
+    const again: number[] = []
+    settled.forEach((result, i) => {
+      if (result.status === 'fulfilled') return void (outcomes[i] = undefined)
+      const error = result.reason as {responseStatus?: string; serverResponseCode?: string}
+      if (error.responseStatus !== 'NO' && error.responseStatus !== 'BAD') return void again.push(i)
+      if (verb === 'create' && error.serverResponseCode === 'ALREADYEXISTS') return void (outcomes[i] = undefined)
+      outcomes[i] = verb === 'create'
+        ? translateFolderError(error, this.#where, paths[i])
+        : new CommandRefusedError(`${this.#where}: folder "${paths[i]}": the server refused ${verb.toUpperCase()}`)
+    })
+    // Not answered (the connection dropped): one by one on the pool's sessions, with its retries.
+    const retried = await oneByOne(again.map((i) => paths[i]))
+    again.forEach((i, k) => (outcomes[i] = retried[k]))
+    if (verb === 'create') {
+      // As createFolder (imapflow) does: a created folder is subscribed; the planner unsubscribes
+      // those whose source folder is not. A refused SUBSCRIBE here is not an error (as there).
+      const created = paths.filter((_, i) => outcomes[i] === undefined && !again.includes(i))
+      if (created.length > 0) await this.#pipeline.folderCommands('SUBSCRIBE', created).catch(() => undefined)
+    }
+    return outcomes
   }
 
   async subscribeFolder(path: string): Promise<void> {
@@ -383,11 +419,16 @@ export class ImapStore implements Store {
     return this.#appendWithSession(path, raw, flags, internalDate)
   }
 
+  setAppendBarrier(barrier: () => void): void {
+    this.#appendBarrier = barrier
+  }
+
   /** One APPEND on a pooled imapflow session (the path before the pipeline, and its fallback). */
   async #appendWithSession(path: string, raw: Buffer, flags: string[], internalDate: Date): Promise<AppendResult> {
     return this.#pool.use(async (client) => {
       let response
       try {
+        this.#appendBarrier()
         response = await client.append(path, raw, flags, internalDate)
       } catch (error) {
         const translated = translateAppendError(error, this.#where, path)

@@ -170,6 +170,13 @@ export interface Store {
    */
   appendMessage(path: string, raw: Buffer, flags: string[], internalDate: Date): Promise<AppendResult>
   /**
+   * Optional: `barrier` is called synchronously just before the first byte of any APPEND is sent
+   * (one call may cover a whole batch). A caller that defers its commits (StateRepository.groupCommits)
+   * commits there, so that what it recorded before appendMessage is on disk before the message is.
+   * Stores without it get no deferred commits.
+   */
+  setAppendBarrier?(barrier: () => void): void
+  /**
    * Add and remove the same flags on each of these messages (IMAP: one UID STORE per UID set, not
    * one per message). Messages that are gone are ignored. A refusal throws CommandRefusedError:
    * nothing may be recorded as synced then.
@@ -193,6 +200,12 @@ export interface Store {
   watch?(path: string, onChange: () => void): Promise<{stop(): Promise<void>; readonly closed: boolean}>
   /** Optional: delete a folder (it should be empty). */
   deleteFolder?(path: string): Promise<void>
+  /**
+   * Optional: createFolder, subscribeFolder or unsubscribeFolder for several folders at once (IMAP:
+   * the commands pipelined on one connection). Each folder's outcome, in order: undefined when done,
+   * else the error the single call would have thrown for it.
+   */
+  folderCommands?(verb: 'create' | 'subscribe' | 'unsubscribe', paths: string[]): Promise<Array<Error | undefined>>
   /** Optional: subscribe a folder (IMAP SUBSCRIBE). Subscribing a subscribed folder is not an error. */
   subscribeFolder?(path: string): Promise<void>
   /**

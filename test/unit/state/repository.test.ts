@@ -75,3 +75,35 @@ test('the state file is created 0600, locked against a second writer, and the lo
     rmSync(dir, {recursive: true, force: true})
   }
 })
+
+test('group commit: message rows wait for commit(), another write or the timer; this connection sees them at once', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mailferry-group-'))
+  const path = join(dir, 'state.sqlite')
+  const state = openStateDb(path)
+  const outside = openStateDb(path, {lock: false})
+  const committed = () => (outside.db.prepare("SELECT source_uid AS uid, status FROM messages ORDER BY source_uid").all() as Array<{uid: number; status: string}>)
+  try {
+    const repo = new StateRepository(state.db)
+    repo.startRun()
+    const pair = repo.pair('INBOX', 'INBOX')
+    repo.groupCommits()
+    repo.putMessages(pair, [row(1)])
+    repo.putMessages(pair, [row(2)])
+    assert.equal(repo.messages(pair).size, 2, 'deferred rows are visible on this connection')
+    assert.deepEqual(committed(), [], 'and not yet on disk')
+    repo.commit()
+    assert.deepEqual(committed(), [{uid: 1, status: 'pending'}, {uid: 2, status: 'pending'}], 'the barrier commits both at once')
+    repo.markCopied(pair, 1, 10)
+    assert.equal(committed()[0].status, 'pending')
+    // A write that must not wait (here: a move step) commits what is deferred along with itself.
+    repo.setMoveStep(pair, [1], 'moving')
+    assert.deepEqual(committed(), [{uid: 1, status: 'moving'}, {uid: 2, status: 'pending'}])
+    repo.markCopied(pair, 2, 11)
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    assert.equal(committed()[1].status, 'copied', 'the timer commits deferred rows on its own')
+  } finally {
+    outside.close()
+    state.close()
+    rmSync(dir, {recursive: true, force: true})
+  }
+})

@@ -1,0 +1,103 @@
+/**
+ * The plan's folder steps on the destination, overlapped: CREATE, then SUBSCRIBE and UNSUBSCRIBE,
+ * several at a time (an IMAP store runs each on a session of its pool, so they go over several
+ * connections at once). An account with hundreds of new folders behind a slow link would otherwise
+ * wait one round trip per folder and step before its first message moves.
+ */
+import {MailferryError, describeError} from '../errors.js'
+import type {Plan} from '../plan/plan.js'
+import type {Store} from '../stores/store.js'
+
+/** Folder commands in flight at once (the store's pool bounds the connections they use). */
+export const FOLDER_PARALLELISM = 8
+
+export interface CreatedFolders {
+  created: number
+  /** Destination path -> why its CREATE was refused: that folder fails, the others go on. */
+  notCreated: Map<string, string>
+}
+
+/**
+ * CREATE every folder of plan.create. Depth by depth (plan.create lists shallower first), so that a
+ * parent that is a folder of its own is created as itself before a child would create it as a mere
+ * hierarchy step; the folders of one depth overlap. A refusal (scope 'folder') fails only that
+ * folder; any other error is thrown once the commands in flight have settled.
+ */
+export async function createFolders(dest: Store, plan: Pick<Plan, 'create'>, options: {parallel?: number} = {}): Promise<CreatedFolders> {
+  const result: CreatedFolders = {created: 0, notCreated: new Map()}
+  // Either separator counts: too deep for a name with a dot on a '/' server, but a child always
+  // counts more than its parent, which is all the order needs.
+  const depth = (path: string) => path.split(/[/.]/).length
+  const levels = new Map<number, string[]>()
+  for (const path of plan.create) levels.set(depth(path), [...(levels.get(depth(path)) ?? []), path])
+  const settle = (path: string, error: unknown) => {
+    if (error === undefined) return void result.created++
+    if (!(error instanceof MailferryError) || error.scope !== 'folder') throw error
+    result.notCreated.set(path, error.message)
+  }
+  for (const level of [...levels.keys()].sort((a, b) => a - b)) {
+    const paths = levels.get(level)!
+    if (dest.folderCommands) {
+      const outcomes = await dest.folderCommands('create', paths)
+      paths.forEach((path, i) => settle(path, outcomes[i]))
+      continue
+    }
+    await eachLimited(paths, options.parallel ?? FOLDER_PARALLELISM, (path) =>
+      dest.createFolder(path).then(() => settle(path, undefined), (error: unknown) => settle(path, error)))
+  }
+  return result
+}
+
+/**
+ * SUBSCRIBE on the destination what is subscribed on the source, and UNSUBSCRIBE the folders this run
+ * created that are not (CREATE may have subscribed them); both lists overlap. A refusal is a warning,
+ * not an error. Returns how many folders were subscribed.
+ */
+export async function subscribeFolders(
+  dest: Store,
+  plan: Pick<Plan, 'subscribe' | 'unsubscribe'>,
+  warnings: string[],
+  options: {parallel?: number} = {},
+): Promise<number> {
+  let done = 0
+  const jobs: Array<{path: string; verb: 'subscribe' | 'unsubscribe'; fn: (path: string) => Promise<void>}> = []
+  for (const [paths, verb, fn] of [
+    [plan.subscribe, 'subscribe', dest.subscribeFolder?.bind(dest)],
+    [plan.unsubscribe, 'unsubscribe', dest.unsubscribeFolder?.bind(dest)],
+  ] as const) {
+    if (paths.length === 0) continue
+    if (!fn) warnings.push(`the destination store cannot ${verb} folders; ${paths.length} folder subscriptions not copied`)
+    else for (const path of paths) jobs.push({path, verb, fn})
+  }
+  const settle = (path: string, verb: string, error: unknown) => {
+    if (error === undefined) return void (verb === 'subscribe' && done++)
+    if (error instanceof MailferryError && error.scope !== 'folder') throw error
+    warnings.push(`${path}: could not ${verb} it: ${describeError(error)}`)
+  }
+  if (dest.folderCommands) {
+    for (const verb of ['subscribe', 'unsubscribe'] as const) {
+      const paths = jobs.filter((job) => job.verb === verb).map((job) => job.path)
+      if (paths.length === 0) continue
+      const outcomes = await dest.folderCommands(verb, paths)
+      paths.forEach((path, i) => settle(path, verb, outcomes[i]))
+    }
+    return done
+  }
+  await eachLimited(jobs, options.parallel ?? FOLDER_PARALLELISM, ({path, verb, fn}) =>
+    fn(path).then(() => settle(path, verb, undefined), (error: unknown) => settle(path, verb, error)))
+  return done
+}
+
+/** fn for every item, at most `limit` at once; the first error is thrown once all have settled. */
+async function eachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0
+  const errors: unknown[] = []
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next++]
+      await fn(item).catch((error: unknown) => void errors.push(error))
+    }
+  }
+  await Promise.all(Array.from({length: Math.min(limit, items.length)}, worker))
+  if (errors.length > 0) throw errors[0]
+}
