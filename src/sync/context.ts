@@ -17,7 +17,7 @@ import type {MessageSelection} from './select.js'
 
 /** Test switches to stop the process at an exact point (hidden CLI flags; see test/integration). */
 export interface EngineHooks {
-  /** Called with the run-wide ordinal (1, 2, ...) after the 'pending' row is committed, before APPEND. */
+  /** Called with the run-wide ordinal (1, 2, ...) after the 'pending' row is recorded (committed at the latest before the APPEND is written). */
   beforeAppend?: (ordinal: number) => void
   /** Called after the server confirmed the APPEND, before the row is marked 'copied'. */
   afterAppend?: (ordinal: number) => void

@@ -4,12 +4,13 @@
  */
 import PQueue from 'p-queue'
 
-import {ConfigError, ExitCode, MailferryError, describeError, exitMeaning} from '../errors.js'
+import {ConfigError, ExitCode, describeError, exitMeaning} from '../errors.js'
 import {DEFAULT_MAPPING, type FolderMappingConfig} from '../config/mapping.js'
 import {buildPlan, type Plan} from '../plan/plan.js'
 import {mappingRules} from '../plan/rules.js'
 import type {StateRepository} from '../state/repository.js'
 import {ownCopies} from './deletions.js'
+import {createFolders, subscribeFolders} from './folders.js'
 import {emptyResult} from './context.js'
 import type {Store} from '../stores/store.js'
 import {RunControl} from './control.js'
@@ -127,17 +128,9 @@ export async function runSync(ctx: RunContext, options: RunOptions): Promise<Run
       ctx.emit('warning', {message: warning})
     }
     // A refused CREATE fails that folder (reported, exit 5), not the run.
-    const notCreated = new Map<string, string>()
-    for (const path of plan.create) {
-      try {
-        await ctx.dest.createFolder(path)
-        foldersCreated++
-      } catch (error) {
-        if (!(error instanceof MailferryError) || error.scope !== 'folder') throw error
-        notCreated.set(path, error.message)
-      }
-    }
-    foldersSubscribed = await subscribeFolders(ctx, plan, engine.warnings)
+    const {created, notCreated} = await createFolders(ctx.dest, plan)
+    foldersCreated = created
+    foldersSubscribed = await subscribeFolders(ctx.dest, plan, engine.warnings)
     // --folders-only copies no message, but the folders it pairs are still current (not gone).
     const pairs = options.foldersOnly ? [] : plan.pairs
     ctx.emit('run:planned', {folders: pairs.length})
@@ -217,33 +210,6 @@ function assemble(
     stores: {source: ctx.source.stats(), dest: ctx.dest.stats()},
     error: error || undefined,
   }
-}
-
-/**
- * SUBSCRIBE on the destination what is subscribed on the source, and UNSUBSCRIBE the folders this run
- * created that are not (CREATE may have subscribed them). A refusal is a warning, not an error.
- */
-async function subscribeFolders(ctx: RunContext, plan: Plan, warnings: string[]): Promise<number> {
-  let done = 0
-  const apply = async (paths: string[], verb: string, fn: ((path: string) => Promise<void>) | undefined) => {
-    if (paths.length === 0) return
-    if (!fn) {
-      warnings.push(`the destination store cannot ${verb} folders; ${paths.length} folder subscriptions not copied`)
-      return
-    }
-    for (const path of paths) {
-      try {
-        await fn(path)
-        if (verb === 'subscribe') done++
-      } catch (error) {
-        if (error instanceof MailferryError && error.scope !== 'folder') throw error
-        warnings.push(`${path}: could not ${verb} it: ${describeError(error)}`)
-      }
-    }
-  }
-  await apply(plan.subscribe, 'subscribe', ctx.dest.subscribeFolder?.bind(ctx.dest))
-  await apply(plan.unsubscribe, 'unsubscribe', ctx.dest.unsubscribeFolder?.bind(ctx.dest))
-  return done
 }
 
 /**
