@@ -29,7 +29,7 @@ export const ExitCode = {
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode]
 
 /** Who reports the code: a comparison, a plan or a batch says a little more than a sync about some codes. */
-export type ExitContext = 'sync' | 'verify' | 'plan' | 'batch'
+export type ExitContext = 'sync' | 'verify' | 'plan' | 'batch' | 'check'
 
 /** The one table of what each exit code means (README "Exit codes"); `sync` is the general wording. */
 const EXIT_MEANINGS: Record<ExitCodeValue, {sync: string} & Partial<Record<ExitContext, string>>> = {
@@ -37,11 +37,13 @@ const EXIT_MEANINGS: Record<ExitCodeValue, {sync: string} & Partial<Record<ExitC
     sync: 'everything was copied',
     verify: 'source and destination are equal',
     plan: 'the folder plan is fine; nothing was written',
+    check: 'nothing found that would stop a sync',
     batch: 'every account completed',
   },
   [ExitCode.partial]: {
     sync: 'some messages or folders failed, see above; re-run to retry them',
     verify: 'source and destination differ (the differences are listed)',
+    check: 'something would stop a sync or lose data, see above',
     batch: 'some accounts failed or are partial, see their rows; re-run the batch to retry them',
   },
   [ExitCode.config]: {

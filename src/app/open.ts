@@ -27,9 +27,9 @@ export interface RunSpec {
 
 /**
  * What the run does with the stores: `sync` and `watch` write the destination (and with --move the
- * source); `plan`, `dry-run` and `verify` only read both sides.
+ * source); `plan`, `dry-run`, `verify` and `check` only read both sides.
  */
-export type Intent = 'sync' | 'watch' | 'plan' | 'dry-run' | 'verify'
+export type Intent = 'sync' | 'watch' | 'plan' | 'dry-run' | 'verify' | 'check'
 
 export interface RunIO {
   /** Reconnects, pushback, the protocol trace and the run's own lines go here. */
@@ -45,7 +45,7 @@ export interface OpenRun {
   log: Logger
   /** sync and watch: the state database, bound to both accounts. */
   state?: StateRepository
-  /** plan and dry-run: the state database read-only, when there is one. */
+  /** plan, dry-run and check: the state database read-only, when there is one. */
   reader?: StateReader
   sourceName: string
   destName: string
@@ -60,6 +60,8 @@ const writes = (intent: Intent) => intent === 'sync' || intent === 'watch'
 export function storeOptions(spec: RunSpec, side: 'source' | 'dest', intent: Intent, io: Partial<RunIO>): OpenStoreOptions {
   const s = sideSettings(spec, side)
   const writable = side === 'dest' ? writes(intent) : intent === 'sync' && s.move
+  // check SELECTs destination folders (never writes): EXAMINE does not report PERMANENTFLAGS on Dovecot.
+  const selects = side === 'dest' && intent === 'check'
   return {
     label: side === 'source' ? 'source' : 'destination',
     connections: s.connections ?? s.concurrency,
@@ -67,10 +69,10 @@ export function storeOptions(spec: RunSpec, side: 'source' | 'dest', intent: Int
     limits: storeLimits(s.maxBytesPerSecond, s.maxMessagesPerSecond),
     logger: io.log,
     signal: io.signal,
-    readOnly: !writable,
+    readOnly: !writable && !selects,
     ...(side === 'source'
       ? {ignoreCondstore: s.debugNoCondstore}
-      : {ignoreAppendUid: s.debugIgnoreAppenduid, pipeline: !s.debugNoPipeline, onAppendCommandSent: commandSentKill(s.debugKillAt)}),
+      : {ignoreAppendUid: s.debugIgnoreAppenduid, pipeline: writable && !s.debugNoPipeline, onAppendCommandSent: commandSentKill(s.debugKillAt)}),
   }
 }
 
@@ -115,7 +117,7 @@ export function engineOptions(spec: RunSpec, signal?: AbortSignal): RunOptions {
   }
 }
 
-/** Both stores logged in, then the state (sync, watch) or the state read-only (plan, dry-run). */
+/** Both stores logged in, then the state (sync, watch) or the state read-only (plan, dry-run, check). */
 export async function openRun(spec: RunSpec, intent: Intent, io: RunIO, open: typeof openStore = openStore): Promise<OpenRun> {
   const {config} = spec
   // Either side may be a Maildir (backup, restore, verify of a backup): openStore picks the kind.

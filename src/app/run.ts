@@ -7,6 +7,7 @@ import {describeStore} from '../config/schema.js'
 import {failureReport} from '../errors.js'
 import type {Logger} from '../log.js'
 import type {RunResult, SyncListener} from '../sync/events.js'
+import {runCheck, type CheckResult} from '../sync/check.js'
 import {previewPlan, type PlanPreview} from '../sync/preview.js'
 import {runSync} from '../sync/run.js'
 import {runVerify, type VerifyOptions, type VerifyResult} from '../verify/run.js'
@@ -90,6 +91,24 @@ export function verify(spec: RunSpec, hooks: RunHooks & Pick<VerifyOptions, 'onF
     const result = await runVerify(
       {source: run.source, dest: run.dest, sourceName: run.sourceName, destName: run.destName},
       {deep: config.settings.deep, concurrency: config.settings.concurrency, mapping: config.mapping, signal: hooks.signal, onFolder: hooks.onFolder},
+    )
+    return complete(result, spec)
+  })
+}
+
+/** mailferry check: what a sync would run into; both sides and the state only read. */
+export function check(spec: RunSpec, hooks: RunHooks): Promise<CheckResult> {
+  return withRun(spec, 'check', hooks, async (run) => {
+    const s = spec.config.settings
+    const result = await runCheck(
+      {source: run.source, dest: run.dest, sourceName: run.sourceName, destName: run.destName, state: run.reader},
+      {
+        mapping: spec.config.mapping,
+        selection: {maxAgeDays: s.maxAge, minAgeDays: s.minAge, maxSize: s.maxSize},
+        deep: s.deep,
+        concurrency: s.concurrency,
+        signal: hooks.signal,
+      },
     )
     return complete(result, spec)
   })

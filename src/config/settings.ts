@@ -7,10 +7,11 @@
  * A value is checked by the same parser whether it comes from the file or a flag: `--max-age 0.5`
  * is accepted exactly where `maxAge: 0.5` is. Flags arrive as text and are read as numbers first.
  */
+import {REPAIR_KINDS, type RepairKind} from '../check/repair-kinds.js'
 import {ConfigKeyError, MAX_CONCURRENCY, MIN_CONCURRENCY, checkPath, checkText, describeValue} from './checks.js'
 
 /** The commands that take run settings (backup and restore take sync's; batch has its own flags). */
-export type SettingCommand = 'sync' | 'watch' | 'plan' | 'verify'
+export type SettingCommand = 'sync' | 'watch' | 'plan' | 'verify' | 'check'
 
 /** What a setting acts on: each side's store, one side, or the run as a whole. */
 export type SettingScope = 'each side' | 'source' | 'destination' | 'run'
@@ -84,7 +85,29 @@ function toggle(common: Common): Setting<boolean, boolean> {
   }
 }
 
-const CONNECTING: readonly SettingCommand[] = ['sync', 'watch', 'plan', 'verify']
+/** --repair headers,nul (or `repair: [headers, nul]` in the file): the repairs allowed, each named once. */
+function repairList(common: Common): Setting<RepairKind[], RepairKind[]> {
+  return {
+    kind: 'text',
+    yaml: true,
+    ...common,
+    default: [],
+    parse(value, label, keyPath) {
+      const items = typeof value === 'string' ? value.split(',') : Array.isArray(value) ? value : undefined
+      if (!items || items.some((item) => typeof item !== 'string')) {
+        throw new ConfigKeyError(label, `expected a comma-separated list of ${REPAIR_KINDS.join(', ')}, got ${describeValue(value)}`, keyPath)
+      }
+      const names = (items as string[]).map((item) => item.trim()).filter((item) => item !== '')
+      const unknown = names.find((name) => !(REPAIR_KINDS as readonly string[]).includes(name))
+      if (unknown !== undefined) throw new ConfigKeyError(label, `unknown repair "${unknown}"; expected ${REPAIR_KINDS.join(', ')}`, keyPath)
+      return [...new Set(names)] as RepairKind[]
+    },
+  }
+}
+
+const CONNECTING: readonly SettingCommand[] = ['sync', 'watch', 'plan', 'verify', 'check']
+/** What a run copies and skips: sync's selection, which `check` looks at the same way. */
+const SELECTING: readonly SettingCommand[] = ['sync', 'watch', 'check']
 const COPYING: readonly SettingCommand[] = ['sync', 'watch']
 
 export const SETTINGS = {
@@ -94,7 +117,7 @@ export const SETTINGS = {
     scope: 'each side',
     help: 'Connections per side and messages in flight (default 4).',
   }),
-  state: path({commands: ['sync', 'watch', 'plan'], scope: 'run', help: 'State database path (default: one per account pair in the data directory; plan never creates it).'}),
+  state: path({commands: ['sync', 'watch', 'plan', 'check'], scope: 'run', help: 'State database path (default: one per account pair in the data directory; plan never creates it).'}),
   connections: integer(1, 64, {commands: CONNECTING, scope: 'each side', help: 'Sessions per side (default: --concurrency).'}),
   retries: integer(0, 1000, {
     default: 8,
@@ -111,9 +134,9 @@ export const SETTINGS = {
   maxBytesPerSecond: positive({commands: CONNECTING, scope: 'each side', help: 'Per side: message bytes read from the source / written to the destination.'}),
   maxMessagesPerSecond: positive({commands: CONNECTING, scope: 'each side', help: 'Per side: messages read from the source / written to the destination.'}),
   maxErrors: integer(1, 1_000_000_000, {commands: COPYING, scope: 'run', help: 'Stop the run (exit 1) once this many messages failed (imapsync --errorsmax).'}),
-  maxAge: positive({commands: COPYING, scope: 'source', help: 'Copy only messages younger than N days, by INTERNALDATE (fractions allowed; imapsync --maxage).'}),
-  minAge: positive({commands: COPYING, scope: 'source', help: 'Copy only messages older than N days (imapsync --minage).'}),
-  maxSize: integer(1, Number.MAX_SAFE_INTEGER, {commands: COPYING, scope: 'source', help: 'Copy only messages of at most N bytes (imapsync --maxsize).'}),
+  maxAge: positive({commands: SELECTING, scope: 'source', help: 'Copy only messages younger than N days, by INTERNALDATE (fractions allowed; imapsync --maxage).'}),
+  minAge: positive({commands: SELECTING, scope: 'source', help: 'Copy only messages older than N days (imapsync --minage).'}),
+  maxSize: integer(1, Number.MAX_SAFE_INTEGER, {commands: SELECTING, scope: 'source', help: 'Copy only messages of at most N bytes (imapsync --maxsize).'}),
   logFile: path({commands: CONNECTING, scope: 'run', help: 'Append a timestamped log to this file (mode 0600). Secrets are never written.'}),
   debugImap: toggle({
     yaml: false,
@@ -153,7 +176,17 @@ export const SETTINGS = {
     help: 'Print the folder plan with message counts (as `mailferry plan`) and stop: nothing is written anywhere.',
   }),
   interval: integer(1, 86_400, {yaml: false, default: 30, commands: ['watch'], scope: 'run', help: 'Seconds between passes over every folder.'}),
-  deep: toggle({yaml: false, commands: ['verify'], scope: 'run', help: 'Also download and compare the SHA-256 of every message (slow: reads both mailboxes).'}),
+  deep: toggle({
+    yaml: false,
+    commands: ['verify', 'check'],
+    scope: 'run',
+    help: 'verify: also compare the SHA-256 of every message; check: inspect whole messages, not only headers (slow: downloads the mail).',
+  }),
+  repair: repairList({
+    commands: COPYING,
+    scope: 'destination',
+    help: `Repair a message the destination refuses, then store it (recorded in the state): a comma-separated list of ${REPAIR_KINDS.join(', ')} (default: none).`,
+  }),
   // Test switches (mbsync's -T): stop at an exact point, or act as if a capability were missing.
   debugKillAt: text('(before|after)-(append|expunge|delete):N or append-sent:N', {
     yaml: false,

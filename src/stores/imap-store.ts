@@ -25,6 +25,7 @@ import type {
   MessageFlags,
   MessageMeta,
   MessageSize,
+  QuotaInfo,
   Store,
   StoreCapabilities,
   StoreStats,
@@ -181,7 +182,24 @@ export class ImapStore implements Store {
       otherNamespaces: [...(client.namespaces?.other || []), ...(client.namespaces?.shared || [])]
         .map((ns) => ns.prefix ?? '')
         .filter((prefix) => prefix !== ''),
+      serverName: typeof client.serverInfo?.name === 'string' ? client.serverInfo.name : undefined,
     }
+  }
+
+  async quota(path: string): Promise<QuotaInfo | undefined> {
+    return this.#onSession(path, async (client) => {
+      // imapflow sends GETQUOTAROOT (then GETQUOTA if needed); false: no QUOTA capability or refused.
+      const answer = (await client.getQuota(path)) as
+        | false
+        | undefined
+        | {quotaRoot?: string; storage?: {usage?: number; limit?: number}; message?: {usage?: number; limit?: number}}
+      if (!answer) return undefined
+      const resource = (r?: {usage?: number; limit?: number}) => (r && r.limit !== undefined ? {usage: r.usage ?? 0, limit: r.limit} : undefined)
+      const storage = resource(answer.storage)
+      const messages = resource(answer.message)
+      if (!storage && !messages) return undefined
+      return {root: answer.quotaRoot ?? '', storage, messages}
+    })
   }
 
   capabilities(): StoreCapabilities {

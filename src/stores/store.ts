@@ -32,6 +32,15 @@ export interface StoreCapabilities {
   namespace?: StoreNamespace
   /** Prefixes of the other-users and shared namespaces (RFC 2342): folders there are not the account's. */
   otherNamespaces?: string[]
+  /** The server software's name as it says (IMAP ID, RFC 2971), for its known rules; undefined when it does not. */
+  serverName?: string
+}
+
+/** A quota root's limits (IMAP GETQUOTAROOT, RFC 2087/9208): storage in bytes, messages in count. */
+export interface QuotaInfo {
+  root: string
+  storage?: {usage: number; limit: number}
+  messages?: {usage: number; limit: number}
 }
 
 export interface StoreNamespace {
@@ -213,6 +222,11 @@ export interface Store {
    * (imapflow does); the planner unsubscribes new folders that are not subscribed on the source.
    */
   unsubscribeFolder?(path: string): Promise<void>
+  /**
+   * Optional: the quota root of a folder and its limits (IMAP GETQUOTAROOT). Undefined when the
+   * store has no quota or does not say.
+   */
+  quota?(path: string): Promise<QuotaInfo | undefined>
   /**
    * Optional: UID and size (RFC822.SIZE) of every message, read-only (for `plan`; cheaper than
    * listMeta). Stores without it are asked listMeta().

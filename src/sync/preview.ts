@@ -159,7 +159,7 @@ async function listSizes(store: Store, path: string): Promise<MessageSize[]> {
 const sum = (values: number[]): number => values.reduce((total, value) => total + value, 0)
 
 /** fn over items, at most `limit` at a time, results in input order. */
-async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const results: R[] = new Array(items.length)
   let next = 0
   const worker = async () => {

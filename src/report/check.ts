@@ -1,0 +1,89 @@
+/**
+ * The human report of `mailferry check`, rendered from its CheckResult. Pure: returns text.
+ */
+import type {CheckFolder, CheckResult, QuotaCheck} from '../sync/check.js'
+import {formatBytes, renderTable} from './format.js'
+
+/** How many likely refused messages the human report lists before "... and N more". */
+export const MAX_LISTED_MESSAGES = 100
+
+const PROBLEM_WORDS: Record<string, string> = {
+  'header-syntax': 'a header line that is not a header field',
+  'header-8bit': 'raw 8-bit bytes in the header',
+  nul: 'NUL bytes',
+  'from-line': 'an mbox "From " line at the top',
+  'long-line': 'a header line over 998 characters',
+}
+
+function nameCell(row: CheckFolder): string {
+  if (row.refusedName) return `refused: ${row.refusedName}`
+  return row.create ? 'new' : 'exists'
+}
+
+function quotaLine(q: QuotaCheck): string[] {
+  const out: string[] = []
+  const root = q.root === '' ? '(unnamed root)' : `"${q.root}"`
+  if (q.storage) {
+    const left = q.storage.limit - q.storage.usage
+    out.push(
+      `  ${root} storage: ${formatBytes(q.storage.usage)} used of ${formatBytes(q.storage.limit)}, ${formatBytes(Math.max(0, left))} free, ` +
+        `${formatBytes(q.storage.toCopy)} to copy: ${q.storage.fits ? 'fits' : 'DOES NOT FIT'}`,
+    )
+  }
+  if (q.messages) {
+    out.push(
+      `  ${root} messages: ${q.messages.usage} of ${q.messages.limit}, ${q.messages.toCopy} to copy: ${q.messages.fits ? 'fits' : 'DOES NOT FIT'}`,
+    )
+  }
+  return out
+}
+
+export function renderCheck(result: CheckResult): string {
+  const out: string[] = []
+  out.push(`Checked ${result.source} -> ${result.dest}${result.deep ? ' (deep: whole messages inspected)' : ' (header blocks and sizes)'}. Nothing was written.`)
+  const server = result.destServer ? `${result.destServer}, ` : ''
+  out.push(`Destination: ${server}APPENDLIMIT ${result.appendLimit === undefined ? 'not announced' : formatBytes(result.appendLimit)}`, '')
+
+  const headers = ['Source folder', 'Destination folder', 'Folder', 'To copy', 'Size', 'Over limit', 'Likely refused', 'Flags lost']
+  const align = ['left', 'left', 'left', 'right', 'right', 'right', 'right', 'left'] as const
+  const rows = result.folders.map((row) => [
+    row.error ? `${row.source} (error)` : row.source,
+    row.dest,
+    nameCell(row),
+    String(row.toCopy),
+    formatBytes(row.toCopySize),
+    String(row.overLimit.length),
+    String(row.likelyRefused.length),
+    row.droppedFlags.join(' ') || '-',
+  ])
+  const t = result.totals
+  const footer = ['Total', `${t.folders} folders`, `${t.refusedNames} refused`, String(t.toCopy), formatBytes(t.toCopySize), String(t.overLimit), String(t.likelyRefused), t.droppedFlags > 0 ? `${t.droppedFlags} kinds` : '-']
+  out.push(renderTable(headers, rows, [...align], footer))
+
+  out.push('', result.quotaKnown ? 'Quota (GETQUOTAROOT):' : 'Quota: the destination does not report one (no QUOTA capability, or no limit).')
+  for (const q of result.quota) out.push(...quotaLine(q))
+
+  const messages = result.folders.flatMap((f) => f.likelyRefused)
+  if (messages.length > 0) {
+    const kinds = Object.entries(result.problems).map(([problem, n]) => `${n} with ${PROBLEM_WORDS[problem] ?? problem}`)
+    out.push('', `Likely refused by a strict server (${messages.length}: ${kinds.join(', ')}); \`sync --repair\` can repair them:`)
+    const listed = messages.slice(0, MAX_LISTED_MESSAGES)
+    out.push(
+      renderTable(
+        ['Folder', 'UID', 'Problem', 'Line', 'Excerpt'],
+        listed.flatMap((m) => m.findings.map((f, i) => [i === 0 ? m.folder : '', i === 0 ? String(m.uid) : '', f.problem, String(f.line), f.excerpt])),
+        ['left', 'right', 'left', 'right', 'left'],
+      ),
+    )
+    if (messages.length > listed.length) out.push(`... and ${messages.length - listed.length} more (--json lists them all)`)
+  }
+  const over = result.folders.filter((f) => f.overLimit.length > 0)
+  if (over.length > 0) {
+    out.push('', `Over the destination's APPENDLIMIT (refused): ${over.map((f) => `${f.source} UIDs ${f.overLimit.join(',')}`).join('; ')}`)
+  }
+  if (t.overMaxSize > 0) out.push('', `${t.overMaxSize} messages are over --max-size and would not be copied.`)
+  if (result.warnings.length > 0) out.push('', 'Warnings:', ...result.warnings.map((w) => `  ${w}`))
+  if (result.conflicts.length > 0) out.push('', 'Conflicts (a sync stops before writing anything):', ...result.conflicts.map((c) => `  ${c}`))
+  out.push('', `exit ${result.exitCode}: ${result.exitMeaning}`)
+  return out.join('\n') + '\n'
+}

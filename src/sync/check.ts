@@ -1,0 +1,277 @@
+/**
+ * `mailferry check`: what a sync with the same settings would run into on the destination, found
+ * without writing anything. Folders are planned exactly as sync plans them (listAndPlan); per folder
+ * the messages the run would copy (its selection, minus what the state database says is copied) are
+ * measured against the destination's APPENDLIMIT, PERMANENTFLAGS and quota (GETQUOTAROOT), and their
+ * header blocks (BODY.PEEK[HEADER]; whole messages with --deep) are inspected for what strict servers
+ * refuse (check/inspect.ts). Folder names go through known server rules (check/folder-names.ts).
+ */
+import type {FolderMappingConfig} from '../config/mapping.js'
+import {refusedFolderName} from '../check/folder-names.js'
+import {inspectMessage, type Finding, type Problem} from '../check/inspect.js'
+import {ExitCode, MailferryError, describeError, exitMeaning} from '../errors.js'
+import type {StateReader} from '../state/reader.js'
+import type {MessageMeta, QuotaInfo, Store} from '../stores/store.js'
+import {filterFlags} from './flags.js'
+import {mapLimit} from './preview.js'
+import {listAndPlan} from './run.js'
+import {isSelected, type MessageSelection} from './select.js'
+
+/** RFC 5322 2.1.1: a header line longer than this is refused by strict servers. */
+export const HEADER_LINE_LIMIT = 998
+
+export interface LikelyRefused {
+  folder: string
+  uid: number
+  /** Each problem found, at its first line. */
+  findings: Finding[]
+}
+
+export interface CheckFolder {
+  source: string
+  dest: string
+  /** The destination folder does not exist yet. */
+  create: boolean
+  /** Why the destination would refuse to create it (known rules); undefined when nothing says so. */
+  refusedName?: string
+  /** Messages the run would copy, and their bytes. */
+  toCopy: number
+  toCopySize: number
+  /** Of those, bigger than the destination's APPENDLIMIT (UIDs). */
+  overLimit: number[]
+  /** Messages left out by --max-size (not copied, by choice; not a problem). */
+  overMaxSize: number
+  /** Keywords and flags of messages to copy that the destination folder cannot keep. */
+  droppedFlags: string[]
+  /** Messages whose bytes strict servers refuse. */
+  likelyRefused: LikelyRefused[]
+  error?: string
+}
+
+export interface QuotaCheck {
+  root: string
+  /** Destination folders under this root. */
+  folders: string[]
+  storage?: {usage: number; limit: number; toCopy: number; fits: boolean}
+  messages?: {usage: number; limit: number; toCopy: number; fits: boolean}
+}
+
+export interface CheckResult {
+  ok: boolean
+  exitCode: number
+  exitMeaning: string
+  source: string
+  dest: string
+  /** Whole messages were inspected, not only their header blocks. */
+  deep: boolean
+  destServer?: string
+  appendLimit?: number
+  /** The destination has no quota, or does not say (no QUOTA capability). */
+  quotaKnown: boolean
+  folders: CheckFolder[]
+  quota: QuotaCheck[]
+  /** Mapping conflicts: a sync would stop before writing anything. */
+  conflicts: string[]
+  warnings: string[]
+  /** Problems found, each counted once, by kind. */
+  problems: Partial<Record<Problem, number>>
+  totals: {folders: number; toCopy: number; toCopySize: number; overLimit: number; overMaxSize: number; refusedNames: number; droppedFlags: number; likelyRefused: number}
+  durationMs: number
+  peakRssBytes?: number
+}
+
+export interface CheckContext {
+  source: Store
+  dest: Store
+  sourceName: string
+  destName: string
+  /** The state database read-only, when there is one: copied messages are not checked again. */
+  state?: Pick<StateReader, 'accounts' | 'copied' | 'path'>
+}
+
+export interface CheckOptions {
+  mapping?: FolderMappingConfig
+  selection: MessageSelection
+  deep: boolean
+  concurrency: number
+  signal?: AbortSignal
+}
+
+export async function runCheck(ctx: CheckContext, options: CheckOptions): Promise<CheckResult> {
+  const started = Date.now()
+  const plan = await listAndPlan(ctx.source, ctx.dest, options.mapping)
+  const warnings = [...plan.warnings]
+  let state = ctx.state
+  if (state?.accounts && (state.accounts.source !== ctx.sourceName || state.accounts.dest !== ctx.destName)) {
+    warnings.push(`state database ${state.path} belongs to ${state.accounts.source} -> ${state.accounts.dest}; every message is checked`)
+    state = undefined
+  }
+  const caps = ctx.dest.capabilities()
+  // Folders this run creates get the PERMANENTFLAGS of the destination's INBOX: the best guess there is.
+  const inboxFlags = plan.pairs.some((pair) => pair.create) ? await permanentFlags(ctx.dest, 'INBOX') : undefined
+  const now = new Date()
+
+  const folders = await mapLimit(plan.pairs, options.concurrency, async (pair): Promise<CheckFolder> => {
+    const row: CheckFolder = {
+      source: pair.source,
+      dest: pair.dest,
+      create: pair.create,
+      refusedName: pair.create ? refusedFolderName(pair.dest, caps.serverName) : undefined,
+      toCopy: 0,
+      toCopySize: 0,
+      overLimit: [],
+      overMaxSize: 0,
+      droppedFlags: [],
+      likelyRefused: [],
+    }
+    if (options.signal?.aborted) return row
+    try {
+      const folder = ctx.source.peek ? await ctx.source.peek(pair.source) : await ctx.source.status(pair.source)
+      const listed = folder.messages === 0 ? [] : await ctx.source.listMeta(pair.source)
+      const copied = copiedUids(state, pair.source, pair.dest, folder)
+      const toCopy: MessageMeta[] = []
+      for (const meta of listed) {
+        if (copied.has(meta.uid)) continue
+        if (!isSelected(options.selection, meta, now)) {
+          if (options.selection.maxSize !== undefined && meta.size > options.selection.maxSize) row.overMaxSize++
+          continue
+        }
+        toCopy.push(meta)
+      }
+      row.toCopy = toCopy.length
+      row.toCopySize = toCopy.reduce((total, meta) => total + meta.size, 0)
+      if (caps.appendLimit !== undefined) row.overLimit = toCopy.filter((meta) => meta.size > caps.appendLimit!).map((meta) => meta.uid)
+      const destFlags = pair.create ? inboxFlags : await permanentFlags(ctx.dest, pair.dest)
+      const dropped = new Set<string>()
+      for (const meta of toCopy) for (const flag of filterFlags(meta.flags.filter((f) => f.toLowerCase() !== '\\recent'), destFlags).dropped) dropped.add(flag)
+      row.droppedFlags = [...dropped].sort()
+      row.likelyRefused = await inspectFolder(ctx.source, pair.source, toCopy, options)
+    } catch (error) {
+      if (error instanceof MailferryError && error.scope !== 'folder' && error.scope !== 'message') throw error
+      row.error = describeError(error)
+      warnings.push(`${pair.source}: could not be checked: ${row.error}`)
+    }
+    return row
+  })
+
+  const quota = await checkQuota(ctx.dest, folders)
+  const problems: Partial<Record<Problem, number>> = {}
+  for (const folder of folders) for (const message of folder.likelyRefused) for (const f of message.findings) problems[f.problem] = (problems[f.problem] ?? 0) + 1
+  const sum = (pick: (f: CheckFolder) => number) => folders.reduce((total, f) => total + pick(f), 0)
+  const totals = {
+    folders: folders.length,
+    toCopy: sum((f) => f.toCopy),
+    toCopySize: sum((f) => f.toCopySize),
+    overLimit: sum((f) => f.overLimit.length),
+    overMaxSize: sum((f) => f.overMaxSize),
+    refusedNames: sum((f) => (f.refusedName ? 1 : 0)),
+    droppedFlags: new Set(folders.flatMap((f) => f.droppedFlags)).size,
+    likelyRefused: sum((f) => f.likelyRefused.length),
+  }
+  const blocked =
+    plan.conflicts.length > 0 ||
+    totals.overLimit + totals.refusedNames + totals.droppedFlags + totals.likelyRefused > 0 ||
+    quota.some((q) => q.storage?.fits === false || q.messages?.fits === false) ||
+    folders.some((f) => f.error)
+  const exitCode = options.signal?.aborted ? ExitCode.interrupted : blocked ? ExitCode.partial : ExitCode.ok
+  return {
+    ok: exitCode === ExitCode.ok,
+    exitCode,
+    exitMeaning: exitMeaning(exitCode, 'check'),
+    source: ctx.sourceName,
+    dest: ctx.destName,
+    deep: options.deep,
+    destServer: caps.serverName,
+    appendLimit: caps.appendLimit,
+    quotaKnown: quota.length > 0,
+    folders,
+    quota,
+    conflicts: plan.conflicts,
+    warnings,
+    problems,
+    totals,
+    durationMs: Date.now() - started,
+  }
+}
+
+/** Source UIDs already copied to this pair according to the state (none when UIDVALIDITY changed). */
+function copiedUids(state: CheckContext['state'], source: string, dest: string, status: {uidValidity: number} | undefined): Set<number> {
+  const known = state?.copied(source, dest)
+  if (!known || !status) return new Set()
+  if (known.sourceUidValidity !== null && known.sourceUidValidity !== status.uidValidity) return new Set()
+  return known.uids
+}
+
+async function permanentFlags(dest: Store, path: string): Promise<string[] | undefined> {
+  try {
+    return (await dest.status(path)).permanentFlags
+  } catch (error) {
+    if (error instanceof MailferryError && error.scope !== 'folder') throw error
+    return undefined
+  }
+}
+
+/** Header blocks of the messages to copy (whole messages with --deep), inspected; the ones with findings. */
+async function inspectFolder(source: Store, path: string, messages: MessageMeta[], options: CheckOptions): Promise<LikelyRefused[]> {
+  const out: LikelyRefused[] = []
+  if (messages.length === 0) return out
+  const note = (uid: number, findings: Finding[]) => {
+    if (findings.length > 0) out.push({folder: path, uid, findings})
+  }
+  if (!options.deep) {
+    const headers = await source.fetchHeaders(path, messages.map((meta) => meta.uid))
+    for (const meta of messages) {
+      const header = headers.get(meta.uid)
+      if (header) note(meta.uid, inspectMessage(header, {maxLineLength: HEADER_LINE_LIMIT}))
+    }
+    return out
+  }
+  for (const meta of messages) {
+    if (options.signal?.aborted) break
+    const message = await source.fetchMessage(path, meta.uid, {listedSize: meta.size})
+    if (message) note(meta.uid, inspectWhole(message.raw))
+  }
+  return out
+}
+
+/** The header block against the header line limit, the whole message for NUL bytes. */
+function inspectWhole(raw: Buffer): Finding[] {
+  const found = inspectMessage(raw).filter((f) => f.problem !== 'long-line')
+  const end = headerEnd(raw)
+  for (const f of inspectMessage(raw.subarray(0, end), {maxLineLength: HEADER_LINE_LIMIT})) {
+    if (f.problem === 'long-line') found.push(f)
+  }
+  return found.sort((a, b) => a.line - b.line)
+}
+
+/** The offset just past the header block's blank line (the whole message when there is none). */
+export function headerEnd(raw: Buffer): number {
+  const crlf = raw.indexOf('\r\n\r\n')
+  const lf = raw.indexOf('\n\n')
+  if (crlf !== -1 && (lf === -1 || crlf < lf)) return crlf + 4
+  if (lf !== -1) return lf + 2
+  return raw.length
+}
+
+/** Bytes and messages to copy per quota root, against its limits. A folder to create falls under INBOX's root. */
+async function checkQuota(dest: Store, folders: CheckFolder[]): Promise<QuotaCheck[]> {
+  if (!dest.quota) return []
+  const roots = new Map<string, {info: QuotaInfo; folders: string[]; bytes: number; messages: number}>()
+  const inbox = await dest.quota('INBOX').catch(() => undefined)
+  for (const folder of folders) {
+    const info = folder.create ? inbox : await dest.quota(folder.dest).catch(() => undefined)
+    if (!info) continue
+    const entry = roots.get(info.root) ?? {info, folders: [], bytes: 0, messages: 0}
+    entry.folders.push(folder.dest)
+    entry.bytes += folder.toCopySize
+    entry.messages += folder.toCopy
+    roots.set(info.root, entry)
+  }
+  if (inbox && !roots.has(inbox.root)) roots.set(inbox.root, {info: inbox, folders: [], bytes: 0, messages: 0})
+  return [...roots.values()].map(({info, folders: names, bytes, messages}) => ({
+    root: info.root,
+    folders: names,
+    storage: info.storage && {...info.storage, toCopy: bytes, fits: info.storage.usage + bytes <= info.storage.limit},
+    messages: info.messages && {...info.messages, toCopy: messages, fits: info.messages.usage + messages <= info.messages.limit},
+  }))
+}

@@ -1,0 +1,124 @@
+/**
+ * `mailferry check` between two real Dovecots: the destination has a per-message size limit and a
+ * storage quota (quota plugin, GETQUOTAROOT). What check predicts is then met by a sync; check writes
+ * nothing on either server and creates no state database.
+ */
+import assert from 'node:assert/strict'
+import {existsSync} from 'node:fs'
+import {join} from 'node:path'
+import {after, before, test} from 'node:test'
+
+import {startDovecot, type DovecotInstance} from '../harness/dovecot.js'
+import {folderTree, seed, snapshot} from '../harness/mailbox.js'
+import {generateMessages, type SeedMessage} from '../harness/messages.js'
+import {freshUser, runCli, syncArgs, tempDir} from './cli.js'
+
+let source: DovecotInstance
+let dest: DovecotInstance
+let roomy: DovecotInstance
+const tmp = tempDir()
+
+const MAX_MAIL = 200_000
+const QUOTA_KB = 300
+
+/**
+ * The quota plugin's IMAP commands (GETQUOTAROOT) and a storage limit per user. Dovecot 2.3 enforces
+ * quota_max_mail_size without announcing it: announced here as RFC 7889 APPENDLIMIT.
+ */
+const quota = (kb: number, appendLimit: number) => `imap_capability = +APPENDLIMIT=${appendLimit}
+protocol imap {
+  mail_plugins = $mail_plugins imap_quota
+}
+plugin {
+  quota_rule = *:storage=${kb}K
+}
+`
+
+before(async () => {
+  ;[source, dest, roomy] = await Promise.all([
+    startDovecot({separator: '/', name: 'check-src'}),
+    startDovecot({separator: '.', maxMailSize: MAX_MAIL, extraConfig: quota(QUOTA_KB, MAX_MAIL), name: 'check-dst'}),
+    startDovecot({separator: '.', maxMailSize: 5_000_000, extraConfig: quota(100_000, 5_000_000), name: 'check-roomy'}),
+  ])
+})
+after(async () => {
+  await Promise.all([source?.stop(), dest?.stop(), roomy?.stop()])
+  tmp.cleanup()
+})
+
+const date = new Date('2024-03-01T10:00:00Z')
+const message = (lines: string[], body = 'Hello.\r\n'): SeedMessage => ({raw: Buffer.from(`${lines.join('\r\n')}\r\n\r\n${body}`, 'latin1'), flags: [], internalDate: date})
+
+/** A header line without a colon, in the middle of the header block (Cyrus: "Message contains invalid header"). */
+const noColon = message(['From: a@example.com', 'To: b@example.com', 'Subject: broken', 'this line is no header', 'Message-ID: <broken-1@example.com>'])
+/** Raw 8-bit bytes in the Subject. */
+const eightBit = message(['From: a@example.com', 'To: b@example.com', 'Subject: Gr\xfc\xdfe', 'Message-ID: <eightbit-1@example.com>'])
+
+const checkArgs = (users: {source: string; dest: string}, state: string, to: DovecotInstance) => {
+  const {args, env} = syncArgs(source, to, users, state)
+  return {args: ['check', ...args.slice(1)], env, sync: args}
+}
+
+test('check lists the folders, sizes, quota and malformed messages a sync meets; writes nothing; exit 1', async () => {
+  const users = {source: freshUser('ck-src'), dest: freshUser('ck-dst')}
+  const state = join(tmp.dir, `${users.source}.sqlite`)
+  const clean = generateMessages(6, {seed: 21, meanSize: 3000})
+  const [big] = generateMessages(1, {seed: 22, largeSizes: [300_000]}).filter((m) => m.raw.length > MAX_MAIL)
+  assert.ok(big, 'the generator made a message over the limit')
+  await seed(source, users.source, {INBOX: [...clean.slice(0, 3), noColon, big], 'Work/Notes': [...clean.slice(3), eightBit]})
+
+  const {args, env, sync} = checkArgs(users, state, dest)
+  const run = await runCli([...args, '--json'], env)
+  assert.equal(run.code, 1, `${run.stdout.slice(0, 2000)}\n${run.stderr}`)
+  const r = run.json
+  assert.equal(r.totals.folders, 2)
+  assert.equal(r.totals.toCopy, 9)
+  const inbox = r.folders.find((f: any) => f.source === 'INBOX')
+  const work = r.folders.find((f: any) => f.source === 'Work/Notes')
+  assert.equal(work.dest, 'Work.Notes')
+  assert.equal(work.create, true)
+  assert.equal(r.appendLimit, MAX_MAIL)
+  assert.deepEqual(inbox.overLimit, [5])
+  assert.deepEqual(inbox.likelyRefused.map((m: any) => [m.uid, m.findings.map((f: any) => f.problem)]), [[4, ['header-syntax']]])
+  assert.equal(inbox.likelyRefused[0].findings[0].line, 4)
+  assert.deepEqual(work.likelyRefused.map((m: any) => [m.uid, m.findings.map((f: any) => f.problem)]), [[4, ['header-8bit']]])
+  // The quota: 300 KiB, with more than that to copy.
+  assert.equal(r.quota.length, 1)
+  assert.equal(r.quota[0].storage.limit, QUOTA_KB * 1024)
+  assert.equal(r.quota[0].storage.toCopy, r.totals.toCopySize)
+  assert.equal(r.quota[0].storage.fits, false)
+
+  // Nothing written: no folder on the destination, no state database.
+  assert.deepEqual(await folderTree(dest, users.dest), ['INBOX'])
+  assert.equal(existsSync(state), false)
+
+  // The human table says the same.
+  const human = await runCli(args, env)
+  assert.equal(human.code, 1)
+  assert.match(human.stdout, /INBOX\s+\│?.*4\s+header-syntax/s)
+  assert.match(human.stdout, /DOES NOT FIT/)
+
+  // A sync meets the refusals check predicted (the over-size message at least; Dovecot takes the others).
+  const synced = await runCli([...sync, '--json'], env)
+  assert.equal(synced.code, 1)
+  assert.ok(synced.json.failures.some((f: any) => f.folder === 'INBOX' && f.uid === 5))
+})
+
+test('check exits 0 when nothing stands in the way, and counts only what is left to copy', async () => {
+  const users = {source: freshUser('ck2-src'), dest: freshUser('ck2-dst')}
+  const state = join(tmp.dir, `${users.source}.sqlite`)
+  const clean = generateMessages(8, {seed: 23, meanSize: 2000})
+  await seed(source, users.source, {INBOX: clean.slice(0, 5), Sent: clean.slice(5)})
+  const {args, env, sync} = checkArgs(users, state, roomy)
+  const first = await runCli([...args, '--json'], env)
+  assert.equal(first.code, 0, `${first.stdout.slice(0, 2000)}\n${first.stderr}`)
+  assert.equal(first.json.totals.toCopy, 8)
+  assert.equal(first.json.totals.likelyRefused, 0)
+  assert.equal(first.json.quota[0].storage.fits, true)
+
+  assert.equal((await runCli(sync, env)).code, 0)
+  const again = await runCli([...args, '--json'], env)
+  assert.equal(again.code, 0)
+  assert.equal(again.json.totals.toCopy, 0, 'the state database says everything is copied')
+  assert.equal(Object.values(await snapshot(roomy, users.dest)).flat().length, 8)
+})
