@@ -29,6 +29,8 @@ export function logEvents(logger: Logger): SyncListener {
     'folder:planned': ({source, toCopy, bytesToCopy, alreadyPresent}) =>
       logger.info(`folder ${source}: ${toCopy} to copy (${bytesToCopy} bytes), ${alreadyPresent} already there`),
     'message:copied': ({source, uid, bytes}) => logger.debug(`folder ${source}: UID ${uid} copied (${bytes} bytes)`),
+    'message:repaired': ({folder, uid, repairs, reason, originalSha256, storedSha256}) =>
+      logger.warn(`folder ${folder}: UID ${uid} refused (${reason}), stored repaired (${repairs.join(', ')}): sha256 ${originalSha256} -> ${storedSha256}`),
     'message:failed': ({folder, uid, messageId, reason}) =>
       logger.error(`folder ${folder}: UID ${uid}${messageId ? ` ${messageId}` : ''} failed: ${reason}`),
     'folder:done': (f) =>

@@ -111,6 +111,7 @@ export function engineOptions(spec: RunSpec, signal?: AbortSignal): RunOptions {
       move: s.move,
       maxErrors: s.maxErrors,
       selection: {maxAgeDays: s.maxAge, minAgeDays: s.minAge, maxSize: s.maxSize},
+      repair: s.repair,
     },
     deleteExtraneousFolders: s.deleteExtraneousFolders,
     foldersOnly: s.foldersOnly,

@@ -15,6 +15,8 @@ export type Problem =
   | 'nul'
   /** An mbox `From ` envelope line as the first line. */
   | 'from-line'
+  /** A `From ` line (no colon right after From) further down the header block, as Outlook and Hotmail exports have. */
+  | 'from-header'
   /** A line longer than the given limit (RFC 5322 2.1.1: 998 characters; servers vary). */
   | 'long-line'
 
@@ -78,8 +80,8 @@ export function inspectMessage(data: Buffer, options: InspectOptions = {}): Find
       inHeader = false
       continue
     }
-    if (number === 1 && bytes.subarray(0, 5).toString('latin1') === 'From ') {
-      note('from-line', number, bytes)
+    if (bytes.subarray(0, 5).toString('latin1') === 'From ') {
+      note(number === 1 ? 'from-line' : 'from-header', number, bytes)
       continue
     }
     if (bytes.some((byte) => byte >= 0x80)) note('header-8bit', number, bytes)

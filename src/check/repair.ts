@@ -6,7 +6,8 @@
  *   obsolete syntax, same meaning); raw 8-bit bytes in a field are RFC 2047-encoded (B encoding;
  *   charset UTF-8 when the bytes are valid UTF-8, else windows-1252), the bytes themselves kept;
  * - nul: NUL bytes are removed, wherever they are;
- * - from-line: an mbox `From ` line at the top becomes `X-Mailferry-Mbox-From: <rest of the line>`;
+ * - from-line: an mbox `From ` line at the top, or a `From ` line further down the header block,
+ *   becomes `X-Mailferry-Mbox-From: <rest of the line>`;
  * - long-lines: header lines over 998 characters are folded at their last space or tab before the
  *   limit (folding whitespace: the value is unchanged). Body lines are not re-encoded (not built).
  * A header repair never touches a byte after the header block's empty line.
@@ -26,6 +27,7 @@ const REPAIR_FOR: Record<Problem, RepairKind> = {
   'header-8bit': 'headers',
   nul: 'nul',
   'from-line': 'from-line',
+  'from-header': 'from-line',
   'long-line': 'long-lines',
 }
 
@@ -98,11 +100,13 @@ function joinHeader(lines: Line[], rest: Buffer): Buffer {
 const eolOf = (lines: Line[]) => lines.find((line) => line.eol !== '')?.eol ?? '\r\n'
 
 export function fromLineToHeader(raw: Buffer): Buffer {
-  if (raw.subarray(0, 5).toString('latin1') !== 'From ') return raw
   const {lines, rest} = splitHeader(raw)
-  const rest5 = lines[0].text.subarray(5)
-  lines[0] = {text: Buffer.concat([Buffer.from(`${MBOX_FROM_HEADER}: `, 'latin1'), rest5]), eol: lines[0].eol || eolOf(lines)}
-  return joinHeader(lines, rest)
+  const eol = eolOf(lines)
+  const prefix = Buffer.from(`${MBOX_FROM_HEADER}: `, 'latin1')
+  const out = lines.map((line) =>
+    line.text.subarray(0, 5).toString('latin1') === 'From ' ? {text: Buffer.concat([prefix, line.text.subarray(5)]), eol: line.eol || eol} : line,
+  )
+  return joinHeader(out, rest)
 }
 
 const isWsp = (byte: number | undefined) => byte === 0x20 || byte === 0x09

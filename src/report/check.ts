@@ -12,6 +12,7 @@ const PROBLEM_WORDS: Record<string, string> = {
   'header-8bit': 'raw 8-bit bytes in the header',
   nul: 'NUL bytes',
   'from-line': 'an mbox "From " line at the top',
+  'from-header': 'a "From " line inside the header',
   'long-line': 'a header line over 998 characters',
 }
 
@@ -44,8 +45,8 @@ export function renderCheck(result: CheckResult): string {
   const server = result.destServer ? `${result.destServer}, ` : ''
   out.push(`Destination: ${server}APPENDLIMIT ${result.appendLimit === undefined ? 'not announced' : formatBytes(result.appendLimit)}`, '')
 
-  const headers = ['Source folder', 'Destination folder', 'Folder', 'To copy', 'Size', 'Over limit', 'Likely refused', 'Flags lost']
-  const align = ['left', 'left', 'left', 'right', 'right', 'right', 'right', 'left'] as const
+  const headers = ['Source folder', 'Destination folder', 'Folder', 'To copy', 'Size', 'Over limit', 'Refused', 'Altered', 'Flags lost']
+  const align = ['left', 'left', 'left', 'right', 'right', 'right', 'right', 'right', 'left'] as const
   const rows = result.folders.map((row) => [
     row.error ? `${row.source} (error)` : row.source,
     row.dest,
@@ -53,26 +54,29 @@ export function renderCheck(result: CheckResult): string {
     String(row.toCopy),
     formatBytes(row.toCopySize),
     String(row.overLimit.length),
-    String(row.likelyRefused.length),
+    String(row.flagged.filter((m) => m.verdict !== 'altered').length),
+    String(row.flagged.filter((m) => m.verdict === 'altered').length),
     row.droppedFlags.join(' ') || '-',
   ])
   const t = result.totals
-  const footer = ['Total', `${t.folders} folders`, `${t.refusedNames} refused`, String(t.toCopy), formatBytes(t.toCopySize), String(t.overLimit), String(t.likelyRefused), t.droppedFlags > 0 ? `${t.droppedFlags} kinds` : '-']
+  const footer = ['Total', `${t.folders} folders`, `${t.refusedNames} refused`, String(t.toCopy), formatBytes(t.toCopySize), String(t.overLimit), String(t.likelyRefused), String(t.altered), t.droppedFlags > 0 ? `${t.droppedFlags} kinds` : '-']
   out.push(renderTable(headers, rows, [...align], footer))
 
   out.push('', result.quotaKnown ? 'Quota (GETQUOTAROOT):' : 'Quota: the destination does not report one (no QUOTA capability, or no limit).')
   for (const q of result.quota) out.push(...quotaLine(q))
 
-  const messages = result.folders.flatMap((f) => f.likelyRefused)
+  const messages = result.folders.flatMap((f) => f.flagged)
   if (messages.length > 0) {
     const kinds = Object.entries(result.problems).map(([problem, n]) => `${n} with ${PROBLEM_WORDS[problem] ?? problem}`)
-    out.push('', `Likely refused by a strict server (${messages.length}: ${kinds.join(', ')}); \`sync --repair\` can repair them:`)
+    const server = result.destServer ? '' : ' (the destination does not say which server it is: any of them may be refused)'
+    out.push('', `Messages the destination refuses or alters (${messages.length}: ${kinds.join(', ')})${server}; \`sync --repair\` repairs refused ones:`)
+    for (const note of result.notes) out.push(`  ${note}`)
     const listed = messages.slice(0, MAX_LISTED_MESSAGES)
     out.push(
       renderTable(
-        ['Folder', 'UID', 'Problem', 'Line', 'Excerpt'],
-        listed.flatMap((m) => m.findings.map((f, i) => [i === 0 ? m.folder : '', i === 0 ? String(m.uid) : '', f.problem, String(f.line), f.excerpt])),
-        ['left', 'right', 'left', 'right', 'left'],
+        ['Folder', 'UID', 'Verdict', 'Problem', 'Line', 'Excerpt'],
+        listed.flatMap((m) => m.findings.map((f, i) => [i === 0 ? m.folder : '', i === 0 ? String(m.uid) : '', i === 0 ? m.verdict : '', f.problem, String(f.line), f.excerpt])),
+        ['left', 'right', 'left', 'left', 'right', 'left'],
       ),
     )
     if (messages.length > listed.length) out.push(`... and ${messages.length - listed.length} more (--json lists them all)`)

@@ -140,6 +140,8 @@ export function createProgressReporter(options: ProgressOptions): ProgressReport
         overall.bytes += bytes
       }
     },
+    // A repaired message is also reported copied.
+    'message:repaired': () => {},
     'message:failed': (failure) => {
       const folder = folders.get(failure.folder)
       if (folder) {

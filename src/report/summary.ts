@@ -126,6 +126,13 @@ export function renderSummary(result: RunResult): string {
     if (more > 0) out.push(`  ... and ${more} more`)
   }
 
+  const repaired = result.repaired ?? []
+  if (repaired.length > 0) {
+    out.push('', `Refused, then stored repaired (${repaired.length}; recorded in the state database):`)
+    for (const r of repaired.slice(0, MAX_LISTED_FAILURES)) out.push(`  ${r.folder} UID ${r.uid}: ${r.repairs.join(', ')} (refused: ${r.reason})`)
+    if (repaired.length > MAX_LISTED_FAILURES) out.push(`  ... and ${repaired.length - MAX_LISTED_FAILURES} more`)
+  }
+
   const dropped = droppedKeywordLines(result)
   if (dropped.length > 0) out.push('', 'Keywords the destination could not store (dropped):', ...dropped)
 

@@ -94,6 +94,25 @@ const STEPS: string[] = [
   CREATE INDEX messages_by_dest_uid ON messages (pair_id, dest_uid);
   CREATE INDEX messages_by_message_id ON messages (pair_id, message_id);
   `,
+  // repairs: the audit trail of --repair, one row per repaired message (its message row says where
+  // the copy is). stored = 0: the repaired APPEND was sent and its outcome is not known yet; a
+  // later run looks for a copy with stored_sha256 before sending it again.
+  `
+  CREATE TABLE repairs (
+    pair_id         INTEGER NOT NULL REFERENCES folder_pairs(id) ON DELETE CASCADE,
+    source_uid      INTEGER NOT NULL,
+    original_sha256 TEXT NOT NULL,
+    stored_sha256   TEXT NOT NULL,
+    stored_size     INTEGER NOT NULL,
+    repairs         TEXT NOT NULL,
+    reason          TEXT NOT NULL,
+    stored          INTEGER NOT NULL DEFAULT 0,
+    dest_uid        INTEGER,
+    run_id          INTEGER,
+    updated_at      TEXT NOT NULL,
+    PRIMARY KEY (pair_id, source_uid)
+  ) WITHOUT ROWID;
+  `,
 ]
 
 export const SCHEMA_VERSION = STEPS.length

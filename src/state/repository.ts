@@ -59,6 +59,43 @@ export interface RunTotals {
   bytes: number
 }
 
+/** A message stored repaired (--repair): what was refused, what was stored instead, and why. */
+export interface RepairRow {
+  sourceUid: number
+  originalSha256: string
+  storedSha256: string
+  storedSize: number
+  /** The repairs applied, in order (check/repair-kinds.ts names). */
+  repairs: string[]
+  /** The destination's refusal of the original. */
+  reason: string
+  /** false: the repaired APPEND was sent, its outcome unknown. */
+  stored: boolean
+  destUid: number | null
+}
+
+interface RawRepairRow {
+  source_uid: number
+  original_sha256: string
+  stored_sha256: string
+  stored_size: number
+  repairs: string
+  reason: string
+  stored: number
+  dest_uid: number | null
+}
+
+const toRepairRow = (r: RawRepairRow): RepairRow => ({
+  sourceUid: r.source_uid,
+  originalSha256: r.original_sha256,
+  storedSha256: r.stored_sha256,
+  storedSize: r.stored_size,
+  repairs: r.repairs === '' ? [] : r.repairs.split(','),
+  reason: r.reason,
+  stored: r.stored === 1,
+  destUid: r.dest_uid,
+})
+
 /** What a row looks like before it is written; updated_at and run_id are filled in here. */
 export type NewMessageRow = Omit<MessageRow, 'error'> & {error?: string | null}
 
@@ -388,5 +425,35 @@ export class StateRepository {
     this.#write(() => {
       for (const update of updates) statement.run(joinFlags(update.flags), stamp, pair.id, update.sourceUid)
     }, false)
+  }
+
+  /** The repair of a message, or undefined. */
+  repair(pair: PairRow, sourceUid: number): RepairRow | undefined {
+    const row = this.#stmt('SELECT * FROM repairs WHERE pair_id = ? AND source_uid = ?').get(pair.id, sourceUid) as RawRepairRow | undefined
+    return row && toRepairRow(row)
+  }
+
+  /** Before the repaired APPEND: what is about to be stored (stored = false until it is). */
+  intendRepair(pair: PairRow, row: Omit<RepairRow, 'stored' | 'destUid'>): void {
+    this.#stmt(
+      `INSERT OR REPLACE INTO repairs (pair_id, source_uid, original_sha256, stored_sha256, stored_size, repairs, reason, stored, dest_uid, run_id, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, 0, NULL, ?, ?)`,
+    ).run(pair.id, row.sourceUid, row.originalSha256, row.storedSha256, row.storedSize, row.repairs.join(','), row.reason, this.#runId, now())
+  }
+
+  /** The repaired copy is on the destination (at destUid when known). */
+  markRepairStored(pair: PairRow, sourceUid: number, destUid: number | null): void {
+    this.#stmt('UPDATE repairs SET stored = 1, dest_uid = ?, run_id = ?, updated_at = ? WHERE pair_id = ? AND source_uid = ?').run(
+      destUid,
+      this.#runId,
+      now(),
+      pair.id,
+      sourceUid,
+    )
+  }
+
+  /** The repaired copy was refused too: nothing was stored. */
+  forgetRepair(pair: PairRow, sourceUid: number): void {
+    this.#stmt('DELETE FROM repairs WHERE pair_id = ? AND source_uid = ?').run(pair.id, sourceUid)
   }
 }

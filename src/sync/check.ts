@@ -9,6 +9,7 @@
 import type {FolderMappingConfig} from '../config/mapping.js'
 import {refusedFolderName} from '../check/folder-names.js'
 import {inspectMessage, type Finding, type Problem} from '../check/inspect.js'
+import {serverNote, serverVerdict, type Verdict} from '../check/servers.js'
 import {ExitCode, MailferryError, describeError, exitMeaning} from '../errors.js'
 import type {StateReader} from '../state/reader.js'
 import type {MessageMeta, QuotaInfo, Store} from '../stores/store.js'
@@ -20,11 +21,14 @@ import {isSelected, type MessageSelection} from './select.js'
 /** RFC 5322 2.1.1: a header line longer than this is refused by strict servers. */
 export const HEADER_LINE_LIMIT = 998
 
-export interface LikelyRefused {
+/** A message with problems the destination does not simply accept. */
+export interface FlaggedMessage {
   folder: string
   uid: number
   /** Each problem found, at its first line. */
   findings: Finding[]
+  /** What the destination does with it (check/servers.ts): refused, altered, or may be refused (a server without known rules). */
+  verdict: Exclude<Verdict, 'accepted'>
 }
 
 export interface CheckFolder {
@@ -43,8 +47,8 @@ export interface CheckFolder {
   overMaxSize: number
   /** Keywords and flags of messages to copy that the destination folder cannot keep. */
   droppedFlags: string[]
-  /** Messages whose bytes strict servers refuse. */
-  likelyRefused: LikelyRefused[]
+  /** Messages the destination refuses, alters, or may refuse. */
+  flagged: FlaggedMessage[]
   error?: string
 }
 
@@ -73,9 +77,23 @@ export interface CheckResult {
   /** Mapping conflicts: a sync would stop before writing anything. */
   conflicts: string[]
   warnings: string[]
-  /** Problems found, each counted once, by kind. */
+  /** Problems found in flagged messages, by kind (a message counts once per kind). */
   problems: Partial<Record<Problem, number>>
-  totals: {folders: number; toCopy: number; toCopySize: number; overLimit: number; overMaxSize: number; refusedNames: number; droppedFlags: number; likelyRefused: number}
+  /** What the destination is known to do with those problems (check/servers.ts). */
+  notes: string[]
+  totals: {
+    folders: number
+    toCopy: number
+    toCopySize: number
+    overLimit: number
+    overMaxSize: number
+    refusedNames: number
+    droppedFlags: number
+    /** Messages the destination refuses, or may refuse (a server without known rules). */
+    likelyRefused: number
+    /** Messages the destination stores with other bytes. */
+    altered: number
+  }
   durationMs: number
   peakRssBytes?: number
 }
@@ -122,7 +140,7 @@ export async function runCheck(ctx: CheckContext, options: CheckOptions): Promis
       overLimit: [],
       overMaxSize: 0,
       droppedFlags: [],
-      likelyRefused: [],
+      flagged: [],
     }
     if (options.signal?.aborted) return row
     try {
@@ -145,7 +163,7 @@ export async function runCheck(ctx: CheckContext, options: CheckOptions): Promis
       const dropped = new Set<string>()
       for (const meta of toCopy) for (const flag of filterFlags(meta.flags.filter((f) => f.toLowerCase() !== '\\recent'), destFlags).dropped) dropped.add(flag)
       row.droppedFlags = [...dropped].sort()
-      row.likelyRefused = await inspectFolder(ctx.source, pair.source, toCopy, options)
+      row.flagged = await inspectFolder(ctx.source, pair.source, toCopy, options, caps.serverName)
     } catch (error) {
       if (error instanceof MailferryError && error.scope !== 'folder' && error.scope !== 'message') throw error
       row.error = describeError(error)
@@ -156,7 +174,9 @@ export async function runCheck(ctx: CheckContext, options: CheckOptions): Promis
 
   const quota = await checkQuota(ctx.dest, folders)
   const problems: Partial<Record<Problem, number>> = {}
-  for (const folder of folders) for (const message of folder.likelyRefused) for (const f of message.findings) problems[f.problem] = (problems[f.problem] ?? 0) + 1
+  for (const folder of folders) for (const message of folder.flagged) for (const f of message.findings) problems[f.problem] = (problems[f.problem] ?? 0) + 1
+  const notes = (Object.keys(problems) as Problem[]).map((problem) => serverNote(caps.serverName, problem)).filter((note): note is string => note !== undefined)
+  const flagged = folders.flatMap((f) => f.flagged)
   const sum = (pick: (f: CheckFolder) => number) => folders.reduce((total, f) => total + pick(f), 0)
   const totals = {
     folders: folders.length,
@@ -166,11 +186,12 @@ export async function runCheck(ctx: CheckContext, options: CheckOptions): Promis
     overMaxSize: sum((f) => f.overMaxSize),
     refusedNames: sum((f) => (f.refusedName ? 1 : 0)),
     droppedFlags: new Set(folders.flatMap((f) => f.droppedFlags)).size,
-    likelyRefused: sum((f) => f.likelyRefused.length),
+    likelyRefused: flagged.filter((m) => m.verdict !== 'altered').length,
+    altered: flagged.filter((m) => m.verdict === 'altered').length,
   }
   const blocked =
     plan.conflicts.length > 0 ||
-    totals.overLimit + totals.refusedNames + totals.droppedFlags + totals.likelyRefused > 0 ||
+    totals.overLimit + totals.refusedNames + totals.droppedFlags + flagged.length > 0 ||
     quota.some((q) => q.storage?.fits === false || q.messages?.fits === false) ||
     folders.some((f) => f.error)
   const exitCode = options.signal?.aborted ? ExitCode.interrupted : blocked ? ExitCode.partial : ExitCode.ok
@@ -189,6 +210,7 @@ export async function runCheck(ctx: CheckContext, options: CheckOptions): Promis
     conflicts: plan.conflicts,
     warnings,
     problems,
+    notes,
     totals,
     durationMs: Date.now() - started,
   }
@@ -211,12 +233,13 @@ async function permanentFlags(dest: Store, path: string): Promise<string[] | und
   }
 }
 
-/** Header blocks of the messages to copy (whole messages with --deep), inspected; the ones with findings. */
-async function inspectFolder(source: Store, path: string, messages: MessageMeta[], options: CheckOptions): Promise<LikelyRefused[]> {
-  const out: LikelyRefused[] = []
+/** Header blocks of the messages to copy (whole messages with --deep), inspected; those the destination does not simply accept. */
+async function inspectFolder(source: Store, path: string, messages: MessageMeta[], options: CheckOptions, server: string | undefined): Promise<FlaggedMessage[]> {
+  const out: FlaggedMessage[] = []
   if (messages.length === 0) return out
   const note = (uid: number, findings: Finding[]) => {
-    if (findings.length > 0) out.push({folder: path, uid, findings})
+    const verdict = serverVerdict(server, findings.map((f) => f.problem))
+    if (verdict !== 'accepted') out.push({folder: path, uid, findings, verdict})
   }
   if (!options.deep) {
     const headers = await source.fetchHeaders(path, messages.map((meta) => meta.uid))

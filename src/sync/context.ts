@@ -10,8 +10,9 @@ import type {FolderPair} from '../plan/plan.js'
 import type {FolderSnapshot, MessageRow, PairRow, StateRepository} from '../state/repository.js'
 import type {FolderStatus, MessageFlags, MessageMeta, Store} from '../stores/store.js'
 import type {ByteBudget} from './budget.js'
+import type {RepairKind} from '../check/repair-kinds.js'
 import type {RunControl} from './control.js'
-import type {FolderResult, MessageFailure, SyncListener} from './events.js'
+import type {FolderResult, MessageFailure, MessageRepaired, SyncListener} from './events.js'
 import {normalizeFlags} from './flags.js'
 import type {MessageSelection} from './select.js'
 
@@ -45,6 +46,8 @@ export interface SyncPolicy {
   maxErrors?: number
   /** --max-age, --min-age, --max-size: which new messages are copied at all (select.ts). */
   selection?: MessageSelection
+  /** --repair: what may be repaired in a message the destination refused (sync/repair.ts). */
+  repair?: readonly RepairKind[]
 }
 
 export interface EngineContext {
@@ -62,6 +65,7 @@ export interface EngineContext {
   /** Bounds the message bytes held in memory by copies in flight. */
   budget: ByteBudget
   failures: MessageFailure[]
+  repaired: MessageRepaired[]
   warnings: string[]
 }
 

@@ -10,6 +10,7 @@ import {recordFailure, type EngineContext, type Prepared} from './context.js'
 import {filterFlags, normalizeFlags} from './flags.js'
 import {headerHash} from './headers.js'
 import {resolveCandidates} from './prepare.js'
+import {appendRepaired} from './repair.js'
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex')
 
@@ -72,8 +73,9 @@ async function copyWithinBudget(ctx: EngineContext, prepared: Prepared, meta: Me
       appended = await ctx.dest.appendMessage(pair.dest, message.raw, kept, message.internalDate)
     } catch (error) {
       if (!(error instanceof MessageRejectedError)) throw error
-      recordFailure(ctx, prepared, meta, describeError(error))
-      return
+      // Refused: stored repaired (--repair), or recorded as failed.
+      appended = await appendRepaired(ctx, prepared, meta, message, kept, error)
+      if (!appended) return
     }
     ctx.hooks.afterAppend?.(ordinal)
     const sameValidity = appended.uidValidity === undefined || appended.uidValidity === destStatus?.uidValidity

@@ -14,6 +14,22 @@ export interface MessageFailure {
   reason: string
 }
 
+/** A message the destination refused, stored repaired (--repair); recorded in the state database. */
+export interface MessageRepaired {
+  /** Source folder path and UID. */
+  folder: string
+  uid: number
+  destFolder: string
+  /** Destination UID of the repaired copy, when the server said (UIDPLUS). */
+  destUid?: number
+  /** The repairs applied, in order. */
+  repairs: string[]
+  /** The destination's refusal of the original. */
+  reason: string
+  originalSha256: string
+  storedSha256: string
+}
+
 export interface FolderResult {
   source: string
   dest: string
@@ -82,6 +98,8 @@ export interface RunResult {
     bytes: number
   }
   failures: MessageFailure[]
+  /** Messages stored repaired by this run (--repair); always set by a sync. */
+  repaired?: MessageRepaired[]
   warnings: string[]
   /** What each store reports about its own work: retries, replaced sessions, keywords it could not keep. */
   stores: {source: StoreStats; dest: StoreStats}
@@ -100,6 +118,7 @@ export interface SyncEvents {
   'folder:planned': {source: string; toCopy: number; bytesToCopy: number; alreadyPresent: number}
   'message:copied': {source: string; uid: number; bytes: number}
   'message:failed': MessageFailure
+  'message:repaired': MessageRepaired
   'folder:done': FolderResult
   warning: {message: string}
 }

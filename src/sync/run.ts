@@ -102,6 +102,7 @@ export async function runSync(ctx: RunContext, options: RunOptions): Promise<Run
     policy: {mirror: false, deleteExtraneous: false, move: false, recheckRounds: 3, ...options.policy},
     maxQueued: options.concurrency * 4,
     failures: [],
+    repaired: [],
     warnings: [],
   }
   // A mapping conflict is a configuration error: thrown before the run is recorded or anything is
@@ -206,6 +207,7 @@ function assemble(
     folders,
     totals,
     failures: engine.failures,
+    repaired: engine.repaired,
     warnings: engine.warnings,
     stores: {source: ctx.source.stats(), dest: ctx.dest.stats()},
     error: error || undefined,

@@ -29,6 +29,7 @@ describe('inspectMessage', () => {
     assert.deepEqual(problems(msg('Subject: caf\xe9\n\nbody\n')), ['header-8bit@1'])
     assert.deepEqual(problems(msg('Subject: x\n\nbo\x00dy\n')), ['nul@3'])
     assert.deepEqual(problems(msg('From alice@example.com Mon Jan  1 00:00:00 2001\nSubject: x\n\nbody\n')), ['from-line@1'])
+    assert.deepEqual(problems(msg('Subject: x\nFrom  :<a@example.com>\nFrom: b@example.com\n\nbody\n')), ['from-header@2'])
     assert.deepEqual(problems(msg(`Subject: x\n\n${'y'.repeat(11000)}\n`), 10500), ['long-line@3'])
     assert.deepEqual(problems(msg(`Subject: x\n\n${'y'.repeat(11000)}\n`)), [], 'no limit given: not checked')
   })

@@ -80,6 +80,13 @@ describe('repairMessage', () => {
     )
   })
 
+  it('a From line further down the header block becomes a header field too', () => {
+    assert.equal(
+      text(repairMessage(msg('Subject: x\nFrom  :<a@example.com>\nFrom: b@example.com\n\nFrom the body\n'), ['from-line'])?.raw),
+      'Subject: x\r\nX-Mailferry-Mbox-From:  :<a@example.com>\r\nFrom: b@example.com\r\n\r\nFrom the body\r\n',
+    )
+  })
+
   it('header lines over 998 characters are folded at their last space before the limit; the unfolded value is unchanged', () => {
     const words = Array.from({length: 300}, (_, i) => `word${i}`).join(' ')
     const raw = msg(`Subject: ${words}\n\n${'x'.repeat(2000)}\n`)
