@@ -45,7 +45,7 @@ export interface OpenRun {
   log: Logger
   /** sync and watch: the state database, bound to both accounts. */
   state?: StateRepository
-  /** plan, dry-run and check: the state database read-only, when there is one. */
+  /** plan, dry-run, check and verify: the state database read-only, when there is one. */
   reader?: StateReader
   sourceName: string
   destName: string
@@ -147,7 +147,7 @@ export async function openRun(spec: RunSpec, intent: Intent, io: RunIO, open: ty
         dest.setAppendBarrier(() => repository.commit())
         state.groupCommits()
       }
-    } else if (intent !== 'verify') {
+    } else {
       reader = openStateReader(config.statePath)
       closeState = () => reader?.close()
     }

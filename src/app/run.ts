@@ -84,12 +84,19 @@ export function plan(spec: RunSpec, hooks: RunHooks, dryRun: boolean): Promise<P
   })
 }
 
-/** mailferry verify: both sides only read, no state. */
+/** The state's record of repaired copies, when the state database belongs to these accounts. */
+function repairedCopies(run: OpenRun) {
+  const reader = run.reader
+  if (!reader || (reader.accounts && (reader.accounts.source !== run.sourceName || reader.accounts.dest !== run.destName))) return undefined
+  return (source: string, dest: string) => reader.repaired(source, dest)
+}
+
+/** mailferry verify: both sides only read; the state database, when there is one, only for repaired copies. */
 export function verify(spec: RunSpec, hooks: RunHooks & Pick<VerifyOptions, 'onFolder'>): Promise<VerifyResult> {
   return withRun(spec, 'verify', hooks, async (run) => {
     const {config} = spec
     const result = await runVerify(
-      {source: run.source, dest: run.dest, sourceName: run.sourceName, destName: run.destName},
+      {source: run.source, dest: run.dest, sourceName: run.sourceName, destName: run.destName, repaired: repairedCopies(run)},
       {deep: config.settings.deep, concurrency: config.settings.concurrency, mapping: config.mapping, signal: hooks.signal, onFolder: hooks.onFolder},
     )
     return complete(result, spec)

@@ -117,7 +117,11 @@ export const SETTINGS = {
     scope: 'each side',
     help: 'Connections per side and messages in flight (default 4).',
   }),
-  state: path({commands: ['sync', 'watch', 'plan', 'check'], scope: 'run', help: 'State database path (default: one per account pair in the data directory; plan never creates it).'}),
+  state: path({
+    commands: ['sync', 'watch', 'plan', 'check', 'verify'],
+    scope: 'run',
+    help: 'State database path (default: one per account pair in the data directory; plan, check and verify only read it, never create it).',
+  }),
   connections: integer(1, 64, {commands: CONNECTING, scope: 'each side', help: 'Sessions per side (default: --concurrency).'}),
   retries: integer(0, 1000, {
     default: 8,

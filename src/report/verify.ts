@@ -11,7 +11,8 @@ export const MAX_LISTED_DIFFERENCES = 100
 function status(v: FolderVerdict): string {
   if (v.error) return `error: ${v.error}`
   if (v.destMissing) return 'destination folder missing'
-  return v.missing + v.extra + v.changed === 0 ? 'equal' : 'differs'
+  const repaired = v.repaired ? `, repaired (${v.repaired})` : ''
+  return (v.missing + v.extra + v.changed === 0 ? 'equal' : 'differs') + repaired
 }
 
 export function renderVerifyReport(result: VerifyResult): string {
@@ -61,7 +62,8 @@ export function renderVerifyReport(result: VerifyResult): string {
   for (const warning of result.warnings) out.push(`Warning: ${warning}`)
   out.push('')
   const hashed = result.deep ? `, ${formatBytes(t.bytesHashed)} hashed` : ''
-  out.push(`${t.folders} folder${t.folders === 1 ? '' : 's'}, ${t.equal} of ${t.sourceMessages} messages equal${hashed}, ${formatDuration(result.durationMs)}`)
+  const repaired = t.repaired > 0 ? `, repaired (${t.repaired}) as the state database records${result.deep ? ' (stored SHA-256 checked)' : ''}` : ''
+  out.push(`${t.folders} folder${t.folders === 1 ? '' : 's'}, ${t.equal} of ${t.sourceMessages} messages equal${repaired}${hashed}, ${formatDuration(result.durationMs)}`)
   out.push(`exit ${result.exitCode}: ${result.exitMeaning}`)
   return out.join('\n')
 }

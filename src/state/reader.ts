@@ -1,5 +1,5 @@
 /**
- * Read-only access to a state database, for `plan`, `sync --dry-run` and `status`: what is already
+ * Read-only access to a state database, for `plan`, `sync --dry-run`, `check`, `verify` and `status`: what is already
  * copied per folder pair, and the counts of the last run. Never creates the file, never migrates it, never takes the writer's lock (a running
  * sync may be writing; SQLite's WAL lets us read beside it).
  */
@@ -22,11 +22,22 @@ export interface StateReader {
   readonly accounts?: {source: string; dest: string}
   /** Copied source UIDs of one folder pair, or undefined when the pair was never synced. */
   copied(sourcePath: string, destPath: string): CopiedInFolder | undefined
+  /** Messages of one folder pair stored repaired (--repair), whose copy is on the destination. */
+  repaired(sourcePath: string, destPath: string): RepairedCopy[]
   /** Message rows per folder pair, by status, with the source's message count of the last complete sync. */
   folderCounts(): FolderCounts[]
   /** The most recent run row, if any. */
   lastRun(): LastRun | undefined
   close(): void
+}
+
+export interface RepairedCopy {
+  sourceUid: number
+  /** null when the destination did not say (no UIDPLUS). */
+  destUid: number | null
+  /** SHA-256 of what was stored. */
+  storedSha256: string
+  repairs: string[]
 }
 
 export interface FolderCounts {
@@ -85,6 +96,11 @@ export function openStateReader(path: string): StateReader | undefined {
        FROM folder_pairs p LEFT JOIN messages m ON m.pair_id = p.id
       GROUP BY p.id ORDER BY p.source_path`,
   )
+  // A database from before --repair has no repairs table (the reader never migrates).
+  const hasRepairs = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'repairs'").get() !== undefined
+  const repairQuery = hasRepairs
+    ? db.prepare('SELECT source_uid AS sourceUid, dest_uid AS destUid, stored_sha256 AS storedSha256, repairs FROM repairs WHERE pair_id = ? AND stored = 1')
+    : undefined
   const lastRunQuery = db.prepare('SELECT started_at AS startedAt, finished_at AS finishedAt, outcome, copied, failed, error FROM runs ORDER BY id DESC LIMIT 1')
   return {
     path,
@@ -93,6 +109,12 @@ export function openStateReader(path: string): StateReader | undefined {
       const pair = pairQuery.get(sourcePath, destPath) as {id: number; uidValidity: number | null} | undefined
       if (!pair) return undefined
       return {sourceUidValidity: pair.uidValidity, uids: new Set(uidQuery.all(pair.id) as number[])}
+    },
+    repaired(sourcePath, destPath) {
+      const pair = pairQuery.get(sourcePath, destPath) as {id: number} | undefined
+      if (!pair || !repairQuery) return []
+      const rows = repairQuery.all(pair.id) as Array<Omit<RepairedCopy, 'repairs'> & {repairs: string}>
+      return rows.map((row) => ({...row, repairs: row.repairs === '' ? [] : row.repairs.split(',')}))
     },
     folderCounts: () => countsQuery.all() as FolderCounts[],
     lastRun: () => lastRunQuery.get() as LastRun | undefined,

@@ -65,6 +65,8 @@ export interface FolderVerdict {
   missing: number
   extra: number
   changed: number
+  /** Copies stored repaired (--repair, recorded in the state database) that are as recorded: not a difference. */
+  repaired?: number
   /** Set when the folder could not be compared (it could not be opened...). */
   error?: string
 }
@@ -197,14 +199,53 @@ export interface FolderComparison {
 }
 
 /** Compares one folder pair whose both sides exist. */
+/** A copy the state database records as stored repaired: the destination UID and the SHA-256 of what was stored. */
+export interface RepairedRecord {
+  sourceUid: number
+  destUid: number | null
+  storedSha256: string
+  repairs: string[]
+}
+
 export function compareFolder(
   pair: {source: string; dest: string},
   source: VerifyMessage[],
   dest: VerifyMessage[],
+  repairedRecords: RepairedRecord[] = [],
 ): FolderComparison {
-  const {pairs, missing, extra} = pairMessages(source, dest)
   const base = {folder: pair.source, destFolder: pair.dest}
   const differences: MessageDifference[] = []
+  // A repaired copy differs from its source by design: it is paired by the recorded UIDs, and only
+  // its flags, internal date and (with --deep) the recorded SHA-256 of what was stored are compared.
+  const recorded = new Map(repairedRecords.filter((r) => r.destUid !== null).map((r) => [r.sourceUid, r]))
+  const destByUid = new Map(dest.map((m) => [m.uid, m]))
+  const repairedPairs: Array<[VerifyMessage, VerifyMessage, RepairedRecord]> = []
+  for (const m of source) {
+    const record = recorded.get(m.uid)
+    const copy = record && destByUid.get(record.destUid!)
+    if (record && copy) {
+      repairedPairs.push([m, copy, record])
+      destByUid.delete(copy.uid)
+    }
+  }
+  const inRepaired = new Set(repairedPairs.flatMap(([s, d]) => [s, d]))
+  const {pairs, missing, extra} = pairMessages(
+    source.filter((m) => !inRepaired.has(m)),
+    dest.filter((m) => !inRepaired.has(m)),
+  )
+  let repaired = 0
+  let changed = 0
+  for (const [s, d, record] of repairedPairs) {
+    const diffs: Difference[] = compareMessages(s, d).filter((diff) => diff.kind === 'flags' || diff.kind === 'internalDate')
+    if (d.bodyHash !== undefined && d.bodyHash !== record.storedSha256) diffs.push({kind: 'body', source: record.storedSha256, dest: d.bodyHash})
+    if (diffs.length === 0) {
+      repaired++
+      continue
+    }
+    changed++
+    differences.push({...base, kind: 'changed', sourceUid: s.uid, destUid: d.uid, messageId: s.messageId ?? d.messageId,
+      differences: diffs, text: `repaired copy (${record.repairs.join(', ')}, SHA-256 as recorded vs as stored): ${diffs.map(describeDifference).join('; ')}`})
+  }
   let equal = 0
   for (const m of missing) {
     differences.push({...base, kind: 'missing', sourceUid: m.uid, destUid: null, messageId: m.messageId, differences: [],
@@ -214,7 +255,6 @@ export function compareFolder(
     differences.push({...base, kind: 'extra', sourceUid: null, destUid: m.uid, messageId: m.messageId, differences: [],
       text: `only on the destination${describeMessage(m)}`})
   }
-  let changed = 0
   for (const [s, d] of pairs) {
     const diffs = compareMessages(s, d)
     if (diffs.length === 0) {
@@ -237,6 +277,7 @@ export function compareFolder(
       missing: missing.length,
       extra: extra.length,
       changed,
+      repaired,
     },
     differences,
   }

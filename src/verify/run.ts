@@ -1,7 +1,8 @@
 /**
  * One verify run: list both accounts, map the folders as sync does (plan/plan.ts), and compare every
  * folder pair through the Store contract. Reads only: the stores are opened read-only by the caller
- * (EXAMINE, BODY.PEEK), and no state database is used.
+ * (EXAMINE, BODY.PEEK). The state database is used only for the copies --repair stored (read-only):
+ * they differ from their source by design and are checked against what was recorded.
  *
  * Per folder it downloads the metadata listing (UID, FLAGS, INTERNALDATE, RFC822.SIZE, Message-ID) and
  * the header blocks (hashed as they arrive, 500 at a time); bodies only with --deep, one message per
@@ -16,7 +17,16 @@ import type {FolderPair} from '../plan/plan.js'
 import type {MessageMeta, Store} from '../stores/store.js'
 import {ByteBudget} from '../sync/budget.js'
 import {planRun} from '../sync/run.js'
-import {compareFolder, folderEqual, missingFolder, type FolderComparison, type FolderVerdict, type MessageDifference, type VerifyMessage} from './compare.js'
+import {
+  compareFolder,
+  folderEqual,
+  missingFolder,
+  type FolderComparison,
+  type FolderVerdict,
+  type MessageDifference,
+  type RepairedRecord,
+  type VerifyMessage,
+} from './compare.js'
 
 export interface VerifyContext {
   source: Store
@@ -24,6 +34,8 @@ export interface VerifyContext {
   /** Safe account descriptions for the report (no secrets). */
   sourceName: string
   destName: string
+  /** The state database's record of copies stored repaired (--repair), when there is one. */
+  repaired?: (sourcePath: string, destPath: string) => RepairedRecord[]
 }
 
 export interface VerifyOptions {
@@ -47,6 +59,8 @@ export interface VerifyTotals {
   missing: number
   extra: number
   changed: number
+  /** Copies stored repaired (--repair) and as recorded in the state database. */
+  repaired: number
   /** Bytes downloaded and hashed with --deep (both sides). */
   bytesHashed: number
 }
@@ -122,6 +136,7 @@ export async function runVerify(ctx: VerifyContext, options: VerifyOptions): Pro
     missing: sum((v) => v.missing),
     extra: sum((v) => v.extra),
     changed: sum((v) => v.changed),
+    repaired: sum((v) => v.repaired ?? 0),
     bytesHashed: hashed.bytes,
   }
   const finishedAt = new Date()
@@ -175,7 +190,7 @@ async function verifyFolder(ctx: VerifyContext, pair: FolderPair, options: Verif
     loadSide(ctx.source, pair.source, options, hashed),
     loadSide(ctx.dest, pair.dest, options, hashed),
   ])
-  return compareFolder(pair, source, dest)
+  return compareFolder(pair, source, dest, ctx.repaired?.(pair.source, pair.dest))
 }
 
 /** Metadata, header hashes and (with --deep) message hashes of one folder. */

@@ -147,12 +147,27 @@ describe('--repair with a Cyrus destination', {skip}, () => {
     const again = await runCli(args('sync', users, state, ['--repair', REPAIRS.join(',')]), env())
     assert.equal(again.code, 0, again.stderr)
     assert.equal(again.json.totals.copied, 0)
-    const human = await runCli(args('sync', users, state, ['--repair', REPAIRS.join(',')]).filter((a) => a !== '--json'), env())
-    assert.equal(human.code, 0, human.stderr)
+    const summary = await runCli(args('sync', users, state, ['--repair', REPAIRS.join(',')]).filter((a) => a !== '--json'), env())
+    assert.equal(summary.code, 0, summary.stderr)
     const plainAgain = await runCli(args('sync', users, state), env())
     assert.equal(plainAgain.code, 0, plainAgain.stderr)
     assert.equal(plainAgain.json.totals.copied, 0)
     const destCount = Object.values(await snapshot(cyrus, users.dest)).reduce((n, list) => n + list.length, 0)
     assert.equal(destCount, total)
+
+    // verify knows the repaired copies from the state: no difference, "repaired (N)"; --deep checks the stored SHA-256.
+    for (const deep of [false, true]) {
+      const verified = await runCli(args('verify', users, state, deep ? ['--deep'] : []), env())
+      assert.equal(verified.code, 0, `${verified.stdout.slice(0, 3000)}\n${verified.stderr}`)
+      assert.equal(verified.json.totals.repaired, refused.size)
+      assert.equal(verified.json.totals.equal + verified.json.totals.repaired, total)
+      assert.deepEqual(verified.json.differences, [])
+    }
+    const human = await runCli(args('verify', users, state).filter((a) => a !== '--json'), env())
+    assert.equal(human.code, 0)
+    assert.match(human.stdout, new RegExp(`repaired \\(${refused.size}\\) as the state database records`))
+    // Without the state database the repaired copies are differences, as they are.
+    const blind = await runCli(args('verify', users, join(tmp.dir, 'none.sqlite')), env())
+    assert.equal(blind.code, 1)
   })
 })

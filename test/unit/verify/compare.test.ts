@@ -154,3 +154,23 @@ test('exit codes: 0 equal, 1 different, 5 a folder could not be compared, 130 in
   assert.equal(verifyExitCode([different, {...equal, error: 'cannot open'}], false), 5)
   assert.equal(verifyExitCode([equal], true), 130)
 })
+
+test('a copy stored repaired pairs by its recorded UIDs: "repaired", not a difference, unless flags, date or the stored hash differ', () => {
+  const record = {sourceUid: 1, destUid: 7, storedSha256: 'stored', repairs: ['headers']}
+  const source = [msg(1, {size: 900, headerHash: 'bad'}), msg(2)]
+  const repairedCopy = msg(7, {size: 950, headerHash: 'fixed', messageId: '<other>'})
+  const plain = compareFolder({source: 'INBOX', dest: 'INBOX'}, source, [repairedCopy, msg(2)], [record])
+  assert.deepEqual([plain.verdict.equal, plain.verdict.repaired, plain.verdict.changed, plain.verdict.missing, plain.verdict.extra], [1, 1, 0, 0, 0])
+  assert.ok(folderEqual(plain.verdict))
+  // --deep: the copy's SHA-256 is the recorded one, or it is a difference.
+  const deepOk = compareFolder({source: 'INBOX', dest: 'INBOX'}, source, [{...repairedCopy, bodyHash: 'stored'}, msg(2)], [record])
+  assert.equal(deepOk.verdict.repaired, 1)
+  const deepBad = compareFolder({source: 'INBOX', dest: 'INBOX'}, source, [{...repairedCopy, bodyHash: 'tampered'}, msg(2)], [record])
+  assert.deepEqual([deepBad.verdict.repaired, deepBad.verdict.changed], [0, 1])
+  assert.match(deepBad.differences[0].text, /^repaired copy \(headers/)
+  // Flags still count; without the record it is a missing and an extra message.
+  const flags = compareFolder({source: 'INBOX', dest: 'INBOX'}, source, [{...repairedCopy, flags: []}, msg(2)], [record])
+  assert.equal(flags.verdict.changed, 1)
+  const blind = compareFolder({source: 'INBOX', dest: 'INBOX'}, source, [repairedCopy, msg(2)])
+  assert.deepEqual([blind.verdict.missing, blind.verdict.extra], [1, 1])
+})

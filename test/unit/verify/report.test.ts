@@ -17,7 +17,7 @@ function result(comparisons: ReturnType<typeof compareFolder>[], exitCode: numbe
     ok: exitCode === 0, exitCode, exitMeaning: exitMeaning(exitCode, 'verify'), source: 'a@src:143', dest: 'a@dst:143', deep: false,
     startedAt: '', finishedAt: '', durationMs: 1500, folders,
     totals: {folders: folders.length, foldersMissing: 0, sourceMessages: sum('sourceMessages'), destMessages: sum('destMessages'),
-      equal: sum('equal'), missing: sum('missing'), extra: sum('extra'), changed: sum('changed'), bytesHashed: 0},
+      equal: sum('equal'), missing: sum('missing'), extra: sum('extra'), changed: sum('changed'), repaired: 0, bytesHashed: 0},
     differences: comparisons.flatMap((c) => c.differences), unmappedDestFolders: ['Trash'], skippedSourceFolders: [], warnings: [],
   }
 }
