@@ -51,3 +51,20 @@ test('an over-size message is reported and every other message is copied', async
   assert.match(again.stdout, /INBOX UID 5: /)
   assert.equal(((await snapshot(dest, users.dest)).INBOX ?? []).length, 9)
 })
+
+test('--repair leaves a refusal no repair fixes (over the size limit) as it was: refused, listed, nothing recorded as repaired', async () => {
+  const users = {source: freshUser('src'), dest: freshUser('dst')}
+  const state = join(tmp.dir, `${users.source}.sqlite`)
+  const small = generateMessages(3, {seed: 6, meanSize: 3000})
+  const [big] = generateMessages(1, {seed: 7, largeSizes: [600_000]}).filter((m) => m.raw.length > 500_000)
+  await seed(source, users.source, {INBOX: [...small, big]})
+  const {args, env} = syncArgs(source, dest, users, state)
+  const run = await runCli([...args, '--repair', 'headers,nul,from-line,long-lines', '--json'], env)
+  assert.equal(run.code, 1, run.stderr)
+  assert.equal(run.json.totals.copied, 3)
+  assert.deepEqual(run.json.repaired, [])
+  assert.equal(run.json.failures.length, 1)
+  assert.equal(run.json.failures[0].uid, 4)
+  assert.match(run.json.failures[0].reason, /no repair of --repair headers,nul,from-line,long-lines applies/)
+  assert.equal(((await snapshot(dest, users.dest)).INBOX ?? []).length, 3)
+})

@@ -170,4 +170,25 @@ describe('--repair with a Cyrus destination', {skip}, () => {
     const blind = await runCli(args('verify', users, join(tmp.dir, 'none.sqlite')), env())
     assert.equal(blind.code, 1)
   })
+
+  test('a repaired APPEND cut off (the process killed before its answer) is found by its stored hash on the next run, not stored twice', async () => {
+    const users = {source: freshUser('rk-src'), dest: freshUser('rk-dst')}
+    const state = join(tmp.dir, `${users.source}.sqlite`)
+    const bad = generated()[0]
+    await seed(source, users.source, {INBOX: [bad]})
+    const repair = ['--repair', 'headers']
+    // APPEND command 1 is the original (refused), command 2 the repaired copy: killed once it is sent.
+    const killed = await runCli(args('sync', users, state, [...repair, '--debug-kill-at', 'append-sent:2']), env())
+    assert.equal(killed.signal, 'SIGKILL', killed.stderr)
+    // Cyrus stored it: the next run must recognise it, though its bytes are not the source's.
+    for (let i = 0; i < 50 && ((await snapshot(cyrus, users.dest)).INBOX ?? []).length === 0; i++) await new Promise((r) => setTimeout(r, 100))
+    assert.equal(((await snapshot(cyrus, users.dest)).INBOX ?? []).length, 1, 'the repaired copy landed before the kill')
+    const again = await runCli(args('sync', users, state, repair), env())
+    assert.equal(again.code, 0, `${again.stdout.slice(0, 2000)}\n${again.stderr}`)
+    assert.equal(again.json.repaired.length, 1)
+    const inbox = (await snapshot(cyrus, users.dest)).INBOX ?? []
+    assert.equal(inbox.length, 1, 'one repaired copy')
+    assert.equal(inbox[0].sha256, sha256(repairMessage(crlfOnly(bad.raw), ['headers'])!.raw))
+    assert.equal(again.json.repaired[0].destUid !== undefined, true)
+  })
 })

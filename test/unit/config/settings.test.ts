@@ -25,6 +25,14 @@ describe('settings', () => {
     assert.throws(() => resolveSettings({maxAge: 1, minAge: 2}, {}, paths), /--min-age: 2 days is not less than --max-age 1/)
   })
 
+  it('--repair: a comma-separated list (or a YAML list) of known repairs, none by default', () => {
+    assert.deepEqual(defaultSettings().repair, [])
+    assert.deepEqual(resolveSettings({}, {repair: 'headers, nul,headers'}, paths).repair, ['headers', 'nul'])
+    assert.deepEqual(validateFileSettings({repair: ['from-line', 'long-lines']}).repair, ['from-line', 'long-lines'])
+    assert.throws(() => resolveSettings({}, {repair: 'headers,body'}, paths), /^ConfigKeyError: --repair: unknown repair "body"; expected headers, nul, from-line, long-lines$/)
+    assert.throws(() => validateFileSettings({repair: 3}), /repair: expected a comma-separated list/)
+  })
+
   it('defaults < file < flags; paths resolved by where they were written; a boolean flag not given keeps the file', () => {
     const defaults = defaultSettings()
     assert.equal(defaults.concurrency, 4)
