@@ -427,6 +427,21 @@ export class StateRepository {
     }, false)
   }
 
+  /**
+   * A message is stored repaired: its row describes the copy (size, header and whole-message hashes),
+   * so the claim checks that compare a row with its copy (claims.ts) hold for it.
+   */
+  setStoredForm(pair: PairRow, sourceUid: number, form: {size: number; headerHash: string; fingerprint: string}): void {
+    this.#stmt('UPDATE messages SET size = ?, header_hash = ?, fingerprint = ?, updated_at = ? WHERE pair_id = ? AND source_uid = ?').run(
+      form.size,
+      form.headerHash,
+      form.fingerprint,
+      now(),
+      pair.id,
+      sourceUid,
+    )
+  }
+
   /** The repair of a message, or undefined. */
   repair(pair: PairRow, sourceUid: number): RepairRow | undefined {
     const row = this.#stmt('SELECT * FROM repairs WHERE pair_id = ? AND source_uid = ?').get(pair.id, sourceUid) as RawRepairRow | undefined

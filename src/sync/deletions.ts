@@ -72,7 +72,15 @@ export async function moveSources(ctx: EngineContext, prepared: Prepared, recopy
   if (rows.length === 0) return
   const claimedElsewhere = new Set(all.filter((row) => row.destUid !== null && !present.has(row.sourceUid)).map((row) => row.destUid!))
   const withoutUid = new Set(rows.filter((row) => row.destUid === null).map((row) => row.sourceUid))
-  const input = {source: ctx.source, dest: ctx.dest, sourcePath: pair.source, destPath: pair.dest, destUidValidity: pairRow.destUidValidity, claimedElsewhere}
+  const input = {
+    source: ctx.source,
+    dest: ctx.dest,
+    sourcePath: pair.source,
+    destPath: pair.dest,
+    destUidValidity: pairRow.destUidValidity,
+    claimedElsewhere,
+    repaired: (uid: number) => ctx.state.repair(pairRow, uid),
+  }
   const first = await proveCopies(input, rows)
   let proven = first.proven
   let unproven = first.unproven

@@ -25,6 +25,8 @@ export interface ProofInput {
   destUidValidity: number | null
   /** Destination UIDs claimed by rows not being proven (never taken for a row without a UID). */
   claimedElsewhere: Set<number>
+  /** The hashes recorded for a message stored repaired (--repair), whose copy differs from it by design. */
+  repaired?: (sourceUid: number) => {originalSha256: string; storedSha256: string; stored: boolean} | undefined
 }
 
 export interface CopyProof {
@@ -44,8 +46,10 @@ export async function proveCopies(input: ProofInput, rows: MessageRow[]): Promis
     const reason = `the destination folder's UIDVALIDITY changed (${input.destUidValidity} -> ${status.uidValidity})`
     return {proven: [], unproven: rows.map((row) => ({row, reason}))}
   }
-  const withUid = rows.filter((row) => row.destUid !== null)
+  const isRepaired = (row: MessageRow) => row.destUid !== null && input.repaired?.(row.sourceUid)?.stored === true
+  const withUid = rows.filter((row) => row.destUid !== null && !isRepaired(row))
   const withoutUid = rows.filter((row) => row.destUid === null)
+  await proveRepaired(input, rows.filter(isRepaired), proof)
   await proveByUid(input, withUid, proof)
   if (withoutUid.length > 0) await proveByContent(input, withoutUid, proof)
   return proof
@@ -75,6 +79,25 @@ async function proveByUid(input: ProofInput, rows: MessageRow[], proof: CopyProo
     else if (!dest) proof.unproven.push({row, reason: `its copy (destination UID ${row.destUid}) vanished while it was checked`})
     else if (sha256(source) !== sha256(dest) || (row.headerHash !== null && row.headerHash !== sha256(dest))) {
       proof.unproven.push({row, reason: `destination UID ${row.destUid} has other headers than the source message`})
+    } else proof.proven.push(row)
+  }
+}
+
+/**
+ * A repaired copy: its destination UID holds exactly the bytes recorded as stored, and the source
+ * message is still the one that was repaired (both whole messages hashed).
+ */
+async function proveRepaired(input: ProofInput, rows: MessageRow[], proof: CopyProof): Promise<void> {
+  for (const row of rows) {
+    const record = input.repaired!(row.sourceUid)!
+    const [source, copy] = await Promise.all([
+      input.source.fetchMessage(input.sourcePath, row.sourceUid),
+      input.dest.fetchMessage(input.destPath, row.destUid!),
+    ])
+    if (!source) proof.unproven.push({row, reason: 'the source message vanished while its copy was checked'})
+    else if (!copy) proof.unproven.push({row, reason: `its repaired copy (destination UID ${row.destUid}) is no longer on the destination`})
+    else if (sha256(copy.raw) !== record.storedSha256 || sha256(source.raw) !== record.originalSha256) {
+      proof.unproven.push({row, reason: `destination UID ${row.destUid} is not the repaired copy recorded for it`})
     } else proof.proven.push(row)
   }
 }

@@ -2,10 +2,10 @@
  * --repair in the copy path: a message the destination has just refused is repaired with the
  * allowed repairs it needs (check/repair.ts) and appended once more. The state records, before that
  * APPEND, the original's and the repaired bytes' SHA-256 and the repairs (the audit trail); after
- * it, where the copy is. An APPEND cut off with its outcome unknown is settled by the next attempt:
- * a destination message with the recorded size and SHA-256 that no other row claims is the copy,
- * so a repaired message is never stored twice (recognition by content cannot find it: its bytes
- * are not the source's).
+ * it, where the copy is. A message repaired before (an APPEND cut off with its outcome unknown, or a
+ * row dropped to copy it again) is looked for first: a destination message with the recorded size
+ * and SHA-256 that no other row claims is its copy, so a repaired message is never stored twice
+ * (recognition by content cannot find it: its bytes are not the source's).
  */
 import {createHash} from 'node:crypto'
 
@@ -13,6 +13,7 @@ import {repairMessage} from '../check/repair.js'
 import {MessageRejectedError, describeError} from '../errors.js'
 import type {AppendResult, FetchedMessage, MessageMeta} from '../stores/store.js'
 import {recordFailure, type EngineContext, type Prepared} from './context.js'
+import {headerHash} from './headers.js'
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex')
 
@@ -49,9 +50,12 @@ export async function appendRepaired(
     repairs: repaired.applied,
     reason,
   }
+  // The row describes the copy from now on (undone by recordFailure if the repaired form is refused too).
+  ctx.state.setStoredForm(pairRow, meta.uid, {size: record.storedSize, headerHash: headerHash(repaired.raw), fingerprint: record.storedSha256})
   const earlier = ctx.state.repair(pairRow, meta.uid)
   let appended: AppendResult | undefined
-  if (earlier && !earlier.stored && earlier.storedSha256 === record.storedSha256) {
+  // Sent before (cut off, or its row was dropped to copy it again): its copy may be there already.
+  if (earlier && earlier.storedSha256 === record.storedSha256) {
     const uid = await findCopy(ctx, prepared, record.storedSize, record.storedSha256)
     if (uid !== undefined) appended = {uid, uidValidity: prepared.destStatus?.uidValidity}
   }

@@ -190,5 +190,33 @@ describe('--repair with a Cyrus destination', {skip}, () => {
     assert.equal(inbox.length, 1, 'one repaired copy')
     assert.equal(inbox[0].sha256, sha256(repairMessage(crlfOnly(bad.raw), ['headers'])!.raw))
     assert.equal(again.json.repaired[0].destUid !== undefined, true)
+
+    // A later APPEND cut off makes the next run check every claim against the destination: the
+    // repaired copy's claim holds (its row describes the copy), nothing is re-matched or renumbered.
+    await seed(source, users.source, {INBOX: generateMessages(1, {seed: 34})})
+    const cut = await runCli(args('sync', users, state, [...repair, '--debug-kill-at', 'append-sent:1']), env())
+    assert.equal(cut.signal, 'SIGKILL', cut.stderr)
+    const settled = await runCli(args('sync', users, state, repair), env())
+    assert.equal(settled.code, 0, settled.stderr)
+    assert.deepEqual(settled.json.warnings.filter((w: string) => /renumbered/.test(w)), [])
+    assert.equal(((await snapshot(cyrus, users.dest)).INBOX ?? []).length, 2)
+    const verified = await runCli(args('verify', users, state, ['--deep']), env())
+    assert.equal(verified.code, 0, verified.stdout.slice(0, 2000))
+    assert.equal(verified.json.totals.repaired, 1)
+  })
+
+  test('--move proves a repaired copy by its recorded hashes, then deletes the source; nothing is stored twice', async () => {
+    const users = {source: freshUser('rm-src'), dest: freshUser('rm-dst')}
+    const state = join(tmp.dir, `${users.source}.sqlite`)
+    const [bad, clean] = [generated()[0], generateMessages(1, {seed: 33})[0]]
+    await seed(source, users.source, {INBOX: [bad, clean]})
+    const run = await runCli(args('sync', users, state, ['--repair', 'headers', '--move']), env())
+    assert.equal(run.code, 0, `${run.stdout.slice(0, 2000)}\n${run.stderr}`)
+    assert.equal(run.json.repaired.length, 1)
+    assert.equal(run.json.totals.sourceDeleted, 2)
+    assert.deepEqual((await snapshot(source, users.source)).INBOX ?? [], [])
+    const inbox = (await snapshot(cyrus, users.dest)).INBOX ?? []
+    assert.equal(inbox.length, 2)
+    assert.ok(inbox.some((m) => m.sha256 === sha256(repairMessage(crlfOnly(bad.raw), ['headers'])!.raw)))
   })
 })
