@@ -22,7 +22,7 @@ export const REPAIRED_HEADER = 'X-Mailferry-Repaired-Header'
 export const MBOX_FROM_HEADER = 'X-Mailferry-Mbox-From'
 
 /** Which repair handles each problem inspect.ts finds. */
-const REPAIR_FOR: Record<Problem, RepairKind> = {
+export const REPAIR_FOR: Record<Problem, RepairKind> = {
   'header-syntax': 'headers',
   'header-8bit': 'headers',
   nul: 'nul',

@@ -10,7 +10,7 @@ import {recordFailure, type EngineContext, type Prepared} from './context.js'
 import {filterFlags, normalizeFlags} from './flags.js'
 import {headerHash} from './headers.js'
 import {resolveCandidates} from './prepare.js'
-import {appendRepaired} from './repair.js'
+import {appendCopy} from './repair.js'
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex')
 
@@ -68,15 +68,9 @@ async function copyWithinBudget(ctx: EngineContext, prepared: Prepared, meta: Me
     ])
     const ordinal = ctx.control.nextAppend()
     ctx.hooks.beforeAppend?.(ordinal)
-    let appended
-    try {
-      appended = await ctx.dest.appendMessage(pair.dest, message.raw, kept, message.internalDate)
-    } catch (error) {
-      if (!(error instanceof MessageRejectedError)) throw error
-      // Refused: stored repaired (--repair), or recorded as failed.
-      appended = await appendRepaired(ctx, prepared, meta, message, kept, error)
-      if (!appended) return
-    }
+    // Refused (or, with --repair, known to be altered): stored repaired, or recorded as failed.
+    const appended = await appendCopy(ctx, prepared, meta, message, kept)
+    if (!appended) return
     ctx.hooks.afterAppend?.(ordinal)
     const sameValidity = appended.uidValidity === undefined || appended.uidValidity === destStatus?.uidValidity
     ctx.state.markCopied(pairRow, meta.uid, appended.uid !== undefined && sameValidity ? appended.uid : null)

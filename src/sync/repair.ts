@@ -1,6 +1,6 @@
 /**
- * --repair in the copy path: a message the destination has just refused is repaired with the
- * allowed repairs it needs (check/repair.ts) and appended once more. The state records, before that
+ * --repair in the copy path: a message the destination has just refused (or is known to alter) is
+ * repaired with the allowed repairs it needs (check/repair.ts) and appended once more (or instead). The state records, before that
  * APPEND, the original's and the repaired bytes' SHA-256 and the repairs (the audit trail); after
  * it, where the copy is. A message repaired before (an APPEND cut off with its outcome unknown, or a
  * row dropped to copy it again) is looked for first: a destination message with the recorded size
@@ -9,27 +9,62 @@
  */
 import {createHash} from 'node:crypto'
 
-import {repairMessage} from '../check/repair.js'
+import {inspectMessage} from '../check/inspect.js'
+import {REPAIR_FOR, repairMessage} from '../check/repair.js'
+import type {RepairKind} from '../check/repair-kinds.js'
+import {serverNote, serverVerdict} from '../check/servers.js'
 import {MessageRejectedError, describeError} from '../errors.js'
 import type {AppendResult, FetchedMessage, MessageMeta} from '../stores/store.js'
 import {recordFailure, type EngineContext, type Prepared} from './context.js'
-import {headerHash} from './headers.js'
+import {headerBlock, headerHash} from './headers.js'
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex')
 
 /**
- * After `refusal` of `message`: its repaired copy's APPEND result, or undefined when there is none
- * (the failure is then recorded, as without --repair).
+ * Step 5's APPEND of one message, with --repair: a message the destination is known to alter
+ * (check/servers.ts: Cyrus replaces raw 8-bit header bytes with X, Dovecot drops NUL bytes) is
+ * repaired first when a listed repair fixes what it would alter; a message the destination refuses is
+ * repaired then. Returns the APPEND result, or undefined when the message failed (recorded).
  */
-export async function appendRepaired(
+export async function appendCopy(
   ctx: EngineContext,
   prepared: Prepared,
   meta: MessageMeta,
   message: FetchedMessage,
   flags: string[],
-  refusal: MessageRejectedError,
 ): Promise<AppendResult | undefined> {
-  const reason = describeError(refusal)
+  const allowed = ctx.policy.repair ?? []
+  const alteredBecause = allowed.length > 0 ? alteration(ctx.dest.capabilities().serverName, message.raw, allowed) : undefined
+  if (alteredBecause) return appendRepaired(ctx, prepared, meta, message, flags, alteredBecause)
+  try {
+    return await ctx.dest.appendMessage(prepared.pair.dest, message.raw, flags, message.internalDate)
+  } catch (error) {
+    if (!(error instanceof MessageRejectedError)) throw error
+    return appendRepaired(ctx, prepared, meta, message, flags, describeError(error))
+  }
+}
+
+/** What the destination would alter in this message that an allowed repair fixes (its known rules), or undefined. */
+function alteration(server: string | undefined, raw: Buffer, allowed: readonly RepairKind[]): string | undefined {
+  const problems = inspectMessage(headerBlock(raw)).map((finding) => finding.problem)
+  if (raw.includes(0)) problems.push('nul')
+  const altered = [...new Set(problems)].filter((problem) => serverVerdict(server, [problem]) === 'altered' && allowed.includes(REPAIR_FOR[problem]))
+  if (altered.length === 0) return undefined
+  return `not sent as it is: ${altered.map((problem) => serverNote(server, problem) ?? problem).join('; ')}`
+}
+
+/**
+ * After `reason` (the destination's refusal, or what it would alter): the repaired copy's APPEND
+ * result, or undefined when there is none (the failure is then recorded, as without --repair).
+ */
+async function appendRepaired(
+  ctx: EngineContext,
+  prepared: Prepared,
+  meta: MessageMeta,
+  message: FetchedMessage,
+  flags: string[],
+  reason: string,
+): Promise<AppendResult | undefined> {
   const allowed = ctx.policy.repair ?? []
   if (allowed.length === 0) {
     recordFailure(ctx, prepared, meta, reason)
