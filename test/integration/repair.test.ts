@@ -219,4 +219,24 @@ describe('--repair with a Cyrus destination', {skip}, () => {
     assert.equal(inbox.length, 2)
     assert.ok(inbox.some((m) => m.sha256 === sha256(repairMessage(crlfOnly(bad.raw), ['headers'])!.raw)))
   })
+
+  test('raw 8-bit header bytes, which Cyrus would replace with X: check says "altered"; --repair headers encodes them before the APPEND', async () => {
+    const users = {source: freshUser('r8-src'), dest: freshUser('r8-dst')}
+    const state = join(tmp.dir, `${users.source}.sqlite`)
+    const eightBit = message(['From: "J\xfcrgen M\xfcller" <j@example.com>', 'Subject: Gr\xfc\xdfe', 'Message-ID: <r8@example.com>'], 'Body.\r\n', '8bit')
+    await seed(source, users.source, {INBOX: [eightBit]})
+    const checked = await runCli(args('check', users, state), env())
+    assert.equal(checked.code, 1)
+    assert.deepEqual(checked.json.folders[0].flagged.map((m: any) => [m.uid, m.verdict]), [[1, 'altered']])
+    assert.match(checked.json.notes.join(' '), /Cyrus replaces raw 8-bit header bytes/)
+    const run = await runCli(args('sync', users, state, ['--repair', 'headers']), env())
+    assert.equal(run.code, 0, `${run.stdout.slice(0, 2000)}\n${run.stderr}`)
+    assert.equal(run.json.repaired.length, 1)
+    assert.match(run.json.repaired[0].reason, /^not sent as it is: Cyrus replaces raw 8-bit header bytes/)
+    const expected = repairMessage(crlfOnly(eightBit.raw), ['headers'])!.raw
+    assert.equal(((await snapshot(cyrus, users.dest)).INBOX ?? [])[0]?.sha256, sha256(expected))
+    const verified = await runCli(args('verify', users, state, ['--deep']), env())
+    assert.equal(verified.code, 0, verified.stdout.slice(0, 2000))
+    assert.equal(verified.json.totals.repaired, 1)
+  })
 })
