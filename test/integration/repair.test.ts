@@ -239,4 +239,18 @@ describe('--repair with a Cyrus destination', {skip}, () => {
     assert.equal(verified.code, 0, verified.stdout.slice(0, 2000))
     assert.equal(verified.json.totals.repaired, 1)
   })
+
+  test('check names a folder Cyrus refuses to create (a double quote), as the sync then meets it', async () => {
+    const users = {source: freshUser('rq-src'), dest: freshUser('rq-dst')}
+    const state = join(tmp.dir, `${users.source}.sqlite`)
+    await seed(source, users.source, {INBOX: generateMessages(1, {seed: 35}), 'Say "hi"': generateMessages(1, {seed: 36})})
+    const checked = await runCli(args('check', users, state), env())
+    assert.equal(checked.code, 1, checked.stderr)
+    const quoted = checked.json.folders.find((f: any) => f.source === 'Say "hi"')
+    assert.match(quoted.refusedName, /Cyrus refuses "/)
+    assert.equal(checked.json.totals.refusedNames, 1)
+    const run = await runCli(args('sync', users, state), env())
+    assert.notEqual(run.code, 0)
+    assert.match(run.json.folders.find((f: any) => f.source === 'Say "hi"').error, /could not create/)
+  })
 })

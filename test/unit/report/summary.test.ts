@@ -134,6 +134,13 @@ describe('renderSummary', () => {
     assert.ok(text.includes('  INBOX: k26, k27 (no room left in the folder)'))
   })
 
+  it('lists the messages stored repaired (folder, UID, repairs, the refusal)', () => {
+    const repaired = [{folder: 'INBOX', uid: 7, destFolder: 'INBOX', destUid: 3, repairs: ['from-line', 'headers'], reason: 'Message contains invalid header', originalSha256: 'a', storedSha256: 'b'}]
+    const text = renderSummary(run([folder({source: 'INBOX', copied: 1})], {repaired}))
+    assert.match(text, /Refused, then stored repaired \(1; recorded in the state database\):\n  INBOX UID 7: from-line, headers \(refused: Message contains invalid header\)/)
+    assert.doesNotMatch(renderSummary(run([folder({source: 'INBOX', copied: 1})])), /repaired/)
+  })
+
   it('reports a run that stopped early', () => {
     const out = renderSummary(
       run([folder({source: 'INBOX', copied: 10})], {error: 'connection lost', exitCode: ExitCode.connection}),
