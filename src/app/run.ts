@@ -115,6 +115,7 @@ export function check(spec: RunSpec, hooks: RunHooks): Promise<CheckResult> {
         deep: s.deep,
         concurrency: s.concurrency,
         signal: hooks.signal,
+        limits: 'host' in spec.config.dest ? {maxMessageSize: spec.config.dest.maxMessageSize, maxLineLength: spec.config.dest.maxLineLength} : undefined,
       },
     )
     return complete(result, spec)

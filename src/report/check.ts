@@ -83,7 +83,7 @@ export function renderCheck(result: CheckResult): string {
   }
   const over = result.folders.filter((f) => f.overLimit.length > 0)
   if (over.length > 0) {
-    out.push('', `Over the destination's APPENDLIMIT (refused): ${over.map((f) => `${f.source} UIDs ${f.overLimit.join(',')}`).join('; ')}`)
+    out.push('', `Over the destination's size limit (APPENDLIMIT or maxMessageSize; refused): ${over.map((f) => `${f.source} UIDs ${f.overLimit.join(',')}`).join('; ')}`)
   }
   if (t.overMaxSize > 0) out.push('', `${t.overMaxSize} messages are over --max-size and would not be copied.`)
   if (result.warnings.length > 0) out.push('', 'Warnings:', ...result.warnings.map((w) => `  ${w}`))

@@ -113,6 +113,8 @@ export interface CheckOptions {
   deep: boolean
   concurrency: number
   signal?: AbortSignal
+  /** The destination's configured limits (maxMessageSize, maxLineLength): a message over one is refused before it is sent. */
+  limits?: {maxMessageSize?: number; maxLineLength?: number}
 }
 
 export async function runCheck(ctx: CheckContext, options: CheckOptions): Promise<CheckResult> {
@@ -158,7 +160,8 @@ export async function runCheck(ctx: CheckContext, options: CheckOptions): Promis
       }
       row.toCopy = toCopy.length
       row.toCopySize = toCopy.reduce((total, meta) => total + meta.size, 0)
-      if (caps.appendLimit !== undefined) row.overLimit = toCopy.filter((meta) => meta.size > caps.appendLimit!).map((meta) => meta.uid)
+      const sizeLimit = Math.min(caps.appendLimit ?? Infinity, options.limits?.maxMessageSize ?? Infinity)
+      row.overLimit = toCopy.filter((meta) => meta.size > sizeLimit).map((meta) => meta.uid)
       const destFlags = pair.create ? inboxFlags : await permanentFlags(ctx.dest, pair.dest)
       const dropped = new Set<string>()
       for (const meta of toCopy) for (const flag of filterFlags(meta.flags.filter((f) => f.toLowerCase() !== '\\recent'), destFlags).dropped) dropped.add(flag)
@@ -237,22 +240,29 @@ async function permanentFlags(dest: Store, path: string): Promise<string[] | und
 async function inspectFolder(source: Store, path: string, messages: MessageMeta[], options: CheckOptions, server: string | undefined): Promise<FlaggedMessage[]> {
   const out: FlaggedMessage[] = []
   if (messages.length === 0) return out
-  const note = (uid: number, findings: Finding[]) => {
-    const verdict = serverVerdict(server, findings.map((f) => f.problem))
+  const lineLimit = options.limits?.maxLineLength
+  const note = (uid: number, findings: Finding[], data: Buffer) => {
+    let verdict = serverVerdict(server, findings.map((f) => f.problem))
+    // A line over the configured maxLineLength: the store refuses the message before sending it.
+    const overLimit = lineLimit === undefined ? undefined : inspectMessage(data, {maxLineLength: lineLimit}).find((f) => f.problem === 'long-line')
+    if (overLimit) {
+      verdict = 'refused'
+      findings = [...findings.filter((f) => f.problem !== 'long-line'), overLimit].sort((a, b) => a.line - b.line)
+    }
     if (verdict !== 'accepted') out.push({folder: path, uid, findings, verdict})
   }
   if (!options.deep) {
     const headers = await source.fetchHeaders(path, messages.map((meta) => meta.uid))
     for (const meta of messages) {
       const header = headers.get(meta.uid)
-      if (header) note(meta.uid, inspectMessage(header, {maxLineLength: HEADER_LINE_LIMIT}))
+      if (header) note(meta.uid, inspectMessage(header, {maxLineLength: HEADER_LINE_LIMIT}), header)
     }
     return out
   }
   for (const meta of messages) {
     if (options.signal?.aborted) break
     const message = await source.fetchMessage(path, meta.uid, {listedSize: meta.size})
-    if (message) note(meta.uid, inspectWhole(message.raw))
+    if (message) note(meta.uid, inspectWhole(message.raw), message.raw)
   }
   return out
 }

@@ -4,10 +4,12 @@
  * nothing on either server and creates no state database.
  */
 import assert from 'node:assert/strict'
+import {createHash} from 'node:crypto'
 import {existsSync} from 'node:fs'
 import {join} from 'node:path'
 import {after, before, test} from 'node:test'
 
+import {repairMessage} from '../../src/check/repair.js'
 import {startDovecot, type DovecotInstance} from '../harness/dovecot.js'
 import {folderTree, seed, snapshot} from '../harness/mailbox.js'
 import {generateMessages, type SeedMessage} from '../harness/messages.js'
@@ -122,4 +124,30 @@ test('check exits 0 when nothing stands in the way, and counts only what is left
   assert.equal(again.code, 0)
   assert.equal(again.json.totals.toCopy, 0, 'the state database says everything is copied')
   assert.equal(Object.values(await snapshot(roomy, users.dest)).flat().length, 8)
+})
+
+test('a destination maxLineLength: check flags a header line over it as refused; sync refuses it; --repair long-lines folds it and stores it once', async () => {
+  const users = {source: freshUser('ck3-src'), dest: freshUser('ck3-dst')}
+  const state = join(tmp.dir, `${users.source}.sqlite`)
+  const words = Array.from({length: 400}, (_, i) => `name${i}@example.com`).join(', ')
+  const long = message(['From: a@example.com', `To: ${words}`, 'Subject: many recipients', 'Message-ID: <long-1@example.com>'])
+  await seed(source, users.source, {INBOX: [generateMessages(1, {seed: 24})[0], long]})
+  const {args, env, sync} = checkArgs(users, state, roomy)
+  const limit = ['--dest-max-line-length', '2000']
+  const checked = await runCli([...args, ...limit, '--json'], env)
+  assert.equal(checked.code, 1, `${checked.stdout.slice(0, 2000)}\n${checked.stderr}`)
+  assert.deepEqual(checked.json.folders[0].flagged.map((m: any) => [m.uid, m.verdict, m.findings.map((f: any) => f.problem)]), [[2, 'refused', ['long-line']]])
+
+  const plain = await runCli([...sync, ...limit, '--json'], env)
+  assert.equal(plain.code, 1)
+  assert.deepEqual(plain.json.failures.map((f: any) => f.uid), [2])
+  const repaired = await runCli([...sync, ...limit, '--repair', 'long-lines', '--json'], env)
+  assert.equal(repaired.code, 0, repaired.stderr)
+  assert.deepEqual(repaired.json.repaired.map((r: any) => [r.uid, r.repairs]), [[2, ['long-lines']]])
+  const stored = (await snapshot(roomy, users.dest)).INBOX ?? []
+  assert.equal(stored.length, 2)
+  const expected = repairMessage(long.raw, ['long-lines'])!.raw
+  assert.ok(stored.some((m) => m.sha256 === createHash('sha256').update(expected).digest('hex')), 'the folded form is stored')
+  const again = await runCli([...sync, ...limit, '--repair', 'long-lines', '--json'], env)
+  assert.equal(again.json.totals.copied, 0)
 })
