@@ -432,14 +432,16 @@ export class StateRepository {
    * so the claim checks that compare a row with its copy (claims.ts) hold for it.
    */
   setStoredForm(pair: PairRow, sourceUid: number, form: {size: number; headerHash: string; fingerprint: string}): void {
-    this.#stmt('UPDATE messages SET size = ?, header_hash = ?, fingerprint = ?, updated_at = ? WHERE pair_id = ? AND source_uid = ?').run(
-      form.size,
-      form.headerHash,
-      form.fingerprint,
-      now(),
-      pair.id,
-      sourceUid,
-    )
+    this.#write(() => {
+      this.#stmt('UPDATE messages SET size = ?, header_hash = ?, fingerprint = ?, updated_at = ? WHERE pair_id = ? AND source_uid = ?').run(
+        form.size,
+        form.headerHash,
+        form.fingerprint,
+        now(),
+        pair.id,
+        sourceUid,
+      )
+    }, true)
   }
 
   /** The repair of a message, or undefined. */
@@ -450,25 +452,32 @@ export class StateRepository {
 
   /** Before the repaired APPEND: what is about to be stored (stored = false until it is). */
   intendRepair(pair: PairRow, row: Omit<RepairRow, 'stored' | 'destUid'>): void {
-    this.#stmt(
-      `INSERT OR REPLACE INTO repairs (pair_id, source_uid, original_sha256, stored_sha256, stored_size, repairs, reason, stored, dest_uid, run_id, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, 0, NULL, ?, ?)`,
-    ).run(pair.id, row.sourceUid, row.originalSha256, row.storedSha256, row.storedSize, row.repairs.join(','), row.reason, this.#runId, now())
+    // Deferred with the message rows: the APPEND barrier commits them before a repaired APPEND is sent.
+    this.#write(() => {
+      this.#stmt(
+        `INSERT OR REPLACE INTO repairs (pair_id, source_uid, original_sha256, stored_sha256, stored_size, repairs, reason, stored, dest_uid, run_id, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, 0, NULL, ?, ?)`,
+      ).run(pair.id, row.sourceUid, row.originalSha256, row.storedSha256, row.storedSize, row.repairs.join(','), row.reason, this.#runId, now())
+    }, true)
   }
 
   /** The repaired copy is on the destination (at destUid when known). */
   markRepairStored(pair: PairRow, sourceUid: number, destUid: number | null): void {
-    this.#stmt('UPDATE repairs SET stored = 1, dest_uid = ?, run_id = ?, updated_at = ? WHERE pair_id = ? AND source_uid = ?').run(
-      destUid,
-      this.#runId,
-      now(),
-      pair.id,
-      sourceUid,
-    )
+    this.#write(() => {
+      this.#stmt('UPDATE repairs SET stored = 1, dest_uid = ?, run_id = ?, updated_at = ? WHERE pair_id = ? AND source_uid = ?').run(
+        destUid,
+        this.#runId,
+        now(),
+        pair.id,
+        sourceUid,
+      )
+    }, true)
   }
 
   /** The repaired copy was refused too: nothing was stored. */
   forgetRepair(pair: PairRow, sourceUid: number): void {
-    this.#stmt('DELETE FROM repairs WHERE pair_id = ? AND source_uid = ?').run(pair.id, sourceUid)
+    this.#write(() => {
+      this.#stmt('DELETE FROM repairs WHERE pair_id = ? AND source_uid = ?').run(pair.id, sourceUid)
+    }, true)
   }
 }
