@@ -94,6 +94,17 @@ const STEPS: string[] = [
   CREATE INDEX messages_by_dest_uid ON messages (pair_id, dest_uid);
   CREATE INDEX messages_by_message_id ON messages (pair_id, message_id);
   `,
+  // v4: what was spent of the daily and hourly budgets (--max-bytes-per-day, --max-messages-per-hour),
+  // per side and per minute (minutes since the epoch), so a resumed run knows its rolling window.
+  `
+  CREATE TABLE budget_spend (
+    side     TEXT NOT NULL CHECK (side IN ('source', 'dest')),
+    minute   INTEGER NOT NULL,
+    bytes    INTEGER NOT NULL DEFAULT 0,
+    messages INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (side, minute)
+  ) WITHOUT ROWID;
+  `,
 ]
 
 export const SCHEMA_VERSION = STEPS.length

@@ -12,6 +12,7 @@ import type {FolderStatus, MessageFlags, MessageMeta, Store} from '../stores/sto
 import type {ByteBudget} from './budget.js'
 import type {RunControl} from './control.js'
 import type {FolderResult, MessageFailure, SyncListener} from './events.js'
+import type {Quota} from './quota.js'
 import {normalizeFlags} from './flags.js'
 import type {MessageSelection} from './select.js'
 
@@ -61,6 +62,8 @@ export interface EngineContext {
   maxQueued: number
   /** Bounds the message bytes held in memory by copies in flight. */
   budget: ByteBudget
+  /** --max-bytes-per-day, --max-messages-per-hour: a copy starts only within them (quota.ts). */
+  quota?: Quota
   failures: MessageFailure[]
   warnings: string[]
 }

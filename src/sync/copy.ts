@@ -4,12 +4,13 @@
  */
 import {createHash} from 'node:crypto'
 
-import {ConnectError, MessageRejectedError, describeError} from '../errors.js'
+import {BudgetReachedError, ConnectError, MessageRejectedError, describeError} from '../errors.js'
 import type {MessageMeta} from '../stores/store.js'
 import {recordFailure, type EngineContext, type Prepared} from './context.js'
 import {filterFlags, normalizeFlags} from './flags.js'
 import {headerHash} from './headers.js'
 import {resolveCandidates} from './prepare.js'
+import type {QuotaTicket} from './quota.js'
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex')
 
@@ -22,16 +23,27 @@ export async function copyOne(ctx: EngineContext, prepared: Prepared, meta: Mess
     recordFailure(ctx, prepared, meta, `larger than the destination's APPENDLIMIT (${limit} bytes)`)
     return
   }
+  // Within the daily/hourly budgets, or not started at all: the first that does not fit stops the run.
+  const grant = ctx.quota?.reserve(meta.size)
+  if (grant && 'tooLarge' in grant) return recordFailure(ctx, prepared, meta, grant.tooLarge)
+  if (grant && 'stop' in grant) return ctx.control.fail(grant.stop)
   const release = await ctx.budget.acquire(meta.size)
   try {
-    await copyWithinBudget(ctx, prepared, meta)
+    await copyWithinBudget(ctx, prepared, meta, grant?.ticket)
   } finally {
     release()
+    grant?.ticket.release()
   }
 }
 
-async function copyWithinBudget(ctx: EngineContext, prepared: Prepared, meta: MessageMeta): Promise<void> {
-  if (ctx.control.stopped) return
+/** A budget stop lets the copies it admitted before it (holding a ticket) finish; any other stop ends them. */
+function stopsCopy(ctx: EngineContext, ticket: QuotaTicket | undefined): boolean {
+  if (!ctx.control.stopped) return false
+  return !(ticket && !ctx.control.aborted && ctx.control.fatal instanceof BudgetReachedError)
+}
+
+async function copyWithinBudget(ctx: EngineContext, prepared: Prepared, meta: MessageMeta, quota?: QuotaTicket): Promise<void> {
+  if (stopsCopy(ctx, quota)) return
   const {pair, pairRow, destStatus, result} = prepared
     try {
     let message
@@ -45,6 +57,7 @@ async function copyWithinBudget(ctx: EngineContext, prepared: Prepared, meta: Me
     }
     // Expunged under our feet since the listing: not an error (mbsync sync.c).
     if (!message) return
+    quota?.spend('source', message.raw.length)
     const sourceFlags = normalizeFlags(message.flags)
     const {kept, dropped} = filterFlags(sourceFlags, destStatus?.permanentFlags)
     for (const flag of dropped) result.droppedKeywords[flag] = (result.droppedKeywords[flag] ?? 0) + 1
@@ -68,6 +81,7 @@ async function copyWithinBudget(ctx: EngineContext, prepared: Prepared, meta: Me
     const ordinal = ctx.control.nextAppend()
     ctx.hooks.beforeAppend?.(ordinal)
     let appended
+    quota?.spend('dest', message.raw.length)
     try {
       appended = await ctx.dest.appendMessage(pair.dest, message.raw, kept, message.internalDate)
     } catch (error) {
