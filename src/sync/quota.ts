@@ -110,13 +110,14 @@ export class Quota {
       for (const dimension of ['bytes', 'messages'] as const) {
         const limit = this.#limits[side]![DIMENSIONS[dimension].limit]
         if (limit === undefined) continue
-        const spent = this.#spent(side, dimension, now)
-        if (spent + this.#reserved[side][dimension] + want[dimension] <= limit) continue
-        const at = this.#freeAt(side, dimension, spent + this.#reserved[side][dimension] + want[dimension] - limit, now)
+        // Copies in flight count as spent: they are about to be.
+        const held = this.#spent(side, dimension, now) + this.#reserved[side][dimension]
+        if (held + want[dimension] <= limit) continue
+        const at = this.#freeAt(side, dimension, held + want[dimension] - limit, now)
         if (at > resumeAt) {
           resumeAt = at
           const d = DIMENSIONS[dimension]
-          reason = `${spent} of ${d.flag} ${limit} ${d.unit} ${DONE[side]} in the last ${d.span}`
+          reason = `${held} of ${d.flag} ${limit} ${d.unit} ${DONE[side]} in the last ${d.span}`
         }
       }
     }
