@@ -57,10 +57,7 @@ const EXIT_MEANINGS: Record<ExitCodeValue, {sync: string} & Partial<Record<ExitC
   [ExitCode.connection]: {sync: 'a server could not be reached or the connection was lost; re-run to resume'},
   [ExitCode.folder]: {sync: 'a folder could not be used', verify: 'a folder could not be compared (the others were)'},
   [ExitCode.state]: {sync: 'the state database could not be used'},
-  [ExitCode.budget]: {
-    sync: 'a budget (--max-bytes-per-day, --max-messages-per-hour) is spent; progress is saved, re-run after the time given',
-    batch: 'interrupted while accounts waited for their budget; re-run the batch to resume',
-  },
+  [ExitCode.budget]: {sync: 'a budget (--max-bytes-per-day, --max-messages-per-hour) is spent; progress is saved, re-run after the time given'},
   [ExitCode.interrupted]: {sync: 'interrupted; progress is saved, re-run to resume'},
 }
 
