@@ -51,7 +51,8 @@ test('500 messages with --max-bytes-per-day a third of their size: three stops a
   const expected = await snapshot(source, users.source)
   const total = sizeOf(expected)
   const budget = Math.floor(total / 3)
-  const {args, env} = syncArgs(source, dest, users, join(tmp.dir, `${users.source}.sqlite`))
+  const statePath = join(tmp.dir, `${users.source}.sqlite`)
+  const {args, env} = syncArgs(source, dest, users, statePath)
   const budgetArgs = [...args, '--max-bytes-per-day', String(budget)]
 
   let clock = '0'
@@ -76,6 +77,8 @@ test('500 messages with --max-bytes-per-day a third of their size: three stops a
       assert.match(again.stdout, /Stopped early: budget reached: .* resume after \d\d:\d\d UTC/)
       assert.match(again.stdout, /Left to copy: \d+ messages, .*: about \d+(\.\d)? days at the budgets' pace/)
       assert.match(again.stdout, /^exit 75: a budget \(--max-bytes-per-day, --max-messages-per-hour\) is spent/m)
+      const status = await runCli(['status', '--state', statePath, '--json'])
+      assert.equal(status.json.accounts[0].lastOutcome, 'budget', status.stdout)
       assert.equal(await countMessages(dest, users.dest, 'INBOX') + (await countMessages(dest, users.dest, 'Archive/2019').catch(() => 0)), copied)
     }
     clock = clockPast(b.resumeAt)
