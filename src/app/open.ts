@@ -95,6 +95,8 @@ export function describePreset(spec: RunSpec, side: 'source' | 'dest'): string |
   const parts = [`${s.connections ?? s.concurrency} sessions`, `${s.retries} retries up to ${s.retryMaxDelay} s apart`]
   if (s.maxMessagesPerSecond !== undefined) parts.push(`${s.maxMessagesPerSecond} messages/s`)
   if (s.maxBytesPerSecond !== undefined) parts.push(`${s.maxBytesPerSecond} bytes/s`)
+  if (s.maxBytesPerDay !== undefined) parts.push(`${s.maxBytesPerDay} bytes a day`)
+  if (s.maxMessagesPerHour !== undefined) parts.push(`${s.maxMessagesPerHour} messages an hour`)
   if (endpoint.maxMessageSize !== undefined) parts.push(`messages up to ${endpoint.maxMessageSize} bytes`)
   if (endpoint.maxLineLength !== undefined) parts.push(`lines up to ${endpoint.maxLineLength} bytes`)
   return `${side}: provider ${endpoint.provider} (${endpoint.host}:${endpoint.port}): ${parts.join(', ')}`
