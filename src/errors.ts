@@ -22,6 +22,11 @@ export const ExitCode = {
   /** A folder or the state database could not be used. */
   folder: 5,
   state: 6,
+  /**
+   * A daily or hourly budget (--max-bytes-per-day, --max-messages-per-hour) is spent: the run stopped
+   * cleanly and the message says when to resume. 75 is sysexits' EX_TEMPFAIL: try again later.
+   */
+  budget: 75,
   /** Interrupted by SIGINT/SIGTERM; the state is saved and a re-run resumes. */
   interrupted: 130,
 } as const
@@ -54,6 +59,7 @@ const EXIT_MEANINGS: Record<ExitCodeValue, {sync: string} & Partial<Record<ExitC
   [ExitCode.connection]: {sync: 'a server could not be reached or the connection was lost; re-run to resume'},
   [ExitCode.folder]: {sync: 'a folder could not be used', verify: 'a folder could not be compared (the others were)'},
   [ExitCode.state]: {sync: 'the state database could not be used'},
+  [ExitCode.budget]: {sync: 'a budget (--max-bytes-per-day, --max-messages-per-hour) is spent; progress is saved, re-run after the time given'},
   [ExitCode.interrupted]: {sync: 'interrupted; progress is saved, re-run to resume'},
 }
 
@@ -147,6 +153,19 @@ export class CommandRefusedError extends FolderError {}
 export class StateError extends MailferryError {
   constructor(message: string, options: Omit<MailferryErrorOptions, 'exitCode'> = {}) {
     super(message, {scope: 'run', ...options, exitCode: ExitCode.state})
+  }
+}
+
+/**
+ * A budget of the provider's (bytes a day, messages an hour) is spent: no new copy starts, those in
+ * flight finish. Not a failure: the run is resumable at `resumeAt`, when the rolling window frees enough.
+ */
+export class BudgetReachedError extends MailferryError {
+  readonly resumeAt: Date
+
+  constructor(message: string, resumeAt: Date, options: Omit<MailferryErrorOptions, 'exitCode'> = {}) {
+    super(message, {scope: 'run', ...options, exitCode: ExitCode.budget})
+    this.resumeAt = resumeAt
   }
 }
 

@@ -10,6 +10,7 @@ import {runBatch, type BatchOptions, type BatchReport} from '../batch/run.js'
 import {resolveRunConfig, type SyncFlagValues} from '../config/load.js'
 import {inputSecretEnvNames} from '../config/auth.js'
 import {ConfigError, describeError} from '../errors.js'
+import {clockFromEnv} from '../sync/clock.js'
 import {sync} from './run.js'
 
 export function batch(jobs: BatchJob[], options: Omit<BatchOptions, 'runAccount'> & {env?: NodeJS.ProcessEnv}): Promise<BatchReport> {
@@ -23,7 +24,7 @@ export function batch(jobs: BatchJob[], options: Omit<BatchOptions, 'runAccount'
     })
     return sync(spec, {signal: options.signal})
   }
-  return runBatch(jobs, {...options, runAccount})
+  return runBatch(jobs, {...options, runAccount, clock: options.clock ?? clockFromEnv(options.env ?? process.env)})
 }
 
 /** A batch's accounts from a YAML file (`config`) or a CSV file (`accounts`), and its state directory. */

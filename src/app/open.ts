@@ -11,11 +11,14 @@ import {storeLimits} from '../imap/throttle.js'
 import type {Logger} from '../log.js'
 import {openStateDb} from '../state/db.js'
 import {openStateReader, type StateReader} from '../state/reader.js'
+import {SpendLedger} from '../state/spend.js'
 import {StateRepository} from '../state/repository.js'
 import {openStore, type OpenStoreOptions} from '../stores/open.js'
 import type {Store} from '../stores/store.js'
+import {clockFromEnv, type Clock} from '../sync/clock.js'
 import type {EngineHooks} from '../sync/engine.js'
 import type {SyncListener} from '../sync/events.js'
+import {Quota, type BudgetLimits} from '../sync/quota.js'
 import type {RunContext, RunOptions} from '../sync/run.js'
 
 /** A run's configuration, merged from defaults, the YAML file and the flags, with its warnings. */
@@ -36,6 +39,8 @@ export interface RunIO {
   log: Logger
   /** Cuts reconnect pauses short and stops the engine on SIGINT/SIGTERM. */
   signal?: AbortSignal
+  /** The time the budgets reckon with (default: MAILFERRY_DEBUG_CLOCK, else the system's). */
+  clock?: Clock
 }
 
 export interface OpenRun {
@@ -92,6 +97,8 @@ export function describePreset(spec: RunSpec, side: 'source' | 'dest'): string |
   const parts = [`${s.connections ?? s.concurrency} sessions`, `${s.retries} retries up to ${s.retryMaxDelay} s apart`]
   if (s.maxMessagesPerSecond !== undefined) parts.push(`${s.maxMessagesPerSecond} messages/s`)
   if (s.maxBytesPerSecond !== undefined) parts.push(`${s.maxBytesPerSecond} bytes/s`)
+  if (s.maxBytesPerDay !== undefined) parts.push(`${s.maxBytesPerDay} bytes a day`)
+  if (s.maxMessagesPerHour !== undefined) parts.push(`${s.maxMessagesPerHour} messages an hour`)
   if (endpoint.maxMessageSize !== undefined) parts.push(`messages up to ${endpoint.maxMessageSize} bytes`)
   if (endpoint.maxLineLength !== undefined) parts.push(`lines up to ${endpoint.maxLineLength} bytes`)
   return `${side}: provider ${endpoint.provider} (${endpoint.host}:${endpoint.port}): ${parts.join(', ')}`
@@ -118,7 +125,16 @@ export function engineOptions(spec: RunSpec, signal?: AbortSignal): RunOptions {
   }
 }
 
-/** Both stores logged in, then the state (sync, watch) or the state read-only (plan, dry-run, check). */
+/** --max-bytes-per-day and --max-messages-per-hour per side, a preset's over the run's (quota.ts says what each counts). */
+export function budgetLimits(spec: RunSpec): BudgetLimits {
+  const limits = (side: 'source' | 'dest') => {
+    const s = sideSettings(spec, side)
+    return {bytesPerDay: s.maxBytesPerDay, messagesPerHour: s.maxMessagesPerHour}
+  }
+  return {source: limits('source'), dest: limits('dest')}
+}
+
+/** Both stores logged in, then the state (sync, watch) or the state read-only (plan, dry-run, check, verify). */
 export async function openRun(spec: RunSpec, intent: Intent, io: RunIO, open: typeof openStore = openStore): Promise<OpenRun> {
   const {config} = spec
   // Either side may be a Maildir (backup, restore, verify of a backup): openStore picks the kind.
@@ -129,9 +145,11 @@ export async function openRun(spec: RunSpec, intent: Intent, io: RunIO, open: ty
   const destName = describeStore(config.dest)
   let closeState = () => {}
   try {
+    const clock = io.clock ?? clockFromEnv(process.env)
     // Log in on both sides before the state file is created: a wrong password leaves nothing behind.
     await Promise.all([source.open(), dest.open()])
     let state: StateRepository | undefined
+    let ledger: SpendLedger | undefined
     let reader: StateReader | undefined
     if (writes(intent)) {
       const db = openStateDb(config.statePath)
@@ -147,6 +165,7 @@ export async function openRun(spec: RunSpec, intent: Intent, io: RunIO, open: ty
         dest.setAppendBarrier(() => repository.commit())
         state.groupCommits()
       }
+      ledger = new SpendLedger(db.db)
     } else {
       reader = openStateReader(config.statePath)
       closeState = () => reader?.close()
@@ -161,8 +180,10 @@ export async function openRun(spec: RunSpec, intent: Intent, io: RunIO, open: ty
       sourceName,
       destName,
       context(emit) {
-        if (!state) throw new Error(`a ${intent} run has no state database to sync with`)
-        return {source, dest, state, emit, sourceName, destName, statePath: config.statePath}
+        if (!state || !ledger) throw new Error(`a ${intent} run has no state database to sync with`)
+        // Each pass reads the window again from the state: what earlier runs and passes spent.
+        const quota = new Quota(budgetLimits(spec), ledger, clock)
+        return {source, dest, state, emit, sourceName, destName, statePath: config.statePath, ...(quota.active ? {quota} : {})}
       },
       async close() {
         await closeStores()

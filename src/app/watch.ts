@@ -1,8 +1,11 @@
 /**
  * mailferry watch: a sync, then passes again and again on the same open run. The source INBOX is
  * watched with IMAP IDLE (a change starts a pass at once); every folder is checked every `interval`
- * seconds. A failed pass (a lost connection) is retried after a growing pause, IDLE set up again.
+ * seconds. A failed pass (a lost connection) is retried after a growing pause, IDLE set up again;
+ * a pass stopped at a budget waits until its window has room.
  */
+import {ExitCode} from '../errors.js'
+import {clockFromEnv} from '../sync/clock.js'
 import type {RunResult} from '../sync/events.js'
 import {untilAborted, Wake} from './wake.js'
 import {syncPass, withRun, type RunHooks} from './run.js'
@@ -33,6 +36,7 @@ async function loop(run: OpenRun, interval: number, hooks: WatchHooks): Promise<
   const wake = new Wake()
   let watcher: Watcher | undefined
   let failures = 0
+  const clock = clockFromEnv(process.env)
   try {
     while (!signal.aborted) {
       // (Re)arm IDLE before the pass, so a change made during the pass wakes the next one; also
@@ -41,6 +45,15 @@ async function loop(run: OpenRun, interval: number, hooks: WatchHooks): Promise<
       watcher ??= await armIdle(run, wake, signal)
       if (signal.aborted) break
       const result = await syncPass(run, hooks)
+      const resumeAt = result.exitCode === ExitCode.budget ? result.budget?.resumeAt : undefined
+      if (resumeAt && !signal.aborted) {
+        // A budget is spent: no pass before its window frees (a change on the source would only stop again).
+        if (hasNews(result)) hooks.say(passLine(result))
+        hooks.say(`${result.error}; waiting`)
+        failures = 0
+        await clock.sleepUntil(Date.parse(resumeAt), signal)
+        continue
+      }
       if (result.error && !signal.aborted) {
         failures++
         hooks.say(`pass failed: ${result.error}`)

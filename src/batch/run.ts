@@ -7,6 +7,7 @@ import {join} from 'node:path'
 
 import {defaultStateFileName, type SyncFlagValues} from '../config/load.js'
 import {ExitCode, failureReport, exitMeaning} from '../errors.js'
+import {systemClock, type Clock} from '../sync/clock.js'
 import type {RunResult} from '../sync/events.js'
 import {accountDemand, fitConcurrency, HostBudget, type HostDemand} from './budget.js'
 import type {BatchEndpoint, BatchJob} from './config.js'
@@ -29,6 +30,8 @@ export interface BatchOptions {
   progress?: (line: string) => void
   /** Test switch: SIGKILL the process once this many accounts have finished in this run. */
   killAfterAccounts?: number
+  /** The time budget waits reckon with (default: the system's). */
+  clock?: Clock
 }
 
 export interface AccountReport {
@@ -47,6 +50,8 @@ export interface AccountReport {
   durationMs: number
   statePath: string
   error?: string
+  /** Stopped at a budget (exit 75): when its window has room again. The batch waits for it. */
+  resumeAt?: string
   warnings: string[]
 }
 
@@ -122,6 +127,7 @@ export async function runAccount(job: BatchJob, concurrency: number, statePath: 
       bytes,
       warnings: result.warnings,
       ...(result.error ? {error: result.error} : {}),
+      ...(result.exitCode === ExitCode.budget && result.budget?.resumeAt ? {resumeAt: result.budget.resumeAt} : {}),
     })
   } catch (error) {
     const failure = failureReport(error)
@@ -161,8 +167,13 @@ export async function runBatch(jobs: BatchJob[], given: BatchOptions): Promise<B
   const total = queue.length
   let startedCount = 0
 
+  const clock = options.clock ?? systemClock
   await new Promise<void>((resolveAll) => {
     let running = 0
+    // Accounts stopped at a budget, waiting for their window: the others go on meanwhile.
+    let deferred = 0
+    // What deferred accounts copied before they stopped, added to the row of their last run.
+    const carried = new Map<string, {copied: number; bytes: number}>()
     const schedule = () => {
       while (running < options.parallel && !options.signal?.aborted) {
         const index = queue.findIndex((p) => budget.fits(p.demand))
@@ -178,12 +189,29 @@ export async function runBatch(jobs: BatchJob[], given: BatchOptions): Promise<B
         const p = queue.splice(index, 1)[0]
         budget.tryAcquire(p.demand)
         running++
-        startedCount++
-        progress(`start  [${startedCount}/${total}] ${p.job.id} (concurrency ${p.concurrency})`)
+        if (carried.has(p.job.id)) progress(`resume ${p.job.id} (its budget has room again)`)
+        else progress(`start  [${++startedCount}/${total}] ${p.job.id} (concurrency ${p.concurrency})`)
         void runAccount(p.job, p.concurrency, p.dbPath, options).then((row) => {
           budget.release(p.demand)
           running--
+          const before = carried.get(p.job.id)
+          if (before) {
+            row.copied += before.copied
+            row.bytes += before.bytes
+          }
           rows.set(p.job.id, row)
+          if (row.resumeAt && !options.signal?.aborted) {
+            progress(`defer  ${p.job.id}: ${row.copied} copied, ${row.error}; the other accounts go on`)
+            deferred++
+            carried.set(p.job.id, {copied: row.copied, bytes: row.bytes})
+            void clock.sleepUntil(Date.parse(row.resumeAt), options.signal).then(() => {
+              deferred--
+              if (!options.signal?.aborted) queue.unshift(p)
+              schedule()
+            })
+            schedule()
+            return
+          }
           if (row.exitCode !== ExitCode.interrupted) {
             state.accounts[p.job.id] = {
               outcome: row.outcome as AccountOutcome,
@@ -204,7 +232,7 @@ export async function runBatch(jobs: BatchJob[], given: BatchOptions): Promise<B
           schedule()
         })
       }
-      if (running === 0 && (queue.length === 0 || options.signal?.aborted)) resolveAll()
+      if (running === 0 && deferred === 0 && (queue.length === 0 || options.signal?.aborted)) resolveAll()
     }
     schedule()
   })

@@ -24,7 +24,7 @@ export interface AccountStatus {
   source?: string
   dest?: string
   lastRun?: LastRun
-  /** outcome of the last run: ok / partial / error / running-or-killed (started, never finished). */
+  /** outcome of the last run: ok / partial / error / budget (stopped at a budget) / running-or-killed (started, never finished). */
   lastOutcome?: string
   folders: FolderStatus[]
   totals: {copied: number; pending: number; failed: number; bytes: number}

@@ -19,7 +19,8 @@ export default class Sync extends MailferryCommand {
 Messages keep their bytes, flags, keywords and internal date. Passwords come from an env var or a file, never from the command line.
 
 Exit codes: 0 everything copied; 1 some messages failed (listed); 2 configuration error; 3 login refused;
-4 connection or TLS failure (re-run to resume); 5 a folder could not be used; 6 state database error; 130 interrupted.`
+4 connection or TLS failure (re-run to resume); 5 a folder could not be used; 6 state database error;
+75 a budget (--max-bytes-per-day, --max-messages-per-hour) is spent (re-run after the time given); 130 interrupted.`
 
   static override examples = [
     {

@@ -12,7 +12,8 @@ export default class Watch extends MailferryCommand {
   static override description = `Runs a sync, then keeps running: new mail and flag changes reach the destination within seconds.
 The source INBOX is watched with IMAP IDLE (a change starts a pass at once); every folder is checked every --interval seconds
 (a folder that did not change costs one STATUS command). A lost connection is retried with growing pauses, and IDLE
-is set up again. SIGINT/SIGTERM stop it within a second, also during a pause, with the state saved (exit 0).`
+is set up again. A spent budget (--max-bytes-per-day, --max-messages-per-hour) pauses it until its window has room.
+SIGINT/SIGTERM stop it within a second, also during a pause, with the state saved (exit 0).`
 
   static override examples = ['<%= config.bin %> <%= command.id %> --config examples/migrate.yaml --interval 60']
 

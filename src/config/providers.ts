@@ -13,7 +13,9 @@ export const PROVIDER_NAMES = ['gmail', 'microsoft365'] as const
 export type ProviderName = (typeof PROVIDER_NAMES)[number]
 
 /** Run settings a preset may set for its side's store (retry and rate settings act per side). */
-export type SideSettings = Partial<Pick<RunSettings, 'retries' | 'retryMaxDelay' | 'maxMessagesPerSecond' | 'maxBytesPerSecond'>>
+export type SideSettings = Partial<
+  Pick<RunSettings, 'retries' | 'retryMaxDelay' | 'maxMessagesPerSecond' | 'maxBytesPerSecond' | 'maxBytesPerDay' | 'maxMessagesPerHour'>
+>
 
 export interface ProviderPreset {
   title: string
@@ -25,11 +27,8 @@ export interface ProviderPreset {
   backOff: SideSettings
   /** Only when the provider is the source: folder rules (run-wide, under `folders:` and the flags). */
   asSource?: {folders?: Partial<FolderMappingConfig>}
-  /** Only when the provider is the destination: what it accepts per unit of time. */
+  /** Only when the provider is the destination: what it accepts per unit of time (rates, daily budgets). */
   asDest?: {settings?: SideSettings}
-  // Daily budgets (Gmail: about 500 MB uploaded and 2,500 MB downloaded per account and day;
-  // Microsoft 365: about 3,600 messages an hour) belong here as settings once the budget
-  // settings exist in settings.ts; then they are one more key of backOff/asDest.settings.
 }
 
 export const PROVIDERS: Record<ProviderName, ProviderPreset> = {
@@ -43,6 +42,8 @@ export const PROVIDERS: Record<ProviderName, ProviderPreset> = {
     backOff: {retries: 12, retryMaxDelay: 120},
     // All Mail and Important hold every message again: left out (the default, said here explicitly).
     asSource: {folders: {gmailAllMail: false}},
+    // IMAP upload: 500 MB a day per account (Gmail bandwidth limits): the destination's daily budget.
+    asDest: {settings: {maxBytesPerDay: 500_000_000}},
   },
   microsoft365: {
     title: 'Microsoft 365 / Exchange Online',

@@ -137,6 +137,16 @@ export const SETTINGS = {
   }),
   maxBytesPerSecond: positive({commands: CONNECTING, scope: 'each side', help: 'Per side: message bytes read from the source / written to the destination.'}),
   maxMessagesPerSecond: positive({commands: CONNECTING, scope: 'each side', help: 'Per side: messages read from the source / written to the destination.'}),
+  maxBytesPerDay: integer(1, Number.MAX_SAFE_INTEGER, {
+    commands: COPYING,
+    scope: 'each side',
+    help: 'Per side, a rolling 24 h budget: message bytes downloaded from the source / uploaded to the destination. Spent: the run stops (exit 75) and says when to resume; watch and batch wait.',
+  }),
+  maxMessagesPerHour: integer(1, 1_000_000_000, {
+    commands: COPYING,
+    scope: 'each side',
+    help: 'Per side, a rolling 1 h budget: messages downloaded from the source / uploaded to the destination (exit 75 as --max-bytes-per-day).',
+  }),
   maxErrors: integer(1, 1_000_000_000, {commands: COPYING, scope: 'run', help: 'Stop the run (exit 1) once this many messages failed (imapsync --errorsmax).'}),
   maxAge: positive({commands: SELECTING, scope: 'source', help: 'Copy only messages younger than N days, by INTERNALDATE (fractions allowed; imapsync --maxage).'}),
   minAge: positive({commands: SELECTING, scope: 'source', help: 'Copy only messages older than N days (imapsync --minage).'}),

@@ -3,6 +3,7 @@
  */
 import {ExitCode} from '../errors.js'
 import type {FolderResult, RunResult} from '../sync/events.js'
+import type {BudgetReport} from '../sync/quota.js'
 import {formatByteRate, formatBytes, formatDuration, formatRate, renderTable} from './format.js'
 
 /** How many message failures are listed before "... and N more". */
@@ -72,6 +73,28 @@ function droppedKeywordLines(result: RunResult): string[] {
   return lines
 }
 
+/** What the budgets' windows hold now, what is left and how long it takes at their pace. */
+export function budgetLines(budget: BudgetReport): string[] {
+  const out = ['Budgets (rolling windows, this run and earlier ones):']
+  for (const [side, verb] of [['source', 'downloaded'], ['dest', 'uploaded']] as const) {
+    const use = budget[side]
+    if (!use) continue
+    const parts: string[] = []
+    if (use.bytesPerDay) parts.push(`${formatBytes(use.bytesPerDay.spent)} of ${formatBytes(use.bytesPerDay.limit)} in the last 24 h`)
+    if (use.messagesPerHour) parts.push(`${use.messagesPerHour.spent} of ${use.messagesPerHour.limit} messages in the last hour`)
+    out.push(`  ${side === 'source' ? 'source' : 'destination'}: ${verb} ${parts.join(', ')}`)
+  }
+  const {messages, bytes} = budget.left
+  out.push(
+    messages === 0
+      ? '  Left to copy: nothing'
+      : `  Left to copy: ${plural(messages, 'message')}, ${formatBytes(bytes)}: about ${budget.etaDays} ${budget.etaDays === 1 ? 'day' : 'days'} at the budgets' pace`,
+  )
+  const unlisted = budget.foldersNotListed ?? 0
+  if (unlisted > 0) out.push(`  Not counted: what ${plural(unlisted, 'folder')} hold that the run stopped before listing`)
+  return out
+}
+
 export function renderSummary(result: RunResult): string {
   const t = result.totals
   const out: string[] = [`mailferry: ${result.source} → ${result.dest}`, '']
@@ -136,6 +159,7 @@ export function renderSummary(result: RunResult): string {
   const dropped = droppedKeywordLines(result)
   if (dropped.length > 0) out.push('', 'Keywords the destination could not store (dropped):', ...dropped)
 
+  if (result.budget) out.push('', ...budgetLines(result.budget))
   if (result.error) out.push('', `Stopped early: ${result.error}`)
   out.push('', exitLine(result))
   return out.join('\n') + '\n'

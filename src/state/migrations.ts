@@ -94,7 +94,7 @@ const STEPS: string[] = [
   CREATE INDEX messages_by_dest_uid ON messages (pair_id, dest_uid);
   CREATE INDEX messages_by_message_id ON messages (pair_id, message_id);
   `,
-  // repairs: the audit trail of --repair, one row per repaired message (its message row says where
+  // v4: repairs, the audit trail of --repair, one row per repaired message (its message row says where
   // the copy is). stored = 0: the repaired APPEND was sent and its outcome is not known yet; a
   // later run looks for a copy with stored_sha256 before sending it again.
   `
@@ -111,6 +111,17 @@ const STEPS: string[] = [
     run_id          INTEGER,
     updated_at      TEXT NOT NULL,
     PRIMARY KEY (pair_id, source_uid)
+  ) WITHOUT ROWID;
+  `,
+  // v5: what was spent of the daily and hourly budgets (--max-bytes-per-day, --max-messages-per-hour),
+  // per side and per minute (minutes since the epoch), so a resumed run knows its rolling window.
+  `
+  CREATE TABLE budget_spend (
+    side     TEXT NOT NULL CHECK (side IN ('source', 'dest')),
+    minute   INTEGER NOT NULL,
+    bytes    INTEGER NOT NULL DEFAULT 0,
+    messages INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (side, minute)
   ) WITHOUT ROWID;
   `,
 ]

@@ -13,6 +13,7 @@ import type {ByteBudget} from './budget.js'
 import type {RepairKind} from '../check/repair-kinds.js'
 import type {RunControl} from './control.js'
 import type {FolderResult, MessageFailure, MessageRepaired, SyncListener} from './events.js'
+import type {Quota} from './quota.js'
 import {normalizeFlags} from './flags.js'
 import type {MessageSelection} from './select.js'
 
@@ -64,6 +65,8 @@ export interface EngineContext {
   maxQueued: number
   /** Bounds the message bytes held in memory by copies in flight. */
   budget: ByteBudget
+  /** --max-bytes-per-day, --max-messages-per-hour: a copy starts only within them (quota.ts). */
+  quota?: Quota
   failures: MessageFailure[]
   repaired: MessageRepaired[]
   warnings: string[]

@@ -4,12 +4,13 @@
  */
 import {createHash} from 'node:crypto'
 
-import {ConnectError, MessageRejectedError, describeError} from '../errors.js'
+import {BudgetReachedError, ConnectError, MessageRejectedError, describeError} from '../errors.js'
 import type {MessageMeta} from '../stores/store.js'
 import {recordFailure, type EngineContext, type Prepared} from './context.js'
 import {filterFlags, normalizeFlags} from './flags.js'
 import {headerHash} from './headers.js'
 import {resolveCandidates} from './prepare.js'
+import type {QuotaTicket} from './quota.js'
 import {appendCopy} from './repair.js'
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex')
@@ -23,18 +24,29 @@ export async function copyOne(ctx: EngineContext, prepared: Prepared, meta: Mess
     recordFailure(ctx, prepared, meta, `larger than the destination's APPENDLIMIT (${limit} bytes)`)
     return
   }
+  // Within the daily/hourly budgets, or not started at all: the first that does not fit stops the run.
+  const grant = ctx.quota?.reserve(meta.size)
+  if (grant && 'tooLarge' in grant) return recordFailure(ctx, prepared, meta, grant.tooLarge)
+  if (grant && 'stop' in grant) return ctx.control.fail(grant.stop)
   const release = await ctx.budget.acquire(meta.size)
   try {
-    await copyWithinBudget(ctx, prepared, meta)
+    await copyWithinBudget(ctx, prepared, meta, grant?.ticket)
   } finally {
     release()
+    grant?.ticket.release()
   }
 }
 
-async function copyWithinBudget(ctx: EngineContext, prepared: Prepared, meta: MessageMeta): Promise<void> {
-  if (ctx.control.stopped) return
+/** A budget stop lets the copies it admitted before it (holding a ticket) finish; any other stop ends them. */
+function stopsCopy(ctx: EngineContext, ticket: QuotaTicket | undefined): boolean {
+  if (!ctx.control.stopped) return false
+  return !(ticket && !ctx.control.aborted && ctx.control.fatal instanceof BudgetReachedError)
+}
+
+async function copyWithinBudget(ctx: EngineContext, prepared: Prepared, meta: MessageMeta, quota?: QuotaTicket): Promise<void> {
+  if (stopsCopy(ctx, quota)) return
   const {pair, pairRow, destStatus, result} = prepared
-    try {
+  try {
     let message
     try {
       // The listed size bounds what is read: a body far larger than listed fails this message only.
@@ -46,6 +58,7 @@ async function copyWithinBudget(ctx: EngineContext, prepared: Prepared, meta: Me
     }
     // Expunged under our feet since the listing: not an error (mbsync sync.c).
     if (!message) return
+    quota?.spend('source', message.raw.length)
     const sourceFlags = normalizeFlags(message.flags)
     const {kept, dropped} = filterFlags(sourceFlags, destStatus?.permanentFlags)
     for (const flag of dropped) result.droppedKeywords[flag] = (result.droppedKeywords[flag] ?? 0) + 1
@@ -68,6 +81,8 @@ async function copyWithinBudget(ctx: EngineContext, prepared: Prepared, meta: Me
     ])
     const ordinal = ctx.control.nextAppend()
     ctx.hooks.beforeAppend?.(ordinal)
+    // Counted before it is sent: a kill after the APPEND must not leave it out of the window.
+    quota?.spend('dest', message.raw.length)
     // Refused (or, with --repair, known to be altered): stored repaired, or recorded as failed.
     const appended = await appendCopy(ctx, prepared, meta, message, kept)
     if (!appended) return

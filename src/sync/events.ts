@@ -1,4 +1,5 @@
 import type {StoreStats} from '../stores/store.js'
+import type {BudgetReport} from './quota.js'
 
 /**
  * What the engine tells the outside world. The engine emits these and returns a RunResult; it never
@@ -103,8 +104,10 @@ export interface RunResult {
   warnings: string[]
   /** What each store reports about its own work: retries, replaced sessions, keywords it could not keep. */
   stores: {source: StoreStats; dest: StoreStats}
-  /** Set when the run stopped early (connection lost, interrupted): what happened. */
+  /** Set when the run stopped early (connection lost, interrupted, a budget spent): what happened. */
   error?: string
+  /** --max-bytes-per-day, --max-messages-per-hour: what was spent in each window, what is left, the ETA. */
+  budget?: BudgetReport
   /** Peak resident memory of the process, filled in by the command. */
   peakRssBytes?: number
 }

@@ -16,7 +16,8 @@ import type {Store} from '../stores/store.js'
 import {RunControl} from './control.js'
 import {syncFolders, type EngineContext, type EngineHooks, type SyncPolicy} from './engine.js'
 import {ByteBudget} from './budget.js'
-import type {FolderResult, RunResult, SyncListener} from './events.js'
+import type {FolderResult, RunResult, SyncEvents, SyncListener} from './events.js'
+import type {Quota} from './quota.js'
 
 /**
  * 16 MiB of message bodies in flight. imapflow holds a fetched body about twice (received pieces and
@@ -57,6 +58,8 @@ export interface RunContext {
   sourceName: string
   destName: string
   statePath: string
+  /** The run's budgets, when it has any. */
+  quota?: Quota
 }
 
 /** List both sides and plan. Conflicts are errors before anything is written. */
@@ -88,15 +91,26 @@ export function mappingConflictError(plan: Plan): ConfigError {
 export async function runSync(ctx: RunContext, options: RunOptions): Promise<RunResult> {
   const startedAt = new Date()
   const signal = options.signal ?? new AbortController().signal
+  // What the folders listed so far will copy: the budgets' report says how much of it is left.
+  const planned = {messages: 0, bytes: 0}
+  const emit: SyncListener = (name, payload) => {
+    if (name === 'folder:planned') {
+      const folder = payload as SyncEvents['folder:planned']
+      planned.messages += folder.toCopy
+      planned.bytes += folder.bytesToCopy
+    }
+    ctx.emit(name, payload)
+  }
   const engine: EngineContext = {
     source: ctx.source,
     dest: ctx.dest,
     state: ctx.state,
-    emit: ctx.emit,
+    emit,
     // While some copies wait for a source fetch, others APPEND, and both sides batch what waits.
     // Each store caps its own side at `concurrency` connections, and the byte budget caps memory.
     queue: new PQueue({concurrency: options.concurrency * COPIES_PER_CONNECTION}),
     budget: new ByteBudget(options.memoryBudgetBytes ?? DEFAULT_MEMORY_BUDGET),
+    quota: ctx.quota,
     control: new RunControl(signal),
     hooks: options.hooks ?? {},
     policy: {mirror: false, deleteExtraneous: false, move: false, recheckRounds: 3, ...options.policy},
@@ -121,6 +135,7 @@ export async function runSync(ctx: RunContext, options: RunOptions): Promise<Run
   let foldersCreated = 0
   let foldersSubscribed = 0
   let foldersDeleted: string[] = []
+  let foldersNotListed = 0
   try {
     if ('error' in planning) throw planning.error
     const plan = planning.plan
@@ -141,7 +156,11 @@ export async function runSync(ctx: RunContext, options: RunOptions): Promise<Run
       ctx.emit('folder:done', result)
       folders.push(result)
     }
-    folders.push(...(await syncFolders(engine, pairs.filter((p) => !notCreated.has(p.dest)))))
+    const toSync = pairs.filter((p) => !notCreated.has(p.dest))
+    const synced = await syncFolders(engine, toSync)
+    // A stop (a budget spent) ends the pipeline before every folder is listed.
+    foldersNotListed = toSync.length - synced.length
+    folders.push(...synced)
     await engine.queue.onIdle()
     if (options.deleteExtraneousFolders && !engine.control.stopped) {
       foldersDeleted = await deleteGoneFolders(ctx, plan, engine.warnings)
@@ -153,13 +172,25 @@ export async function runSync(ctx: RunContext, options: RunOptions): Promise<Run
   const result = assemble(ctx, engine, folders, foldersCreated, startedAt, signal.aborted)
   result.foldersDeleted = foldersDeleted
   result.foldersSubscribed = foldersSubscribed
-  ctx.state.finishRun(result.ok ? 'ok' : result.error ? 'error' : 'partial', {
+  if (ctx.quota) result.budget = ctx.quota.report(leftToCopy(planned, folders), foldersNotListed)
+  const outcome = result.ok ? 'ok' : result.exitCode === ExitCode.budget ? 'budget' : result.error ? 'error' : 'partial'
+  ctx.state.finishRun(outcome, {
     copied: result.totals.copied,
     present: result.totals.alreadyPresent,
     failed: result.totals.failed,
     bytes: result.totals.bytes,
   }, result.error)
   return result
+}
+
+/** What the listed folders still have to copy: failed messages too (the next run retries them). */
+function leftToCopy(planned: {messages: number; bytes: number}, folders: FolderResult[]): {messages: number; bytes: number} {
+  const sum = (pick: (f: FolderResult) => number) => folders.reduce((total, f) => total + pick(f), 0)
+  // A message held back as a possible move and moved on the destination was planned, not copied.
+  return {
+    messages: Math.max(0, planned.messages - sum((f) => f.copied + f.moved)),
+    bytes: Math.max(0, planned.bytes - sum((f) => f.bytes)),
+  }
 }
 
 function assemble(

@@ -69,6 +69,11 @@ export interface DovecotOptions {
    */
   oauth2IntrospectionUrl?: string
   /**
+   * What of the introspected username must equal the login's (Dovecot's username_format, default %u).
+   * '%d': the domain only, so one app-only token (client credentials) opens every mailbox of its tenant.
+   */
+  oauth2UsernameFormat?: string
+  /**
    * A Dovecot master user: `someone*NAME` with this password (LOGIN), or SASL PLAIN with
    * authcid NAME and authzid someone, logs in to someone's mailbox.
    */
@@ -291,7 +296,8 @@ passdb {
     writeFileSync(
       file,
       `introspection_mode = post\nintrospection_url = ${options.oauth2IntrospectionUrl}\nforce_introspection = yes\n` +
-        `username_attribute = username\nactive_attribute = active\nactive_value = true\n`,
+        `username_attribute = username\nactive_attribute = active\nactive_value = true\n` +
+        (options.oauth2UsernameFormat ? `username_format = ${options.oauth2UsernameFormat}\n` : ''),
       {mode: 0o644},
     )
     out += `passdb {

@@ -67,18 +67,22 @@ class IdentityProvider {
 
 let source: DovecotInstance
 let dest: DovecotInstance
+/** Takes an app-only token for any mailbox of its domain, as a tenant's IMAP.AccessAsApp does. */
+let tenantDest: DovecotInstance
+const TENANT = 'tenant.test'
 const idp = new IdentityProvider()
 const tmp = tempDir()
 
 before(async () => {
   await idp.start()
-  ;[source, dest] = await Promise.all([
+  ;[source, dest, tenantDest] = await Promise.all([
     startDovecot({separator: '/', name: 'app-src'}),
     startDovecot({separator: '.', name: 'app-dst', oauth2IntrospectionUrl: `${idp.url}/introspect`}),
+    startDovecot({separator: '.', name: 'app-tenant', oauth2IntrospectionUrl: `${idp.url}/introspect`, oauth2UsernameFormat: '%d'}),
   ])
 })
 after(async () => {
-  await Promise.all([source?.stop(), dest?.stop()])
+  await Promise.all([source?.stop(), dest?.stop(), tenantDest?.stop()])
   await idp.endpoint.close()
   tmp.cleanup()
 })
@@ -134,4 +138,61 @@ test('a refused grant: exit 3, the provider error on one line with a hint, nothi
   assert.match(run.stderr, /client secret is wrong or expired/)
   assert.doesNotMatch(run.stderr, /Trace ID|\n\s+at /)
   assert.deepEqual((await snapshot(dest, users.dest)).INBOX ?? [], [])
+})
+
+/**
+ * A batch whose defaults hold one app credential for the destination; each job names only its users.
+ * Returns the run and the accounts (each seeded with a few messages on the source).
+ */
+async function batchWithAppCredential(target: DovecotInstance, oauth2Yaml: string, destUser: (i: number) => string, env: NodeJS.ProcessEnv = {}) {
+  const accounts = [0, 1, 2].map((i) => ({source: freshUser('appb'), dest: destUser(i)}))
+  await Promise.all(accounts.map((a, i) => seed(source, a.source, {INBOX: generateMessages(3, {seed: 90 + i}), Sent: generateMessages(1, {seed: 95 + i})})))
+  const config = join(tmp.dir, `batch-${accounts[0].source}.yaml`)
+  writeFileSync(
+    config,
+    `defaults:\n  source: {host: 127.0.0.1, port: ${source.port}, tls: none, passwordEnv: MF_APP_SRC_PW}\n` +
+      `  dest:\n    host: 127.0.0.1\n    port: ${target.port}\n    tls: none\n    authMethod: xoauth2\n    oauth2:\n${oauth2Yaml}` +
+      `stateDir: ./state-${accounts[0].source}\njobs:\n` +
+      accounts.map((a) => `  - source: {user: ${a.source}}\n    dest: {user: ${a.dest}}\n`).join(''),
+    {mode: 0o600},
+  )
+  const run = await runCli(['batch', '--config', config, '--parallel', '2', '--json'], {MF_APP_SRC_PW: source.password, ...env})
+  return {accounts, run}
+}
+
+test('batch, Microsoft 365 app-only: one client credential logs in to every mailbox of the tenant', async () => {
+  idp.appUser = `migrator@${TENANT}`
+  const before = idp.grants.length
+  const {accounts, run} = await batchWithAppCredential(
+    tenantDest,
+    `      grant: client_credentials\n      tokenUrl: ${idp.url}/token\n      clientId: app-1\n      clientSecretEnv: MF_APP_SECRET\n`,
+    () => `${freshUser('user')}@${TENANT}`,
+    {MF_APP_SECRET: CLIENT_SECRET},
+  )
+  assert.equal(run.code, 0, run.stderr)
+  assert.equal(run.json.totals.ok, 3)
+  assert.ok(idp.grants.length > before && idp.grants.slice(before).every((g) => g === 'client_credentials'))
+  for (const a of accounts) assert.deepEqual(await snapshot(tenantDest, a.dest), await snapshot(source, a.source))
+  assert.ok(!(run.stdout + run.stderr).includes(CLIENT_SECRET))
+  // The same token is refused for a mailbox outside the tenant: the passdb checks, not a blanket yes.
+  const outside = await batchWithAppCredential(
+    tenantDest,
+    `      grant: client_credentials\n      tokenUrl: ${idp.url}/token\n      clientId: app-1\n      clientSecretEnv: MF_APP_SECRET\n`,
+    () => `${freshUser('user')}@elsewhere.test`,
+    {MF_APP_SECRET: CLIENT_SECRET},
+  )
+  assert.equal(outside.run.code, 1, outside.run.stderr)
+  assert.ok(outside.run.json.accounts.every((a: {exitCode: number}) => a.exitCode === 3), outside.run.stdout)
+})
+
+test('batch, Google Workspace: one service account key, a JWT with sub = each job\'s user', async () => {
+  const keyFile = join(tmp.dir, 'batch-service-key.json')
+  const privateKey = serviceKey.privateKey.export({type: 'pkcs8', format: 'pem'}).toString()
+  writeFileSync(keyFile, JSON.stringify({type: 'service_account', client_email: SERVICE_EMAIL, private_key: privateKey, token_uri: `${idp.url}/token`}), {mode: 0o600})
+  const before = idp.grants.length
+  const {accounts, run} = await batchWithAppCredential(dest, `      grant: service_account\n      keyFile: ${keyFile}\n`, () => freshUser('gws'))
+  assert.equal(run.code, 0, run.stderr)
+  assert.equal(run.json.totals.ok, 3)
+  assert.ok(idp.grants.slice(before).filter((g) => g === 'urn:ietf:params:oauth:grant-type:jwt-bearer').length >= 3)
+  for (const a of accounts) assert.deepEqual(await snapshot(dest, a.dest), await snapshot(source, a.source))
 })

@@ -5,7 +5,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {after, describe, it} from 'node:test'
 
-import {describePreset, storeOptions} from '../../../src/app/open.js'
+import {budgetLimits, describePreset, storeOptions} from '../../../src/app/open.js'
 import {resolveSyncConfig, type SyncFlagValues} from '../../../src/config/load.js'
 import {PROVIDERS} from '../../../src/config/providers.js'
 import {ConfigError} from '../../../src/errors.js'
@@ -75,6 +75,18 @@ folders: {gmailAllMail: true}
     assert.deepEqual(config.sideSettings, {source: {retryMaxDelay: 120}, dest: {retryMaxDelay: 120}})
     assert.deepEqual([config.settings.retries, config.settings.connections, config.settings.maxMessagesPerSecond], [3, 20, 5])
     assert.equal(config.mapping!.gmailAllMail, true)
+  })
+
+  it('gmail as the destination: its daily upload budget, on that side only, unless the run sets one for both', () => {
+    const yaml = `
+source: {host: 127.0.0.1, user: alice, passwordEnv: OLD_PW}
+dest: {provider: gmail, user: alice@example.com, passwordEnv: NEW_PW}
+`
+    const {config, warnings} = resolveYaml(yaml)
+    assert.deepEqual(budgetLimits({config, warnings}), {source: {bytesPerDay: undefined, messagesPerHour: undefined}, dest: {bytesPerDay: 500_000_000, messagesPerHour: undefined}})
+    assert.match(describePreset({config, warnings}, 'dest') ?? '', /, 500000000 bytes a day,/)
+    const explicit = resolveYaml(yaml, {settings: {maxBytesPerDay: '1000'}})
+    assert.deepEqual(budgetLimits(explicit), {source: {bytesPerDay: 1000, messagesPerHour: undefined}, dest: {bytesPerDay: 1000, messagesPerHour: undefined}})
   })
 
   it('--source-provider names the preset from the command line; a URL keeps it and gives the user', () => {
