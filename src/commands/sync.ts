@@ -1,5 +1,3 @@
-import {Flags} from '@oclif/core'
-
 import {plan, sync} from '../app/run.js'
 import {MailferryCommand} from '../cli/command.js'
 import {accountFlags, debugFlag, settingFlags} from '../cli/flags.js'

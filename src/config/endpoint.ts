@@ -8,7 +8,7 @@
  * whole (host, port, user, TLS mode); a flag's URL replaces the file's address, a flag's password
  * source replaces the file's (or its prompt), a flag's token source replaces the file's.
  */
-import {AUTH_METHODS, checkAuthMethod, checkOAuth2, oauth2TokenSource, type AuthDraft, type OAuth2Input} from './auth.js'
+import {AUTH_METHODS, checkAuthMethod, checkOAuth2, oauth2TokenSource, type AuthDraft} from './auth.js'
 import {
   checkBoolean,
   checkEnvName,
@@ -24,8 +24,8 @@ import {
   fail,
   isMapping,
 } from './checks.js'
-import {PROVIDER_NAMES, PROVIDERS, checkProvider, type ProviderName} from './providers.js'
-import {TLS_MODES, type MinTls, type SecretSource, type TlsMode} from './schema.js'
+import {PROVIDER_NAMES, PROVIDERS, checkProvider} from './providers.js'
+import {TLS_MODES, type SecretSource} from './schema.js'
 import {isMaildirUrl, parseImapUrl, parseMaildirUrl} from './url.js'
 
 export type Side = 'source' | 'dest'

@@ -9,7 +9,7 @@
  *
  * Secrets are registered with the redacting logger (src/log.ts) as soon as they are read.
  */
-import {AuthError, CancelledError, ConfigError} from '../errors.js'
+import {CancelledError, ConfigError} from '../errors.js'
 import {writePrivateFileSync} from '../files.js'
 import {registerSecret} from '../log.js'
 import {appTokenFetcher, requestToken} from './app-grants.js'

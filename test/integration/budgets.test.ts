@@ -30,7 +30,6 @@ after(async () => {
 })
 
 const sizeOf = (snap: Snapshot) => Object.values(snap).flat().reduce((sum, m) => sum + m.size, 0)
-const countOf = (snap: Snapshot) => Object.values(snap).flat().length
 
 /** MAILFERRY_DEBUG_CLOCK that puts the runs' clock just past `resumeAt`. */
 function clockPast(resumeAt: string): string {
