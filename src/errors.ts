@@ -181,11 +181,28 @@ export function describeError(error: unknown): string {
   return text.replace(/\s+/g, ' ').trim()
 }
 
-/** What every command prints (--json) or returns when it could not start or was stopped by an error. */
-export interface FailureReport {
-  ok: false
+/** What every command's result starts with: its verdict, and the exit code it maps to with that code's meaning. */
+export interface Verdict {
+  ok: boolean
+  /** The process exit code (see ExitCode). */
   exitCode: number
   exitMeaning: string
+}
+
+/** The verdict of an exit code, with its meaning in this command's words. */
+export function verdict(exitCode: number, context: ExitContext = 'sync'): Verdict {
+  return {ok: exitCode === ExitCode.ok, exitCode, exitMeaning: exitMeaning(exitCode, context)}
+}
+
+/** A verdict about two accounts, named safely (user@host:port or a Maildir path, never a secret). */
+export interface AccountsVerdict extends Verdict {
+  source: string
+  dest: string
+}
+
+/** What every command prints (--json) or returns when it could not start or was stopped by an error. */
+export interface FailureReport extends Verdict {
+  ok: false
   error: string
   hint?: string
 }

@@ -6,7 +6,7 @@
 import {join} from 'node:path'
 
 import {defaultStateFileName, type SyncFlagValues} from '../config/load.js'
-import {ExitCode, failureReport, exitMeaning} from '../errors.js'
+import {ExitCode, exitMeaning, failureReport, verdict, type Verdict} from '../errors.js'
 import {systemClock, type Clock} from '../sync/clock.js'
 import type {RunResult} from '../sync/events.js'
 import {accountDemand, fitConcurrency, HostBudget, type HostDemand} from './budget.js'
@@ -55,10 +55,7 @@ export interface AccountReport {
   warnings: string[]
 }
 
-export interface BatchReport {
-  ok: boolean
-  exitCode: number
-  exitMeaning: string
+export interface BatchReport extends Verdict {
   stateDir: string
   batchState: string
   parallel: number
@@ -259,9 +256,7 @@ export async function runBatch(jobs: BatchJob[], given: BatchOptions): Promise<B
     `total  ${totals.accounts} accounts: ${totals.ok} ok, ${totals.partial} partial, ${totals.failed} failed, ${totals.skipped} skipped; ${totals.copied} messages, ${totals.bytes} bytes, ${(totals.durationMs / 1000).toFixed(1)} s`,
   )
   return {
-    ok: exitCode === ExitCode.ok,
-    exitCode,
-    exitMeaning: exitMeaning(exitCode, 'batch'),
+    ...verdict(exitCode, 'batch'),
     stateDir: options.stateDir,
     batchState: statePath,
     parallel: options.parallel,

@@ -10,7 +10,7 @@ import type {FolderMappingConfig} from '../config/mapping.js'
 import {refusedFolderName} from '../check/folder-names.js'
 import {inspectMessage, type Finding, type Problem} from '../check/inspect.js'
 import {serverNote, serverVerdict, type Verdict} from '../check/servers.js'
-import {ExitCode, MailferryError, describeError, exitMeaning} from '../errors.js'
+import {ExitCode, MailferryError, describeError, verdict, type AccountsVerdict} from '../errors.js'
 import type {StateReader} from '../state/reader.js'
 import type {MessageMeta, QuotaInfo, Store} from '../stores/store.js'
 import {filterFlags} from './flags.js'
@@ -60,12 +60,7 @@ export interface QuotaCheck {
   messages?: {usage: number; limit: number; toCopy: number; fits: boolean}
 }
 
-export interface CheckResult {
-  ok: boolean
-  exitCode: number
-  exitMeaning: string
-  source: string
-  dest: string
+export interface CheckResult extends AccountsVerdict {
   /** Whole messages were inspected, not only their header blocks. */
   deep: boolean
   destServer?: string
@@ -199,9 +194,7 @@ export async function runCheck(ctx: CheckContext, options: CheckOptions): Promis
     folders.some((f) => f.error)
   const exitCode = options.signal?.aborted ? ExitCode.interrupted : blocked ? ExitCode.partial : ExitCode.ok
   return {
-    ok: exitCode === ExitCode.ok,
-    exitCode,
-    exitMeaning: exitMeaning(exitCode, 'check'),
+    ...verdict(exitCode, 'check'),
     source: ctx.sourceName,
     dest: ctx.destName,
     deep: options.deep,

@@ -1,3 +1,4 @@
+import type {AccountsVerdict} from '../errors.js'
 import type {StoreStats} from '../stores/store.js'
 import type {BudgetReport} from './quota.js'
 
@@ -68,13 +69,7 @@ export interface FolderResult {
   error?: string
 }
 
-export interface RunResult {
-  ok: boolean
-  /** The process exit code this result maps to (see errors.ts ExitCode). */
-  exitCode: number
-  exitMeaning: string
-  source: string
-  dest: string
+export interface RunResult extends AccountsVerdict {
   statePath: string
   startedAt: string
   finishedAt: string

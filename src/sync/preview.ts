@@ -5,7 +5,7 @@
  * \Seen). The destination is only listed.
  */
 import type {FolderMappingConfig} from '../config/mapping.js'
-import {ExitCode, MailferryError, describeError, exitMeaning} from '../errors.js'
+import {ExitCode, MailferryError, describeError, exitMeaning, type AccountsVerdict} from '../errors.js'
 import type {Namespace} from '../plan/names.js'
 import type {StateReader} from '../state/reader.js'
 import type {MessageSize, Store} from '../stores/store.js'
@@ -34,15 +34,9 @@ export interface PreviewFolder {
   error?: string
 }
 
-export interface PlanPreview {
-  ok: boolean
-  exitCode: number
-  /** Set by the command. */
-  exitMeaning: string
+export interface PlanPreview extends AccountsVerdict {
   /** true for `sync --dry-run`. */
   dryRun: boolean
-  source: string
-  dest: string
   sourceNamespace: Namespace
   destNamespace: Namespace
   statePath: string

@@ -4,7 +4,7 @@
  */
 import PQueue from 'p-queue'
 
-import {ConfigError, ExitCode, describeError, exitMeaning} from '../errors.js'
+import {ConfigError, ExitCode, describeError, verdict} from '../errors.js'
 import {DEFAULT_MAPPING, type FolderMappingConfig} from '../config/mapping.js'
 import {buildPlan, type Plan} from '../plan/plan.js'
 import {mappingRules} from '../plan/rules.js'
@@ -225,9 +225,7 @@ function assemble(
   else if (totals.failed > 0) exitCode = ExitCode.partial
   const error = interrupted ? 'interrupted; re-run the same command to resume' : fatal?.message ?? folderErrors.join('; ') ?? undefined
   return {
-    ok: exitCode === ExitCode.ok,
-    exitCode,
-    exitMeaning: exitMeaning(exitCode),
+    ...verdict(exitCode),
     source: ctx.sourceName,
     dest: ctx.destName,
     statePath: ctx.statePath,

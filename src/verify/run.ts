@@ -12,7 +12,7 @@
 import {createHash} from 'node:crypto'
 
 import type {FolderMappingConfig} from '../config/mapping.js'
-import {ExitCode, MailferryError, describeError, exitMeaning} from '../errors.js'
+import {ExitCode, MailferryError, describeError, verdict, type AccountsVerdict} from '../errors.js'
 import type {FolderPair} from '../plan/plan.js'
 import type {MessageMeta, Store} from '../stores/store.js'
 import {ByteBudget} from '../sync/budget.js'
@@ -65,13 +65,8 @@ export interface VerifyTotals {
   bytesHashed: number
 }
 
-export interface VerifyResult {
-  /** Both sides are equal and every folder could be compared. */
-  ok: boolean
-  exitCode: number
-  exitMeaning: string
-  source: string
-  dest: string
+/** ok: both sides are equal and every folder could be compared. */
+export interface VerifyResult extends AccountsVerdict {
   deep: boolean
   startedAt: string
   finishedAt: string
@@ -142,9 +137,7 @@ export async function runVerify(ctx: VerifyContext, options: VerifyOptions): Pro
   const finishedAt = new Date()
   const exitCode = verifyExitCode(folders, options.signal?.aborted ?? false)
   return {
-    ok: exitCode === ExitCode.ok,
-    exitCode,
-    exitMeaning: exitMeaning(exitCode, 'verify'),
+    ...verdict(exitCode, 'verify'),
     source: ctx.sourceName,
     dest: ctx.destName,
     deep: options.deep,

@@ -6,25 +6,19 @@
 import assert from 'node:assert/strict'
 import {chownSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, statSync} from 'node:fs'
 import {join, relative} from 'node:path'
-import {after, before, describe, test} from 'node:test'
+import {describe, test} from 'node:test'
 
 import {startDovecot, type DovecotInstance} from '../harness/dovecot.js'
 import {appendOne, folderTree, listUids, seed, setFlags, snapshot, withClient, type Snapshot} from '../harness/mailbox.js'
 import {generateMessages, nastyMessages, type SeedMessage} from '../harness/messages.js'
-import {freshUser, runCli, tempDir} from './cli.js'
+import {freshUser, runCli, serversForFile, tempDir} from './cli.js'
 
 /** Source: Maildir++ ('.'); restores go to a LAYOUT=fs ('/') server, so folder names are mapped too. */
 let source: DovecotInstance
 let dest: DovecotInstance
 const tmp = tempDir('mailferry-backup-test-')
 
-before(async () => {
-  ;[source, dest] = await Promise.all([startDovecot({separator: '.', name: 'bksrc'}), startDovecot({separator: '/', name: 'bkdst'})])
-})
-after(async () => {
-  await Promise.all([source?.stop(), dest?.stop()])
-  tmp.cleanup()
-})
+serversForFile(() => Promise.all([startDovecot({separator: '.', name: 'bksrc'}), startDovecot({separator: '/', name: 'bkdst'})]), (started) => ([source, dest] = started), tmp)
 
 const env = () => ({MF_TEST_SOURCE_PW: source.password, MF_TEST_DEST_PW: dest.password})
 

@@ -7,12 +7,12 @@ import assert from 'node:assert/strict'
 import {spawn} from 'node:child_process'
 import {writeFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {after, before, test} from 'node:test'
+import {test} from 'node:test'
 
 import {startDovecot, type DovecotInstance} from '../harness/dovecot.js'
 import {countMessages, seed, snapshot, type Snapshot} from '../harness/mailbox.js'
 import {generateMessages} from '../harness/messages.js'
-import {BIN, freshUser, runCli, syncArgs, tempDir, type CliResult} from './cli.js'
+import {BIN, type CliResult, freshUser, runCli, serversForFile, syncArgs, tempDir} from './cli.js'
 
 const BUDGET_EXIT = 75
 const RESUME_LINE = /^budget reached: \d+ of --max-(bytes-per-day|messages-per-hour) \d+ (bytes|messages) downloaded from the source in the last (24 h|hour); resume after \d\d:\d\d UTC( on \d{4}-\d\d-\d\d)?$/
@@ -21,13 +21,7 @@ let source: DovecotInstance
 let dest: DovecotInstance
 const tmp = tempDir()
 
-before(async () => {
-  ;[source, dest] = await Promise.all([startDovecot({separator: '.'}), startDovecot({separator: '/'})])
-})
-after(async () => {
-  await Promise.all([source?.stop(), dest?.stop()])
-  tmp.cleanup()
-})
+serversForFile(() => Promise.all([startDovecot({separator: '.'}), startDovecot({separator: '/'})]), (started) => ([source, dest] = started), tmp)
 
 const sizeOf = (snap: Snapshot) => Object.values(snap).flat().reduce((sum, m) => sum + m.size, 0)
 

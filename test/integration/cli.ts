@@ -5,6 +5,7 @@ import {spawn} from 'node:child_process'
 import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
+import {after, before} from 'node:test'
 import {fileURLToPath} from 'node:url'
 
 import type {DovecotInstance} from '../harness/dovecot.js'
@@ -56,6 +57,23 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, options: {ki
 }
 
 /** A temp dir for state files, removed by the returned cleanup. */
+/**
+ * The servers a test file shares: started before its tests (and handed to `use`), stopped after
+ * them, and `tmp` removed.
+ */
+export function serversForFile<T extends Array<{stop(): Promise<void>} | undefined>>(
+  start: () => Promise<T>,
+  use: (servers: T) => void,
+  tmp?: {cleanup(): void},
+): void {
+  let servers: T | undefined
+  before(async () => use((servers = await start())))
+  after(async () => {
+    await Promise.all((servers ?? []).map((server) => server?.stop()))
+    tmp?.cleanup()
+  })
+}
+
 export function tempDir(prefix = 'mailferry-test-'): {dir: string; cleanup: () => void} {
   const dir = mkdtempSync(join(tmpdir(), prefix))
   return {dir, cleanup: () => rmSync(dir, {recursive: true, force: true})}

@@ -4,24 +4,18 @@
  */
 import assert from 'node:assert/strict'
 import {join} from 'node:path'
-import {after, before, describe, test} from 'node:test'
+import {describe, test} from 'node:test'
 
 import {startDovecot, type DovecotInstance} from '../harness/dovecot.js'
 import {expunge, listUids, openClient, seed, setFlags, snapshot} from '../harness/mailbox.js'
 import {generateMessages} from '../harness/messages.js'
-import {freshUser, runCli, syncArgs, tempDir} from './cli.js'
+import {freshUser, runCli, serversForFile, syncArgs, tempDir} from './cli.js'
 
 let source: DovecotInstance
 let dest: DovecotInstance
 const tmp = tempDir()
 
-before(async () => {
-  ;[source, dest] = await Promise.all([startDovecot({separator: '/'}), startDovecot({separator: '.'})])
-})
-after(async () => {
-  await Promise.all([source?.stop(), dest?.stop()])
-  tmp.cleanup()
-})
+serversForFile(() => Promise.all([startDovecot({separator: '/'}), startDovecot({separator: '.'})]), (started) => ([source, dest] = started), tmp)
 
 async function setup(folders: Record<string, number>) {
   const users = {source: freshUser('inc'), dest: freshUser('inc')}

@@ -8,24 +8,18 @@
 import assert from 'node:assert/strict'
 import {readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {after, before, test} from 'node:test'
+import {test} from 'node:test'
 
 import {startDovecot, type DovecotInstance} from '../harness/dovecot.js'
 import {seed, snapshot} from '../harness/mailbox.js'
 import {generateMessages, type SeedMessage} from '../harness/messages.js'
-import {freshUser, runCli, tempDir} from './cli.js'
+import {freshUser, runCli, serversForFile, tempDir} from './cli.js'
 
 let source: DovecotInstance
 let dest: DovecotInstance
 const tmp = tempDir()
 
-before(async () => {
-  ;[source, dest] = await Promise.all([startDovecot({separator: '/'}), startDovecot({separator: '/'})])
-})
-after(async () => {
-  await Promise.all([source?.stop(), dest?.stop()])
-  tmp.cleanup()
-})
+serversForFile(() => Promise.all([startDovecot({separator: '/'}), startDovecot({separator: '/'})]), (started) => ([source, dest] = started), tmp)
 
 const LONG_LINE = 12_000
 

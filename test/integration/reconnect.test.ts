@@ -10,25 +10,19 @@
 import assert from 'node:assert/strict'
 import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {after, before, test} from 'node:test'
+import {test} from 'node:test'
 
 import {imapProcesses, startDovecot, type DovecotInstance} from '../harness/dovecot.js'
 import {seed, snapshot} from '../harness/mailbox.js'
 import {generateMessages} from '../harness/messages.js'
 import {Relay} from '../harness/relay.js'
-import {copiedInLog, freshUser, runCli, syncArgs, tempDir} from './cli.js'
+import {copiedInLog, freshUser, runCli, serversForFile, syncArgs, tempDir} from './cli.js'
 
 let source: DovecotInstance
 let dest: DovecotInstance
 const tmp = tempDir()
 
-before(async () => {
-  ;[source, dest] = await Promise.all([startDovecot({separator: '/', name: 'rc-src'}), startDovecot({separator: '.', name: 'rc-dst'})])
-})
-after(async () => {
-  await Promise.all([source?.stop(), dest?.stop()])
-  tmp.cleanup()
-})
+serversForFile(() => Promise.all([startDovecot({separator: '/', name: 'rc-src'}), startDovecot({separator: '.', name: 'rc-dst'})]), (started) => ([source, dest] = started), tmp)
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 

@@ -3,24 +3,18 @@
  */
 import assert from 'node:assert/strict'
 import {join} from 'node:path'
-import {after, before, test} from 'node:test'
+import {test} from 'node:test'
 
 import {startDovecot, type DovecotInstance} from '../harness/dovecot.js'
 import {seed, snapshot} from '../harness/mailbox.js'
 import {generateMessages} from '../harness/messages.js'
-import {freshUser, runCli, syncArgs, tempDir} from './cli.js'
+import {freshUser, runCli, serversForFile, syncArgs, tempDir} from './cli.js'
 
 let source: DovecotInstance
 let dest: DovecotInstance
 const tmp = tempDir()
 
-before(async () => {
-  ;[source, dest] = await Promise.all([startDovecot({separator: '/'}), startDovecot({separator: '.', maxMailSize: 200_000})])
-})
-after(async () => {
-  await Promise.all([source?.stop(), dest?.stop()])
-  tmp.cleanup()
-})
+serversForFile(() => Promise.all([startDovecot({separator: '/'}), startDovecot({separator: '.', maxMailSize: 200_000})]), (started) => ([source, dest] = started), tmp)
 
 test('an over-size message is reported and every other message is copied', async () => {
   const users = {source: freshUser('src'), dest: freshUser('dst')}

@@ -10,12 +10,12 @@
 import assert from 'node:assert/strict'
 import {copyFileSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {after, before, test} from 'node:test'
+import {test} from 'node:test'
 
 import {imapProcesses, startDovecot, type DovecotInstance} from '../harness/dovecot.js'
 import {seed, snapshot} from '../harness/mailbox.js'
 import {generateMessages} from '../harness/messages.js'
-import {freshUser, runCli, syncArgs, tempDir, waitForLog} from './cli.js'
+import {freshUser, runCli, serversForFile, syncArgs, tempDir, waitForLog} from './cli.js'
 
 let source: DovecotInstance
 let dest: DovecotInstance
@@ -24,13 +24,7 @@ const TOTAL = Number(process.env.MAILFERRY_RESTART_MESSAGES ?? 1000)
 /** Where logs of a failed run are kept for reading (the instance dirs are removed by stop()). */
 const KEEP = process.env.MAILFERRY_RESTART_KEEP
 
-before(async () => {
-  ;[source, dest] = await Promise.all([startDovecot({separator: '/', name: 'rr-src'}), startDovecot({separator: '.', name: 'rr-dst'})])
-})
-after(async () => {
-  await Promise.all([source?.stop(), dest?.stop()])
-  tmp.cleanup()
-})
+serversForFile(() => Promise.all([startDovecot({separator: '/', name: 'rr-src'}), startDovecot({separator: '.', name: 'rr-dst'})]), (started) => ([source, dest] = started), tmp)
 
 
 /** Kills every imap process of the instance, once there is one (the run may be between sessions). */

@@ -9,24 +9,18 @@ import Database from 'better-sqlite3'
 import {spawn} from 'node:child_process'
 import {existsSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {after, before, describe, test} from 'node:test'
+import {describe, test} from 'node:test'
 
 import {startDovecot, type DovecotInstance} from '../harness/dovecot.js'
 import {seed, setFlags, snapshot} from '../harness/mailbox.js'
 import {generateMessages, nastyMessages, type SeedMessage} from '../harness/messages.js'
-import {BIN, freshUser, runCli, syncArgs, tempDir} from './cli.js'
+import {BIN, freshUser, runCli, serversForFile, syncArgs, tempDir} from './cli.js'
 
 let source: DovecotInstance
 let dest: DovecotInstance
 const tmp = tempDir()
 
-before(async () => {
-  ;[source, dest] = await Promise.all([startDovecot({separator: '.'}), startDovecot({separator: '/'})])
-})
-after(async () => {
-  await Promise.all([source?.stop(), dest?.stop()])
-  tmp.cleanup()
-})
+serversForFile(() => Promise.all([startDovecot({separator: '.'}), startDovecot({separator: '/'})]), (started) => ([source, dest] = started), tmp)
 
 /** Messages the run's log says were copied so far. */
 const copiedInLog = (logFile: string) => (existsSync(logFile) ? (readFileSync(logFile, 'utf8').match(/ copied \(/g) ?? []).length : 0)

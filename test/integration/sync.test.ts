@@ -5,24 +5,18 @@
 import assert from 'node:assert/strict'
 import {existsSync} from 'node:fs'
 import {join} from 'node:path'
-import {after, before, describe, test} from 'node:test'
+import {describe, test} from 'node:test'
 
 import {startDovecot, type DovecotInstance} from '../harness/dovecot.js'
 import {folderTree, openClient, seed, snapshot} from '../harness/mailbox.js'
 import {generateMessages, nastyMessages, type SeedMessage} from '../harness/messages.js'
-import {freshUser, runCli, syncArgs, tempDir} from './cli.js'
+import {freshUser, runCli, serversForFile, syncArgs, tempDir} from './cli.js'
 
 let source: DovecotInstance
 let dest: DovecotInstance
 const tmp = tempDir()
 
-before(async () => {
-  ;[source, dest] = await Promise.all([startDovecot({separator: '.'}), startDovecot({separator: '/'})])
-})
-after(async () => {
-  await Promise.all([source?.stop(), dest?.stop()])
-  tmp.cleanup()
-})
+serversForFile(() => Promise.all([startDovecot({separator: '.'}), startDovecot({separator: '/'})]), (started) => ([source, dest] = started), tmp)
 
 /**
  * Twins that differ only in line ends: different files, but byte-identical once the server returns

@@ -8,24 +8,18 @@ import {readFileSync, writeFileSync} from 'node:fs'
 import {createServer, type AddressInfo} from 'node:net'
 import {dirname, join} from 'node:path'
 import {createServer as createTlsServer} from 'node:tls'
-import {after, before, test} from 'node:test'
+import {test} from 'node:test'
 
 import {startDovecot, type DovecotInstance} from '../harness/dovecot.js'
 import {seed, snapshot} from '../harness/mailbox.js'
 import {generateMessages} from '../harness/messages.js'
-import {freshUser, runCli, tempDir} from './cli.js'
+import {freshUser, runCli, serversForFile, tempDir} from './cli.js'
 
 let source: DovecotInstance
 let dest: DovecotInstance
 const tmp = tempDir()
 
-before(async () => {
-  ;[source, dest] = await Promise.all([startDovecot({separator: '/'}), startDovecot({separator: '.'})])
-})
-after(async () => {
-  await Promise.all([source?.stop(), dest?.stop()])
-  tmp.cleanup()
-})
+serversForFile(() => Promise.all([startDovecot({separator: '/'}), startDovecot({separator: '.'})]), (started) => ([source, dest] = started), tmp)
 
 function writeConfig(users: {source: string; dest: string}, withCa: boolean): string {
   const ca = (instance: DovecotInstance) => (withCa ? `\n  caFile: ${instance.caFile}` : '')

@@ -5,24 +5,18 @@
 import assert from 'node:assert/strict'
 import {spawn} from 'node:child_process'
 import {join} from 'node:path'
-import {after, before, test} from 'node:test'
+import {test} from 'node:test'
 
 import {startDovecot, type DovecotInstance} from '../harness/dovecot.js'
 import {appendOne, listUids, seed, setFlags, snapshot} from '../harness/mailbox.js'
 import {generateMessages} from '../harness/messages.js'
-import {BIN, freshUser, syncArgs, tempDir} from './cli.js'
+import {BIN, freshUser, serversForFile, syncArgs, tempDir} from './cli.js'
 
 let source: DovecotInstance
 let dest: DovecotInstance
 const tmp = tempDir()
 
-before(async () => {
-  ;[source, dest] = await Promise.all([startDovecot({separator: '.'}), startDovecot({separator: '/'})])
-})
-after(async () => {
-  await Promise.all([source?.stop(), dest?.stop()])
-  tmp.cleanup()
-})
+serversForFile(() => Promise.all([startDovecot({separator: '.'}), startDovecot({separator: '/'})]), (started) => ([source, dest] = started), tmp)
 
 /** Polls until check() is true; returns how long it took, or fails after timeoutMs. */
 async function within(timeoutMs: number, check: () => Promise<boolean>): Promise<number> {
