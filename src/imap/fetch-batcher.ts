@@ -71,10 +71,12 @@ export class FetchBatcher {
   }
 
   async #work(): Promise<void> {
+    let last: string | undefined
     try {
       for (;;) {
-        const next = this.#takeBatch()
+        const next = this.#takeBatch(last)
         if (!next) return
+        last = next.path
         await this.#read(next.path, next.batch)
       }
     } finally {
@@ -82,8 +84,14 @@ export class FetchBatcher {
     }
   }
 
-  #takeBatch(): {path: string; batch: Request[]} | undefined {
-    for (const [path, queue] of this.#queues) {
+  /**
+   * The next batch: of the folder this worker read last when it has more waiting (its session still
+   * has it selected; a switch costs a SELECT round trip), else of the folder waiting longest.
+   */
+  #takeBatch(last?: string): {path: string; batch: Request[]} | undefined {
+    const continued = last === undefined ? undefined : this.#queues.get(last)
+    const order = continued && continued.length > 0 ? [[last!, continued] as const, ...this.#queues] : this.#queues
+    for (const [path, queue] of order) {
       // The folder goes behind the others, so one big folder does not starve the rest.
       this.#queues.delete(path)
       if (queue.length === 0) continue
