@@ -95,8 +95,7 @@ export class FetchBatcher {
       // The folder goes behind the others, so one big folder does not starve the rest.
       this.#queues.delete(path)
       if (queue.length === 0) continue
-      const large = this.#options.largeBytes ?? DEFAULT_LARGE_BYTES
-      const isLarge = (request: Request) => (this.#options.sizeOf?.(path, request.uid) ?? 0) > large
+      const isLarge = (request: Request) => this.#isLarge(path, request)
       let batch: Request[]
       if (isLarge(queue[0])) batch = queue.splice(0, 1)
       else {
@@ -113,10 +112,32 @@ export class FetchBatcher {
     return undefined
   }
 
+  #topUp(path: string, batch: Request[], byUid: Map<number, Request>): void {
+    const queue = this.#queues.get(path)
+    // A large message is read alone (see the file comment).
+    if (!queue || batch.some((request) => this.#isLarge(path, request))) return
+    const max = this.#options.maxMessages ?? DEFAULT_MAX_MESSAGES
+    for (let i = 0; i < queue.length && batch.length < max; ) {
+      if (this.#isLarge(path, queue[i])) i++
+      else {
+        const [request] = queue.splice(i, 1)
+        batch.push(request)
+        byUid.set(request.uid, request)
+      }
+    }
+    if (queue.length === 0) this.#queues.delete(path)
+  }
+
+  #isLarge(path: string, request: Request): boolean {
+    return (this.#options.sizeOf?.(path, request.uid) ?? 0) > (this.#options.largeBytes ?? DEFAULT_LARGE_BYTES)
+  }
+
   async #read(path: string, batch: Request[]): Promise<void> {
     const byUid = new Map(batch.map((request) => [request.uid, request]))
     try {
       await this.#options.inFolder(path, async (client) => {
+        // Requests for this folder that came while this batch waited for a session ride along.
+        this.#topUp(path, batch, byUid)
         // After a lost connection the task runs again on a new session: only what is still missing.
         const wanted = batch.filter((request) => !request.settled)
         if (wanted.length === 0) return
