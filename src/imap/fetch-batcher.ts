@@ -95,49 +95,48 @@ export class FetchBatcher {
       // The folder goes behind the others, so one big folder does not starve the rest.
       this.#queues.delete(path)
       if (queue.length === 0) continue
-      const isLarge = (request: Request) => this.#isLarge(path, request)
-      let batch: Request[]
-      if (isLarge(queue[0])) batch = queue.splice(0, 1)
-      else {
-        batch = []
-        const max = this.#options.maxMessages ?? DEFAULT_MAX_MESSAGES
-        for (let i = 0; i < queue.length && batch.length < max; ) {
-          if (isLarge(queue[i])) i++
-          else batch.push(...queue.splice(i, 1))
-        }
-      }
+      let batch: Request[] = []
+      if (this.#isLarge(path, queue[0])) batch = queue.splice(0, 1)
+      else this.#gather(path, queue, batch)
       if (queue.length > 0) this.#queues.set(path, queue)
       return {path, batch}
     }
     return undefined
   }
 
+  /** Requests that came for this folder while a batch waited for a session join it, unless it is a large one's. */
   #topUp(path: string, batch: Request[], byUid: Map<number, Request>): void {
     const queue = this.#queues.get(path)
-    // A large message is read alone (see the file comment).
     if (!queue || batch.some((request) => this.#isLarge(path, request))) return
+    for (const request of this.#gather(path, queue, batch)) byUid.set(request.uid, request)
+    if (queue.length === 0) this.#queues.delete(path)
+  }
+
+  /** Moves the folder's waiting requests that are not large into batch, up to the batch size; returns those moved. */
+  #gather(path: string, queue: Request[], batch: Request[]): Request[] {
     const max = this.#options.maxMessages ?? DEFAULT_MAX_MESSAGES
+    const moved: Request[] = []
     for (let i = 0; i < queue.length && batch.length < max; ) {
       if (this.#isLarge(path, queue[i])) i++
       else {
         const [request] = queue.splice(i, 1)
         batch.push(request)
-        byUid.set(request.uid, request)
+        moved.push(request)
       }
     }
-    if (queue.length === 0) this.#queues.delete(path)
+    return moved
   }
 
   #isLarge(path: string, request: Request): boolean {
     return (this.#options.sizeOf?.(path, request.uid) ?? 0) > (this.#options.largeBytes ?? DEFAULT_LARGE_BYTES)
   }
 
-  async #read(path: string, batch: Request[]): Promise<void> {
+  async #read(path: string, batch: Request[], alone = false): Promise<void> {
     const byUid = new Map(batch.map((request) => [request.uid, request]))
     try {
       await this.#options.inFolder(path, async (client) => {
         // Requests for this folder that came while this batch waited for a session ride along.
-        this.#topUp(path, batch, byUid)
+        if (!alone) this.#topUp(path, batch, byUid)
         // After a lost connection the task runs again on a new session: only what is still missing.
         const wanted = batch.filter((request) => !request.settled)
         if (wanted.length === 0) return
@@ -158,7 +157,7 @@ export class FetchBatcher {
       })
     } catch (error) {
       if (error instanceof SplitBatch) {
-        for (const request of batch) if (!request.settled) await this.#read(path, [request])
+        for (const request of batch) if (!request.settled) await this.#read(path, [request], true)
         return
       }
       for (const request of batch) if (!request.settled) (request.settled = true), request.reject(error)
