@@ -22,7 +22,7 @@ const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex')
 
 /**
  * Step 5's APPEND of one message, with --repair: a message the destination is known to alter
- * (check/servers.ts: Cyrus replaces raw 8-bit header bytes with X, Dovecot drops NUL bytes) is
+ * (check/servers.ts: Cyrus replaces raw 8-bit header bytes with X, Dovecot stores NUL bytes as 0x80) is
  * repaired first when a listed repair fixes what it would alter; a message the destination refuses is
  * repaired then. Returns the APPEND result, or undefined when the message failed (recorded).
  */
