@@ -227,18 +227,22 @@ test('a 20,000-character body line over the destination maxLineLength: refused a
   // The stored copy is, byte for byte, the documented re-encoding of what the source serves.
   const served = await withClient(source, users.source, async (client) => {
     await client.mailboxOpen('INBOX', {readOnly: true})
-    return (await client.fetchOne('2', {source: true}, {uid: true}))!.source!
+    const m = await client.fetchOne('2', {source: true}, {uid: true})
+    assert.ok(m && m.source)
+    return m.source
   })
   const expected = repairMessage(served, ['long-lines'], {maxLineLength: 1000})!.raw
   const destUid = repaired.json.repaired[0].destUid
   const stored = await withClient(roomy, users.dest, async (client) => {
     await client.mailboxOpen('INBOX', {readOnly: true})
-    return (await client.fetchOne(String(destUid), {source: true}, {uid: true}))!.source!
+    const m = await client.fetchOne(String(destUid), {source: true}, {uid: true})
+    assert.ok(m && m.source)
+    return m.source
   })
   assert.ok(stored.equals(expected), 'BODY.PEEK[] of the stored copy is the re-encoding')
   assert.ok(textPart(stored).equals(textPart(served)), 'the text part decodes to the same bytes')
   assert.match(stored.toString('latin1'), /Content-Type: text\/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n/)
-  assert.ok(Math.max(...stored.toString('latin1').split('\r\n').map((l) => l.length)) <= 76)
+  assert.ok(Math.max(...stored.toString('latin1').split('\r\n').map((l: string) => l.length)) <= 76)
   console.log(`body-long-1: ${served.length} bytes as served, ${stored.length} bytes stored re-encoded`)
 
   const again = await runCli([...sync, ...limit, '--repair', 'long-lines', '--json'], env)
