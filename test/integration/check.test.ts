@@ -211,6 +211,10 @@ test('a 20,000-character body line over the destination maxLineLength: refused a
     [3, 'refused', ['long-line'], []],
   ])
   assert.match(flagged[1].unrepaired[0].reason, /boundary "=_b1" of a multipart\/mixed part is never closed/)
+  const table = await runCli([...args, ...limit, '--deep'], env)
+  assert.match(table.stdout, /INBOX +2 +refused +long-lines +long-line /)
+  assert.match(table.stdout, /INBOX +3 +refused +!long-lines +long-line /)
+  assert.match(table.stdout, /INBOX UID 3: long-lines cannot repair it: the boundary "=_b1"/)
 
   const plain = await runCli([...sync, ...limit, '--json'], env)
   assert.equal(plain.code, 1)
