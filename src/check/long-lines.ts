@@ -58,7 +58,7 @@ export function repairLongLines(raw: Buffer, limit: number): LongLinesResult {
   if (limit < ENCODED_LINE) return {unrepaired: `a limit of ${limit} characters is below the ${ENCODED_LINE} of an encoded line`}
   // The message's own line end (its first line's), for the lines a repair writes.
   const firstLf = raw.indexOf(LF)
-  const eol = firstLf > 0 && raw[firstLf - 1] === CR ? '\r\n' : firstLf === -1 ? '\r\n' : '\n'
+  const eol = firstLf !== -1 && raw[firstLf - 1] !== CR ? '\n' : '\r\n'
   try {
     const out = Buffer.concat(entity({raw, eol, limit}, 0, raw.length, 'text/plain', []))
     if (longestIn(out, 0, out.length) > limit) throw new Unrepairable('a line is still over the limit after repair')
