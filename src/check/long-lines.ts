@@ -8,9 +8,7 @@
  * brought under the limit (no place to fold, a broken multipart, an encoding it does not know), the
  * message is left as it was and the reason is given.
  */
-
-/** RFC 2045 6.7 and 6.8: encoded lines of at most 76 characters. */
-export const ENCODED_LINE = 76
+import {ENCODED_LINE, encodeBase64, encodeQuotedPrintable, refoldQuotedPrintable, rewrapBase64} from './transfer-encoding.js'
 
 export type LongLinesResult = {raw: Buffer; unrepaired?: undefined} | {raw?: undefined; unrepaired: string}
 
@@ -248,87 +246,6 @@ function multipart(walk: Walk, start: number, end: number, type: string, boundar
   }
   out.push(raw.subarray(closeLine.next, end))
   return out
-}
-
-const HEX = '0123456789ABCDEF'
-const hex = (byte: number) => `=${HEX[byte >> 4]}${HEX[byte & 15]}`
-
-/**
- * Quoted-printable (RFC 2045 6.7) of the content: the message's line end is a hard line break, every
- * other CR or LF is =0D or =0A, a space or tab before a line end is encoded, and lines are broken
- * softly (`=`) at 76 characters; a '-' that would start a new line is =2D (no boundary can appear).
- */
-export function encodeQuotedPrintable(content: Buffer, eol: string): Buffer {
-  const text = content.toString('latin1')
-  const lines = text.split(eol)
-  const out = lines.map((line) => {
-    const tokens: string[] = []
-    for (let i = 0; i < line.length; i++) {
-      const byte = line.charCodeAt(i)
-      const literal = (byte >= 33 && byte <= 126 && byte !== 0x3d) || ((byte === 0x20 || byte === 0x09) && i < line.length - 1)
-      tokens.push(literal ? line[i] : hex(byte))
-    }
-    return softBreak(tokens, eol)
-  })
-  return Buffer.from(out.join(eol), 'latin1')
-}
-
-/** Tokens (characters and =XX) into lines of at most 75 characters and a soft break `=`; a continuation never starts with '-'. */
-function softBreak(tokens: string[], eol: string): string {
-  const pieces: string[] = []
-  let current = ''
-  for (const token of tokens) {
-    if (current.length + token.length > ENCODED_LINE - 1) {
-      pieces.push(`${current}=`)
-      current = ''
-    }
-    current += current === '' && pieces.length > 0 && token === '-' ? '=2D' : token
-  }
-  pieces.push(current)
-  return pieces.join(eol)
-}
-
-/**
- * Quoted-printable lines over the limit broken softly (`=` + line end) at 76 characters, never inside
- * an =XX; a literal '-' that would start a new line becomes =2D. Decoding gives the same bytes.
- */
-export function refoldQuotedPrintable(region: Buffer, eol: string, limit: number): Buffer {
-  const out: Buffer[] = []
-  for (const line of linesOf(region, 0, region.length)) {
-    const text = region.subarray(line.start, line.textEnd).toString('latin1')
-    if (text.length <= limit) {
-      out.push(region.subarray(line.start, line.next))
-      continue
-    }
-    const tokens: string[] = []
-    for (let i = 0; i < text.length; ) {
-      const size = text[i] === '=' ? Math.min(3, text.length - i) : 1
-      tokens.push(text.slice(i, i + size))
-      i += size
-    }
-    // A line ending in `=` (a soft break already) keeps it last: it is one token then.
-    out.push(Buffer.from(softBreak(tokens, eol), 'latin1'), region.subarray(line.textEnd, line.next))
-  }
-  return Buffer.concat(out)
-}
-
-/** Base64 (RFC 2045 6.8) of the content in lines of 76 characters; a final line end when the content ended with one. */
-export function encodeBase64(content: Buffer, eol: string): Buffer {
-  return wrap(content.toString('base64'), eol, endsWithEol(content, eol))
-}
-
-/** Base64 text with its line ends taken out and put back every 76 characters: the same characters, the same bytes decoded. */
-export function rewrapBase64(region: Buffer, eol: string): Buffer {
-  const chars = region.toString('latin1').replace(/[\r\n]/g, '')
-  return wrap(chars, eol, endsWithEol(region, eol))
-}
-
-const endsWithEol = (data: Buffer, eol: string) => data.length > 0 && data[data.length - 1] === LF && (eol === '\n' || data[data.length - 2] === CR)
-
-function wrap(chars: string, eol: string, finalEol: boolean): Buffer {
-  const lines: string[] = []
-  for (let i = 0; i < chars.length; i += ENCODED_LINE) lines.push(chars.slice(i, i + ENCODED_LINE))
-  return Buffer.from(lines.join(eol) + (finalEol && lines.length > 0 ? eol : ''), 'latin1')
 }
 
 /** Does a line of `data` start with `prefix`? */

@@ -9,7 +9,8 @@ import {randomBytes} from 'node:crypto'
 import {describe, it} from 'node:test'
 
 import {corpusSkipReason, loadCorpus} from '../../harness/corpus.js'
-import {ENCODED_LINE, repairLongLines} from '../../../src/check/long-lines.js'
+import {repairLongLines} from '../../../src/check/long-lines.js'
+import {ENCODED_LINE} from '../../../src/check/transfer-encoding.js'
 import {repairMessage, repairOutcome} from '../../../src/check/repair.js'
 
 const crlf = (text: string) => Buffer.from(text.replace(/\r?\n/g, '\r\n'), 'latin1')
