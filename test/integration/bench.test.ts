@@ -16,7 +16,7 @@ import {tempDir} from './cli.js'
 const tmp = tempDir('mailferry-bench-test-')
 after(() => tmp.cleanup())
 
-test('bench --messages 50 runs the limit, (a)-(d) and verify, and writes latest.json, latest.md and latest.svg', () => {
+test('bench --messages 50 runs the limit, (a)-(d), the re-runs and verify, and writes latest.json, latest.md and latest.svg', () => {
   const script = fileURLToPath(new URL('../../scripts/bench.ts', import.meta.url))
   const args = ['--messages', '50', '--large-mb', 'none', '--repeat', '1', '--concurrency', '4', '--out', tmp.dir]
   const run = spawnSync(process.execPath, ['--import', 'tsx', script, ...args], {encoding: 'utf8'})
@@ -28,7 +28,7 @@ test('bench --messages 50 runs the limit, (a)-(d) and verify, and writes latest.
   assert.equal(result.corpus.messages, 50)
   // (e) mbsync and imapsync are timed only where they are installed, and the report says which were not.
   const peers = ['mbsync', 'imapsync']
-  assert.deepEqual(Object.keys(result.runs).filter((key) => !peers.includes(key)), ['limit', 'firstSync', 'rawAppend', 'noChange', 'noChangeNoCondstore', 'incremental', 'verify', 'verifyDeep'])
+  assert.deepEqual(Object.keys(result.runs).filter((key) => !peers.includes(key)), ['limit', 'firstSync', 'rawAppend', 'noChange', 'noChangeNoCondstore', 'stateless', 'incremental', 'verify', 'verifyDeep'])
   for (const peer of peers) assert.equal(result.runs[peer] === undefined, result.skipped.includes(`${peer} (not installed)`), peer)
   assert.equal(result.runs.limit.messages, 50)
   assert.ok(result.firstSyncVsLimit > 0)
