@@ -22,6 +22,7 @@ import type {
   FolderInfo,
   FolderPeek,
   FolderStatus,
+  HeaderedMeta,
   MessageFlags,
   MessageMeta,
   MessageSize,
@@ -300,19 +301,7 @@ export class ImapStore implements Store {
   async status(path: string): Promise<FolderStatus> {
     // A new pass over this folder: every session re-syncs its view of it once before using it.
     this.#epochs.set(path, (this.#epochs.get(path) ?? 0) + 1)
-    return this.#inFolder(path, async (client) => {
-      const box = client.mailbox
-      if (!box) throw new Error('no mailbox selected')
-      // Dovecot reports an empty PERMANENTFLAGS for read-only (EXAMINE) selections: it says nothing then.
-      const permanentFlags = box.readOnly ? undefined : [...(box.permanentFlags ?? [])]
-      return {
-        uidValidity: Number(box.uidValidity),
-        uidNext: box.uidNext,
-        messages: box.exists,
-        permanentFlags,
-        highestModseq: box.highestModseq,
-      }
-    })
+    return this.#inFolder(path, async (client) => selectedStatus(client))
   }
 
   async peek(path: string): Promise<FolderPeek> {
@@ -383,6 +372,31 @@ export class ImapStore implements Store {
         }
       }
       return out
+    })
+  }
+
+  async scanHeaders(path: string): Promise<{status: FolderStatus; messages: HeaderedMeta[]}> {
+    this.#epochs.set(path, (this.#epochs.get(path) ?? 0) + 1)
+    let sizes = this.#sizes.get(path)
+    if (!sizes) this.#sizes.set(path, (sizes = new Map()))
+    return this.#inFolder(path, async (client) => {
+      const status = selectedStatus(client)
+      const messages: HeaderedMeta[] = []
+      if (status.messages === 0) return {status, messages}
+      for await (const msg of client.fetch('1:*', {uid: true, flags: true, size: true, internalDate: true, headers: true}, {uid: true})) {
+        checkListingLength(client, messages.length + 1, this.#where, path)
+        const header = msg.headers ?? Buffer.alloc(0)
+        messages.push({
+          uid: msg.uid,
+          flags: [...(msg.flags ?? [])],
+          size: msg.size ?? 0,
+          internalDate: toDate(msg.internalDate),
+          messageId: parseMessageId(header),
+          header,
+        })
+        sizes.set(msg.uid, msg.size ?? 0)
+      }
+      return {status, messages}
     })
   }
 
@@ -576,6 +590,21 @@ export class ImapStore implements Store {
         lock.release()
       }
     }, path)
+  }
+}
+
+/** The selected folder's status, as SELECT/EXAMINE reported it. */
+function selectedStatus(client: ImapClient): FolderStatus {
+  const box = client.mailbox
+  if (!box) throw new Error('no mailbox selected')
+  // Dovecot reports an empty PERMANENTFLAGS for read-only (EXAMINE) selections: it says nothing then.
+  const permanentFlags = box.readOnly ? undefined : [...(box.permanentFlags ?? [])]
+  return {
+    uidValidity: Number(box.uidValidity),
+    uidNext: box.uidNext,
+    messages: box.exists,
+    permanentFlags,
+    highestModseq: box.highestModseq,
   }
 }
 
