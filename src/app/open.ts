@@ -76,7 +76,7 @@ export function storeOptions(spec: RunSpec, side: 'source' | 'dest', intent: Int
     signal: io.signal,
     readOnly: !writable && !selects,
     ...(side === 'source'
-      ? {ignoreCondstore: s.debugNoCondstore}
+      ? {ignoreCondstore: s.debugNoCondstore, scanConnections: intent === 'check'}
       : {ignoreAppendUid: s.debugIgnoreAppenduid, pipeline: writable && !s.debugNoPipeline, onAppendCommandSent: commandSentKill(s.debugKillAt)}),
   }
 }
