@@ -9,7 +9,6 @@
 import {encodePath} from 'imapflow/lib/tools.js'
 
 import {FolderError} from '../errors.js'
-import {parseMessageId} from '../stores/message-id.js'
 import type {FolderStatus, HeaderedMeta} from '../stores/store.js'
 import type {WireConnection, WireResponse} from './wire.js'
 
@@ -76,14 +75,12 @@ export async function scanFolder(connection: WireConnection, path: string, where
   const messages: HeaderedMeta[] = []
   for (const row of rows.values()) {
     if (row.uid === undefined) continue
-    const header = row.header ?? Buffer.alloc(0)
     messages.push({
       uid: row.uid,
       flags: row.flags ?? [],
       size: row.size ?? 0,
       internalDate: row.internalDate ?? new Date(0),
-      messageId: parseMessageId(header),
-      header,
+      header: row.header ?? Buffer.alloc(0),
     })
   }
   return {status, messages}

@@ -412,14 +412,12 @@ export class ImapStore implements Store {
       if (status.messages === 0) return {status, messages}
       for await (const msg of client.fetch('1:*', {uid: true, flags: true, size: true, internalDate: true, headers: true}, {uid: true})) {
         checkListingLength(client, messages.length + 1, this.#where, path)
-        const header = msg.headers ?? Buffer.alloc(0)
         messages.push({
           uid: msg.uid,
           flags: [...(msg.flags ?? [])],
           size: msg.size ?? 0,
           internalDate: toDate(msg.internalDate),
-          messageId: parseMessageId(header),
-          header,
+          header: msg.headers ?? Buffer.alloc(0),
         })
         sizes.set(msg.uid, msg.size ?? 0)
       }

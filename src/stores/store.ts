@@ -106,8 +106,8 @@ export interface MessageMeta extends MessageFlags {
   messageId?: string
 }
 
-/** A message's metadata and its header block (up to and including the blank line), as stored. */
-export interface HeaderedMeta extends MessageMeta {
+/** A message's metadata and its header block (up to and including the blank line), as stored; its Message-ID is in there. */
+export interface HeaderedMeta extends Omit<MessageMeta, 'messageId'> {
   header: Buffer
 }
 

@@ -15,7 +15,7 @@ import type {StateReader} from '../state/reader.js'
 import type {MessageMeta, QuotaInfo, Store} from '../stores/store.js'
 import {filterFlags} from './flags.js'
 import {mapLimit} from './preview.js'
-import {listAndPlan} from './run.js'
+import {listAndPlan} from '../plan/list.js'
 import {isSelected, type MessageSelection} from './select.js'
 
 /** RFC 5322 2.1.1: a header line longer than this is refused by strict servers. */
@@ -214,14 +214,19 @@ export async function runCheck(ctx: CheckContext, options: CheckOptions): Promis
  * The source folder's messages and the UIDs the state says are copied. When none are, every header
  * block is needed: read with the listing in one pass where the store can (scanHeaders).
  */
-async function readFolder(source: Store, state: CheckContext['state'], pair: {source: string; dest: string}, deep: boolean) {
+async function readFolder(
+  source: Store,
+  state: CheckContext['state'],
+  pair: {source: string; dest: string},
+  deep: boolean,
+): Promise<{listed: MessageMeta[]; copied: Set<number>; headers?: Map<number, Buffer>}> {
   if (!deep && source.scanHeaders && !state?.copied(pair.source, pair.dest)?.uids.size) {
     const {messages} = await source.scanHeaders(pair.source)
-    return {listed: messages as MessageMeta[], copied: new Set<number>(), headers: new Map(messages.map((m) => [m.uid, m.header]))}
+    return {listed: messages, copied: new Set(), headers: new Map(messages.map((m) => [m.uid, m.header]))}
   }
   const folder = source.peek ? await source.peek(pair.source) : await source.status(pair.source)
   const listed = folder.messages === 0 ? [] : await source.listMeta(pair.source)
-  return {listed, copied: copiedUids(state, pair.source, pair.dest, folder), headers: undefined}
+  return {listed, copied: copiedUids(state, pair.source, pair.dest, folder)}
 }
 
 /** Source UIDs already copied to this pair according to the state (none when UIDVALIDITY changed). */
