@@ -2,6 +2,8 @@
  * The Store contract over IMAP (imapflow), with a pool of connections per account.
  * Never issues a command inside imapflow's fetch loop: every listing is collected first.
  */
+import type {FetchMessageObject} from 'imapflow'
+
 import {describeEndpoint, type EndpointConfig} from '../config/schema.js'
 import {CancelledError, CommandRefusedError, ConnectError, MessageRejectedError, describeError} from '../errors.js'
 import {canExpungeByUid, expungeUids, moveUid, storeFlags} from '../imap/commands.js'
@@ -88,6 +90,14 @@ function specialUseAttribute(flags: Set<string>): string | undefined {
 }
 
 const toDate = (value: Date | string | undefined): Date => (value instanceof Date ? value : new Date(value ?? 0))
+
+/** UID, flags, size and internal date of one imapflow FETCH row. */
+const metaOf = (msg: FetchMessageObject): Omit<MessageMeta, 'messageId'> => ({
+  uid: msg.uid,
+  flags: [...(msg.flags ?? [])],
+  size: msg.size ?? 0,
+  internalDate: toDate(msg.internalDate),
+})
 
 export class ImapStore implements Store {
   readonly label: string
@@ -374,13 +384,7 @@ export class ImapStore implements Store {
         const query = {uid: true, flags: true, size: true, internalDate: true, headers: ['message-id']}
         for await (const msg of client.fetch(range, query, {uid: true})) {
           checkListingLength(client, out.length + 1, this.#where, path)
-          out.push({
-            uid: msg.uid,
-            flags: [...(msg.flags ?? [])],
-            size: msg.size ?? 0,
-            internalDate: toDate(msg.internalDate),
-            messageId: msg.headers ? parseMessageId(msg.headers) : undefined,
-          })
+          out.push({...metaOf(msg), messageId: msg.headers ? parseMessageId(msg.headers) : undefined})
           sizes.set(msg.uid, msg.size ?? 0)
         }
       }
@@ -412,13 +416,7 @@ export class ImapStore implements Store {
       if (status.messages === 0) return {status, messages}
       for await (const msg of client.fetch('1:*', {uid: true, flags: true, size: true, internalDate: true, headers: true}, {uid: true})) {
         checkListingLength(client, messages.length + 1, this.#where, path)
-        messages.push({
-          uid: msg.uid,
-          flags: [...(msg.flags ?? [])],
-          size: msg.size ?? 0,
-          internalDate: toDate(msg.internalDate),
-          header: msg.headers ?? Buffer.alloc(0),
-        })
+        messages.push({...metaOf(msg), header: msg.headers ?? Buffer.alloc(0)})
         sizes.set(msg.uid, msg.size ?? 0)
       }
       return {status, messages}
