@@ -243,7 +243,8 @@ async function loopback(opts: Options, work: string, source: DovecotInstance, de
 
   // (b) and (c) continue from the last first sync.
   const {args, env} = accountArgs(sides.source, sides.dest, last.users)
-  const sync = (more: string[] = []) => measure(process.execPath, [BIN, 'sync', ...args, '--state', last.state, '--concurrency', String(opts.concurrency), '--json', ...more], env)
+  const sync = (more: string[] = [], state = last.state) =>
+    measure(process.execPath, [BIN, 'sync', ...args, '--state', state, '--concurrency', String(opts.concurrency), '--json', ...more], env)
   const copiedNone = (json: any) => (json?.totals?.copied === 0 ? undefined : `copied ${json?.totals?.copied}, expected 0`)
   log('(b) re-run, no change')
   const noChange = await sync()
@@ -251,6 +252,9 @@ async function loopback(opts: Options, work: string, source: DovecotInstance, de
   log('(b2) re-run, no change, CONDSTORE ignored (every folder listed: UID FETCH 1:* FLAGS)')
   const noChangeNoCondstore = await sync(['--debug-no-condstore'])
   expectOk('no-change re-run without CONDSTORE', noChangeNoCondstore, copiedNone)
+  log('(b3) re-run without the state file (every message recognised on the destination by content)')
+  const stateless = await sync([], join(work, 'stateless.db'))
+  expectOk('state-less re-run', stateless, copiedNone)
 
   const newCount = Math.max(1, Math.round(opts.messages / 100))
   // Flags first, so that only messages the destination has already are changed.
@@ -276,6 +280,7 @@ async function loopback(opts: Options, work: string, source: DovecotInstance, de
       ...runs,
       noChange: fromProcess('(b) re-run, no change', noChange, total, 0),
       noChangeNoCondstore: fromProcess('(b2) re-run, no change, without CONDSTORE', noChangeNoCondstore, total, 0),
+      stateless: fromProcess('(b3) re-run without the state file', stateless, total, 0),
       incremental: fromProcess(`(c) re-run: ${newCount} new (1%), ${changed} flag changes (5%)`, incremental, newCount, incremental.json.totals.bytes),
       verify: fromProcess('verify (after c)', verify, now, 0),
       verifyDeep: fromProcess('verify --deep (after c)', verifyDeep, now, verifyDeep.json?.totals?.bytesHashed ?? 0),

@@ -71,10 +71,12 @@ export class FetchBatcher {
   }
 
   async #work(): Promise<void> {
+    let last: string | undefined
     try {
       for (;;) {
-        const next = this.#takeBatch()
+        const next = this.#takeBatch(last)
         if (!next) return
+        last = next.path
         await this.#read(next.path, next.batch)
       }
     } finally {
@@ -82,33 +84,59 @@ export class FetchBatcher {
     }
   }
 
-  #takeBatch(): {path: string; batch: Request[]} | undefined {
-    for (const [path, queue] of this.#queues) {
+  /**
+   * The next batch: of the folder this worker read last when it has more waiting (its session still
+   * has it selected; a switch costs a SELECT round trip), else of the folder waiting longest.
+   */
+  #takeBatch(last?: string): {path: string; batch: Request[]} | undefined {
+    const continued = last === undefined ? undefined : this.#queues.get(last)
+    const order = continued && continued.length > 0 ? [[last!, continued] as const, ...this.#queues] : this.#queues
+    for (const [path, queue] of order) {
       // The folder goes behind the others, so one big folder does not starve the rest.
       this.#queues.delete(path)
       if (queue.length === 0) continue
-      const large = this.#options.largeBytes ?? DEFAULT_LARGE_BYTES
-      const isLarge = (request: Request) => (this.#options.sizeOf?.(path, request.uid) ?? 0) > large
-      let batch: Request[]
-      if (isLarge(queue[0])) batch = queue.splice(0, 1)
-      else {
-        batch = []
-        const max = this.#options.maxMessages ?? DEFAULT_MAX_MESSAGES
-        for (let i = 0; i < queue.length && batch.length < max; ) {
-          if (isLarge(queue[i])) i++
-          else batch.push(...queue.splice(i, 1))
-        }
-      }
+      let batch: Request[] = []
+      if (this.#isLarge(path, queue[0])) batch = queue.splice(0, 1)
+      else this.#gather(path, queue, batch)
       if (queue.length > 0) this.#queues.set(path, queue)
       return {path, batch}
     }
     return undefined
   }
 
-  async #read(path: string, batch: Request[]): Promise<void> {
+  /** Requests that came for this folder while a batch waited for a session join it, unless it is a large one's. */
+  #topUp(path: string, batch: Request[], byUid: Map<number, Request>): void {
+    const queue = this.#queues.get(path)
+    if (!queue || batch.some((request) => this.#isLarge(path, request))) return
+    for (const request of this.#gather(path, queue, batch)) byUid.set(request.uid, request)
+    if (queue.length === 0) this.#queues.delete(path)
+  }
+
+  /** Moves the folder's waiting requests that are not large into batch, up to the batch size; returns those moved. */
+  #gather(path: string, queue: Request[], batch: Request[]): Request[] {
+    const max = this.#options.maxMessages ?? DEFAULT_MAX_MESSAGES
+    const moved: Request[] = []
+    for (let i = 0; i < queue.length && batch.length < max; ) {
+      if (this.#isLarge(path, queue[i])) i++
+      else {
+        const [request] = queue.splice(i, 1)
+        batch.push(request)
+        moved.push(request)
+      }
+    }
+    return moved
+  }
+
+  #isLarge(path: string, request: Request): boolean {
+    return (this.#options.sizeOf?.(path, request.uid) ?? 0) > (this.#options.largeBytes ?? DEFAULT_LARGE_BYTES)
+  }
+
+  async #read(path: string, batch: Request[], alone = false): Promise<void> {
     const byUid = new Map(batch.map((request) => [request.uid, request]))
     try {
       await this.#options.inFolder(path, async (client) => {
+        // Requests for this folder that came while this batch waited for a session ride along.
+        if (!alone) this.#topUp(path, batch, byUid)
         // After a lost connection the task runs again on a new session: only what is still missing.
         const wanted = batch.filter((request) => !request.settled)
         if (wanted.length === 0) return
@@ -129,7 +157,7 @@ export class FetchBatcher {
       })
     } catch (error) {
       if (error instanceof SplitBatch) {
-        for (const request of batch) if (!request.settled) await this.#read(path, [request])
+        for (const request of batch) if (!request.settled) await this.#read(path, [request], true)
         return
       }
       for (const request of batch) if (!request.settled) (request.settled = true), request.reject(error)

@@ -63,6 +63,8 @@ export interface UseOptions {
 
 interface Waiter {
   preferMailbox?: string
+  /** How often a later waiter was served first (see #nextWaiter). */
+  passedOver: number
   resolve: (client: ImapClient) => void
   reject: (error: unknown) => void
 }
@@ -86,6 +88,8 @@ export class ConnectionPool {
   /** Of #open, the sessions still connecting and logging in. */
   #connecting = 0
   #closed = false
+  /** A #serveSoon is scheduled. */
+  #serving = false
   /** renew() moves this on; sessions opened under an older one are closed instead of lent again. */
   #generation = 0
   readonly #generationOf = new WeakMap<ImapClient, number>()
@@ -108,6 +112,20 @@ export class ConnectionPool {
     const client = await this.#create()
     this.#release(client)
     return client
+  }
+
+  /**
+   * Opens the rest of the sessions now, in the background, for a run that will use them all: their
+   * log-ins (several round trips each) overlap the folder listing instead of holding up the first
+   * folders. One that fails to open is left to the first task that needs a session.
+   */
+  fill(): void {
+    while (this.#open < this.#size && !this.#closed) {
+      this.#create().then(
+        (client) => this.#release(client),
+        () => undefined,
+      )
+    }
   }
 
   /**
@@ -205,17 +223,27 @@ export class ConnectionPool {
       // A task may be waiting for the slot this session would have filled: let it try for itself
       // (it meets the same error and pauses, or finds the server back).
       const waiter = this.#waiters.shift()
-      if (waiter) this.#acquire(waiter.preferMailbox).then(waiter.resolve, waiter.reject)
+      if (waiter) this.#acquire(waiter.preferMailbox, true).then(waiter.resolve, waiter.reject)
       throw error
     } finally {
       this.#connecting--
     }
   }
 
-  async #acquire(preferMailbox?: string): Promise<ImapClient> {
+  /**
+   * An idle session (one with `preferMailbox` selected first), a new one while under the cap, or a
+   * place in the queue. While others wait, a newcomer (not `queued`) takes an idle session only if it
+   * has the newcomer's folder selected (#release holds sessions back one turn for that); otherwise it
+   * queues behind them.
+   */
+  async #acquire(preferMailbox?: string, queued = false): Promise<ImapClient> {
     if (this.#closed) throw new Error('connection pool closed')
+    const fair = !queued && this.#waiters.length > 0
     while (this.#idle.length > 0) {
-      const index = Math.max(0, preferMailbox ? this.#idle.findIndex((c) => c.mailbox && c.mailbox.path === preferMailbox) : 0)
+      let index = preferMailbox ? this.#idle.findIndex((c) => c.mailbox && c.mailbox.path === preferMailbox) : -1
+      if (index === -1 && fair) break
+      if (fair) for (const waiter of this.#waiters) waiter.passedOver++
+      index = Math.max(0, index)
       const [client] = this.#idle.splice(index, 1)
       if (!this.#current(client)) {
         this.#retire(client)
@@ -240,12 +268,49 @@ export class ConnectionPool {
             this.#size = established
             this.#options.onShrink?.(this.#size, error)
           }
-          return new Promise<ImapClient>((resolve, reject) => this.#waiters.push({preferMailbox, resolve, reject}))
+          return this.#wait(preferMailbox)
         }
         throw error
       }
     }
-    return new Promise<ImapClient>((resolve, reject) => this.#waiters.push({preferMailbox, resolve, reject}))
+    return this.#wait(preferMailbox)
+  }
+
+  #wait(preferMailbox?: string): Promise<ImapClient> {
+    const waiting = new Promise<ImapClient>((resolve, reject) => this.#waiters.push({preferMailbox, passedOver: 0, resolve, reject}))
+    if (this.#idle.length > 0) this.#serveSoon()
+    return waiting
+  }
+
+  /**
+   * Who gets a session coming back at once: the first waiter that wants the folder it has selected
+   * (a SELECT round trip saved), or the first waiter when it has no preference or was passed over
+   * often enough. undefined: the session waits one turn of the event loop (#serveSoon), so that the
+   * task that just used it can ask for the same folder again (prepare's SELECT, then its listing).
+   * Handing sessions out in arrival order made nearly every batched read switch folders.
+   */
+  #nextWaiter(client: ImapClient): Waiter | undefined {
+    const head = this.#waiters[0]
+    if (!head) return undefined
+    const selected = client.mailbox ? client.mailbox.path : undefined
+    if (head.preferMailbox === undefined || head.preferMailbox === selected || head.passedOver >= MAX_PASSED_OVER) return this.#waiters.shift()
+    const index = selected === undefined ? -1 : this.#waiters.findIndex((waiter) => waiter.preferMailbox === selected)
+    if (index === -1) return undefined
+    for (let i = 0; i < index; i++) this.#waiters[i].passedOver++
+    return this.#waiters.splice(index, 1)[0]
+  }
+
+  /** Hands idle sessions to the waiters, in their order, after this turn of the event loop. */
+  #serveSoon(): void {
+    if (this.#serving) return
+    this.#serving = true
+    setImmediate(() => {
+      this.#serving = false
+      while (this.#waiters.length > 0 && this.#idle.length > 0) {
+        const waiter = this.#waiters.shift()!
+        this.#acquire(waiter.preferMailbox, true).then(waiter.resolve, waiter.reject)
+      }
+    })
   }
 
   #release(client: ImapClient): void {
@@ -263,17 +328,19 @@ export class ConnectionPool {
         this.#options.onDropped?.()
       }
       const waiter = this.#waiters.shift()
-      if (waiter) this.#acquire(waiter.preferMailbox).then(waiter.resolve, waiter.reject)
+      if (waiter) this.#acquire(waiter.preferMailbox, true).then(waiter.resolve, waiter.reject)
       return
     }
-    const waiter = this.#waiters.shift()
-    if (waiter) waiter.resolve(client)
-    else {
-      this.#idleSince.set(client, Date.now())
-      this.#idle.push(client)
-    }
+    const waiter = this.#nextWaiter(client)
+    if (waiter) return waiter.resolve(client)
+    this.#idleSince.set(client, Date.now())
+    this.#idle.push(client)
+    if (this.#waiters.length > 0) this.#serveSoon()
   }
 }
+
+/** A waiter may see this many later ones served before it, for a session that has their folder selected. */
+const MAX_PASSED_OVER = 4
 
 /** The error concerns the connection itself (not a NO to one command), so the session is done. */
 function isConnectionLoss(error: unknown): boolean {

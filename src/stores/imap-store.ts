@@ -10,7 +10,7 @@ import {canExpungeByUid, expungeUids, moveUid, storeFlags} from '../imap/command
 import {appendLimitReason, falseAnswer, translateAppendError, translateFolderError} from '../imap/errors.js'
 import {checkListingLength} from '../imap/limits.js'
 import {ConnectionPool, type RetryPolicy} from '../imap/pool.js'
-import {openSession, type ImapClient} from '../imap/session.js'
+import {openSession, skipListBeforeSelect, type ImapClient} from '../imap/session.js'
 import {AppendPipeline} from '../imap/append-pipeline.js'
 import {FetchBatcher} from '../imap/fetch-batcher.js'
 import {openWireConnection} from '../imap/wire-login.js'
@@ -71,6 +71,8 @@ export interface ImapStoreOptions {
    * `connections` (at least two needed); else, or when one cannot be opened, on the pool's sessions.
    */
   scanConnections?: boolean
+  /** Open every pooled session at open(), for a run that will use them all (sync, watch, verify). */
+  openAllSessions?: boolean
   /** Test hook: the n-th APPEND command was written in full and its answer has not come yet. */
   onAppendCommandSent?: (ordinal: number) => void
 }
@@ -194,6 +196,7 @@ export class ImapStore implements Store {
 
   async open(): Promise<void> {
     const client = await this.#pool.warmUp()
+    if (this.#options.openAllSessions) this.#pool.fill()
     const caps = client.capabilities
     const appendLimit = caps.get('APPENDLIMIT')
     this.#capabilities = {
@@ -629,6 +632,7 @@ export class ImapStore implements Store {
       let lock
       try {
         const selectedBefore = client.mailbox ? client.mailbox.path : undefined
+        skipListBeforeSelect(client, path)
         lock = await client.getMailboxLock(path, {readOnly: this.#options.readOnly})
         // A session that kept the folder selected sees it as of its last command: messages added
         // since by others stay invisible to FETCH until it syncs. Sync once per pass (see status()).

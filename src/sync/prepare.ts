@@ -44,9 +44,13 @@ async function load(ctx: EngineContext, prepared: Prepared): Promise<void> {
   const {pair, pairRow, result} = prepared
   if (pair.create && !pairRow.destCreated) ctx.state.markCreated(pairRow)
 
-  if (ctx.source.peek && !ctx.policy.mirror && !ctx.policy.move) {
+  // A pair with no snapshot yet (its first sync) cannot be skipped or listed by changes: its
+  // snapshot is taken from the SELECT below instead of a STATUS round trip on each side.
+  const peek = ctx.policy.mirror || ctx.policy.move ? undefined : ctx.source.peek?.bind(ctx.source)
+  const snapshots = peek !== undefined
+  if (peek && pairRow.sourceUidNext !== null) {
     const [sourcePeek, destPeek] = await Promise.all([
-      ctx.source.peek(pair.source),
+      peek(pair.source),
       ctx.dest.peek ? ctx.dest.peek(pair.dest) : ctx.dest.status(pair.dest),
     ])
     prepared.sourcePeek = sourcePeek
@@ -67,6 +71,7 @@ async function load(ctx: EngineContext, prepared: Prepared): Promise<void> {
 
   const [sourceStatus, destStatus] = await Promise.all([ctx.source.status(pair.source), ctx.dest.status(pair.dest)])
   prepared.destStatus = destStatus
+  if (snapshots && !prepared.sourcePeek) prepared.sourcePeek = snapshotOf(ctx, sourceStatus)
   const changesSince = changedSinceBase(ctx, pairRow, prepared.sourcePeek, destStatus)
   const before = {source: pairRow.sourceUidValidity, dest: pairRow.destUidValidity}
   if (ctx.state.setValidities(pairRow, sourceStatus.uidValidity, destStatus.uidValidity)) {
@@ -86,6 +91,14 @@ async function load(ctx: EngineContext, prepared: Prepared): Promise<void> {
     prepared.listingComplete = true
     result.changesOnly = true
     result.sourceMessages = prepared.sourcePeek!.messages
+  } else if (prepared.rows.size === 0) {
+    // Nothing known of this pair: every message is a candidate, so the listing carries what step 4
+    // needs (sizes, dates, Message-IDs) instead of a second FETCH for them.
+    const metas = await ctx.source.listMeta(pair.source)
+    prepared.sourceFlags = metas
+    prepared.listedMeta = new Map(metas.map((meta) => [meta.uid, meta]))
+    prepared.listingComplete = metas.length === sourceStatus.messages
+    result.sourceMessages = metas.length
   } else {
     prepared.sourceFlags = await ctx.source.listFlags(pair.source)
     // Mail that arrived or left between SELECT and the listing: deletions wait for a steady listing.
@@ -110,6 +123,12 @@ async function load(ctx: EngineContext, prepared: Prepared): Promise<void> {
     prepared.toCopy = await resolveCandidates(ctx, prepared, candidateUids, unresolvedUids, {afterCutOff})
   }
   result.alreadyPresent = result.sourceMessages - prepared.toCopy.length - result.notSelected
+}
+
+/** The SELECT's view as the pair's snapshot (HIGHESTMODSEQ only where the store lists by it, as peek does). */
+function snapshotOf(ctx: EngineContext, status: FolderStatus): FolderSnapshot {
+  const {uidValidity, uidNext, messages, highestModseq} = status
+  return {uidValidity, uidNext, messages, ...(ctx.source.capabilities().condstore && highestModseq !== undefined ? {highestModseq} : {})}
 }
 
 /**
@@ -205,7 +224,10 @@ export async function resolveCandidates(
     unclaimed = open.length > 0 ? await ctx.dest.listMeta(pair.dest, open) : []
   }
   const unresolved = new Set([...unresolvedUids, ...doubtful.wrong, ...doubtful.gone])
-  const sourceMeta = await ctx.source.listMeta(pair.source, [...candidateUids, ...unresolved])
+  const wanted = [...candidateUids, ...unresolved]
+  const listed = prepared.listedMeta
+  const sourceMeta = listed && wanted.every((uid) => listed.has(uid)) ? wanted.map((uid) => listed.get(uid)!) : await ctx.source.listMeta(pair.source, wanted)
+  prepared.listedMeta = undefined
 
   const base = {source: ctx.source, dest: ctx.dest, sourcePath: pair.source, destPath: pair.dest}
   if (unresolved.size > 0) {

@@ -143,7 +143,8 @@ export class HostileImapServer {
       socket.write(message.raw)
       socket.write(')\r\n')
     }
-    if (this.#endlessListing > 0 && set.includes('*') && !items.includes('BODY')) await this.#floodListing(socket)
+    // A listing is a 1:* fetch of anything but whole bodies (flags, or sizes and Message-IDs).
+    if (this.#endlessListing > 0 && set.includes('*') && !/BODY(\.PEEK)?\[\]/.test(items)) await this.#floodListing(socket)
     socket.write(`${tag} OK FETCH completed\r\n`)
   }
 

@@ -1,0 +1,125 @@
+/**
+ * ConnectionPool's hand-out order: sessions go to the task that wants the folder they have
+ * selected (a SELECT saved), nobody waits for ever behind such tasks, and fill() opens the rest.
+ */
+import assert from 'node:assert/strict'
+import {describe, test} from 'node:test'
+
+import {ConnectionPool} from '../../../src/imap/pool.js'
+import type {ImapClient} from '../../../src/imap/session.js'
+
+interface Fake {
+  id: number
+  usable: boolean
+  mailbox: false | {path: string}
+  close(): void
+  logout(): Promise<void>
+}
+
+function fakeFactory() {
+  const made: Fake[] = []
+  const connect = async () => {
+    const client: Fake = {
+      id: made.length + 1,
+      usable: true,
+      mailbox: false,
+      close: () => void (client.usable = false),
+      logout: async () => void (client.usable = false),
+    }
+    made.push(client)
+    return client as unknown as ImapClient
+  }
+  return {made, connect}
+}
+
+const fake = (client: ImapClient) => client as unknown as Fake
+/** A task that selects `path` on its session and holds it until `release` is called. */
+function selecting(path: string) {
+  let release!: () => void
+  const held = new Promise<void>((resolve) => (release = resolve))
+  return {release, task: async (client: ImapClient) => ((fake(client).mailbox = {path}), await held, fake(client).id)}
+}
+const turn = () => new Promise((resolve) => setImmediate(resolve))
+
+describe('ConnectionPool hand-out order', () => {
+  test('a session coming back goes to the waiter for its folder first', async () => {
+    const {connect} = fakeFactory()
+    const pool = new ConnectionPool({size: 1, connect})
+    const first = selecting('A')
+    const running = pool.use(first.task, 'A')
+    await turn()
+    const forB = pool.use(async (client) => fake(client).id, 'B')
+    const forA = pool.use(async (client) => fake(client).mailbox, 'A')
+    const order: string[] = []
+    void forB.then(() => order.push('B'))
+    void forA.then(() => order.push('A'))
+    first.release()
+    await Promise.all([running, forA, forB])
+    assert.deepEqual(order, ['A', 'B'])
+  })
+
+  test('the task that just used a folder gets its session back for the same folder, ahead of waiters for others', async () => {
+    const {connect} = fakeFactory()
+    const pool = new ConnectionPool({size: 1, connect})
+    const first = selecting('A')
+    const served: string[] = []
+    const sameCaller = (async () => {
+      const id = await pool.use(first.task, 'A')
+      // Asked right after (prepare: SELECT, then the listing), in the same turn of the event loop.
+      return pool.use(async (client) => (served.push('A again'), {id, again: fake(client).id, selected: fake(client).mailbox}), 'A')
+    })()
+    await turn()
+    const other = pool.use(async () => void served.push('B'), 'B')
+    first.release()
+    const result = await sameCaller
+    await other
+    assert.deepEqual(result.selected, {path: 'A'})
+    assert.deepEqual(served, ['A again', 'B'], 'the waiter for another folder is served after')
+  })
+
+  test('a waiter is passed over a bounded number of times, then served', async () => {
+    const {connect} = fakeFactory()
+    const pool = new ConnectionPool({size: 1, connect})
+    const first = selecting('A')
+    const running = pool.use(first.task, 'A')
+    await turn()
+    const served: string[] = []
+    const forB = pool.use(async () => void served.push('B'), 'B')
+    // A long run of tasks for the selected folder, all queued behind the one for B.
+    const forA = Array.from({length: 20}, (_, i) => pool.use(async (client) => ((fake(client).mailbox = {path: 'A'}), void served.push(`A${i}`)), 'A'))
+    first.release()
+    await Promise.all([running, forB, ...forA])
+    const position = served.indexOf('B')
+    assert.ok(position >= 0 && position <= 5, `B served at position ${position}: ${served.join(' ')}`)
+  })
+
+  test('a newcomer does not take an idle session from waiters unless it has its folder selected', async () => {
+    const {connect} = fakeFactory()
+    const pool = new ConnectionPool({size: 1, connect})
+    const first = selecting('A')
+    const running = pool.use(first.task, 'A')
+    await turn()
+    const served: string[] = []
+    const forB = pool.use(async (client) => ((fake(client).mailbox = {path: 'B'}), void served.push('B')), 'B')
+    first.release()
+    await running
+    // The session is back and held for one turn; a newcomer for C must queue behind B.
+    const forC = pool.use(async () => void served.push('C'), 'C')
+    await Promise.all([forB, forC])
+    assert.deepEqual(served, ['B', 'C'])
+  })
+
+  test('fill() opens every session up to the cap, and they are lent out', async () => {
+    const {made, connect} = fakeFactory()
+    const pool = new ConnectionPool({size: 3, connect})
+    await pool.warmUp()
+    pool.fill()
+    await turn()
+    assert.equal(made.length, 3)
+    const hold = async (client: ImapClient) => (await turn(), fake(client).id)
+    const ids = await Promise.all([pool.use(hold), pool.use(hold), pool.use(hold)])
+    assert.deepEqual([...ids].sort(), [1, 2, 3])
+    assert.equal(made.length, 3, 'no session beyond the cap')
+    await pool.close()
+  })
+})
