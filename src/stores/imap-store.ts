@@ -2,8 +2,6 @@
  * The Store contract over IMAP (imapflow), with a pool of connections per account.
  * Never issues a command inside imapflow's fetch loop: every listing is collected first.
  */
-import type {FetchMessageObject} from 'imapflow'
-
 import {describeEndpoint, type EndpointConfig} from '../config/schema.js'
 import {CancelledError, CommandRefusedError, ConnectError, MessageRejectedError, describeError} from '../errors.js'
 import {canExpungeByUid, expungeUids, moveUid, storeFlags} from '../imap/commands.js'
@@ -94,7 +92,7 @@ function specialUseAttribute(flags: Set<string>): string | undefined {
 const toDate = (value: Date | string | undefined): Date => (value instanceof Date ? value : new Date(value ?? 0))
 
 /** UID, flags, size and internal date of one imapflow FETCH row. */
-const metaOf = (msg: FetchMessageObject): Omit<MessageMeta, 'messageId'> => ({
+const metaOf = (msg: {uid: number; flags?: Set<string>; size?: number; internalDate?: Date | string}): Omit<MessageMeta, 'messageId'> => ({
   uid: msg.uid,
   flags: [...(msg.flags ?? [])],
   size: msg.size ?? 0,
