@@ -8,16 +8,22 @@ import {dirname, resolve} from 'node:path'
 import {parseBatchCsv, parseBatchYaml, type BatchJob, type CsvOptions} from '../batch/config.js'
 import {runBatch, type BatchOptions, type BatchReport} from '../batch/run.js'
 import {resolveRunConfig, type SyncFlagValues} from '../config/load.js'
+import {checkSettingFlags, type SettingFlagValues} from '../config/settings.js'
 import {inputSecretEnvNames} from '../config/auth.js'
 import {ConfigError, describeError} from '../errors.js'
 import {clockFromEnv} from '../sync/clock.js'
 import {sync} from './run.js'
 
-export function batch(jobs: BatchJob[], options: Omit<BatchOptions, 'runAccount'> & {env?: NodeJS.ProcessEnv}): Promise<BatchReport> {
+/**
+ * `settings`: the batch command's setting flags (--repair), for every account as `sync` would take
+ * them (over the file's keys); checked once here, so a mistake stops the batch before any account.
+ */
+export function batch(jobs: BatchJob[], options: Omit<BatchOptions, 'runAccount'> & {env?: NodeJS.ProcessEnv; settings?: SettingFlagValues}): Promise<BatchReport> {
+  checkSettingFlags(options.settings ?? {})
   // One account's passwordCommand must not see another account's password either.
   const secretEnvNames = jobs.flatMap((job) => [...inputSecretEnvNames(job.settings.source), ...inputSecretEnvNames(job.settings.dest)])
   const runAccount = (job: BatchJob, flags: SyncFlagValues) => {
-    const spec = resolveRunConfig(flags, options.env ?? process.env, {
+    const spec = resolveRunConfig({...flags, settings: {...options.settings, ...flags.settings}}, options.env ?? process.env, {
       defaultStateDir: options.stateDir,
       file: {input: job.settings, baseDir: options.stateDir},
       secretEnvNames,

@@ -8,11 +8,12 @@
  * - nul: NUL bytes are removed, wherever they are;
  * - from-line: an mbox `From ` line at the top, or a `From ` line further down the header block,
  *   becomes `X-Mailferry-Mbox-From: <rest of the line>`;
- * - long-lines: header lines over 998 characters are folded at their last space or tab before the
- *   limit (folding whitespace: the value is unchanged). Body lines are not re-encoded (not built).
+ * - long-lines: lines over the limit (the destination's, else RFC 5322's 998) go: header lines are
+ *   folded, body parts re-encoded, what a client shows unchanged (check/long-lines.ts).
  * A header repair never touches a byte after the header block's empty line.
  */
 import {inspectMessage, type Problem} from './inspect.js'
+import {repairLongLines} from './long-lines.js'
 import type {RepairKind} from './repair-kinds.js'
 
 /** RFC 5322 2.1.1: the longest line a message may have, without its CRLF. */
@@ -37,18 +38,37 @@ export interface Repaired {
   applied: RepairKind[]
 }
 
+export interface RepairOutcome extends Repaired {
+  /** Allowed repairs the message needs that could not be made, each with why (the message is left as it was for them). */
+  unrepaired: Array<{repair: RepairKind; reason: string}>
+}
+
+export interface RepairOptions {
+  /** The destination's longest line (without its line end), when known; RFC 5322's 998 otherwise. */
+  maxLineLength?: number
+}
+
 /**
  * The allowed repairs this message needs, applied; undefined when none of them changes anything
- * (the message has no problem they fix).
+ * (the message has no problem they fix, or they could not fix it: repairOutcome says why).
  */
-export function repairMessage(raw: Buffer, allowed: readonly RepairKind[]): Repaired | undefined {
-  const needed = new Set(inspectMessage(raw, {maxLineLength: MAX_LINE}).map((f) => REPAIR_FOR[f.problem]))
+export function repairMessage(raw: Buffer, allowed: readonly RepairKind[], options: RepairOptions = {}): Repaired | undefined {
+  const {raw: out, applied} = repairOutcome(raw, allowed, options)
+  return applied.length > 0 ? {raw: out, applied} : undefined
+}
+
+/** What the allowed repairs make of this message, and which of the needed ones could not be made. */
+export function repairOutcome(raw: Buffer, allowed: readonly RepairKind[], options: RepairOptions = {}): RepairOutcome {
+  const limit = options.maxLineLength ?? MAX_LINE
+  const needed = new Set(inspectMessage(raw, {maxLineLength: limit}).map((f) => REPAIR_FOR[f.problem]))
   const applied: RepairKind[] = []
+  const unrepaired: RepairOutcome['unrepaired'] = []
   let out = raw
-  const step = (kind: RepairKind, fn: (data: Buffer) => Buffer) => {
+  const step = (kind: RepairKind, fn: (data: Buffer) => Buffer | {unrepaired: string}) => {
     if (!allowed.includes(kind) || !needed.has(kind)) return
     const next = fn(out)
-    if (!next.equals(out)) {
+    if (!Buffer.isBuffer(next)) unrepaired.push({repair: kind, reason: next.unrepaired})
+    else if (!next.equals(out)) {
       out = next
       applied.push(kind)
     }
@@ -57,8 +77,11 @@ export function repairMessage(raw: Buffer, allowed: readonly RepairKind[]): Repa
   step('nul', removeNul)
   step('from-line', fromLineToHeader)
   step('headers', repairHeaders)
-  step('long-lines', foldLongHeaderLines)
-  return applied.length > 0 ? {raw: out, applied} : undefined
+  step('long-lines', (data) => {
+    const result = repairLongLines(data, limit)
+    return result.raw ?? {unrepaired: result.unrepaired!}
+  })
+  return {raw: out, applied, unrepaired}
 }
 
 export function removeNul(raw: Buffer): Buffer {
@@ -251,36 +274,4 @@ export function encodedWords(bytes: Buffer): string[] {
     start = end
   }
   return words
-}
-
-/** Header lines over MAX_LINE folded at their last space or tab before the limit (repeatedly). */
-export function foldLongHeaderLines(raw: Buffer): Buffer {
-  const {lines, rest} = splitHeader(raw)
-  const eol = eolOf(lines)
-  const out: Line[] = []
-  for (const line of lines) {
-    const pieces: Buffer[] = []
-    let text = line.text
-    while (text.length > MAX_LINE) {
-      let cut = -1
-      // A fold needs text before it on this line: never at the line's first character.
-      for (let i = MAX_LINE; i > 0; i--) {
-        if (isWsp(text[i])) {
-          cut = i
-          break
-        }
-      }
-      if (cut === -1) break
-      pieces.push(text.subarray(0, cut))
-      text = text.subarray(cut)
-    }
-    // A part with no space or tab to fold at stays over the limit: the line is left as it was.
-    if (text.length > MAX_LINE) {
-      out.push(line)
-      continue
-    }
-    for (const piece of pieces) out.push({text: piece, eol})
-    out.push({text, eol: line.eol})
-  }
-  return joinHeader(out, rest)
 }

@@ -29,7 +29,7 @@ const SERVERS: ServerRules[] = [
   {
     name: /dovecot/i,
     verdicts: {'header-syntax': 'accepted', 'header-8bit': 'accepted', nul: 'altered', 'from-line': 'accepted', 'from-header': 'accepted', 'long-line': 'accepted'},
-    notes: {nul: 'Dovecot drops NUL bytes when it stores a message'},
+    notes: {nul: 'Dovecot stores each NUL byte as 0x80 (same size, other bytes)'},
   },
 ]
 

@@ -4,7 +4,7 @@ import {MailferryCommand} from '../cli/command.js'
 
 import {batch, loadBatch} from '../app/batch.js'
 import {abortOnSignals} from '../cli/signals.js'
-import {debugFlag} from '../cli/flags.js'
+import {debugFlag, settingFlags, toFlagValues} from '../cli/flags.js'
 import type {BatchJob} from '../batch/config.js'
 import {renderBatchReport} from '../batch/report.js'
 import type {BatchReport} from '../batch/run.js'
@@ -38,6 +38,8 @@ Exit codes: 0 every account completed ok; 1 some account failed or is partial (i
     'dest-tls': Flags.string({options: [...TLS_MODES], summary: 'CSV only: destination TLS mode (default implicit).'}),
     concurrency: Flags.integer({min: 1, max: 64, summary: 'CSV only: connections per side per account (default 2).'}),
     'debug-kill-after-accounts': Flags.integer({hidden: true, summary: 'Test switch: SIGKILL ourselves after N accounts finished.'}),
+    // For every account, over its YAML keys (config/settings.ts lists which settings batch takes).
+    ...settingFlags('batch'),
     debug: debugFlag,
   }
 
@@ -56,6 +58,7 @@ Exit codes: 0 every account completed ok; 1 some account failed or is partial (i
           signal: abort.signal,
           progress: (line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`),
           killAfterAccounts: flags['debug-kill-after-accounts'],
+          settings: toFlagValues(flags).settings,
         })
         if (!this.jsonEnabled()) this.log(renderBatchReport(report))
         return report

@@ -10,8 +10,8 @@
 import {REPAIR_KINDS, type RepairKind} from '../check/repair-kinds.js'
 import {ConfigKeyError, MAX_CONCURRENCY, MIN_CONCURRENCY, checkPath, checkText, describeValue} from './checks.js'
 
-/** The commands that take run settings (backup and restore take sync's; batch has its own flags). */
-export type SettingCommand = 'sync' | 'watch' | 'plan' | 'verify' | 'check'
+/** The commands that take run settings (backup and restore take sync's; batch has its own flags, and these for every account). */
+export type SettingCommand = 'sync' | 'watch' | 'plan' | 'verify' | 'check' | 'batch'
 
 /** What a setting acts on: each side's store, one side, or the run as a whole. */
 export type SettingScope = 'each side' | 'source' | 'destination' | 'run'
@@ -197,7 +197,7 @@ export const SETTINGS = {
     help: 'verify: also compare the SHA-256 of every message; check: inspect whole messages, not only headers (slow: downloads the mail).',
   }),
   repair: repairList({
-    commands: COPYING,
+    commands: [...COPYING, 'batch'],
     scope: 'destination',
     help: `Repair a message the destination refuses, then store it (recorded in the state): a comma-separated list of ${REPAIR_KINDS.join(', ')} (default: none).`,
   }),
@@ -236,6 +236,14 @@ export function flagName(key: SettingKey): string {
 
 /** Flag values as oclif hands them over (text for numbers, booleans, undefined when not given). */
 export type SettingFlagValues = Partial<Record<SettingKey, unknown>>
+
+/** Each given flag checked by its setting's parser (a mistake is a ConfigKeyError naming the flag), before anything runs. */
+export function checkSettingFlags(flags: SettingFlagValues): void {
+  for (const key of SETTING_KEYS) {
+    const flag = flags[key]
+    if (flag !== undefined && !(SETTINGS[key].kind === 'boolean' && flag === false)) SETTINGS[key].parse(fromFlag(key, flag), `--${flagName(key)}`)
+  }
+}
 
 /** The settings of the YAML top level, checked (paths as written). */
 export function validateFileSettings(value: Record<string, unknown>): Partial<RunSettings> {

@@ -1,7 +1,7 @@
 /**
  * The human report of `mailferry check`, rendered from its CheckResult. Pure: returns text.
  */
-import type {CheckFolder, CheckResult, QuotaCheck} from '../sync/check.js'
+import type {CheckFolder, CheckResult, FlaggedMessage, QuotaCheck} from '../sync/check.js'
 import {formatBytes, renderTable} from './format.js'
 
 /** How many likely refused messages the human report lists before "... and N more". */
@@ -13,7 +13,7 @@ const PROBLEM_WORDS: Record<string, string> = {
   nul: 'NUL bytes',
   'from-line': 'an mbox "From " line at the top',
   'from-header': 'a "From " line inside the header',
-  'long-line': 'a header line over 998 characters',
+  'long-line': 'a line over the limit',
 }
 
 function nameCell(row: CheckFolder): string {
@@ -69,16 +69,17 @@ export function renderCheck(result: CheckResult): string {
   if (messages.length > 0) {
     const kinds = Object.entries(result.problems).map(([problem, n]) => `${n} with ${PROBLEM_WORDS[problem] ?? problem}`)
     const server = result.destServer ? '' : ' (the destination does not say which server it is: any of them may be refused)'
-    out.push('', `Messages the destination refuses or alters (${messages.length}: ${kinds.join(', ')})${server}; \`sync --repair\` repairs refused ones:`)
+    out.push('', `Messages the destination refuses or alters (${messages.length}: ${kinds.join(', ')})${server}; Repair: what \`sync --repair\` would make of each:`)
     for (const note of result.notes) out.push(`  ${note}`)
     const listed = messages.slice(0, MAX_LISTED_MESSAGES)
     out.push(
       renderTable(
-        ['Folder', 'UID', 'Verdict', 'Problem', 'Line', 'Excerpt'],
-        listed.flatMap((m) => m.findings.map((f, i) => [i === 0 ? m.folder : '', i === 0 ? String(m.uid) : '', i === 0 ? m.verdict : '', f.problem, String(f.line), f.excerpt])),
-        ['left', 'right', 'left', 'left', 'right', 'left'],
+        ['Folder', 'UID', 'Verdict', 'Repair', 'Problem', 'Line', 'Excerpt'],
+        listed.flatMap((m) => m.findings.map((f, i) => [i === 0 ? m.folder : '', i === 0 ? String(m.uid) : '', i === 0 ? m.verdict : '', i === 0 ? repairCell(m) : '', f.problem, String(f.line), f.excerpt])),
+        ['left', 'right', 'left', 'left', 'left', 'right', 'left'],
       ),
     )
+    for (const m of listed) for (const u of m.unrepaired) out.push(`  ${m.folder} UID ${m.uid}: ${u.repair} cannot repair it: ${u.reason}`)
     if (messages.length > listed.length) out.push(`... and ${messages.length - listed.length} more (--json lists them all)`)
   }
   const over = result.folders.filter((f) => f.overLimit.length > 0)
@@ -90,4 +91,9 @@ export function renderCheck(result: CheckResult): string {
   if (result.conflicts.length > 0) out.push('', 'Conflicts (a sync stops before writing anything):', ...result.conflicts.map((c) => `  ${c}`))
   out.push('', `exit ${result.exitCode}: ${result.exitMeaning}`)
   return out.join('\n') + '\n'
+}
+
+/** The repairs that would change a flagged message, and those that could not (marked "!"). */
+function repairCell(m: FlaggedMessage): string {
+  return [...m.repairs, ...m.unrepaired.map((u) => `!${u.repair}`)].join(',') || '-'
 }

@@ -208,6 +208,7 @@ export class ImapStore implements Store {
         .map((ns) => ns.prefix ?? '')
         .filter((prefix) => prefix !== ''),
       serverName: typeof client.serverInfo?.name === 'string' ? client.serverInfo.name : undefined,
+      maxLineLength: this.#options.endpoint.maxLineLength,
     }
   }
 
@@ -463,7 +464,7 @@ export class ImapStore implements Store {
     }
     if (limit !== undefined && raw.length > limit) throw new MessageRejectedError(appendLimitReason(limit))
     if (maxLineLength !== undefined && longestLine(raw) > maxLineLength) {
-      throw new MessageRejectedError(`a line longer than the destination accepts (maxLineLength ${maxLineLength} bytes); messages are not rewritten`)
+      throw new MessageRejectedError(`a line longer than the destination accepts (maxLineLength ${maxLineLength} bytes); --repair long-lines folds or re-encodes such a message`)
     }
     await this.#limits.messages.take(1, this.#options.signal)
     await this.#limits.bytes.take(raw.length, this.#options.signal)

@@ -34,6 +34,8 @@ export interface StoreCapabilities {
   otherNamespaces?: string[]
   /** The server software's name as it says (IMAP ID, RFC 2971), for its known rules; undefined when it does not. */
   serverName?: string
+  /** The longest line the store takes (a configured maxLineLength: longer ones are refused unsent), if set. */
+  maxLineLength?: number
 }
 
 /** A quota root's limits (IMAP GETQUOTAROOT, RFC 2087/9208): storage in bytes, messages in count. */

@@ -9,6 +9,8 @@
 import type {FolderMappingConfig} from '../config/mapping.js'
 import {refusedFolderName} from '../check/folder-names.js'
 import {inspectMessage, type Finding, type Problem} from '../check/inspect.js'
+import {REPAIR_KINDS, type RepairKind} from '../check/repair-kinds.js'
+import {repairOutcome} from '../check/repair.js'
 import {serverNote, serverVerdict, type Verdict} from '../check/servers.js'
 import {ExitCode, MailferryError, describeError, verdict, type AccountsVerdict} from '../errors.js'
 import type {StateReader} from '../state/reader.js'
@@ -29,6 +31,10 @@ export interface FlaggedMessage {
   findings: Finding[]
   /** What the destination does with it (check/servers.ts): refused, altered, or may be refused (a server without known rules). */
   verdict: Exclude<Verdict, 'accepted'>
+  /** The `--repair` kinds that would change it, as sync would apply them to what was inspected (the header block; the whole message with --deep). */
+  repairs: RepairKind[]
+  /** Needed repairs that could not be made, with why (a broken multipart, a header line with no place to fold). */
+  unrepaired: Array<{repair: RepairKind; reason: string}>
 }
 
 export interface CheckFolder {
@@ -267,7 +273,10 @@ async function inspectFolder(
       verdict = 'refused'
       findings = [...findings.filter((f) => f.problem !== 'long-line'), overLimit].sort((a, b) => a.line - b.line)
     }
-    if (verdict !== 'accepted') out.push({folder: path, uid, findings, verdict})
+    if (verdict === 'accepted') return
+    // What `sync --repair` with every kind would do to these bytes (at the limit sync repairs to).
+    const {applied, unrepaired} = repairOutcome(data, REPAIR_KINDS, {maxLineLength: lineLimit})
+    out.push({folder: path, uid, findings, verdict, repairs: applied, unrepaired})
   }
   if (!options.deep) {
     const headers = known ?? (await source.fetchHeaders(path, messages.map((meta) => meta.uid)))

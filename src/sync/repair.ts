@@ -10,7 +10,7 @@
 import {createHash} from 'node:crypto'
 
 import {inspectMessage} from '../check/inspect.js'
-import {REPAIR_FOR, repairMessage} from '../check/repair.js'
+import {REPAIR_FOR, repairOutcome} from '../check/repair.js'
 import type {RepairKind} from '../check/repair-kinds.js'
 import {serverNote, serverVerdict} from '../check/servers.js'
 import {MessageRejectedError, describeError} from '../errors.js'
@@ -22,7 +22,7 @@ const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex')
 
 /**
  * Step 5's APPEND of one message, with --repair: a message the destination is known to alter
- * (check/servers.ts: Cyrus replaces raw 8-bit header bytes with X, Dovecot drops NUL bytes) is
+ * (check/servers.ts: Cyrus replaces raw 8-bit header bytes with X, Dovecot stores NUL bytes as 0x80) is
  * repaired first when a listed repair fixes what it would alter; a message the destination refuses is
  * repaired then. Returns the APPEND result, or undefined when the message failed (recorded).
  */
@@ -70,9 +70,11 @@ async function appendRepaired(
     recordFailure(ctx, prepared, meta, reason)
     return undefined
   }
-  const repaired = repairMessage(message.raw, allowed)
-  if (!repaired) {
-    recordFailure(ctx, prepared, meta, `${reason} (no repair of --repair ${allowed.join(',')} applies)`)
+  const repaired = repairOutcome(message.raw, allowed, {maxLineLength: ctx.dest.capabilities().maxLineLength})
+  // A needed repair that could not be made (a broken multipart, a header line with no place to fold) says why.
+  const couldNot = repaired.unrepaired.map((u) => `; ${u.repair} could not repair it: ${u.reason}`).join('')
+  if (repaired.applied.length === 0) {
+    recordFailure(ctx, prepared, meta, couldNot ? `${reason}${couldNot}` : `${reason} (no repair of --repair ${allowed.join(',')} applies)`)
     return undefined
   }
   const {pair} = prepared
@@ -101,7 +103,7 @@ async function appendRepaired(
     } catch (error) {
       if (!(error instanceof MessageRejectedError)) throw error
       ctx.state.forgetRepair(pairRow, meta.uid)
-      recordFailure(ctx, prepared, meta, `${reason}; repaired (${repaired.applied.join(', ')}) and refused again: ${describeError(error)}`)
+      recordFailure(ctx, prepared, meta, `${reason}; repaired (${repaired.applied.join(', ')}) and refused again: ${describeError(error)}${couldNot}`)
       return undefined
     }
   }

@@ -9,7 +9,8 @@ import {join} from 'node:path'
 import {describe, test} from 'node:test'
 
 import {startDovecot, type DovecotInstance} from '../harness/dovecot.js'
-import {seed, snapshot} from '../harness/mailbox.js'
+import {repairMessage} from '../../src/check/repair.js'
+import {seed, snapshot, withClient} from '../harness/mailbox.js'
 import {generateMessages} from '../harness/messages.js'
 import {freshUser, runCli, serversForFile, tempDir} from './cli.js'
 
@@ -191,5 +192,37 @@ jobs:
     assert.equal(result.code, 2)
     assert.match(result.stderr, /plain\.csv:2: password2 must be a reference/)
     assert.ok(!result.stderr.includes('Sup3rS3cret'))
+  })
+
+  test('--repair for every account: a refused message stored repaired; a wrong list stops the batch before any account', async () => {
+    const account = {source: freshUser('rpbs'), dest: freshUser('rpbd')}
+    const long = Buffer.from(`From: a@example.com\r\nSubject: long\r\nMessage-ID: <batch-long@example.com>\r\n\r\n${'x '.repeat(1500)}\r\n`)
+    await seed(source, account.source, {INBOX: [{raw: long, flags: [], internalDate: new Date('2024-03-01T10:00:00Z')}]})
+    const path = join(tmp.dir, 'repair.yaml')
+    writeFileSync(
+      path,
+      `defaults:
+  source: {host: 127.0.0.1, port: ${source.port}, tls: none, passwordEnv: MF_SRC_PW}
+  dest: {host: 127.0.0.1, port: ${dest.port}, tls: none, passwordEnv: MF_DST_PW, maxLineLength: 1000}
+stateDir: ./state-repair
+jobs:
+  - source: {user: ${account.source}}
+    dest: {user: ${account.dest}}
+`,
+    )
+    const wrong = await runCli(['batch', '--config', path, '--repair', 'long-lines,bodies'], env())
+    assert.equal(wrong.code, 2, wrong.stderr)
+    assert.match(wrong.stderr, /--repair: unknown repair "bodies"/)
+    const plain = await runCli(['batch', '--config', path, '--json'], env())
+    assert.equal(plain.code, 1, plain.stderr)
+    const repaired = await runCli(['batch', '--config', path, '--repair', 'long-lines', '--json'], env())
+    assert.equal(repaired.code, 0, `${repaired.stdout.slice(0, 2000)}\n${repaired.stderr}`)
+    const stored = await withClient(dest, account.dest, async (client) => {
+      await client.mailboxOpen('INBOX', {readOnly: true})
+      const m = await client.fetchOne('*', {source: true})
+      assert.ok(m && m.source)
+      return m.source
+    })
+    assert.ok(stored.equals(repairMessage(long, ['long-lines'], {maxLineLength: 1000})!.raw))
   })
 })

@@ -11,7 +11,7 @@ import {after, before, test} from 'node:test'
 
 import {repairMessage} from '../../src/check/repair.js'
 import {startDovecot, type DovecotInstance} from '../harness/dovecot.js'
-import {folderTree, seed, snapshot} from '../harness/mailbox.js'
+import {folderTree, seed, snapshot, withClient} from '../harness/mailbox.js'
 import {generateMessages, type SeedMessage} from '../harness/messages.js'
 import {freshUser, runCli, syncArgs, tempDir} from './cli.js'
 
@@ -146,8 +146,117 @@ test('a destination maxLineLength: check flags a header line over it as refused;
   assert.deepEqual(repaired.json.repaired.map((r: any) => [r.uid, r.repairs]), [[2, ['long-lines']]])
   const stored = (await snapshot(roomy, users.dest)).INBOX ?? []
   assert.equal(stored.length, 2)
-  const expected = repairMessage(long.raw, ['long-lines'])!.raw
+  const expected = repairMessage(long.raw, ['long-lines'], {maxLineLength: 2000})!.raw
   assert.ok(stored.some((m) => m.sha256 === createHash('sha256').update(expected).digest('hex')), 'the folded form is stored')
   const again = await runCli([...sync, ...limit, '--repair', 'long-lines', '--json'], env)
   assert.equal(again.json.totals.copied, 0)
 })
+
+/** A multipart message whose text part has one 20,000-character line (8-bit, no transfer encoding), and a small attachment. */
+function longBody(id: string, closed = true): SeedMessage {
+  const line = 'Zeile mit \xfcberlangem Text = 100% -- '.repeat(600).slice(0, 20_000)
+  const attachment = Buffer.from('a small attachment\r\n'.repeat(20)).toString('base64').replace(/.{76}/g, '$&\r\n')
+  const raw = [
+    'From: a@example.com',
+    'To: b@example.com',
+    `Subject: one long body line (${id})`,
+    `Message-ID: <${id}@example.com>`,
+    'MIME-Version: 1.0',
+    'Content-Type: multipart/mixed; boundary="=_b1"',
+    '',
+    '--=_b1',
+    'Content-Type: text/plain; charset=iso-8859-1',
+    'Content-Transfer-Encoding: 8bit',
+    '',
+    'Hallo,',
+    line,
+    'Gr\xfc\xdfe',
+    '--=_b1',
+    'Content-Type: application/octet-stream; name="a.txt"',
+    'Content-Transfer-Encoding: base64',
+    '',
+    attachment,
+    ...(closed ? ['--=_b1--', ''] : ['']),
+  ].join('\r\n')
+  return {raw: Buffer.from(raw, 'latin1'), flags: ['\\Seen'], internalDate: date}
+}
+
+/** The text part's decoded content (quoted-printable or as it is), found by its boundary. */
+function textPart(raw: Buffer): Buffer {
+  const text = raw.toString('latin1')
+  // The line end before a delimiter belongs to it: the first part is what lies between the first two.
+  const part = text.split('\r\n--=_b1')[1].slice(2)
+  const [head, ...body] = part.split('\r\n\r\n')
+  const content = body.join('\r\n\r\n')
+  if (!/quoted-printable/i.test(head)) return Buffer.from(content, 'latin1')
+  return Buffer.from(content.replace(/=\r\n/g, '').replace(/=([0-9A-F]{2})/g, (_, h) => String.fromCharCode(parseInt(h, 16))), 'latin1')
+}
+
+test('a 20,000-character body line over the destination maxLineLength: refused and listed; --repair long-lines stores the re-encoded part once; a broken multipart stays refused with the reason', async () => {
+  const users = {source: freshUser('ck4-src'), dest: freshUser('ck4-dst')}
+  const state = join(tmp.dir, `${users.source}.sqlite`)
+  const long = longBody('body-long-1')
+  const broken = longBody('body-long-2', false)
+  await seed(source, users.source, {INBOX: [generateMessages(1, {seed: 25})[0], long, broken]})
+  const {args, env, sync} = checkArgs(users, state, roomy)
+  const limit = ['--dest-max-line-length', '1000']
+  const verifyArgs = ['verify', ...sync.slice(1), ...limit, '--json']
+
+  // check --deep sees the body line, and what --repair would make of each message.
+  const checked = await runCli([...args, ...limit, '--deep', '--json'], env)
+  assert.equal(checked.code, 1, `${checked.stdout.slice(0, 2000)}\n${checked.stderr}`)
+  const flagged = checked.json.folders[0].flagged
+  assert.deepEqual(flagged.map((m: any) => [m.uid, m.verdict, m.findings.map((f: any) => f.problem), m.repairs]), [
+    [2, 'refused', ['long-line'], ['long-lines']],
+    [3, 'refused', ['long-line'], []],
+  ])
+  assert.match(flagged[1].unrepaired[0].reason, /boundary "=_b1" of a multipart\/mixed part is never closed/)
+  const table = await runCli([...args, ...limit, '--deep'], env)
+  assert.match(table.stdout, /INBOX +2 +refused +long-lines +long-line /)
+  assert.match(table.stdout, /INBOX +3 +refused +!long-lines +long-line /)
+  assert.match(table.stdout, /INBOX UID 3: long-lines cannot repair it: the boundary "=_b1"/)
+
+  const plain = await runCli([...sync, ...limit, '--json'], env)
+  assert.equal(plain.code, 1)
+  assert.deepEqual(plain.json.failures.map((f: any) => f.uid), [2, 3])
+  for (const f of plain.json.failures) assert.match(f.reason, /maxLineLength 1000/)
+
+  const repaired = await runCli([...sync, ...limit, '--repair', 'long-lines', '--json'], env)
+  assert.equal(repaired.code, 1, repaired.stderr)
+  assert.deepEqual(repaired.json.repaired.map((r: any) => [r.uid, r.repairs]), [[2, ['long-lines']]])
+  // The broken one stays listed, with why long-lines could not repair it.
+  assert.deepEqual(repaired.json.failures.map((f: any) => f.uid), [3])
+  assert.match(repaired.json.failures[0].reason, /long-lines could not repair it: the boundary "=_b1" of a multipart\/mixed part is never closed/)
+
+  // The stored copy is, byte for byte, the documented re-encoding of what the source serves.
+  const served = await withClient(source, users.source, async (client) => {
+    await client.mailboxOpen('INBOX', {readOnly: true})
+    const m = await client.fetchOne('2', {source: true}, {uid: true})
+    assert.ok(m && m.source)
+    return m.source
+  })
+  const expected = repairMessage(served, ['long-lines'], {maxLineLength: 1000})!.raw
+  const destUid = repaired.json.repaired[0].destUid
+  const stored = await withClient(roomy, users.dest, async (client) => {
+    await client.mailboxOpen('INBOX', {readOnly: true})
+    const m = await client.fetchOne(String(destUid), {source: true}, {uid: true})
+    assert.ok(m && m.source)
+    return m.source
+  })
+  assert.ok(stored.equals(expected), 'BODY.PEEK[] of the stored copy is the re-encoding')
+  assert.ok(textPart(stored).equals(textPart(served)), 'the text part decodes to the same bytes')
+  assert.match(stored.toString('latin1'), /Content-Type: text\/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n/)
+  assert.ok(Math.max(...stored.toString('latin1').split('\r\n').map((l: string) => l.length)) <= 76)
+  console.log(`body-long-1: ${served.length} bytes as served, ${stored.length} bytes stored re-encoded`)
+
+  const again = await runCli([...sync, ...limit, '--repair', 'long-lines', '--json'], env)
+  assert.equal(again.json.totals.copied, 0)
+  assert.equal((await snapshot(roomy, users.dest)).INBOX.length, 2)
+
+  const verified = await runCli(verifyArgs, env)
+  assert.equal(verified.json.totals.repaired, 1)
+  assert.deepEqual(verified.json.differences.map((d: any) => [d.kind, d.sourceUid]), [['missing', 3]])
+  const human = await runCli(verifyArgs.filter((a) => a !== '--json'), env)
+  assert.match(human.stdout, /repaired \(1\)/)
+})
+

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 
 import {inspectMessage} from '../../../src/check/inspect.js'
-import {encodedWords, foldLongHeaderLines, repairMessage} from '../../../src/check/repair.js'
+import {encodedWords, repairMessage, repairOutcome} from '../../../src/check/repair.js'
 import {corpusSkipReason, loadCorpus} from '../../harness/corpus.js'
 
 const msg = (text: string) => Buffer.from(text.replace(/\n/g, '\r\n'), 'latin1')
@@ -89,16 +89,21 @@ describe('repairMessage', () => {
 
   it('header lines over 998 characters are folded at their last space before the limit; the unfolded value is unchanged', () => {
     const words = Array.from({length: 300}, (_, i) => `word${i}`).join(' ')
-    const raw = msg(`Subject: ${words}\n\n${'x'.repeat(2000)}\n`)
+    const raw = msg(`Subject: ${words}\n\nshort body\n`)
     const out = repairMessage(raw, ['long-lines'])!
     assert.deepEqual(out.applied, ['long-lines'])
     const [head, body] = text(out.raw)!.split('\r\n\r\n')
     for (const line of head.split('\r\n')) assert.ok(line.length <= 998)
     assert.equal(head.replace(/\r\n(?=[ \t])/g, ''), `Subject: ${words}`)
-    assert.equal(body, `${'x'.repeat(2000)}\r\n`, 'body lines are not changed')
-    // No space to fold at: left as it is.
+    assert.equal(body, 'short body\r\n', 'a body without long lines is not changed')
+    // No space to fold at: the message is left as it is, and the outcome says why.
     const solid = msg(`X-Token: ${'a'.repeat(1200)}\n\nb\n`)
-    assert.ok(foldLongHeaderLines(solid).equals(solid))
+    assert.equal(repairMessage(solid, ['long-lines']), undefined)
+    assert.deepEqual(repairOutcome(solid, ['long-lines']).unrepaired, [{repair: 'long-lines', reason: 'a header line over 998 characters has no space or tab to fold at'}])
+    // The destination's own limit, when known, is the one repaired to.
+    const folded = repairMessage(raw, ['long-lines'], {maxLineLength: 200})!
+    for (const line of text(folded.raw)!.split('\r\n')) assert.ok(line.length <= 200)
+    assert.equal(repairMessage(msg(`Subject: ${'a '.repeat(145)}x\n\nb\n`), ['long-lines'], {maxLineLength: 300}), undefined, '300 characters: within a limit of 300')
   })
 
   it('only allowed repairs, only where needed; undefined when nothing changes', () => {

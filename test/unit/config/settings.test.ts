@@ -49,7 +49,7 @@ describe('settings', () => {
   it('the YAML top level knows exactly the settings with a key; flags exist exactly for the commands listed', () => {
     for (const key of FILE_SETTING_KEYS) assert.ok(TOP_LEVEL_KEYS.includes(key), key)
     assert.ok(!TOP_LEVEL_KEYS.includes('dryRun'))
-    for (const command of ['sync', 'watch', 'plan', 'verify'] as const) {
+    for (const command of ['sync', 'watch', 'plan', 'verify', 'check', 'batch'] as const) {
       const flags = Object.keys(settingFlags(command))
       const expected = Object.entries(SETTINGS)
         .filter(([, setting]) => setting.commands.includes(command))
