@@ -7,10 +7,9 @@ import {describeStore} from '../config/schema.js'
 import {failureReport} from '../errors.js'
 import type {Logger} from '../log.js'
 import type {RunResult, SyncListener} from '../sync/events.js'
-import {runCheck, type CheckResult} from '../sync/check.js'
-import {previewPlan, type PlanPreview} from '../sync/preview.js'
-import {runSync} from '../sync/run.js'
-import {runVerify, type VerifyOptions, type VerifyResult} from '../verify/run.js'
+import type {CheckResult} from '../sync/check.js'
+import type {PlanPreview} from '../sync/preview.js'
+import type {VerifyOptions, VerifyResult} from '../verify/run.js'
 import {fanOut, logEvents, logRunEnd, openRunLog} from './logging.js'
 import {peakRssBytes} from './memory.js'
 import {describePreset, engineOptions, openRun, type Intent, type OpenRun, type RunSpec} from './open.js'
@@ -59,8 +58,14 @@ function logStop(log: Logger, error: unknown): void {
   log.error(`run stopped: exit ${f.exitCode} (${f.exitMeaning}): ${f.error}${f.hint ? ` (hint: ${f.hint})` : ''}`)
 }
 
+/*
+ * Each intent's engine is imported when it runs: a process runs one command, and loading the others'
+ * (the sync engine and p-queue, verify) would only lengthen its start.
+ */
+
 /** One pass of the engine on an open run (a sync, or one of watch's passes), logged. */
 export async function syncPass(run: OpenRun, hooks: RunHooks): Promise<RunResult> {
+  const {runSync} = await import('../sync/run.js')
   const emit = hooks.emit ? fanOut(hooks.emit, logEvents(run.log)) : logEvents(run.log)
   const result = await runSync(run.context(emit), engineOptions(run.spec, hooks.signal))
   logRunEnd(run.log, result)
@@ -75,6 +80,7 @@ export function sync(spec: RunSpec, hooks: RunHooks): Promise<RunResult> {
 /** mailferry plan and sync --dry-run: both sides and the state only read. */
 export function plan(spec: RunSpec, hooks: RunHooks, dryRun: boolean): Promise<PlanPreview> {
   return withRun(spec, dryRun ? 'dry-run' : 'plan', hooks, async (run) => {
+    const {previewPlan} = await import('../sync/preview.js')
     const {config} = spec
     const preview = await previewPlan(
       {source: run.source, dest: run.dest, sourceName: run.sourceName, destName: run.destName, statePath: config.statePath, state: run.reader},
@@ -94,6 +100,7 @@ function repairedCopies(run: OpenRun) {
 /** mailferry verify: both sides only read; the state database, when there is one, only for repaired copies. */
 export function verify(spec: RunSpec, hooks: RunHooks & Pick<VerifyOptions, 'onFolder'>): Promise<VerifyResult> {
   return withRun(spec, 'verify', hooks, async (run) => {
+    const {runVerify} = await import('../verify/run.js')
     const {config} = spec
     const result = await runVerify(
       {source: run.source, dest: run.dest, sourceName: run.sourceName, destName: run.destName, repaired: repairedCopies(run)},
@@ -106,6 +113,7 @@ export function verify(spec: RunSpec, hooks: RunHooks & Pick<VerifyOptions, 'onF
 /** mailferry check: what a sync would run into; both sides and the state only read. */
 export function check(spec: RunSpec, hooks: RunHooks): Promise<CheckResult> {
   return withRun(spec, 'check', hooks, async (run) => {
+    const {runCheck} = await import('../sync/check.js')
     const s = spec.config.settings
     const result = await runCheck(
       {source: run.source, dest: run.dest, sourceName: run.sourceName, destName: run.destName, state: run.reader},

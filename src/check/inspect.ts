@@ -6,6 +6,8 @@
  * Microsoft 365's 10,500-character line limit, an mbox `From ` line left at the top.
  */
 
+import {isAscii} from 'node:buffer'
+
 export type Problem =
   /** A line in the header block that is neither `name: value` nor a continuation (RFC 5322 2.2). */
   | 'header-syntax'
@@ -36,56 +38,61 @@ export interface InspectOptions {
 const CR = 0x0d
 const LF = 0x0a
 
-/** Lines of `data` without their line ends, with their 1-based numbers; stops after the header block when headersOnly. */
-function* lines(data: Buffer): Generator<{bytes: Buffer; number: number}> {
-  let start = 0
-  let number = 1
-  while (start < data.length) {
-    let end = data.indexOf(LF, start)
-    const next = end === -1 ? data.length : end + 1
-    if (end === -1) end = data.length
-    const stop = end > start && data[end - 1] === CR ? end - 1 : end
-    yield {bytes: data.subarray(start, stop), number}
-    start = next
-    number++
-  }
-}
-
 const printable = (bytes: Buffer) => bytes.toString('latin1').replace(/[^\x20-\x7e]/g, '?').slice(0, 60)
 
 /** RFC 5322 2.2: a field name is printable US-ASCII except ':' and space, then ':'. */
-function isFieldLine(bytes: Buffer): boolean {
-  let i = 0
-  while (i < bytes.length && bytes[i] >= 33 && bytes[i] <= 126 && bytes[i] !== 0x3a) i++
-  return i > 0 && i < bytes.length && bytes[i] === 0x3a
+function isFieldLine(data: Buffer, start: number, stop: number): boolean {
+  let i = start
+  while (i < stop && data[i] >= 33 && data[i] <= 126 && data[i] !== 0x3a) i++
+  return i > start && i < stop && data[i] === 0x3a
 }
 
-const isContinuation = (bytes: Buffer) => bytes.length > 0 && (bytes[0] === 0x20 || bytes[0] === 0x09)
+const isContinuation = (data: Buffer, start: number, stop: number) => stop > start && (data[start] === 0x20 || data[start] === 0x09)
+
+/** "From " (an mbox envelope line, or a header written without its colon). */
+const isFromLine = (data: Buffer, start: number, stop: number) =>
+  stop - start >= 5 && data[start] === 0x46 && data[start + 1] === 0x72 && data[start + 2] === 0x6f && data[start + 3] === 0x6d && data[start + 4] === 0x20
 
 /**
  * Problems in a message (or its header block alone). The header block ends at the first empty
  * line; a header block that never ends is all header. Each problem is reported at its first line.
+ * Lines are walked as offsets (no copy per line), bytes checked natively where a whole range can be
+ * (NUL, 8-bit): check runs this on every header block of an account.
  */
 export function inspectMessage(data: Buffer, options: InspectOptions = {}): Finding[] {
   const found = new Map<Problem, Finding>()
-  const note = (problem: Problem, line: number, bytes: Buffer) => {
-    if (!found.has(problem)) found.set(problem, {problem, line, excerpt: printable(bytes)})
+  const note = (problem: Problem, line: number, start: number, stop: number) => {
+    if (!found.has(problem)) found.set(problem, {problem, line, excerpt: printable(data.subarray(start, stop))})
   }
+  const limit = options.maxLineLength
+  const ascii = isAscii(data)
+  // Only the first NUL is reported: its line is found as the walk reaches it.
+  let nul = data.indexOf(0)
   let inHeader = true
-  for (const {bytes, number} of lines(data)) {
-    if (bytes.includes(0)) note('nul', number, bytes)
-    if (options.maxLineLength !== undefined && bytes.length > options.maxLineLength) note('long-line', number, bytes)
-    if (!inHeader) continue
-    if (bytes.length === 0) {
-      inHeader = false
-      continue
+  let start = 0
+  let number = 1
+  while (start < data.length) {
+    // Past the header block only NUL and long lines are looked for.
+    if (!inHeader && nul === -1 && limit === undefined) break
+    let end = data.indexOf(LF, start)
+    const next = end === -1 ? data.length : end + 1
+    if (end === -1) end = data.length
+    const stop = end > start && data[end - 1] === CR ? end - 1 : end
+    if (nul !== -1 && nul < stop) {
+      note('nul', number, start, stop)
+      nul = -1
     }
-    if (bytes.subarray(0, 5).toString('latin1') === 'From ') {
-      note(number === 1 ? 'from-line' : 'from-header', number, bytes)
-      continue
+    if (limit !== undefined && stop - start > limit) note('long-line', number, start, stop)
+    if (inHeader) {
+      if (stop === start) inHeader = false
+      else if (isFromLine(data, start, stop)) note(number === 1 ? 'from-line' : 'from-header', number, start, stop)
+      else {
+        if (!ascii && !isAscii(data.subarray(start, stop))) note('header-8bit', number, start, stop)
+        if (!isFieldLine(data, start, stop) && !(isContinuation(data, start, stop) && number > 1)) note('header-syntax', number, start, stop)
+      }
     }
-    if (bytes.some((byte) => byte >= 0x80)) note('header-8bit', number, bytes)
-    if (!isFieldLine(bytes) && !(isContinuation(bytes) && number > 1)) note('header-syntax', number, bytes)
+    start = next
+    number++
   }
   return [...found.values()].sort((a, b) => a.line - b.line)
 }

@@ -11,11 +11,12 @@
  */
 
 import {createHash} from 'node:crypto'
+import {createRequire} from 'node:module'
 import {isIPv4, isIPv6} from 'node:net'
 import {homedir} from 'node:os'
 import {dirname, isAbsolute, join, resolve} from 'node:path'
 
-import {LineCounter, isMap, isScalar, parseDocument, type Node as YamlNode} from 'yaml'
+import type * as Yaml from 'yaml'
 
 import {ConfigError} from '../errors.js'
 import {
@@ -241,6 +242,10 @@ export function loadConfigFile(
   return {path, ...parsed, warnings: warning ? [warning] : []}
 }
 
+/** The yaml package, loaded when a file is read: most runs have none, and loading it costs ~80 ms of CPU at start. */
+let yamlPackage: typeof Yaml | undefined
+const yaml = (): typeof Yaml => (yamlPackage ??= createRequire(import.meta.url)('yaml') as typeof Yaml)
+
 /**
  * Parses and validates YAML text (pure). `origin` is the file name used in messages; `resolvePath`
  * turns a path written in the file into a usable one.
@@ -250,6 +255,7 @@ export function parseConfigText(
   origin: string,
   resolvePath: (path: string) => string = (path) => path,
 ): ParsedConfigFile {
+  const {LineCounter, parseDocument} = yaml()
   const lineCounter = new LineCounter()
   const doc = parseDocument(text, {prettyErrors: false, lineCounter, uniqueKeys: true})
   const where = (offset: number): string => {
@@ -298,13 +304,14 @@ function yamlMessage(message: string): string {
 
 /** Offset of the deepest key of `keyPath` found in the document (the key itself, not its value). */
 export function locateKey(root: unknown, keyPath: readonly string[]): number | undefined {
+  const {isMap, isScalar} = yaml()
   let node = root
   let offset: number | undefined
   for (const segment of keyPath) {
     if (!isMap(node)) break
     const pair = node.items.find((item) => isScalar(item.key) && String(item.key.value) === segment)
     if (!pair) break
-    offset = (pair.key as YamlNode).range?.[0] ?? offset
+    offset = (pair.key as Yaml.Node).range?.[0] ?? offset
     node = pair.value
   }
   return offset

@@ -17,6 +17,7 @@ import parser from 'imapflow/lib/handler/imap-parser.js'
 import {ImapStream} from 'imapflow/lib/handler/imap-stream.js'
 
 import {redact, type Logger} from '../log.js'
+import {SESSION_LIMITS} from './limits.js'
 
 type Attribute = any
 
@@ -38,6 +39,8 @@ export interface CommandOptions {
   onSent?: () => void
   /** Text for the trace instead of the command (AUTHENTICATE, LOGIN). */
   traceAs?: string
+  /** Called with each untagged response that arrives while the command is in flight (EXAMINE's EXISTS, FETCH's rows). */
+  onUntagged?: (response: WireResponse) => void
 }
 
 interface Pending {
@@ -50,7 +53,6 @@ interface Pending {
   options: CommandOptions
   /** Some bytes were written: after a lost connection its outcome is unknown. */
   started: boolean
-  untagged: WireResponse[]
 }
 
 /** An Error with imapflow's fields. */
@@ -143,7 +145,7 @@ export class WireConnection {
     const tag = `P${++this.#tagCounter}`
     const chunks = compileCommand(tag, name, attributes, {literalPlus: this.literalPlus, literalMinus: this.literalMinus})
     return new Promise<WireResponse>((resolve, reject) => {
-      const pending: Pending = {tag, name, resolve, reject, chunks, options, started: false, untagged: []}
+      const pending: Pending = {tag, name, resolve, reject, chunks, options, started: false}
       this.#inFlight.set(tag, pending)
       this.#writeQueue.push(pending)
       this.#pump()
@@ -177,7 +179,7 @@ export class WireConnection {
   }
 
   #attach(socket: net.Socket | tls.TLSSocket): ImapStream {
-    const stream = new ImapStream({logger: false})
+    const stream = new ImapStream({logger: false, ...SESSION_LIMITS})
     socket.pipe(stream)
     stream.on('readable', () => this.#read(stream))
     stream.on('error', (error: Error) => this.close(wireError(error.message, {code: 'EConnectionClosed'})))
@@ -274,7 +276,7 @@ export class WireConnection {
         return
       }
       if (command === 'CAPABILITY') this.capabilities = capabilityMap(response.attributes)
-      for (const pending of this.#inFlight.values()) pending.untagged.push(response)
+      for (const pending of this.#inFlight.values()) pending.options.onUntagged?.(response)
       return
     }
     const pending = this.#inFlight.get(response.tag)

@@ -2,7 +2,7 @@
  * Opens the SQLite state database: file mode 0600, pragmas, schema migrations, single-writer lock.
  * The only module (with its repositories) that imports better-sqlite3.
  */
-import Database from 'better-sqlite3'
+import type Database from 'better-sqlite3'
 import {chmodSync, closeSync, openSync} from 'node:fs'
 import {dirname} from 'node:path'
 
@@ -10,6 +10,7 @@ import {StateError} from '../errors.js'
 import {makeDirDurableSync} from '../files.js'
 import {acquireLock, type StateLock} from './lock.js'
 import {migrate} from './migrations.js'
+import {sqlite} from './sqlite.js'
 
 export type SqliteDb = Database.Database
 export type Statement = Database.Statement
@@ -41,7 +42,7 @@ export function openStateDb(path: string, options: OpenStateOptions = {}): Opene
       createPrivateFile(path)
       if (options.lock !== false) lock = acquireLock(path)
     }
-    db = new Database(path)
+    db = new (sqlite())(path)
     // WAL + synchronous=NORMAL: a commit survives a killed process (kill -9) without an fsync per
     // message; only an OS crash can lose the last commits, and reconcile covers that case too.
     db.pragma('journal_mode = WAL')

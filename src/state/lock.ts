@@ -9,10 +9,11 @@
  * are not affected. The lock file is kept after the run: removing it could let two runs lock two
  * different files of the same name.
  */
-import Database from 'better-sqlite3'
+import type Database from 'better-sqlite3'
 import {closeSync, ftruncateSync, openSync, readFileSync, readSync, realpathSync} from 'node:fs'
 
 import {StateError} from '../errors.js'
+import {sqlite} from './sqlite.js'
 
 export interface StateLock {
   release(): void
@@ -57,7 +58,7 @@ function ownerPid(lockPath: string): number {
 function lockDatabase(lockPath: string): Database.Database {
   // A short wait, for two runs started in the same instant: SQLite's busy handler retries, and the
   // loser is refused once the winner holds the lock.
-  const db = new Database(lockPath, {timeout: 250})
+  const db = new (sqlite())(lockPath, {timeout: 250})
   try {
     // No -journal file beside the lock file; there is nothing in it worth a rollback. Set in the
     // normal locking mode, so the read it needs leaves no shared lock behind.

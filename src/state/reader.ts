@@ -3,11 +3,12 @@
  * copied per folder pair, and the counts of the last run. Never creates the file, never migrates it, never takes the writer's lock (a running
  * sync may be writing; SQLite's WAL lets us read beside it).
  */
-import Database from 'better-sqlite3'
+import type Database from 'better-sqlite3'
 import {existsSync} from 'node:fs'
 
 import {StateError} from '../errors.js'
 import {SCHEMA_VERSION} from './migrations.js'
+import {sqlite} from './sqlite.js'
 
 export interface CopiedInFolder {
   /** The source folder's UIDVALIDITY when these UIDs were recorded. */
@@ -67,7 +68,7 @@ export function openStateReader(path: string): StateReader | undefined {
   if (path === ':memory:' || !existsSync(path)) return undefined
   let db: Database.Database
   try {
-    db = new Database(path, {readonly: true, fileMustExist: true})
+    db = new (sqlite())(path, {readonly: true, fileMustExist: true})
     db.pragma('busy_timeout = 5000')
     const version = db.pragma('user_version', {simple: true}) as number
     if (version > SCHEMA_VERSION) {

@@ -12,6 +12,8 @@ import {openSession, skipListBeforeSelect, type ImapClient} from '../imap/sessio
 import {AppendPipeline} from '../imap/append-pipeline.js'
 import {FetchBatcher} from '../imap/fetch-batcher.js'
 import {openWireConnection} from '../imap/wire-login.js'
+import type {WireConnection} from '../imap/wire.js'
+import {scanFolder} from '../imap/header-scan.js'
 import {storeLimits, type StoreLimits} from '../imap/throttle.js'
 import {silentLogger, type Logger} from '../log.js'
 import {chunkUidSets} from '../imap/uidset.js'
@@ -22,6 +24,7 @@ import type {
   FolderInfo,
   FolderPeek,
   FolderStatus,
+  HeaderedMeta,
   MessageFlags,
   MessageMeta,
   MessageSize,
@@ -61,6 +64,11 @@ export interface ImapStoreOptions {
    * --debug-no-pipeline, for comparison).
    */
   pipeline?: boolean
+  /**
+   * scanHeaders (check) reads on raw connections (imap/header-scan.ts), which take half of
+   * `connections` (at least two needed); else, or when one cannot be opened, on the pool's sessions.
+   */
+  scanConnections?: boolean
   /** Open every pooled session at open(), for a run that will use them all (sync, watch, verify). */
   openAllSessions?: boolean
   /** Test hook: the n-th APPEND command was written in full and its answer has not come yet. */
@@ -83,6 +91,14 @@ function specialUseAttribute(flags: Set<string>): string | undefined {
 
 const toDate = (value: Date | string | undefined): Date => (value instanceof Date ? value : new Date(value ?? 0))
 
+/** UID, flags, size and internal date of one imapflow FETCH row. */
+const metaOf = (msg: {uid: number; flags?: Set<string>; size?: number; internalDate?: Date | string}): Omit<MessageMeta, 'messageId'> => ({
+  uid: msg.uid,
+  flags: [...(msg.flags ?? [])],
+  size: msg.size ?? 0,
+  internalDate: toDate(msg.internalDate),
+})
+
 export class ImapStore implements Store {
   readonly label: string
   readonly #options: ImapStoreOptions
@@ -101,6 +117,11 @@ export class ImapStore implements Store {
   #retries = 0
   #dropped = 0
   #appendBarrier = () => {}
+  /** scanHeaders' raw connections: how many may be open, how many are, the idle ones, who waits for one. */
+  #scanLimit: number
+  #scanOpen = 0
+  readonly #scanIdle: WireConnection[] = []
+  readonly #scanWaiting: Array<(connection: WireConnection | undefined) => void> = []
 
   constructor(options: ImapStoreOptions) {
     this.label = options.label
@@ -112,8 +133,9 @@ export class ImapStore implements Store {
     // batch's --max-connections-per-host): half of them, when there are at least two.
     const pipelined = !options.readOnly && options.pipeline === true && options.connections >= 2
     const pipelineSize = pipelined ? Math.floor(options.connections / 2) : 0
+    this.#scanLimit = options.scanConnections && options.connections >= 2 ? Math.floor(options.connections / 2) : 0
     this.#pool = new ConnectionPool({
-      size: options.connections - pipelineSize,
+      size: options.connections - pipelineSize - this.#scanLimit,
       connect: () => openSession(options.endpoint, {label: options.label, logger: log}),
       retry: options.retry,
       signal: options.signal,
@@ -304,19 +326,7 @@ export class ImapStore implements Store {
   async status(path: string): Promise<FolderStatus> {
     // A new pass over this folder: every session re-syncs its view of it once before using it.
     this.#epochs.set(path, (this.#epochs.get(path) ?? 0) + 1)
-    return this.#inFolder(path, async (client) => {
-      const box = client.mailbox
-      if (!box) throw new Error('no mailbox selected')
-      // Dovecot reports an empty PERMANENTFLAGS for read-only (EXAMINE) selections: it says nothing then.
-      const permanentFlags = box.readOnly ? undefined : [...(box.permanentFlags ?? [])]
-      return {
-        uidValidity: Number(box.uidValidity),
-        uidNext: box.uidNext,
-        messages: box.exists,
-        permanentFlags,
-        highestModseq: box.highestModseq,
-      }
-    })
+    return this.#inFolder(path, async (client) => selectedStatus(client))
   }
 
   async peek(path: string): Promise<FolderPeek> {
@@ -376,17 +386,42 @@ export class ImapStore implements Store {
         const query = {uid: true, flags: true, size: true, internalDate: true, headers: ['message-id']}
         for await (const msg of client.fetch(range, query, {uid: true})) {
           checkListingLength(client, out.length + 1, this.#where, path)
-          out.push({
-            uid: msg.uid,
-            flags: [...(msg.flags ?? [])],
-            size: msg.size ?? 0,
-            internalDate: toDate(msg.internalDate),
-            messageId: msg.headers ? parseMessageId(msg.headers) : undefined,
-          })
+          out.push({...metaOf(msg), messageId: msg.headers ? parseMessageId(msg.headers) : undefined})
           sizes.set(msg.uid, msg.size ?? 0)
         }
       }
       return out
+    })
+  }
+
+  async scanHeaders(path: string): Promise<{status: FolderStatus; messages: HeaderedMeta[]}> {
+    this.#epochs.set(path, (this.#epochs.get(path) ?? 0) + 1)
+    let sizes = this.#sizes.get(path)
+    if (!sizes) this.#sizes.set(path, (sizes = new Map()))
+    const connection = await this.#scanConnection()
+    if (connection) {
+      try {
+        const scanned = await scanFolder(connection, path, this.#where)
+        for (const meta of scanned.messages) sizes.set(meta.uid, meta.size)
+        return scanned
+      } catch (error) {
+        // The pool's sessions say what is wrong (a missing folder, a broken server) as every
+        // other read does, with its retries: the folder is read again there.
+        this.#log.debug(`${this.#where}: folder "${path}": read on a session instead (${describeError(error)})`)
+      } finally {
+        this.#releaseScanConnection(connection)
+      }
+    }
+    return this.#inFolder(path, async (client) => {
+      const status = selectedStatus(client)
+      const messages: HeaderedMeta[] = []
+      if (status.messages === 0) return {status, messages}
+      for await (const msg of client.fetch('1:*', {uid: true, flags: true, size: true, internalDate: true, headers: true}, {uid: true})) {
+        checkListingLength(client, messages.length + 1, this.#where, path)
+        messages.push({...metaOf(msg), header: msg.headers ?? Buffer.alloc(0)})
+        sizes.set(msg.uid, msg.size ?? 0)
+      }
+      return {status, messages}
     })
   }
 
@@ -539,7 +574,44 @@ export class ImapStore implements Store {
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.#pool.close(), this.#pipeline?.close()])
+    this.#scanLimit = 0
+    for (const waiter of this.#scanWaiting.splice(0)) waiter(undefined)
+    const scanners = this.#scanIdle.splice(0)
+    await Promise.all([this.#pool.close(), this.#pipeline?.close(), ...scanners.map((connection) => connection.logout())])
+  }
+
+  /** An idle raw connection for scanHeaders, a new one while under the limit, or the next released; undefined: use the pool. */
+  async #scanConnection(): Promise<WireConnection | undefined> {
+    const idle = this.#scanIdle.pop()
+    if (idle) return idle
+    if (this.#scanOpen < this.#scanLimit) {
+      this.#scanOpen++
+      try {
+        return await openWireConnection(this.#options.endpoint, {label: this.label, logger: this.#log})
+      } catch (error) {
+        // No more raw connections (the server refuses another, say): the pool's sessions read.
+        this.#scanOpen--
+        this.#scanLimit = this.#scanOpen
+        this.#log.debug(`${this.#where}: no connection for reading header blocks (${describeError(error)}); reading on the sessions`)
+        for (const waiter of this.#scanWaiting.splice(0)) waiter(undefined)
+        return undefined
+      }
+    }
+    if (this.#scanOpen === 0) return undefined
+    return new Promise((resolve) => this.#scanWaiting.push(resolve))
+  }
+
+  #releaseScanConnection(connection: WireConnection): void {
+    if (!connection.usable || this.#scanLimit === 0) {
+      this.#scanOpen--
+      if (connection.usable) void connection.logout()
+      const waiter = this.#scanWaiting.shift()
+      if (waiter) void this.#scanConnection().then(waiter)
+      return
+    }
+    const waiter = this.#scanWaiting.shift()
+    if (waiter) waiter(connection)
+    else this.#scanIdle.push(connection)
   }
 
   /** Run fn with a session that has `path` selected (EXAMINE when read-only). */
@@ -581,6 +653,21 @@ export class ImapStore implements Store {
         lock.release()
       }
     }, path)
+  }
+}
+
+/** The selected folder's status, as SELECT/EXAMINE reported it. */
+function selectedStatus(client: ImapClient): FolderStatus {
+  const box = client.mailbox
+  if (!box) throw new Error('no mailbox selected')
+  // Dovecot reports an empty PERMANENTFLAGS for read-only (EXAMINE) selections: it says nothing then.
+  const permanentFlags = box.readOnly ? undefined : [...(box.permanentFlags ?? [])]
+  return {
+    uidValidity: Number(box.uidValidity),
+    uidNext: box.uidNext,
+    messages: box.exists,
+    permanentFlags,
+    highestModseq: box.highestModseq,
   }
 }
 

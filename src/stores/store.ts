@@ -108,6 +108,11 @@ export interface MessageMeta extends MessageFlags {
   messageId?: string
 }
 
+/** A message's metadata and its header block (up to and including the blank line), as stored; its Message-ID is in there. */
+export interface HeaderedMeta extends Omit<MessageMeta, 'messageId'> {
+  header: Buffer
+}
+
 export interface FetchedMessage {
   uid: number
   /** The whole message, exactly as stored (IMAP BODY.PEEK[], so \Seen is never set). */
@@ -168,6 +173,12 @@ export interface Store {
    * Used to tell apart messages that share a Message-ID and size. Missing UIDs are left out.
    */
   fetchHeaders(path: string, uids: number[]): Promise<Map<number, Buffer>>
+  /**
+   * Optional: the folder's status and every message's metadata with its header block, in one pass
+   * (IMAP: SELECT, then one UID FETCH with BODY.PEEK[HEADER]), for `check`. Stores without it are
+   * asked status(), listMeta() and fetchHeaders().
+   */
+  scanHeaders?(path: string): Promise<{status: FolderStatus; messages: HeaderedMeta[]}>
   /**
    * One whole message, or null when it is gone (expunged under our feet: not an error).
    * `listedSize` (RFC822.SIZE from the listing) bounds what is read: a body far larger than listed

@@ -17,7 +17,7 @@ import type {StateReader} from '../state/reader.js'
 import type {MessageMeta, QuotaInfo, Store} from '../stores/store.js'
 import {filterFlags} from './flags.js'
 import {mapLimit} from './preview.js'
-import {listAndPlan} from './run.js'
+import {listAndPlan} from '../plan/list.js'
 import {isSelected, type MessageSelection} from './select.js'
 
 /** RFC 5322 2.1.1: a header line longer than this is refused by strict servers. */
@@ -147,9 +147,7 @@ export async function runCheck(ctx: CheckContext, options: CheckOptions): Promis
     }
     if (options.signal?.aborted) return row
     try {
-      const folder = ctx.source.peek ? await ctx.source.peek(pair.source) : await ctx.source.status(pair.source)
-      const listed = folder.messages === 0 ? [] : await ctx.source.listMeta(pair.source)
-      const copied = copiedUids(state, pair.source, pair.dest, folder)
+      const {listed, copied, headers} = await readFolder(ctx.source, state, pair, options.deep)
       const toCopy: MessageMeta[] = []
       for (const meta of listed) {
         if (copied.has(meta.uid)) continue
@@ -167,7 +165,7 @@ export async function runCheck(ctx: CheckContext, options: CheckOptions): Promis
       const dropped = new Set<string>()
       for (const meta of toCopy) for (const flag of filterFlags(meta.flags.filter((f) => f.toLowerCase() !== '\\recent'), destFlags).dropped) dropped.add(flag)
       row.droppedFlags = [...dropped].sort()
-      row.flagged = await inspectFolder(ctx.source, pair.source, toCopy, options, caps.serverName)
+      row.flagged = await inspectFolder(ctx.source, pair.source, toCopy, options, caps.serverName, headers)
     } catch (error) {
       if (error instanceof MailferryError && error.scope !== 'folder' && error.scope !== 'message') throw error
       row.error = describeError(error)
@@ -218,6 +216,25 @@ export async function runCheck(ctx: CheckContext, options: CheckOptions): Promis
   }
 }
 
+/**
+ * The source folder's messages and the UIDs the state says are copied. When none are, every header
+ * block is needed: read with the listing in one pass where the store can (scanHeaders).
+ */
+async function readFolder(
+  source: Store,
+  state: CheckContext['state'],
+  pair: {source: string; dest: string},
+  deep: boolean,
+): Promise<{listed: MessageMeta[]; copied: Set<number>; headers?: Map<number, Buffer>}> {
+  if (!deep && source.scanHeaders && !state?.copied(pair.source, pair.dest)?.uids.size) {
+    const {messages} = await source.scanHeaders(pair.source)
+    return {listed: messages, copied: new Set(), headers: new Map(messages.map((m) => [m.uid, m.header]))}
+  }
+  const folder = source.peek ? await source.peek(pair.source) : await source.status(pair.source)
+  const listed = folder.messages === 0 ? [] : await source.listMeta(pair.source)
+  return {listed, copied: copiedUids(state, pair.source, pair.dest, folder)}
+}
+
 /** Source UIDs already copied to this pair according to the state (none when UIDVALIDITY changed). */
 function copiedUids(state: CheckContext['state'], source: string, dest: string, status: {uidValidity: number} | undefined): Set<number> {
   const known = state?.copied(source, dest)
@@ -236,7 +253,15 @@ async function permanentFlags(dest: Store, path: string): Promise<string[] | und
 }
 
 /** Header blocks of the messages to copy (whole messages with --deep), inspected; those the destination does not simply accept. */
-async function inspectFolder(source: Store, path: string, messages: MessageMeta[], options: CheckOptions, server: string | undefined): Promise<FlaggedMessage[]> {
+async function inspectFolder(
+  source: Store,
+  path: string,
+  messages: MessageMeta[],
+  options: CheckOptions,
+  server: string | undefined,
+  /** Header blocks already read (scanHeaders). */
+  known?: Map<number, Buffer>,
+): Promise<FlaggedMessage[]> {
   const out: FlaggedMessage[] = []
   if (messages.length === 0) return out
   const lineLimit = options.limits?.maxLineLength
@@ -254,7 +279,7 @@ async function inspectFolder(source: Store, path: string, messages: MessageMeta[
     out.push({folder: path, uid, findings, verdict, repairs: applied, unrepaired})
   }
   if (!options.deep) {
-    const headers = await source.fetchHeaders(path, messages.map((meta) => meta.uid))
+    const headers = known ?? (await source.fetchHeaders(path, messages.map((meta) => meta.uid)))
     for (const meta of messages) {
       const header = headers.get(meta.uid)
       if (header) note(meta.uid, inspectMessage(header, {maxLineLength: HEADER_LINE_LIMIT}), header)

@@ -9,7 +9,7 @@ import {ExitCode, MailferryError, describeError, exitMeaning, type AccountsVerdi
 import type {Namespace} from '../plan/names.js'
 import type {StateReader} from '../state/reader.js'
 import type {MessageSize, Store} from '../stores/store.js'
-import {listAndPlan} from './run.js'
+import {listAndPlan} from '../plan/list.js'
 
 export interface PreviewFolder {
   source: string

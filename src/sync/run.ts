@@ -6,8 +6,8 @@ import PQueue from 'p-queue'
 
 import {ConfigError, ExitCode, describeError, verdict} from '../errors.js'
 import {DEFAULT_MAPPING, type FolderMappingConfig} from '../config/mapping.js'
-import {buildPlan, type Plan} from '../plan/plan.js'
-import {mappingRules} from '../plan/rules.js'
+import {listAndPlan} from '../plan/list.js'
+import type {Plan} from '../plan/plan.js'
 import type {StateRepository} from '../state/repository.js'
 import {ownCopies} from './deletions.js'
 import {createFolders, subscribeFolders} from './folders.js'
@@ -70,18 +70,6 @@ export async function planRun(source: Store, dest: Store, mapping: FolderMapping
 }
 
 /** List both sides (namespaces from the stores) and plan with the mapping rules; conflicts stay in the plan. */
-export async function listAndPlan(source: Store, dest: Store, mapping: FolderMappingConfig = DEFAULT_MAPPING): Promise<Plan> {
-  const [sourceFolders, destFolders] = await Promise.all([source.listFolders(), dest.listFolders()])
-  const [sourceCaps, destCaps] = [source.capabilities(), dest.capabilities()]
-  return buildPlan(sourceFolders, destFolders, {
-    rules: mappingRules(mapping),
-    sourceNamespace: sourceCaps.namespace,
-    destNamespace: destCaps.namespace,
-    sourceOtherPrefixes: sourceCaps.otherNamespaces,
-    subscriptions: mapping.subscriptions,
-  })
-}
-
 export function mappingConflictError(plan: Plan): ConfigError {
   return new ConfigError(`folder mapping conflict: ${plan.conflicts.join('; ')}`, {
     hint: 'nothing was written; change the mapping (--map, --rename, --exclude, --no-automap) or rename a folder on the source',

@@ -6,6 +6,7 @@
  *   own 1 GiB cap, so without mailferry's limit it would be read into memory) is refused for that
  *   message, the others are copied, exit 1;
  * - a response line that never ends is cut at 16 MiB: the session is closed, exit 4 with one line;
+ * - a listing longer than the folder is cut, in a sync and in check (its raw connection, then the session);
  * - a STATUS that never gets an answer: after 30 s of silence the session is closed and the STATUS is
  *   retried on a fresh one; the run completes (exit 0).
  *
@@ -47,8 +48,8 @@ function messages(hostile: HostileMessage['body']): HostileMessage[] {
   }))
 }
 
-/** Runs a sync from the hostile server to Dovecot; returns the run and the child's peak RSS in MB. */
-async function syncFrom(server: HostileImapServer, user: string, extra: string[] = []) {
+/** Runs a sync (or check) from the hostile server to Dovecot; returns the run and the child's peak RSS in MB. */
+async function syncFrom(server: HostileImapServer, user: string, extra: string[] = [], command = 'sync') {
   const statePath = join(tmp.dir, `${user}.sqlite`)
   const fake = {...dest, port: server.port, password: 'any'}
   const {args, env} = syncArgs(fake, dest, {source: 'mallory', dest: user}, statePath)
@@ -58,7 +59,7 @@ async function syncFrom(server: HostileImapServer, user: string, extra: string[]
     preload,
     `import {writeFileSync} from 'node:fs'\nprocess.on('exit', () => writeFileSync(${JSON.stringify(rssFile)}, String(process.resourceUsage().maxRSS)))\n`,
   )
-  const run = await runCli([...args, '--json', '--retries', '1', '--retry-max-delay', '1', ...extra], {...env, NODE_OPTIONS: `--import ${pathToFileURL(preload).href}`})
+  const run = await runCli([command, ...args.slice(1), '--json', '--retries', '1', '--retry-max-delay', '1', ...extra], {...env, NODE_OPTIONS: `--import ${pathToFileURL(preload).href}`})
   const peakMb = (Number(readFileSync(rssFile, 'utf8')) * 1024) / MB
   return {run, peakMb}
 }
@@ -113,6 +114,26 @@ test('a listing that goes on past the folder\'s EXISTS is cut: that folder fails
     assert.ok(server.floodBytes < 300 * MB, `the client read on for ${server.floodBytes / MB} MB`)
     assert.ok(peakMb < RSS_BUDGET_MB, `peak RSS ${peakMb.toFixed(0)} MB`)
     console.log(`limits: endless listing, ${(server.floodBytes / MB).toFixed(1)} MB sent before the hang-up, peak RSS ${peakMb.toFixed(0)} MB`)
+  } finally {
+    await server.stop()
+  }
+})
+
+test('check: a listing that goes on past the folder\'s EXISTS is cut on its raw connection and on the sessions: that folder cannot be checked (exit 1), memory bounded', async () => {
+  const server = new HostileImapServer(messages(undefined), {endlessListingBytes: 2000 * MB})
+  await server.start()
+  const user = freshUser('lim')
+  try {
+    const log = join(tmp.dir, `${user}.log`)
+    const {run, peakMb} = await syncFrom(server, user, ['--log-file', log, '--debug-imap'], 'check')
+    assert.equal(run.code, 1, run.stderr)
+    const trace = readFileSync(log, 'utf8')
+    assert.match(trace, /source#pipe\d+ C: \S+ UID FETCH/, 'the raw connection read first')
+    assert.match(trace, /read on a session instead \(.*listed more messages than the folder holds/)
+    assert.match(run.json.folders[0].error, /folder "INBOX": the server listed more messages than the folder holds \(3\); the session was closed$/)
+    assert.ok(server.floodBytes < 600 * MB, `the client read on for ${server.floodBytes / MB} MB`)
+    assert.ok(peakMb < RSS_BUDGET_MB, `peak RSS ${peakMb.toFixed(0)} MB`)
+    console.log(`limits: check, endless listing, ${(server.floodBytes / MB).toFixed(1)} MB sent before the hang-ups, peak RSS ${peakMb.toFixed(0)} MB`)
   } finally {
     await server.stop()
   }

@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict'
 import {createHash} from 'node:crypto'
+import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {after, before, describe, test} from 'node:test'
 
@@ -252,5 +253,35 @@ describe('--repair with a Cyrus destination', {skip}, () => {
     const run = await runCli(args('sync', users, state), env())
     assert.notEqual(run.code, 0)
     assert.match(run.json.folders.find((f: any) => f.source === 'Say "hi"').error, /could not create/)
+  })
+
+  test('check reads the same from every folder on its raw connections as on the sessions (--connections 1)', async () => {
+    const users = {source: freshUser('rw-src'), dest: freshUser('rw-dst')}
+    const state = join(tmp.dir, `${users.source}.sqlite`)
+    const clean = generateMessages(12, {seed: 37, meanSize: 2500}).map((m, i) => ({...m, flags: [['\\Seen', '$Label1'], ['\\Flagged'], []][i % 3]}))
+    const bad = generated()
+    const eightBit = message(['From: a@example.com', 'Subject: Gr\xfc\xdfe', 'Message-ID: <rw8@example.com>'])
+    await seed(source, users.source, {
+      INBOX: [clean[0], bad[0], clean[1]],
+      'Lists/Ünïcödé & "quoted"': [clean[2], eightBit, clean[3], bad[3]],
+      'Work/Notes 2024': [...clean.slice(4), bad[1], bad[2]],
+      Empty: [],
+    })
+    const log = join(tmp.dir, `${users.source}.log`)
+    const raw = await runCli(args('check', users, state, ['--log-file', log, '--debug-imap']), env())
+    // Every folder was read on a raw connection, none on a session after a failure there.
+    const trace = readFileSync(log, 'utf8')
+    assert.equal((trace.match(/source#pipe\d+ C: \S+ UID FETCH/g) ?? []).length, 3, 'one UID FETCH per non-empty folder on the raw connections')
+    assert.doesNotMatch(trace, /read on a session instead|no connection for reading header blocks/)
+    const sessions = await runCli(args('check', users, state, ['--connections', '1']), env())
+    assert.equal(raw.code, 1, `${raw.stdout.slice(0, 2000)}\n${raw.stderr}`)
+    assert.equal(sessions.code, 1, sessions.stderr)
+    assert.equal(raw.json.folders.length, 4)
+    assert.deepEqual(raw.json.folders, sessions.json.folders)
+    assert.deepEqual(raw.json.totals, sessions.json.totals)
+    assert.equal(raw.json.totals.toCopy, 12 + 5)
+    const flagged = raw.json.folders.flatMap((f: any) => f.flagged.map((m: any) => `${m.folder}:${m.uid}:${m.verdict}`))
+    // The mbox From line (Lists UID 4) Cyrus stores as it is.
+    assert.deepEqual(flagged.sort(), ['INBOX:2:refused', 'Lists/Ünïcödé & "quoted":2:altered', 'Work/Notes 2024:10:refused', 'Work/Notes 2024:9:refused'])
   })
 })
