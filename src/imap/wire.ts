@@ -17,13 +17,13 @@ import parser from 'imapflow/lib/handler/imap-parser.js'
 import {ImapStream} from 'imapflow/lib/handler/imap-stream.js'
 
 import {redact, type Logger} from '../log.js'
-import {SESSION_LIMITS} from './limits.js'
+import {SESSION_LIMITS, SILENCE_LIMIT_MS} from './limits.js'
 
 type Attribute = any
 
 const CRLF = Buffer.from('\r\n')
-/** No byte from the server for this long while commands wait for an answer: the connection is dead. */
-const SILENCE_MS = 5 * 60_000
+/** No byte either way for this long while commands wait for an answer: dead, as for sessions (limits.ts). */
+const SILENCE_MS = SILENCE_LIMIT_MS
 
 export interface WireResponse {
   tag: string
