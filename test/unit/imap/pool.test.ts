@@ -41,13 +41,18 @@ function selecting(path: string) {
 }
 const turn = () => new Promise((resolve) => setImmediate(resolve))
 
+/** A pool of one session, lent to a task that has selected `path` and holds it until first.release(). */
+async function busyWith(path: string) {
+  const pool = new ConnectionPool({size: 1, connect: fakeFactory().connect})
+  const first = selecting(path)
+  const running = pool.use(first.task, path)
+  await turn()
+  return {pool, first, running}
+}
+
 describe('ConnectionPool hand-out order', () => {
   test('a session coming back goes to the waiter for its folder first', async () => {
-    const {connect} = fakeFactory()
-    const pool = new ConnectionPool({size: 1, connect})
-    const first = selecting('A')
-    const running = pool.use(first.task, 'A')
-    await turn()
+    const {pool, first, running} = await busyWith('A')
     const forB = pool.use(async (client) => fake(client).id, 'B')
     const forA = pool.use(async (client) => fake(client).mailbox, 'A')
     const order: string[] = []
@@ -78,11 +83,7 @@ describe('ConnectionPool hand-out order', () => {
   })
 
   test('a waiter is passed over a bounded number of times, then served', async () => {
-    const {connect} = fakeFactory()
-    const pool = new ConnectionPool({size: 1, connect})
-    const first = selecting('A')
-    const running = pool.use(first.task, 'A')
-    await turn()
+    const {pool, first, running} = await busyWith('A')
     const served: string[] = []
     const forB = pool.use(async () => void served.push('B'), 'B')
     // A long run of tasks for the selected folder, all queued behind the one for B.
@@ -94,11 +95,7 @@ describe('ConnectionPool hand-out order', () => {
   })
 
   test('a newcomer does not take an idle session from waiters unless it has its folder selected', async () => {
-    const {connect} = fakeFactory()
-    const pool = new ConnectionPool({size: 1, connect})
-    const first = selecting('A')
-    const running = pool.use(first.task, 'A')
-    await turn()
+    const {pool, first, running} = await busyWith('A')
     const served: string[] = []
     const forB = pool.use(async (client) => ((fake(client).mailbox = {path: 'B'}), void served.push('B')), 'B')
     first.release()
