@@ -115,17 +115,23 @@ export class ConnectionPool {
   }
 
   /**
-   * Opens the rest of the sessions now, in the background, for a run that will use them all: their
-   * log-ins (several round trips each) overlap the folder listing instead of holding up the first
-   * folders. One that fails to open is left to the first task that needs a session.
+   * Opens the rest of the sessions now, in the background and one after another, for a run that will
+   * use them all: their log-ins overlap the folder listing instead of holding up the first folders.
+   * One at a time, as a server counts them: Dovecot lets more than its per-user cap in when several
+   * log in at once. Pushback ends the filling and shrinks the pool; any other failure is left to the
+   * first task that needs a session.
    */
   fill(): void {
-    while (this.#open < this.#size && !this.#closed) {
-      this.#create().then(
-        (client) => this.#release(client),
-        () => undefined,
-      )
-    }
+    void (async () => {
+      while (this.#open < this.#size && !this.#closed) {
+        try {
+          this.#release(await this.#create())
+        } catch (error) {
+          this.#shrinkOnPushback(error)
+          return
+        }
+      }
+    })()
   }
 
   /**
@@ -259,21 +265,26 @@ export class ConnectionPool {
       try {
         return await this.#create()
       } catch (error) {
-        // "Too many connections" while others work: make do with those (imapsync's lesson with
-        // Office 365 and Gmail, which cap sessions per user), and wait for one of them.
-        // Sessions still logging in do not count: they may meet the same refusal.
-        const established = this.#open - this.#connecting
-        if (established > 0 && pushedBack(error)) {
-          if (established < this.#size) {
-            this.#size = established
-            this.#options.onShrink?.(this.#size, error)
-          }
-          return this.#wait(preferMailbox)
-        }
+        if (this.#shrinkOnPushback(error)) return this.#wait(preferMailbox)
         throw error
       }
     }
     return this.#wait(preferMailbox)
+  }
+
+  /**
+   * "Too many connections" while other sessions work: make do with those (imapsync's lesson with
+   * Office 365 and Gmail, which cap sessions per user). Sessions still logging in do not count: they
+   * may meet the same refusal. false: not pushback, or no session to go on with.
+   */
+  #shrinkOnPushback(error: unknown): boolean {
+    const established = this.#open - this.#connecting
+    if (established === 0 || !pushedBack(error)) return false
+    if (established < this.#size) {
+      this.#size = established
+      this.#options.onShrink?.(this.#size, error)
+    }
+    return true
   }
 
   #wait(preferMailbox?: string): Promise<ImapClient> {
