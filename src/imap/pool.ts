@@ -228,8 +228,7 @@ export class ConnectionPool {
       this.#open--
       // A task may be waiting for the slot this session would have filled: let it try for itself
       // (it meets the same error and pauses, or finds the server back).
-      const waiter = this.#waiters.shift()
-      if (waiter) this.#acquire(waiter.preferMailbox, true).then(waiter.resolve, waiter.reject)
+      this.#serveFirst()
       throw error
     } finally {
       this.#connecting--
@@ -317,11 +316,14 @@ export class ConnectionPool {
     this.#serving = true
     setImmediate(() => {
       this.#serving = false
-      while (this.#waiters.length > 0 && this.#idle.length > 0) {
-        const waiter = this.#waiters.shift()!
-        this.#acquire(waiter.preferMailbox, true).then(waiter.resolve, waiter.reject)
-      }
+      while (this.#waiters.length > 0 && this.#idle.length > 0) this.#serveFirst()
     })
+  }
+
+  /** The first waiter tries for itself: an idle session, a new one, or its place in the queue again. */
+  #serveFirst(): void {
+    const waiter = this.#waiters.shift()
+    if (waiter) this.#acquire(waiter.preferMailbox, true).then(waiter.resolve, waiter.reject)
   }
 
   #release(client: ImapClient): void {
@@ -338,8 +340,7 @@ export class ConnectionPool {
         client.close()
         this.#options.onDropped?.()
       }
-      const waiter = this.#waiters.shift()
-      if (waiter) this.#acquire(waiter.preferMailbox, true).then(waiter.resolve, waiter.reject)
+      this.#serveFirst()
       return
     }
     const waiter = this.#nextWaiter(client)

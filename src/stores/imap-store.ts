@@ -323,9 +323,20 @@ export class ImapStore implements Store {
     this.#pool.renew()
   }
 
-  async status(path: string): Promise<FolderStatus> {
-    // A new pass over this folder: every session re-syncs its view of it once before using it.
+  /** A new pass over this folder: every session re-syncs its view of it once before using it (#inFolder). */
+  #newPass(path: string): void {
     this.#epochs.set(path, (this.#epochs.get(path) ?? 0) + 1)
+  }
+
+  /** The folder's listed sizes (the fetch batcher reads a large message alone). */
+  #sizesOf(path: string): Map<number, number> {
+    let sizes = this.#sizes.get(path)
+    if (!sizes) this.#sizes.set(path, (sizes = new Map()))
+    return sizes
+  }
+
+  async status(path: string): Promise<FolderStatus> {
+    this.#newPass(path)
     return this.#inFolder(path, async (client) => selectedStatus(client))
   }
 
@@ -377,8 +388,7 @@ export class ImapStore implements Store {
 
   async listMeta(path: string, uids?: number[]): Promise<MessageMeta[]> {
     if (uids && uids.length === 0) return []
-    let sizes = this.#sizes.get(path)
-    if (!sizes) this.#sizes.set(path, (sizes = new Map()))
+    const sizes = this.#sizesOf(path)
     return this.#inFolder(path, async (client) => {
       if (!client.mailbox || client.mailbox.exists === 0) return []
       const out: MessageMeta[] = []
@@ -395,9 +405,8 @@ export class ImapStore implements Store {
   }
 
   async scanHeaders(path: string): Promise<{status: FolderStatus; messages: HeaderedMeta[]}> {
-    this.#epochs.set(path, (this.#epochs.get(path) ?? 0) + 1)
-    let sizes = this.#sizes.get(path)
-    if (!sizes) this.#sizes.set(path, (sizes = new Map()))
+    this.#newPass(path)
+    const sizes = this.#sizesOf(path)
     const connection = await this.#scanConnection()
     if (connection) {
       try {

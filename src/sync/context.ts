@@ -80,8 +80,6 @@ export interface Prepared {
   /** Nothing changed since the last complete sync: no listing was done. */
   skipped: boolean
   sourcePeek?: FolderSnapshot
-  /** The first listing of a pair with no rows carries each message's meta: step 4 reads it from here. */
-  listedMeta?: Map<number, MessageMeta>
   pairRow: PairRow
   destStatus?: FolderStatus
   rows: Map<number, MessageRow>

@@ -47,7 +47,6 @@ async function load(ctx: EngineContext, prepared: Prepared): Promise<void> {
   // A pair with no snapshot yet (its first sync) cannot be skipped or listed by changes: its
   // snapshot is taken from the SELECT below instead of a STATUS round trip on each side.
   const peek = ctx.policy.mirror || ctx.policy.move ? undefined : ctx.source.peek?.bind(ctx.source)
-  const snapshots = peek !== undefined
   if (peek && pairRow.sourceUidNext !== null) {
     const [sourcePeek, destPeek] = await Promise.all([
       peek(pair.source),
@@ -71,7 +70,7 @@ async function load(ctx: EngineContext, prepared: Prepared): Promise<void> {
 
   const [sourceStatus, destStatus] = await Promise.all([ctx.source.status(pair.source), ctx.dest.status(pair.dest)])
   prepared.destStatus = destStatus
-  if (snapshots && !prepared.sourcePeek) prepared.sourcePeek = snapshotOf(ctx, sourceStatus)
+  if (peek && !prepared.sourcePeek) prepared.sourcePeek = snapshotOf(ctx, sourceStatus)
   const changesSince = changedSinceBase(ctx, pairRow, prepared.sourcePeek, destStatus)
   const before = {source: pairRow.sourceUidValidity, dest: pairRow.destUidValidity}
   if (ctx.state.setValidities(pairRow, sourceStatus.uidValidity, destStatus.uidValidity)) {
@@ -82,12 +81,14 @@ async function load(ctx: EngineContext, prepared: Prepared): Promise<void> {
     )
   }
   prepared.rows = ctx.state.messages(pairRow)
-  const listed = changesSince === undefined ? undefined : await listChanges(ctx, prepared, changesSince)
-  const changes = listed?.changes
-  if (listed) {
+  const sinceBase = changesSince === undefined ? undefined : await listChanges(ctx, prepared, changesSince)
+  const changes = sinceBase?.changes
+  // With no rows yet, the listing itself carries each message's meta (below).
+  let listed: Map<number, MessageMeta> | undefined
+  if (sinceBase) {
     // CHANGEDSINCE: only messages that changed or arrived; the expunged ones came as VANISHED.
-    prepared.sourceFlags = listed.changes
-    prepared.vanished = listed.vanished
+    prepared.sourceFlags = sinceBase.changes
+    prepared.vanished = sinceBase.vanished
     prepared.listingComplete = true
     result.changesOnly = true
     result.sourceMessages = prepared.sourcePeek!.messages
@@ -96,7 +97,7 @@ async function load(ctx: EngineContext, prepared: Prepared): Promise<void> {
     // needs (sizes, dates, Message-IDs) instead of a second FETCH for them.
     const metas = await ctx.source.listMeta(pair.source)
     prepared.sourceFlags = metas
-    prepared.listedMeta = new Map(metas.map((meta) => [meta.uid, meta]))
+    listed = new Map(metas.map((meta) => [meta.uid, meta]))
     prepared.listingComplete = metas.length === sourceStatus.messages
     result.sourceMessages = metas.length
   } else {
@@ -120,7 +121,7 @@ async function load(ctx: EngineContext, prepared: Prepared): Promise<void> {
   if (candidateUids.length > 0 || unresolvedUids.length > 0) {
     // 'pending' rows: the last run was cut off mid-APPEND, perhaps by the server dying (claims.ts).
     const afterCutOff = [...prepared.rows.values()].some((row) => row.status === 'pending')
-    prepared.toCopy = await resolveCandidates(ctx, prepared, candidateUids, unresolvedUids, {afterCutOff})
+    prepared.toCopy = await resolveCandidates(ctx, prepared, candidateUids, unresolvedUids, {afterCutOff, listed})
   }
   result.alreadyPresent = result.sourceMessages - prepared.toCopy.length - result.notSelected
 }
@@ -197,14 +198,15 @@ async function listChanges(
  * claimed before new candidates are matched; then recognises candidates already on the destination.
  * Returns what is left to copy. With afterCutOff (after APPENDs were cut off: the server may have
  * renumbered, see claims.ts) every claim is checked against the destination first and the rows
- * whose UID now names another message, or nothing, are matched again by content.
+ * whose UID now names another message, or nothing, are matched again by content. `listed`: the
+ * source's metas when the listing already carried them (a pair's first sync), read instead of a FETCH.
  */
 export async function resolveCandidates(
   ctx: EngineContext,
   prepared: Prepared,
   candidateUids: number[],
   unresolvedUids: number[],
-  options: {afterCutOff?: boolean} = {},
+  options: {afterCutOff?: boolean; listed?: Map<number, MessageMeta>} = {},
 ): Promise<MessageMeta[]> {
   const {pair, pairRow, rows} = prepared
   const destUids = (await ctx.dest.listFlags(pair.dest)).map((m) => m.uid)
@@ -225,9 +227,8 @@ export async function resolveCandidates(
   }
   const unresolved = new Set([...unresolvedUids, ...doubtful.wrong, ...doubtful.gone])
   const wanted = [...candidateUids, ...unresolved]
-  const listed = prepared.listedMeta
+  const {listed} = options
   const sourceMeta = listed && wanted.every((uid) => listed.has(uid)) ? wanted.map((uid) => listed.get(uid)!) : await ctx.source.listMeta(pair.source, wanted)
-  prepared.listedMeta = undefined
 
   const base = {source: ctx.source, dest: ctx.dest, sourcePath: pair.source, destPath: pair.dest}
   if (unresolved.size > 0) {
