@@ -8,9 +8,8 @@
  * Each command's literal limit comes from its messages' listed sizes (limits.ts): a batch whose
  * answer breaks it is read again one message at a time, so only the oversized message fails.
  */
-import type {FetchMessageObject} from 'imapflow'
-
 import {MessageRejectedError} from '../errors.js'
+import {fetchRows} from './fetch-rows.js'
 import {bodyLiteralLimit, oversizedBody, withLiteralLimit} from './limits.js'
 import type {ImapClient} from './session.js'
 import {compactUids} from './uidset.js'
@@ -140,16 +139,19 @@ export class FetchBatcher {
         // After a lost connection the task runs again on a new session: only what is still missing.
         const wanted = batch.filter((request) => !request.settled)
         if (wanted.length === 0) return
-        const query = {uid: true, source: true, flags: true, internalDate: true} as const
         const limit = Math.max(...wanted.map((request) => bodyLiteralLimit(request.listedSize)))
-        const read = async () => {
-          for await (const msg of client.fetch(compactUids(wanted.map((request) => request.uid)), query, {uid: true})) {
-            const request = byUid.get(msg.uid)
-            if (!request || request.settled || !msg.source) continue
-            request.settled = true
-            request.resolve(toRaw(msg))
-          }
+        const deliver = (message: RawMessage) => {
+          const request = byUid.get(message.uid)
+          if (!request || request.settled) return
+          request.settled = true
+          request.resolve(message)
         }
+        const query = {flags: true, internalDate: true, body: true}
+        const read = () =>
+          fetchRows(client, compactUids(wanted.map((request) => request.uid)), query, (row) => {
+            // A row without the body (a server's stray FETCH) is not the message: it stays unsettled.
+            if (row.body) deliver({uid: row.uid, raw: row.body, flags: row.flags ?? [], internalDate: row.internalDate ?? new Date(0)})
+          })
         await withLiteralLimit(client, limit, read).catch((error) => {
           const oversized = oversizedBody(client, wanted.length === 1 ? wanted[0].listedSize : undefined)
           throw oversized ? (wanted.length === 1 ? oversized : new SplitBatch()) : error
@@ -175,15 +177,5 @@ export class FetchBatcher {
 class SplitBatch extends MessageRejectedError {
   constructor() {
     super('a body broke the literal limit of a batched fetch')
-  }
-}
-
-function toRaw(msg: FetchMessageObject): RawMessage {
-  const date = msg.internalDate
-  return {
-    uid: msg.uid,
-    raw: msg.source!,
-    flags: [...(msg.flags ?? [])],
-    internalDate: date instanceof Date ? date : new Date(date ?? 0),
   }
 }

@@ -10,21 +10,11 @@ import {encodePath} from 'imapflow/lib/tools.js'
 
 import {FolderError} from '../errors.js'
 import type {FolderStatus, HeaderedMeta} from '../stores/store.js'
+import {fetchSeq, readFetchItems, type FetchRow} from './fetch-items.js'
 import type {WireConnection, WireResponse} from './wire.js'
-
-type Attribute = any
 
 const FETCH_ITEMS = ['UID', 'FLAGS', 'INTERNALDATE', 'RFC822.SIZE'].map((value) => ({type: 'ATOM', value}))
 const HEADER_ITEM = {type: 'ATOM', value: 'BODY.PEEK', section: [{type: 'ATOM', value: 'HEADER'}]}
-
-/** One FETCH row's data items, merged by sequence number (a server may split a message's items over rows). */
-interface Row {
-  uid?: number
-  flags?: string[]
-  size?: number
-  internalDate?: Date
-  header?: Buffer
-}
 
 /**
  * The folder's status and its messages with their header blocks. `path` is the folder as listed
@@ -50,14 +40,14 @@ export async function scanFolder(connection: WireConnection, path: string, where
   }
   if (exists === 0) return {status, messages: []}
 
-  const rows = new Map<number, Row>()
+  const rows = new Map<number, FetchRow>()
   let error: Error | undefined
   const onFetch = (response: WireResponse) => {
     if (isExists(response)) exists = Math.max(exists, Number(response.command))
-    if (error || !/^\d+$/.test(response.command) || String(response.attributes?.[0]?.value).toUpperCase() !== 'FETCH') return
-    const seq = Number(response.command)
+    const seq = fetchSeq(response)
+    if (error || seq === undefined) return
     const row = rows.get(seq) ?? {}
-    readItems(response.attributes[1], row)
+    readFetchItems(response.attributes?.[1], row)
     rows.set(seq, row)
     // As checkListingLength: a listing longer than the folder is a broken or hostile server.
     if (rows.size > exists) {
@@ -87,25 +77,3 @@ export async function scanFolder(connection: WireConnection, path: string, where
 }
 
 const isExists = (response: WireResponse) => response.tag === '*' && /^\d+$/.test(response.command) && String(response.attributes?.[0]?.value).toUpperCase() === 'EXISTS'
-
-/** The data items of one FETCH row (name, value pairs) into `row`. */
-function readItems(items: Attribute[] | undefined, row: Row): void {
-  if (!Array.isArray(items)) return
-  for (let i = 0; i + 1 < items.length; i += 2) {
-    const key = items[i]
-    const value = items[i + 1]
-    const name = typeof key?.value === 'string' ? key.value.toUpperCase() : ''
-    if (name === 'UID') row.uid = Number(value?.value) || undefined
-    else if (name === 'FLAGS') row.flags = Array.isArray(value) ? value.map((flag: Attribute) => String(flag?.value)) : []
-    else if (name === 'RFC822.SIZE') row.size = Number(value?.value) || 0
-    else if (name === 'INTERNALDATE') row.internalDate = new Date(String(value?.value))
-    else if (name === 'BODY' && key.section?.[0]?.value?.toUpperCase?.() === 'HEADER') row.header = asBuffer(value)
-  }
-}
-
-/** A literal arrives as a Buffer; a server may send a short header block as a quoted string (imapflow's getBuffer). */
-function asBuffer(value: Attribute): Buffer {
-  if (Buffer.isBuffer(value?.value)) return value.value
-  if (typeof value?.value === 'string') return Buffer.from(value.value)
-  return Buffer.alloc(0)
-}

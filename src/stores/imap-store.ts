@@ -11,6 +11,7 @@ import {ConnectionPool, type RetryPolicy} from '../imap/pool.js'
 import {openSession, skipListBeforeSelect, type ImapClient} from '../imap/session.js'
 import {AppendPipeline} from '../imap/append-pipeline.js'
 import {FetchBatcher} from '../imap/fetch-batcher.js'
+import {fetchRows, type Row} from '../imap/fetch-rows.js'
 import {openWireConnection} from '../imap/wire-login.js'
 import type {WireConnection} from '../imap/wire.js'
 import {scanFolder} from '../imap/header-scan.js'
@@ -89,14 +90,12 @@ function specialUseAttribute(flags: Set<string>): string | undefined {
   return undefined
 }
 
-const toDate = (value: Date | string | undefined): Date => (value instanceof Date ? value : new Date(value ?? 0))
-
-/** UID, flags, size and internal date of one imapflow FETCH row. */
-const metaOf = (msg: {uid: number; flags?: Set<string>; size?: number; internalDate?: Date | string}): Omit<MessageMeta, 'messageId'> => ({
-  uid: msg.uid,
-  flags: [...(msg.flags ?? [])],
-  size: msg.size ?? 0,
-  internalDate: toDate(msg.internalDate),
+/** UID, flags, size and internal date of one FETCH row. */
+const metaOf = (row: Row): Omit<MessageMeta, 'messageId'> => ({
+  uid: row.uid,
+  flags: row.flags ?? [],
+  size: row.size ?? 0,
+  internalDate: row.internalDate ?? new Date(0),
 })
 
 export class ImapStore implements Store {
@@ -314,7 +313,7 @@ export class ImapStore implements Store {
     return this.#inFolder(path, async (client) => {
       if (!client.mailbox || client.mailbox.exists === 0) return []
       const out: MessageSize[] = []
-      for await (const msg of client.fetch('1:*', {uid: true, size: true}, {uid: true})) out.push({uid: msg.uid, size: msg.size ?? 0})
+      await fetchRows(client, '1:*', {size: true}, (row) => out.push({uid: row.uid, size: row.size ?? 0}))
       return out
     })
   }
@@ -392,13 +391,13 @@ export class ImapStore implements Store {
     return this.#inFolder(path, async (client) => {
       if (!client.mailbox || client.mailbox.exists === 0) return []
       const out: MessageMeta[] = []
+      const query = {flags: true, size: true, internalDate: true, header: ['Message-ID']}
       for (const range of uids ? chunkUidSets(uids) : ['1:*']) {
-        const query = {uid: true, flags: true, size: true, internalDate: true, headers: ['message-id']}
-        for await (const msg of client.fetch(range, query, {uid: true})) {
+        await fetchRows(client, range, query, (row) => {
           checkListingLength(client, out.length + 1, this.#where, path)
-          out.push({...metaOf(msg), messageId: msg.headers ? parseMessageId(msg.headers) : undefined})
-          sizes.set(msg.uid, msg.size ?? 0)
-        }
+          out.push({...metaOf(row), messageId: row.header ? parseMessageId(row.header) : undefined})
+          sizes.set(row.uid, row.size ?? 0)
+        })
       }
       return out
     })
@@ -425,11 +424,11 @@ export class ImapStore implements Store {
       const status = selectedStatus(client)
       const messages: HeaderedMeta[] = []
       if (status.messages === 0) return {status, messages}
-      for await (const msg of client.fetch('1:*', {uid: true, flags: true, size: true, internalDate: true, headers: true}, {uid: true})) {
+      await fetchRows(client, '1:*', {flags: true, size: true, internalDate: true, header: true}, (row) => {
         checkListingLength(client, messages.length + 1, this.#where, path)
-        messages.push({...metaOf(msg), header: msg.headers ?? Buffer.alloc(0)})
-        sizes.set(msg.uid, msg.size ?? 0)
-      }
+        messages.push({...metaOf(row), header: row.header ?? Buffer.alloc(0)})
+        sizes.set(row.uid, row.size ?? 0)
+      })
       return {status, messages}
     })
   }
@@ -439,9 +438,7 @@ export class ImapStore implements Store {
     if (uids.length === 0) return out
     return this.#inFolder(path, async (client) => {
       for (const range of chunkUidSets(uids, 500)) {
-        for await (const msg of client.fetch(range, {uid: true, headers: true}, {uid: true})) {
-          out.set(msg.uid, msg.headers ?? Buffer.alloc(0))
-        }
+        await fetchRows(client, range, {header: true}, (row) => out.set(row.uid, row.header ?? Buffer.alloc(0)))
       }
       return out
     })

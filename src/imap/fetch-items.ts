@@ -1,0 +1,54 @@
+/**
+ * The data items of FETCH responses (RFC 9051 7.5.2) as imapflow's parser leaves them, read into
+ * plain fields. Shared by the two paths that take FETCH rows without imapflow's formatted message
+ * object (a promise, an iterator step and a compiled key per item, four times the parse's own CPU):
+ * check's header scan on raw connections (header-scan.ts) and the copy's batched body reads
+ * (fetch-batcher.ts). The values mean what imapflow's formatMessageResponse makes of them.
+ */
+import {getStringList} from 'imapflow/lib/tools.js'
+
+type Attribute = any
+
+/** One message's items; a server may split them over several rows, merged by sequence number. */
+export interface FetchRow {
+  uid?: number
+  flags?: string[]
+  size?: number
+  internalDate?: Date
+  /** BODY[HEADER] or BODY[HEADER.FIELDS (...)] */
+  header?: Buffer
+  /** BODY[] */
+  body?: Buffer
+}
+
+/** The name/value pairs of one row (the attribute after "FETCH") into `row`. */
+export function readFetchItems(items: Attribute[] | undefined, row: FetchRow): void {
+  if (!Array.isArray(items)) return
+  for (let i = 0; i + 1 < items.length; i += 2) {
+    const key = items[i]
+    const value = items[i + 1]
+    const name = typeof key?.value === 'string' ? key.value.toUpperCase() : ''
+    if (name === 'UID') row.uid = Number(value?.value) || undefined
+    else if (name === 'FLAGS') row.flags = getStringList(value)
+    else if (name === 'RFC822.SIZE') row.size = Number(value?.value) || 0
+    else if (name === 'INTERNALDATE') row.internalDate = new Date(String(value?.value))
+    else if (name === 'BODY' && !key.partial) {
+      const section = key.section ?? []
+      if (section.length === 0) row.body = asBuffer(value)
+      else if (/^HEADER(\.FIELDS)?$/i.test(String(section[0]?.value))) row.header = asBuffer(value)
+    }
+  }
+}
+
+/** The FETCH row's sequence number, or undefined when the untagged response is not a FETCH. */
+export function fetchSeq(response: {tag?: string; command: string; attributes?: Attribute[]}): number | undefined {
+  if (!/^\d+$/.test(response.command) || String(response.attributes?.[0]?.value).toUpperCase() !== 'FETCH') return undefined
+  return Number(response.command)
+}
+
+/** A literal arrives as a Buffer; a server may send a short section as a quoted string (imapflow's getBuffer). */
+function asBuffer(value: Attribute): Buffer {
+  if (Buffer.isBuffer(value?.value)) return value.value
+  if (typeof value?.value === 'string') return Buffer.from(value.value)
+  return Buffer.alloc(0)
+}
