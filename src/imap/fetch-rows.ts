@@ -30,52 +30,43 @@ export type Row = FetchRow & {uid: number}
 const atom = (value: string) => ({type: 'ATOM', value})
 
 /**
- * Runs `UID FETCH <uids> (UID ...)` on the selected folder and calls onRow once per message, as soon
- * as its requested items have arrived (a server may split them over rows: those come at the end).
- * onRow may throw: the command's answer is still read to its end, then fetchRows rejects with it.
+ * Runs `UID FETCH <uids> (UID ...)` on the selected folder and calls onRow for each FETCH row that
+ * carries a UID, as it is parsed: one call per row, as imapflow's fetch() yields them (a server that
+ * splits a message's items over rows gives several). onRow may throw (a listing longer than the
+ * folder closes the session): fetchRows then rejects with that error and delivers nothing more.
  */
 export async function fetchRows(client: ImapClient, uids: string, query: RowQuery, onRow: (row: Row) => void): Promise<void> {
-  const rows = new Map<number, FetchRow>()
-  const delivered = new Set<number>()
   let failure: unknown
-  const deliver = (row: Row) => {
-    if (failure !== undefined || delivered.has(row.uid)) return
-    delivered.add(row.uid)
+  let highest = 0
+  const deliver = (row: FetchRow) => {
+    if (failure !== undefined || row.uid === undefined) return
+    highest = Math.max(highest, row.uid)
     try {
-      onRow(row)
+      onRow(row as Row)
     } catch (error) {
       failure = error
     }
   }
-  const complete = (row: FetchRow): row is Row =>
-    row.uid !== undefined &&
-    (!query.flags || row.flags !== undefined) &&
-    (!query.size || row.size !== undefined) &&
-    (!query.internalDate || row.internalDate !== undefined) &&
-    (!query.body || row.body !== undefined) &&
-    (!query.header || row.header !== undefined)
   const mailbox = client.mailbox || undefined
   const onFetch = (response: {command: string; attributes?: unknown[]}) => {
-    const seq = fetchSeq(response)
-    if (seq === undefined) return
-    const row = rows.get(seq) ?? {}
+    if (fetchSeq(response) === undefined) return
+    const row: FetchRow = {}
     readFetchItems(response.attributes?.[1] as unknown[], row)
     // As imapflow does: a UID at or past the folder's UIDNEXT moves it on.
     if (mailbox && row.uid !== undefined && mailbox.uidNext <= row.uid) mailbox.uidNext = row.uid + 1
-    if (!complete(row)) return void rows.set(seq, row)
-    rows.delete(seq)
     deliver(row)
   }
   try {
     const exec = (client as unknown as ExecClient).exec.bind(client)
     const response = await exec('UID FETCH', [{type: 'SEQUENCE', value: uids}, items(query)], {untagged: {FETCH: onFetch}})
     response.next()
-    for (const row of rows.values()) if (row.uid !== undefined) deliver(row as Row)
   } catch (error) {
-    // onRow's error first: it may have closed the session (a listing longer than the folder).
+    // onRow's error first: it may have closed the session.
     if (failure !== undefined) throw failure
     if ((error as {code?: string}).code !== 'ETHROTTLE') throw error
-    for await (const msg of client.fetch(uids, imapflowQuery(query), {uid: true})) deliver(rowOf(msg, query))
+    // Servers answer in ascending UID order: what came before the refusal is not handed out twice.
+    const before = highest
+    for await (const msg of client.fetch(uids, imapflowQuery(query), {uid: true})) if (msg.uid > before) deliver(rowOf(msg, query))
   }
   if (failure !== undefined) throw failure
 }
