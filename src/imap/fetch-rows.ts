@@ -6,10 +6,9 @@
  * of 2,000 messages that was 0.25 s of the main thread's 2.4 s, for the listing and the body reads.
  * Here the command goes through imapflow's command queue (exec, the call its own FETCH makes), so
  * the session's login, TLS, trace, limits and reconnects are unchanged; only the rows' handling is
- * ours. A throttled answer (imapflow's ETHROTTLE, Microsoft 365's "Request is throttled") goes back
- * to imapflow's fetch() for what is still missing: it waits as the server asks and retries.
+ * ours. Errors are imapflow's: a throttled answer (ETHROTTLE) is pushback to the store, which waits
+ * and tries again (imap/errors.ts), as for any other command.
  */
-import type {FetchMessageObject, FetchQueryObject} from 'imapflow'
 
 import {fetchSeq, readFetchItems, type FetchRow} from './fetch-items.js'
 import type {ImapClient} from './session.js'
@@ -37,10 +36,8 @@ const atom = (value: string) => ({type: 'ATOM', value})
  */
 export async function fetchRows(client: ImapClient, uids: string, query: RowQuery, onRow: (row: Row) => void): Promise<void> {
   let failure: unknown
-  let highest = 0
   const deliver = (row: FetchRow) => {
     if (failure !== undefined || row.uid === undefined) return
-    highest = Math.max(highest, row.uid)
     try {
       onRow(row as Row)
     } catch (error) {
@@ -62,11 +59,7 @@ export async function fetchRows(client: ImapClient, uids: string, query: RowQuer
     response.next()
   } catch (error) {
     // onRow's error first: it may have closed the session.
-    if (failure !== undefined) throw failure
-    if ((error as {code?: string}).code !== 'ETHROTTLE') throw error
-    // Servers answer in ascending UID order: what came before the refusal is not handed out twice.
-    const before = highest
-    for await (const msg of client.fetch(uids, imapflowQuery(query), {uid: true})) if (msg.uid > before) deliver(rowOf(msg, query))
+    throw failure ?? error
   }
   if (failure !== undefined) throw failure
 }
@@ -80,22 +73,6 @@ function items(query: RowQuery): unknown[] {
   else if (query.header) list.push({type: 'ATOM', value: 'BODY.PEEK', section: [atom('HEADER.FIELDS'), query.header.map((name) => atom(name.toUpperCase()))]})
   if (query.body) list.push({type: 'ATOM', value: 'BODY.PEEK', section: []})
   return list
-}
-
-function imapflowQuery(query: RowQuery): FetchQueryObject {
-  return {uid: true, flags: query.flags, size: query.size, internalDate: query.internalDate, source: query.body, headers: query.header}
-}
-
-function rowOf(msg: FetchMessageObject, query: RowQuery): Row {
-  const date = msg.internalDate
-  return {
-    uid: msg.uid,
-    flags: query.flags ? [...(msg.flags ?? [])] : undefined,
-    size: msg.size,
-    internalDate: query.internalDate ? (date instanceof Date ? date : new Date(date ?? 0)) : undefined,
-    header: msg.headers,
-    body: msg.source,
-  }
 }
 
 /** imapflow's command queue, as its own commands use it (not in its typings). */

@@ -33,10 +33,16 @@ export class HostileImapServer {
   /** A listing (UID FETCH 1:*) goes on after the real messages with made-up ones, up to this many bytes. */
   readonly #endlessListing: number
 
-  constructor(messages: HostileMessage[], options: {silentOnce?: string[]; endlessListingBytes?: number} = {}) {
+  /** The first body fetch (UID FETCH ... BODY.PEEK[]) is answered as Microsoft 365 throttles: BAD, with a backoff time. */
+  #throttleOnce: boolean
+  /** Body fetches answered, throttled ones included. */
+  bodyFetches = 0
+
+  constructor(messages: HostileMessage[], options: {silentOnce?: string[]; endlessListingBytes?: number; throttleOnce?: boolean} = {}) {
     this.#messages = [...messages].sort((a, b) => a.uid - b.uid)
     this.#silentOnce = new Set(options.silentOnce ?? [])
     this.#endlessListing = options.endlessListingBytes ?? 0
+    this.#throttleOnce = options.throttleOnce ?? false
   }
 
   async start(): Promise<void> {
@@ -114,6 +120,9 @@ export class HostileImapServer {
   }
 
   async #fetch(socket: Socket, tag: string, set: string, items: string): Promise<void> {
+    if (items.includes('BODY.PEEK[]') && this.bodyFetches++ === 0 && this.#throttleOnce) {
+      return void socket.write(`${tag} BAD Request is throttled. Suggested Backoff Time: 300 milliseconds\r\n`)
+    }
     for (const message of this.#messages.filter((m) => inSet(m.uid, set))) {
       const seq = this.#messages.indexOf(message) + 1
       const parts = [`UID ${message.uid}`]

@@ -8,12 +8,15 @@
  * - a response line that never ends is cut at 16 MiB: the session is closed, exit 4 with one line;
  * - a listing longer than the folder is cut, in a sync and in check (its raw connection, then the session);
  * - a STATUS that never gets an answer: after 30 s of silence the session is closed and the STATUS is
- *   retried on a fresh one; the run completes (exit 0).
+ *   retried on a fresh one; the run completes (exit 0);
+ * - a body read answered as Microsoft 365 throttles ("BAD Request is throttled. Suggested Backoff
+ *   Time"): read again after the pause, every message copied (exit 0).
  *
  * Peak RSS of the mailferry process is measured (process.resourceUsage().maxRSS at exit, through a
  * preloaded module) and must stay under 300 MB while the server offers hundreds of MB.
  */
 import assert from 'node:assert/strict'
+import {createHash} from 'node:crypto'
 import {readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {pathToFileURL} from 'node:url'
@@ -153,6 +156,23 @@ test('a command that never gets an answer: the session is given up after 30 s of
     assert.equal(run.json.totals.copied, 3)
     assert.ok(seconds >= 30 && seconds < 60, `the run took ${seconds} s`)
     assert.match(readFileSync(logFile, 'utf8'), /WARN  source mallory@127\.0\.0\.1:\d+: connection lost while working on "INBOX".*; retry 1\/1 in/)
+  } finally {
+    await server.stop()
+  }
+})
+
+test('a throttled body read is read again after the server\'s backoff time: every message copied (exit 0)', async () => {
+  const source = messages(undefined)
+  const server = new HostileImapServer(source, {throttleOnce: true})
+  await server.start()
+  const user = freshUser('lim')
+  try {
+    const {run} = await syncFrom(server, user)
+    assert.equal(run.code, 0, `${run.stderr}\n${JSON.stringify(run.json?.error)}`)
+    assert.equal(run.json.totals.copied, 3)
+    assert.ok(server.bodyFetches >= 2, `body fetches: ${server.bodyFetches}`)
+    const copied = (await snapshot(dest, user)).INBOX.map((m) => m.sha256).sort()
+    assert.deepEqual(copied, source.map((m) => createHash('sha256').update(m.raw).digest('hex')).sort())
   } finally {
     await server.stop()
   }
