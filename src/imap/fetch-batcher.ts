@@ -127,7 +127,7 @@ export class FetchBatcher {
   }
 
   #isLarge(path: string, request: Request): boolean {
-    return (this.#options.sizeOf?.(path, request.uid) ?? 0) > (this.#options.largeBytes ?? DEFAULT_LARGE_BYTES)
+    return (request.listedSize ?? this.#options.sizeOf?.(path, request.uid) ?? 0) > (this.#options.largeBytes ?? DEFAULT_LARGE_BYTES)
   }
 
   async #read(path: string, batch: Request[], alone = false): Promise<void> {
