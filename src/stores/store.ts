@@ -256,3 +256,16 @@ export interface Store {
   /** Log out and release every connection. Safe to call twice. */
   close(): Promise<void>
 }
+
+/** UIDs per header FETCH when the blocks are used as they come: one chunk held at a time, few round trips. */
+const HEADER_CHUNK = 500
+
+/**
+ * Calls fn with the header block of each of `uids` that is there (Store.fetchHeaders, chunk by
+ * chunk), so that a folder of tens of thousands of messages never has all its header blocks in memory.
+ */
+export async function eachHeader(store: Pick<Store, 'fetchHeaders'>, path: string, uids: number[], fn: (uid: number, block: Buffer) => void): Promise<void> {
+  for (let i = 0; i < uids.length; i += HEADER_CHUNK) {
+    for (const [uid, block] of await store.fetchHeaders(path, uids.slice(i, i + HEADER_CHUNK))) fn(uid, block)
+  }
+}

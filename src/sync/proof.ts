@@ -13,7 +13,7 @@
 import {createHash} from 'node:crypto'
 
 import type {MessageRow} from '../state/repository.js'
-import type {MessageMeta, Store} from '../stores/store.js'
+import {eachHeader, type MessageMeta, type Store} from '../stores/store.js'
 import {coarseKey} from './match.js'
 
 export interface ProofInput {
@@ -68,16 +68,21 @@ async function proveByUid(input: ProofInput, rows: MessageRow[], proof: CopyProo
     } else listed.push(row)
   }
   if (listed.length === 0) return
-  const [sourceHeaders, destHeaders] = await Promise.all([
-    input.source.fetchHeaders(input.sourcePath, listed.map((row) => row.sourceUid)),
-    input.dest.fetchHeaders(input.destPath, listed.map((row) => row.destUid!)),
+  const hashes = async (store: Store, path: string, uids: number[]) => {
+    const out = new Map<number, string>()
+    await eachHeader(store, path, uids, (uid, block) => out.set(uid, sha256(block)))
+    return out
+  }
+  const [sourceHashes, destHashes] = await Promise.all([
+    hashes(input.source, input.sourcePath, listed.map((row) => row.sourceUid)),
+    hashes(input.dest, input.destPath, listed.map((row) => row.destUid!)),
   ])
   for (const row of listed) {
-    const source = sourceHeaders.get(row.sourceUid)
-    const dest = destHeaders.get(row.destUid!)
+    const source = sourceHashes.get(row.sourceUid)
+    const dest = destHashes.get(row.destUid!)
     if (!source) proof.unproven.push({row, reason: 'the source message vanished while its copy was checked'})
     else if (!dest) proof.unproven.push({row, reason: `its copy (destination UID ${row.destUid}) vanished while it was checked`})
-    else if (sha256(source) !== sha256(dest) || (row.headerHash !== null && row.headerHash !== sha256(dest))) {
+    else if (source !== dest || (row.headerHash !== null && row.headerHash !== dest)) {
       proof.unproven.push({row, reason: `destination UID ${row.destUid} has other headers than the source message`})
     } else proof.proven.push(row)
   }

@@ -6,7 +6,7 @@
 import {createHash} from 'node:crypto'
 
 import {parseMessageId} from '../stores/message-id.js'
-import type {MessageMeta, Store} from '../stores/store.js'
+import {eachHeader, type MessageMeta, type Store} from '../stores/store.js'
 import {normalizeFlags} from './flags.js'
 import {endsAtHeaderEnd} from './headers.js'
 import {coarseKey, matchLevel, openUids, rekey, type Affinity, type UidGroup} from './match.js'
@@ -47,13 +47,12 @@ export async function recognise(input: RecogniseInput): Promise<Map<number, numb
   // Only looked for when the caller would act on it (after a cut-off APPEND).
   const listedId = input.onSelfContradiction ? new Map(input.unclaimed.map((m) => [m.uid, m.messageId])) : undefined
   const headerKeys = await hashBoth(input, level1.open, async (store, path, uids) => {
-    const headers = await store.fetchHeaders(path, uids)
-    if (listedId && store === input.dest) {
-      for (const [uid, block] of headers) {
-        if (parseMessageId(block) !== listedId.get(uid) || !endsAtHeaderEnd(block)) contradicting.add(uid)
-      }
-    }
-    return new Map([...headers].map(([uid, block]) => [uid, sha256(block)]))
+    const hashes = new Map<number, string>()
+    await eachHeader(store, path, uids, (uid, block) => {
+      if (listedId && store === input.dest && (parseMessageId(block) !== listedId.get(uid) || !endsAtHeaderEnd(block))) contradicting.add(uid)
+      hashes.set(uid, sha256(block))
+    })
+    return hashes
   })
   const level2 = matchLevel(...spread(rekey(level1.open, headerKeys)), 'unique')
   for (const [s, d] of level2.matched) found.set(s, d)

@@ -14,7 +14,7 @@ import {createHash} from 'node:crypto'
 import type {FolderMappingConfig} from '../config/mapping.js'
 import {ExitCode, MailferryError, describeError, verdict, type AccountsVerdict} from '../errors.js'
 import type {FolderPair} from '../plan/plan.js'
-import type {MessageMeta, Store} from '../stores/store.js'
+import {eachHeader, type MessageMeta, type Store} from '../stores/store.js'
 import {ByteBudget} from '../sync/budget.js'
 import {planRun} from '../sync/run.js'
 import {
@@ -83,9 +83,6 @@ export interface VerifyResult extends AccountsVerdict {
   /** Peak resident memory of the process, filled in by the command. */
   peakRssBytes?: number
 }
-
-/** UIDs per header FETCH: bounded memory, few round trips. */
-const HEADER_CHUNK = 500
 
 /** Message bytes held at once by --deep on both sides together (imapflow briefly holds each body twice). */
 export const DEEP_BUDGET_BYTES = 16 * 1024 * 1024
@@ -198,13 +195,10 @@ async function loadSide(store: Store, path: string, options: VerifyOptions, hash
   }))
   const byUid = new Map(messages.map((m) => [m.uid, m]))
   const uids = messages.map((m) => m.uid)
-  for (let i = 0; i < uids.length; i += HEADER_CHUNK) {
-    const headers = await store.fetchHeaders(path, uids.slice(i, i + HEADER_CHUNK))
-    for (const [uid, block] of headers) {
-      const m = byUid.get(uid)
-      if (m) m.headerHash = sha256(block)
-    }
-  }
+  await eachHeader(store, path, uids, (uid, block) => {
+    const m = byUid.get(uid)
+    if (m) m.headerHash = sha256(block)
+  })
   if (options.deep) {
     await forEachLimit(uids, options.concurrency, async (uid) => {
       if (options.signal?.aborted) return
