@@ -22,6 +22,11 @@ export interface RowQuery {
   body?: boolean
   /** BODY.PEEK[HEADER] (true) or BODY.PEEK[HEADER.FIELDS (names)] */
   header?: true | string[]
+  /**
+   * Only messages changed since this MODSEQ (RFC 7162 CONDSTORE), when the session enabled it; with
+   * QRESYNC the server also answers VANISHED (EARLIER), which imapflow emits as 'expunge' events.
+   */
+  changedSince?: bigint
 }
 
 export type Row = FetchRow & {uid: number}
@@ -55,7 +60,7 @@ export async function fetchRows(client: ImapClient, uids: string, query: RowQuer
   }
   try {
     const exec = (client as unknown as ExecClient).exec.bind(client)
-    const response = await exec('UID FETCH', [{type: 'SEQUENCE', value: uids}, items(query)], {untagged: {FETCH: onFetch}})
+    const response = await exec('UID FETCH', [{type: 'SEQUENCE', value: uids}, items(query), ...modifiers(client, query)], {untagged: {FETCH: onFetch}})
     response.next()
   } catch (error) {
     // onRow's error first: it may have closed the session.
@@ -73,6 +78,14 @@ function items(query: RowQuery): unknown[] {
   else if (query.header) list.push({type: 'ATOM', value: 'BODY.PEEK', section: [atom('HEADER.FIELDS'), query.header.map((name) => atom(name.toUpperCase()))]})
   if (query.body) list.push({type: 'ATOM', value: 'BODY.PEEK', section: []})
   return list
+}
+
+/** As imapflow's FETCH: CHANGEDSINCE only where CONDSTORE is enabled and the folder has MODSEQs. */
+function modifiers(client: ImapClient, query: RowQuery): unknown[] {
+  if (!query.changedSince || !client.enabled.has('CONDSTORE') || (client.mailbox && client.mailbox.noModseq)) return []
+  const list = [atom('CHANGEDSINCE'), atom(query.changedSince.toString())]
+  if (client.enabled.has('QRESYNC')) list.push(atom('VANISHED'))
+  return [list]
 }
 
 /** imapflow's command queue, as its own commands use it (not in its typings). */

@@ -374,10 +374,10 @@ export class ImapStore implements Store {
       const reportVanished = changedSince !== undefined && options.onVanished !== undefined && client.enabled.has('QRESYNC')
       if (reportVanished) client.on('expunge', onExpunge)
       try {
-        for await (const msg of client.fetch('1:*', {uid: true, flags: true}, {uid: true, changedSince})) {
+        await fetchRows(client, '1:*', {flags: true, changedSince}, (row) => {
           checkListingLength(client, out.length + 1, this.#where, path)
-          out.push({uid: msg.uid, flags: [...(msg.flags ?? [])]})
-        }
+          out.push({uid: row.uid, flags: row.flags ?? []})
+        })
       } finally {
         if (reportVanished) client.off('expunge', onExpunge)
       }
