@@ -1,15 +1,15 @@
 /**
  * The data items of FETCH responses (RFC 9051 7.5.2) as imapflow's parser leaves them, read into
- * plain fields. Shared by the two paths that take FETCH rows without imapflow's formatted message
- * object (a promise, an iterator step and a compiled key per item, four times the parse's own CPU):
- * check's header scan on raw connections (header-scan.ts) and the copy's batched body reads
- * (fetch-batcher.ts). The values mean what imapflow's formatMessageResponse makes of them.
+ * plain fields, without imapflow's formatted message object (each item's key compiled back to text,
+ * a promise and an iterator step per row). Shared by check's header scan on raw connections
+ * (header-scan.ts) and every UID FETCH on a session (fetch-rows.ts). The values mean what imapflow's
+ * formatMessageResponse makes of them.
  */
 import {getStringList} from 'imapflow/lib/tools.js'
 
 type Attribute = any
 
-/** One message's items; a server may split them over several rows, merged by sequence number. */
+/** One message's items (a server may split them over several rows: header-scan.ts merges them by sequence number). */
 export interface FetchRow {
   uid?: number
   flags?: string[]

@@ -1,10 +1,9 @@
 /**
  * `check`'s read of one folder on a raw connection (wire.ts): EXAMINE, then one
  * UID FETCH 1:* (UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[HEADER]), each row parsed by imapflow's
- * own parser and read here. imapflow's FETCH path (a formatted object, a promise and an async
- * iterator step per message) costs about four times the CPU of the parse itself: 1.2 s against
- * 0.25 s for 3,930 header blocks of the real-mail corpus on loopback (docs/design.md, "check").
- * The rows mean what imapflow makes of them (ImapStore.scanHeaders's fallback path).
+ * own parser and read by fetch-items.ts. A raw connection rather than a session: no LIST, STATUS or
+ * imapflow bookkeeping per folder (docs/design.md, "check"). The rows mean what the sessions' reads
+ * make of them (ImapStore.scanHeaders's fallback path).
  */
 import {encodePath} from 'imapflow/lib/tools.js'
 
