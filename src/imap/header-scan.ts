@@ -1,9 +1,9 @@
 /**
  * `check`'s read of one folder on a raw connection (wire.ts): EXAMINE, then one
  * UID FETCH 1:* (UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[HEADER]), each row parsed by imapflow's
- * own parser and read by fetch-items.ts. A raw connection rather than a session: no LIST, STATUS or
- * imapflow bookkeeping per folder (docs/design.md, "check"). The rows mean what the sessions' reads
- * make of them (ImapStore.scanHeaders's fallback path).
+ * own parser and read by fetch-items.ts, on connections of their own (half of the source's
+ * --connections) beside the pool's sessions (docs/design.md, "check"). The rows mean what the
+ * sessions' reads make of them (ImapStore.scanHeaders's fallback path).
  */
 import {encodePath} from 'imapflow/lib/tools.js'
 
