@@ -17,9 +17,9 @@
  *   tried again after the pool's backoff, as before.
  */
 import {ConnectError, describeError} from '../errors.js'
-import {formatDateTime, formatFlag, encodePath} from 'imapflow/lib/tools.js'
 import type {Logger} from '../log.js'
 import {isPushback, translateAppendError} from './errors.js'
+import {encodePath, formatDateTime, formatFlag} from './imapflow.js'
 import {backoffDelay, NO_RETRY, type RetryPolicy} from './pool.js'
 import {statusCode, WireConnection, type WireResponse} from './wire.js'
 

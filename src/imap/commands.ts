@@ -5,10 +5,9 @@
  * server refused. Here a NO/BAD throws CommandRefusedError with the server's words, and a lost
  * connection throws ConnectError (transient), so the pool may retry these idempotent commands.
  */
-import {encodePath, normalizePath} from 'imapflow/lib/tools.js'
-
 import {CommandRefusedError, MailferryError} from '../errors.js'
 import {isConnectionError, isPushback, serverText, translateFolderError} from './errors.js'
+import {encodePath, normalizePath} from './imapflow.js'
 import type {ImapClient} from './session.js'
 
 interface Attribute {

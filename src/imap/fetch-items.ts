@@ -5,7 +5,7 @@
  * (header-scan.ts) and every UID FETCH on a session (fetch-rows.ts). The values mean what imapflow's
  * formatMessageResponse makes of them.
  */
-import {getStringList} from 'imapflow/lib/tools.js'
+import {getStringList} from './imapflow.js'
 
 type Attribute = any
 

@@ -5,11 +5,10 @@
  * --connections) beside the pool's sessions (docs/design.md, "check"). The rows mean what the
  * sessions' reads make of them (ImapStore.scanHeaders's fallback path).
  */
-import {encodePath} from 'imapflow/lib/tools.js'
-
 import {FolderError} from '../errors.js'
 import type {FolderStatus, HeaderedMeta} from '../stores/store.js'
 import {fetchSeq, readFetchItems, type FetchRow} from './fetch-items.js'
+import {encodePath} from './imapflow.js'
 import type {WireConnection, WireResponse} from './wire.js'
 
 const FETCH_ITEMS = ['UID', 'FLAGS', 'INTERNALDATE', 'RFC822.SIZE'].map((value) => ({type: 'ATOM', value}))

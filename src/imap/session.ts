@@ -2,14 +2,14 @@
  * One authenticated imapflow client from an EndpointConfig. The only module that constructs ImapFlow.
  */
 import {readFileSync} from 'node:fs'
-import {ImapFlow, type ImapFlowOptions} from 'imapflow'
-import {normalizePath} from 'imapflow/lib/tools.js'
+import type {ImapFlowOptions} from 'imapflow'
 
 import {describeEndpoint, type EndpointConfig} from '../config/schema.js'
 import {AuthError, ConfigError} from '../errors.js'
 import {registerSecret, silentLogger, type Logger} from '../log.js'
 import {Credentials, loginMethod, type SessionSecret} from './auth.js'
 import {translateConnectError} from './errors.js'
+import {ImapFlow, normalizePath} from './imapflow.js'
 import {SESSION_LIMITS, SILENCE_LIMIT_MS, noteSessionError} from './limits.js'
 import {imapflowLogger} from './log.js'
 

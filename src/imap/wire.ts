@@ -12,11 +12,9 @@
 import net from 'node:net'
 import tls from 'node:tls'
 import type {ImapFlowOptions} from 'imapflow'
-import compiler from 'imapflow/lib/handler/imap-compiler.js'
-import parser from 'imapflow/lib/handler/imap-parser.js'
-import {ImapStream} from 'imapflow/lib/handler/imap-stream.js'
 
 import {redact, type Logger} from '../log.js'
+import {compiler, ImapStream, parser} from './imapflow.js'
 import {SESSION_LIMITS, SILENCE_LIMIT_MS} from './limits.js'
 
 type Attribute = any
