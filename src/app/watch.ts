@@ -1,7 +1,8 @@
 /**
  * mailferry watch: a sync, then passes again and again on the same open run. The source INBOX is
  * watched with IMAP IDLE (a change starts a pass at once); every folder is checked every `interval`
- * seconds. A failed pass (a lost connection) is retried after a growing pause, IDLE set up again;
+ * seconds. A failed pass (a lost connection) is retried after a growing pause, IDLE set up again
+ * (also when only IDLE could not be set up: after 2 s, doubling up to the interval);
  * a pass stopped at a budget waits until its window has room.
  */
 import {ExitCode} from '../errors.js'
@@ -20,6 +21,9 @@ export interface WatchHooks extends RunHooks {
 /** Longest pause after failed passes (they double from 2 s). */
 const MAX_FAILURE_PAUSE_MS = 60_000
 
+/** First pause before IDLE is tried again after its session could not be set up (doubling, up to the interval). */
+const IDLE_RETRY_MS = 2000
+
 type Watcher = {stop(): Promise<void>; readonly closed: boolean}
 
 /** Runs until the signal aborts; the state is saved as each message is copied. */
@@ -36,6 +40,8 @@ async function loop(run: OpenRun, interval: number, hooks: WatchHooks): Promise<
   const wake = new Wake()
   let watcher: Watcher | undefined
   let failures = 0
+  /** Times in a row IDLE could not be set up (its session failed to open or select INBOX). */
+  let idleFailures = 0
   const clock = clockFromEnv(process.env)
   try {
     while (!signal.aborted) {
@@ -44,6 +50,7 @@ async function loop(run: OpenRun, interval: number, hooks: WatchHooks): Promise<
       if (watcher?.closed) watcher = undefined
       watcher ??= await armIdle(run, wake, signal)
       if (signal.aborted) break
+      idleFailures = watcher || !run.source.watch ? 0 : idleFailures + 1
       const result = await syncPass(run, hooks)
       const resumeAt = result.exitCode === ExitCode.budget ? result.budget?.resumeAt : undefined
       if (resumeAt && !signal.aborted) {
@@ -64,7 +71,10 @@ async function loop(run: OpenRun, interval: number, hooks: WatchHooks): Promise<
         failures = 0
         if (hasNews(result)) hooks.say(passLine(result))
       }
-      const pauseMs = failures > 0 ? Math.min(MAX_FAILURE_PAUSE_MS, 1000 * 2 ** failures) : interval * 1000
+      let pauseMs = failures > 0 ? Math.min(MAX_FAILURE_PAUSE_MS, 1000 * 2 ** failures) : interval * 1000
+      // Without IDLE nothing wakes the loop before the interval: set it up again soon (a session
+      // opened while the network was down, say), then a pass for what came meanwhile.
+      if (idleFailures > 0) pauseMs = Math.min(pauseMs, IDLE_RETRY_MS * 2 ** (idleFailures - 1))
       await wake.wait(pauseMs, signal)
     }
   } finally {

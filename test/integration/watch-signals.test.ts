@@ -84,6 +84,25 @@ test('IDLE is set up again after its session dropped: new mail still arrives wit
   assert.equal(code, 0, watch.stderr())
 })
 
+test('IDLE that cannot be set up while the network is down is tried again soon: mail after the outage arrives within seconds', async () => {
+  const messages = generateMessages(4, {seed: 44})
+  // Retries enough for the pass to outlive the outage; the IDLE session is not retried, only set up again.
+  const watch = await startWatch(messages.slice(0, 3), ['--retries', '10', '--retry-max-delay', '1'])
+  const equal = async () => JSON.stringify(await snapshot(dest, watch.users.dest)) === JSON.stringify(await snapshot(source, watch.users.source))
+  await within(20_000, equal, watch.stderr)
+  // The IDLE session drops; setting it up again is refused; the pass that follows waits for the network.
+  await watch.relay.down()
+  await new Promise((resolve) => setTimeout(resolve, 1000))
+  await watch.relay.up()
+  // That pass has ended (--interval is 120 s): only IDLE, set up again, can bring this one in time.
+  await new Promise((resolve) => setTimeout(resolve, 3000))
+  await appendOne(source, watch.users.source, 'INBOX', messages[3])
+  const took = await within(8000, equal, () => `IDLE was not set up again after the outage\n${watch.stderr()}`)
+  console.log(`# watch: new mail after an outage that IDLE could not outlive arrived in ${took} ms`)
+  const {code} = await watch.stop()
+  assert.equal(code, 0, watch.stderr())
+})
+
 test('SIGTERM while copies wait on --max-bytes-per-second: the process ends within a second, state saved', async () => {
   // 6 x ~100 KB at 25 KB/s: after the first copy, the others wait 3 to 20 s for their slots.
   const watch = await startWatch(generateMessages(0, {seed: 42, largeSizes: [100_000, 100_000, 100_000, 100_000, 100_000, 100_000]}), [
