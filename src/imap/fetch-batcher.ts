@@ -140,17 +140,14 @@ export class FetchBatcher {
         const wanted = batch.filter((request) => !request.settled)
         if (wanted.length === 0) return
         const limit = Math.max(...wanted.map((request) => bodyLiteralLimit(request.listedSize)))
-        const deliver = (message: RawMessage) => {
-          const request = byUid.get(message.uid)
-          if (!request || request.settled) return
-          request.settled = true
-          request.resolve(message)
-        }
         const query = {flags: true, internalDate: true, body: true}
         const read = () =>
           fetchRows(client, compactUids(wanted.map((request) => request.uid)), query, (row) => {
+            const request = byUid.get(row.uid)
             // A row without the body (a server's stray FETCH) is not the message: it stays unsettled.
-            if (row.body) deliver({uid: row.uid, raw: row.body, flags: row.flags ?? [], internalDate: row.internalDate ?? new Date(0)})
+            if (!request || request.settled || !row.body) return
+            request.settled = true
+            request.resolve({uid: row.uid, raw: row.body, flags: row.flags ?? [], internalDate: row.internalDate ?? new Date(0)})
           })
         await withLiteralLimit(client, limit, read).catch((error) => {
           const oversized = oversizedBody(client, wanted.length === 1 ? wanted[0].listedSize : undefined)
