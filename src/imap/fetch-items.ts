@@ -40,11 +40,16 @@ export function readFetchItems(items: Attribute[] | undefined, row: FetchRow): v
   }
 }
 
-/** The FETCH row's sequence number, or undefined when the untagged response is not a FETCH. */
-export function fetchSeq(response: {tag?: string; command: string; attributes?: Attribute[]}): number | undefined {
-  if (!/^\d+$/.test(response.command) || String(response.attributes?.[0]?.value).toUpperCase() !== 'FETCH') return undefined
+type Untagged = {tag?: string; command: string; attributes?: Attribute[]}
+
+/** The number of a "* <n> FETCH" or "* <n> EXISTS" response (a row's sequence number, a folder's size), else undefined. */
+export function untaggedNumber(response: Untagged, kind: 'FETCH' | 'EXISTS'): number | undefined {
+  if (!/^\d+$/.test(response.command) || String(response.attributes?.[0]?.value).toUpperCase() !== kind) return undefined
   return Number(response.command)
 }
+
+/** The FETCH row's sequence number, or undefined when the untagged response is not a FETCH. */
+export const fetchSeq = (response: Untagged): number | undefined => untaggedNumber(response, 'FETCH')
 
 /** A literal arrives as a Buffer; a server may send a short section as a quoted string (imapflow's getBuffer). */
 function asBuffer(value: Attribute): Buffer {

@@ -7,7 +7,7 @@
  */
 import {FolderError} from '../errors.js'
 import type {FolderStatus, HeaderedMeta} from '../stores/store.js'
-import {fetchSeq, readFetchItems, type FetchRow} from './fetch-items.js'
+import {fetchSeq, readFetchItems, untaggedNumber, type FetchRow} from './fetch-items.js'
 import {encodePath} from './imapflow.js'
 import type {WireConnection, WireResponse} from './wire.js'
 
@@ -24,7 +24,7 @@ export async function scanFolder(connection: WireConnection, path: string, where
   let exists = 0
   const codes: Record<string, unknown> = {}
   const onSelect = (response: WireResponse) => {
-    if (isExists(response)) exists = Number(response.command)
+    exists = untaggedNumber(response, 'EXISTS') ?? exists
     const section = response.command.toUpperCase() === 'OK' ? response.attributes?.[0]?.section : undefined
     if (section && typeof section[0]?.value === 'string') codes[section[0].value.toUpperCase()] = section[1]?.value
   }
@@ -41,7 +41,7 @@ export async function scanFolder(connection: WireConnection, path: string, where
   const rows = new Map<number, FetchRow>()
   let error: Error | undefined
   const onFetch = (response: WireResponse) => {
-    if (isExists(response)) exists = Math.max(exists, Number(response.command))
+    exists = Math.max(exists, untaggedNumber(response, 'EXISTS') ?? 0)
     const seq = fetchSeq(response)
     if (error || seq === undefined) return
     const row = rows.get(seq) ?? {}
@@ -73,5 +73,3 @@ export async function scanFolder(connection: WireConnection, path: string, where
   }
   return {status, messages}
 }
-
-const isExists = (response: WireResponse) => response.tag === '*' && /^\d+$/.test(response.command) && String(response.attributes?.[0]?.value).toUpperCase() === 'EXISTS'

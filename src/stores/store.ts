@@ -11,6 +11,7 @@
  * Errors: methods throw MailferryError subclasses from src/errors.ts. A message-scoped failure
  * (MessageRejectedError) concerns only that message; anything else concerns the folder or the store.
  */
+import {sha256} from '../digest.js'
 
 export interface StoreCapabilities {
   /** The store returns the new UID from append() (IMAP UIDPLUS, RFC 4315). */
@@ -268,4 +269,22 @@ export async function eachHeader(store: Pick<Store, 'fetchHeaders'>, path: strin
   for (let i = 0; i < uids.length; i += HEADER_CHUNK) {
     for (const [uid, block] of await store.fetchHeaders(path, uids.slice(i, i + HEADER_CHUNK))) fn(uid, block)
   }
+}
+
+/**
+ * The SHA-256 of each header block of `uids` that is there (the header hash: recognition, the proof
+ * of copies, verify), read chunk by chunk as eachHeader; `inspect` also sees each block.
+ */
+export async function headerHashes(
+  store: Pick<Store, 'fetchHeaders'>,
+  path: string,
+  uids: number[],
+  inspect?: (uid: number, block: Buffer) => void,
+): Promise<Map<number, string>> {
+  const hashes = new Map<number, string>()
+  await eachHeader(store, path, uids, (uid, block) => {
+    inspect?.(uid, block)
+    hashes.set(uid, sha256(block))
+  })
+  return hashes
 }

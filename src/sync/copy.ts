@@ -2,8 +2,7 @@
  * Step 5 of one folder pair: copy one message (fetch, 'pending' row, APPEND, 'copied' row), and look
  * on the destination for the APPENDs whose answer was lost before anything is sent again.
  */
-import {createHash} from 'node:crypto'
-
+import {sha256} from '../digest.js'
 import {BudgetReachedError, ConnectError, MessageRejectedError, describeError} from '../errors.js'
 import type {MessageMeta} from '../stores/store.js'
 import {recordFailure, type EngineContext, type Prepared} from './context.js'
@@ -12,8 +11,6 @@ import {headerHash} from './headers.js'
 import {resolveCandidates} from './prepare.js'
 import type {QuotaTicket} from './quota.js'
 import {appendCopy} from './repair.js'
-
-const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex')
 
 /** Step 5 for one message. Runs inside the queue. */
 export async function copyOne(ctx: EngineContext, prepared: Prepared, meta: MessageMeta): Promise<void> {

@@ -2,7 +2,7 @@
  * The header block of a message and its hash, pure. Computed on the bytes an IMAP server returns
  * for BODY[] (CRLF line ends), it equals the hash of what the server returns for BODY[HEADER].
  */
-import {createHash} from 'node:crypto'
+import {sha256} from '../digest.js'
 
 /** Everything up to and including the first empty line (the whole message when there is none). */
 export function headerBlock(raw: Buffer): Buffer {
@@ -14,7 +14,7 @@ export function headerBlock(raw: Buffer): Buffer {
 }
 
 export function headerHash(raw: Buffer): string {
-  return createHash('sha256').update(headerBlock(raw)).digest('hex')
+  return sha256(headerBlock(raw))
 }
 
 /**

@@ -7,15 +7,12 @@
  * held back until every folder is prepared; then the held messages are matched against the
  * vanished rows and the matches are moved on the destination.
  */
-import {createHash} from 'node:crypto'
-
+import {sha256} from '../digest.js'
 import {CommandRefusedError} from '../errors.js'
 import type {MessageRow} from '../state/repository.js'
 import type {MessageMeta} from '../stores/store.js'
 import {warn, type EngineContext, type Prepared} from './context.js'
 import {recordPresent} from './prepare.js'
-
-const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex')
 
 const key = (size: number, messageId: string | null | undefined, date: string | null) => `${size}\u0000${messageId ?? ''}\u0000${date ?? ''}`
 const rowKey = (row: Pick<MessageRow, 'size' | 'messageId' | 'internalDate'>) => key(row.size, row.messageId, row.internalDate)

@@ -10,10 +10,9 @@
  * (a server without UIDPLUS, or a UID lost to renumbering) is proven only by a byte-exact match of
  * the whole message with a destination message no other row claims.
  */
-import {createHash} from 'node:crypto'
-
+import {sha256} from '../digest.js'
 import type {MessageRow} from '../state/repository.js'
-import {eachHeader, type MessageMeta, type Store} from '../stores/store.js'
+import {headerHashes, type MessageMeta, type Store} from '../stores/store.js'
 import {coarseKey} from './match.js'
 
 export interface ProofInput {
@@ -35,8 +34,6 @@ export interface CopyProof {
   /** Rows whose copy is not (or not provably) there, with why. */
   unproven: Array<{row: MessageRow; reason: string}>
 }
-
-const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex')
 
 export async function proveCopies(input: ProofInput, rows: MessageRow[]): Promise<CopyProof> {
   const proof: CopyProof = {proven: [], unproven: []}
@@ -68,14 +65,9 @@ async function proveByUid(input: ProofInput, rows: MessageRow[], proof: CopyProo
     } else listed.push(row)
   }
   if (listed.length === 0) return
-  const hashes = async (store: Store, path: string, uids: number[]) => {
-    const out = new Map<number, string>()
-    await eachHeader(store, path, uids, (uid, block) => out.set(uid, sha256(block)))
-    return out
-  }
   const [sourceHashes, destHashes] = await Promise.all([
-    hashes(input.source, input.sourcePath, listed.map((row) => row.sourceUid)),
-    hashes(input.dest, input.destPath, listed.map((row) => row.destUid!)),
+    headerHashes(input.source, input.sourcePath, listed.map((row) => row.sourceUid)),
+    headerHashes(input.dest, input.destPath, listed.map((row) => row.destUid!)),
   ])
   for (const row of listed) {
     const source = sourceHashes.get(row.sourceUid)

@@ -3,10 +3,9 @@
  * state row claims (see match.ts for the three levels). Fetches only what each level needs:
  * headers of messages whose size and Message-ID collide, whole bodies only where headers collide too.
  */
-import {createHash} from 'node:crypto'
-
+import {sha256} from '../digest.js'
 import {parseMessageId} from '../stores/message-id.js'
-import {eachHeader, type MessageMeta, type Store} from '../stores/store.js'
+import {headerHashes, type MessageMeta, type Store} from '../stores/store.js'
 import {normalizeFlags} from './flags.js'
 import {endsAtHeaderEnd} from './headers.js'
 import {coarseKey, matchLevel, openUids, rekey, type Affinity, type UidGroup} from './match.js'
@@ -32,8 +31,6 @@ export interface RecogniseInput {
   onSelfContradiction?: (sourceUid: number, destUid: number) => void
 }
 
-const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex')
-
 /** Returns source UID -> destination UID for every message found on the destination. */
 export async function recognise(input: RecogniseInput): Promise<Map<number, number>> {
   const found = new Map<number, number>()
@@ -46,14 +43,11 @@ export async function recognise(input: RecogniseInput): Promise<Map<number, numb
   const contradicting = new Set<number>()
   // Only looked for when the caller would act on it (after a cut-off APPEND).
   const listedId = input.onSelfContradiction ? new Map(input.unclaimed.map((m) => [m.uid, m.messageId])) : undefined
-  const headerKeys = await hashBoth(input, level1.open, async (store, path, uids) => {
-    const hashes = new Map<number, string>()
-    await eachHeader(store, path, uids, (uid, block) => {
+  const headerKeys = await hashBoth(input, level1.open, (store, path, uids) =>
+    headerHashes(store, path, uids, (uid, block) => {
       if (listedId && store === input.dest && (parseMessageId(block) !== listedId.get(uid) || !endsAtHeaderEnd(block))) contradicting.add(uid)
-      hashes.set(uid, sha256(block))
-    })
-    return hashes
-  })
+    }),
+  )
   const level2 = matchLevel(...spread(rekey(level1.open, headerKeys)), 'unique')
   for (const [s, d] of level2.matched) found.set(s, d)
   if (input.onSelfContradiction && contradicting.size > 0) trustListings(input, found, contradicting, input.onSelfContradiction)

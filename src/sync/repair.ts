@@ -7,18 +7,15 @@
  * and SHA-256 that no other row claims is its copy, so a repaired message is never stored twice
  * (recognition by content cannot find it: its bytes are not the source's).
  */
-import {createHash} from 'node:crypto'
-
 import {inspectMessage} from '../check/inspect.js'
 import {REPAIR_FOR, repairOutcome} from '../check/repair.js'
 import type {RepairKind} from '../check/repair-kinds.js'
 import {serverNote, serverVerdict} from '../check/servers.js'
+import {sha256} from '../digest.js'
 import {MessageRejectedError, describeError} from '../errors.js'
 import type {AppendResult, FetchedMessage, MessageMeta} from '../stores/store.js'
 import {recordFailure, type EngineContext, type Prepared} from './context.js'
 import {headerBlock, headerHash} from './headers.js'
-
-const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex')
 
 /**
  * Step 5's APPEND of one message, with --repair: a message the destination is known to alter

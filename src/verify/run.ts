@@ -9,12 +9,11 @@
  * connection at a time and at most DEEP_BUDGET_BYTES of messages at once on both sides together (a bigger
  * message is hashed alone), so memory stays bounded whatever the folder holds.
  */
-import {createHash} from 'node:crypto'
-
 import type {FolderMappingConfig} from '../config/mapping.js'
+import {sha256} from '../digest.js'
 import {ExitCode, MailferryError, describeError, verdict, type AccountsVerdict} from '../errors.js'
 import type {FolderPair} from '../plan/plan.js'
-import {eachHeader, type MessageMeta, type Store} from '../stores/store.js'
+import {headerHashes, type MessageMeta, type Store} from '../stores/store.js'
 import {ByteBudget} from '../sync/budget.js'
 import {planRun} from '../sync/run.js'
 import {
@@ -86,8 +85,6 @@ export interface VerifyResult extends AccountsVerdict {
 
 /** Message bytes held at once by --deep on both sides together (imapflow briefly holds each body twice). */
 export const DEEP_BUDGET_BYTES = 16 * 1024 * 1024
-
-const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex')
 
 export async function runVerify(ctx: VerifyContext, options: VerifyOptions): Promise<VerifyResult> {
   const startedAt = new Date()
@@ -195,10 +192,7 @@ async function loadSide(store: Store, path: string, options: VerifyOptions, hash
   }))
   const byUid = new Map(messages.map((m) => [m.uid, m]))
   const uids = messages.map((m) => m.uid)
-  await eachHeader(store, path, uids, (uid, block) => {
-    const m = byUid.get(uid)
-    if (m) m.headerHash = sha256(block)
-  })
+  for (const [uid, hash] of await headerHashes(store, path, uids)) byUid.get(uid)!.headerHash = hash
   if (options.deep) {
     await forEachLimit(uids, options.concurrency, async (uid) => {
       if (options.signal?.aborted) return

@@ -21,6 +21,7 @@ const LAYERS: Array<[prefix: string, rank: number]> = [
   ['log.ts', 0],
   ['files.ts', 0],
   ['sleep.ts', 0],
+  ['digest.ts', 0],
   ['check/', 1],
   ['config/', 1],
   ['imap/', 2],
