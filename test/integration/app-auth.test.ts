@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict'
 import {createVerify, generateKeyPairSync, randomBytes} from 'node:crypto'
-import {writeFileSync} from 'node:fs'
+import {readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {after, before, test} from 'node:test'
 
@@ -195,4 +195,28 @@ test('batch, Google Workspace: one service account key, a JWT with sub = each jo
   assert.equal(run.json.totals.ok, 3)
   assert.ok(idp.grants.slice(before).filter((g) => g === 'urn:ietf:params:oauth:grant-type:jwt-bearer').length >= 3)
   for (const a of accounts) assert.deepEqual(await snapshot(dest, a.dest), await snapshot(source, a.source))
+})
+
+test('check, Microsoft 365 app-only on the source: its header scan logs in on raw connections with the app token too', async () => {
+  const users = {source: freshUser('app'), dest: freshUser('app')}
+  idp.appUser = users.source
+  await seed(dest, users.source, {INBOX: generateMessages(7, {seed: 83}), Archive: generateMessages(2, {seed: 84})})
+  const config = join(tmp.dir, `check-${users.source}.yaml`)
+  const logFile = join(tmp.dir, `check-${users.source}.log`)
+  writeFileSync(
+    config,
+    `source:\n  url: ${url(dest, users.source)}\n  tls: none\n  authMethod: xoauth2\n  oauth2:\n` +
+      `    grant: client_credentials\n    tokenUrl: ${idp.url}/token\n    clientId: app-1\n    clientSecretEnv: MF_APP_SECRET\n` +
+      `dest:\n  url: ${url(source, users.dest)}\n  tls: none\n  passwordEnv: MF_APP_DST_PW\n`,
+    {mode: 0o600},
+  )
+  const run = await runCli(['check', '--config', config, '--json', '--debug-imap', '--log-file', logFile], {MF_APP_SECRET: CLIENT_SECRET, MF_APP_DST_PW: source.password})
+  assert.equal(run.code, 0, run.stderr)
+  assert.equal(run.json.totals.toCopy, 9)
+  const trace = readFileSync(logFile, 'utf8')
+  // The raw connections (imap/wire.ts, tagged P<n>) logged in with the token and scanned; had they
+  // failed, the sessions would have scanned instead.
+  assert.match(trace, /source#pipe\d+ C: P\d+ AUTHENTICATE OAUTHBEARER/)
+  assert.match(trace, /source#pipe\d+ C: P\d+ UID FETCH/)
+  assert.ok(!(run.stdout + run.stderr + trace).includes(CLIENT_SECRET))
 })
