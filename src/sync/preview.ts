@@ -6,6 +6,7 @@
  */
 import type {FolderMappingConfig} from '../config/mapping.js'
 import {ExitCode, MailferryError, describeError, exitMeaning, type AccountsVerdict} from '../errors.js'
+import {mapLimit} from '../map-limit.js'
 import type {Namespace} from '../plan/names.js'
 import type {StateReader} from '../state/reader.js'
 import type {MessageSize, Store} from '../stores/store.js'
@@ -151,17 +152,3 @@ async function listSizes(store: Store, path: string): Promise<MessageSize[]> {
 }
 
 const sum = (values: number[]): number => values.reduce((total, value) => total + value, 0)
-
-/** fn over items, at most `limit` at a time, results in input order. */
-export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length)
-  let next = 0
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++
-      results[index] = await fn(items[index])
-    }
-  }
-  await Promise.all(Array.from({length: Math.max(1, Math.min(limit, items.length))}, worker))
-  return results
-}

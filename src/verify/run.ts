@@ -12,6 +12,7 @@
 import type {FolderMappingConfig} from '../config/mapping.js'
 import {sha256} from '../digest.js'
 import {ExitCode, MailferryError, describeError, verdict, type AccountsVerdict} from '../errors.js'
+import {mapLimit} from '../map-limit.js'
 import type {FolderPair} from '../plan/plan.js'
 import {headerHashes, type MessageMeta, type Store} from '../stores/store.js'
 import {ByteBudget} from '../sync/budget.js'
@@ -194,7 +195,7 @@ async function loadSide(store: Store, path: string, options: VerifyOptions, hash
   const uids = messages.map((m) => m.uid)
   for (const [uid, hash] of await headerHashes(store, path, uids)) byUid.get(uid)!.headerHash = hash
   if (options.deep) {
-    await forEachLimit(uids, options.concurrency, async (uid) => {
+    await mapLimit(uids, options.concurrency, async (uid) => {
       if (options.signal?.aborted) return
       const release = await hashed.budget.acquire(byUid.get(uid)!.size)
       try {
@@ -208,22 +209,4 @@ async function loadSide(store: Store, path: string, options: VerifyOptions, hash
     })
   }
   return messages
-}
-
-/** Run fn over items with at most `limit` at once; the first failure rejects (the rest are left to finish). */
-async function forEachLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0
-  let failed = false
-  const worker = async () => {
-    while (!failed && next < items.length) {
-      const item = items[next++]
-      try {
-        await fn(item)
-      } catch (error) {
-        failed = true
-        throw error
-      }
-    }
-  }
-  await Promise.all(Array.from({length: Math.max(1, Math.min(limit, items.length))}, worker))
 }

@@ -22,6 +22,7 @@ const LAYERS: Array<[prefix: string, rank: number]> = [
   ['files.ts', 0],
   ['sleep.ts', 0],
   ['digest.ts', 0],
+  ['map-limit.ts', 0],
   ['check/', 1],
   ['config/', 1],
   ['imap/', 2],

@@ -18,6 +18,7 @@ import {join, resolve} from 'node:path'
 
 import {ConfigError, ExitCode, FolderError, MailferryError, describeError} from '../../errors.js'
 import {fsyncDir, writePrivateFile} from '../../files.js'
+import {mapLimit} from '../../map-limit.js'
 import {parseMessageId} from '../message-id.js'
 import type {
   AppendResult,
@@ -336,18 +337,4 @@ export class MaildirStore implements Store {
       cause: error,
     })
   }
-}
-
-/** Maps with at most `limit` calls in flight; results in input order. */
-async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length)
-  let next = 0
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++
-      results[index] = await fn(items[index])
-    }
-  }
-  await Promise.all(Array.from({length: Math.min(limit, items.length)}, worker))
-  return results
 }
