@@ -12,7 +12,7 @@ import type {FolderStatus, MessageFlags, MessageMeta, Store} from '../stores/sto
 import type {ByteBudget} from './budget.js'
 import type {RepairKind} from '../check/repair-kinds.js'
 import type {RunControl} from './control.js'
-import type {FolderResult, MessageFailure, MessageRepaired, SyncListener} from './events.js'
+import {NO_COUNTS, type FolderResult, type MessageFailure, type MessageRepaired, type SyncListener} from './events.js'
 import type {Quota} from './quota.js'
 import {normalizeFlags} from './flags.js'
 import type {MessageSelection} from './select.js'
@@ -108,19 +108,9 @@ export function emptyResult(pair: Pick<FolderPair, 'source' | 'dest' | 'create'>
     created: pair.create,
     unchanged: false,
     changesOnly: false,
-    sourceMessages: 0,
-    copied: 0,
-    alreadyPresent: 0,
-    recognised: 0,
-    failed: 0,
-    flagsUpdated: 0,
-    moved: 0,
-    deleted: 0,
-    sourceDeleted: 0,
-    bytes: 0,
+    ...NO_COUNTS,
     durationMs: 0,
     droppedKeywords: {},
-    notSelected: 0,
   }
 }
 

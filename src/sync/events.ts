@@ -32,15 +32,8 @@ export interface MessageRepaired {
   storedSha256: string
 }
 
-export interface FolderResult {
-  source: string
-  dest: string
-  /** true when the destination folder was created by this run. */
-  created: boolean
-  /** The source folder had not changed since the last complete sync (HIGHESTMODSEQ): nothing was listed. */
-  unchanged: boolean
-  /** Only the messages changed since the last complete sync were listed (CONDSTORE CHANGEDSINCE). */
-  changesOnly: boolean
+/** What a folder's run counts; a run's totals are their sums over its folders. */
+export interface FolderCounts {
   /** Messages in the source folder at listing time. */
   sourceMessages: number
   /** Appended by this run. */
@@ -62,6 +55,32 @@ export interface FolderResult {
   sourceDeleted: number
   /** Bytes appended. */
   bytes: number
+}
+
+/** Every count zero, in the order the reports list them (also the list of the counts). */
+export const NO_COUNTS: Readonly<FolderCounts> = {
+  sourceMessages: 0,
+  copied: 0,
+  alreadyPresent: 0,
+  recognised: 0,
+  notSelected: 0,
+  failed: 0,
+  flagsUpdated: 0,
+  moved: 0,
+  deleted: 0,
+  sourceDeleted: 0,
+  bytes: 0,
+}
+
+export interface FolderResult extends FolderCounts {
+  source: string
+  dest: string
+  /** true when the destination folder was created by this run. */
+  created: boolean
+  /** The source folder had not changed since the last complete sync (HIGHESTMODSEQ): nothing was listed. */
+  unchanged: boolean
+  /** Only the messages changed since the last complete sync were listed (CONDSTORE CHANGEDSINCE). */
+  changesOnly: boolean
   durationMs: number
   /** Keywords the destination folder cannot store (PERMANENTFLAGS), with how many messages had each. */
   droppedKeywords: Record<string, number>
@@ -80,19 +99,7 @@ export interface RunResult extends AccountsVerdict {
   /** Destination folders deleted (--delete-extraneous-folders). */
   foldersDeleted?: string[]
   folders: FolderResult[]
-  totals: {
-    sourceMessages: number
-    copied: number
-    alreadyPresent: number
-    recognised: number
-    notSelected: number
-    failed: number
-    flagsUpdated: number
-    moved: number
-    deleted: number
-    sourceDeleted: number
-    bytes: number
-  }
+  totals: FolderCounts
   failures: MessageFailure[]
   /** Messages stored repaired by this run (--repair); always set by a sync. */
   repaired?: MessageRepaired[]

@@ -16,7 +16,7 @@ import type {Store} from '../stores/store.js'
 import {RunControl} from './control.js'
 import {syncFolders, type EngineContext, type EngineHooks, type SyncPolicy} from './engine.js'
 import {ByteBudget} from './budget.js'
-import type {FolderResult, RunResult, SyncEvents, SyncListener} from './events.js'
+import {NO_COUNTS, type FolderCounts, type FolderResult, type RunResult, type SyncEvents, type SyncListener} from './events.js'
 import type {Quota} from './quota.js'
 
 /**
@@ -190,20 +190,8 @@ function assemble(
   interrupted: boolean,
 ): RunResult {
   const finishedAt = new Date()
-  const sum = (pick: (f: FolderResult) => number) => folders.reduce((total, f) => total + pick(f), 0)
-  const totals = {
-    sourceMessages: sum((f) => f.sourceMessages),
-    copied: sum((f) => f.copied),
-    alreadyPresent: sum((f) => f.alreadyPresent),
-    recognised: sum((f) => f.recognised),
-    notSelected: sum((f) => f.notSelected),
-    failed: sum((f) => f.failed),
-    flagsUpdated: sum((f) => f.flagsUpdated),
-    moved: sum((f) => f.moved),
-    deleted: sum((f) => f.deleted),
-    sourceDeleted: sum((f) => f.sourceDeleted),
-    bytes: sum((f) => f.bytes),
-  }
+  const totals = {...NO_COUNTS}
+  for (const key of Object.keys(totals) as (keyof FolderCounts)[]) totals[key] = folders.reduce((total, f) => total + f[key], 0)
   const folderErrors = folders.filter((f) => f.error).map((f) => `${f.source}: ${f.error}`)
   const fatal = engine.control.fatal
   let exitCode: number = ExitCode.ok
