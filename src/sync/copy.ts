@@ -78,17 +78,17 @@ async function copyWithinBudget(ctx: EngineContext, prepared: Prepared, meta: Me
     ])
     const ordinal = ctx.control.nextAppend()
     ctx.hooks.beforeAppend?.(ordinal)
-    // Counted before it is sent: a kill after the APPEND must not leave it out of the window.
-    quota?.spend('dest', message.raw.length)
-    // Refused (or, with --repair, known to be altered): stored repaired, or recorded as failed.
-    const appended = await appendCopy(ctx, prepared, meta, message, kept)
-    if (!appended) return
+    // Refused (or, with --repair, known to be altered): stored repaired, or recorded as failed. The
+    // budget counts what is sent first, before it is sent: a kill after the APPEND must not leave it out.
+    const stored = await appendCopy(ctx, prepared, meta, message, kept, (bytes) => quota?.spend('dest', bytes))
+    if (!stored) return
+    const {appended} = stored
     ctx.hooks.afterAppend?.(ordinal)
     const sameValidity = appended.uidValidity === undefined || appended.uidValidity === destStatus?.uidValidity
     ctx.state.markCopied(pairRow, meta.uid, appended.uid !== undefined && sameValidity ? appended.uid : null)
     result.copied++
-    result.bytes += message.raw.length
-    ctx.emit('message:copied', {source: pair.source, uid: meta.uid, bytes: message.raw.length})
+    result.bytes += stored.bytes
+    ctx.emit('message:copied', {source: pair.source, uid: meta.uid, bytes: stored.bytes})
   } catch (error) {
     if (error instanceof ConnectError && error.outcomeUnknown && ctx.policy.recheckRounds > 0) {
       // The row stays 'pending'; the folder looks for the message on the destination before sending it again.

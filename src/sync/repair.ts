@@ -17,11 +17,21 @@ import type {AppendResult, FetchedMessage, MessageMeta} from '../stores/store.js
 import {recordFailure, type EngineContext, type Prepared} from './context.js'
 import {headerBlock, headerHash} from './headers.js'
 
+/** A copy as stored: the APPEND's result and the bytes stored (the repaired form's, when repaired). */
+export interface StoredCopy {
+  appended: AppendResult
+  bytes: number
+}
+
+/** Sends one form of the message; `bytes` are counted (the budgets) before anything is sent. */
+type Send = (raw: Buffer) => Promise<StoredCopy>
+
 /**
  * Step 5's APPEND of one message, with --repair: a message the destination is known to alter
  * (check/servers.ts: Cyrus replaces raw 8-bit header bytes with X, Dovecot stores NUL bytes as 0x80) is
  * repaired first when a listed repair fixes what it would alter; a message the destination refuses is
- * repaired then. Returns the APPEND result, or undefined when the message failed (recorded).
+ * repaired then. Returns the stored copy, or undefined when the message failed (recorded).
+ * beforeSend is called with the size of the first form sent, before it is sent.
  */
 export async function appendCopy(
   ctx: EngineContext,
@@ -29,15 +39,20 @@ export async function appendCopy(
   meta: MessageMeta,
   message: FetchedMessage,
   flags: string[],
-): Promise<AppendResult | undefined> {
+  beforeSend?: (bytes: number) => void,
+): Promise<StoredCopy | undefined> {
+  const send: Send = async (raw) => {
+    beforeSend?.(raw.length)
+    return {appended: await ctx.dest.appendMessage(prepared.pair.dest, raw, flags, message.internalDate), bytes: raw.length}
+  }
   const allowed = ctx.policy.repair ?? []
   const alteredBecause = allowed.length > 0 ? alteration(ctx.dest.capabilities().serverName, message.raw, allowed) : undefined
-  if (alteredBecause) return appendRepaired(ctx, prepared, meta, message, flags, alteredBecause)
+  if (alteredBecause) return appendRepaired(ctx, prepared, meta, message, send, alteredBecause)
   try {
-    return await ctx.dest.appendMessage(prepared.pair.dest, message.raw, flags, message.internalDate)
+    return await send(message.raw)
   } catch (error) {
     if (!(error instanceof MessageRejectedError)) throw error
-    return appendRepaired(ctx, prepared, meta, message, flags, describeError(error))
+    return appendRepaired(ctx, prepared, meta, message, send, describeError(error))
   }
 }
 
@@ -59,9 +74,9 @@ async function appendRepaired(
   prepared: Prepared,
   meta: MessageMeta,
   message: FetchedMessage,
-  flags: string[],
+  send: Send,
   reason: string,
-): Promise<AppendResult | undefined> {
+): Promise<StoredCopy | undefined> {
   const allowed = ctx.policy.repair ?? []
   if (allowed.length === 0) {
     recordFailure(ctx, prepared, meta, reason)
@@ -87,16 +102,16 @@ async function appendRepaired(
   // The row describes the copy from now on (undone by recordFailure if the repaired form is refused too).
   ctx.state.setStoredForm(pairRow, meta.uid, {size: record.storedSize, headerHash: headerHash(repaired.raw), fingerprint: record.storedSha256})
   const earlier = ctx.state.repair(pairRow, meta.uid)
-  let appended: AppendResult | undefined
+  let stored: StoredCopy | undefined
   // Sent before (cut off, or its row was dropped to copy it again): its copy may be there already.
   if (earlier && earlier.storedSha256 === record.storedSha256) {
     const uid = await findCopy(ctx, prepared, record.storedSize, record.storedSha256)
-    if (uid !== undefined) appended = {uid, uidValidity: prepared.destStatus?.uidValidity}
+    if (uid !== undefined) stored = {appended: {uid, uidValidity: prepared.destStatus?.uidValidity}, bytes: record.storedSize}
   }
-  if (!appended) {
+  if (!stored) {
     ctx.state.intendRepair(pairRow, record)
     try {
-      appended = await ctx.dest.appendMessage(pair.dest, repaired.raw, flags, message.internalDate)
+      stored = await send(repaired.raw)
     } catch (error) {
       if (!(error instanceof MessageRejectedError)) throw error
       ctx.state.forgetRepair(pairRow, meta.uid)
@@ -104,13 +119,14 @@ async function appendRepaired(
       return undefined
     }
   }
+  const {appended} = stored
   const sameValidity = appended.uidValidity === undefined || appended.uidValidity === prepared.destStatus?.uidValidity
   const destUid = appended.uid !== undefined && sameValidity ? appended.uid : undefined
   ctx.state.markRepairStored(pairRow, meta.uid, destUid ?? null)
   const event = {folder: pair.source, uid: meta.uid, destFolder: pair.dest, destUid, ...record}
   ctx.repaired.push(event)
   ctx.emit('message:repaired', event)
-  return appended
+  return stored
 }
 
 /** A destination message of this size and SHA-256 that no row of the folder claims (an earlier repaired APPEND's copy). */

@@ -6,6 +6,7 @@
  * repair, recorded, never copied twice, and verify shows it as repaired.
  */
 import assert from 'node:assert/strict'
+import Database from 'better-sqlite3'
 import {mkdirSync, utimesSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {test} from 'node:test'
@@ -87,12 +88,17 @@ test('NUL bytes to Dovecot: altered without --repair (check and verify say so), 
   // With --repair nul: repaired before its APPEND, recorded, stored as removeNul of the original.
   const user = freshUser('nul-repair')
   const state = join(tmp.dir, 'repair.sqlite')
-  const repaired = await runCli(args('sync', dir, user, state, ['--repair', 'nul']), env())
+  const repaired = await runCli(args('sync', dir, user, state, ['--repair', 'nul', '--max-bytes-per-day', '1000000']), env())
   assert.equal(repaired.code, 0, repaired.stderr)
   assert.deepEqual(repaired.json.repaired.map((r: any) => [r.uid, r.repairs]), [[2, ['nul']]])
   assert.match(repaired.json.repaired[0].reason, /not sent as it is: Dovecot stores each NUL byte as 0x80/)
   const stored = (await storedBytes(user)).find((raw) => raw.includes('has NUL'))!
   assert.ok(stored.equals(removeNul(withNul)), 'the stored copy is the documented repair')
+  // What was sent is what the report and the destination's budget count: the repaired form, not the original.
+  const sent = clean.length + stored.length
+  assert.equal(repaired.json.totals.bytes, sent)
+  const spent = new Database(state, {readonly: true}).prepare("SELECT side, SUM(bytes) AS bytes FROM budget_spend GROUP BY side ORDER BY side").all()
+  assert.deepEqual(spent, [{side: 'dest', bytes: sent}, {side: 'source', bytes: clean.length + withNul.length}])
 
   const again = await runCli(args('sync', dir, user, state, ['--repair', 'nul']), env())
   assert.equal(again.code, 0)
