@@ -25,8 +25,8 @@ export interface ProviderPreset {
   maxConnections: number
   /** Back-off after pushback and lost connections, on either side. */
   backOff: SideSettings
-  /** Only when the provider is the source: folder rules (run-wide, under `folders:` and the flags). */
-  asSource?: {folders?: Partial<FolderMappingConfig>}
+  /** Only when the provider is the source: folder rules (run-wide, under `folders:` and the flags), budgets. */
+  asSource?: {folders?: Partial<FolderMappingConfig>; settings?: SideSettings}
   /** Only when the provider is the destination: what it accepts per unit of time (rates, daily budgets). */
   asDest?: {settings?: SideSettings}
 }
@@ -41,7 +41,8 @@ export const PROVIDERS: Record<ProviderName, ProviderPreset> = {
     // "[THROTTLED]" and bandwidth pushback last minutes, not seconds.
     backOff: {retries: 12, retryMaxDelay: 120},
     // All Mail and Important hold every message again: left out (the default, said here explicitly).
-    asSource: {folders: {gmailAllMail: false}},
+    // IMAP download: 2,500 MB a day per account (Gmail bandwidth limits): the source's daily budget.
+    asSource: {folders: {gmailAllMail: false}, settings: {maxBytesPerDay: 2_500_000_000}},
     // IMAP upload: 500 MB a day per account (Gmail bandwidth limits): the destination's daily budget.
     asDest: {settings: {maxBytesPerDay: 500_000_000}},
   },
@@ -70,7 +71,7 @@ export function presetSideSettings(
   settings: Pick<RunSettings, 'concurrency' | 'connections'>,
   explicit: ReadonlySet<string>,
 ): Partial<RunSettings> {
-  const values: Partial<RunSettings> = {...preset.backOff, ...(side === 'dest' ? preset.asDest?.settings : {})}
+  const values: Partial<RunSettings> = {...preset.backOff, ...(side === 'dest' ? preset.asDest : preset.asSource)?.settings}
   for (const key of Object.keys(values) as (keyof RunSettings)[]) if (explicit.has(key)) delete values[key]
   if (!explicit.has('connections')) values.connections = Math.min(settings.connections ?? settings.concurrency, preset.maxConnections)
   return values

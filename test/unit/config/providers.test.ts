@@ -35,9 +35,10 @@ describe('provider presets', () => {
     // What an account accepts is about writing to it: only the destination's limits apply.
     assert.equal(source.maxMessageSize, undefined)
     assert.deepEqual([dest.maxMessageSize, dest.maxLineLength], [PROVIDERS.microsoft365.endpoint.maxMessageSize, 10_500])
-    // The default concurrency (4) is under both caps; back-off per preset; Microsoft 365's message rate only as destination.
+    // The default concurrency (4) is under both caps; back-off per preset; Gmail's download budget only
+    // as source, Microsoft 365's message rate only as destination.
     assert.deepEqual(config.sideSettings, {
-      source: {retries: 12, retryMaxDelay: 120, connections: 4},
+      source: {retries: 12, retryMaxDelay: 120, maxBytesPerDay: 2_500_000_000, connections: 4},
       dest: {retries: 12, retryMaxDelay: 120, maxMessagesPerSecond: 1, connections: 4},
     })
     assert.equal(config.settings.retries, 8, 'the run-wide value is untouched')
@@ -72,7 +73,7 @@ folders: {gmailAllMail: true}
     assert.deepEqual([config.source.host, config.source.port, config.source.tls], ['127.0.0.1', 10993, 'implicit'])
     assert.deepEqual([config.dest.host, config.dest.port, config.dest.tls], ['outlook.office365.com', 1143, 'starttls'])
     assert.deepEqual([config.dest.maxMessageSize, config.dest.maxLineLength], [157_286_400, 20_000])
-    assert.deepEqual(config.sideSettings, {source: {retryMaxDelay: 120}, dest: {retryMaxDelay: 120}})
+    assert.deepEqual(config.sideSettings, {source: {retryMaxDelay: 120, maxBytesPerDay: 2_500_000_000}, dest: {retryMaxDelay: 120}})
     assert.deepEqual([config.settings.retries, config.settings.connections, config.settings.maxMessagesPerSecond], [3, 20, 5])
     assert.equal(config.mapping!.gmailAllMail, true)
   })
@@ -87,6 +88,16 @@ dest: {provider: gmail, user: alice@example.com, passwordEnv: NEW_PW}
     assert.match(describePreset({config, warnings}, 'dest') ?? '', /, 500000000 bytes a day,/)
     const explicit = resolveYaml(yaml, {settings: {maxBytesPerDay: '1000'}})
     assert.deepEqual(budgetLimits(explicit), {source: {bytesPerDay: 1000, messagesPerHour: undefined}, dest: {bytesPerDay: 1000, messagesPerHour: undefined}})
+  })
+
+  it('gmail as the source: its daily download budget, on that side only', () => {
+    const yaml = `
+source: {provider: gmail, user: alice@example.com, passwordEnv: OLD_PW}
+dest: {host: 127.0.0.1, user: alice, passwordEnv: NEW_PW}
+`
+    const {config, warnings} = resolveYaml(yaml)
+    assert.deepEqual(budgetLimits({config, warnings}), {source: {bytesPerDay: 2_500_000_000, messagesPerHour: undefined}, dest: {bytesPerDay: undefined, messagesPerHour: undefined}})
+    assert.match(describePreset({config, warnings}, 'source') ?? '', /, 2500000000 bytes a day/)
   })
 
   it('--source-provider names the preset from the command line; a URL keeps it and gives the user', () => {
