@@ -53,11 +53,8 @@ export interface MessageDifference {
   text: string
 }
 
-export interface FolderVerdict {
-  source: string
-  dest: string
-  /** The destination folder does not exist. */
-  destMissing: boolean
+/** What a folder's comparison counts; verify's totals are their sums over the folders. */
+export interface VerifyCounts {
   sourceMessages: number
   destMessages: number
   /** Pairs with no difference. */
@@ -65,6 +62,16 @@ export interface FolderVerdict {
   missing: number
   extra: number
   changed: number
+}
+
+/** Every count zero, in the order the reports list them (also the list of the counts). */
+export const NO_VERIFY_COUNTS: Readonly<VerifyCounts> = {sourceMessages: 0, destMessages: 0, equal: 0, missing: 0, extra: 0, changed: 0}
+
+export interface FolderVerdict extends VerifyCounts {
+  source: string
+  dest: string
+  /** The destination folder does not exist. */
+  destMissing: boolean
   /** Copies stored repaired (--repair, recorded in the state database) that are as recorded: not a difference. */
   repaired?: number
   /** Set when the folder could not be compared (it could not be opened...). */
@@ -286,7 +293,7 @@ export function compareFolder(
 /** A source folder whose destination folder does not exist: one difference, every message missing. */
 export function missingFolder(pair: {source: string; dest: string}, sourceMessages: number): FolderComparison {
   return {
-    verdict: {source: pair.source, dest: pair.dest, destMissing: true, sourceMessages, destMessages: 0, equal: 0, missing: sourceMessages, extra: 0, changed: 0},
+    verdict: {source: pair.source, dest: pair.dest, destMissing: true, ...NO_VERIFY_COUNTS, sourceMessages, missing: sourceMessages},
     differences: [{
       folder: pair.source,
       destFolder: pair.dest,

@@ -21,10 +21,12 @@ import {
   compareFolder,
   folderEqual,
   missingFolder,
+  NO_VERIFY_COUNTS,
   type FolderComparison,
   type FolderVerdict,
   type MessageDifference,
   type RepairedRecord,
+  type VerifyCounts,
   type VerifyMessage,
 } from './compare.js'
 
@@ -50,15 +52,9 @@ export interface VerifyOptions {
   onFolder?: (event: {phase: 'start' | 'done'; source: string; dest: string; verdict?: FolderVerdict}) => void
 }
 
-export interface VerifyTotals {
+export interface VerifyTotals extends VerifyCounts {
   folders: number
   foldersMissing: number
-  sourceMessages: number
-  destMessages: number
-  equal: number
-  missing: number
-  extra: number
-  changed: number
   /** Copies stored repaired (--repair) and as recorded in the state database. */
   repaired: number
   /** Bytes downloaded and hashed with --deep (both sides). */
@@ -116,17 +112,13 @@ export async function runVerify(ctx: VerifyContext, options: VerifyOptions): Pro
     options.onFolder?.({phase: 'done', source: pair.source, dest: pair.dest, verdict: comparison.verdict})
   }
 
-  const sum = (pick: (v: FolderVerdict) => number) => folders.reduce((total, v) => total + pick(v), 0)
+  const counts = {...NO_VERIFY_COUNTS}
+  for (const key of Object.keys(counts) as (keyof VerifyCounts)[]) counts[key] = folders.reduce((total, v) => total + v[key], 0)
   const totals: VerifyTotals = {
     folders: folders.length,
     foldersMissing: folders.filter((v) => v.destMissing).length,
-    sourceMessages: sum((v) => v.sourceMessages),
-    destMessages: sum((v) => v.destMessages),
-    equal: sum((v) => v.equal),
-    missing: sum((v) => v.missing),
-    extra: sum((v) => v.extra),
-    changed: sum((v) => v.changed),
-    repaired: sum((v) => v.repaired ?? 0),
+    ...counts,
+    repaired: folders.reduce((total, v) => total + (v.repaired ?? 0), 0),
     bytesHashed: hashed.bytes,
   }
   const finishedAt = new Date()
@@ -160,7 +152,7 @@ export function verifyExitCode(folders: FolderVerdict[], interrupted: boolean): 
 const keyOf = (path: string) => (path.toUpperCase() === 'INBOX' ? 'INBOX' : path)
 
 function emptyVerdict(pair: FolderPair): FolderVerdict {
-  return {source: pair.source, dest: pair.dest, destMissing: false, sourceMessages: 0, destMessages: 0, equal: 0, missing: 0, extra: 0, changed: 0}
+  return {source: pair.source, dest: pair.dest, destMissing: false, ...NO_VERIFY_COUNTS}
 }
 
 interface Hashing {
