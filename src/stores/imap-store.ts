@@ -15,6 +15,7 @@ import {fetchRows, type Row} from '../imap/fetch-rows.js'
 import {openWireConnection} from '../imap/wire-login.js'
 import type {WireConnection} from '../imap/wire.js'
 import {scanFolder} from '../imap/header-scan.js'
+import {ScanConnections} from '../imap/scan-connections.js'
 import {storeLimits, type StoreLimits} from '../imap/throttle.js'
 import {silentLogger, type Logger} from '../log.js'
 import {chunkUidSets} from '../imap/uidset.js'
@@ -116,11 +117,8 @@ export class ImapStore implements Store {
   #retries = 0
   #dropped = 0
   #appendBarrier = () => {}
-  /** scanHeaders' raw connections: how many may be open, how many are, the idle ones, who waits for one. */
-  #scanLimit: number
-  #scanOpen = 0
-  readonly #scanIdle: WireConnection[] = []
-  readonly #scanWaiting: Array<(connection: WireConnection | undefined) => void> = []
+  /** scanHeaders' raw connections. */
+  readonly #scans: ScanConnections<WireConnection>
 
   constructor(options: ImapStoreOptions) {
     this.label = options.label
@@ -132,9 +130,14 @@ export class ImapStore implements Store {
     // batch's --max-connections-per-host): half of them, when there are at least two.
     const pipelined = !options.readOnly && options.pipeline === true && options.connections >= 2
     const pipelineSize = pipelined ? Math.floor(options.connections / 2) : 0
-    this.#scanLimit = options.scanConnections && options.connections >= 2 ? Math.floor(options.connections / 2) : 0
+    const scanSize = options.scanConnections && options.connections >= 2 ? Math.floor(options.connections / 2) : 0
+    this.#scans = new ScanConnections(
+      scanSize,
+      () => openWireConnection(options.endpoint, {label: options.label, logger: log}),
+      (error) => log.debug(`${this.#where}: no connection for reading header blocks (${describeError(error)}); reading on the sessions`),
+    )
     this.#pool = new ConnectionPool({
-      size: options.connections - pipelineSize - this.#scanLimit,
+      size: options.connections - pipelineSize - scanSize,
       connect: () => openSession(options.endpoint, {label: options.label, logger: log}),
       retry: options.retry,
       signal: options.signal,
@@ -406,7 +409,7 @@ export class ImapStore implements Store {
   async scanHeaders(path: string): Promise<{status: FolderStatus; messages: HeaderedMeta[]}> {
     this.#newPass(path)
     const sizes = this.#sizesOf(path)
-    const connection = await this.#scanConnection()
+    const connection = await this.#scans.take()
     if (connection) {
       try {
         const scanned = await scanFolder(connection, path, this.#where)
@@ -417,7 +420,7 @@ export class ImapStore implements Store {
         // other read does, with its retries: the folder is read again there.
         this.#log.debug(`${this.#where}: folder "${path}": read on a session instead (${describeError(error)})`)
       } finally {
-        this.#releaseScanConnection(connection)
+        this.#scans.release(connection)
       }
     }
     return this.#inFolder(path, async (client) => {
@@ -580,47 +583,9 @@ export class ImapStore implements Store {
   }
 
   async close(): Promise<void> {
-    this.#scanLimit = 0
-    for (const waiter of this.#scanWaiting.splice(0)) waiter(undefined)
-    const scanners = this.#scanIdle.splice(0)
-    await Promise.all([this.#pool.close(), this.#pipeline?.close(), ...scanners.map((connection) => connection.logout())])
+    await Promise.all([this.#pool.close(), this.#pipeline?.close(), this.#scans.close()])
   }
 
-  /** An idle raw connection for scanHeaders, a new one while under the limit, or the next released; undefined: use the pool. */
-  async #scanConnection(): Promise<WireConnection | undefined> {
-    const idle = this.#scanIdle.pop()
-    if (idle) return idle
-    if (this.#scanOpen < this.#scanLimit) {
-      this.#scanOpen++
-      try {
-        return await openWireConnection(this.#options.endpoint, {label: this.label, logger: this.#log})
-      } catch (error) {
-        // No more raw connections (the server refuses another, say): the pool's sessions read.
-        this.#scanOpen--
-        this.#scanLimit = this.#scanOpen
-        this.#log.debug(`${this.#where}: no connection for reading header blocks (${describeError(error)}); reading on the sessions`)
-        for (const waiter of this.#scanWaiting.splice(0)) waiter(undefined)
-        return undefined
-      }
-    }
-    if (this.#scanOpen === 0) return undefined
-    return new Promise((resolve) => this.#scanWaiting.push(resolve))
-  }
-
-  #releaseScanConnection(connection: WireConnection): void {
-    if (!connection.usable || this.#scanLimit === 0) {
-      this.#scanOpen--
-      if (connection.usable) void connection.logout()
-      const waiter = this.#scanWaiting.shift()
-      if (waiter) void this.#scanConnection().then(waiter)
-      return
-    }
-    const waiter = this.#scanWaiting.shift()
-    if (waiter) waiter(connection)
-    else this.#scanIdle.push(connection)
-  }
-
-  /** Run fn with a session that has `path` selected (EXAMINE when read-only). */
   /** fn on a pooled session; what it throws is reported as this folder's ('(folder list)': the account's). */
   #onSession<T>(path: string, fn: (client: ImapClient) => Promise<T>): Promise<T> {
     return this.#pool.use(async (client) => {
@@ -632,6 +597,7 @@ export class ImapStore implements Store {
     })
   }
 
+  /** Run fn with a session that has `path` selected (EXAMINE when read-only). */
   async #inFolder<T>(path: string, fn: (client: ImapClient) => Promise<T>): Promise<T> {
     return this.#pool.use(async (client) => {
       let lock
