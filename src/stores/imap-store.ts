@@ -15,6 +15,7 @@ import {fetchRows, type Row} from '../imap/fetch-rows.js'
 import {openWireConnection} from '../imap/wire-login.js'
 import type {WireConnection} from '../imap/wire.js'
 import {scanFolder} from '../imap/header-scan.js'
+import {watchFolder, type FolderWatch} from '../imap/idle.js'
 import {ScanConnections} from '../imap/scan-connections.js'
 import {storeLimits, type StoreLimits} from '../imap/throttle.js'
 import {silentLogger, type Logger} from '../log.js'
@@ -536,42 +537,10 @@ export class ImapStore implements Store {
     await this.#onSession(path, (client) => client.mailboxDelete(path))
   }
 
-  /**
-   * Calls onChange whenever the folder changes (new message, flag change, expunge), from a session of
-   * its own that stays in IMAP IDLE (RFC 2177). Resolves once the watch is set up; stop() ends it.
-   * A dropped session calls onChange too and sets `closed`, so the caller re-syncs and sets the
-   * watch up again.
-   */
-  async watch(path: string, onChange: () => void): Promise<{stop(): Promise<void>; readonly closed: boolean}> {
+  /** Calls onChange whenever the folder changes, from a session of its own in IDLE (imap/idle.ts). */
+  async watch(path: string, onChange: () => void): Promise<FolderWatch> {
     const client = await openSession(this.#options.endpoint, {label: this.label, logger: this.#log})
-    let stopped = false
-    let closed = false
-    for (const event of ['exists', 'expunge', 'flags']) client.on(event, () => onChange())
-    client.on('close', () => {
-      closed = true
-      if (!stopped) onChange()
-    })
-    try {
-      await client.mailboxOpen(path, {readOnly: true})
-    } catch (error) {
-      client.close()
-      throw translateFolderError(error, this.#where, path)
-    }
-    const idleLoop = async () => {
-      // idle() returns when IDLE is broken (every few minutes by imapflow, or on a dropped connection).
-      while (!stopped && client.usable) await client.idle().catch(() => undefined)
-    }
-    void idleLoop()
-    return {
-      get closed() {
-        return closed
-      },
-      async stop() {
-        stopped = true
-        if (client.usable) await client.logout().catch(() => client.close())
-        else client.close()
-      },
-    }
+    return watchFolder(client, path, this.#where, onChange)
   }
 
   /**
