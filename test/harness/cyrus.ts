@@ -33,7 +33,7 @@ const MASTER_BIN = join(BIN_DIR, 'master')
 const IMAPD_BIN = join(BIN_DIR, 'imapd')
 /** The SASL plugin that does AUTHENTICATE PLAIN / LOGIN (package libsasl2-modules, a Dovecot dependency's neighbour). */
 const SASL_PLAIN_PLUGIN = '/usr/lib/x86_64-linux-gnu/sasl2/libplain.so.2'
-/** System user that owns the mail when we run as root (same as the Dovecot harness). */
+/** Temp dir prefix; also how stale instances of crashed test processes are recognised. */
 const DIR_PREFIX = 'mfcy-'
 const READY_TIMEOUT_MS = 10_000
 /** Cyrus greets within ~0.1 s; a master that cannot bind its port keeps running without the service. */

@@ -37,7 +37,6 @@ const run = promisify(execFile)
 
 export const DOVECOT_BIN = process.env.MAILFERRY_DOVECOT ?? '/usr/sbin/dovecot'
 const DOVEADM_BIN = '/usr/bin/doveadm'
-/** System user that owns the mail when we run as root (Dovecot refuses to store mail as root). */
 /** Temp dir prefix; also how stale instances of crashed test processes are recognised. */
 const DIR_PREFIX = 'mfdc-'
 const READY_TIMEOUT_MS = 10_000
