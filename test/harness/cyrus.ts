@@ -11,7 +11,7 @@
  * log), its own ports and its own `master` process, run in the foreground as our child, leading its
  * own process group (like test/harness/dovecot.ts). Users: any username logs in with the instance's
  * password (checked by a tiny saslauthd stand-in in this process) and gets its INBOX created at
- * the first login (autocreate_quota: 0).
+ * the first login (autocreate_quota: no quota unless quotaKb says).
  */
 import {execFile, spawn} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
@@ -56,6 +56,8 @@ export interface CyrusOptions {
   name?: string
   /** Raw imapd.conf lines appended at the end. */
   extraConfig?: string
+  /** Each user's storage quota in KiB, set when its INBOX is created at the first login (default: none). */
+  quotaKb?: number
 }
 
 export interface CyrusInstance {
@@ -285,8 +287,8 @@ sasl_pwcheck_method: saslauthd
 sasl_saslauthd_path: ${sub('run/mux')}
 sasl_mech_list: PLAIN LOGIN
 allowplaintext: yes
-# A user's INBOX is created at its first login, with no quota.
-autocreate_quota: 0
+# A user's INBOX is created at its first login, with this storage quota in KiB (0: none).
+autocreate_quota: ${c.options.quotaKb ?? 0}
 unixhierarchysep: ${c.separator === '/' ? 'yes' : 'no'}
 altnamespace: ${c.inboxPrefix ? 'no' : 'yes'}
 tls_server_cert: ${sub('tls/server.pem')}

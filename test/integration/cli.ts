@@ -81,8 +81,8 @@ export function tempDir(prefix = 'mailferry-test-'): {dir: string; cleanup: () =
 
 /** Flags and env for a sync between two harness instances, plaintext on loopback. */
 export function syncArgs(
-  source: DovecotInstance,
-  dest: DovecotInstance,
+  source: Pick<DovecotInstance, 'port' | 'password'>,
+  dest: Pick<DovecotInstance, 'port' | 'password'>,
   user: {source: string; dest: string},
   statePath: string,
 ): {args: string[]; env: NodeJS.ProcessEnv} {

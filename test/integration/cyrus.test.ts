@@ -14,7 +14,7 @@ import {cyrusAvailable, startCyrus, type CyrusInstance} from '../harness/cyrus.j
 import {processGroup, startDovecot, type DovecotInstance} from '../harness/dovecot.js'
 import {folderTree, seed, snapshot, withClient} from '../harness/mailbox.js'
 import {generateMessages, type SeedMessage} from '../harness/messages.js'
-import {copiedInLog, freshUser, runCli, tempDir} from './cli.js'
+import {copiedInLog, freshUser, runCli, syncArgs, tempDir} from './cli.js'
 
 const skip = await cyrusAvailable()
 if (skip) console.log(`cyrus.test.ts skipped: ${skip}`)
@@ -160,4 +160,46 @@ describe('mailferry sync between Dovecot and Cyrus', {skip}, () => {
     }
     return pids.length
   }
+})
+
+describe('check against a Cyrus quota', {skip}, () => {
+  let from: DovecotInstance
+  let limited: CyrusInstance
+  const QUOTA_KB = 300
+  const dir = tempDir()
+  before(async () => {
+    ;[from, limited] = await Promise.all([startDovecot({separator: '/', name: 'to-cyrus-quota'}), startCyrus({name: 'quota', quotaKb: QUOTA_KB})])
+  })
+  after(async () => {
+    await Promise.all([from?.stop(), limited?.stop()])
+    dir.cleanup()
+  })
+
+  test('check reads the quota Cyrus sets (GETQUOTAROOT) and says the copy does not fit; the sync then meets its over-quota refusals', async () => {
+    const users = {source: freshUser('cyq-src'), dest: freshUser('cyq-dst')}
+    const messages = generateMessages(30, {seed: 17, meanSize: 30_000})
+    const bytes = messages.reduce((sum, m) => sum + m.raw.length, 0)
+    assert.ok(bytes > 2 * QUOTA_KB * 1024, `only ${bytes} bytes to copy`)
+    await seed(from, users.source, {INBOX: messages})
+    const state = join(dir.dir, `${users.dest}.sqlite`)
+    const {args, env} = syncArgs(from, limited, users, state)
+    const checked = await runCli(['check', ...args.slice(1), '--json'], env)
+    assert.equal(checked.code, 1, `${checked.stdout.slice(0, 2000)}\n${checked.stderr}`)
+    assert.equal(checked.json.quota.length, 1)
+    const [quota] = checked.json.quota
+    assert.equal(quota.storage.limit, QUOTA_KB * 1024)
+    assert.equal(quota.storage.toCopy, bytes)
+    assert.equal(quota.storage.fits, false)
+
+    // What check said stands in the way does: Cyrus refuses what goes over, each listed; the rest is stored.
+    const synced = await runCli([...args, '--json'], env)
+    assert.equal(synced.code, 1, synced.stderr)
+    assert.ok(synced.json.failures.length > 0 && synced.json.totals.copied > 0, JSON.stringify(synced.json.totals))
+    assert.equal(synced.json.totals.copied + synced.json.failures.length, messages.length)
+    for (const failure of synced.json.failures) assert.match(failure.reason, /quota/i)
+    const stored = (await snapshot(limited, users.dest)).INBOX ?? []
+    assert.equal(stored.length, synced.json.totals.copied)
+    assert.ok(stored.reduce((sum, m) => sum + m.size, 0) <= QUOTA_KB * 1024)
+    console.log(`Cyrus quota ${QUOTA_KB} KiB: check said ${quota.storage.toCopy} bytes do not fit; the sync stored ${stored.length}, refused ${synced.json.failures.length} (${synced.json.failures[0].reason})`)
+  })
 })
