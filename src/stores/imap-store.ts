@@ -11,6 +11,7 @@ import {ConnectionPool, type RetryPolicy} from '../imap/pool.js'
 import {openSession, skipListBeforeSelect, type ImapClient} from '../imap/session.js'
 import {AppendPipeline} from '../imap/append-pipeline.js'
 import {FetchBatcher} from '../imap/fetch-batcher.js'
+import {folderCommands, type FolderVerb} from '../imap/folder-commands.js'
 import {fetchRows, type Row} from '../imap/fetch-rows.js'
 import {openWireConnection} from '../imap/wire-login.js'
 import type {WireConnection} from '../imap/wire.js'
@@ -261,38 +262,10 @@ export class ImapStore implements Store {
     })
   }
 
-  async folderCommands(verb: 'create' | 'subscribe' | 'unsubscribe', paths: string[]): Promise<Array<Error | undefined>> {
+  async folderCommands(verb: FolderVerb, paths: string[]): Promise<Array<Error | undefined>> {
     const single = {create: this.createFolder, subscribe: this.subscribeFolder, unsubscribe: this.unsubscribeFolder}[verb].bind(this)
-    const oneByOne = (list: string[]) => Promise.all(list.map((path) => single(path).then(() => undefined, (error: Error) => error)))
-    // Pipelined on an APPEND connection where there are some (imapflow sends one command at a time).
-    if (!this.#pipeline || paths.length < 2) return oneByOne(paths)
-    let settled
-    try {
-      settled = await this.#pipeline.folderCommands(verb.toUpperCase(), paths)
-    } catch {
-      return oneByOne(paths)
-    }
-    const outcomes: Array<Error | undefined> = []
-    const again: number[] = []
-    settled.forEach((result, i) => {
-      if (result.status === 'fulfilled') return void (outcomes[i] = undefined)
-      const error = result.reason as {responseStatus?: string; serverResponseCode?: string}
-      if (error.responseStatus !== 'NO' && error.responseStatus !== 'BAD') return void again.push(i)
-      if (verb === 'create' && error.serverResponseCode === 'ALREADYEXISTS') return void (outcomes[i] = undefined)
-      outcomes[i] = verb === 'create'
-        ? translateFolderError(error, this.#where, paths[i])
-        : new CommandRefusedError(`${this.#where}: folder "${paths[i]}": the server refused ${verb.toUpperCase()}`)
-    })
-    // Not answered (the connection dropped): one by one on the pool's sessions, with its retries.
-    const retried = await oneByOne(again.map((i) => paths[i]))
-    again.forEach((i, k) => (outcomes[i] = retried[k]))
-    if (verb === 'create') {
-      // As createFolder (imapflow) does: a created folder is subscribed; the planner unsubscribes
-      // those whose source folder is not. A refused SUBSCRIBE here is not an error (as there).
-      const created = paths.filter((_, i) => outcomes[i] === undefined && !again.includes(i))
-      if (created.length > 0) await this.#pipeline.folderCommands('SUBSCRIBE', created).catch(() => undefined)
-    }
-    return outcomes
+    // Pipelined on an APPEND connection where there are some (imap/folder-commands.ts).
+    return folderCommands(this.#pipeline, verb, paths, single, this.#where)
   }
 
   async subscribeFolder(path: string): Promise<void> {
