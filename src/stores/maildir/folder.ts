@@ -12,7 +12,6 @@
  * A crash can leave a message in cur/ without a uidlist line: it gets a UID at the next scan, and
  * the sync engine recognises it as the copy of its pending source message.
  */
-import {randomBytes} from 'node:crypto'
 import {constants} from 'node:fs'
 import {mkdir, open, readdir, readFile, rename, stat, unlink, utimes, writeFile} from 'node:fs/promises'
 import {hostname} from 'node:os'
@@ -22,7 +21,8 @@ import {fsyncDir, makeDirDurable, writePrivateFile} from '../../files.js'
 import {flagsFromInfo, headerBlock, infoWithFlags, newBaseName, sizeField, splitFileName, toCrlf, virtualSize, withInfo} from './filename.js'
 import {KeywordTable} from './keywords.js'
 import {Mutex, withDotLock} from './lock.js'
-import {completeLength, formatHeader, formatRecord, nextUid as uidlistNextUid, parseUidlist} from './uidlist.js'
+import {isMissing, sameStamp, stampOf, type Stamp} from './stamp.js'
+import {UidlistFile} from './uidlist-file.js'
 
 export const UIDLIST = 'dovecot-uidlist'
 export const KEYWORDS = 'dovecot-keywords'
@@ -39,23 +39,6 @@ interface Entry {
   base: string
   sub: Sub
   name: string
-}
-
-interface Stamp {
-  ino: number
-  size: number
-  mtimeMs: number
-}
-
-const sameStamp = (a: Stamp | undefined, b: Stamp) => !!a && a.ino === b.ino && a.size === b.size && a.mtimeMs === b.mtimeMs
-
-interface UidState {
-  /** 3, or 1 for an old file (rewritten as 3 before anything is appended). */
-  version: number
-  uidValidity: number
-  nextUid: number
-  byBase: Map<string, number>
-  stamp: Stamp
 }
 
 export interface MessageFile {
@@ -92,27 +75,8 @@ interface PendingAppend {
 export class FolderMissingError extends Error {}
 export class ReadOnlyError extends Error {}
 
-/** UIDVALIDITY for new folders: the time in seconds, increasing within the process (Dovecot uses a counter). */
-let lastValidity = 0
-function newUidValidity(): number {
-  lastValidity = Math.max(Math.floor(Date.now() / 1000), lastValidity + 1)
-  return lastValidity
-}
-
 let sequence = 0
 const HOST = hostname()
-
-const isMissing = (error: unknown) => (error as NodeJS.ErrnoException).code === 'ENOENT'
-
-async function stampOf(path: string): Promise<Stamp | undefined> {
-  try {
-    const st = await stat(path)
-    return {ino: st.ino, size: st.size, mtimeMs: st.mtimeMs}
-  } catch (error) {
-    if (isMissing(error)) return undefined
-    throw error
-  }
-}
 
 /** Whole seconds: IMAP INTERNALDATE has no finer resolution, and Dovecot reads st_mtime. */
 const secondsDate = (mtimeMs: number) => new Date(Math.floor(mtimeMs / 1000) * 1000)
@@ -121,7 +85,7 @@ export class MaildirFolder {
   readonly dir: string
   readonly #readOnly: boolean
   readonly #mutex = new Mutex()
-  #uids?: UidState
+  readonly #uidlist: UidlistFile
   #keywords = new KeywordTable()
   #keywordsStamp?: Stamp
   #entries = new Map<number, Entry>()
@@ -131,10 +95,7 @@ export class MaildirFolder {
   constructor(dir: string, options: {readOnly: boolean}) {
     this.dir = dir
     this.#readOnly = options.readOnly
-  }
-
-  get #uidlistPath() {
-    return join(this.dir, UIDLIST)
+    this.#uidlist = new UidlistFile(join(dir, UIDLIST))
   }
 
   get #keywordsPath() {
@@ -172,7 +133,7 @@ export class MaildirFolder {
 
   async status(): Promise<{uidValidity: number; uidNext: number; messages: number; keywords: string[]; keywordsFull: boolean}> {
     await this.refresh()
-    const uids = this.#uids!
+    const uids = this.#uidlist.state!
     return {
       uidValidity: uids.uidValidity,
       uidNext: uids.nextUid,
@@ -249,9 +210,9 @@ export class MaildirFolder {
   /** The scan itself; runs inside the mutex (`locked`: inside the dotlock too). */
   async #scan(locked = false): Promise<void> {
     if (!(await this.exists())) throw new FolderMissingError(`no Maildir folder at ${this.dir} (no cur/ directory)`)
-    await this.#loadUidlist()
-    if (!this.#uids) {
-      if (locked) await this.#createUidlist()
+    await this.#uidlist.load()
+    if (!this.#uidlist.state) {
+      if (locked) await this.#uidlist.create()
       else await this.#withLock(async () => undefined)
     }
     await this.#loadKeywords()
@@ -268,38 +229,24 @@ export class MaildirFolder {
       // cur/ is read last: a message in both (a rename caught half-way) counts once, from cur/.
       for (const name of names) if (!name.startsWith('.')) files.set(splitFileName(name).base, {sub, name})
     }
-    let unknown = [...files.keys()].filter((base) => !this.#uids!.byBase.has(base))
+    let unknown = [...files.keys()].filter((base) => !this.#uidlist.state!.byBase.has(base))
     if (unknown.length > 0) {
       const assign = async () => {
-        unknown = unknown.filter((base) => !this.#uids!.byBase.has(base))
+        unknown = unknown.filter((base) => !this.#uidlist.state!.byBase.has(base))
         // Dovecot's order for new files: by name, which starts with the delivery time.
         unknown.sort()
-        await this.#appendRecords(unknown)
+        await this.#uidlist.append(unknown)
       }
       if (locked) await assign()
       else await this.#withLock(assign)
     }
     const entries = new Map<number, Entry>()
     for (const [base, file] of files) {
-      const uid = this.#uids!.byBase.get(base)
+      const uid = this.#uidlist.state!.byBase.get(base)
       if (uid !== undefined) entries.set(uid, {uid, base, ...file})
     }
     this.#entries = entries
     this.#scanned = true
-  }
-
-  async #loadUidlist(): Promise<void> {
-    const stamp = await stampOf(this.#uidlistPath)
-    if (!stamp) {
-      this.#uids = undefined
-      return
-    }
-    if (this.#uids && sameStamp(this.#uids.stamp, stamp)) return
-    const text = await readFile(this.#uidlistPath, 'utf8')
-    const list = parseUidlist(text)
-    const byBase = new Map<string, number>()
-    for (const record of list.records) byBase.set(record.base, record.uid)
-    this.#uids = {version: list.header.version, uidValidity: list.header.uidValidity, nextUid: uidlistNextUid(list), byBase, stamp}
   }
 
   async #loadKeywords(): Promise<void> {
@@ -320,53 +267,12 @@ export class MaildirFolder {
    * lack UIDs (as Dovecot does on EXAMINE): stable UIDs are what make re-runs incremental.
    */
   async #withLock<T>(fn: () => Promise<T>): Promise<T> {
-    return withDotLock(this.#uidlistPath, async () => {
-      await this.#loadUidlist()
-      if (!this.#uids) await this.#createUidlist()
+    return withDotLock(this.#uidlist.path, async () => {
+      await this.#uidlist.load()
+      if (!this.#uidlist.state) await this.#uidlist.create()
       await this.#loadKeywords()
       return fn()
     })
-  }
-
-  async #createUidlist(): Promise<void> {
-    const uidValidity = newUidValidity()
-    const text = formatHeader({uidValidity, nextUid: 1, guid: randomBytes(16).toString('hex'), extra: []})
-    await writePrivateFile(this.#uidlistPath, text)
-    this.#uids = {version: 3, uidValidity, nextUid: 1, byBase: new Map(), stamp: (await stampOf(this.#uidlistPath))!}
-  }
-
-  /** Rewrites an old (version 1) uidlist as version 3, keeping every UID (inside the lock). */
-  async #upgradeUidlist(): Promise<void> {
-    const uids = this.#uids!
-    const records = [...uids.byBase].map(([base, uid]) => ({uid, base})).sort((a, b) => a.uid - b.uid)
-    const header = formatHeader({uidValidity: uids.uidValidity, nextUid: uids.nextUid, guid: randomBytes(16).toString('hex'), extra: []})
-    await writePrivateFile(this.#uidlistPath, header + records.map(formatRecord).join(''))
-    uids.version = 3
-    uids.stamp = (await stampOf(this.#uidlistPath))!
-  }
-
-  /** Gives the bases the next UIDs and appends their lines (inside the lock). Returns the UIDs. */
-  async #appendRecords(bases: string[]): Promise<number[]> {
-    const uids = this.#uids!
-    if (bases.length === 0) return []
-    if (uids.version !== 3) await this.#upgradeUidlist()
-    const assigned = bases.map((base, i) => ({uid: uids.nextUid + i, base}))
-    const handle = await open(this.#uidlistPath, 'r+')
-    try {
-      // A process killed mid-append can leave a torn last line: cut it off (readers ignore it too),
-      // or our first line would be glued to it.
-      const size = (await handle.stat()).size
-      const end = await completeEnd(handle, size)
-      if (end < size) await handle.truncate(end)
-      await handle.write(assigned.map(formatRecord).join(''), end)
-      await handle.datasync()
-    } finally {
-      await handle.close()
-    }
-    for (const {uid, base} of assigned) uids.byBase.set(base, uid)
-    uids.nextUid += assigned.length
-    uids.stamp = (await stampOf(this.#uidlistPath))!
-    return assigned.map((a) => a.uid)
   }
 
   /** Letters for keywords, adding new ones to dovecot-keywords (inside the lock). */
@@ -448,10 +354,10 @@ export class MaildirFolder {
           // What reached cur/ gets its UID even when a later rename failed; the renames are made
           // durable first, so that no uidlist line can outlive its file in a power cut.
           if (done.length > 0) await fsyncDir(join(this.dir, 'cur'))
-          const uids = await this.#appendRecords(done.map(({item}) => item.base))
+          const uids = await this.#uidlist.append(done.map(({item}) => item.base))
           for (const [i, {item, name, dropped}] of done.entries()) {
             this.#entries.set(uids[i], {uid: uids[i], base: item.base, sub: 'cur', name})
-            committed.push({item, result: {uid: uids[i], uidValidity: this.#uids!.uidValidity, dropped}})
+            committed.push({item, result: {uid: uids[i], uidValidity: this.#uidlist.state!.uidValidity, dropped}})
           }
         }
       })
@@ -543,9 +449,9 @@ export class MaildirFolder {
         // Both directories: the file must not come back in the old folder after a power cut.
         await fsyncDir(join(this.dir, 'cur'))
         await fsyncDir(dirname(from))
-        const [uid] = await this.#appendRecords([base])
+        const [uid] = await this.#uidlist.append([base])
         this.#entries.set(uid, {uid, base, sub: 'cur', name})
-        return {uid, uidValidity: this.#uids!.uidValidity, dropped}
+        return {uid, uidValidity: this.#uidlist.state!.uidValidity, dropped}
       }),
     )
   }
@@ -574,18 +480,6 @@ export class MaildirFolder {
       // A deletion that a power cut undoes would bring a deleted message back.
       for (const sub of touched) await fsyncDir(join(this.dir, sub))
     })
-  }
-}
-
-/** Where the file's last whole line ends (its size when it has no line end at all: nothing to cut). */
-async function completeEnd(handle: import('node:fs/promises').FileHandle, size: number): Promise<number> {
-  for (let chunk = 4096; ; chunk *= 4) {
-    const start = Math.max(0, size - chunk)
-    const tail = Buffer.alloc(size - start)
-    const {bytesRead} = await handle.read(tail, 0, tail.length, start)
-    const complete = completeLength(tail.subarray(0, bytesRead))
-    if (complete > 0) return start + complete
-    if (start === 0) return size
   }
 }
 
