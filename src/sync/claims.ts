@@ -8,7 +8,7 @@
  * A claim holds when the destination message at that UID has the row's size and Message-ID (the
  * level-1 key of match.ts: a copy is byte-exact, so both are preserved).
  */
-import type {MessageRow} from '../state/repository.js'
+import type {MessageRow} from '../state/rows.js'
 import type {MessageMeta} from '../stores/store.js'
 import {coarseKey} from './match.js'
 

@@ -10,7 +10,7 @@
  *   (tombstones, never extraneous). A kill between the steps leaves every message with a copy.
  */
 import {CommandRefusedError} from '../errors.js'
-import type {MessageRow} from '../state/repository.js'
+import type {MessageRow} from '../state/rows.js'
 import type {MessageMeta, Store} from '../stores/store.js'
 import {checkClaims} from './claims.js'
 import {recordRefusal, warn, type EngineContext, type Prepared} from './context.js'

@@ -9,7 +9,7 @@
  */
 import {sha256} from '../digest.js'
 import {CommandRefusedError} from '../errors.js'
-import type {MessageRow} from '../state/repository.js'
+import type {MessageRow} from '../state/rows.js'
 import type {MessageMeta} from '../stores/store.js'
 import {warn, type EngineContext, type Prepared} from './context.js'
 import {recordPresent} from './prepare.js'

@@ -5,7 +5,7 @@
 import {checkClaims} from './claims.js'
 import {CommandRefusedError} from '../errors.js'
 import type {FolderPair} from '../plan/plan.js'
-import type {FolderSnapshot, MessageRow, PairRow} from '../state/repository.js'
+import type {FolderSnapshot, MessageRow, PairRow} from '../state/rows.js'
 import type {FolderStatus, MessageFlags, MessageMeta} from '../stores/store.js'
 import {emptyResult, recordFolderError, recordRefusal, warn, type EngineContext, type Prepared} from './context.js'
 import {filterFlags, flagDelta, normalizeFlags} from './flags.js'

@@ -11,7 +11,7 @@
  * the whole message with a destination message no other row claims.
  */
 import {sha256} from '../digest.js'
-import type {MessageRow} from '../state/repository.js'
+import type {MessageRow} from '../state/rows.js'
 import {headerHashes, type MessageMeta, type Store} from '../stores/store.js'
 import {coarseKey} from './match.js'
 

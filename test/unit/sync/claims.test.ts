@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import {test} from 'node:test'
 
-import type {MessageRow} from '../../../src/state/repository.js'
+import type {MessageRow} from '../../../src/state/rows.js'
 import type {MessageMeta} from '../../../src/stores/store.js'
 import {checkClaims} from '../../../src/sync/claims.js'
 
