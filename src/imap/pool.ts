@@ -107,11 +107,27 @@ export class ConnectionPool {
     return this.#size
   }
 
-  /** Open the first session now, so bad credentials fail before any work starts. */
+  /**
+   * Open the first session now, so that bad credentials or a wrong address fail at once, before any
+   * work starts. Pushback at login ("[UNAVAILABLE] Temporary authentication failure", too many
+   * connections) says nothing about either: it is tried again under the retry policy.
+   */
   async warmUp(): Promise<ImapClient> {
-    const client = await this.#create()
-    this.#release(client)
-    return client
+    const policy = this.#options.retry ?? NO_RETRY
+    const started = Date.now()
+    for (let attempt = 0; ; attempt++) {
+      let client: ImapClient
+      try {
+        client = await this.#create()
+      } catch (error) {
+        if (!pushedBack(error)) throw error
+        await this.#pause(error, attempt, policy, started)
+        continue
+      }
+      this.#release(client)
+      if (attempt > 0) this.#options.onRecovered?.(attempt)
+      return client
+    }
   }
 
   /**

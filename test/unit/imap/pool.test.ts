@@ -119,4 +119,39 @@ describe('ConnectionPool hand-out order', () => {
     assert.equal(made.length, 3, 'no session beyond the cap')
     await pool.close()
   })
+
+  test('warmUp: pushback at the first login is tried again under the retry policy; a refused login or connection is not', async () => {
+    const policy = {retries: 3, initialDelayMs: 1, maxDelayMs: 2}
+    const busy = () => Object.assign(new Error('Temporary authentication failure'), {serverResponseCode: 'UNAVAILABLE', responseStatus: 'NO'})
+    const {made, connect} = fakeFactory()
+    let failures = 2
+    const retries: number[] = []
+    const pool = new ConnectionPool({
+      size: 2,
+      retry: policy,
+      connect: async () => {
+        if (failures-- > 0) throw busy()
+        return connect()
+      },
+      onRetry: ({attempt}) => retries.push(attempt),
+    })
+    await pool.warmUp()
+    assert.deepEqual(retries, [1, 2])
+    assert.equal(made.length, 1)
+    await pool.close()
+
+    // Pushback beyond the retries: the last error, saying how long it was tried.
+    const always = new ConnectionPool({size: 1, retry: policy, connect: async () => Promise.reject(busy())})
+    await assert.rejects(always.warmUp(), /Temporary authentication failure/)
+
+    for (const refusal of [
+      Object.assign(new Error('Authentication failed'), {authenticationFailed: true, responseStatus: 'NO'}),
+      Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), {code: 'ECONNREFUSED'}),
+    ]) {
+      let calls = 0
+      const once = new ConnectionPool({size: 1, retry: policy, connect: async () => (calls++, Promise.reject(refusal))})
+      await assert.rejects(once.warmUp(), (error) => error === refusal)
+      assert.equal(calls, 1, `${refusal.message}: tried again`)
+    }
+  })
 })
