@@ -38,11 +38,20 @@ export class HostileImapServer {
   /** Body fetches answered, throttled ones included. */
   bodyFetches = 0
 
-  constructor(messages: HostileMessage[], options: {silentOnce?: string[]; endlessListingBytes?: number; throttleOnce?: boolean} = {}) {
+  /** The first this many LOGINs are answered as Dovecot does while its auth back end is slow. */
+  readonly #busyLogins: number
+  /** LOGINs answered, refused ones included. */
+  logins = 0
+
+  constructor(
+    messages: HostileMessage[],
+    options: {silentOnce?: string[]; endlessListingBytes?: number; throttleOnce?: boolean; busyLogins?: number} = {},
+  ) {
     this.#messages = [...messages].sort((a, b) => a.uid - b.uid)
     this.#silentOnce = new Set(options.silentOnce ?? [])
     this.#endlessListing = options.endlessListingBytes ?? 0
     this.#throttleOnce = options.throttleOnce ?? false
+    this.#busyLogins = options.busyLogins ?? 0
   }
 
   async start(): Promise<void> {
@@ -85,6 +94,7 @@ export class HostileImapServer {
         socket.write('* CAPABILITY IMAP4rev1\r\n')
         return void ok()
       case 'LOGIN':
+        if (this.logins++ < this.#busyLogins) return void socket.write(`${tag} NO [UNAVAILABLE] Temporary authentication failure. [host:2026-12-04 14:55:39]\r\n`)
         return void ok('[CAPABILITY IMAP4rev1] Logged in')
       case 'LIST':
         if (/""\s*$/.test(args)) socket.write('* LIST (\\Noselect) "/" ""\r\n')

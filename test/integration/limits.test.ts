@@ -11,6 +11,8 @@
  *   retried on a fresh one; the run completes (exit 0);
  * - a body read answered as Microsoft 365 throttles ("BAD Request is throttled. Suggested Backoff
  *   Time"): read again after the pause, every message copied (exit 0).
+ * - the first login answered as Dovecot does while its auth back end is slow ("NO [UNAVAILABLE]
+ *   Temporary authentication failure"): logged in again after a pause, every message copied (exit 0).
  *
  * Peak RSS of the mailferry process is measured (process.resourceUsage().maxRSS at exit, through a
  * preloaded module) and must stay under 300 MB while the server offers hundreds of MB.
@@ -173,6 +175,21 @@ test('a throttled body read is read again after the server\'s backoff time: ever
     assert.ok(server.bodyFetches >= 2, `body fetches: ${server.bodyFetches}`)
     const copied = (await snapshot(dest, user)).INBOX.map((m) => m.sha256).sort()
     assert.deepEqual(copied, source.map((m) => createHash('sha256').update(m.raw).digest('hex')).sort())
+  } finally {
+    await server.stop()
+  }
+})
+
+test('pushback at the first login ("[UNAVAILABLE] Temporary authentication failure") is tried again: every message copied (exit 0)', async () => {
+  const source = messages(undefined)
+  const server = new HostileImapServer(source, {busyLogins: 1})
+  await server.start()
+  const user = freshUser('lim')
+  try {
+    const {run} = await syncFrom(server, user)
+    assert.equal(run.code, 0, `${run.stderr}\n${JSON.stringify(run.json?.error)}`)
+    assert.equal(run.json.totals.copied, 3)
+    assert.ok(server.logins >= 2, `logins: ${server.logins}`)
   } finally {
     await server.stop()
   }
