@@ -18,7 +18,7 @@
  */
 import {ConnectError, describeError} from '../errors.js'
 import type {Logger} from '../log.js'
-import {isPushback, translateAppendError} from './errors.js'
+import {isPushback, isSessionCap, translateAppendError} from './errors.js'
 import {encodePath, formatDateTime, formatFlag} from './imapflow.js'
 import {backoffDelay, NO_RETRY, type RetryPolicy} from './pool.js'
 import {statusCode, WireConnection, type WireResponse} from './wire.js'
@@ -230,8 +230,9 @@ export class AppendPipeline {
     } catch (error) {
       if (this.#failures++ === 0) this.#failingSince = Date.now()
       const established = this.#connections.filter((c) => c.usable).length
-      const pushback = isPushback((error as {cause?: unknown}).cause ?? error)
-      if (established === 0 && pushback && this.#options.fallback) {
+      // A cap on sessions; other pushback ("Temporary authentication failure") passes: a pause, then again.
+      const capped = isSessionCap(error)
+      if (established === 0 && capped && this.#options.fallback) {
         // The sessions the store holds already use up what the server allows (RFC 5530 LIMIT,
         // "Maximum number of connections"): those sessions do the APPENDs, one at a time each.
         this.#fallingBack = true
@@ -244,7 +245,7 @@ export class AppendPipeline {
       if (established > 0) {
         // "Too many connections": make do with the ones we have (as the session pool does);
         // anything else: the others work on, another one is tried after a pause.
-        if (pushback) this.#size = established
+        if (capped) this.#size = established
         else this.#pausedUntil = Date.now() + backoffDelay(this.#options.retry ?? NO_RETRY, this.#failures, error)
       } else {
         const policy = this.#options.retry ?? NO_RETRY

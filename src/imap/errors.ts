@@ -103,6 +103,24 @@ export function isPushback(error: unknown): boolean {
   return [e.responseText, e.reason, e.message].some((text) => text !== undefined && PUSHBACK_TEXT.test(text))
 }
 
+/** Pushback that says the account has all the sessions it may have, not "busy now" (RFC 5530 LIMIT). */
+const SESSION_CAP_TEXT = /too many (?:simultaneous |concurrent |open )?(?:connections|sessions)|maximum number of (?:connections|sessions)/i
+
+/**
+ * The server allows no more sessions for this account (a per-user cap), as opposed to pushback that
+ * passes ("[UNAVAILABLE] Temporary authentication failure"): the run makes do with the sessions it
+ * has instead of waiting for another. Reads imapflow's errors and a ConnectError's cause.
+ */
+export function isSessionCap(error: unknown): boolean {
+  for (const e of [error, (error as {cause?: unknown})?.cause]) {
+    if (!isPushback(e)) continue
+    const {serverResponseCode, responseText, reason, message} = shape(e)
+    if (serverResponseCode?.toUpperCase() === 'LIMIT') return true
+    if ([responseText, reason, message].some((text) => text !== undefined && SESSION_CAP_TEXT.test(text))) return true
+  }
+  return false
+}
+
 /**
  * Worth trying again after a pause: a lost or refused connection, or server pushback. Reads both
  * imapflow's raw errors and our translated ones (ConnectError.transient).

@@ -10,7 +10,7 @@
  */
 import {ConnectError, MailferryError, MessageRejectedError, describeError} from '../errors.js'
 import {sleep} from '../sleep.js'
-import {isPushback, isTransient, suggestedDelayMs} from './errors.js'
+import {isPushback, isSessionCap, isTransient, suggestedDelayMs} from './errors.js'
 import {SILENCE_LIMIT_MS, limitBreach} from './limits.js'
 import type {ImapClient} from './session.js'
 
@@ -294,7 +294,7 @@ export class ConnectionPool {
    */
   #shrinkOnPushback(error: unknown): boolean {
     const established = this.#open - this.#connecting
-    if (established === 0 || !pushedBack(error)) return false
+    if (established === 0 || !isSessionCap(error)) return false
     if (established < this.#size) {
       this.#size = established
       this.#options.onShrink?.(this.#size, error)

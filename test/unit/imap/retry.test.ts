@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import {describe, test} from 'node:test'
 
 import {ConnectError, MessageRejectedError} from '../../../src/errors.js'
-import {describeTlsFailure, isPushback, isTransient, translateAppendError, translateConnectError} from '../../../src/imap/errors.js'
+import {describeTlsFailure, isPushback, isSessionCap, isTransient, translateAppendError, translateConnectError} from '../../../src/imap/errors.js'
 import {ConnectionPool, backoffDelay, type RetryNotice} from '../../../src/imap/pool.js'
 import type {ImapClient} from '../../../src/imap/session.js'
 import {RateLimiter} from '../../../src/imap/throttle.js'
@@ -118,6 +118,43 @@ describe('ConnectionPool retries', () => {
     const tasks = [1, 2, 3].map((n) => pool.use(async () => n))
     setTimeout(() => (up = true), 20)
     assert.deepEqual(await Promise.all(tasks), [1, 2, 3])
+  })
+
+  test('a cap on sessions is told from pushback that passes', () => {
+    const cap = imapError({code: 'NoConnection', reason: 'Maximum number of connections from user+IP exceeded'})
+    assert.ok(isSessionCap(cap))
+    assert.ok(isSessionCap(new ConnectError('busy', {transient: true, cause: cap})))
+    assert.ok(isSessionCap(imapError({responseStatus: 'NO', serverResponseCode: 'LIMIT', responseText: 'Too many sessions'})))
+    assert.ok(isSessionCap(imapError({responseStatus: 'NO', responseText: 'Too many simultaneous connections. (Failure)'})))
+    const passing = imapError({responseStatus: 'NO', serverResponseCode: 'UNAVAILABLE', responseText: 'Temporary authentication failure.'})
+    assert.ok(isPushback(passing) && !isSessionCap(passing))
+    assert.ok(!isSessionCap(new ConnectError('busy', {transient: true, cause: passing})))
+    assert.ok(!isSessionCap(imapError({code: 'ECONNREFUSED'})))
+  })
+
+  test('pushback that passes while others work: the pool keeps its size and opens the session later', async () => {
+    let open = 0
+    let failures = 1
+    const shrunk: number[] = []
+    const pool = new ConnectionPool({
+      size: 3,
+      retry: policy,
+      onShrink: (size) => shrunk.push(size),
+      connect: async () => {
+        if (open >= 1 && failures-- > 0) {
+          throw new ConnectError('busy', {transient: true, cause: imapError({responseStatus: 'NO', serverResponseCode: 'UNAVAILABLE', responseText: 'Temporary authentication failure'})})
+        }
+        open++
+        return fakeClient()
+      },
+    })
+    const results = await Promise.all([1, 2, 3].map((n) => pool.use(async () => {
+      await new Promise((resolve) => setTimeout(resolve, 5))
+      return n
+    })))
+    assert.deepEqual(results, [1, 2, 3])
+    assert.deepEqual(shrunk, [])
+    assert.equal(pool.size, 3)
   })
 
   test('"too many connections" while others work: the pool goes on with fewer', async () => {
