@@ -132,18 +132,20 @@ describe('ConnectionPool retries', () => {
     assert.ok(!isSessionCap(imapError({code: 'ECONNREFUSED'})))
   })
 
-  test('pushback that passes while others work: the pool keeps its size and opens the session later', async () => {
+  /**
+   * Three tasks on a pool of 3 whose logins after the first fail with `cause` (`times` times at most):
+   * every task's result, the sizes it shrank to, its size at the end.
+   */
+  async function threeTasksUnder(cause: Error, times = Infinity) {
     let open = 0
-    let failures = 1
+    let failures = times
     const shrunk: number[] = []
     const pool = new ConnectionPool({
       size: 3,
       retry: policy,
       onShrink: (size) => shrunk.push(size),
       connect: async () => {
-        if (open >= 1 && failures-- > 0) {
-          throw new ConnectError('busy', {transient: true, cause: imapError({responseStatus: 'NO', serverResponseCode: 'UNAVAILABLE', responseText: 'Temporary authentication failure'})})
-        }
+        if (open >= 1 && failures-- > 0) throw new ConnectError('busy', {transient: true, cause})
         open++
         return fakeClient()
       },
@@ -152,31 +154,17 @@ describe('ConnectionPool retries', () => {
       await new Promise((resolve) => setTimeout(resolve, 5))
       return n
     })))
-    assert.deepEqual(results, [1, 2, 3])
-    assert.deepEqual(shrunk, [])
-    assert.equal(pool.size, 3)
+    return {results, shrunk, size: pool.size}
+  }
+
+  test('pushback that passes while others work: the pool keeps its size and opens the session later', async () => {
+    const cause = imapError({responseStatus: 'NO', serverResponseCode: 'UNAVAILABLE', responseText: 'Temporary authentication failure'})
+    assert.deepEqual(await threeTasksUnder(cause, 1), {results: [1, 2, 3], shrunk: [], size: 3})
   })
 
   test('"too many connections" while others work: the pool goes on with fewer', async () => {
-    let open = 0
-    const shrunk: number[] = []
-    const pool = new ConnectionPool({
-      size: 3,
-      retry: policy,
-      onShrink: (size) => shrunk.push(size),
-      connect: async () => {
-        if (open >= 1) throw new ConnectError('busy', {transient: true, cause: imapError({code: 'NoConnection', reason: 'Maximum number of connections from user+IP exceeded'})})
-        open++
-        return fakeClient()
-      },
-    })
-    const results = await Promise.all([1, 2, 3].map((n) => pool.use(async () => {
-      await new Promise((resolve) => setTimeout(resolve, 5))
-      return n
-    })))
-    assert.deepEqual(results, [1, 2, 3])
-    assert.deepEqual(shrunk, [1])
-    assert.equal(pool.size, 1)
+    const cause = imapError({code: 'NoConnection', reason: 'Maximum number of connections from user+IP exceeded'})
+    assert.deepEqual(await threeTasksUnder(cause), {results: [1, 2, 3], shrunk: [1], size: 1})
   })
 })
 
