@@ -163,34 +163,31 @@ test('a command that never gets an answer: the session is given up after 30 s of
   }
 })
 
-test('a throttled body read is read again after the server\'s backoff time: every message copied (exit 0)', async () => {
+/**
+ * A sync from a server that pushes back once (`options`): exit 0, every message stored byte for byte,
+ * and the refused command was sent again (`count` of the server at least 2).
+ */
+async function syncThroughPushback(options: ConstructorParameters<typeof HostileImapServer>[1], count: (server: HostileImapServer) => number) {
   const source = messages(undefined)
-  const server = new HostileImapServer(source, {throttleOnce: true})
+  const server = new HostileImapServer(source, options)
   await server.start()
   const user = freshUser('lim')
   try {
     const {run} = await syncFrom(server, user)
     assert.equal(run.code, 0, `${run.stderr}\n${JSON.stringify(run.json?.error)}`)
     assert.equal(run.json.totals.copied, 3)
-    assert.ok(server.bodyFetches >= 2, `body fetches: ${server.bodyFetches}`)
+    assert.ok(count(server) >= 2, `the refused command was sent ${count(server)} times`)
     const copied = (await snapshot(dest, user)).INBOX.map((m) => m.sha256).sort()
     assert.deepEqual(copied, source.map((m) => createHash('sha256').update(m.raw).digest('hex')).sort())
   } finally {
     await server.stop()
   }
+}
+
+test('a throttled body read is read again after the server\'s backoff time: every message copied (exit 0)', async () => {
+  await syncThroughPushback({throttleOnce: true}, (server) => server.bodyFetches)
 })
 
 test('pushback at the first login ("[UNAVAILABLE] Temporary authentication failure") is tried again: every message copied (exit 0)', async () => {
-  const source = messages(undefined)
-  const server = new HostileImapServer(source, {busyLogins: 1})
-  await server.start()
-  const user = freshUser('lim')
-  try {
-    const {run} = await syncFrom(server, user)
-    assert.equal(run.code, 0, `${run.stderr}\n${JSON.stringify(run.json?.error)}`)
-    assert.equal(run.json.totals.copied, 3)
-    assert.ok(server.logins >= 2, `logins: ${server.logins}`)
-  } finally {
-    await server.stop()
-  }
+  await syncThroughPushback({busyLogins: 1}, (server) => server.logins)
 })
