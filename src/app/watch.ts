@@ -6,6 +6,7 @@
  * a pass stopped at a budget waits until its window has room.
  */
 import {ExitCode} from '../errors.js'
+import type {FolderWatch} from '../stores/store.js'
 import {clockFromEnv} from '../sync/clock.js'
 import type {RunResult} from '../sync/events.js'
 import {untilAborted, Wake} from './wake.js'
@@ -24,8 +25,6 @@ const MAX_FAILURE_PAUSE_MS = 60_000
 /** First pause before IDLE is tried again after its session could not be set up (doubling, up to the interval). */
 const IDLE_RETRY_MS = 2000
 
-type Watcher = {stop(): Promise<void>; readonly closed: boolean}
-
 /** Runs until the signal aborts; the state is saved as each message is copied. */
 export async function watch(spec: RunSpec, hooks: WatchHooks): Promise<void> {
   await withRun(spec, 'watch', hooks, async (run) => {
@@ -38,7 +37,7 @@ export async function watch(spec: RunSpec, hooks: WatchHooks): Promise<void> {
 async function loop(run: OpenRun, interval: number, hooks: WatchHooks): Promise<void> {
   const {signal} = hooks
   const wake = new Wake()
-  let watcher: Watcher | undefined
+  let watcher: FolderWatch | undefined
   let failures = 0
   /** Times in a row IDLE could not be set up (its session failed to open or select INBOX). */
   let idleFailures = 0
@@ -83,7 +82,7 @@ async function loop(run: OpenRun, interval: number, hooks: WatchHooks): Promise<
 }
 
 /** IDLE on the source INBOX, or undefined (not offered, or failed: tried again next pass). Gives up on abort. */
-async function armIdle(run: OpenRun, wake: Wake, signal: AbortSignal): Promise<Watcher | undefined> {
+async function armIdle(run: OpenRun, wake: Wake, signal: AbortSignal): Promise<FolderWatch | undefined> {
   const arming = run.source.watch?.('INBOX', () => wake.fire()).catch(() => undefined)
   if (!arming) return undefined
   const armed = await untilAborted(arming, signal)

@@ -2,14 +2,9 @@
  * A folder watched from a session of its own that stays in IMAP IDLE (RFC 2177), for `watch`
  * (ImapStore.watch, the Store contract's optional watch()).
  */
+import type {FolderWatch} from '../stores/store.js'
 import {translateFolderError} from './errors.js'
 import type {ImapClient} from './session.js'
-
-export interface FolderWatch {
-  stop(): Promise<void>
-  /** The session dropped: the caller re-syncs and sets the watch up again. */
-  readonly closed: boolean
-}
 
 /**
  * Calls onChange whenever the folder changes (new message, flag change, expunge). Resolves once the

@@ -16,7 +16,7 @@ import {fetchRows, type Row} from '../imap/fetch-rows.js'
 import {openWireConnection} from '../imap/wire-login.js'
 import type {WireConnection} from '../imap/wire.js'
 import {scanFolder} from '../imap/header-scan.js'
-import {watchFolder, type FolderWatch} from '../imap/idle.js'
+import {watchFolder} from '../imap/idle.js'
 import {ScanConnections} from '../imap/scan-connections.js'
 import {storeLimits, type StoreLimits} from '../imap/throttle.js'
 import {silentLogger, type Logger} from '../log.js'
@@ -28,6 +28,7 @@ import type {
   FolderInfo,
   FolderPeek,
   FolderStatus,
+  FolderWatch,
   HeaderedMeta,
   MessageFlags,
   MessageMeta,

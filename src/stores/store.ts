@@ -142,6 +142,13 @@ export interface StoreStats {
   droppedKeywords: Record<string, string[]>
 }
 
+/** A folder watch (Store.watch). */
+export interface FolderWatch {
+  stop(): Promise<void>
+  /** The watch ended by itself (its session dropped): the caller re-syncs and sets it up again. */
+  readonly closed: boolean
+}
+
 export interface Store {
   /** A short label for messages and reports ("source", "destination"). Never contains a secret. */
   readonly label: string
@@ -216,11 +223,8 @@ export interface Store {
    * Throws CommandRefusedError when refused or not possible without a plain EXPUNGE.
    */
   moveMessage?(path: string, uid: number, toPath: string): Promise<AppendResult>
-  /**
-   * Optional: call onChange when the folder changes (IMAP IDLE). Stores without it are polled.
-   * `closed` turns true when the watch ended by itself (its session dropped): set it up again.
-   */
-  watch?(path: string, onChange: () => void): Promise<{stop(): Promise<void>; readonly closed: boolean}>
+  /** Optional: call onChange when the folder changes (IMAP IDLE). Stores without it are polled. */
+  watch?(path: string, onChange: () => void): Promise<FolderWatch>
   /** Optional: delete a folder (it should be empty). */
   deleteFolder?(path: string): Promise<void>
   /**
