@@ -107,3 +107,23 @@ test('group commit: message rows wait for commit(), another write or the timer; 
     rmSync(dir, {recursive: true, force: true})
   }
 })
+
+test('group commit: a write that fails undoes itself only; the rows deferred before it still commit', () => {
+  const state = openStateDb(':memory:')
+  try {
+    const repo = new StateRepository(state.db)
+    repo.startRun()
+    const pair = repo.pair('INBOX', 'INBOX')
+    repo.groupCommits()
+    repo.putMessages(pair, [row(1)])
+    // One row (no savepoint of its own) and two rows (in a savepoint), each failing on the CHECK of status.
+    assert.throws(() => repo.putMessages(pair, [{...row(2), status: 'bogus' as 'failed'}]), /CHECK constraint/)
+    assert.throws(() => repo.putMessages(pair, [row(3), {...row(4), status: 'bogus' as 'failed'}]), /CHECK constraint/)
+    repo.markCopied(pair, 1, 10)
+    repo.commit()
+    assert.deepEqual([...repo.messages(pair).keys()], [1])
+    assert.equal(repo.messages(pair).get(1)?.status, 'copied')
+  } finally {
+    state.close()
+  }
+})
