@@ -5,8 +5,8 @@
  * gets another transfer encoding whose lines are at most 76 characters, its decoded content byte for
  * byte the same. Only the MIME entities on the way to an over-long line are parsed; every other byte
  * (other parts, boundaries, preambles) is copied as it was. All or nothing: when a line cannot be
- * brought under the limit (no place to fold, a broken multipart, an encoding it does not know), the
- * message is left as it was and the reason is given.
+ * brought under the limit (no place to fold, a multipart whose boundary is missing, an encoding it
+ * does not know), the message is left as it was and the reason is given.
  */
 import {ENCODED_LINE, encodeBase64, encodeQuotedPrintable, refoldQuotedPrintable, rewrapBase64} from './transfer-encoding.js'
 
@@ -224,7 +224,9 @@ function multipart(walk: Walk, start: number, end: number, type: string, boundar
     if (close) break
   }
   if (delimiters.length === 0) throw new Unrepairable(`the boundary "${boundary}" of a ${type} part never occurs`)
-  if (!delimiters[delimiters.length - 1].close) throw new Unrepairable(`the boundary "${boundary}" of a ${type} part is never closed`)
+  // Never closed (a message cut short): its last part runs to the end of the body, as mail clients
+  // read it; no close delimiter is added.
+  const closed = delimiters[delimiters.length - 1].close
   // Where the line end before a delimiter line starts (the part ends there).
   const before = (line: Line, floor: number) => {
     if (line.start === start) return line.start
@@ -234,8 +236,8 @@ function multipart(walk: Walk, start: number, end: number, type: string, boundar
   }
   const firstStart = before(delimiters[0].line, start)
   if (longestIn(raw, start, firstStart) > limit) throw new Unrepairable(`a line over ${limit} characters in the preamble of a ${type} part`)
-  const closeLine = delimiters[delimiters.length - 1].line
-  if (longestIn(raw, closeLine.next, end) > limit) throw new Unrepairable(`a line over ${limit} characters in the epilogue of a ${type} part`)
+  const lastLine = delimiters[delimiters.length - 1].line
+  if (closed && longestIn(raw, lastLine.next, end) > limit) throw new Unrepairable(`a line over ${limit} characters in the epilogue of a ${type} part`)
   const inner = [...outer, boundary]
   const fallback = type === 'multipart/digest' ? 'message/rfc822' : 'text/plain'
   const out: Buffer[] = [raw.subarray(start, delimiters[0].line.next)]
@@ -244,7 +246,7 @@ function multipart(walk: Walk, start: number, end: number, type: string, boundar
     const partEnd = before(delimiters[i + 1].line, partStart)
     out.push(...entity(walk, partStart, partEnd, fallback, inner), raw.subarray(partEnd, delimiters[i + 1].line.next))
   }
-  out.push(raw.subarray(closeLine.next, end))
+  out.push(...(closed ? [raw.subarray(lastLine.next, end)] : entity(walk, lastLine.next, end, fallback, inner)))
   return out
 }
 

@@ -33,7 +33,7 @@ export interface FlaggedMessage {
   verdict: Exclude<Verdict, 'accepted'>
   /** The `--repair` kinds that would change it, as sync would apply them to what was inspected (the header block; the whole message with --deep). */
   repairs: RepairKind[]
-  /** Needed repairs that could not be made, with why (a broken multipart, a header line with no place to fold). */
+  /** Needed repairs that could not be made, with why (a multipart without its boundary, a header line with no place to fold). */
   unrepaired: Array<{repair: RepairKind; reason: string}>
 }
 

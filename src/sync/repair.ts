@@ -83,7 +83,7 @@ async function appendRepaired(
     return undefined
   }
   const repaired = repairOutcome(message.raw, allowed, {maxLineLength: ctx.dest.capabilities().maxLineLength})
-  // A needed repair that could not be made (a broken multipart, a header line with no place to fold) says why.
+  // A needed repair that could not be made (a multipart without its boundary, a header line with no place to fold) says why.
   const couldNot = repaired.unrepaired.map((u) => `; ${u.repair} could not repair it: ${u.reason}`).join('')
   if (repaired.applied.length === 0) {
     recordFailure(ctx, prepared, meta, couldNot ? `${reason}${couldNot}` : `${reason} (no repair of --repair ${allowed.join(',')} applies)`)

@@ -152,8 +152,12 @@ test('a destination maxLineLength: check flags a header line over it as refused;
   assert.equal(again.json.totals.copied, 0)
 })
 
-/** A multipart message whose text part has one 20,000-character line (8-bit, no transfer encoding), and a small attachment. */
-function longBody(id: string, closed = true): SeedMessage {
+/**
+ * A multipart message whose text part has one 20,000-character line (8-bit, no transfer encoding), and a
+ * small attachment. 'unclosed': cut short after the attachment (no close delimiter); 'no-boundary': its
+ * Content-Type names a boundary the body never uses.
+ */
+function longBody(id: string, broken?: 'unclosed' | 'no-boundary'): SeedMessage {
   const line = 'Zeile mit \xfcberlangem Text = 100% -- '.repeat(600).slice(0, 20_000)
   const attachment = Buffer.from('a small attachment\r\n'.repeat(20)).toString('base64').replace(/.{76}/g, '$&\r\n')
   const raw = [
@@ -162,7 +166,7 @@ function longBody(id: string, closed = true): SeedMessage {
     `Subject: one long body line (${id})`,
     `Message-ID: <${id}@example.com>`,
     'MIME-Version: 1.0',
-    'Content-Type: multipart/mixed; boundary="=_b1"',
+    `Content-Type: multipart/mixed; boundary="${broken === 'no-boundary' ? '=_b9' : '=_b1'}"`,
     '',
     '--=_b1',
     'Content-Type: text/plain; charset=iso-8859-1',
@@ -176,7 +180,7 @@ function longBody(id: string, closed = true): SeedMessage {
     'Content-Transfer-Encoding: base64',
     '',
     attachment,
-    ...(closed ? ['--=_b1--', ''] : ['']),
+    ...(broken === 'unclosed' ? [''] : ['--=_b1--', '']),
   ].join('\r\n')
   return {raw: Buffer.from(raw, 'latin1'), flags: ['\\Seen'], internalDate: date}
 }
@@ -192,12 +196,13 @@ function textPart(raw: Buffer): Buffer {
   return Buffer.from(content.replace(/=\r\n/g, '').replace(/=([0-9A-F]{2})/g, (_, h) => String.fromCharCode(parseInt(h, 16))), 'latin1')
 }
 
-test('a 20,000-character body line over the destination maxLineLength: refused and listed; --repair long-lines stores the re-encoded part once; a broken multipart stays refused with the reason', async () => {
+test('a 20,000-character body line over the destination maxLineLength: refused and listed; --repair long-lines stores the re-encoded part once, also in a message cut short; a multipart without its boundary stays refused with the reason', async () => {
   const users = {source: freshUser('ck4-src'), dest: freshUser('ck4-dst')}
   const state = join(tmp.dir, `${users.source}.sqlite`)
   const long = longBody('body-long-1')
-  const broken = longBody('body-long-2', false)
-  await seed(source, users.source, {INBOX: [generateMessages(1, {seed: 25})[0], long, broken]})
+  const unclosed = longBody('body-long-2', 'unclosed')
+  const broken = longBody('body-long-3', 'no-boundary')
+  await seed(source, users.source, {INBOX: [generateMessages(1, {seed: 25})[0], long, unclosed, broken]})
   const {args, env, sync} = checkArgs(users, state, roomy)
   const limit = ['--dest-max-line-length', '1000']
   const verifyArgs = ['verify', ...sync.slice(1), ...limit, '--json']
@@ -208,55 +213,60 @@ test('a 20,000-character body line over the destination maxLineLength: refused a
   const flagged = checked.json.folders[0].flagged
   assert.deepEqual(flagged.map((m: any) => [m.uid, m.verdict, m.findings.map((f: any) => f.problem), m.repairs]), [
     [2, 'refused', ['long-line'], ['long-lines']],
-    [3, 'refused', ['long-line'], []],
+    [3, 'refused', ['long-line'], ['long-lines']],
+    [4, 'refused', ['long-line'], []],
   ])
-  assert.match(flagged[1].unrepaired[0].reason, /boundary "=_b1" of a multipart\/mixed part is never closed/)
+  assert.match(flagged[2].unrepaired[0].reason, /boundary "=_b9" of a multipart\/mixed part never occurs/)
   const table = await runCli([...args, ...limit, '--deep'], env)
   assert.match(table.stdout, /INBOX +2 +refused +long-lines +long-line /)
-  assert.match(table.stdout, /INBOX +3 +refused +!long-lines +long-line /)
-  assert.match(table.stdout, /INBOX UID 3: long-lines cannot repair it: the boundary "=_b1"/)
+  assert.match(table.stdout, /INBOX +3 +refused +long-lines +long-line /)
+  assert.match(table.stdout, /INBOX +4 +refused +!long-lines +long-line /)
+  assert.match(table.stdout, /INBOX UID 4: long-lines cannot repair it: the boundary "=_b9"/)
 
   const plain = await runCli([...sync, ...limit, '--json'], env)
   assert.equal(plain.code, 1)
-  assert.deepEqual(plain.json.failures.map((f: any) => f.uid), [2, 3])
+  assert.deepEqual(plain.json.failures.map((f: any) => f.uid), [2, 3, 4])
   for (const f of plain.json.failures) assert.match(f.reason, /maxLineLength 1000/)
 
   const repaired = await runCli([...sync, ...limit, '--repair', 'long-lines', '--json'], env)
   assert.equal(repaired.code, 1, repaired.stderr)
-  assert.deepEqual(repaired.json.repaired.map((r: any) => [r.uid, r.repairs]), [[2, ['long-lines']]])
+  assert.deepEqual(repaired.json.repaired.map((r: any) => [r.uid, r.repairs]), [[2, ['long-lines']], [3, ['long-lines']]])
   // The broken one stays listed, with why long-lines could not repair it.
-  assert.deepEqual(repaired.json.failures.map((f: any) => f.uid), [3])
-  assert.match(repaired.json.failures[0].reason, /long-lines could not repair it: the boundary "=_b1" of a multipart\/mixed part is never closed/)
+  assert.deepEqual(repaired.json.failures.map((f: any) => f.uid), [4])
+  assert.match(repaired.json.failures[0].reason, /long-lines could not repair it: the boundary "=_b9" of a multipart\/mixed part never occurs/)
 
-  // The stored copy is, byte for byte, the documented re-encoding of what the source serves.
-  const served = await withClient(source, users.source, async (client) => {
-    await client.mailboxOpen('INBOX', {readOnly: true})
-    const m = await client.fetchOne('2', {source: true}, {uid: true})
-    assert.ok(m && m.source)
-    return m.source
-  })
-  const expected = repairMessage(served, ['long-lines'], {maxLineLength: 1000})!.raw
-  const destUid = repaired.json.repaired[0].destUid
-  const stored = await withClient(roomy, users.dest, async (client) => {
-    await client.mailboxOpen('INBOX', {readOnly: true})
-    const m = await client.fetchOne(String(destUid), {source: true}, {uid: true})
-    assert.ok(m && m.source)
-    return m.source
-  })
-  assert.ok(stored.equals(expected), 'BODY.PEEK[] of the stored copy is the re-encoding')
-  assert.ok(textPart(stored).equals(textPart(served)), 'the text part decodes to the same bytes')
-  assert.match(stored.toString('latin1'), /Content-Type: text\/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n/)
-  assert.ok(Math.max(...stored.toString('latin1').split('\r\n').map((l: string) => l.length)) <= 76)
-  console.log(`body-long-1: ${served.length} bytes as served, ${stored.length} bytes stored re-encoded`)
+  // Each stored copy is, byte for byte, the documented re-encoding of what the source serves.
+  for (const {uid, destUid} of repaired.json.repaired) {
+    const served = await withClient(source, users.source, async (client) => {
+      await client.mailboxOpen('INBOX', {readOnly: true})
+      const m = await client.fetchOne(String(uid), {source: true}, {uid: true})
+      assert.ok(m && m.source)
+      return m.source
+    })
+    const expected = repairMessage(served, ['long-lines'], {maxLineLength: 1000})!.raw
+    const stored = await withClient(roomy, users.dest, async (client) => {
+      await client.mailboxOpen('INBOX', {readOnly: true})
+      const m = await client.fetchOne(String(destUid), {source: true}, {uid: true})
+      assert.ok(m && m.source)
+      return m.source
+    })
+    assert.ok(stored.equals(expected), `UID ${uid}: BODY.PEEK[] of the stored copy is the re-encoding`)
+    assert.ok(textPart(stored).equals(textPart(served)), `UID ${uid}: the text part decodes to the same bytes`)
+    assert.match(stored.toString('latin1'), /Content-Type: text\/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n/)
+    assert.ok(Math.max(...stored.toString('latin1').split('\r\n').map((l: string) => l.length)) <= 76)
+    // Cut short: stored cut short as well (the attachment runs to the end, no close delimiter added).
+    assert.equal(/--=_b1--/.test(stored.toString('latin1')), uid === 2)
+    console.log(`UID ${uid}: ${served.length} bytes as served, ${stored.length} bytes stored re-encoded`)
+  }
 
   const again = await runCli([...sync, ...limit, '--repair', 'long-lines', '--json'], env)
   assert.equal(again.json.totals.copied, 0)
-  assert.equal((await snapshot(roomy, users.dest)).INBOX.length, 2)
+  assert.equal((await snapshot(roomy, users.dest)).INBOX.length, 3)
 
   const verified = await runCli(verifyArgs, env)
-  assert.equal(verified.json.totals.repaired, 1)
-  assert.deepEqual(verified.json.differences.map((d: any) => [d.kind, d.sourceUid]), [['missing', 3]])
+  assert.equal(verified.json.totals.repaired, 2)
+  assert.deepEqual(verified.json.differences.map((d: any) => [d.kind, d.sourceUid]), [['missing', 4]])
   const human = await runCli(verifyArgs.filter((a) => a !== '--json'), env)
-  assert.match(human.stdout, /repaired \(1\)/)
+  assert.match(human.stdout, /repaired \(2\)/)
 })
 

@@ -1,8 +1,8 @@
 /**
  * The long-lines repair of message bodies: every line ends up within the limit, each part's decoded
  * content is byte for byte what it was (decoded here by a decoder of the test's own, part by part
- * along boundaries the test knows), and every byte outside the re-encoded parts stays. A broken
- * structure is left alone with a reason.
+ * along boundaries the test knows), and every byte outside the re-encoded parts stays. A structure
+ * it cannot read is left alone with a reason.
  */
 import assert from 'node:assert/strict'
 import {randomBytes} from 'node:crypto'
@@ -201,10 +201,9 @@ describe('long-lines: body parts', () => {
     assert.ok(decodeQp(latin(split(out).body)).equals(Buffer.from(`${'z'.repeat(1200)}\nlast\n`)))
   })
 
-  it('a broken multipart is left alone, with the reason', () => {
+  it('a multipart whose boundary is missing or misused is left alone, with the reason', () => {
     const long = 'q'.repeat(1200)
     const cases: Array<[string, RegExp]> = [
-      [`Content-Type: multipart/mixed; boundary=b\n\n--b\n\n${long}\n`, /boundary "b" of a multipart\/mixed part is never closed/],
       [`Content-Type: multipart/mixed; boundary=b\n\n${long}\n`, /boundary "b" of a multipart\/mixed part never occurs/],
       [`Content-Type: multipart/mixed\n\n--b\n\n${long}\n--b--\n`, /no boundary parameter/],
       [`Content-Type: multipart/mixed; boundary=b\n\n--b\n\n${long}\n--bogus\n--b--\n`, /starts with the boundary "b" but is no delimiter/],
@@ -221,6 +220,39 @@ describe('long-lines: body parts', () => {
     // A broken multipart elsewhere does not matter when the long line is not in it.
     const elsewhere = crlf(`Content-Type: multipart/mixed; boundary=b\n\n--b\n\n${long}\n--b\nContent-Type: multipart/related; boundary=never\n\nno delimiters here\n--b--\n`)
     assert.ok(repairLongLines(elsewhere, 998).raw)
+  })
+
+  it('a multipart never closed (a message cut short): its last part runs to the end of the body and is repaired there; nothing is added', () => {
+    const long = `${'r'.repeat(1200)}\n`
+    // The long line in the last part, which runs to the end; and in a part before it, the last part untouched.
+    for (const [text, changed] of [
+      [`Subject: cut\nContent-Type: multipart/mixed; boundary=b\n\npreamble\n--b\nContent-Type: text/plain\n\nfirst\n--b\n\n${long}`, 1],
+      [`Subject: cut\nContent-Type: multipart/mixed; boundary=b\n\n--b\n\n${long}--b\nContent-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n\nAAAA\n`, 0],
+    ] as const) {
+      const raw = crlf(text)
+      const out = repairMessage(raw, ['long-lines'])!
+      assert.ok(out, text.slice(0, 60))
+      assert.ok(longest(out.raw) <= ENCODED_LINE)
+      assert.doesNotMatch(latin(out.raw), /--b--/, 'no close delimiter is added')
+      const before = latin(raw).split(/\r\n--b\r\n/)
+      const after = latin(out.raw).split(/\r\n--b\r\n/)
+      assert.equal(after.length, before.length, 'the same delimiters')
+      after.forEach((piece, i) => {
+        // The last part keeps its final line end; before a delimiter the line end belongs to the delimiter.
+        const content = changed === 1 ? long.replace('\n', '\r\n') : long.trimEnd()
+        if (i === changed + 1) assert.equal(latin(decoded(Buffer.from(piece, 'latin1'))), content, 'the long part decodes the same')
+        else assert.equal(piece, before[i], `piece ${i} is byte-identical`)
+      })
+    }
+    // Cut short inside a nested multipart whose outer one is closed: the inner last part ends at the outer delimiter.
+    const nested = crlf(`Content-Type: multipart/mixed; boundary=o\n\n--o\nContent-Type: multipart/alternative; boundary=i\n\n--i\n\n${long}--o\nContent-Type: text/plain\n\nafter\n--o--\n`)
+    const repaired = latin(repairLongLines(nested, 998).raw)
+    assert.ok(longest(Buffer.from(repaired, 'latin1')) <= ENCODED_LINE)
+    const [head, rest] = repaired.split('\r\n--i\r\n')
+    const [inner, tail] = rest.split('\r\n--o\r\n')
+    assert.equal(head, latin(nested).split('\r\n--i\r\n')[0])
+    assert.equal(latin(decoded(Buffer.from(inner, 'latin1'))), long.trimEnd())
+    assert.equal(tail, 'Content-Type: text/plain\r\n\r\nafter\r\n--o--\r\n')
   })
 
   it('lines exactly at the limit are left alone; one character more is repaired', () => {
