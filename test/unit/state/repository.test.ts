@@ -76,6 +76,15 @@ test('the state file is created 0600, locked against a second writer, and the lo
   }
 })
 
+/** A repository in a run, with one folder pair, deferring message rows into group commits. */
+function grouping(db: ReturnType<typeof openStateDb>['db']) {
+  const repo = new StateRepository(db)
+  repo.startRun()
+  const pair = repo.pair('INBOX', 'INBOX')
+  repo.groupCommits()
+  return {repo, pair}
+}
+
 test('group commit: message rows wait for commit(), another write or the timer; this connection sees them at once', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'mailferry-group-'))
   const path = join(dir, 'state.sqlite')
@@ -83,10 +92,7 @@ test('group commit: message rows wait for commit(), another write or the timer; 
   const outside = openStateDb(path, {lock: false})
   const committed = () => (outside.db.prepare("SELECT source_uid AS uid, status FROM messages ORDER BY source_uid").all() as Array<{uid: number; status: string}>)
   try {
-    const repo = new StateRepository(state.db)
-    repo.startRun()
-    const pair = repo.pair('INBOX', 'INBOX')
-    repo.groupCommits()
+    const {repo, pair} = grouping(state.db)
     repo.putMessages(pair, [row(1)])
     repo.putMessages(pair, [row(2)])
     assert.equal(repo.messages(pair).size, 2, 'deferred rows are visible on this connection')
@@ -111,10 +117,7 @@ test('group commit: message rows wait for commit(), another write or the timer; 
 test('group commit: a write that fails undoes itself only; the rows deferred before it still commit', () => {
   const state = openStateDb(':memory:')
   try {
-    const repo = new StateRepository(state.db)
-    repo.startRun()
-    const pair = repo.pair('INBOX', 'INBOX')
-    repo.groupCommits()
+    const {repo, pair} = grouping(state.db)
     repo.putMessages(pair, [row(1)])
     // One row (no savepoint of its own) and two rows (in a savepoint), each failing on the CHECK of status.
     assert.throws(() => repo.putMessages(pair, [{...row(2), status: 'bogus' as 'failed'}]), /CHECK constraint/)
