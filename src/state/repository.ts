@@ -32,6 +32,16 @@ const now = () => new Date().toISOString()
 const joinFlags = (flags: string[]) => [...flags].sort().join(' ')
 const splitFlags = (flags: string) => (flags === '' ? [] : flags.split(' '))
 
+/** One value per distinct text, made once: a folder's rows repeat a handful of statuses and flag lists. */
+function sharing<T>(make: (text: string) => T): (text: string) => T {
+  const made = new Map<string, T>()
+  return (text) => {
+    let value = made.get(text)
+    if (value === undefined) made.set(text, (value = make(text)))
+    return value
+  }
+}
+
 interface RawMessageRow {
   source_uid: number
   dest_uid: number | null
@@ -274,25 +284,33 @@ export class StateRepository {
     this.#write(() => this.#stmt('UPDATE folder_pairs SET last_synced_at = ? WHERE id = ?').run(now(), pair.id), false)
   }
 
+  /**
+   * Every row of the pair, by source UID. Read row by row, and rows with the same flags share one
+   * frozen list (status and origin: one string each): 100,000 rows took 540 bytes each, and their raw
+   * rows besides while they were read.
+   */
   messages(pair: PairRow): Map<number, MessageRow> {
     const rows = this.#stmt(
         `SELECT source_uid, dest_uid, status, origin, message_id, size, internal_date, header_hash, fingerprint, flags, error
          FROM messages WHERE pair_id = ?`,
       )
-      .all(pair.id) as RawMessageRow[]
+      .iterate(pair.id) as IterableIterator<RawMessageRow>
+    const word = sharing((text) => text)
+    // Frozen: a caller that changed one row's list would change them all; this way it throws instead.
+    const flagList = sharing((text) => Object.freeze(splitFlags(text)) as string[])
     const map = new Map<number, MessageRow>()
     for (const raw of rows) {
       map.set(raw.source_uid, {
         sourceUid: raw.source_uid,
         destUid: raw.dest_uid,
-        status: raw.status,
-        origin: raw.origin,
+        status: word(raw.status) as MessageStatus,
+        origin: raw.origin === null ? null : (word(raw.origin) as MessageOrigin),
         messageId: raw.message_id,
         size: raw.size,
         internalDate: raw.internal_date,
         headerHash: raw.header_hash,
         fingerprint: raw.fingerprint,
-        flags: splitFlags(raw.flags),
+        flags: flagList(raw.flags),
         error: raw.error,
       })
     }

@@ -38,6 +38,19 @@ test('rows go pending -> copied / failed and read back', () => {
   state.close()
 })
 
+test('rows read back with the same flags share one frozen list', () => {
+  const state = openStateDb(':memory:')
+  const repo = new StateRepository(state.db)
+  const pair = repo.pair('INBOX', 'INBOX')
+  repo.putMessages(pair, [row(1), row(2), {...row(3), flags: []}])
+  const rows = repo.messages(pair)
+  assert.equal(rows.get(1)!.flags, rows.get(2)!.flags)
+  assert.deepEqual(rows.get(3)!.flags, [])
+  assert.throws(() => rows.get(1)!.flags.push('Other'), TypeError)
+  assert.deepEqual(repo.messages(pair).get(2)!.flags, ['Work', '\\Seen'])
+  state.close()
+})
+
 test('a changed UIDVALIDITY on either side drops the pair rows', () => {
   const state = openStateDb(':memory:')
   const repo = new StateRepository(state.db)
