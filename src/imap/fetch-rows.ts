@@ -10,6 +10,7 @@
  * and tries again (imap/errors.ts), as for any other command.
  */
 
+import {sharedFlagLists} from '../sharing.js'
 import {fetchSeq, readFetchItems, type FetchRow} from './fetch-items.js'
 import type {ImapClient} from './session.js'
 
@@ -50,10 +51,13 @@ export async function fetchRows(client: ImapClient, uids: string, query: RowQuer
     }
   }
   const mailbox = client.mailbox || undefined
+  // A listing of 100,000 messages holds 100,000 flag lists, nearly all alike.
+  const flagList = sharedFlagLists()
   const onFetch = (response: {command: string; attributes?: unknown[]}) => {
     if (fetchSeq(response) === undefined) return
     const row: FetchRow = {}
     readFetchItems(response.attributes?.[1] as unknown[], row)
+    if (row.flags) row.flags = flagList(row.flags)
     // As imapflow does: a UID at or past the folder's UIDNEXT moves it on.
     if (mailbox && row.uid !== undefined && mailbox.uidNext <= row.uid) mailbox.uidNext = row.uid + 1
     deliver(row)

@@ -3,6 +3,7 @@
  * Never stores credentials: accounts are recorded as user@host:port only.
  */
 import {StateError} from '../errors.js'
+import {sharing} from '../sharing.js'
 import type {SqliteDb, Statement} from './db.js'
 import type {FolderSnapshot, MessageOrigin, MessageRow, MessageStatus, NewMessageRow, PairRow, RepairRow, RunTotals} from './rows.js'
 
@@ -31,16 +32,6 @@ const toRepairRow = (r: RawRepairRow): RepairRow => ({
 const now = () => new Date().toISOString()
 const joinFlags = (flags: string[]) => [...flags].sort().join(' ')
 const splitFlags = (flags: string) => (flags === '' ? [] : flags.split(' '))
-
-/** One value per distinct text, made once: a folder's rows repeat a handful of statuses and flag lists. */
-function sharing<T>(make: (text: string) => T): (text: string) => T {
-  const made = new Map<string, T>()
-  return (text) => {
-    let value = made.get(text)
-    if (value === undefined) made.set(text, (value = make(text)))
-    return value
-  }
-}
 
 interface RawMessageRow {
   source_uid: number
@@ -296,7 +287,6 @@ export class StateRepository {
       )
       .iterate(pair.id) as IterableIterator<RawMessageRow>
     const word = sharing((text) => text)
-    // Frozen: a caller that changed one row's list would change them all; this way it throws instead.
     const flagList = sharing((text) => Object.freeze(splitFlags(text)) as string[])
     const map = new Map<number, MessageRow>()
     for (const raw of rows) {
