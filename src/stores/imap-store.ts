@@ -300,6 +300,10 @@ export class ImapStore implements Store {
     this.#pool.renew()
   }
 
+  forgetFolder(path: string): void {
+    this.#sizes.delete(path)
+  }
+
   /** A new pass over this folder: every session re-syncs its view of it once before using it (#inFolder). */
   #newPass(path: string): void {
     this.#epochs.set(path, (this.#epochs.get(path) ?? 0) + 1)

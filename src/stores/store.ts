@@ -256,6 +256,11 @@ export interface Store {
    * still serve a stale view of the mailbox.
    */
   renewSessions?(): void
+  /**
+   * Optional: the run is done with this folder for now. What the store remembers of its listings
+   * (IMAP: the listed sizes, so that a large message is read alone) may go; later reads still work.
+   */
+  forgetFolder?(path: string): void
   /** Counters so far, for the report. */
   stats(): StoreStats
   /** Log out and release every connection. Safe to call twice. */

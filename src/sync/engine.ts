@@ -80,6 +80,10 @@ export async function syncFolders(ctx: EngineContext, pairs: FolderPair[]): Prom
 async function startCopies(ctx: EngineContext, prepared: Prepared, afterMoves?: Promise<void>): Promise<{done: Promise<FolderResult>}> {
   const {pair, result} = prepared
   const finish = () => {
+    // Another pair may still use the same folder (two sources merged into one destination): it only
+    // loses the listed sizes, which let a large message be read alone.
+    ctx.source.forgetFolder?.(pair.source)
+    ctx.dest.forgetFolder?.(pair.dest)
     result.durationMs = Date.now() - prepared.started
     const dropped = Object.entries(result.droppedKeywords)
     if (dropped.length > 0) {

@@ -13,6 +13,7 @@ import {renderSummary} from '../../../src/report/summary.js'
 import {openStateDb} from '../../../src/state/db.js'
 import {StateRepository} from '../../../src/state/repository.js'
 import {MaildirStore} from '../../../src/stores/maildir/maildir-store.js'
+import type {Store} from '../../../src/stores/store.js'
 import type {RunResult} from '../../../src/sync/events.js'
 import {runSync, type RunOptions} from '../../../src/sync/run.js'
 
@@ -29,9 +30,10 @@ async function maildir(name: string, label = 'destination'): Promise<MaildirStor
 }
 
 /** One run with fresh stores on the same directories and state file, as a re-run of the command would. */
-async function run(name: string, options: Partial<RunOptions> = {}): Promise<{result: RunResult; dest: MaildirStore; source: MaildirStore}> {
+async function run(name: string, options: Partial<RunOptions> = {}, each?: (store: MaildirStore) => void): Promise<{result: RunResult; dest: MaildirStore; source: MaildirStore}> {
   const source = await maildir(`${name}-source`, 'source')
   const dest = await maildir(`${name}-dest`)
+  for (const store of [source, dest]) each?.(store)
   const state = openStateDb(join(dir, `${name}.sqlite`))
   try {
     const repository = new StateRepository(state.db)
@@ -49,6 +51,19 @@ async function flagsOf(store: MaildirStore, path = 'INBOX'): Promise<Record<stri
 }
 
 describe('engine between two Maildirs', () => {
+  it('each store is told to forget a folder once its pair is done, once per side', async () => {
+    const source = await maildir('f-source', 'source')
+    await source.createFolder('Lists')
+    await source.appendMessage('INBOX', message(1), [], date)
+    await source.appendMessage('Lists', message(2), [], date)
+    const forgotten: string[] = []
+    const {result} = await run('f', {}, (store) => {
+      ;(store as Store).forgetFolder = (path) => forgotten.push(`${store.label} ${path}`)
+    })
+    assert.equal(result.totals.copied, 2)
+    assert.deepEqual(forgotten.sort(), ['destination INBOX', 'destination Lists', 'source INBOX', 'source Lists'])
+  })
+
   it('copies, then a re-run copies nothing; flag changes and deletions follow; the result is complete', async () => {
     const source = await maildir('a-source', 'source')
     await source.createFolder('Lists')
