@@ -106,6 +106,9 @@ export async function runVerify(ctx: VerifyContext, options: VerifyOptions): Pro
       const known = error instanceof MailferryError ? error : new MailferryError(describeError(error), {cause: error})
       if (known.scope !== 'folder') throw known
       comparison = {verdict: {...emptyVerdict(pair), error: known.message}, differences: []}
+    } finally {
+      ctx.source.forgetFolder?.(pair.source)
+      ctx.dest.forgetFolder?.(pair.dest)
     }
     folders.push(comparison.verdict)
     differences.push(...comparison.differences)
