@@ -170,6 +170,8 @@ export async function runCheck(ctx: CheckContext, options: CheckOptions): Promis
       if (error instanceof MailferryError && error.scope !== 'folder' && error.scope !== 'message') throw error
       row.error = describeError(error)
       warnings.push(`${pair.source}: could not be checked: ${row.error}`)
+    } finally {
+      ctx.source.forgetFolder?.(pair.source)
     }
     return row
   })
