@@ -13,10 +13,16 @@ export function sharing<T>(make: (text: string) => T): (text: string) => T {
 }
 
 /**
- * A flag list shared by every message with the same flags (in the same order). Frozen: a caller
- * that changed one message's list would change them all; this way it throws instead.
+ * A flag list shared by every message with the same flags, by their text (the flags joined by a
+ * space, as the state database keeps them). Frozen: a caller that changed one message's list would
+ * change them all; this way it throws instead.
  */
+export function flagListsByText(): (text: string) => string[] {
+  return sharing((text) => Object.freeze(text === '' ? [] : text.split(' ')) as string[])
+}
+
+/** The same, for lists as parsed (same flags in the same order: one list). */
 export function sharedFlagLists(): (flags: readonly string[]) => string[] {
-  const byText = sharing((text) => Object.freeze(text === '' ? [] : text.split(' ')) as string[])
+  const byText = flagListsByText()
   return (flags) => byText(flags.join(' '))
 }

@@ -3,7 +3,7 @@
  * Never stores credentials: accounts are recorded as user@host:port only.
  */
 import {StateError} from '../errors.js'
-import {sharing} from '../sharing.js'
+import {flagListsByText, sharing} from '../sharing.js'
 import type {SqliteDb, Statement} from './db.js'
 import type {FolderSnapshot, MessageOrigin, MessageRow, MessageStatus, NewMessageRow, PairRow, RepairRow, RunTotals} from './rows.js'
 
@@ -31,7 +31,6 @@ const toRepairRow = (r: RawRepairRow): RepairRow => ({
 
 const now = () => new Date().toISOString()
 const joinFlags = (flags: string[]) => [...flags].sort().join(' ')
-const splitFlags = (flags: string) => (flags === '' ? [] : flags.split(' '))
 
 interface RawMessageRow {
   source_uid: number
@@ -287,7 +286,7 @@ export class StateRepository {
       )
       .iterate(pair.id) as IterableIterator<RawMessageRow>
     const word = sharing((text) => text)
-    const flagList = sharing((text) => Object.freeze(splitFlags(text)) as string[])
+    const flagList = flagListsByText()
     const map = new Map<number, MessageRow>()
     for (const raw of rows) {
       map.set(raw.source_uid, {
