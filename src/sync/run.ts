@@ -4,6 +4,7 @@
  */
 import PQueue from 'p-queue'
 
+import {sumCounts} from '../counts.js'
 import {ConfigError, ExitCode, describeError, verdict} from '../errors.js'
 import {DEFAULT_MAPPING, type FolderMappingConfig} from '../config/mapping.js'
 import {listAndPlan} from '../plan/list.js'
@@ -16,7 +17,7 @@ import type {Store} from '../stores/store.js'
 import {RunControl} from './control.js'
 import {syncFolders, type EngineContext, type EngineHooks, type SyncPolicy} from './engine.js'
 import {ByteBudget} from './budget.js'
-import {NO_COUNTS, type FolderCounts, type FolderResult, type RunResult, type SyncEvents, type SyncListener} from './events.js'
+import {NO_COUNTS, type FolderResult, type RunResult, type SyncEvents, type SyncListener} from './events.js'
 import type {Quota} from './quota.js'
 
 /**
@@ -190,8 +191,7 @@ function assemble(
   interrupted: boolean,
 ): RunResult {
   const finishedAt = new Date()
-  const totals = {...NO_COUNTS}
-  for (const key of Object.keys(totals) as (keyof FolderCounts)[]) totals[key] = folders.reduce((total, f) => total + f[key], 0)
+  const totals = sumCounts(NO_COUNTS, folders)
   const folderErrors = folders.filter((f) => f.error).map((f) => `${f.source}: ${f.error}`)
   const fatal = engine.control.fatal
   let exitCode: number = ExitCode.ok

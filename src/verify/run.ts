@@ -10,6 +10,7 @@
  * message is hashed alone), so memory stays bounded whatever the folder holds.
  */
 import type {FolderMappingConfig} from '../config/mapping.js'
+import {sumCounts} from '../counts.js'
 import {sha256} from '../digest.js'
 import {ExitCode, MailferryError, describeError, verdict, type AccountsVerdict} from '../errors.js'
 import {mapLimit} from '../map-limit.js'
@@ -115,12 +116,10 @@ export async function runVerify(ctx: VerifyContext, options: VerifyOptions): Pro
     options.onFolder?.({phase: 'done', source: pair.source, dest: pair.dest, verdict: comparison.verdict})
   }
 
-  const counts = {...NO_VERIFY_COUNTS}
-  for (const key of Object.keys(counts) as (keyof VerifyCounts)[]) counts[key] = folders.reduce((total, v) => total + v[key], 0)
   const totals: VerifyTotals = {
     folders: folders.length,
     foldersMissing: folders.filter((v) => v.destMissing).length,
-    ...counts,
+    ...sumCounts(NO_VERIFY_COUNTS, folders),
     repaired: folders.reduce((total, v) => total + (v.repaired ?? 0), 0),
     bytesHashed: hashed.bytes,
   }
