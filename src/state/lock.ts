@@ -63,6 +63,9 @@ function lockDatabase(lockPath: string): Database.Database {
     // No -journal file beside the lock file; there is nothing in it worth a rollback. Set in the
     // normal locking mode, so the read it needs leaves no shared lock behind.
     db.pragma('journal_mode = MEMORY')
+    // Nor an fsync: the file holds only the owner's pid, which a power cut may lose (the lock itself
+    // is the kernel's); a torn file is "not a database" and is started again (migratePidFile).
+    db.pragma('synchronous = OFF')
     // Taken before anything else holds a lock here: a connection that kept a shared lock while
     // asking for the exclusive one could leave two runs both refused (each waiting on the other).
     db.exec('BEGIN EXCLUSIVE')

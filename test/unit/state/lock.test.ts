@@ -180,3 +180,12 @@ test('an old-style pid lock file does not block: dead pid, reused pid, our own; 
     old.kill('SIGKILL')
   }
 })
+
+test('a lock file torn by a power cut (zeroed or garbled, since it is written without fsync) does not block', () => {
+  for (const torn of [Buffer.alloc(4096), Buffer.from('SQLite format 3\0'.padEnd(4096, '\u00ff'), 'latin1')]) {
+    const path = freshPath()
+    writeFileSync(`${path}.lock`, torn, {mode: 0o600})
+    openStateDb(path).close()
+    assert.equal(tryInChild(path).status, 0)
+  }
+})
