@@ -22,7 +22,8 @@ import {homedir} from 'node:os'
 import {parse as parseYaml} from 'yaml'
 
 import {ConfigError} from '../errors.js'
-import {defaultStateFileName, resolveFilePath, sideFromFile} from '../config/load.js'
+import {sideFromFile} from '../config/config-file.js'
+import {defaultStateFileName, resolveFilePath} from '../config/paths.js'
 import {ENDPOINT_PATH_KEYS, endpointKeysOf} from '../config/endpoint.js'
 import {DEFAULT_PORTS, type SecretSource, type TlsMode} from '../config/schema.js'
 import {

@@ -5,7 +5,8 @@
  */
 import {join} from 'node:path'
 
-import {defaultStateFileName, type SyncFlagValues} from '../config/load.js'
+import type {SyncFlagValues} from '../config/load.js'
+import {defaultStateFileName} from '../config/paths.js'
 import {ExitCode, exitMeaning, failureReport, verdict, type Verdict} from '../errors.js'
 import {systemClock, type Clock} from '../sync/clock.js'
 import type {RunResult} from '../sync/events.js'

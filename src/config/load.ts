@@ -6,17 +6,14 @@
  * port, user and TLS mode but keeps its password and TLS options from the file). How a side's layers
  * merge is config/endpoint.ts's; the run settings' is config/settings.ts's.
  *
- * Only `resolveSyncConfig`, `loadConfigFile` and the secret/CA checks touch files or the environment;
- * everything else here is pure.
+ * The YAML file is read and parsed by config-file.ts, paths and the state file's name come from
+ * paths.ts. Only `resolveRunConfig` and the secret/CA checks here touch files or the environment;
+ * the rest is pure.
  */
 
-import {createHash} from 'node:crypto'
-import {createRequire} from 'node:module'
 import {isIPv4, isIPv6} from 'node:net'
 import {homedir} from 'node:os'
-import {dirname, isAbsolute, join, resolve} from 'node:path'
-
-import type * as Yaml from 'yaml'
+import {dirname, join, resolve} from 'node:path'
 
 import {ConfigError} from '../errors.js'
 import {
@@ -39,7 +36,6 @@ import {
   type EndpointDraft,
   type PlainEndpointKey,
   type EndpointFlagValues,
-  type EndpointInput,
   type Side,
 } from './endpoint.js'
 import {resolveMapping, type MappingFlagValues} from './mapping.js'
@@ -47,9 +43,11 @@ import {PROVIDERS, presetSideSettings} from './providers.js'
 import {explicitSettingKeys, resolveSettings, type RunSettings, type SettingFlagValues} from './settings.js'
 import {loginAuth} from '../credentials/auth.js'
 import {registerSecret} from '../log.js'
-import {formatMode, readPassword, readTextFile, secretCommandEnv, urlPasswordAdvice} from '../credentials/secrets.js'
+import {readPassword, readTextFile, secretCommandEnv, urlPasswordAdvice} from '../credentials/secrets.js'
 import {portOrDefault} from './url.js'
-import {ConfigKeyError, checkPath, validateFileConfig, type FileConfigInput} from './validate.js'
+import {checkPath, type FileConfigInput} from './validate.js'
+import {draftFromFile, loadConfigFile, type LoadedConfigFile} from './config-file.js'
+import {defaultStatePath, expandHome, resolveFilePath} from './paths.js'
 
 /**
  * The flags of the sync commands, as oclif parses them, in camelCase: each side's endpoint flags
@@ -83,9 +81,6 @@ export interface ResolvedSyncConfig {
   /** One line each, for stderr. Never contains a password. */
   warnings: string[]
 }
-
-// ---------------------------------------------------------------------------------------------
-// Entry point
 
 /** resolveRunConfig for commands that need an IMAP account on both sides: a `maildir:` side is a ConfigError. */
 export function resolveSyncConfig(
@@ -208,128 +203,6 @@ function given(file: ResolveOptions['file'], home: string): LoadedConfigFile | u
   return {path: join(file.baseDir, '(batch job)'), input: file.input, drafts, warnings: []}
 }
 
-// ---------------------------------------------------------------------------------------------
-// The YAML file
-
-export interface ParsedConfigFile {
-  /** The file as written (paths unresolved). */
-  input: FileConfigInput
-  /** Each side given in the file, URL parsed and paths resolved. */
-  drafts: Partial<Record<Side, EndpointDraft>>
-}
-
-export interface LoadedConfigFile extends ParsedConfigFile {
-  path: string
-  warnings: string[]
-}
-
-/** Reads, parses and validates the YAML file. Errors carry "path:line:col: ". */
-export function loadConfigFile(
-  path: string,
-  options: {platform?: NodeJS.Platform; homeDir?: string} = {},
-): LoadedConfigFile {
-  const {text, mode} = readTextFile(path, 'config file')
-  // The file holds no secrets, so reading it is harmless (examples ship 0644); writing it is not:
-  // whoever can change it can send the mail elsewhere.
-  const platform = options.platform ?? process.platform
-  const warning =
-    platform !== 'win32' && (mode & 0o022) !== 0
-      ? `config file ${path} is writable by group/others (mode ${formatMode(mode)}); whoever can change it can redirect your mail: chmod go-w ${path}`
-      : undefined
-  const home = options.homeDir ?? homedir()
-  const baseDir = dirname(path)
-  const parsed = parseConfigText(text, path, (p) => resolveFilePath(p, baseDir, home))
-  return {path, ...parsed, warnings: warning ? [warning] : []}
-}
-
-/** The yaml package, loaded when a file is read: most runs have none, and loading it costs ~80 ms of CPU at start. */
-let yamlPackage: typeof Yaml | undefined
-const yaml = (): typeof Yaml => (yamlPackage ??= createRequire(import.meta.url)('yaml') as typeof Yaml)
-
-/**
- * Parses and validates YAML text (pure). `origin` is the file name used in messages; `resolvePath`
- * turns a path written in the file into a usable one.
- */
-export function parseConfigText(
-  text: string,
-  origin: string,
-  resolvePath: (path: string) => string = (path) => path,
-): ParsedConfigFile {
-  const {LineCounter, parseDocument} = yaml()
-  const lineCounter = new LineCounter()
-  const doc = parseDocument(text, {prettyErrors: false, lineCounter, uniqueKeys: true})
-  const where = (offset: number): string => {
-    const {line, col} = lineCounter.linePos(offset)
-    return `${origin}:${line}:${col}`
-  }
-  if (doc.errors.length > 0) {
-    const error = doc.errors[0]
-    const message =
-      error.code === 'MULTIPLE_DOCS'
-        ? 'the file holds several YAML documents (---); mailferry reads exactly one'
-        : yamlMessage(error.message)
-    throw new ConfigError(`${where(error.pos[0])}: ${message}`)
-  }
-  let value: unknown
-  try {
-    value = doc.toJS({maxAliasCount: 100})
-  } catch (error) {
-    throw new ConfigError(`${origin}: ${yamlMessage(error instanceof Error ? error.message : String(error))}`)
-  }
-  try {
-    const input = validateFileConfig(value)
-    const drafts: Partial<Record<Side, EndpointDraft>> = {}
-    for (const side of SIDES) {
-      const endpoint = input[side]
-      if (endpoint) drafts[side] = draftFromFile(side, endpoint, resolvePath)
-    }
-    return {input, drafts}
-  } catch (error) {
-    if (error instanceof ConfigKeyError && error.keyPath !== undefined) {
-      const offset = locateKey(doc.contents, error.keyPath)
-      throw new ConfigError(`${offset === undefined ? origin : where(offset)}: ${error.message}`, {cause: error})
-    }
-    throw error
-  }
-}
-
-/**
- * One line, without the token text the yaml package sometimes appends (`...stream: "xyz"`):
- * that text could be anything in the file.
- */
-function yamlMessage(message: string): string {
-  const line = message.split('\n')[0].trim()
-  return line.replace(/:\s*"[^]*"$/, '').replace(/\s+/g, ' ')
-}
-
-/** Offset of the deepest key of `keyPath` found in the document (the key itself, not its value). */
-export function locateKey(root: unknown, keyPath: readonly string[]): number | undefined {
-  const {isMap, isScalar} = yaml()
-  let node = root
-  let offset: number | undefined
-  for (const segment of keyPath) {
-    if (!isMap(node)) break
-    const pair = node.items.find((item) => isScalar(item.key) && String(item.key.value) === segment)
-    if (!pair) break
-    offset = (pair.key as Yaml.Node).range?.[0] ?? offset
-    node = pair.value
-  }
-  return offset
-}
-
-// ---------------------------------------------------------------------------------------------
-// Layers (pure)
-
-/** One side as written in the file (its own layer, without a preset). `path` resolves a file path written there. */
-export function draftFromFile(side: Side, input: EndpointInput, path: (p: string) => string): EndpointDraft {
-  return draftFromInput(input, {side, from: 'file', path, secretAdvice: urlPasswordAdvice(side, true)})
-}
-
-/** One side as written in the file, over its provider's preset (a batch job's address, before flags). */
-export function sideFromFile(side: Side, input: EndpointInput, path: (p: string) => string): EndpointDraft {
-  return assembleDraft(side, {input, draft: draftFromFile(side, input, path)}, {input: {}, draft: {}})
-}
-
 /** Defaults, completeness, TLS options and the warnings they call for. */
 export function finalizeEndpoint(side: Side, draft: EndpointDraft): {endpoint: EndpointConfig; warnings: string[]} {
   if (draft.host === undefined && draft.user === undefined) {
@@ -399,62 +272,6 @@ export function isLoopbackHost(host: string): boolean {
     return mapped !== null && mapped[1].startsWith('127.')
   }
   return false
-}
-
-// ---------------------------------------------------------------------------------------------
-// State path
-
-const SAFE_NAME = /[^A-Za-z0-9._@-]/g
-const MAX_NAME = 200
-
-/**
- * When the destination is a Maildir, the state database lives in it by default, so a backup carries
- * its own state (a file, so neither Dovecot nor mailferry take it for a folder).
- */
-export const MAILDIR_STATE_FILE = 'mailferry-state.sqlite'
-
-type StateIdentity = Pick<EndpointConfig, 'user' | 'host' | 'port'> | MaildirConfig
-
-/**
- * "alice@old.example.com-993--alice@new.example.com-993.sqlite": only [A-Za-z0-9._@-], no secret.
- * When characters had to be replaced (or the name shortened), a hash of the exact endpoints is added
- * so that two different pairs never share a state file.
- */
-export function defaultStateFileName(source: StateIdentity, dest: StateIdentity): string {
-  const maildir = (e: StateIdentity): e is MaildirConfig => 'kind' in e && e.kind === 'maildir'
-  const identity = (e: StateIdentity) =>
-    maildir(e) ? `maildir-${e.path.split('/').filter(Boolean).pop() ?? 'root'}` : `${e.user}@${e.host.toLowerCase()}-${e.port}`
-  const exact = `${identity(source)}--${identity(dest)}`
-  let name = exact.replace(SAFE_NAME, '-')
-  // A Maildir is named by its last path component: the hash of the whole path tells two apart.
-  if (name !== exact || name.length > MAX_NAME || maildir(source) || maildir(dest)) {
-    const exactly = (e: StateIdentity) => (maildir(e) ? [`maildir:${e.path}`] : [e.user, e.host, e.port])
-    const hash = createHash('sha256').update(JSON.stringify([...exactly(source), ...exactly(dest)])).digest('hex')
-    name = `${name.slice(0, MAX_NAME - 9)}-${hash.slice(0, 8)}`
-  }
-  return `${name}.sqlite`
-}
-
-/** Without --state or `state:`: inside a Maildir destination, else one file per account pair. */
-function defaultStatePath(endpoints: Record<Side, StoreConfig>, defaultStateDir: string): string {
-  if (isMaildirConfig(endpoints.dest)) return join(endpoints.dest.path, MAILDIR_STATE_FILE)
-  return join(defaultStateDir, defaultStateFileName(endpoints.source, endpoints.dest))
-}
-
-// ---------------------------------------------------------------------------------------------
-// Paths and files
-
-/** `~` and `~/x` → the home directory. */
-export function expandHome(path: string, home: string): string {
-  if (path === '~') return home
-  if (path.startsWith('~/')) return join(home, path.slice(2))
-  return path
-}
-
-/** A path written in the config file: `~` expanded, relative paths taken from the file's directory. */
-export function resolveFilePath(path: string, baseDir: string | undefined, home: string): string {
-  const expanded = expandHome(path, home)
-  return baseDir === undefined || isAbsolute(expanded) ? expanded : resolve(baseDir, expanded)
 }
 
 function checkCaFile(side: Side, path: string): void {

@@ -10,7 +10,8 @@ import {after, test} from 'node:test'
 
 import {parseBatchYaml} from '../../../src/batch/config.js'
 import {batch as runBatch} from '../../../src/app/batch.js'
-import {parseConfigText, resolveSyncConfig, type SyncFlagValues} from '../../../src/config/load.js'
+import {parseConfigText} from '../../../src/config/config-file.js'
+import {resolveSyncConfig, type SyncFlagValues} from '../../../src/config/load.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'mf-cmd-env-'))
 after(() => rmSync(dir, {recursive: true, force: true}))

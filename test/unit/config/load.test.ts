@@ -7,14 +7,9 @@ import {after, before, describe, it} from 'node:test'
 import {ConfigError, ExitCode} from '../../../src/errors.js'
 import {DEFAULT_MAPPING} from '../../../src/config/mapping.js'
 import {defaultSettings} from '../../../src/config/settings.js'
-import {
-  defaultStateFileName,
-  isLoopbackHost,
-  parseConfigText,
-  resolveSyncConfig,
-  type ResolveOptions,
-  type SyncFlagValues,
-} from '../../../src/config/load.js'
+import {parseConfigText} from '../../../src/config/config-file.js'
+import {isLoopbackHost, resolveSyncConfig, type ResolveOptions, type SyncFlagValues} from '../../../src/config/load.js'
+import {defaultStateFileName} from '../../../src/config/paths.js'
 
 const SECRET = 'Zq9-Wombat-Secret!'
 const OTHER_SECRET = 'Kx7-Pangolin-Secret?'

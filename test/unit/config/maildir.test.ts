@@ -5,14 +5,8 @@ import {tmpdir} from 'node:os'
 import {join, resolve as resolvePath} from 'node:path'
 import {after, describe, it} from 'node:test'
 
-import {
-  defaultStateFileName,
-  MAILDIR_STATE_FILE,
-  resolveRunConfig,
-  resolveSyncConfig,
-  type ResolveOptions,
-  type SyncFlagValues,
-} from '../../../src/config/load.js'
+import {resolveRunConfig, resolveSyncConfig, type ResolveOptions, type SyncFlagValues} from '../../../src/config/load.js'
+import {defaultStateFileName, MAILDIR_STATE_FILE} from '../../../src/config/paths.js'
 import {describeStore, isMaildirConfig} from '../../../src/config/schema.js'
 import {isMaildirUrl, parseMaildirUrl} from '../../../src/config/url.js'
 import {ConfigError} from '../../../src/errors.js'

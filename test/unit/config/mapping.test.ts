@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 
-import {parseConfigText} from '../../../src/config/load.js'
+import {parseConfigText} from '../../../src/config/config-file.js'
 import {DEFAULT_MAPPING, parseMapFlag, parseSubstitution, resolveMapping, validateFolders} from '../../../src/config/mapping.js'
 import {ConfigError} from '../../../src/errors.js'
 
