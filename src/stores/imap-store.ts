@@ -6,13 +6,12 @@ import {describeEndpoint, type EndpointConfig} from '../config/schema.js'
 import {CancelledError, CommandRefusedError, ConnectError, MessageRejectedError, describeError} from '../errors.js'
 import {canExpungeByUid, expungeUids, moveUid, storeFlags} from '../imap/commands.js'
 import {appendLimitReason, falseAnswer, translateAppendError, translateFolderError} from '../imap/errors.js'
-import {checkListingLength} from '../imap/limits.js'
 import {ConnectionPool, type RetryPolicy} from '../imap/pool.js'
 import {openSession, skipListBeforeSelect, type ImapClient} from '../imap/session.js'
 import {AppendPipeline} from '../imap/append-pipeline.js'
 import {FetchBatcher} from '../imap/fetch-batcher.js'
 import {folderCommands, type FolderVerb} from '../imap/folder-commands.js'
-import {fetchRows, type Row} from '../imap/fetch-rows.js'
+import {fetchHeaderBlocks, listFlags, listFolders, listHeadered, listMeta, listSizes, peekFolder, quotaOf, selectedStatus} from '../imap/listings.js'
 import {openWireConnection} from '../imap/wire-login.js'
 import type {WireConnection} from '../imap/wire.js'
 import {scanFolder} from '../imap/header-scan.js'
@@ -21,7 +20,6 @@ import {ScanConnections} from '../imap/scan-connections.js'
 import {storeLimits, type StoreLimits} from '../imap/throttle.js'
 import {silentLogger, type Logger} from '../log.js'
 import {chunkUidSets} from '../imap/uidset.js'
-import {parseMessageId} from './message-id.js'
 import type {
   AppendResult,
   FetchedMessage,
@@ -79,28 +77,6 @@ export interface ImapStoreOptions {
   /** Test hook: the n-th APPEND command was written in full and its answer has not come yet. */
   onAppendCommandSent?: (ordinal: number) => void
 }
-
-/**
- * The special-use attribute the server sent in LIST (RFC 6154, RFC 8457 \\Important), in its
- * canonical spelling. imapflow's own `specialUse` also guesses from names ("Entwürfe" -> \\Drafts);
- * the planner does its own, documented name matching, so only the server's word is passed on.
- */
-const SPECIAL_USE_ATTRIBUTES = ['\\All', '\\Archive', '\\Drafts', '\\Flagged', '\\Junk', '\\Sent', '\\Trash', '\\Important']
-function specialUseAttribute(flags: Set<string>): string | undefined {
-  for (const flag of flags) {
-    const known = SPECIAL_USE_ATTRIBUTES.find((attribute) => attribute.toLowerCase() === flag.toLowerCase())
-    if (known) return known
-  }
-  return undefined
-}
-
-/** UID, flags, size and internal date of one FETCH row. */
-const metaOf = (row: Row): Omit<MessageMeta, 'messageId'> => ({
-  uid: row.uid,
-  flags: row.flags ?? [],
-  size: row.size ?? 0,
-  internalDate: row.internalDate ?? new Date(0),
-})
 
 export class ImapStore implements Store {
   readonly label: string
@@ -218,19 +194,7 @@ export class ImapStore implements Store {
   }
 
   async quota(path: string): Promise<QuotaInfo | undefined> {
-    return this.#onSession(path, async (client) => {
-      // imapflow sends GETQUOTAROOT (then GETQUOTA if needed); false: no QUOTA capability or refused.
-      const answer = (await client.getQuota(path)) as
-        | false
-        | undefined
-        | {quotaRoot?: string; storage?: {usage?: number; limit?: number}; message?: {usage?: number; limit?: number}}
-      if (!answer) return undefined
-      const resource = (r?: {usage?: number; limit?: number}) => (r && r.limit !== undefined ? {usage: r.usage ?? 0, limit: r.limit} : undefined)
-      const storage = resource(answer.storage)
-      const messages = resource(answer.message)
-      if (!storage && !messages) return undefined
-      return {root: answer.quotaRoot ?? '', storage, messages}
-    })
+    return this.#onSession(path, (client) => quotaOf(client, path))
   }
 
   capabilities(): StoreCapabilities {
@@ -238,18 +202,7 @@ export class ImapStore implements Store {
   }
 
   async listFolders(): Promise<FolderInfo[]> {
-    return this.#onSession('(folder list)', async (client) => {
-      const list = await client.list()
-      return list.map((entry) => ({
-        path: entry.path,
-        delimiter: entry.delimiter || null,
-        specialUse: specialUseAttribute(entry.flags),
-        noSelect: entry.flags.has('\\Noselect') || entry.flags.has('\\NonExistent'),
-        // imapflow leaves it undefined for an unsubscribed folder, and sets it on every folder
-        // when the server cannot tell.
-        subscribed: entry.subscribed === true,
-      }))
-    })
+    return this.#onSession('(folder list)', listFolders)
   }
 
   async createFolder(path: string): Promise<void> {
@@ -288,12 +241,7 @@ export class ImapStore implements Store {
   }
 
   async listSizes(path: string): Promise<MessageSize[]> {
-    return this.#inFolder(path, async (client) => {
-      if (!client.mailbox || client.mailbox.exists === 0) return []
-      const out: MessageSize[] = []
-      await fetchRows(client, '1:*', {size: true}, (row) => out.push({uid: row.uid, size: row.size ?? 0}))
-      return out
-    })
+    return this.#inFolder(path, listSizes)
   }
 
   renewSessions(): void {
@@ -322,67 +270,18 @@ export class ImapStore implements Store {
   }
 
   async peek(path: string): Promise<FolderPeek> {
-    return this.#onSession(path, async (client) => {
-      // Dovecot answers STATUS on the selected mailbox from the session's last view of it, which
-      // misses changes made by others since; a NOOP brings the session up to date first.
-      if (client.mailbox && client.mailbox.path === path) await client.noop()
-      const status = await client.status(path, {
-        uidValidity: true,
-        uidNext: true,
-        messages: true,
-        highestModseq: this.#capabilities.condstore,
-      })
-      if (!status) throw falseAnswer(client, 'STATUS')
-      return {
-        uidValidity: Number(status.uidValidity),
-        uidNext: status.uidNext ?? 0,
-        messages: status.messages ?? 0,
-        highestModseq: status.highestModseq,
-      }
-    })
+    return this.#onSession(path, (client) => peekFolder(client, path, this.#capabilities.condstore))
   }
 
   async listFlags(path: string, options: {changedSince?: bigint; onVanished?: (uid: number) => void} = {}): Promise<MessageFlags[]> {
-    return this.#inFolder(path, async (client) => {
-      if (!client.mailbox || client.mailbox.exists === 0) return []
-      const out: MessageFlags[] = []
-      const changedSince = this.#capabilities.condstore ? options.changedSince : undefined
-      // QRESYNC: UID FETCH ... (CHANGEDSINCE m VANISHED) also answers VANISHED (EARLIER) uids, which
-      // imapflow emits as 'expunge' events; this session is ours alone while the task runs.
-      const mailboxPath = client.mailbox.path
-      const onExpunge = (event: {path?: string; uid?: number; vanished?: boolean; earlier?: boolean}) => {
-        if (event.vanished && event.earlier && event.path === mailboxPath && event.uid !== undefined) options.onVanished?.(event.uid)
-      }
-      const reportVanished = changedSince !== undefined && options.onVanished !== undefined && client.enabled.has('QRESYNC')
-      if (reportVanished) client.on('expunge', onExpunge)
-      try {
-        await fetchRows(client, '1:*', {flags: true, changedSince}, (row) => {
-          checkListingLength(client, out.length + 1, this.#where, path)
-          out.push({uid: row.uid, flags: row.flags ?? []})
-        })
-      } finally {
-        if (reportVanished) client.off('expunge', onExpunge)
-      }
-      return out
-    })
+    const changedSince = this.#capabilities.condstore ? options.changedSince : undefined
+    return this.#inFolder(path, (client) => listFlags(client, {where: this.#where, path}, {...options, changedSince}))
   }
 
   async listMeta(path: string, uids?: number[]): Promise<MessageMeta[]> {
     if (uids && uids.length === 0) return []
     const sizes = this.#sizesOf(path)
-    return this.#inFolder(path, async (client) => {
-      if (!client.mailbox || client.mailbox.exists === 0) return []
-      const out: MessageMeta[] = []
-      const query = {flags: true, size: true, internalDate: true, header: ['Message-ID']}
-      for (const range of uids ? chunkUidSets(uids) : ['1:*']) {
-        await fetchRows(client, range, query, (row) => {
-          checkListingLength(client, out.length + 1, this.#where, path)
-          out.push({...metaOf(row), messageId: row.header ? parseMessageId(row.header) : undefined})
-          sizes.set(row.uid, row.size ?? 0)
-        })
-      }
-      return out
-    })
+    return this.#inFolder(path, (client) => listMeta(client, {where: this.#where, path}, uids, sizes))
   }
 
   async scanHeaders(path: string): Promise<{status: FolderStatus; messages: HeaderedMeta[]}> {
@@ -402,28 +301,12 @@ export class ImapStore implements Store {
         this.#scans.release(connection)
       }
     }
-    return this.#inFolder(path, async (client) => {
-      const status = selectedStatus(client)
-      const messages: HeaderedMeta[] = []
-      if (status.messages === 0) return {status, messages}
-      await fetchRows(client, '1:*', {flags: true, size: true, internalDate: true, header: true}, (row) => {
-        checkListingLength(client, messages.length + 1, this.#where, path)
-        messages.push({...metaOf(row), header: row.header ?? Buffer.alloc(0)})
-        sizes.set(row.uid, row.size ?? 0)
-      })
-      return {status, messages}
-    })
+    return this.#inFolder(path, (client) => listHeadered(client, {where: this.#where, path}, sizes))
   }
 
   async fetchHeaders(path: string, uids: number[]): Promise<Map<number, Buffer>> {
-    const out = new Map<number, Buffer>()
-    if (uids.length === 0) return out
-    return this.#inFolder(path, async (client) => {
-      for (const range of chunkUidSets(uids, 500)) {
-        await fetchRows(client, range, {header: true}, (row) => out.set(row.uid, row.header ?? Buffer.alloc(0)))
-      }
-      return out
-    })
+    if (uids.length === 0) return new Map()
+    return this.#inFolder(path, (client) => fetchHeaderBlocks(client, uids))
   }
 
   async fetchMessage(path: string, uid: number, options: {listedSize?: number} = {}): Promise<FetchedMessage | null> {
@@ -572,21 +455,6 @@ export class ImapStore implements Store {
         lock.release()
       }
     }, path)
-  }
-}
-
-/** The selected folder's status, as SELECT/EXAMINE reported it. */
-function selectedStatus(client: ImapClient): FolderStatus {
-  const box = client.mailbox
-  if (!box) throw new Error('no mailbox selected')
-  // Dovecot reports an empty PERMANENTFLAGS for read-only (EXAMINE) selections: it says nothing then.
-  const permanentFlags = box.readOnly ? undefined : [...(box.permanentFlags ?? [])]
-  return {
-    uidValidity: Number(box.uidValidity),
-    uidNext: box.uidNext,
-    messages: box.exists,
-    permanentFlags,
-    highestModseq: box.highestModseq,
   }
 }
 
