@@ -202,7 +202,15 @@ export function describeTlsFailure(code: string | undefined, message: string): {
       hint: 'use tls: implicit (port 993) if the server has it; tls: none would send the password in plain text',
     }
   }
-  if (/protocol version|unsupported protocol|wrong version number/i.test(reason) || /PROTOCOL_VERSION|UNSUPPORTED_PROTOCOL/.test(code ?? '')) {
+  // OpenSSL's "wrong version number": what came back was not TLS at all, typically the greeting of a
+  // plain IMAP port (143) reached with implicit TLS.
+  if (/wrong version number/i.test(reason) || code === 'ERR_SSL_WRONG_VERSION_NUMBER') {
+    return {
+      text: 'the server did not answer in TLS (is this a plain IMAP port?)',
+      hint: 'implicit TLS (imaps://) is usually on port 993; on port 143 use imap://, which requires STARTTLS',
+    }
+  }
+  if (/protocol version|unsupported protocol/i.test(reason) || /PROTOCOL_VERSION|UNSUPPORTED_PROTOCOL/.test(code ?? '')) {
     return {
       text: `no TLS version both sides accept (${reason})`,
       hint: 'check minTls against what the server supports, and the tls mode (implicit on 993, starttls on 143)',

@@ -4,7 +4,7 @@
  * fails with a one-line error and exit 4.
  */
 import assert from 'node:assert/strict'
-import {readFileSync, writeFileSync} from 'node:fs'
+import {existsSync, readFileSync, writeFileSync} from 'node:fs'
 import {createServer, type AddressInfo} from 'node:net'
 import {dirname, join} from 'node:path'
 import {createServer as createTlsServer} from 'node:tls'
@@ -105,6 +105,21 @@ test('STARTTLS is required, never skipped: a server that does not offer it gets 
   } finally {
     server.close()
   }
+})
+
+test('implicit TLS to a plain IMAP port: says the server did not answer in TLS, with the STARTTLS advice; exit 4', async () => {
+  const users = {source: freshUser('tls'), dest: freshUser('tls')}
+  const state = join(tmp.dir, `${users.source}-plainport.sqlite`)
+  const run = await runCli(
+    ['sync', '--source', `imaps://${users.source}@127.0.0.1:${source.port}`, '--source-password-env', 'MF_TLS_SOURCE_PW', '--source-ca-file', source.caFile,
+      '--dest', `imap://${users.dest}@127.0.0.1:${dest.port}`, '--dest-password-env', 'MF_TLS_DEST_PW', '--dest-tls', 'none', '--state', state],
+    env(),
+  )
+  assert.equal(run.code, 4, run.stderr)
+  assert.match(run.stderr, new RegExp(`^Error: source [^\\n]*:${source.port}: TLS failed: the server did not answer in TLS \\(is this a plain IMAP port\\?\\)\\n`))
+  assert.match(run.stderr, /\nHint: [^\n]*port 143 use imap:\/\/, which requires STARTTLS/)
+  assert.doesNotMatch(run.stderr, /\n\s+at /)
+  assert.ok(!existsSync(state), 'no state file before both logins')
 })
 
 test('minTls: "1.3" refuses a server that only speaks TLS 1.2: one line, exit 4', async () => {

@@ -229,4 +229,13 @@ describe('TLS failures in words', () => {
     assert.equal(describeTlsFailure(undefined, 'Server does not support STARTTLS').text, 'the server does not offer STARTTLS')
     assert.match(describeTlsFailure('DEPTH_ZERO_SELF_SIGNED_CERT', 'self-signed certificate').hint, /caFile/)
   })
+
+  test('"wrong version number" (a plain port answered) is not a version mismatch: it says so and advises STARTTLS', () => {
+    const openssl = '40B8F1D1A07F0000:error:0A00010B:SSL routines:ssl3_get_record:wrong version number:../deps/openssl/openssl/ssl/record/ssl3_record.c:354:'
+    const plain = describeTlsFailure('ERR_SSL_WRONG_VERSION_NUMBER', openssl)
+    assert.equal(plain.text, 'the server did not answer in TLS (is this a plain IMAP port?)')
+    assert.match(plain.hint, /STARTTLS/)
+    assert.doesNotMatch(plain.hint, /minTls/)
+    assert.equal(describeTlsFailure(undefined, openssl).text, plain.text)
+  })
 })
