@@ -209,7 +209,10 @@ export async function resolveCandidates(
   options: {afterCutOff?: boolean; listed?: Map<number, MessageMeta>} = {},
 ): Promise<MessageMeta[]> {
   const {pair, pairRow, rows} = prepared
-  const destUids = (await ctx.dest.listFlags(pair.dest)).map((m) => m.uid)
+  // Empty when it was selected for this pass: nothing there to recognise, and a listing would cost a
+  // round trip per folder of a first sync. Not after a cut-off: an interrupted APPEND may surface late.
+  const destEmpty = prepared.destStatus?.messages === 0 && !options.afterCutOff
+  const destUids = destEmpty ? [] : (await ctx.dest.listFlags(pair.dest)).map((m) => m.uid)
   let unclaimed: MessageMeta[]
   // Rows whose claim is in doubt: re-matched by content below. 'wrong' ones not found lose their UID.
   let doubtful: {wrong: Set<number>; gone: number[]} = {wrong: new Set(), gone: []}

@@ -64,6 +64,28 @@ describe('engine between two Maildirs', () => {
     assert.deepEqual(forgotten.sort(), ['destination INBOX', 'destination Lists', 'source INBOX', 'source Lists'])
   })
 
+  it('the destination is listed for recognition only where its folder held messages when selected', async () => {
+    const source = await maildir('e-source', 'source')
+    await source.createFolder('Lists')
+    for (const n of [1, 2]) await source.appendMessage('INBOX', message(n), [], date)
+    await source.appendMessage('Lists', message(3), [], date)
+    // Lists' message is on the destination already (copied by hand): it must be recognised, not copied again.
+    const dest = await maildir('e-dest')
+    await dest.createFolder('Lists')
+    await dest.appendMessage('Lists', message(3), [], date)
+    const listed: string[] = []
+    const {result, dest: after} = await run('e', {}, (store) => {
+      if (store.label !== 'destination') return
+      const listFlags = store.listFlags.bind(store)
+      store.listFlags = (path) => (listed.push(path), listFlags(path))
+    })
+    assert.equal(result.exitCode, 0, result.error)
+    assert.equal(result.totals.copied, 2)
+    assert.equal(result.totals.recognised, 1)
+    assert.deepEqual(listed, ['Lists'])
+    assert.deepEqual(Object.keys(await flagsOf(after, 'Lists')), ['<m3@example.org>'])
+  })
+
   it('copies, then a re-run copies nothing; flag changes and deletions follow; the result is complete', async () => {
     const source = await maildir('a-source', 'source')
     await source.createFolder('Lists')
