@@ -132,7 +132,9 @@ describe('engine between two Maildirs', () => {
     const names = Array.from({length: 12}, (_, i) => `F${String(i).padStart(2, '0')}`)
     for (const [i, name] of names.entries()) {
       await source.createFolder(name)
-      for (const n of [1, 2, 3]) await source.appendMessage(name, message(i * 10 + n), [], date)
+      // Far more than the copies in flight at --concurrency 1 (64): the queue pushes back on the
+      // preparing before the last folders' turn.
+      for (let n = 1; n <= 20; n++) await source.appendMessage(name, message(i * 100 + n), [], date)
     }
     const events: string[] = []
     const sourceStore = await maildir('p-source', 'source')
@@ -145,7 +147,7 @@ describe('engine between two Maildirs', () => {
       const ctx = {source: sourceStore, dest, state: repository, emit, sourceName: 'source', destName: 'dest', statePath: 'state'}
       const result = await runSync(ctx as never, {concurrency: 1})
       assert.equal(result.exitCode, 0, result.error)
-      assert.equal(result.totals.copied, 36)
+      assert.equal(result.totals.copied, 240)
       const firstCopy = events.indexOf('message:copied')
       const lastStart = events.lastIndexOf(`start ${names.at(-1)}`)
       assert.ok(firstCopy >= 0 && firstCopy < lastStart, `first copy at event ${firstCopy}, last folder started at ${lastStart}`)
