@@ -115,7 +115,7 @@ export const SETTINGS = {
     default: 4,
     commands: CONNECTING,
     scope: 'each side',
-    help: 'Connections per side and messages in flight (default 4).',
+    help: 'Connections per side (default 4); 64 messages are copied at once per connection.',
   }),
   state: path({
     commands: ['sync', 'watch', 'plan', 'check', 'verify'],
