@@ -31,8 +31,8 @@ const DEFAULT_MEMORY_BUDGET = 16 * 1024 * 1024
  * Copies in flight per connection: the stores batch concurrent calls (one UID FETCH for many
  * messages, MULTIAPPEND or pipelined APPENDs), so small messages need many copies in flight to fill
  * a round trip; the byte budget still bounds memory. 64, not 16: a first sync of 40,003 messages took
- * half the time and two thirds of the CPU (fewer, larger commands), 1,310 real messages over a 32 ms
- * link a third less time; peak RSS about 20 MB more (docs/design.md, Memory).
+ * half the time (fewer, larger commands), 1,310 real messages over a 32 ms link a quarter less; peak
+ * RSS about 20 MB more (docs/design.md, Memory).
  */
 const COPIES_PER_CONNECTION = 64
 
