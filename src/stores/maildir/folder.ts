@@ -17,11 +17,11 @@ import {mkdir, open, readdir, readFile, rename, stat, unlink, utimes, writeFile}
 import {hostname} from 'node:os'
 import {dirname, join} from 'node:path'
 
-import {fsyncDir, makeDirDurable, writePrivateFile} from '../../files.js'
-import {flagsFromInfo, headerBlock, infoWithFlags, newBaseName, sizeField, splitFileName, toCrlf, virtualSize, withInfo} from './filename.js'
-import {KeywordTable} from './keywords.js'
+import {fsyncDir, makeDirDurable} from '../../files.js'
+import {flagsFromInfo, headerBlock, newBaseName, sizeField, splitFileName, toCrlf, virtualSize, withInfo} from './filename.js'
+import {KeywordsFile} from './keywords-file.js'
 import {Mutex, withDotLock} from './lock.js'
-import {isMissing, sameStamp, stampOf, type Stamp} from './stamp.js'
+import {isMissing} from './stamp.js'
 import {UidlistFile} from './uidlist-file.js'
 
 export const UIDLIST = 'dovecot-uidlist'
@@ -86,8 +86,7 @@ export class MaildirFolder {
   readonly #readOnly: boolean
   readonly #mutex = new Mutex()
   readonly #uidlist: UidlistFile
-  #keywords = new KeywordTable()
-  #keywordsStamp?: Stamp
+  readonly #keywords: KeywordsFile
   #entries = new Map<number, Entry>()
   #scanned = false
   #pending: PendingAppend[] = []
@@ -96,10 +95,7 @@ export class MaildirFolder {
     this.dir = dir
     this.#readOnly = options.readOnly
     this.#uidlist = new UidlistFile(join(dir, UIDLIST))
-  }
-
-  get #keywordsPath() {
-    return join(this.dir, KEYWORDS)
+    this.#keywords = new KeywordsFile(join(dir, KEYWORDS))
   }
 
   /** Creates the folder's directories (and its uidlist); an existing folder is kept as it is. */
@@ -138,8 +134,8 @@ export class MaildirFolder {
       uidValidity: uids.uidValidity,
       uidNext: uids.nextUid,
       messages: this.#entries.size,
-      keywords: this.#keywords.names(),
-      keywordsFull: this.#keywords.full,
+      keywords: this.#keywords.table.names(),
+      keywordsFull: this.#keywords.table.full,
     }
   }
 
@@ -204,7 +200,7 @@ export class MaildirFolder {
   }
 
   #flagsOf(entry: Entry): string[] {
-    return flagsFromInfo(splitFileName(entry.name).info, (index) => this.#keywords.nameAt(index))
+    return flagsFromInfo(splitFileName(entry.name).info, (index) => this.#keywords.table.nameAt(index))
   }
 
   /** The scan itself; runs inside the mutex (`locked`: inside the dotlock too). */
@@ -215,7 +211,7 @@ export class MaildirFolder {
       if (locked) await this.#uidlist.create()
       else await this.#withLock(async () => undefined)
     }
-    await this.#loadKeywords()
+    await this.#keywords.load()
 
     const files = new Map<string, {sub: Sub; name: string}>()
     for (const sub of ['new', 'cur'] as const) {
@@ -249,18 +245,6 @@ export class MaildirFolder {
     this.#scanned = true
   }
 
-  async #loadKeywords(): Promise<void> {
-    const stamp = await stampOf(this.#keywordsPath)
-    if (!stamp) {
-      this.#keywords = new KeywordTable()
-      this.#keywordsStamp = undefined
-      return
-    }
-    if (sameStamp(this.#keywordsStamp, stamp)) return
-    this.#keywords = KeywordTable.parse(await readFile(this.#keywordsPath, 'utf8'))
-    this.#keywordsStamp = stamp
-  }
-
   /**
    * Runs fn under dovecot-uidlist.lock with the uidlist and keywords freshly loaded; creates the
    * uidlist first when there is none. Even a read-only source gets its uidlist written when files
@@ -270,35 +254,14 @@ export class MaildirFolder {
     return withDotLock(this.#uidlist.path, async () => {
       await this.#uidlist.load()
       if (!this.#uidlist.state) await this.#uidlist.create()
-      await this.#loadKeywords()
+      await this.#keywords.load()
       return fn()
     })
   }
 
   /** Letters for keywords, adding new ones to dovecot-keywords (inside the lock). */
   async #info(oldInfo: string | null, flags: string[]): Promise<{info: string; dropped: string[]}> {
-    return (await this.#infos([flags], oldInfo))[0]
-  }
-
-  /** #info for several new messages, writing dovecot-keywords at most once. */
-  async #infos(flagSets: string[][], oldInfo: string | null = null): Promise<Array<{info: string; dropped: string[]}>> {
-    const before = this.#keywords.format()
-    const results = flagSets.map((flags) => infoWithFlags(oldInfo, flags, (keyword) => this.#keywords.assign(keyword)))
-    if (this.#keywords.format() !== before) await this.#writeKeywords()
-    return results
-  }
-
-  async #writeKeywords(): Promise<void> {
-    const previous = this.#keywordsStamp
-    await writePrivateFile(this.#keywordsPath, this.#keywords.format())
-    let stamp = (await stampOf(this.#keywordsPath))!
-    // Dovecot re-reads the file only when its mtime (in seconds) changed: make it grow.
-    if (previous && Math.floor(stamp.mtimeMs / 1000) <= Math.floor(previous.mtimeMs / 1000)) {
-      const next = new Date((Math.floor(previous.mtimeMs / 1000) + 1) * 1000)
-      await utimes(this.#keywordsPath, next, next)
-      stamp = (await stampOf(this.#keywordsPath))!
-    }
-    this.#keywordsStamp = stamp
+    return (await this.#keywords.infos([flags], oldInfo))[0]
   }
 
   // -------------------------------------------------------------------------------------------
@@ -344,7 +307,7 @@ export class MaildirFolder {
     try {
       await this.#withLock(async () => {
         try {
-          const infos = await this.#infos(batch.map((item) => item.flags))
+          const infos = await this.#keywords.infos(batch.map((item) => item.flags))
           for (const [i, item] of batch.entries()) {
             const name = withInfo(item.base, infos[i].info)
             await rename(item.tmpPath, join(this.dir, 'cur', name))
@@ -443,7 +406,7 @@ export class MaildirFolder {
   async #adopt(from: string, base: string, flags: string[]): Promise<{uid: number; uidValidity: number; dropped: string[]}> {
     return this.#mutex.run(() =>
       this.#withLock(async () => {
-        const [{info, dropped}] = await this.#infos([flags])
+        const [{info, dropped}] = await this.#keywords.infos([flags])
         const name = withInfo(base, info)
         await rename(from, join(this.dir, 'cur', name))
         // Both directories: the file must not come back in the old folder after a power cut.
