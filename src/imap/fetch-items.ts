@@ -5,6 +5,7 @@
  * (header-scan.ts) and every UID FETCH on a session (fetch-rows.ts). The values mean what imapflow's
  * formatMessageResponse makes of them.
  */
+import type {MessageMeta} from '../stores/store.js'
 import {getStringList} from './imapflow.js'
 
 type Attribute = any
@@ -20,6 +21,18 @@ export interface FetchRow {
   /** BODY[] */
   body?: Buffer
 }
+
+/** A row that names its message; rows without a UID are not handed on. */
+export type Row = FetchRow & {uid: number}
+export const hasUid = (row: FetchRow): row is Row => row.uid !== undefined
+
+/** UID, flags, size and internal date of a row, as the listings hand them on (absent items: empty, 0, the epoch). */
+export const metaOf = (row: Row): Omit<MessageMeta, 'messageId'> => ({
+  uid: row.uid,
+  flags: row.flags ?? [],
+  size: row.size ?? 0,
+  internalDate: row.internalDate ?? new Date(0),
+})
 
 /** The name/value pairs of one row (the attribute after "FETCH") into `row`. */
 export function readFetchItems(items: Attribute[] | undefined, row: FetchRow): void {

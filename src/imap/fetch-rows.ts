@@ -11,7 +11,7 @@
  */
 
 import {sharedFlagLists} from '../sharing.js'
-import {fetchSeq, readFetchItems, type FetchRow} from './fetch-items.js'
+import {fetchSeq, hasUid, readFetchItems, type FetchRow, type Row} from './fetch-items.js'
 import type {ImapClient} from './session.js'
 
 /** What to fetch besides the UID. */
@@ -30,7 +30,6 @@ export interface RowQuery {
   changedSince?: bigint
 }
 
-export type Row = FetchRow & {uid: number}
 
 const atom = (value: string) => ({type: 'ATOM', value})
 
@@ -43,9 +42,9 @@ const atom = (value: string) => ({type: 'ATOM', value})
 export async function fetchRows(client: ImapClient, uids: string, query: RowQuery, onRow: (row: Row) => void): Promise<void> {
   let failure: unknown
   const deliver = (row: FetchRow) => {
-    if (failure !== undefined || row.uid === undefined) return
+    if (failure !== undefined || !hasUid(row)) return
     try {
-      onRow(row as Row)
+      onRow(row)
     } catch (error) {
       failure = error
     }

@@ -7,7 +7,7 @@
  */
 import {FolderError} from '../errors.js'
 import type {FolderStatus, HeaderedMeta} from '../stores/store.js'
-import {fetchSeq, readFetchItems, untaggedNumber, type FetchRow} from './fetch-items.js'
+import {fetchSeq, hasUid, metaOf, readFetchItems, untaggedNumber, type FetchRow} from './fetch-items.js'
 import {encodePath} from './imapflow.js'
 import type {WireConnection, WireResponse} from './wire.js'
 
@@ -61,15 +61,6 @@ export async function scanFolder(connection: WireConnection, path: string, where
     throw error ?? failure
   }
   const messages: HeaderedMeta[] = []
-  for (const row of rows.values()) {
-    if (row.uid === undefined) continue
-    messages.push({
-      uid: row.uid,
-      flags: row.flags ?? [],
-      size: row.size ?? 0,
-      internalDate: row.internalDate ?? new Date(0),
-      header: row.header ?? Buffer.alloc(0),
-    })
-  }
+  for (const row of rows.values()) if (hasUid(row)) messages.push({...metaOf(row), header: row.header ?? Buffer.alloc(0)})
   return {status, messages}
 }

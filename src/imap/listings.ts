@@ -11,7 +11,8 @@
 import type {FolderInfo, FolderPeek, FolderStatus, HeaderedMeta, MessageFlags, MessageMeta, MessageSize, QuotaInfo} from '../stores/store.js'
 import {parseMessageId} from '../stores/message-id.js'
 import {falseAnswer} from './errors.js'
-import {fetchRows, type Row} from './fetch-rows.js'
+import {metaOf} from './fetch-items.js'
+import {fetchRows} from './fetch-rows.js'
 import {checkListingLength} from './limits.js'
 import type {ImapClient} from './session.js'
 import {chunkUidSets} from './uidset.js'
@@ -35,14 +36,6 @@ function specialUseAttribute(flags: Set<string>): string | undefined {
   }
   return undefined
 }
-
-/** UID, flags, size and internal date of one FETCH row. */
-const metaOf = (row: Row): Omit<MessageMeta, 'messageId'> => ({
-  uid: row.uid,
-  flags: row.flags ?? [],
-  size: row.size ?? 0,
-  internalDate: row.internalDate ?? new Date(0),
-})
 
 /** Every folder of the account (LIST "" "*"). */
 export async function listFolders(client: ImapClient): Promise<FolderInfo[]> {
