@@ -80,13 +80,7 @@ export function parseConfigText(
     throw new ConfigError(`${origin}: ${yamlMessage(error instanceof Error ? error.message : String(error))}`)
   }
   try {
-    const input = validateFileConfig(value)
-    const drafts: Partial<Record<Side, EndpointDraft>> = {}
-    for (const side of SIDES) {
-      const endpoint = input[side]
-      if (endpoint) drafts[side] = draftFromFile(side, endpoint, resolvePath)
-    }
-    return {input, drafts}
+    return draftFile(validateFileConfig(value), resolvePath)
   } catch (error) {
     if (error instanceof ConfigKeyError && error.keyPath !== undefined) {
       const offset = locateKey(doc.contents, error.keyPath)
@@ -94,6 +88,16 @@ export function parseConfigText(
     }
     throw error
   }
+}
+
+/** A validated file with each side it gives drafted (a file read here, or a batch job's config given as data). */
+export function draftFile(input: FileConfigInput, resolvePath: (path: string) => string): ParsedConfigFile {
+  const drafts: Partial<Record<Side, EndpointDraft>> = {}
+  for (const side of SIDES) {
+    const endpoint = input[side]
+    if (endpoint) drafts[side] = draftFromFile(side, endpoint, resolvePath)
+  }
+  return {input, drafts}
 }
 
 /**

@@ -46,7 +46,7 @@ import {registerSecret} from '../log.js'
 import {readPassword, readTextFile, secretCommandEnv, urlPasswordAdvice} from '../credentials/secrets.js'
 import {portOrDefault} from './url.js'
 import {checkPath, type FileConfigInput} from './validate.js'
-import {draftFromFile, loadConfigFile, type LoadedConfigFile} from './config-file.js'
+import {draftFile, loadConfigFile, type LoadedConfigFile} from './config-file.js'
 import {defaultStatePath, expandHome, resolveFilePath} from './paths.js'
 
 /**
@@ -194,13 +194,8 @@ function presetSettings(endpoints: Record<Side, StoreConfig>, settings: RunSetti
 /** A config handed over as data (ResolveOptions.file), in the shape loadConfigFile returns. */
 function given(file: ResolveOptions['file'], home: string): LoadedConfigFile | undefined {
   if (!file) return undefined
-  const drafts: Partial<Record<Side, EndpointDraft>> = {}
-  for (const side of SIDES) {
-    const endpoint = file.input[side]
-    if (endpoint) drafts[side] = draftFromFile(side, endpoint, (p) => resolveFilePath(p, file.baseDir, home))
-  }
   // path: only its directory is used (relative paths, such as logFile, are resolved against it).
-  return {path: join(file.baseDir, '(batch job)'), input: file.input, drafts, warnings: []}
+  return {path: join(file.baseDir, '(batch job)'), ...draftFile(file.input, (p) => resolveFilePath(p, file.baseDir, home)), warnings: []}
 }
 
 /** Defaults, completeness, TLS options and the warnings they call for. */
