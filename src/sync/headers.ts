@@ -7,7 +7,9 @@ import {sha256} from '../digest.js'
 /** Everything up to and including the first empty line (the whole message when there is none). */
 export function headerBlock(raw: Buffer): Buffer {
   const crlf = raw.indexOf('\r\n\r\n')
-  const lf = raw.indexOf('\n\n')
+  // A bare-LF empty line only counts before the CRLF one: searching the whole body for it cost
+  // ~20 us per 50 KB message, since a CRLF message has none.
+  const lf = (crlf >= 0 ? raw.subarray(0, crlf) : raw).indexOf('\n\n')
   if (crlf >= 0 && (lf < 0 || crlf < lf)) return raw.subarray(0, crlf + 4)
   if (lf >= 0) return raw.subarray(0, lf + 2)
   return raw

@@ -89,8 +89,7 @@ async function appendRepaired(
     recordFailure(ctx, prepared, meta, couldNot ? `${reason}${couldNot}` : `${reason} (no repair of --repair ${allowed.join(',')} applies)`)
     return undefined
   }
-  const {pair} = prepared
-  const pairRow = prepared.pairRow!
+  const {pair, pairRow} = prepared
   const record = {
     sourceUid: meta.uid,
     originalSha256: sha256(message.raw),
@@ -133,7 +132,7 @@ async function appendRepaired(
 async function findCopy(ctx: EngineContext, prepared: Prepared, size: number, hash: string): Promise<number | undefined> {
   const {pair} = prepared
   const claimed = new Set<number>()
-  for (const row of ctx.state.messages(prepared.pairRow!).values()) {
+  for (const row of ctx.state.messages(prepared.pairRow).values()) {
     if (row.destUid !== null && row.status !== 'pending' && row.status !== 'failed') claimed.add(row.destUid)
   }
   const candidates = (await ctx.dest.listMeta(pair.dest)).filter((m) => m.size === size && !claimed.has(m.uid))

@@ -21,9 +21,9 @@ import {NO_COUNTS, type FolderResult, type RunResult, type SyncEvents, type Sync
 import type {Quota} from './quota.js'
 
 /**
- * 16 MiB of message bodies in flight. imapflow holds a fetched body about twice (received pieces and
- * the joined buffer), so this keeps peak RSS under 200 MB with 25 MB messages (the bench measured
- * 207 MiB at 48 MiB); a message above the budget runs alone.
+ * 16 MiB of message bodies in flight; a message above the budget runs alone. imapflow holds a fetched
+ * body about twice (received pieces and the joined buffer). Peak RSS is mostly not these bodies but
+ * buffers already let go that V8 has not collected yet (docs/design.md, Memory).
  */
 const DEFAULT_MEMORY_BUDGET = 16 * 1024 * 1024
 
