@@ -27,7 +27,10 @@ const movable = (row: MessageRow) => row.status === 'copied' && row.destUid !== 
  */
 class KeyFilter {
   readonly #bits = new Uint8Array(1 << 20)
+  /** No key was added (a first sync): nothing is held, and no key need be computed. */
+  empty = true
   add(text: string): void {
+    this.empty = false
     for (const bit of this.#hashes(text)) this.#bits[bit >>> 3] |= 1 << (bit & 7)
   }
   has(text: string): boolean {
@@ -67,8 +70,8 @@ export class MoveFinder {
   take(prepared: Prepared): Promise<void> | undefined {
     const ctx = this.#ctx
     if (!ctx.dest.moveMessage || prepared.skipped || prepared.result.error) return undefined
-    if (prepared.toCopy.length > 0) {
-      const filter = (this.#filter ??= this.#build())
+    const filter = prepared.toCopy.length > 0 ? (this.#filter ??= this.#build()) : undefined
+    if (filter && !filter.empty) {
       const held = prepared.toCopy.filter((meta) => filter.has(metaKey(meta)))
       if (held.length > 0) {
         const heldUids = new Set(held.map((meta) => meta.uid))
