@@ -10,6 +10,7 @@ import {
   MessageRejectedError,
   describeError,
 } from '../errors.js'
+import {appendLimitReason} from '../check/admission.js'
 
 /** What imapflow attaches to its errors (all optional: they are plain Errors). */
 interface ImapflowErrorShape {
@@ -290,11 +291,4 @@ export function translateAppendError(error: unknown, where: string, folder: stri
     })
   }
   return translated
-}
-
-/** The report's reason for a message above the destination's APPENDLIMIT (RFC 7889). */
-export function appendLimitReason(limit: number | undefined): string {
-  return limit === undefined
-    ? "larger than the destination's APPENDLIMIT"
-    : `larger than the destination's APPENDLIMIT (${limit} bytes)`
 }

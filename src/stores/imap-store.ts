@@ -5,9 +5,11 @@
 import {describeEndpoint, type EndpointConfig} from '../config/schema.js'
 import {CancelledError, CommandRefusedError, ConnectError, MessageRejectedError, describeError} from '../errors.js'
 import {canExpungeByUid, expungeUids, moveUid, storeFlags} from '../imap/commands.js'
-import {appendLimitReason, falseAnswer, translateAppendError, translateFolderError} from '../imap/errors.js'
+import {admissionRefusal} from '../check/admission.js'
+import {falseAnswer, translateAppendError, translateFolderError} from '../imap/errors.js'
 import {ConnectionPool, type RetryPolicy} from '../imap/pool.js'
-import {openSession, skipListBeforeSelect, type ImapClient} from '../imap/session.js'
+import {FolderSessions} from '../imap/folder-sessions.js'
+import {openSession} from '../imap/session.js'
 import {AppendPipeline} from '../imap/append-pipeline.js'
 import {FetchBatcher} from '../imap/fetch-batcher.js'
 import {folderCommands, type FolderVerb} from '../imap/folder-commands.js'
@@ -90,9 +92,8 @@ export class ImapStore implements Store {
   readonly #limits: StoreLimits
   readonly #log: Logger
   #capabilities: StoreCapabilities = {uidplus: false, condstore: false, expungeByUid: false}
-  /** Per folder, a counter bumped at each pass (status()); per session, the pass its view is from. */
-  readonly #epochs = new Map<string, number>()
-  readonly #syncedEpoch = new WeakMap<ImapClient, string>()
+  /** The pool's sessions, each task on a folder (selected, or reported as the folder's). */
+  readonly #folders: FolderSessions
   #retries = 0
   #dropped = 0
   #appendBarrier = () => {}
@@ -132,9 +133,10 @@ export class ImapStore implements Store {
         log.warn(`${this.#where}: a session was closed by the server or the network; a new one is opened when needed`)
       },
     })
+    this.#folders = new FolderSessions(this.#pool, this.#where, options.readOnly)
     this.#reads = new FetchBatcher({
       workers: options.connections - pipelineSize,
-      inFolder: (path, fn) => this.#inFolder(path, fn),
+      inFolder: (path, fn) => this.#folders.inFolder(path, fn),
       sizeOf: (path, uid) => this.#sizes.get(path)?.get(uid),
     })
     if (pipelined) {
@@ -194,7 +196,7 @@ export class ImapStore implements Store {
   }
 
   async quota(path: string): Promise<QuotaInfo | undefined> {
-    return this.#onSession(path, (client) => quotaOf(client, path))
+    return this.#folders.onSession(path, (client) => quotaOf(client, path))
   }
 
   capabilities(): StoreCapabilities {
@@ -202,7 +204,7 @@ export class ImapStore implements Store {
   }
 
   async listFolders(): Promise<FolderInfo[]> {
-    return this.#onSession('(folder list)', listFolders)
+    return this.#folders.onSession('(folder list)', listFolders)
   }
 
   async createFolder(path: string): Promise<void> {
@@ -223,7 +225,7 @@ export class ImapStore implements Store {
   }
 
   async subscribeFolder(path: string): Promise<void> {
-    await this.#onSession(path, async (client) => {
+    await this.#folders.onSession(path, async (client) => {
       // imapflow answers a refused (or cut-off) SUBSCRIBE with false.
       if (!(await client.mailboxSubscribe(path))) {
         throw client.usable ? new CommandRefusedError(`${this.#where}: folder "${path}": the server refused SUBSCRIBE`) : falseAnswer(client, 'SUBSCRIBE')
@@ -232,7 +234,7 @@ export class ImapStore implements Store {
   }
 
   async unsubscribeFolder(path: string): Promise<void> {
-    await this.#onSession(path, async (client) => {
+    await this.#folders.onSession(path, async (client) => {
       // imapflow answers a refused (or cut-off) UNSUBSCRIBE with false.
       if (!(await client.mailboxUnsubscribe(path))) {
         throw client.usable ? new CommandRefusedError(`${this.#where}: folder "${path}": the server refused UNSUBSCRIBE`) : falseAnswer(client, 'UNSUBSCRIBE')
@@ -241,7 +243,7 @@ export class ImapStore implements Store {
   }
 
   async listSizes(path: string): Promise<MessageSize[]> {
-    return this.#inFolder(path, listSizes)
+    return this.#folders.inFolder(path, listSizes)
   }
 
   renewSessions(): void {
@@ -252,11 +254,6 @@ export class ImapStore implements Store {
     this.#sizes.delete(path)
   }
 
-  /** A new pass over this folder: every session re-syncs its view of it once before using it (#inFolder). */
-  #newPass(path: string): void {
-    this.#epochs.set(path, (this.#epochs.get(path) ?? 0) + 1)
-  }
-
   /** The folder's listed sizes (the fetch batcher reads a large message alone). */
   #sizesOf(path: string): Map<number, number> {
     let sizes = this.#sizes.get(path)
@@ -265,27 +262,27 @@ export class ImapStore implements Store {
   }
 
   async status(path: string): Promise<FolderStatus> {
-    this.#newPass(path)
-    return this.#inFolder(path, async (client) => selectedStatus(client))
+    this.#folders.newPass(path)
+    return this.#folders.inFolder(path, async (client) => selectedStatus(client))
   }
 
   async peek(path: string): Promise<FolderPeek> {
-    return this.#onSession(path, (client) => peekFolder(client, path, this.#capabilities.condstore))
+    return this.#folders.onSession(path, (client) => peekFolder(client, path, this.#capabilities.condstore))
   }
 
   async listFlags(path: string, options: {changedSince?: bigint; onVanished?: (uid: number) => void} = {}): Promise<MessageFlags[]> {
     const changedSince = this.#capabilities.condstore ? options.changedSince : undefined
-    return this.#inFolder(path, (client) => listFlags(client, {where: this.#where, path}, {...options, changedSince}))
+    return this.#folders.inFolder(path, (client) => listFlags(client, {where: this.#where, path}, {...options, changedSince}))
   }
 
   async listMeta(path: string, uids?: number[]): Promise<MessageMeta[]> {
     if (uids && uids.length === 0) return []
     const sizes = this.#sizesOf(path)
-    return this.#inFolder(path, (client) => listMeta(client, {where: this.#where, path}, uids, sizes))
+    return this.#folders.inFolder(path, (client) => listMeta(client, {where: this.#where, path}, uids, sizes))
   }
 
   async scanHeaders(path: string): Promise<{status: FolderStatus; messages: HeaderedMeta[]}> {
-    this.#newPass(path)
+    this.#folders.newPass(path)
     const sizes = this.#sizesOf(path)
     const connection = await this.#scans.take()
     if (connection) {
@@ -301,12 +298,12 @@ export class ImapStore implements Store {
         this.#scans.release(connection)
       }
     }
-    return this.#inFolder(path, (client) => listHeadered(client, {where: this.#where, path}, sizes))
+    return this.#folders.inFolder(path, (client) => listHeadered(client, {where: this.#where, path}, sizes))
   }
 
   async fetchHeaders(path: string, uids: number[]): Promise<Map<number, Buffer>> {
     if (uids.length === 0) return new Map()
-    return this.#inFolder(path, (client) => fetchHeaderBlocks(client, uids))
+    return this.#folders.inFolder(path, (client) => fetchHeaderBlocks(client, uids))
   }
 
   async fetchMessage(path: string, uid: number, options: {listedSize?: number} = {}): Promise<FetchedMessage | null> {
@@ -328,15 +325,9 @@ export class ImapStore implements Store {
    */
   async appendMessage(path: string, raw: Buffer, flags: string[], internalDate: Date): Promise<AppendResult> {
     // Refused up front, without a round trip (RFC 7889); imapflow would refuse it too, less clearly.
-    const limit = this.#capabilities.appendLimit
     const {maxMessageSize, maxLineLength} = this.#options.endpoint
-    if (maxMessageSize !== undefined && raw.length > maxMessageSize && (limit === undefined || maxMessageSize <= limit)) {
-      throw new MessageRejectedError(`larger than the destination accepts (maxMessageSize ${maxMessageSize} bytes)`)
-    }
-    if (limit !== undefined && raw.length > limit) throw new MessageRejectedError(appendLimitReason(limit))
-    if (maxLineLength !== undefined && longestLine(raw) > maxLineLength) {
-      throw new MessageRejectedError(`a line longer than the destination accepts (maxLineLength ${maxLineLength} bytes); --repair long-lines folds or re-encodes such a message`)
-    }
+    const refusal = admissionRefusal(raw, {appendLimit: this.#capabilities.appendLimit, maxMessageSize, maxLineLength})
+    if (refusal) throw new MessageRejectedError(refusal)
     await this.#limits.messages.take(1, this.#options.signal)
     await this.#limits.bytes.take(raw.length, this.#options.signal)
     this.#stopIfAborted()
@@ -375,7 +366,7 @@ export class ImapStore implements Store {
 
   async setFlags(path: string, uids: number[], add: string[], remove: string[]): Promise<void> {
     if (uids.length === 0) return
-    await this.#inFolder(path, async (client) => {
+    await this.#folders.inFolder(path, async (client) => {
       for (const range of chunkUidSets(uids)) {
         await storeFlags(client, this.#where, path, range, '+', add)
         await storeFlags(client, this.#where, path, range, '-', remove)
@@ -385,17 +376,17 @@ export class ImapStore implements Store {
 
   async deleteMessages(path: string, uids: number[]): Promise<void> {
     if (uids.length === 0) return
-    await this.#inFolder(path, async (client) => {
+    await this.#folders.inFolder(path, async (client) => {
       for (const range of chunkUidSets(uids)) await expungeUids(client, this.#where, path, range)
     })
   }
 
   async moveMessage(path: string, uid: number, toPath: string): Promise<AppendResult> {
-    return this.#inFolder(path, (client) => moveUid(client, this.#where, path, uid, toPath))
+    return this.#folders.inFolder(path, (client) => moveUid(client, this.#where, path, uid, toPath))
   }
 
   async deleteFolder(path: string): Promise<void> {
-    await this.#onSession(path, (client) => client.mailboxDelete(path))
+    await this.#folders.onSession(path, (client) => client.mailboxDelete(path))
   }
 
   /** Calls onChange whenever the folder changes, from a session of its own in IDLE (imap/idle.ts). */
@@ -415,56 +406,4 @@ export class ImapStore implements Store {
   async close(): Promise<void> {
     await Promise.all([this.#pool.close(), this.#pipeline?.close(), this.#scans.close()])
   }
-
-  /** fn on a pooled session; what it throws is reported as this folder's ('(folder list)': the account's). */
-  #onSession<T>(path: string, fn: (client: ImapClient) => Promise<T>): Promise<T> {
-    return this.#pool.use(async (client) => {
-      try {
-        return await fn(client)
-      } catch (error) {
-        throw translateFolderError(error, this.#where, path)
-      }
-    })
-  }
-
-  /** Run fn with a session that has `path` selected (EXAMINE when read-only). */
-  async #inFolder<T>(path: string, fn: (client: ImapClient) => Promise<T>): Promise<T> {
-    return this.#pool.use(async (client) => {
-      let lock
-      try {
-        const selectedBefore = client.mailbox ? client.mailbox.path : undefined
-        skipListBeforeSelect(client, path)
-        lock = await client.getMailboxLock(path, {readOnly: this.#options.readOnly})
-        // A session that kept the folder selected sees it as of its last command: messages added
-        // since by others stay invisible to FETCH until it syncs. Sync once per pass (see status()).
-        const epoch = `${this.#epochs.get(path) ?? 0}\u0000${path}`
-        if (selectedBefore === path && this.#syncedEpoch.get(client) !== epoch) await client.noop()
-        // imapflow's NOOP swallows a lost connection; a dead session's missing mailbox must never
-        // be read as an empty folder, so it is a lost connection here (retried by the pool).
-        if (!client.usable || !client.mailbox) throw falseAnswer(client, 'SELECT')
-        this.#syncedEpoch.set(client, epoch)
-      } catch (error) {
-        lock?.release()
-        throw translateFolderError(error, this.#where, path)
-      }
-      try {
-        return await fn(client)
-      } catch (error) {
-        throw translateFolderError(error, this.#where, path)
-      } finally {
-        lock.release()
-      }
-    }, path)
-  }
-}
-
-/** The longest line of a message, in bytes, without its line end. */
-export function longestLine(raw: Buffer): number {
-  let longest = 0
-  let start = 0
-  for (let end = raw.indexOf(10); end !== -1; end = raw.indexOf(10, start)) {
-    longest = Math.max(longest, end - start - (end > start && raw[end - 1] === 13 ? 1 : 0))
-    start = end + 1
-  }
-  return Math.max(longest, raw.length - start)
 }

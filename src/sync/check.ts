@@ -7,6 +7,7 @@
  * refuse (check/inspect.ts). Folder names go through known server rules (check/folder-names.ts).
  */
 import type {FolderMappingConfig} from '../config/mapping.js'
+import {sizeRefusal} from '../check/admission.js'
 import {refusedFolderName} from '../check/folder-names.js'
 import {inspectMessage, type Finding, type Problem} from '../check/inspect.js'
 import {REPAIR_KINDS, type RepairKind} from '../check/repair-kinds.js'
@@ -159,8 +160,8 @@ export async function runCheck(ctx: CheckContext, options: CheckOptions): Promis
       }
       row.toCopy = toCopy.length
       row.toCopySize = toCopy.reduce((total, meta) => total + meta.size, 0)
-      const sizeLimit = Math.min(caps.appendLimit ?? Infinity, options.limits?.maxMessageSize ?? Infinity)
-      row.overLimit = toCopy.filter((meta) => meta.size > sizeLimit).map((meta) => meta.uid)
+      const limits = {appendLimit: caps.appendLimit, maxMessageSize: options.limits?.maxMessageSize}
+      row.overLimit = toCopy.filter((meta) => sizeRefusal(meta.size, limits) !== undefined).map((meta) => meta.uid)
       const destFlags = pair.create ? inboxFlags : await permanentFlags(ctx.dest, pair.dest)
       const dropped = new Set<string>()
       for (const meta of toCopy) for (const flag of filterFlags(meta.flags.filter((f) => f.toLowerCase() !== '\\recent'), destFlags).dropped) dropped.add(flag)

@@ -10,7 +10,7 @@ import {mappingFlags} from '../../../src/cli/mapping-flags.js'
 import {ENDPOINT_KEYS, ENDPOINT_KEY_NAMES, endpointFlagInput, validateEndpoint} from '../../../src/config/endpoint.js'
 import {resolveSyncConfig} from '../../../src/config/load.js'
 import {FOLDERS_KEYS} from '../../../src/config/mapping.js'
-import {longestLine} from '../../../src/stores/imap-store.js'
+import {longestLine} from '../../../src/check/admission.js'
 
 const ENV = {OLD_PW: 'old-secret', NEW_PW: 'new-secret'}
 
