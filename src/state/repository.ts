@@ -4,7 +4,8 @@
  */
 import {StateError} from '../errors.js'
 import {flagListsByText, sharing} from '../sharing.js'
-import type {SqliteDb, Statement} from './db.js'
+import type {SqliteDb} from './db.js'
+import {StateWriter} from './writer.js'
 import type {FolderSnapshot, MessageOrigin, MessageRow, MessageStatus, NewMessageRow, PairRow, RepairRow, RunTotals} from './rows.js'
 
 interface RawRepairRow {
@@ -46,76 +47,24 @@ interface RawMessageRow {
   error: string | null
 }
 
-/** Deferred rows are committed at the latest this long after the first of them. */
-const GROUP_COMMIT_MS = 50
-
 export class StateRepository {
   readonly #db: SqliteDb
+  readonly #writer: StateWriter
   #runId: number | null = null
-  /** groupCommits() was called: message rows wait in one open transaction (see there). */
-  #grouping = false
-  /** A transaction holding deferred rows is open. */
-  #groupOpen = false
-  #groupTimer?: NodeJS.Timeout
-
-  /** One transaction wrapper for every write: better-sqlite3 builds four functions per transaction() call. */
-  readonly #transaction: (fn: () => void) => void
 
   constructor(db: SqliteDb) {
     this.#db = db
-    this.#transaction = db.transaction((fn: () => void) => fn())
+    this.#writer = new StateWriter(db)
   }
 
-  /** Statements are prepared once: preparing per call cost ~0.2 ms per copied message. */
-  readonly #statements = new Map<string, Statement>()
-  #stmt(sql: string): Statement {
-    let statement = this.#statements.get(sql)
-    if (!statement) this.#statements.set(sql, (statement = this.#db.prepare(sql)))
-    return statement
-  }
-
-  /**
-   * Group commit: message rows (putMessages with 'pending', 'copied' or 'failed' rows, markCopied) are
-   * written into one open transaction, committed by commit(), by any other write, or GROUP_COMMIT_MS
-   * after the first of them. Losing them to a crash is what a kill already does: a message without a
-   * row or with a 'pending' one is looked for on the destination by the next run. The one order that
-   * matters, a 'pending' row committed before its APPEND is sent, is kept by the caller calling
-   * commit() just before any APPEND byte is written (Store.setAppendBarrier). Reads on this
-   * connection see the deferred rows. Two commits per copied message were ~15% of a run's CPU.
-   */
+  /** Message rows wait in one open transaction from now on (StateWriter.groupCommits says when they are committed). */
   groupCommits(): void {
-    this.#grouping = true
+    this.#writer.groupCommits()
   }
 
   /** Commits the deferred rows now (no-op when there are none). */
   commit(): void {
-    if (!this.#groupOpen) return
-    clearTimeout(this.#groupTimer)
-    this.#groupTimer = undefined
-    this.#groupOpen = false
-    this.#stmt('COMMIT').run()
-  }
-
-  /**
-   * Runs a write: deferred into the group when allowed, else in its own transaction with the group.
-   * oneStatement: fn runs a single statement, which SQLite already undoes alone when it fails, so it
-   * needs no savepoint of its own (4,000 grouped writes: 85 ms with savepoints, 50 ms without).
-   */
-  #write(fn: () => void, deferrable: boolean, oneStatement = false): void {
-    if (this.#grouping && deferrable) {
-      if (!this.#groupOpen) {
-        this.#stmt('BEGIN').run()
-        this.#groupOpen = true
-        this.#groupTimer = setTimeout(() => this.commit(), GROUP_COMMIT_MS)
-        this.#groupTimer.unref()
-      }
-      // A failed write undoes itself, not the rows before it: several statements need a savepoint.
-      if (oneStatement) fn()
-      else this.#transaction(fn)
-      return
-    }
-    this.#transaction(fn)
-    this.commit()
+    this.#writer.commit()
   }
 
   /**
@@ -123,7 +72,7 @@ export class StateRepository {
    * accounts would pair UIDs of unrelated mailboxes, so that is refused.
    */
   bindAccounts(source: string, dest: string): void {
-    const get = this.#stmt('SELECT value FROM meta WHERE key = ?')
+    const get = this.#writer.stmt('SELECT value FROM meta WHERE key = ?')
     const known = {source: get.get('source') as {value: string} | undefined, dest: get.get('dest') as {value: string} | undefined}
     if (known.source && known.dest) {
       if (known.source.value !== source || known.dest.value !== dest) {
@@ -134,7 +83,7 @@ export class StateRepository {
       }
       return
     }
-    const put = this.#stmt('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)')
+    const put = this.#writer.stmt('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)')
     this.#db.transaction(() => {
       put.run('source', source)
       put.run('dest', dest)
@@ -142,7 +91,7 @@ export class StateRepository {
   }
 
   startRun(): number {
-    const info = this.#stmt('INSERT INTO runs (started_at) VALUES (?)').run(now())
+    const info = this.#writer.stmt('INSERT INTO runs (started_at) VALUES (?)').run(now())
     this.#runId = Number(info.lastInsertRowid)
     return this.#runId
   }
@@ -150,15 +99,15 @@ export class StateRepository {
   finishRun(outcome: string, totals: RunTotals, error?: string): void {
     this.commit()
     if (this.#runId === null) return
-    this.#stmt(
+    this.#writer.stmt(
         'UPDATE runs SET finished_at = ?, outcome = ?, copied = ?, present = ?, failed = ?, bytes = ?, error = ? WHERE id = ?',
       )
       .run(now(), outcome, totals.copied, totals.present, totals.failed, totals.bytes, error ?? null, this.#runId)
   }
 
   pair(sourcePath: string, destPath: string): PairRow {
-    this.#write(() => this.#stmt('INSERT OR IGNORE INTO folder_pairs (source_path, dest_path) VALUES (?, ?)').run(sourcePath, destPath), false)
-    const row = this.#stmt(
+    this.#writer.write(() => this.#writer.stmt('INSERT OR IGNORE INTO folder_pairs (source_path, dest_path) VALUES (?, ?)').run(sourcePath, destPath), false)
+    const row = this.#writer.stmt(
         `SELECT id, source_path AS sourcePath, dest_path AS destPath, source_uidvalidity AS sourceUidValidity,
                 dest_uidvalidity AS destUidValidity, source_uidnext AS sourceUidNext, source_messages AS sourceMessages,
                 source_modseq AS sourceModseq, dest_created AS destCreated
@@ -171,7 +120,7 @@ export class StateRepository {
   /** Every pair recorded, for deletions of folders whose source is gone. */
   pairs(): PairRow[] {
     return (
-      this.#stmt(
+      this.#writer.stmt(
           `SELECT id, source_path AS sourcePath, dest_path AS destPath, source_uidvalidity AS sourceUidValidity,
                   dest_uidvalidity AS destUidValidity, source_uidnext AS sourceUidNext, source_messages AS sourceMessages,
                   source_modseq AS sourceModseq, dest_created AS destCreated FROM folder_pairs`,
@@ -181,12 +130,12 @@ export class StateRepository {
   }
 
   markCreated(pair: PairRow): void {
-    this.#write(() => this.#stmt('UPDATE folder_pairs SET dest_created = 1 WHERE id = ?').run(pair.id), false)
+    this.#writer.write(() => this.#writer.stmt('UPDATE folder_pairs SET dest_created = 1 WHERE id = ?').run(pair.id), false)
     pair.destCreated = true
   }
 
   forgetPair(pair: PairRow): void {
-    this.#write(() => this.#stmt('DELETE FROM folder_pairs WHERE id = ?').run(pair.id), false)
+    this.#writer.write(() => this.#writer.stmt('DELETE FROM folder_pairs WHERE id = ?').run(pair.id), false)
   }
 
   /**
@@ -208,7 +157,7 @@ export class StateRepository {
     const values = snapshot
       ? [snapshot.uidNext, snapshot.messages, snapshot.highestModseq?.toString() ?? null]
       : [null, null, null]
-    this.#write(() => this.#stmt('UPDATE folder_pairs SET source_uidnext = ?, source_messages = ?, source_modseq = ? WHERE id = ?').run(...values, pair.id), false)
+    this.#writer.write(() => this.#writer.stmt('UPDATE folder_pairs SET source_uidnext = ?, source_messages = ?, source_modseq = ? WHERE id = ?').run(...values, pair.id), false)
     pair.sourceUidNext = values[0] as number | null
     pair.sourceMessages = values[1] as number | null
     pair.sourceModseq = values[2] as string | null
@@ -219,7 +168,7 @@ export class StateRepository {
    * copied without a destination UID. Tombstones ('moved') are settled.
    */
   unsettledCount(pair: PairRow): number {
-    const row = this.#stmt(
+    const row = this.#writer.stmt(
         `SELECT COUNT(*) AS n FROM messages WHERE pair_id = ? AND status != 'moved' AND (status != 'copied' OR dest_uid IS NULL)`,
       )
       .get(pair.id) as {n: number}
@@ -228,7 +177,7 @@ export class StateRepository {
 
   /** Number of message rows of the pair whose source message should exist (tombstones left out). */
   rowCount(pair: PairRow): number {
-    return (this.#stmt("SELECT COUNT(*) AS n FROM messages WHERE pair_id = ? AND status != 'moved'").get(pair.id) as {n: number}).n
+    return (this.#writer.stmt("SELECT COUNT(*) AS n FROM messages WHERE pair_id = ? AND status != 'moved'").get(pair.id) as {n: number}).n
   }
 
   /**
@@ -237,16 +186,16 @@ export class StateRepository {
    */
   setMoveStep(pair: PairRow, sourceUids: number[], step: 'moving' | 'moved' | 'copied'): void {
     const from = step === 'moving' ? 'copied' : 'moving'
-    const statement = this.#stmt('UPDATE messages SET status = ?, updated_at = ? WHERE pair_id = ? AND source_uid = ? AND status = ?')
+    const statement = this.#writer.stmt('UPDATE messages SET status = ?, updated_at = ? WHERE pair_id = ? AND source_uid = ? AND status = ?')
     const stamp = now()
-    this.#write(() => {
+    this.#writer.write(() => {
       for (const uid of sourceUids) statement.run(step, stamp, pair.id, uid, from)
     }, false)
   }
 
   deleteMessages(pair: PairRow, sourceUids: number[]): void {
-    const statement = this.#stmt('DELETE FROM messages WHERE pair_id = ? AND source_uid = ?')
-    this.#write(() => {
+    const statement = this.#writer.stmt('DELETE FROM messages WHERE pair_id = ? AND source_uid = ?')
+    this.#writer.write(() => {
       for (const uid of sourceUids) statement.run(pair.id, uid)
     }, false)
   }
@@ -260,9 +209,9 @@ export class StateRepository {
     const changed =
       (pair.sourceUidValidity !== null && pair.sourceUidValidity !== sourceUidValidity) ||
       (pair.destUidValidity !== null && pair.destUidValidity !== destUidValidity)
-    this.#write(() => {
-      if (changed) this.#stmt('DELETE FROM messages WHERE pair_id = ?').run(pair.id)
-      this.#stmt('UPDATE folder_pairs SET source_uidvalidity = ?, dest_uidvalidity = ? WHERE id = ?')
+    this.#writer.write(() => {
+      if (changed) this.#writer.stmt('DELETE FROM messages WHERE pair_id = ?').run(pair.id)
+      this.#writer.stmt('UPDATE folder_pairs SET source_uidvalidity = ?, dest_uidvalidity = ? WHERE id = ?')
         .run(sourceUidValidity, destUidValidity, pair.id)
     }, false)
     pair.sourceUidValidity = sourceUidValidity
@@ -271,7 +220,7 @@ export class StateRepository {
   }
 
   touchPair(pair: PairRow): void {
-    this.#write(() => this.#stmt('UPDATE folder_pairs SET last_synced_at = ? WHERE id = ?').run(now(), pair.id), false)
+    this.#writer.write(() => this.#writer.stmt('UPDATE folder_pairs SET last_synced_at = ? WHERE id = ?').run(now(), pair.id), false)
   }
 
   /**
@@ -280,7 +229,7 @@ export class StateRepository {
    * rows besides while they were read.
    */
   messages(pair: PairRow): Map<number, MessageRow> {
-    const rows = this.#stmt(
+    const rows = this.#writer.stmt(
         `SELECT source_uid, dest_uid, status, origin, message_id, size, internal_date, header_hash, fingerprint, flags, error
          FROM messages WHERE pair_id = ?`,
       )
@@ -311,7 +260,7 @@ export class StateRepository {
    * (copied, at a known UID, with a header hash): streamed, for the move finder's filter.
    */
   *movableKeys(): IterableIterator<{size: number; messageId: string | null; internalDate: string | null}> {
-    const rows = this.#stmt(
+    const rows = this.#writer.stmt(
       `SELECT size, message_id AS messageId, internal_date AS internalDate FROM messages
        WHERE status = 'copied' AND dest_uid IS NOT NULL AND header_hash IS NOT NULL`,
     ).iterate() as IterableIterator<{size: number; messageId: string | null; internalDate: string | null}>
@@ -321,7 +270,7 @@ export class StateRepository {
   /** Insert or replace rows in one transaction (one commit for the batch). */
   putMessages(pair: PairRow, rows: NewMessageRow[]): void {
     if (rows.length === 0) return
-    const statement = this.#stmt(
+    const statement = this.#writer.stmt(
       `INSERT OR REPLACE INTO messages
          (pair_id, source_uid, dest_uid, status, origin, message_id, size, internal_date, header_hash, fingerprint,
           flags, error, run_id, updated_at)
@@ -329,7 +278,7 @@ export class StateRepository {
     )
     const stamp = now()
     const deferrable = rows.every((row) => row.status === 'pending' || row.status === 'copied' || row.status === 'failed')
-    this.#write(() => {
+    this.#writer.write(() => {
       for (const row of rows) {
         statement.run(
           pair.id,
@@ -353,20 +302,20 @@ export class StateRepository {
 
   /** The APPEND landed: record where. destUid is null when the store could not say (no UIDPLUS). */
   markCopied(pair: PairRow, sourceUid: number, destUid: number | null): void {
-    const statement = this.#stmt(
+    const statement = this.#writer.stmt(
       `UPDATE messages SET status = 'copied', origin = 'appended', dest_uid = ?, error = NULL, run_id = ?, updated_at = ?
        WHERE pair_id = ? AND source_uid = ?`,
     )
-    this.#write(() => statement.run(destUid, this.#runId, now(), pair.id, sourceUid), true, true)
+    this.#writer.write(() => statement.run(destUid, this.#runId, now(), pair.id, sourceUid), true, true)
   }
 
   /** Remember the source flags now on the destination copy, after a flag update. */
   setFlags(pair: PairRow, updates: Array<{sourceUid: number; flags: string[]}>): void {
-    const statement = this.#stmt(
+    const statement = this.#writer.stmt(
       'UPDATE messages SET flags = ?, updated_at = ? WHERE pair_id = ? AND source_uid = ?',
     )
     const stamp = now()
-    this.#write(() => {
+    this.#writer.write(() => {
       for (const update of updates) statement.run(joinFlags(update.flags), stamp, pair.id, update.sourceUid)
     }, false)
   }
@@ -376,8 +325,8 @@ export class StateRepository {
    * so the claim checks that compare a row with its copy (claims.ts) hold for it.
    */
   setStoredForm(pair: PairRow, sourceUid: number, form: {size: number; headerHash: string; fingerprint: string}): void {
-    this.#write(() => {
-      this.#stmt('UPDATE messages SET size = ?, header_hash = ?, fingerprint = ?, updated_at = ? WHERE pair_id = ? AND source_uid = ?').run(
+    this.#writer.write(() => {
+      this.#writer.stmt('UPDATE messages SET size = ?, header_hash = ?, fingerprint = ?, updated_at = ? WHERE pair_id = ? AND source_uid = ?').run(
         form.size,
         form.headerHash,
         form.fingerprint,
@@ -390,15 +339,15 @@ export class StateRepository {
 
   /** The repair of a message, or undefined. */
   repair(pair: PairRow, sourceUid: number): RepairRow | undefined {
-    const row = this.#stmt('SELECT * FROM repairs WHERE pair_id = ? AND source_uid = ?').get(pair.id, sourceUid) as RawRepairRow | undefined
+    const row = this.#writer.stmt('SELECT * FROM repairs WHERE pair_id = ? AND source_uid = ?').get(pair.id, sourceUid) as RawRepairRow | undefined
     return row && toRepairRow(row)
   }
 
   /** Before the repaired APPEND: what is about to be stored (stored = false until it is). */
   intendRepair(pair: PairRow, row: Omit<RepairRow, 'stored' | 'destUid'>): void {
     // Deferred with the message rows: the APPEND barrier commits them before a repaired APPEND is sent.
-    this.#write(() => {
-      this.#stmt(
+    this.#writer.write(() => {
+      this.#writer.stmt(
         `INSERT OR REPLACE INTO repairs (pair_id, source_uid, original_sha256, stored_sha256, stored_size, repairs, reason, stored, dest_uid, run_id, updated_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, 0, NULL, ?, ?)`,
       ).run(pair.id, row.sourceUid, row.originalSha256, row.storedSha256, row.storedSize, row.repairs.join(','), row.reason, this.#runId, now())
@@ -407,8 +356,8 @@ export class StateRepository {
 
   /** The repaired copy is on the destination (at destUid when known). */
   markRepairStored(pair: PairRow, sourceUid: number, destUid: number | null): void {
-    this.#write(() => {
-      this.#stmt('UPDATE repairs SET stored = 1, dest_uid = ?, run_id = ?, updated_at = ? WHERE pair_id = ? AND source_uid = ?').run(
+    this.#writer.write(() => {
+      this.#writer.stmt('UPDATE repairs SET stored = 1, dest_uid = ?, run_id = ?, updated_at = ? WHERE pair_id = ? AND source_uid = ?').run(
         destUid,
         this.#runId,
         now(),
@@ -420,8 +369,8 @@ export class StateRepository {
 
   /** The repaired copy was refused too: nothing was stored. */
   forgetRepair(pair: PairRow, sourceUid: number): void {
-    this.#write(() => {
-      this.#stmt('DELETE FROM repairs WHERE pair_id = ? AND source_uid = ?').run(pair.id, sourceUid)
+    this.#writer.write(() => {
+      this.#writer.stmt('DELETE FROM repairs WHERE pair_id = ? AND source_uid = ?').run(pair.id, sourceUid)
     }, true)
   }
 }
