@@ -8,7 +8,7 @@ import {Command} from '@oclif/core'
 import type {RunSpec} from '../app/open.js'
 import {resolveRunConfig} from '../config/load.js'
 import type {FailureReport} from '../errors.js'
-import {printFailure} from './failure.js'
+import {parseFailure, printFailure} from './failure.js'
 import {toFlagValues} from './flags.js'
 import {toMappingFlagValues} from './mapping-flags.js'
 
@@ -18,6 +18,20 @@ export abstract class MailferryCommand extends Command {
     const spec = resolveRunConfig({...toFlagValues(flags), mapping: toMappingFlagValues(flags)}, process.env, {defaultStateDir: this.config.dataDir})
     for (const warning of spec.warnings) this.warn(warning)
     return spec
+  }
+
+  /**
+   * A bad flag fails like any other bad input (exit 2, one line and a hint, the report with --json);
+   * every other error reaching oclif is oclif's to print.
+   */
+  override async catch(error: Error & {exitCode?: number}): Promise<unknown> {
+    const usage = parseFailure(error, this.id)
+    if (!usage) return super.catch(error)
+    const failure = printFailure(usage)
+    process.exitCode = failure.exitCode
+    if (this.jsonEnabled()) this.logJson(failure)
+    else this.exit(failure.exitCode)
+    return failure
   }
 
   /**

@@ -1,12 +1,13 @@
-import {Command, Flags} from '@oclif/core'
+import {Flags} from '@oclif/core'
 
+import {MailferryCommand} from '../cli/command.js'
 import {maildirArgument, omitFlags, renameFlag, usageError} from '../cli/forward.js'
 import Sync from './sync.js'
 
 /** The destination side's flags: backup writes to --to instead. */
 const destOnly = (name: string) => name === 'dest' || name.startsWith('dest-')
 
-export default class Backup extends Command {
+export default class Backup extends MailferryCommand {
   static override summary = 'Back up an IMAP account into a local Maildir; re-runs copy only new messages and flag changes.'
 
   static override description = `The Maildir is in Dovecot's layout (folders as .Name directories, flags in file names, keywords in

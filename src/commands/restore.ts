@@ -1,12 +1,13 @@
-import {Command, Flags} from '@oclif/core'
+import {Flags} from '@oclif/core'
 
+import {MailferryCommand} from '../cli/command.js'
 import {maildirArgument, omitFlags, renameFlag, usageError} from '../cli/forward.js'
 import Sync from './sync.js'
 
 /** The source side's flags: restore reads --from instead. */
 const sourceOnly = (name: string) => name === 'source' || name.startsWith('source-')
 
-export default class Restore extends Command {
+export default class Restore extends MailferryCommand {
   static override summary = 'Copy a Maildir backup (or any Dovecot-style Maildir) back to an IMAP account.'
 
   static override description = `Every message arrives once, byte for byte, with its flags, keywords and internal date; a re-run copies

@@ -62,3 +62,28 @@ test('--log-file that is a symbolic link: exit 2, the link target untouched', as
   assert.equal(readFileSync(target, 'utf8'), 'keep me\n')
   assert.equal(statSync(target).mode & 0o777, 0o644)
 })
+
+test('a bad flag: exit 2 with one line and a hint, not the whole help; with --json the report', async () => {
+  const unknown = await runCli(syncTo('imap://alice@127.0.0.1:1', '--bogus'), ENV)
+  assert.equal(unknown.code, 2, unknown.stderr)
+  assert.equal(unknown.stderr, 'Error: unknown flag: --bogus\nHint: mailferry sync --help lists its flags\n')
+  assert.equal(unknown.stdout, '')
+
+  const option = await runCli(syncTo('imap://alice@127.0.0.1:1', '--source-tls', 'nope'), ENV)
+  assert.equal(option.code, 2, option.stderr)
+  assert.equal(option.stderr, 'Error: Expected --source-tls=nope to be one of: implicit, starttls, none\nHint: mailferry sync --help lists its flags\n')
+
+  const parsed = await runCli(['batch', '--parallel', 'x'], ENV)
+  assert.equal(parsed.code, 2, parsed.stderr)
+  assert.equal(parsed.stderr, 'Error: --parallel: Expected an integer but received: x\nHint: mailferry batch --help lists its flags\n')
+
+  const backup = await runCli(['backup', '--to', join(tmp.dir, 'b'), '--bogus'], ENV)
+  assert.equal(backup.code, 2, backup.stderr)
+  assert.match(backup.stderr, /^Error: unknown flag: --bogus\nHint: mailferry backup --help/)
+
+  const json = await runCli(syncTo('imap://alice@127.0.0.1:1', '--bogus', '--json'), ENV)
+  assert.equal(json.code, 2, json.stderr)
+  assert.equal(json.json?.exitCode, 2)
+  assert.equal(json.json?.error, 'unknown flag: --bogus')
+  assert.equal(existsSync(join(tmp.dir, 'state.sqlite')), false, 'nothing was started')
+})
