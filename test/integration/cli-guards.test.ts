@@ -87,3 +87,18 @@ test('a bad flag: exit 2 with one line and a hint, not the whole help; with --js
   assert.equal(json.json?.error, 'unknown flag: --bogus')
   assert.equal(existsSync(join(tmp.dir, 'state.sqlite')), false, 'nothing was started')
 })
+
+test('an unknown command, or an argument after one: exit 2 with one line and a hint', async () => {
+  const typo = await runCli(['snyc', '--source', 'imap://alice@127.0.0.1:1'], ENV)
+  assert.equal(typo.code, 2, typo.stderr)
+  assert.equal(typo.stderr, 'Error: unknown command "snyc"\nHint: mailferry --help lists the commands\n')
+
+  const argument = await runCli(['sync', 'alice@example.com', '--json'], ENV)
+  assert.equal(argument.code, 2, argument.stderr)
+  assert.equal(argument.stderr, 'Error: mailferry sync takes no argument, got "alice@example.com"\nHint: mailferry sync --help lists its flags\n')
+  assert.equal(argument.json?.exitCode, 2)
+
+  const help = await runCli(['help', 'sync'], ENV)
+  assert.equal(help.code, 0, help.stderr)
+  assert.match(help.stdout, /^Copy every folder and message[^\n]*\n\nUSAGE\n {2}\$ mailferry sync /)
+})
