@@ -2,6 +2,8 @@
  * Syncs folder pairs through the Store contract and the state repository. Emits events; never prints.
  *
  * Phase order per folder pair (write-once, like mbsync's sync.c header); each step lives in its own file:
+ *   0. ready:       a destination folder this run creates is used once its own CREATE is answered
+ *                   (folders.ts); one the destination refused fails this pair only.
  *   prepare (prepare.ts)
  *     1. peek:      STATUS of the source (UIDVALIDITY, UIDNEXT, MESSAGES, HIGHESTMODSEQ). Unchanged since the
  *                   last complete sync, nothing unsettled, destination UIDVALIDITY the same: the folder is done.
@@ -27,15 +29,17 @@
  *
  * Across folders the steps overlap (syncFolders): a few folders are prepared at once, each one's
  * copies start as soon as it is prepared, and its listing is let go when it is finished, so an
- * account of thousands of folders never holds every listing at once.
+ * account of thousands of folders never holds every listing at once. Folders that exist already are
+ * taken first, then those created, shallower first, as their CREATEs are answered in that order.
  */
 import type {FolderPair} from '../plan/plan.js'
 import type {MessageMeta} from '../stores/store.js'
-import {recordFolderError, warn, type EngineContext, type Prepared} from './context.js'
+import {emptyResult, recordFolderError, warn, type EngineContext, type Prepared} from './context.js'
 import {copyOne, recheckUncertain} from './copy.js'
 import {deleteExtraneous, moveSources} from './deletions.js'
 import type {FolderResult} from './events.js'
 import {syncFlags} from './flag-updates.js'
+import {creationDepth} from './folders.js'
 import {MoveFinder} from './moves.js'
 import {prepareFolder} from './prepare.js'
 
@@ -52,12 +56,20 @@ const FOLDERS_PREPARED_AT_ONCE = 4
 export async function syncFolders(ctx: EngineContext, pairs: FolderPair[]): Promise<FolderResult[]> {
   const moves = new MoveFinder(ctx)
   const done: Array<Promise<FolderResult> | undefined> = new Array(pairs.length)
+  // Stable: the plan's order within each depth.
+  const order = pairs.map((_, index) => index).sort((a, b) => readyRank(pairs[a]) - readyRank(pairs[b]))
   let next = 0
   const worker = async () => {
     while (next < pairs.length && !ctx.control.stopped) {
-      const index = next++
+      const index = order[next++]
+      const pair = pairs[index]
       try {
-        const prepared = await prepareFolder(ctx, pairs[index])
+        const refusal = await ctx.destReady?.(pair.dest)
+        if (refusal !== undefined) {
+          done[index] = Promise.resolve(notCreated(ctx, pair, refusal))
+          continue
+        }
+        const prepared = await prepareFolder(ctx, pair)
         done[index] = (await startCopies(ctx, prepared, moves.take(prepared))).done
       } catch (error) {
         ctx.control.fail(error)
@@ -70,6 +82,19 @@ export async function syncFolders(ctx: EngineContext, pairs: FolderPair[]): Prom
     await moves.settle()
   }
   return Promise.all(done.filter((folder): folder is Promise<FolderResult> => folder !== undefined))
+}
+
+/** 0 for a destination folder that exists, else the depth at which the run creates it. */
+function readyRank(pair: FolderPair): number {
+  return pair.create ? creationDepth(pair.dest) : 0
+}
+
+/** Step 0 failed: the destination refused to create the folder; the pair is reported, not synced. */
+function notCreated(ctx: EngineContext, pair: FolderPair, refusal: string): FolderResult {
+  const result = {...emptyResult(pair), error: `could not create ${pair.dest}: ${refusal}`}
+  ctx.emit('folder:start', {source: pair.source, dest: pair.dest})
+  ctx.emit('folder:done', result)
+  return result
 }
 
 /**

@@ -11,8 +11,7 @@ import {listAndPlan} from '../plan/list.js'
 import type {Plan} from '../plan/plan.js'
 import type {StateRepository} from '../state/repository.js'
 import {ownCopies} from './deletions.js'
-import {createFolders, subscribeFolders} from './folders.js'
-import {emptyResult} from './context.js'
+import {startFolderCreation, subscribeFolders} from './folders.js'
 import type {Store} from '../stores/store.js'
 import {RunControl} from './control.js'
 import {syncFolders, type EngineContext, type EngineHooks, type SyncPolicy} from './engine.js'
@@ -134,25 +133,23 @@ export async function runSync(ctx: RunContext, options: RunOptions): Promise<Run
       engine.warnings.push(warning)
       ctx.emit('warning', {message: warning})
     }
-    // A refused CREATE fails that folder (reported, exit 5), not the run.
-    const {created, notCreated} = await createFolders(ctx.dest, plan)
-    foldersCreated = created
-    foldersSubscribed = await subscribeFolders(ctx.dest, plan, engine.warnings)
+    // Folders are created depth by depth while those ready are prepared and copied: a pair waits only
+    // for its own destination folder, and a refused CREATE fails that folder (exit 5), not the run.
+    // Subscriptions follow the creation.
+    const creation = startFolderCreation(ctx.dest, plan)
+    engine.destReady = creation.ready
+    const subscribing = creation.done.then(() => subscribeFolders(ctx.dest, plan, engine.warnings))
+    subscribing.catch(() => undefined) // awaited below, after the copies
     // --folders-only copies no message, but the folders it pairs are still current (not gone).
     const pairs = options.foldersOnly ? [] : plan.pairs
     ctx.emit('run:planned', {folders: pairs.length})
-    for (const pair of pairs.filter((p) => notCreated.has(p.dest))) {
-      const result = {...emptyResult(pair), error: `could not create ${pair.dest}: ${notCreated.get(pair.dest)}`}
-      ctx.emit('folder:start', {source: pair.source, dest: pair.dest})
-      ctx.emit('folder:done', result)
-      folders.push(result)
-    }
-    const toSync = pairs.filter((p) => !notCreated.has(p.dest))
-    const synced = await syncFolders(engine, toSync)
+    const synced = await syncFolders(engine, pairs)
     // A stop (a budget spent) ends the pipeline before every folder is listed.
-    foldersNotListed = toSync.length - synced.length
+    foldersNotListed = pairs.length - synced.length
     folders.push(...synced)
     await engine.queue.onIdle()
+    foldersCreated = (await creation.done).created
+    foldersSubscribed = await subscribing
     if (options.deleteExtraneousFolders && !engine.control.stopped) {
       foldersDeleted = await deleteGoneFolders(ctx, plan, engine.warnings)
     }
