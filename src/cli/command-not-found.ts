@@ -1,8 +1,8 @@
 /**
  * oclif's command_not_found hook (package.json): an unknown command, or an argument after a command
  * (`mailferry sync extra`, which oclif reads as the command "sync:extra"), fails as any bad input
- * does: one line and a hint, exit 2, the report on stdout with --json. `mailferry help sync` is
- * `mailferry sync --help`. Lives in cli/ because oclif treats every module in commands/ as a command.
+ * does: one line and a hint, exit 2, the report on stdout with --json. `mailferry help [COMMAND]` is
+ * `mailferry [COMMAND] --help`. Lives in cli/ because oclif treats every module in commands/ as a command.
  */
 import {loadHelpClass, type Hook} from '@oclif/core'
 
@@ -11,7 +11,7 @@ import {printFailure} from './failure.js'
 
 const hook: Hook<'command_not_found'> = async function ({id, argv, config}) {
   const [command, ...rest] = id.split(':')
-  if (command === 'help' && rest.length > 0 && config.findCommand(rest.join(':'))) {
+  if (command === 'help' && (rest.length === 0 || config.findCommand(rest.join(':')))) {
     const Help = await loadHelpClass(config)
     return new Help(config).showHelp(rest)
   }

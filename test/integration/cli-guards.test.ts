@@ -101,4 +101,7 @@ test('an unknown command, or an argument after one: exit 2 with one line and a h
   const help = await runCli(['help', 'sync'], ENV)
   assert.equal(help.code, 0, help.stderr)
   assert.match(help.stdout, /^Copy every folder and message[^\n]*\n\nUSAGE\n {2}\$ mailferry sync /)
+  const root = await runCli(['help'], ENV)
+  assert.equal(root.code, 0, root.stderr)
+  assert.match(root.stdout, /^Migrate, back up and mirror IMAP mailboxes/)
 })
