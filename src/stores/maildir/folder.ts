@@ -13,7 +13,7 @@
  * the sync engine recognises it as the copy of its pending source message.
  */
 import {constants} from 'node:fs'
-import {mkdir, open, readdir, readFile, rename, stat, unlink, utimes, writeFile} from 'node:fs/promises'
+import {mkdir, open, readdir, readFile, rename, stat, unlink, utimes, writeFile, type FileHandle} from 'node:fs/promises'
 import {hostname} from 'node:os'
 import {dirname, join} from 'node:path'
 
@@ -272,7 +272,7 @@ export class MaildirFolder {
     if (this.#readOnly) throw new ReadOnlyError('the store is read-only')
     const base = newBaseName({time: new Date(), sequence: ++sequence, pid: process.pid, host: HOST, size: raw.length, vsize: virtualSize(raw)})
     const tmpPath = join(this.dir, 'tmp', base)
-    const handle = await open(tmpPath, 'wx', FILE_MODE)
+    const handle = await this.#openTmp(tmpPath)
     let renamed = false
     try {
       try {
@@ -291,6 +291,20 @@ export class MaildirFolder {
       return committed
     } finally {
       if (!renamed) await unlink(tmpPath).catch(() => undefined)
+    }
+  }
+
+  /**
+   * A new file in tmp/. A folder whose creation a kill cut short has cur/ (so it exists and is
+   * listed) but may lack new/ and tmp/: they are made now, rather than every append failing.
+   */
+  async #openTmp(path: string): Promise<FileHandle> {
+    try {
+      return await open(path, 'wx', FILE_MODE)
+    } catch (error) {
+      if (!isMissing(error) || !(await this.exists())) throw error
+      for (const sub of ['new', 'tmp']) await mkdir(join(this.dir, sub), {recursive: true, mode: DIR_MODE})
+      return open(path, 'wx', FILE_MODE)
     }
   }
 
@@ -447,7 +461,7 @@ export class MaildirFolder {
 }
 
 /** The header block (CRLF line ends, as IMAP BODY[HEADER]) from the start of an open file. */
-async function readHeader(handle: import('node:fs/promises').FileHandle, fileSize: number): Promise<Buffer> {
+async function readHeader(handle: FileHandle, fileSize: number): Promise<Buffer> {
   let length = Math.min(HEADER_CHUNK, fileSize)
   for (;;) {
     const buffer = Buffer.alloc(length)

@@ -173,6 +173,21 @@ describe('Maildir store', () => {
     assert.deepEqual((await again.fetchMessage('INBOX', 2))?.raw, message('two'))
   })
 
+  test('a folder whose creation a kill cut short after cur/ takes messages: new/ and tmp/ are made then', async () => {
+    const root = tempRoot()
+    const store = await writable(root)
+    await store.createFolder('Cut')
+    await store.close()
+    rmSync(join(root, '.Cut', 'tmp'), {recursive: true})
+    rmSync(join(root, '.Cut', 'new'), {recursive: true})
+    const again = await writable(root)
+    assert.ok((await again.listFolders()).some((folder) => folder.path === 'Cut'), 'listed: it has cur/')
+    const {uid} = await again.appendMessage('Cut', message('after the cut'), ['\\Seen'], date)
+    assert.equal(uid, 1)
+    assert.deepEqual((await again.fetchMessage('Cut', 1))?.raw, message('after the cut'))
+    assert.ok(existsSync(join(root, '.Cut', 'new')) && existsSync(join(root, '.Cut', 'tmp')))
+  })
+
   test('parallel appends get distinct UIDs, all recorded', async () => {
     const store = await writable()
     const results = await Promise.all(Array.from({length: 40}, (_, i) => store.appendMessage('INBOX', message(`p${i}`), i % 2 ? ['\\Seen'] : [`kw${i % 5}`], date)))
