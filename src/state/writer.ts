@@ -1,6 +1,7 @@
 /**
- * The state database's writes: statements prepared once, and message rows grouped into one
- * transaction (group commit) where the caller allows it. StateRepository says what is written.
+ * How StateRepository reaches the database: statements prepared once (its reads' too), and writes,
+ * message rows grouped into one transaction (group commit) where the caller allows it.
+ * StateRepository says what is read and written.
  */
 import type {SqliteDb, Statement} from './db.js'
 

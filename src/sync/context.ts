@@ -71,11 +71,6 @@ export interface EngineContext {
   failures: MessageFailure[]
   repaired: MessageRepaired[]
   warnings: string[]
-  /**
-   * Step 0: resolves once the pair's destination folder can be used (undefined), or says why this
-   * run could not create it (startFolderCreation in folders.ts). Absent: every folder exists.
-   */
-  destReady?: (path: string) => Promise<string | undefined>
 }
 
 /** One folder pair between prepare and the end of its copies. */

@@ -52,8 +52,16 @@ export type {EngineContext, EngineHooks, Prepared, SyncPolicy} from './context.j
  */
 const FOLDERS_PREPARED_AT_ONCE = 4
 
-/** Steps 1-8 for every pair, overlapping across pairs; results in the pairs' order. */
-export async function syncFolders(ctx: EngineContext, pairs: FolderPair[]): Promise<FolderResult[]> {
+/**
+ * Steps 0-8 for every pair, overlapping across pairs; results in the pairs' order. destReady (step 0):
+ * resolves once a destination folder can be used, or says why this run could not create it
+ * (startFolderCreation in folders.ts); absent, every folder exists.
+ */
+export async function syncFolders(
+  ctx: EngineContext,
+  pairs: FolderPair[],
+  destReady?: (path: string) => Promise<string | undefined>,
+): Promise<FolderResult[]> {
   const moves = new MoveFinder(ctx)
   const done: Array<Promise<FolderResult> | undefined> = new Array(pairs.length)
   // Stable: the plan's order within each depth.
@@ -64,7 +72,7 @@ export async function syncFolders(ctx: EngineContext, pairs: FolderPair[]): Prom
       const index = order[next++]
       const pair = pairs[index]
       try {
-        const refusal = await ctx.destReady?.(pair.dest)
+        const refusal = await destReady?.(pair.dest)
         if (refusal !== undefined) {
           done[index] = Promise.resolve(notCreated(ctx, pair, refusal))
           continue

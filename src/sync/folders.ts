@@ -31,7 +31,10 @@ export async function createFolders(
 ): Promise<CreatedFolders> {
   const result: CreatedFolders = {created: 0, notCreated: new Map()}
   const levels = new Map<number, string[]>()
-  for (const path of plan.create) levels.set(creationDepth(path), [...(levels.get(creationDepth(path)) ?? []), path])
+  for (const path of plan.create) {
+    const depth = creationDepth(path)
+    levels.set(depth, [...(levels.get(depth) ?? []), path])
+  }
   const settle = (path: string, error: unknown) => {
     if (error === undefined) {
       result.created++

@@ -27,10 +27,13 @@ const movable = (row: MessageRow) => row.status === 'copied' && row.destUid !== 
  */
 class KeyFilter {
   readonly #bits = new Uint8Array(1 << 20)
+  #empty = true
   /** No key was added (a first sync): nothing is held, and no key need be computed. */
-  empty = true
+  get empty(): boolean {
+    return this.#empty
+  }
   add(text: string): void {
-    this.empty = false
+    this.#empty = false
     for (const bit of this.#hashes(text)) this.#bits[bit >>> 3] |= 1 << (bit & 7)
   }
   has(text: string): boolean {

@@ -137,13 +137,12 @@ export async function runSync(ctx: RunContext, options: RunOptions): Promise<Run
     // for its own destination folder, and a refused CREATE fails that folder (exit 5), not the run.
     // Subscriptions follow the creation.
     const creation = startFolderCreation(ctx.dest, plan)
-    engine.destReady = creation.ready
     const subscribing = creation.done.then(() => subscribeFolders(ctx.dest, plan, engine.warnings))
     subscribing.catch(() => undefined) // awaited below, after the copies
     // --folders-only copies no message, but the folders it pairs are still current (not gone).
     const pairs = options.foldersOnly ? [] : plan.pairs
     ctx.emit('run:planned', {folders: pairs.length})
-    const synced = await syncFolders(engine, pairs)
+    const synced = await syncFolders(engine, pairs, creation.ready)
     // A stop (a budget spent) ends the pipeline before every folder is listed.
     foldersNotListed = pairs.length - synced.length
     folders.push(...synced)
