@@ -22,22 +22,8 @@ import {ScanConnections} from '../imap/scan-connections.js'
 import {storeLimits, type StoreLimits} from '../imap/throttle.js'
 import {silentLogger, type Logger} from '../log.js'
 import {chunkUidSets} from '../imap/uidset.js'
-import type {
-  AppendResult,
-  FetchedMessage,
-  FolderInfo,
-  FolderPeek,
-  FolderStatus,
-  FolderWatch,
-  HeaderedMeta,
-  MessageFlags,
-  MessageMeta,
-  MessageSize,
-  QuotaInfo,
-  Store,
-  StoreCapabilities,
-  StoreStats,
-} from './store.js'
+import type {AppendResult, FetchedMessage, FolderInfo, FolderPeek, FolderStatus, FolderWatch, HeaderedMeta, MessageFlags} from './store.js'
+import type {MessageMeta, MessageSize, QuotaInfo, Store, StoreCapabilities, StoreStats} from './store.js'
 
 export interface ImapStoreOptions {
   label: string

@@ -12,49 +12,27 @@
  * A crash can leave a message in cur/ without a uidlist line: it gets a UID at the next scan, and
  * the sync engine recognises it as the copy of its pending source message.
  */
-import {constants} from 'node:fs'
-import {mkdir, open, readdir, readFile, rename, stat, unlink, utimes, writeFile, type FileHandle} from 'node:fs/promises'
+import {mkdir, open, rename, stat, unlink, utimes, writeFile, type FileHandle} from 'node:fs/promises'
 import {hostname} from 'node:os'
 import {dirname, join} from 'node:path'
 
-import {fsyncDir, makeDirDurable} from '../../files.js'
-import {flagsFromInfo, headerBlock, newBaseName, sizeField, splitFileName, toCrlf, virtualSize, withInfo} from './filename.js'
+import {PRIVATE_FILE_MODE as FILE_MODE, fsyncDir, makeDirDurable} from '../../files.js'
+import {flagsFromInfo, newBaseName, splitFileName, virtualSize, withInfo} from './filename.js'
 import {KeywordsFile} from './keywords-file.js'
 import {Mutex, withDotLock} from './lock.js'
+import {listMessageFiles, readMeta, readWhole, type FileMeta, type Sub} from './message-file.js'
 import {isMissing} from './stamp.js'
 import {UidlistFile} from './uidlist-file.js'
 
-export const UIDLIST = 'dovecot-uidlist'
-export const KEYWORDS = 'dovecot-keywords'
-export const DIR_MODE = 0o700
-export const FILE_MODE = 0o600
-
-/** Reading header blocks: first read, then doubled until the empty line is found. */
-const HEADER_CHUNK = 16 * 1024
-
-type Sub = 'cur' | 'new'
+const UIDLIST = 'dovecot-uidlist'
+const KEYWORDS = 'dovecot-keywords'
+const DIR_MODE = 0o700
 
 interface Entry {
   uid: number
   base: string
   sub: Sub
   name: string
-}
-
-export interface MessageFile {
-  uid: number
-  path: string
-  flags: string[]
-}
-
-export interface FileMeta {
-  uid: number
-  flags: string[]
-  /** RFC822.SIZE: bytes with CRLF line ends. */
-  size: number
-  internalDate: Date
-  /** The header block with CRLF line ends. */
-  header: Buffer
 }
 
 interface Committed {
@@ -77,9 +55,6 @@ export class ReadOnlyError extends Error {}
 
 let sequence = 0
 const HOST = hostname()
-
-/** Whole seconds: IMAP INTERNALDATE has no finer resolution, and Dovecot reads st_mtime. */
-const secondsDate = (mtimeMs: number) => new Date(Math.floor(mtimeMs / 1000) * 1000)
 
 export class MaildirFolder {
   readonly dir: string
@@ -153,33 +128,12 @@ export class MaildirFolder {
 
   /** Size, date, flags and header block of one message, or undefined when it is gone. */
   async meta(uid: number): Promise<FileMeta | undefined> {
-    return this.#withFile(uid, async (path, entry) => {
-      const handle = await open(path, constants.O_RDONLY)
-      try {
-        const st = await handle.stat()
-        const stored = sizeField(entry.base, 'W')
-        const header = await readHeader(handle, st.size)
-        // Without ,W= the whole file is read once to count its line ends (as an IMAP server must).
-        const size = stored !== undefined && sizeField(entry.base, 'S') === st.size ? stored : virtualSize(await readFile(path))
-        return {uid, flags: this.#flagsOf(entry), size, internalDate: secondsDate(st.mtimeMs), header}
-      } finally {
-        await handle.close()
-      }
-    })
+    return this.#withFile(uid, (path, entry) => readMeta(path, entry.base, uid, this.#flagsOf(entry)))
   }
 
   /** The whole message with CRLF line ends, its flags and date, or undefined when it is gone. */
   async read(uid: number): Promise<{raw: Buffer; flags: string[]; internalDate: Date} | undefined> {
-    return this.#withFile(uid, async (path, entry) => {
-      const handle = await open(path, constants.O_RDONLY)
-      try {
-        const st = await handle.stat()
-        const raw = toCrlf(await handle.readFile())
-        return {raw, flags: this.#flagsOf(entry), internalDate: secondsDate(st.mtimeMs)}
-      } finally {
-        await handle.close()
-      }
-    })
+    return this.#withFile(uid, async (path, entry) => ({...(await readWhole(path)), flags: this.#flagsOf(entry)}))
   }
 
   /** Runs fn on the message's current file; rescans once when it moved (flags changed by someone else). */
@@ -213,18 +167,7 @@ export class MaildirFolder {
     }
     await this.#keywords.load()
 
-    const files = new Map<string, {sub: Sub; name: string}>()
-    for (const sub of ['new', 'cur'] as const) {
-      let names: string[]
-      try {
-        names = await readdir(join(this.dir, sub))
-      } catch (error) {
-        if (isMissing(error) && sub === 'new') continue
-        throw error
-      }
-      // cur/ is read last: a message in both (a rename caught half-way) counts once, from cur/.
-      for (const name of names) if (!name.startsWith('.')) files.set(splitFileName(name).base, {sub, name})
-    }
+    const files = await listMessageFiles(this.dir)
     let unknown = [...files.keys()].filter((base) => !this.#uidlist.state!.byBase.has(base))
     if (unknown.length > 0) {
       const assign = async () => {
@@ -257,11 +200,6 @@ export class MaildirFolder {
       await this.#keywords.load()
       return fn()
     })
-  }
-
-  /** Letters for keywords, adding new ones to dovecot-keywords (inside the lock). */
-  async #info(oldInfo: string | null, flags: string[]): Promise<{info: string; dropped: string[]}> {
-    return (await this.#keywords.infos([flags], oldInfo))[0]
   }
 
   // -------------------------------------------------------------------------------------------
@@ -367,7 +305,7 @@ export class MaildirFolder {
               const entry = this.#entries.get(uid)
               if (!entry) break
               const kept = this.#flagsOf(entry).filter((flag) => !removed.has(flag.toLowerCase()))
-              const result = await this.#info(splitFileName(entry.name).info, [...kept, ...added])
+              const [result] = await this.#keywords.infos([[...kept, ...added]], splitFileName(entry.name).info)
               for (const keyword of result.dropped) dropped.add(keyword)
               const name = withInfo(entry.base, result.info)
               if (name === entry.name && entry.sub === 'cur') break
@@ -457,18 +395,5 @@ export class MaildirFolder {
       // A deletion that a power cut undoes would bring a deleted message back.
       for (const sub of touched) await fsyncDir(join(this.dir, sub))
     })
-  }
-}
-
-/** The header block (CRLF line ends, as IMAP BODY[HEADER]) from the start of an open file. */
-async function readHeader(handle: FileHandle, fileSize: number): Promise<Buffer> {
-  let length = Math.min(HEADER_CHUNK, fileSize)
-  for (;;) {
-    const buffer = Buffer.alloc(length)
-    const {bytesRead} = await handle.read(buffer, 0, length, 0)
-    const complete = bytesRead >= fileSize || bytesRead < length
-    const block = headerBlock(toCrlf(buffer.subarray(0, bytesRead)), complete)
-    if (block) return Buffer.from(block)
-    length = Math.min(length * 2, fileSize)
   }
 }
