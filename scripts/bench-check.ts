@@ -1,5 +1,5 @@
 /**
- * `check` against the sync it predicts, on the pair of issue #16: a Dovecot source (the real-mail
+ * `check` against the sync it predicts, Dovecot to Cyrus: a Dovecot source (the real-mail
  * corpus of ../shared/corpus, seeded once and N times into one account) and a fresh Cyrus account
  * per run. Times `--version`, `plan`, `check` and `sync` (wall and CPU, scripts/bench/measure.ts;
  * in-run time is the report's durationMs), medians of --repeat runs, and checks every time that the
