@@ -119,7 +119,7 @@ setInterval(() => {}, 1000)`
   }
 })
 
-test('kill -9 frees the lock at once: taken while the killed process is still an unreaped zombie', async () => {
+test('kill -9 frees the lock at once: taken before the killed process is reaped', async () => {
   for (let round = 0; round < 5; round++) {
     const path = freshPath()
     const child = await holder(path)
@@ -137,9 +137,11 @@ test('kill -9 frees the lock at once: taken while the killed process is still an
       }
     }
     const took = Date.now() - start
-    assert.equal(procState(pid), 'Z', 'the killed holder is a zombie (not reaped) when the lock is taken')
+    // Not reaped: a zombie, or (on a loaded machine) still in the kernel's exit, past closing its files.
+    const holderState = procState(pid)
+    assert.ok(holderState === 'Z' || holderState === 'R' || holderState === 'D', `the killed holder is not reaped when the lock is taken (state ${holderState})`)
     state.close()
-    console.log(`# round ${round + 1}: lock taken ${took} ms after kill -9, holder still a zombie`)
+    console.log(`# round ${round + 1}: lock taken ${took} ms after kill -9, holder not reaped (${holderState})`)
     assert.ok(took < 1000, `lock taken ${took} ms after the kill`)
   }
 })
