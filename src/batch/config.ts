@@ -33,6 +33,7 @@ import {
   checkPath,
   checkPort,
   checkUser,
+  describeDocument,
   describeValue,
   isMapping,
   validateFileConfig,
@@ -171,7 +172,7 @@ export function parseBatchYaml(text: string, origin: string, baseDir: string): B
   }
   const resolvePath = (p: string) => resolveFilePath(p, baseDir, homedir())
   try {
-    if (!isMapping(value)) throw new ConfigKeyError('(top level)', `expected a mapping with defaults: and jobs:, got ${describeValue(value)}`, [])
+    if (!isMapping(value)) throw new ConfigKeyError('(top level)', `expected a mapping with defaults: and jobs:, got ${describeDocument(value)}`, [])
     checkKnownKeys(value, TOP_KEYS, [])
     const defaults = checkFragment(value.defaults, 'defaults')
     if (!Array.isArray(value.jobs) || value.jobs.length === 0) {

@@ -51,6 +51,14 @@ export function describeValue(value: unknown): string {
   }
 }
 
+/**
+ * describeValue for a whole file: a file that is one scalar is most likely a password or token file
+ * given as the config (the first line of such a file is the secret), so its text is never shown.
+ */
+export function describeDocument(value: unknown): string {
+  return typeof value === 'string' ? 'text that is not a mapping (not shown: is it a password or token file?)' : describeValue(value)
+}
+
 /** A mapping: a plain object, not a list, not null. */
 export function isMapping(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date)

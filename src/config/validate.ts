@@ -12,7 +12,7 @@
 import {validateEndpoint, type EndpointInput} from './endpoint.js'
 import {validateFolders, type FolderMappingInput} from './mapping.js'
 import {FILE_SETTING_KEYS, validateFileSettings, type FileSettingKey, type RunSettings} from './settings.js'
-import {checkKnownKeys, describeValue, fail, isMapping} from './checks.js'
+import {checkKnownKeys, describeDocument, fail, isMapping} from './checks.js'
 
 // The single-value checks, for the callers that import them from here.
 export * from './checks.js'
@@ -40,7 +40,7 @@ function given(value: unknown): boolean {
 export function validateFileConfig(value: unknown): FileConfigInput {
   if (!given(value)) return {}
   if (!isMapping(value)) {
-    return fail('(top level)', `expected a mapping with source:, dest:, state:, concurrency:, got ${describeValue(value)}`, [])
+    return fail('(top level)', `expected a mapping with source:, dest:, state:, concurrency:, got ${describeDocument(value)}`, [])
   }
   checkKnownKeys(value, TOP_LEVEL_KEYS, [])
   const out: FileConfigInput = {}

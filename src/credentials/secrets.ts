@@ -9,6 +9,7 @@
 
 import {execFile, execFileSync} from 'node:child_process'
 import {closeSync, fstatSync, openSync, readFileSync} from 'node:fs'
+import {isAbsolute} from 'node:path'
 
 import {AuthError, ConfigError} from '../errors.js'
 import {registerSecret} from '../log.js'
@@ -73,7 +74,7 @@ export function readTextFile(path: string, what: string): TextFile {
   }
   try {
     const stat = fstatSync(fd)
-    if (!stat.isFile()) throw new ConfigError(`${what} ${path} is not a regular file`)
+    if (!stat.isFile()) throw new ConfigError(`${what} ${path} is not a regular file`, {hint: 'give the path of a file, not of a directory'})
     return {text: readFileSync(fd, 'utf8'), mode: stat.mode}
   } catch (error) {
     throw error instanceof ConfigError ? error : fileError(error, path, what)
@@ -92,7 +93,15 @@ function fileError(error: unknown, path: string, what: string): ConfigError {
         : code === 'EISDIR'
           ? 'is not a regular file'
           : `cannot be read (${code ?? 'unknown error'})`
-  return new ConfigError(`${what} ${path} ${reason}`, {cause: error})
+  const hint =
+    reason === 'does not exist'
+      ? `check the path${isAbsolute(path) ? '' : ` (relative to ${process.cwd()})`}`
+      : reason === 'is not a regular file'
+        ? 'give the path of a file, not of a directory'
+        : code === 'EACCES' || code === 'EPERM'
+          ? 'make it readable by the user mailferry runs as'
+          : undefined
+  return new ConfigError(`${what} ${path} ${reason}`, {cause: error, hint})
 }
 
 /** The warning for a file that group or others may read, or undefined when its mode is fine. */

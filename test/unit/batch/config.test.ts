@@ -74,6 +74,12 @@ describe('parseBatchYaml', () => {
     assert.ok(!error.message.includes('hunter2'))
   })
 
+  it('a file that is one line of text (a password file given by mistake) is refused without echoing it', () => {
+    const error = configError(() => parseBatchYaml('s3cret-Passw0rd\n', 'b.yaml', '/'))
+    assert.match(error.message, /^b\.yaml: \(top level\): expected a mapping with defaults: and jobs:, got text that is not a mapping \(not shown/)
+    assert.ok(!error.message.includes('s3cret'))
+  })
+
   it('takes every sync config key per job or as a default: TLS, OAuth2, folder rules, tuning, log files', () => {
     const config = parseBatchYaml(
       `defaults:

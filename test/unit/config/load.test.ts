@@ -542,6 +542,12 @@ describe('parseConfigText', () => {
     assert.match(configError(() => parseConfigText('concurrency: [\n', 'x.yaml')).message, /^x\.yaml:\d+:\d+: /)
     assert.equal(configError(() => parseConfigText('- 1\n', 'x.yaml')).message.startsWith('x.yaml: (top level): expected a mapping'), true)
   })
+
+  it('never echoes a file that is one line of text: it is most likely a password or token file', () => {
+    const error = configError(() => parseConfigText('s3cret-Passw0rd\n', 'pw.txt'))
+    assert.match(error.message, /^pw\.txt: \(top level\): expected a mapping .* got text that is not a mapping \(not shown: is it a password or token file\?\)$/)
+    assert.ok(!error.message.includes('s3cret'))
+  })
 })
 
 describe('the examples', () => {

@@ -120,12 +120,17 @@ describe('readPassword from a file', () => {
     const path = join(dir, 'nope')
     const error = configError(() => readPassword('source', {kind: 'file', path}, {}))
     assert.equal(error.message, `source password file ${path} does not exist`)
+    assert.equal(error.hint, 'check the path')
+    const relative = configError(() => readPassword('source', {kind: 'file', path: 'nope-relative'}, {}))
+    assert.equal(relative.hint, `check the path (relative to ${process.cwd()})`)
   })
 
   it('a directory is refused', () => {
     const path = join(dir, 'a-dir')
     mkdirSync(path)
-    assert.match(configError(() => readPassword('source', {kind: 'file', path}, {})).message, /is not a regular file$/)
+    const error = configError(() => readPassword('source', {kind: 'file', path}, {}))
+    assert.match(error.message, /is not a regular file$/)
+    assert.equal(error.hint, 'give the path of a file, not of a directory')
   })
 
   it('an empty file (or empty first line) is refused', () => {
