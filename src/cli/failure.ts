@@ -32,7 +32,10 @@ export function parseFailure(error: unknown, command: string | undefined): Confi
     .split('\n')
     .map((line) => line.trim())
     .filter((line) => line !== '' && line !== 'See more help with --help' && !/^The following errors? occurred:$/.test(line))
-  const text = lines.join('; ').replace(/^Nonexistent (flags?): /, 'unknown $1: ')
+  // An unknown flag is named without its "=value": the value may be a password (--source-pass=...).
+  const text = lines
+    .join('; ')
+    .replace(/^Nonexistent (flags?): ([^;]*)/, (_, noun: string, names: string) => `unknown ${noun}: ${names.split(', ').map((name) => name.split('=')[0]).join(', ')}`)
   return new ConfigError(text, {hint: `mailferry ${command ? `${command} ` : ''}--help lists its flags`})
 }
 

@@ -69,6 +69,11 @@ test('a bad flag: exit 2 with one line and a hint, not the whole help; with --js
   assert.equal(unknown.stderr, 'Error: unknown flag: --bogus\nHint: mailferry sync --help lists its flags\n')
   assert.equal(unknown.stdout, '')
 
+  // An unknown flag's value is not echoed: it may be a password written to a misspelt flag.
+  const withValue = await runCli(syncTo('imap://alice@127.0.0.1:1', '--source-pass=Secr3t-pw', '--bogus'), ENV)
+  assert.equal(withValue.code, 2, withValue.stderr)
+  assert.equal(withValue.stderr, 'Error: unknown flags: --source-pass, --bogus\nHint: mailferry sync --help lists its flags\n')
+
   const option = await runCli(syncTo('imap://alice@127.0.0.1:1', '--source-tls', 'nope'), ENV)
   assert.equal(option.code, 2, option.stderr)
   assert.equal(option.stderr, 'Error: Expected --source-tls=nope to be one of: implicit, starttls, none\nHint: mailferry sync --help lists its flags\n')
