@@ -180,6 +180,8 @@ export function readStored(side: Side, what: string, source: StoredSecret, env: 
   return value
 }
 
+const COMMAND_HINT = 'run the command by hand: it must print the secret on its first line and exit 0'
+
 /** Runs `command` with /bin/sh; its first line of output is the secret. Synchronous (config time). */
 export function runSecretCommandSync(side: Side, what: string, command: string, env: NodeJS.ProcessEnv): string {
   let output: string
@@ -188,10 +190,10 @@ export function runSecretCommandSync(side: Side, what: string, command: string, 
     output = execFileSync('/bin/sh', ['-c', command], {encoding: 'utf8', env, stdio: ['inherit', 'pipe', 'inherit'], timeout: 120_000})
   } catch (error) {
     const status = (error as {status?: number | null}).status
-    throw new ConfigError(`${side} ${what}: the command failed${status ? ` (exit ${status})` : ''}`, {cause: undefined})
+    throw new ConfigError(`${side} ${what}: the command failed${status ? ` (exit ${status})` : ''}`, {cause: undefined, hint: COMMAND_HINT})
   }
   const value = firstLine(output).trim()
-  if (value === '') throw new ConfigError(`${side} ${what}: the command printed nothing`)
+  if (value === '') throw new ConfigError(`${side} ${what}: the command printed nothing`, {hint: COMMAND_HINT})
   registerSecret(value)
   return value
 }
@@ -202,10 +204,10 @@ export function runSecretCommand(side: Side, what: string, command: string, env:
       if (error) {
         // Never the output: it may hold half a token.
         const code = (error as {code?: unknown}).code
-        return reject(new AuthError(`${side} ${what}: the command failed${typeof code === 'number' ? ` (exit ${code})` : ''}`))
+        return reject(new AuthError(`${side} ${what}: the command failed${typeof code === 'number' ? ` (exit ${code})` : ''}`, {hint: COMMAND_HINT}))
       }
       const value = firstLine(stdout).trim()
-      if (value === '') return reject(new AuthError(`${side} ${what}: the command printed nothing`))
+      if (value === '') return reject(new AuthError(`${side} ${what}: the command printed nothing`, {hint: COMMAND_HINT}))
       registerSecret(value)
       resolve(value)
     })

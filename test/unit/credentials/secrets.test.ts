@@ -4,7 +4,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {after, before, describe, it} from 'node:test'
 
-import {ConfigError} from '../../../src/errors.js'
+import {AuthError, ConfigError} from '../../../src/errors.js'
 import {
   firstLine,
   formatMode,
@@ -13,6 +13,7 @@ import {
   passwordAdvice,
   readPassword,
   readTextFile,
+  runSecretCommand,
 } from '../../../src/credentials/secrets.js'
 
 const SECRET = 'Zq9-Wombat-Secret!'
@@ -148,6 +149,31 @@ describe('readPassword from a file', () => {
   it('no password source: says which side and how to give one', () => {
     const error = configError(() => readPassword('dest', undefined, {}))
     assert.match(error.message, /^no password configured for dest: use --dest-password-env NAME .* --dest-password-file PATH/)
+  })
+})
+
+describe('readPassword from a command', () => {
+  it('takes the first line of its output', () => {
+    assert.equal(readPassword('source', {kind: 'command', command: `printf '%s\\nsecond\\n' '${SECRET}'`}, {}).password, SECRET)
+  })
+
+  it('a failing command or one that prints nothing: named, with a hint, never its output', async () => {
+    const failed = configError(() => readPassword('source', {kind: 'command', command: `echo '${SECRET}'; exit 3`}, {}))
+    assert.equal(failed.message, 'source passwordCommand: the command failed (exit 3)')
+    assert.match(failed.hint ?? '', /run the command by hand/)
+    const silent = configError(() => readPassword('dest', {kind: 'command', command: 'true'}, {}))
+    assert.equal(silent.message, 'dest passwordCommand: the command printed nothing')
+    assert.match(silent.hint ?? '', /first line/)
+
+    // The asynchronous run (tokenCommand, refreshed during a run): an AuthError, the same words.
+    const error = await runSecretCommand('source', 'tokenCommand', `echo '${SECRET}'; exit 4`, {PATH: process.env.PATH}).then(
+      () => assert.fail('expected an AuthError'),
+      (error: unknown) => error,
+    )
+    assert.ok(error instanceof AuthError)
+    assert.equal(error.message, 'source tokenCommand: the command failed (exit 4)')
+    assert.match(error.hint ?? '', /run the command by hand/)
+    assert.ok(!String(error.stack).includes(SECRET))
   })
 })
 
