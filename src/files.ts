@@ -122,3 +122,29 @@ export async function writePrivateFile(path: string, data: string | Buffer): Pro
   }
   await fsyncDir(dirname(path))
 }
+
+/**
+ * A failed create or open of `path`, in words with what to do about it, for errors that carry an
+ * errno code; undefined for any other error (SQLite's own, say), whose message says it already.
+ */
+export function fileFailure(error: unknown, path: string): {reason: string; hint: string} | undefined {
+  switch ((error as NodeJS.ErrnoException | undefined)?.code) {
+    case 'ENOENT':
+      return {reason: 'no such file or directory', hint: `check that ${dirname(path)} is a directory that files can be created in`}
+    case 'ENOTDIR':
+    case 'EEXIST': // mkdir of its directory, where a file is
+      return {reason: 'a part of its path is a file, not a directory', hint: `check that ${dirname(path)} is a directory that files can be created in`}
+    case 'EACCES':
+    case 'EPERM':
+      return {reason: 'permission denied', hint: 'give a path in a directory that the user mailferry runs as may write to'}
+    case 'EROFS':
+      return {reason: 'the file system is read-only', hint: 'give a path on a writable file system'}
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return {reason: 'the disk is full (or the disk quota is used up)', hint: 'free some space, or give a path on another file system'}
+    case 'EISDIR':
+      return {reason: 'it is a directory', hint: 'give the path of a file, not of a directory'}
+    default:
+      return undefined
+  }
+}

@@ -5,6 +5,7 @@
  */
 import {ConfigError, describeError} from '../errors.js'
 import {createLogger, silentLogger, type Logger} from '../log.js'
+import {fileFailure} from '../files.js'
 import type {RunResult, SyncEvents, SyncListener} from '../sync/events.js'
 
 /** The run's logger: the log file (mode 0600) and/or the protocol trace; silent without both. */
@@ -17,6 +18,8 @@ export function openRunLog(logFile: string | undefined, debugImap: boolean): Log
     if (code === 'ELOOP') {
       throw new ConfigError(`log file ${logFile} is a symbolic link; it is not followed`, {hint: 'give the path of the file itself, or remove the link'})
     }
+    const failure = fileFailure(error, logFile ?? '')
+    if (failure) throw new ConfigError(`log file ${logFile} cannot be opened: ${failure.reason}`, {hint: failure.hint})
     throw new ConfigError(`log file ${logFile}: cannot be opened (${code ?? describeError(error)})`)
   }
 }

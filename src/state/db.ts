@@ -7,7 +7,7 @@ import {chmodSync, closeSync, openSync} from 'node:fs'
 import {dirname} from 'node:path'
 
 import {StateError} from '../errors.js'
-import {makeDirDurableSync} from '../files.js'
+import {fileFailure, makeDirDurableSync} from '../files.js'
 import {acquireLock, type StateLock} from './lock.js'
 import {migrate} from './migrations.js'
 import {sqlite} from './sqlite.js'
@@ -53,6 +53,8 @@ export function openStateDb(path: string, options: OpenStateOptions = {}): Opene
   } catch (error) {
     lock?.release()
     if (error instanceof StateError) throw error
+    const failure = fileFailure(error, path)
+    if (failure) throw new StateError(`state database ${path} cannot be opened: ${failure.reason}`, {cause: error, hint: failure.hint})
     throw new StateError(`state database ${path}: ${(error as Error).message}`, {cause: error})
   }
 

@@ -49,6 +49,12 @@ test('--source-tls none to a non-loopback host: exit 2 naming side and host; --a
   assert.match(allowed.stderr, /plaintext connection to host 192\.0\.2\.1/)
 })
 
+test('--log-file that is a directory: exit 2, one line saying so, with a hint', async () => {
+  const run = await runCli(syncTo('imap://alice@127.0.0.1:1', '--source-tls', 'none', '--log-file', tmp.dir), ENV)
+  assert.equal(run.code, 2, run.stderr)
+  assert.equal(run.stderr, `Error: log file ${tmp.dir} cannot be opened: it is a directory\nHint: give the path of a file, not of a directory\n`)
+})
+
 test('--log-file that is a symbolic link: exit 2, the link target untouched', async () => {
   const target = join(tmp.dir, 'precious.txt')
   writeFileSync(target, 'keep me\n', {mode: 0o644})

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict'
-import {mkdtempSync, rmSync, statSync} from 'node:fs'
+import {mkdtempSync, readdirSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {test} from 'node:test'
 
+import {StateError} from '../../../src/errors.js'
 import {openStateDb} from '../../../src/state/db.js'
 import {StateRepository} from '../../../src/state/repository.js'
 
@@ -84,6 +85,31 @@ test('the state file is created 0600, locked against a second writer, and the lo
     // The lock file stays (removing it could let two runs lock two files); it is no longer locked.
     assert.equal(statSync(`${path}.lock`).mode & 0o777, 0o600)
     openStateDb(path).close()
+  } finally {
+    rmSync(dir, {recursive: true, force: true})
+  }
+})
+
+test('a state path that cannot be a file says why in words, with a hint, and leaves nothing behind', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mf-state-'))
+  try {
+    const refusal = (path: string) => {
+      try {
+        openStateDb(path)
+      } catch (error) {
+        assert.ok(error instanceof StateError)
+        return error
+      }
+      return assert.fail(`${path} was opened`)
+    }
+    const directory = refusal(dir)
+    assert.equal(directory.message, `state database ${dir} cannot be opened: it is a directory`)
+    assert.equal(directory.hint, 'give the path of a file, not of a directory')
+    writeFileSync(join(dir, 'plain'), '')
+    const under = refusal(join(dir, 'plain', 'state.sqlite'))
+    assert.equal(under.message, `state database ${join(dir, 'plain', 'state.sqlite')} cannot be opened: a part of its path is a file, not a directory`)
+    assert.equal(under.hint, `check that ${join(dir, 'plain')} is a directory that files can be created in`)
+    assert.deepEqual(readdirSync(dir), ['plain'])
   } finally {
     rmSync(dir, {recursive: true, force: true})
   }
