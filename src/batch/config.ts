@@ -281,7 +281,9 @@ export function parseBatchCsv(text: string, origin: string, options: CsvOptions 
     }
     const columns = order ?? [0, 1, 2, 3, 4, 5]
     if (cells.length < 6 || (order === undefined && cells.length !== 6)) {
-      throw new ConfigError(`${where}: expected 6 cells (${CSV_COLUMNS.join(';')}), got ${cells.length}`)
+      throw new ConfigError(`${where}: expected 6 cells (${CSV_COLUMNS.join(';')}), got ${cells.length}`, {
+        hint: 'one account pair per line, its cells separated by ; (or , when the line has no ;); a first row naming the columns may put them in another order',
+      })
     }
     const cell = (i: number) => cells[columns[i]] ?? ''
     const sourceTls = options.sourceTls ?? 'implicit'

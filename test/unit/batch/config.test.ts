@@ -165,7 +165,9 @@ describe('parseBatchCsv', () => {
   })
 
   it('counts the cells', () => {
-    assert.match(configError(() => parseBatchCsv('h;alice;env:A;h2;alice\n', 'a.csv')).message, /a\.csv:1: expected 6 cells/)
+    const short = configError(() => parseBatchCsv('h;alice;env:A;h2;alice\n', 'a.csv'))
+    assert.match(short.message, /a\.csv:1: expected 6 cells/)
+    assert.match(short.hint ?? '', /separated by ;/)
     assert.match(configError(() => parseBatchCsv('# nothing\n', 'a.csv')).message, /no accounts/)
   })
 })
