@@ -27,6 +27,11 @@ export class FolderSessions {
     this.#epochs.set(path, (this.#epochs.get(path) ?? 0) + 1)
   }
 
+  /** Which pass over the folder this is (changes at newPass): a connection's view of it from an earlier one is stale. */
+  pass(path: string): string {
+    return String(this.#epochs.get(path) ?? 0)
+  }
+
   /** fn on a pooled session; what it throws is reported as this folder's ('(folder list)': the account's). */
   onSession<T>(path: string, fn: (client: ImapClient) => Promise<T>): Promise<T> {
     return this.#pool.use(async (client) => {

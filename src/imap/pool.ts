@@ -107,6 +107,11 @@ export class ConnectionPool {
     return this.#size
   }
 
+  /** A session is idle now: a task would get it without waiting. */
+  get idle(): boolean {
+    return this.#waiters.length === 0 && this.#idle.length > 0
+  }
+
   /**
    * Open the first session now, so that bad credentials or a wrong address fail at once, before any
    * work starts. Pushback at login ("[UNAVAILABLE] Temporary authentication failure", too many

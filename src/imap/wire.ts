@@ -39,6 +39,8 @@ export interface CommandOptions {
   traceAs?: string
   /** Called with each untagged response that arrives while the command is in flight (EXAMINE's EXISTS, FETCH's rows). */
   onUntagged?: (response: WireResponse) => void
+  /** Called at its tagged answer, in the order of the responses (before the command's promise settles). */
+  onDone?: () => void
 }
 
 interface Pending {
@@ -280,6 +282,7 @@ export class WireConnection {
     const pending = this.#inFlight.get(response.tag)
     if (!pending) return
     this.#inFlight.delete(response.tag)
+    pending.options.onDone?.()
     const status = response.command.toUpperCase()
     if (status === 'OK') return pending.resolve(response)
     const code = statusCode(response)
