@@ -209,7 +209,7 @@ export const SETTINGS = {
     scope: 'run',
     help: '(before|after)-(append|expunge):N, or append-sent:N (the N-th APPEND command written, its answer not read): SIGKILL ourselves there.',
   }),
-  debugNoPipeline: toggle({yaml: false, hidden: true, commands: ['sync'], scope: 'destination', help: 'One imapflow session per APPEND, as before the pipeline (benchmark the old path).'}),
+  debugNoPipeline: toggle({yaml: false, hidden: true, commands: ['sync'], scope: 'run', help: 'No pipelined connections: one imapflow session per APPEND and per read, as before the pipelines (benchmark the old paths).'}),
   debugIgnoreAppenduid: toggle({yaml: false, hidden: true, commands: ['sync'], scope: 'destination', help: 'Act as if the destination had no UIDPLUS.'}),
   debugNoCondstore: toggle({yaml: false, hidden: true, commands: ['sync'], scope: 'source', help: "Ignore the source's CONDSTORE (benchmark the fallback)."}),
 }
