@@ -4,7 +4,8 @@
  * sees only the Store contract either way.
  */
 import {isMaildirConfig, type StoreConfig} from '../config/schema.js'
-import {ImapStore, type ImapStoreOptions} from './imap-store.js'
+import type {ImapStoreOptions} from './imap-options.js'
+import {ImapStore} from './imap-store.js'
 import {MaildirStore} from './maildir/maildir-store.js'
 import type {Store} from './store.js'
 
