@@ -142,8 +142,11 @@ export class FetchBatcher {
       ? undefined
       : this.#options.pipelined?.(path, batch.map((request) => request.uid), (row) => {
           const request = byUid.get(row.uid)
-          // Above what its listing allows: left to a session, whose read refuses it by its limit.
-          if (!request || request.settled || row.body.length > bodyLiteralLimit(request.listedSize)) return
+          if (!request || request.settled) return
+          // Not the size listed for it: left to a session, which reads it as every other read (and
+          // refuses it above its limit). A row taken for the wrong message cannot slip through here.
+          const listed = request.listedSize ?? this.#options.sizeOf?.(path, row.uid)
+          if (listed === undefined ? row.body.length > bodyLiteralLimit(undefined) : row.body.length !== listed) return
           request.settled = true
           request.resolve({uid: row.uid, raw: row.body, flags: row.flags ?? [], internalDate: row.internalDate ?? new Date(0)})
         })
