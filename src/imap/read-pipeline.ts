@@ -101,7 +101,7 @@ export class ReadPipeline {
     await Promise.all(this.#readers.splice(0).map(({connection}) => connection.logout().catch(() => undefined)))
   }
 
-  /** Connections opened from now on are new ones (ConnectionPool.renew): these log out when idle. */
+  /** Reads from now on go over new connections (ConnectionPool.renew); these log out now, and a read still in flight on them is read again on a session. */
   renew(): void {
     for (const {connection} of this.#readers.splice(0)) void connection.logout().catch(() => undefined)
   }
