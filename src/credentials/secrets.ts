@@ -61,6 +61,8 @@ export interface TextFile {
   mode: number
 }
 
+const NOT_A_FILE = 'give the path of a file, not of a directory'
+
 /**
  * Reads a regular text file, or throws a ConfigError "<what> <path> does not exist" (or cannot be
  * read, or is not a regular file).
@@ -74,7 +76,7 @@ export function readTextFile(path: string, what: string): TextFile {
   }
   try {
     const stat = fstatSync(fd)
-    if (!stat.isFile()) throw new ConfigError(`${what} ${path} is not a regular file`, {hint: 'give the path of a file, not of a directory'})
+    if (!stat.isFile()) throw new ConfigError(`${what} ${path} is not a regular file`, {hint: NOT_A_FILE})
     return {text: readFileSync(fd, 'utf8'), mode: stat.mode}
   } catch (error) {
     throw error instanceof ConfigError ? error : fileError(error, path, what)
@@ -84,24 +86,24 @@ export function readTextFile(path: string, what: string): TextFile {
 }
 
 function fileError(error: unknown, path: string, what: string): ConfigError {
-  const code = (error as NodeJS.ErrnoException | undefined)?.code
-  const reason =
-    code === 'ENOENT' || code === 'ENOTDIR'
-      ? 'does not exist'
-      : code === 'EACCES' || code === 'EPERM'
-        ? 'cannot be read (permission denied)'
-        : code === 'EISDIR'
-          ? 'is not a regular file'
-          : `cannot be read (${code ?? 'unknown error'})`
-  const hint =
-    reason === 'does not exist'
-      ? `check the path${isAbsolute(path) ? '' : ` (relative to ${process.cwd()})`}`
-      : reason === 'is not a regular file'
-        ? 'give the path of a file, not of a directory'
-        : code === 'EACCES' || code === 'EPERM'
-          ? 'make it readable by the user mailferry runs as'
-          : undefined
+  const {reason, hint} = readFailure((error as NodeJS.ErrnoException | undefined)?.code, path)
   return new ConfigError(`${what} ${path} ${reason}`, {cause: error, hint})
+}
+
+/** Why a file could not be read, in words, and what to do about it. */
+function readFailure(code: string | undefined, path: string): {reason: string; hint?: string} {
+  switch (code) {
+    case 'ENOENT':
+    case 'ENOTDIR':
+      return {reason: 'does not exist', hint: `check the path${isAbsolute(path) ? '' : ` (relative to ${process.cwd()})`}`}
+    case 'EACCES':
+    case 'EPERM':
+      return {reason: 'cannot be read (permission denied)', hint: 'make it readable by the user mailferry runs as'}
+    case 'EISDIR':
+      return {reason: 'is not a regular file', hint: NOT_A_FILE}
+    default:
+      return {reason: `cannot be read (${code ?? 'unknown error'})`}
+  }
 }
 
 /** The warning for a file that group or others may read, or undefined when its mode is fine. */

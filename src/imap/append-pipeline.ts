@@ -19,7 +19,7 @@
 import {ConnectError, describeError} from '../errors.js'
 import type {Logger} from '../log.js'
 import {isPushback, isSessionCap, translateAppendError} from './errors.js'
-import {encodePath, formatDateTime, formatFlag} from './imapflow.js'
+import {formatDateTime, formatFlag} from './imapflow.js'
 import {backoffDelay, NO_RETRY, type RetryPolicy} from './pool.js'
 import {statusCode, WireConnection, type WireResponse} from './wire.js'
 
@@ -124,8 +124,7 @@ export class AppendPipeline {
       }
       this.#connections.push(connection)
     }
-    const encoding = {enabled: new Set<string>(), capabilities: connection.capabilities} as unknown as Parameters<typeof encodePath>[0]
-    return Promise.allSettled(paths.map((path) => connection.command(name, [{type: 'ATOM', value: encodePath(encoding, this.#normalize(path))}])))
+    return Promise.allSettled(paths.map((path) => connection.command(name, [connection.mailbox(this.#normalize(path))])))
   }
 
   async close(): Promise<void> {
@@ -343,8 +342,7 @@ export class AppendPipeline {
 
   /** APPEND mailbox (flags) date literal [ (flags) date literal ... ] (RFC 3502 6.3.11). */
   #attributes(connection: WireConnection, batch: Item[]): unknown[] {
-    const encoding = {enabled: new Set<string>(), capabilities: connection.capabilities}
-    const attributes: unknown[] = [{type: 'ATOM', value: encodePath(encoding as unknown as Parameters<typeof encodePath>[0], this.#normalize(batch[0].path))}]
+    const attributes: unknown[] = [connection.mailbox(this.#normalize(batch[0].path))]
     // BINARY (RFC 3516): a message with NUL bytes goes as literal8, as imapflow sends it.
     const binary = connection.capabilities.has('BINARY')
     for (const item of batch) {

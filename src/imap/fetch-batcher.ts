@@ -147,8 +147,7 @@ export class FetchBatcher {
           // refuses it above its limit). A row taken for the wrong message cannot slip through here.
           const listed = request.listedSize ?? this.#options.sizeOf?.(path, row.uid)
           if (listed === undefined ? row.body.length > bodyLiteralLimit(undefined) : row.body.length !== listed) return
-          request.settled = true
-          request.resolve({uid: row.uid, raw: row.body, flags: row.flags ?? [], internalDate: row.internalDate ?? new Date(0)})
+          settle(request, row, row.body)
         })
     if (pipelined) {
       await pipelined.catch(() => undefined)
@@ -168,8 +167,7 @@ export class FetchBatcher {
             const request = byUid.get(row.uid)
             // A row without the body (a server's stray FETCH) is not the message: it stays unsettled.
             if (!request || request.settled || !row.body) return
-            request.settled = true
-            request.resolve({uid: row.uid, raw: row.body, flags: row.flags ?? [], internalDate: row.internalDate ?? new Date(0)})
+            settle(request, row, row.body)
           })
         await withLiteralLimit(client, limit, read).catch((error) => {
           const oversized = oversizedBody(client, wanted.length === 1 ? wanted[0].listedSize : undefined)
@@ -187,6 +185,12 @@ export class FetchBatcher {
     // Not in the answer: expunged since the listing (not an error, as in mbsync).
     for (const request of batch) if (!request.settled) (request.settled = true), request.resolve(null)
   }
+}
+
+/** Hands the message of a FETCH row (with its body) to the caller waiting for it. */
+function settle(request: Request, row: {uid: number; flags?: string[]; internalDate?: Date}, body: Buffer): void {
+  request.settled = true
+  request.resolve({uid: row.uid, raw: body, flags: row.flags ?? [], internalDate: row.internalDate ?? new Date(0)})
 }
 
 /**

@@ -8,7 +8,6 @@
 import {FolderError} from '../errors.js'
 import type {FolderStatus, HeaderedMeta} from '../stores/store.js'
 import {fetchSeq, hasUid, metaOf, readFetchItems, untaggedNumber, type FetchRow} from './fetch-items.js'
-import {encodePath} from './imapflow.js'
 import type {WireConnection, WireResponse} from './wire.js'
 
 const FETCH_ITEMS = ['UID', 'FLAGS', 'INTERNALDATE', 'RFC822.SIZE'].map((value) => ({type: 'ATOM', value}))
@@ -20,7 +19,6 @@ const HEADER_ITEM = {type: 'ATOM', value: 'BODY.PEEK', section: [{type: 'ATOM', 
  * without UTF8=ACCEPT. Throws the server's NO/BAD or the connection's error in imapflow's shapes.
  */
 export async function scanFolder(connection: WireConnection, path: string, where: string): Promise<{status: FolderStatus; messages: HeaderedMeta[]}> {
-  const mailbox = {type: 'ATOM', value: encodePath({enabled: new Set<string>(), capabilities: connection.capabilities} as never, path.toUpperCase() === 'INBOX' ? 'INBOX' : path)}
   let exists = 0
   const codes: Record<string, unknown> = {}
   const onSelect = (response: WireResponse) => {
@@ -28,7 +26,7 @@ export async function scanFolder(connection: WireConnection, path: string, where
     const section = response.command.toUpperCase() === 'OK' ? response.attributes?.[0]?.section : undefined
     if (section && typeof section[0]?.value === 'string') codes[section[0].value.toUpperCase()] = section[1]?.value
   }
-  await connection.command('EXAMINE', [mailbox], {onUntagged: onSelect})
+  await connection.command('EXAMINE', [connection.mailbox(path)], {onUntagged: onSelect})
   const status: FolderStatus = {
     uidValidity: Number(codes.UIDVALIDITY),
     uidNext: Number(codes.UIDNEXT) || 0,

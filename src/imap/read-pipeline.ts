@@ -1,18 +1,17 @@
 /**
- * Batched body reads on raw connections that keep several commands in flight (wire.ts), beside the
+ * Batched body reads on a raw connection that keeps several commands in flight (wire.ts), beside the
  * session pool. A read is `UID FETCH <set> (UID FLAGS INTERNALDATE BODY.PEEK[])`, sent right behind
  * an EXAMINE when its connection has another folder selected: one round trip where a session needs
- * two, and reads of several folders share a connection instead of waiting for a session each
+ * two, and reads of several folders share the connection instead of waiting for a session each
  * (docs/design.md, "Round trips per folder").
  *
  * It only ever speeds reads up. Whatever goes wrong (a refused EXAMINE or FETCH, a lost connection, a
- * connection that cannot be opened, a body larger than its listing allows, a UID the answer lacks)
+ * connection that cannot be opened, a body whose size is not the one listed, a UID the answer lacks)
  * leaves those messages to the pool's sessions (fetch-batcher.ts), which say what is wrong and retry
  * as every other read does. A failed EXAMINE deselects (RFC 9051 6.3.2), so the FETCH behind it can
  * never read another folder.
  */
 import {fetchSeq, hasUid, readFetchItems, type FetchRow, type Row} from './fetch-items.js'
-import {encodePath} from './imapflow.js'
 import {compactUids} from './uidset.js'
 import type {WireConnection, WireResponse} from './wire.js'
 
@@ -34,17 +33,15 @@ interface Reader {
 }
 
 export class ReadPipeline {
-  readonly #size: number
   readonly #connect: () => Promise<WireConnection>
   readonly #onRefused: (error: unknown) => void
-  #readers: Reader[] = []
+  #reader?: Reader
   #opening?: Promise<Reader | undefined>
-  /** No more connections: a connection could not be opened, or the store closed. */
+  /** No more connections: one could not be opened, or the store closed. */
   #off = false
 
-  /** size: connections at most; onRefused: one could not be opened (reads go to the sessions from then on). */
-  constructor(size: number, connect: () => Promise<WireConnection>, onRefused: (error: unknown) => void) {
-    this.#size = size
+  /** onRefused: the connection could not be opened (reads go to the sessions from then on). */
+  constructor(connect: () => Promise<WireConnection>, onRefused: (error: unknown) => void) {
     this.#connect = connect
     this.#onRefused = onRefused
   }
@@ -56,19 +53,14 @@ export class ReadPipeline {
    * anything else. Rows handed on before a failure stay handed on.
    */
   async read(path: string, pass: string, uids: number[], onRow: (row: Row & {body: Buffer}) => void): Promise<void> {
-    const reader = await this.#reader(path)
+    const reader = this.#reader?.connection.usable ? this.#reader : await (this.#opening ??= this.#open())
     if (!reader) throw new Error('no connection for pipelined reads')
-    await this.#send(reader, path, pass, uids, onRow)
-  }
-
-  async #send(reader: Reader, path: string, pass: string, uids: number[], onRow: (row: Row & {body: Buffer}) => void): Promise<void> {
     const {connection} = reader
     let examine: Promise<unknown> | undefined
     if (reader.selected !== path || reader.pass !== pass) {
       reader.selected = path
       reader.pass = pass
-      const mailbox = {type: 'ATOM', value: encodePath({enabled: new Set<string>(), capabilities: connection.capabilities} as never, path.toUpperCase() === 'INBOX' ? 'INBOX' : path)}
-      examine = connection.command('EXAMINE', [mailbox], {onDone: track(reader, path)}).catch((error: unknown) => {
+      examine = connection.command('EXAMINE', [connection.mailbox(path)], {onDone: track(reader, path)}).catch((error: unknown) => {
         if (reader.selected === path) reader.selected = undefined
         throw error
       })
@@ -95,39 +87,33 @@ export class ReadPipeline {
     await fetch
   }
 
-  /** Logs every connection out; later reads throw (the sessions read instead). */
+  /** Logs the connection out; later reads throw (the sessions read instead). */
   async close(): Promise<void> {
     this.#off = true
-    await Promise.all(this.#readers.splice(0).map(({connection}) => connection.logout().catch(() => undefined)))
+    await this.#renew()
   }
 
-  /** Reads from now on go over new connections (ConnectionPool.renew); these log out now, and a read still in flight on them is read again on a session. */
+  /** Reads from now on go over a new connection (ConnectionPool.renew); this one logs out now, and a read still in flight on it is read again on a session. */
   renew(): void {
-    for (const {connection} of this.#readers.splice(0)) void connection.logout().catch(() => undefined)
+    void this.#renew()
   }
 
-  /** The connection with the folder selected and least in flight, else a new one, else the least busy. */
-  async #reader(path: string): Promise<Reader | undefined> {
-    this.#readers = this.#readers.filter((reader) => reader.connection.usable)
-    const byLoad = [...this.#readers].sort((a, b) => a.connection.load - b.connection.load)
-    const same = byLoad.find((reader) => reader.selected === path)
-    if (same && same.connection.load === 0) return same
-    if (!this.#off && this.#readers.length < this.#size && (this.#readers.length === 0 || byLoad[0].connection.load > 0)) {
-      const opened = await (this.#opening ??= this.#open())
-      if (opened) return opened
-    }
-    return same ?? byLoad[0] ?? (this.#opening ? await this.#opening : undefined)
+  async #renew(): Promise<void> {
+    const reader = this.#reader
+    this.#reader = undefined
+    await reader?.connection.logout().catch(() => undefined)
   }
 
+  /** A new connection, or undefined when none can be had (then none is tried again). */
   async #open(): Promise<Reader | undefined> {
     try {
+      if (this.#off) return undefined
       const reader: Reader = {connection: await this.#connect(), sent: []}
       if (this.#off) {
         void reader.connection.logout().catch(() => undefined)
         return undefined
       }
-      this.#readers.push(reader)
-      return reader
+      return (this.#reader = reader)
     } catch (error) {
       this.#off = true
       this.#onRefused(error)

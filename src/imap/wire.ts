@@ -14,7 +14,7 @@ import tls from 'node:tls'
 import type {ImapFlowOptions} from 'imapflow'
 
 import {redact, type Logger} from '../log.js'
-import {compiler, ImapStream, parser} from './imapflow.js'
+import {compiler, encodePath, ImapStream, parser} from './imapflow.js'
 import {SESSION_LIMITS, SILENCE_LIMIT_MS} from './limits.js'
 
 type Attribute = any
@@ -128,6 +128,15 @@ export class WireConnection {
 
   get usable(): boolean {
     return !this.#closed
+  }
+
+  /**
+   * A folder name as a command's attribute on this connection: INBOX in any case as INBOX, the rest
+   * in modified UTF-7, as imapflow sends it without UTF8=ACCEPT (never enabled on these connections).
+   */
+  mailbox(path: string): {type: 'ATOM'; value: string} {
+    const encoding = {enabled: new Set<string>(), capabilities: this.capabilities} as unknown as Parameters<typeof encodePath>[0]
+    return {type: 'ATOM', value: encodePath(encoding, path.toUpperCase() === 'INBOX' ? 'INBOX' : path)}
   }
 
   /** Commands sent and not yet answered, plus those waiting to be written. */

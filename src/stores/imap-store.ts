@@ -60,22 +60,21 @@ export class ImapStore implements Store {
     const pipelined = !options.readOnly && options.pipeline === true && options.connections >= 2
     const pipelineSize = pipelined ? Math.floor(options.connections / 2) : 0
     const scanSize = options.scanConnections && options.connections >= 2 ? Math.floor(options.connections / 2) : 0
-    // One: its pipelined reads keep up with the rest, and listings need the sessions (docs/design.md).
-    const readSize = options.readPipeline && !scanSize && !pipelined && options.connections >= 3 ? 1 : 0
-    if (readSize > 0) {
-      this.#readPipe = new ReadPipeline(
-        readSize,
-        () => openWireConnection(options.endpoint, {label: options.label, logger: log}),
-        (error) => log.debug(`${this.#where}: no connection for pipelined reads (${describeError(error)}); reading on the sessions`),
-      )
-    }
+    // One connection: its pipelined reads keep up with the rest, and listings need the sessions (docs/design.md).
+    const readPipe = (this.#readPipe =
+      options.readPipeline && !scanSize && !pipelined && options.connections >= 3
+        ? new ReadPipeline(
+            () => openWireConnection(options.endpoint, {label: options.label, logger: log}),
+            (error) => log.debug(`${this.#where}: no connection for pipelined reads (${describeError(error)}); reading on the sessions`),
+          )
+        : undefined)
     this.#scans = new ScanConnections(
       scanSize,
       () => openWireConnection(options.endpoint, {label: options.label, logger: log}),
       (error) => log.debug(`${this.#where}: no connection for reading header blocks (${describeError(error)}); reading on the sessions`),
     )
     this.#pool = new ConnectionPool({
-      size: options.connections - pipelineSize - scanSize - readSize,
+      size: options.connections - pipelineSize - scanSize - (readPipe ? 1 : 0),
       connect: () => openSession(options.endpoint, {label: options.label, logger: log}),
       retry: options.retry,
       signal: options.signal,
@@ -98,7 +97,7 @@ export class ImapStore implements Store {
       sizeOf: (path, uid) => this.#sizes.get(path)?.get(uid),
       // Only while every session is busy (listings, other reads): one connection's reads are served
       // by one server process, which holds a large first sync back (40,003 messages: 35 s against 23 s).
-      pipelined: this.#readPipe && ((path, uids, onRow) => (this.#pool.idle ? undefined : this.#readPipe!.read(path, this.#folders.pass(path), uids, onRow))),
+      pipelined: readPipe && ((path, uids, onRow) => (this.#pool.idle ? undefined : readPipe.read(path, this.#folders.pass(path), uids, onRow))),
     })
     if (pipelined) {
       this.#pipeline = new AppendPipeline({

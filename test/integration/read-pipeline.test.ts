@@ -27,7 +27,7 @@ const crlf = (message: SeedMessage) => message.raw.toString('latin1').replace(/\
 
 function pipelineFor(user: string): ReadPipeline {
   const endpoint: EndpointConfig = {host: server.host, port: server.port, tls: 'none', tlsOptions: {verify: true}, user, password: server.password}
-  return new ReadPipeline(1, () => openWireConnection(endpoint, {label: 'source'}), (error) => assert.fail(`no connection: ${String(error)}`))
+  return new ReadPipeline(() => openWireConnection(endpoint, {label: 'source'}), (error) => assert.fail(`no connection: ${String(error)}`))
 }
 
 /**
