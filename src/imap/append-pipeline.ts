@@ -21,7 +21,8 @@ import type {Logger} from '../log.js'
 import {isPushback, isSessionCap, translateAppendError} from './errors.js'
 import {formatDateTime, formatFlag} from './imapflow.js'
 import {backoffDelay, NO_RETRY, type RetryPolicy} from './pool.js'
-import {statusCode, WireConnection, type WireResponse} from './wire.js'
+import {WireConnection, type WireResponse} from './wire.js'
+import {statusCode} from './wire-responses.js'
 
 export interface AppendOutcome {
   uid?: number

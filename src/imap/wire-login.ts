@@ -11,7 +11,8 @@ import {AuthError} from '../errors.js'
 import {silentLogger, type Logger} from '../log.js'
 import {translateConnectError} from './errors.js'
 import {credentialsFor, imapflowOptions} from './session.js'
-import {capabilityMap, statusCode, wireError, WireConnection, type WireResponse} from './wire.js'
+import {wireError, WireConnection, type WireResponse} from './wire.js'
+import {capabilityMap, statusCode} from './wire-responses.js'
 
 export interface WireSessionOptions {
   label: string

@@ -16,6 +16,7 @@ import type {ImapFlowOptions} from 'imapflow'
 import {redact, type Logger} from '../log.js'
 import {compiler, encodePath, ImapStream, parser} from './imapflow.js'
 import {SESSION_LIMITS, SILENCE_LIMIT_MS} from './limits.js'
+import {capabilityMap, responseText, statusCode} from './wire-responses.js'
 
 type Attribute = any
 
@@ -374,35 +375,4 @@ function tlsSettings(options: ImapFlowOptions): tls.ConnectionOptions {
 
 function isTlsError(error: Error & {code?: string}): boolean {
   return /SSL|TLS|CERT/.test(error.code ?? '') || /SSL|TLS|certificate/i.test(error.message)
-}
-
-/** "[APPENDUID 38505 3955] APPEND completed" -> the human text, code included. */
-export function responseText(response: WireResponse): string {
-  const parts: string[] = []
-  for (const attribute of response.attributes ?? []) {
-    if (attribute && attribute.section) {
-      parts.push(`[${attribute.section.map((s: Attribute) => (s && typeof s.value !== 'undefined' ? String(s.value) : Array.isArray(s) ? `(${s.map((x: Attribute) => x?.value).join(' ')})` : '')).join(' ')}]`)
-    }
-    if (attribute && attribute.type === 'TEXT') parts.push(String(attribute.value))
-  }
-  return parts.join(' ').trim()
-}
-
-/** The response code's name ("APPENDUID", "LIMIT"), upper case, or undefined. */
-export function statusCode(response: WireResponse): string | undefined {
-  const value = response.attributes?.[0]?.section?.[0]?.value
-  return typeof value === 'string' ? value.toUpperCase() : undefined
-}
-
-/** CAPABILITY atoms, from an untagged CAPABILITY or an OK [CAPABILITY ...] code (imapflow's shape). */
-export function capabilityMap(list: Attribute[]): Map<string, boolean | number> {
-  const out = new Map<string, boolean | number>()
-  for (const entry of list ?? []) {
-    const value = typeof entry?.value === 'string' ? entry.value.toUpperCase() : ''
-    if (!value) continue
-    const limit = /^APPENDLIMIT=(\d+)$/.exec(value)
-    if (limit) out.set('APPENDLIMIT', Number(limit[1]))
-    else out.set(value, true)
-  }
-  return out
 }
