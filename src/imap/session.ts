@@ -7,6 +7,7 @@ import type {ImapFlowOptions} from 'imapflow'
 import {describeEndpoint, type EndpointConfig} from '../config/schema.js'
 import {AuthError, ConfigError} from '../errors.js'
 import {registerSecret, silentLogger, type Logger} from '../log.js'
+import {VERSION} from '../version.js'
 import {Credentials, loginMethod, type SessionSecret} from './auth.js'
 import {translateConnectError} from './errors.js'
 import {ImapFlow, normalizePath} from './imapflow.js'
@@ -62,7 +63,9 @@ export function imapflowOptions(
     // RFC 7162 QRESYNC, when offered: a re-run learns which messages were expunged (VANISHED) from
     // the same CHANGEDSINCE fetch that lists flag changes, instead of listing the whole folder.
     qresync: true,
-    clientInfo: {name: 'mailferry'},
+    // RFC 2971 ID: who we are, for the server's logs. imapflow fills in its own version, vendor and
+    // support address otherwise; empty values are left out of the command.
+    clientInfo: {name: 'mailferry', version: VERSION, vendor: '', 'support-url': ''},
     connectionTimeout: 30_000,
     greetingTimeout: 16_000,
     // A command without a byte of answer for this long: the session is dead (imap/limits.ts).

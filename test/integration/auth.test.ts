@@ -8,7 +8,8 @@
  *   later in the run (after the destination's imap processes are killed) need fresh ones;
  * - a wrong password and a refused token: exit 3;
  * - a Dovecot master user migrates another user's mailbox (`user*master` with LOGIN, and SASL PLAIN
- *   with an authorization identity).
+ *   with an authorization identity);
+ * - the server's log names mailferry and its version as the client (ID), not imapflow's.
  */
 import assert from 'node:assert/strict'
 import {spawn, spawnSync} from 'node:child_process'
@@ -23,6 +24,7 @@ import {instanceProcesses, startDovecot, type DovecotInstance} from '../harness/
 import {startFormEndpoint, type FormEndpoint} from '../harness/form-endpoint.js'
 import {seed, snapshot} from '../harness/mailbox.js'
 import {generateMessages} from '../harness/messages.js'
+import {VERSION} from '../../src/version.js'
 import {BIN, freshUser, runCli, tempDir} from './cli.js'
 
 const MASTER = {name: 'admin', password: `M-${randomBytes(6).toString('hex')}`}
@@ -89,7 +91,8 @@ const tmp = tempDir()
 before(async () => {
   await idp.start()
   ;[source, dest] = await Promise.all([
-    startDovecot({separator: '/', name: 'auth-src', masterUser: MASTER}),
+    // imap_id_log: the server logs what a client says of itself in ID (RFC 2971).
+    startDovecot({separator: '/', name: 'auth-src', masterUser: MASTER, extraConfig: 'imap_id_log = *\n'}),
     startDovecot({separator: '.', name: 'auth-dst', oauth2IntrospectionUrl: `${idp.url}/introspect`}),
   ])
 })
@@ -310,3 +313,22 @@ test('--source-password-prompt on a terminal: asked once, not echoed, and the ru
 function hasScript(): boolean {
   return spawnSync('script', ['--version']).status === 0
 }
+
+test("the server's log names mailferry and its version as the client (ID, RFC 2971), and nothing of imapflow's", async () => {
+  const user = freshUser('idlog')
+  await seed(source, user, {INBOX: generateMessages(2, {seed: 46})})
+  // The seeding's own sessions (imapflow's defaults) are logged before this.
+  const logStart = statSync(source.logFile).size
+  const run = await runCli(
+    ['sync', '--source', url(source, user), '--source-tls', 'none', '--source-password-env', 'MF_SRC_PW', '--dest', url(dest, freshUser('idlog-dst')),
+      '--dest-tls', 'none', '--dest-password-env', 'MF_DST_PW', '--state', join(tmp.dir, `${user}.sqlite`), '--json'],
+    {MF_SRC_PW: source.password, MF_DST_PW: dest.password},
+  )
+  assert.equal(run.code, 0, run.stderr)
+  const sent = readFileSync(source.logFile).subarray(logStart).toString('utf8').split('\n').filter((line) => line.includes('ID sent') && line.includes(user))
+  assert.ok(sent.length > 0, 'the source logged no ID of this user')
+  for (const line of sent) {
+    assert.match(line, new RegExp(`ID sent: name=mailferry, version=${VERSION.replace(/\./g, '\\.')}($|[:,])`), line)
+    assert.doesNotMatch(line, /Postal Systems|imapflow/i, line)
+  }
+})

@@ -25,6 +25,7 @@ const LAYERS: Array<[prefix: string, rank: number]> = [
   ['map-limit.ts', 0],
   ['sharing.ts', 0],
   ['counts.ts', 0],
+  ['version.ts', 0],
   ['check/', 1],
   ['config/', 1],
   ['imap/', 2],
