@@ -7,6 +7,7 @@
  */
 import {FolderError} from '../errors.js'
 import type {FolderStatus, HeaderedMeta} from '../stores/store.js'
+import {ExamineReport, examineArguments} from './examine.js'
 import {fetchSeq, hasUid, metaOf, readFetchItems, untaggedNumber, type FetchRow} from './fetch-items.js'
 import type {WireConnection, WireResponse} from './wire.js'
 
@@ -19,21 +20,10 @@ const HEADER_ITEM = {type: 'ATOM', value: 'BODY.PEEK', section: [{type: 'ATOM', 
  * without UTF8=ACCEPT. Throws the server's NO/BAD or the connection's error in imapflow's shapes.
  */
 export async function scanFolder(connection: WireConnection, path: string, where: string): Promise<{status: FolderStatus; messages: HeaderedMeta[]}> {
-  let exists = 0
-  const codes: Record<string, unknown> = {}
-  const onSelect = (response: WireResponse) => {
-    exists = untaggedNumber(response, 'EXISTS') ?? exists
-    const section = response.command.toUpperCase() === 'OK' ? response.attributes?.[0]?.section : undefined
-    if (section && typeof section[0]?.value === 'string') codes[section[0].value.toUpperCase()] = section[1]?.value
-  }
-  await connection.command('EXAMINE', [connection.mailbox(path)], {onUntagged: onSelect})
-  const status: FolderStatus = {
-    uidValidity: Number(codes.UIDVALIDITY),
-    uidNext: Number(codes.UIDNEXT) || 0,
-    messages: exists,
-    // EXAMINE: the folder is read-only to us, so what it says of PERMANENTFLAGS is not the folder's.
-    permanentFlags: undefined,
-  }
+  const examined = new ExamineReport()
+  await connection.command('EXAMINE', examineArguments(connection, path, false), {onUntagged: examined.read})
+  const status = examined.status()
+  let exists = status.messages
   if (exists === 0) return {status, messages: []}
 
   const rows = new Map<number, FetchRow>()

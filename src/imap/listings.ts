@@ -11,7 +11,7 @@
 import type {FolderInfo, FolderPeek, FolderStatus, HeaderedMeta, MessageFlags, MessageMeta, MessageSize, QuotaInfo} from '../stores/store.js'
 import {parseMessageId} from '../stores/message-id.js'
 import {falseAnswer} from './errors.js'
-import {metaOf} from './fetch-items.js'
+import {metaOf, type Row} from './fetch-items.js'
 import {fetchRows} from './fetch-rows.js'
 import {checkListingLength} from './limits.js'
 import type {ImapClient} from './session.js'
@@ -146,11 +146,16 @@ export async function listMeta(client: ImapClient, place: Place, uids: number[] 
   for (const range of uids ? chunkUidSets(uids) : ['1:*']) {
     await fetchRows(client, range, query, (row) => {
       checkListingLength(client, out.length + 1, place.where, place.path)
-      out.push({...metaOf(row), messageId: row.header ? parseMessageId(row.header) : undefined})
+      out.push(listedMeta(row))
       sizes.set(row.uid, row.size ?? 0)
     })
   }
   return out
+}
+
+/** A listing's row (UID, FLAGS, RFC822.SIZE, INTERNALDATE and the Message-ID header field) as the Store hands it on. */
+export function listedMeta(row: Row): MessageMeta {
+  return {...metaOf(row), messageId: row.header ? parseMessageId(row.header) : undefined}
 }
 
 /** Every message of the selected folder with its whole header block (check). Each listed size goes into `sizes`. */

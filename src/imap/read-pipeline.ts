@@ -1,9 +1,10 @@
 /**
- * Batched body reads on a raw connection that keeps several commands in flight (wire.ts), beside the
- * session pool. A read is `UID FETCH <set> (UID FLAGS INTERNALDATE BODY.PEEK[])`, sent right behind
- * an EXAMINE when its connection has another folder selected: one round trip where a session needs
- * two, and reads of several folders share the connection instead of waiting for a session each
- * (docs/design.md, "Round trips per folder").
+ * Batched body reads and folder listings on a raw connection that keeps several commands in flight
+ * (wire.ts), beside the session pool. A read is `UID FETCH <set> (UID FLAGS INTERNALDATE BODY.PEEK[])`,
+ * sent right behind an EXAMINE when its connection has another folder selected: one round trip where a
+ * session needs two, and reads of several folders share the connection instead of waiting for a
+ * session each (docs/design.md, "Round trips per folder"). A listing is an EXAMINE and a
+ * `UID FETCH 1:*` of what the engine needs of each message, sent together; a status is an EXAMINE.
  *
  * It only ever speeds reads up. Whatever goes wrong (a refused EXAMINE or FETCH, a lost connection, a
  * connection that cannot be opened, a body whose size is not the one listed, a UID the answer lacks)
@@ -11,12 +12,26 @@
  * as every other read does. A failed EXAMINE deselects (RFC 9051 6.3.2), so the FETCH behind it can
  * never read another folder.
  */
-import {fetchSeq, hasUid, readFetchItems, type FetchRow, type Row} from './fetch-items.js'
+import {FolderError} from '../errors.js'
+import type {FolderStatus} from '../stores/store.js'
+import {ExamineReport, examineArguments} from './examine.js'
+import {fetchSeq, hasUid, readFetchItems, untaggedNumber, type FetchRow, type Row} from './fetch-items.js'
 import {compactUids} from './uidset.js'
 import type {WireConnection, WireResponse} from './wire.js'
 
-const ITEMS = ['UID', 'FLAGS', 'INTERNALDATE'].map((value) => ({type: 'ATOM', value}))
+const atom = (value: string) => ({type: 'ATOM', value})
+const ITEMS = ['UID', 'FLAGS', 'INTERNALDATE'].map(atom)
 const BODY = {type: 'ATOM', value: 'BODY.PEEK', section: []}
+/** A listing's items: as listings.ts listMeta asks a session for them. */
+const LISTING = [...['UID', 'FLAGS', 'RFC822.SIZE', 'INTERNALDATE'].map(atom), {type: 'ATOM', value: 'BODY.PEEK', section: [atom('HEADER.FIELDS'), [atom('MESSAGE-ID')]]}]
+
+/** A command sent and not yet answered. */
+interface Sent {
+  folder: string
+  /** A body read's rows may come while another read of its folder is answered (the server may run both at once). */
+  kind: 'read' | 'other'
+  done: boolean
+}
 
 interface Reader {
   connection: WireConnection
@@ -29,7 +44,7 @@ interface Reader {
    * folder of the oldest one: a server runs an EXAMINE only once the commands before it are done
    * (RFC 9051 5.5), and answers a command's rows before its tagged OK.
    */
-  sent: Array<{folder: string; done: boolean}>
+  sent: Sent[]
 }
 
 export class ReadPipeline {
@@ -53,24 +68,15 @@ export class ReadPipeline {
    * anything else. Rows handed on before a failure stay handed on.
    */
   async read(path: string, pass: string, uids: number[], onRow: (row: Row & {body: Buffer}) => void): Promise<void> {
-    const reader = this.#reader?.connection.usable ? this.#reader : await (this.#opening ??= this.#open())
-    if (!reader) throw new Error('no connection for pipelined reads')
+    const reader = await this.#connection()
     const {connection} = reader
     let examine: Promise<unknown> | undefined
-    if (reader.selected !== path || reader.pass !== pass) {
-      reader.selected = path
-      reader.pass = pass
-      examine = connection.command('EXAMINE', [connection.mailbox(path)], {onDone: track(reader, path)}).catch((error: unknown) => {
-        if (reader.selected === path) reader.selected = undefined
-        throw error
-      })
-      // Its failure is what read() reports; the FETCH behind it fails too.
-      examine.catch(() => undefined)
-    }
+    if (reader.selected !== path || reader.pass !== pass) examine = this.#examine(reader, path, pass).done
     const rows = new Map<number, FetchRow>()
     const onUntagged = (response: WireResponse) => {
       const seq = fetchSeq(response)
-      if (seq === undefined || reader.sent[0]?.folder !== path) return
+      const oldest = reader.sent[0]
+      if (seq === undefined || oldest?.folder !== path || oldest.kind !== 'read') return
       const row = rows.get(seq) ?? {}
       readFetchItems(response.attributes?.[1], row)
       if (hasUid(row) && row.body) {
@@ -78,13 +84,89 @@ export class ReadPipeline {
         onRow(row as Row & {body: Buffer})
       } else rows.set(seq, row)
     }
-    const fetch = connection.command('UID FETCH', [{type: 'SEQUENCE', value: compactUids(uids)}, [...ITEMS, BODY]], {onUntagged, onDone: track(reader, path)})
-    try {
-      await examine
-    } finally {
-      await fetch.catch(() => undefined)
+    const fetch = connection.command('UID FETCH', [{type: 'SEQUENCE', value: compactUids(uids)}, [...ITEMS, BODY]], {onUntagged, onDone: track(reader, path, 'read').onDone})
+    await settleBoth(examine, fetch)
+  }
+
+  /** The folder's status, from an EXAMINE of its own (with CONDSTORE's parameter where asked for and offered). */
+  async status(path: string, pass: string, condstore: boolean): Promise<FolderStatus> {
+    const reader = await this.#connection()
+    const examine = this.#examine(reader, path, pass, condstore)
+    await examine.done
+    return examine.report.status()
+  }
+
+  /**
+   * The folder's status and its messages' UID, flags, size, internal date and Message-ID header field,
+   * from an EXAMINE and a `UID FETCH 1:*` sent together. Every row comes while the FETCH is the oldest
+   * command not answered: the EXAMINE before it is answered first, and the command after it is
+   * another EXAMINE (the next read of this folder sends one), which the server runs only once the
+   * FETCH is done. Throws a FolderError, and closes the connection, when the server lists more
+   * messages than the folder holds (as listings.ts checkListingLength).
+   */
+  async list(path: string, pass: string, condstore: boolean, where: string): Promise<{status: FolderStatus; rows: Row[]}> {
+    const reader = await this.#connection()
+    const {connection} = reader
+    const examine = this.#examine(reader, path, pass, condstore)
+    // The next read of this folder sends an EXAMINE first, so that its rows never meet this listing's.
+    reader.selected = undefined
+    const sent = track(reader, path, 'other')
+    const rows = new Map<number, FetchRow>()
+    let failure: Error | undefined
+    // Mail that arrives while the listing is answered may grow the folder (an untagged EXISTS).
+    let grown = 0
+    const onUntagged = (response: WireResponse) => {
+      if (failure || reader.sent[0] !== sent.entry) return
+      grown = Math.max(grown, untaggedNumber(response, 'EXISTS') ?? 0)
+      const seq = fetchSeq(response)
+      if (seq === undefined) return
+      const row = rows.get(seq) ?? {}
+      readFetchItems(response.attributes?.[1], row)
+      rows.set(seq, row)
+      const exists = Math.max(examine.report.exists, grown)
+      if (rows.size > exists) {
+        failure = new FolderError(`${where}: folder "${path}": the server listed more messages than the folder holds (${exists}); the session was closed`, {
+          hint: 'the server is broken or not what it claims to be; the other folders were synced',
+        })
+        connection.close(failure)
+      }
     }
-    await fetch
+    const fetch = connection.command('UID FETCH', [{type: 'SEQUENCE', value: '1:*'}, LISTING], {onUntagged, onDone: sent.onDone})
+    try {
+      await settleBoth(examine.done, fetch)
+    } catch (error) {
+      throw failure ?? error
+    }
+    const listed: Row[] = []
+    for (const row of rows.values()) if (hasUid(row)) listed.push(row)
+    return {status: examine.report.status(), rows: listed}
+  }
+
+  /** The connection, opened when there is none; throws when none can be had. */
+  async #connection(): Promise<Reader> {
+    const reader = this.#reader?.connection.usable ? this.#reader : await (this.#opening ??= this.#open())
+    if (!reader) throw new Error('no connection for pipelined reads')
+    return reader
+  }
+
+  /** Sends an EXAMINE of the folder (the connection has it selected from now on); its failure deselects. */
+  #examine(reader: Reader, path: string, pass: string, condstore = false): {report: ExamineReport; done: Promise<unknown>} {
+    reader.selected = path
+    reader.pass = pass
+    const report = new ExamineReport()
+    const sent = track(reader, path, 'other')
+    const onUntagged = (response: WireResponse) => {
+      if (reader.sent[0] === sent.entry) report.read(response)
+    }
+    const {connection} = reader
+    const done = connection.command('EXAMINE', examineArguments(connection, path, condstore), {onUntagged, onDone: sent.onDone}).catch((error: unknown) => {
+      // A failed EXAMINE deselects (RFC 9051 6.3.2): whatever is sent next must EXAMINE again.
+      if (reader.selected === path) reader.selected = undefined
+      throw error
+    })
+    // Its failure is what the caller reports; a FETCH behind it fails too.
+    done.catch(() => undefined)
+    return {report, done}
   }
 
   /** Logs the connection out; later reads throw (the sessions read instead). */
@@ -124,12 +206,23 @@ export class ReadPipeline {
   }
 }
 
-/** Notes a command of `folder` as sent (call it before sending); returns its onDone. */
-function track(reader: Reader, folder: string): () => void {
-  const entry = {folder, done: false}
+/** Notes a command of `folder` as sent (call it before sending); returns its entry and its onDone. */
+function track(reader: Reader, folder: string, kind: Sent['kind']): {entry: Sent; onDone: () => void} {
+  const entry: Sent = {folder, kind, done: false}
   reader.sent.push(entry)
-  return () => {
+  const onDone = () => {
     entry.done = true
     while (reader.sent[0]?.done) reader.sent.shift()
   }
+  return {entry, onDone}
+}
+
+/** Waits for both commands (the first may be absent) and throws the first one's failure first. */
+async function settleBoth(first: Promise<unknown> | undefined, second: Promise<unknown>): Promise<void> {
+  try {
+    await first
+  } finally {
+    await second.catch(() => undefined)
+  }
+  await second
 }

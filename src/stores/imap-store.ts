@@ -3,7 +3,7 @@
  * Never issues a command inside imapflow's fetch loop: every listing is collected first.
  */
 import {describeEndpoint} from '../config/schema.js'
-import {CancelledError, CommandRefusedError, ConnectError, MessageRejectedError, describeError} from '../errors.js'
+import {CancelledError, CommandRefusedError, ConnectError, FolderError, MessageRejectedError, describeError} from '../errors.js'
 import {canExpungeByUid, expungeUids, moveUid, storeFlags} from '../imap/commands.js'
 import {admissionRefusal} from '../check/admission.js'
 import {falseAnswer, translateAppendError, translateFolderError} from '../imap/errors.js'
@@ -13,7 +13,7 @@ import {openSession} from '../imap/session.js'
 import {AppendPipeline} from '../imap/append-pipeline.js'
 import {FetchBatcher} from '../imap/fetch-batcher.js'
 import {folderCommands, type FolderVerb} from '../imap/folder-commands.js'
-import {fetchHeaderBlocks, listFlags, listFolders, listHeadered, listMeta, listSizes, peekFolder, quotaOf, selectedStatus} from '../imap/listings.js'
+import {fetchHeaderBlocks, listedMeta, listFlags, listFolders, listHeadered, listMeta, listSizes, peekFolder, quotaOf, selectedStatus} from '../imap/listings.js'
 import {openWireConnection} from '../imap/wire-login.js'
 import type {WireConnection} from '../imap/wire.js'
 import {scanFolder} from '../imap/header-scan.js'
@@ -22,6 +22,7 @@ import {ScanConnections} from '../imap/scan-connections.js'
 import {ReadPipeline} from '../imap/read-pipeline.js'
 import {storeLimits, type StoreLimits} from '../imap/throttle.js'
 import {silentLogger, type Logger} from '../log.js'
+import {sharedFlagLists} from '../sharing.js'
 import {chunkUidSets} from '../imap/uidset.js'
 import type {ImapStoreOptions} from './imap-options.js'
 import type {AppendResult, FetchedMessage, FolderInfo, FolderPeek, FolderStatus, FolderWatch, HeaderedMeta, MessageFlags} from './store.js'
@@ -34,6 +35,8 @@ export class ImapStore implements Store {
   readonly #pool: ConnectionPool
   readonly #pipeline?: AppendPipeline
   readonly #reads: FetchBatcher
+  /** Per folder, the UIDVALIDITY status() last reported (a pipelined listing must be of the same). */
+  readonly #validities = new Map<string, number>()
   /** Per folder, RFC822.SIZE of the messages listed by listMeta (a large one is fetched alone). */
   readonly #sizes = new Map<string, Map<number, number>>()
   readonly #limits: StoreLimits
@@ -213,6 +216,7 @@ export class ImapStore implements Store {
 
   forgetFolder(path: string): void {
     this.#sizes.delete(path)
+    this.#validities.delete(path)
   }
 
   /** The folder's listed sizes (the fetch batcher reads a large message alone). */
@@ -224,7 +228,28 @@ export class ImapStore implements Store {
 
   async status(path: string): Promise<FolderStatus> {
     this.#folders.newPass(path)
-    return this.#folders.inFolder(path, async (client) => selectedStatus(client))
+    const piped = await this.#piped(path, (pipe) => pipe.status(path, this.#folders.pass(path), this.#capabilities.condstore))
+    const status = piped ?? (await this.#folders.inFolder(path, async (client) => selectedStatus(client)))
+    this.#validities.set(path, status.uidValidity)
+    return status
+  }
+
+  /**
+   * fn on the pipelined connection, for a source read without writing, while every session is busy (as
+   * its body reads: docs/design.md, "Pipelined reads"); undefined when not, or when it failed there (the
+   * caller then asks a session, which says what is wrong and retries). A server listing more messages
+   * than the folder holds fails the folder, as it does on a session.
+   */
+  async #piped<T>(path: string, fn: (pipe: ReadPipeline) => Promise<T>): Promise<T | undefined> {
+    const pipe = this.#readPipe
+    if (!pipe || !this.#options.readOnly || this.#pool.idle) return undefined
+    try {
+      return await fn(pipe)
+    } catch (error) {
+      if (error instanceof FolderError) throw error
+      this.#log.debug(`${this.#where}: folder "${path}": listed on a session instead (${describeError(error)})`)
+      return undefined
+    }
   }
 
   async peek(path: string): Promise<FolderPeek> {
@@ -239,7 +264,20 @@ export class ImapStore implements Store {
   async listMeta(path: string, uids?: number[]): Promise<MessageMeta[]> {
     if (uids && uids.length === 0) return []
     const sizes = this.#sizesOf(path)
-    return this.#folders.inFolder(path, (client) => listMeta(client, {where: this.#where, path}, uids, sizes))
+    const listed = uids ? undefined : await this.#piped(path, (pipe) => pipe.list(path, this.#folders.pass(path), this.#capabilities.condstore, this.#where))
+    if (!listed) return this.#folders.inFolder(path, (client) => listMeta(client, {where: this.#where, path}, uids, sizes))
+    // Its own EXAMINE: the UIDs mean what status() said they mean only under the same UIDVALIDITY.
+    const known = this.#validities.get(path)
+    if (known !== undefined && listed.status.uidValidity !== known) {
+      throw new FolderError(`${this.#where}: folder "${path}": its UIDVALIDITY changed during the run (${known} -> ${listed.status.uidValidity})`, {
+        hint: 're-run: its messages are matched again by content, none is copied twice',
+      })
+    }
+    const flagList = sharedFlagLists()
+    return listed.rows.map((row) => {
+      sizes.set(row.uid, row.size ?? 0)
+      return listedMeta({...row, flags: row.flags && flagList(row.flags)})
+    })
   }
 
   async scanHeaders(path: string): Promise<{status: FolderStatus; messages: HeaderedMeta[]}> {

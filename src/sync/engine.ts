@@ -48,9 +48,11 @@ export type {EngineContext, EngineHooks, Prepared, SyncPolicy} from './context.j
 /**
  * Folders being prepared at once: each costs a few round trips (STATUS, listings), mostly waiting.
  * A worker queues one folder's copies before it prepares the next, so this also bounds the folders
- * whose listing is held before their copies started.
+ * whose listing is held before their copies started. 8, not 4, since a source's listings can go over
+ * its pipelined connection while its sessions are busy: the corpus over a 32 ms link 1.43-1.51 s
+ * in-run against 1.52-1.65 s (16 or 32 gained nothing more; docs/performance.md).
  */
-const FOLDERS_PREPARED_AT_ONCE = 4
+const FOLDERS_PREPARED_AT_ONCE = 8
 
 /**
  * Steps 0-8 for every pair, overlapping across pairs; results in the pairs' order. destReady (step 0):

@@ -1,13 +1,15 @@
 /**
- * Pipelined body reads (src/imap/read-pipeline.ts) on a real Dovecot: reads of several folders in
- * flight at once on one connection, whose messages have the same UIDs, each get their own folder's
- * bytes; a folder that does not exist fails its read only; a read after a new pass sees what arrived
- * since the connection's EXAMINE.
+ * Pipelined body reads and listings (src/imap/read-pipeline.ts) on a real Dovecot: reads of several
+ * folders in flight at once on one connection, whose messages have the same UIDs, each get their own
+ * folder's bytes; listings and statuses in flight among them each describe their own folder, as a
+ * session of imapflow sees it; a folder that does not exist fails its read only; a read after a new
+ * pass sees what arrived since the connection's EXAMINE.
  */
 import assert from 'node:assert/strict'
 import {after, before, test} from 'node:test'
 
 import type {EndpointConfig} from '../../src/config/schema.js'
+import {listedMeta} from '../../src/imap/listings.js'
 import {ReadPipeline} from '../../src/imap/read-pipeline.js'
 import {openWireConnection} from '../../src/imap/wire-login.js'
 import {startDovecot, type DovecotInstance} from '../harness/dovecot.js'
@@ -89,6 +91,63 @@ test('a missing folder fails its read only; a new pass sees messages added since
     })
     // The connection still has INBOX selected from the first pass.
     assert.deepEqual([...(await read(pipeline, 'INBOX', '1', [3, 4])).keys()], [3, 4])
+  } finally {
+    await pipeline.close()
+  }
+})
+
+test('listings and statuses in flight among reads on one connection each describe their own folder, as a session sees it', async () => {
+  const user = freshUser('rp')
+  const folders: Record<string, SeedMessage[]> = {}
+  for (const [i, [path, count]] of ([['INBOX', 12], ['A', 5], ['B/C', 9], ['Ünïcödé', 3]] as const).entries()) {
+    folders[path] = generateMessages(count, {seed: 90 + i, meanSize: 2500})
+  }
+  await seed(server, user, folders)
+  // What imapflow's own session says of each folder: its status and every message's listing items.
+  const expected = await withClient(server, user, async (client) => {
+    const out: Record<string, {status: unknown; listing: unknown[]}> = {}
+    for (const path of Object.keys(folders)) {
+      const status = await client.status(path, {uidValidity: true, uidNext: true, messages: true, highestModseq: true})
+      assert.ok(status, `${path}: STATUS answered`)
+      const listing: unknown[] = []
+      await client.mailboxOpen(path, {readOnly: true})
+      for await (const message of client.fetch('1:*', {uid: true, flags: true, size: true, internalDate: true, headers: ['message-id']}, {uid: true})) {
+        listing.push(listedMeta({uid: message.uid, flags: [...(message.flags ?? [])], size: message.size, internalDate: message.internalDate as Date, header: message.headers}))
+      }
+      await client.mailboxClose()
+      out[path] = {status: {uidValidity: Number(status.uidValidity), uidNext: status.uidNext, messages: status.messages, highestModseq: status.highestModseq}, listing}
+    }
+    return out
+  })
+  const pipeline = pipelineFor(user)
+  try {
+    for (let round = 0; round < 3; round++) {
+      const paths = Object.keys(folders)
+      // All sent before any answer: per folder a status, a read of all messages but the last, a listing
+      // and a read of the last, interleaved across folders. The rows of the bigger folders' reads come
+      // while the smaller ones' listings wait for their answer, with sequence numbers those folders do
+      // not have. (Reads of one folder in flight together see each other's rows: their UIDs differ here.)
+      const statuses = paths.map((path) => pipeline.status(path, String(round), true))
+      const allButLast = (path: string) => folders[path].slice(0, -1).map((_, i) => i + 1)
+      const firstReads = paths.map((path) => read(pipeline, path, String(round), allButLast(path), folders[path]))
+      const listings = paths.map((path) => pipeline.list(path, String(round), true, 'source test'))
+      const lastReads = paths.map((path) => read(pipeline, path, String(round), [folders[path].length], folders[path]))
+      const [status, first, listed, last] = await Promise.all([Promise.all(statuses), Promise.all(firstReads), Promise.all(listings), Promise.all(lastReads)])
+      for (const [i, path] of paths.entries()) {
+        const want = expected[path]
+        const {permanentFlags, ...seen} = status[i]
+        assert.equal(permanentFlags, undefined, `${path}: EXAMINE says nothing of PERMANENTFLAGS`)
+        assert.deepEqual(seen, want.status, `round ${round}: ${path}: status`)
+        assert.ok(seen.highestModseq !== undefined, `${path}: HIGHESTMODSEQ reported (CONDSTORE)`)
+        const {permanentFlags: listedPermanent, ...listedStatus} = listed[i].status
+        assert.equal(listedPermanent, undefined)
+        assert.deepEqual(listedStatus, want.status, `round ${round}: ${path}: the listing's status`)
+        const rows = listed[i].rows.map(listedMeta).sort((a, b) => a.uid - b.uid)
+        assert.deepEqual(rows, want.listing, `round ${round}: ${path}: listing`)
+        assert.deepEqual([...first[i].keys()], allButLast(path), `${path}: first read`)
+        assert.deepEqual([...last[i].keys()], [folders[path].length], `${path}: last read`)
+      }
+    }
   } finally {
     await pipeline.close()
   }
