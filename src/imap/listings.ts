@@ -10,6 +10,7 @@
  */
 import type {FolderInfo, FolderPeek, FolderStatus, HeaderedMeta, MessageFlags, MessageMeta, MessageSize, QuotaInfo} from '../stores/store.js'
 import {parseMessageId} from '../stores/message-id.js'
+import {sharedFlagLists} from '../sharing.js'
 import {falseAnswer} from './errors.js'
 import {metaOf, type Row} from './fetch-items.js'
 import {fetchRows} from './fetch-rows.js'
@@ -156,6 +157,15 @@ export async function listMeta(client: ImapClient, place: Place, uids: number[] 
 /** A listing's row (UID, FLAGS, RFC822.SIZE, INTERNALDATE and the Message-ID header field) as the Store hands it on. */
 export function listedMeta(row: Row): MessageMeta {
   return {...metaOf(row), messageId: row.header ? parseMessageId(row.header) : undefined}
+}
+
+/** A pipelined listing's rows (read-pipeline.ts) as listMeta's: flag lists shared, each listed size into `sizes`. */
+export function metasOfRows(rows: Row[], sizes: Map<number, number>): MessageMeta[] {
+  const flagList = sharedFlagLists()
+  return rows.map((row) => {
+    sizes.set(row.uid, row.size ?? 0)
+    return listedMeta({...row, flags: row.flags && flagList(row.flags)})
+  })
 }
 
 /** Every message of the selected folder with its whole header block (check). Each listed size goes into `sizes`. */

@@ -102,12 +102,14 @@ export class ReadPipeline {
    * command not answered: the EXAMINE before it is answered first, and the command after it is
    * another EXAMINE (the next read of this folder sends one), which the server runs only once the
    * FETCH is done. Throws a FolderError, and closes the connection, when the server lists more
-   * messages than the folder holds (as listings.ts checkListingLength).
+   * messages than the folder holds (as listings.ts checkListingLength); and when the folder's
+   * UIDVALIDITY is not `uidValidity` (the one its UIDs were taken under, when the caller knows it).
    */
-  async list(path: string, pass: string, condstore: boolean, where: string): Promise<{status: FolderStatus; rows: Row[]}> {
+  async list(path: string, pass: string, options: {condstore: boolean; uidValidity?: number; where: string}): Promise<{status: FolderStatus; rows: Row[]}> {
+    const {where} = options
     const reader = await this.#connection()
     const {connection} = reader
-    const examine = this.#examine(reader, path, pass, condstore)
+    const examine = this.#examine(reader, path, pass, options.condstore)
     // The next read of this folder sends an EXAMINE first, so that its rows never meet this listing's.
     reader.selected = undefined
     const sent = track(reader, path, 'other')
@@ -137,9 +139,15 @@ export class ReadPipeline {
     } catch (error) {
       throw failure ?? error
     }
+    const status = examine.report.status()
+    if (options.uidValidity !== undefined && status.uidValidity !== options.uidValidity) {
+      throw new FolderError(`${where}: folder "${path}": its UIDVALIDITY changed during the run (${options.uidValidity} -> ${status.uidValidity})`, {
+        hint: 're-run: its messages are matched again by content, none is copied twice',
+      })
+    }
     const listed: Row[] = []
     for (const row of rows.values()) if (hasUid(row)) listed.push(row)
-    return {status: examine.report.status(), rows: listed}
+    return {status, rows: listed}
   }
 
   /** The connection, opened when there is none; throws when none can be had. */

@@ -13,7 +13,7 @@ import {openSession} from '../imap/session.js'
 import {AppendPipeline} from '../imap/append-pipeline.js'
 import {FetchBatcher} from '../imap/fetch-batcher.js'
 import {folderCommands, type FolderVerb} from '../imap/folder-commands.js'
-import {fetchHeaderBlocks, listedMeta, listFlags, listFolders, listHeadered, listMeta, listSizes, peekFolder, quotaOf, selectedStatus} from '../imap/listings.js'
+import {fetchHeaderBlocks, listFlags, listFolders, listHeadered, listMeta, listSizes, metasOfRows, peekFolder, quotaOf, selectedStatus} from '../imap/listings.js'
 import {openWireConnection} from '../imap/wire-login.js'
 import type {WireConnection} from '../imap/wire.js'
 import {scanFolder} from '../imap/header-scan.js'
@@ -22,7 +22,6 @@ import {ScanConnections} from '../imap/scan-connections.js'
 import {ReadPipeline} from '../imap/read-pipeline.js'
 import {storeLimits, type StoreLimits} from '../imap/throttle.js'
 import {silentLogger, type Logger} from '../log.js'
-import {sharedFlagLists} from '../sharing.js'
 import {chunkUidSets} from '../imap/uidset.js'
 import type {ImapStoreOptions} from './imap-options.js'
 import type {AppendResult, FetchedMessage, FolderInfo, FolderPeek, FolderStatus, FolderWatch, HeaderedMeta, MessageFlags} from './store.js'
@@ -235,10 +234,9 @@ export class ImapStore implements Store {
   }
 
   /**
-   * fn on the pipelined connection, for a source read without writing, while every session is busy (as
-   * its body reads: docs/design.md, "Pipelined reads"); undefined when not, or when it failed there (the
-   * caller then asks a session, which says what is wrong and retries). A server listing more messages
-   * than the folder holds fails the folder, as it does on a session.
+   * fn on the pipelined connection of a source that is only read, while every session is busy (as its
+   * body reads: docs/design.md, "Pipelined reads"); else, or when it failed there, undefined (the caller
+   * asks a session, which says what is wrong and retries). A FolderError fails the folder, as on a session.
    */
   async #piped<T>(path: string, fn: (pipe: ReadPipeline) => Promise<T>): Promise<T | undefined> {
     const pipe = this.#readPipe
@@ -264,20 +262,10 @@ export class ImapStore implements Store {
   async listMeta(path: string, uids?: number[]): Promise<MessageMeta[]> {
     if (uids && uids.length === 0) return []
     const sizes = this.#sizesOf(path)
-    const listed = uids ? undefined : await this.#piped(path, (pipe) => pipe.list(path, this.#folders.pass(path), this.#capabilities.condstore, this.#where))
-    if (!listed) return this.#folders.inFolder(path, (client) => listMeta(client, {where: this.#where, path}, uids, sizes))
-    // Its own EXAMINE: the UIDs mean what status() said they mean only under the same UIDVALIDITY.
     const known = this.#validities.get(path)
-    if (known !== undefined && listed.status.uidValidity !== known) {
-      throw new FolderError(`${this.#where}: folder "${path}": its UIDVALIDITY changed during the run (${known} -> ${listed.status.uidValidity})`, {
-        hint: 're-run: its messages are matched again by content, none is copied twice',
-      })
-    }
-    const flagList = sharedFlagLists()
-    return listed.rows.map((row) => {
-      sizes.set(row.uid, row.size ?? 0)
-      return listedMeta({...row, flags: row.flags && flagList(row.flags)})
-    })
+    const listed = uids ? undefined : await this.#piped(path, (pipe) => pipe.list(path, this.#folders.pass(path), {condstore: this.#capabilities.condstore, uidValidity: known, where: this.#where}))
+    if (listed) return metasOfRows(listed.rows, sizes)
+    return this.#folders.inFolder(path, (client) => listMeta(client, {where: this.#where, path}, uids, sizes))
   }
 
   async scanHeaders(path: string): Promise<{status: FolderStatus; messages: HeaderedMeta[]}> {

@@ -75,7 +75,7 @@ test('reads of several folders in flight on one connection each get their own fo
   }
 })
 
-test('a missing folder fails its read only; a new pass sees messages added since the EXAMINE', async () => {
+test('a missing folder fails its read only; a new pass sees messages added since the EXAMINE; a listing checks UIDVALIDITY', async () => {
   const user = freshUser('rp')
   const messages = generateMessages(4, {seed: 80, meanSize: 2000})
   await seed(server, user, {INBOX: messages.slice(0, 2)})
@@ -91,6 +91,12 @@ test('a missing folder fails its read only; a new pass sees messages added since
     })
     // The connection still has INBOX selected from the first pass.
     assert.deepEqual([...(await read(pipeline, 'INBOX', '1', [3, 4])).keys()], [3, 4])
+
+    // A listing under another UIDVALIDITY than the one its caller took the folder's UIDs under fails.
+    const {status} = await pipeline.list('INBOX', '1', {condstore: false, where: 'source test'})
+    assert.equal(status.messages, 4)
+    await assert.rejects(pipeline.list('INBOX', '1', {condstore: false, uidValidity: status.uidValidity + 1, where: 'source test'}), /UIDVALIDITY changed during the run/)
+    assert.equal((await pipeline.list('INBOX', '1', {condstore: false, uidValidity: status.uidValidity, where: 'source test'})).rows.length, 4)
   } finally {
     await pipeline.close()
   }
@@ -130,7 +136,7 @@ test('listings and statuses in flight among reads on one connection each describ
       const statuses = paths.map((path) => pipeline.status(path, String(round), true))
       const allButLast = (path: string) => folders[path].slice(0, -1).map((_, i) => i + 1)
       const firstReads = paths.map((path) => read(pipeline, path, String(round), allButLast(path), folders[path]))
-      const listings = paths.map((path) => pipeline.list(path, String(round), true, 'source test'))
+      const listings = paths.map((path) => pipeline.list(path, String(round), {condstore: true, where: 'source test'}))
       const lastReads = paths.map((path) => read(pipeline, path, String(round), [folders[path].length], folders[path]))
       const [status, first, listed, last] = await Promise.all([Promise.all(statuses), Promise.all(firstReads), Promise.all(listings), Promise.all(lastReads)])
       for (const [i, path] of paths.entries()) {
