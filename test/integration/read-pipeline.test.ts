@@ -13,6 +13,7 @@ import {listedMeta} from '../../src/imap/listings.js'
 import {ReadPipeline} from '../../src/imap/read-pipeline.js'
 import {openWireConnection} from '../../src/imap/wire-login.js'
 import {startDovecot, type DovecotInstance} from '../harness/dovecot.js'
+import {HostileImapServer} from '../harness/hostile-imap.js'
 import {seed, withClient} from '../harness/mailbox.js'
 import {generateMessages, type SeedMessage} from '../harness/messages.js'
 import {freshUser} from './cli.js'
@@ -156,5 +157,23 @@ test('listings and statuses in flight among reads on one connection each describ
     }
   } finally {
     await pipeline.close()
+  }
+})
+
+test('a listing that goes on past the folder\'s EXISTS is cut: it fails with the reason and the connection is closed', async () => {
+  const seeded = generateMessages(3, {seed: 99, meanSize: 1500}).map((message, i) => ({...message, uid: i + 1}))
+  const hostile = new HostileImapServer(seeded, {endlessListingBytes: 200_000_000})
+  await hostile.start()
+  const endpoint: EndpointConfig = {host: '127.0.0.1', port: hostile.port, tls: 'none', tlsOptions: {verify: true}, user: 'mallory', password: 'x'}
+  const pipeline = new ReadPipeline(() => openWireConnection(endpoint, {label: 'source'}), (error) => assert.fail(`no connection: ${String(error)}`))
+  try {
+    await assert.rejects(
+      pipeline.list('INBOX', '0', {condstore: false, where: 'source test'}),
+      /^FolderError: source test: folder "INBOX": the server listed more messages than the folder holds \(3\); the session was closed$/,
+    )
+    assert.ok(hostile.floodBytes < 100_000_000, `the client read on for ${hostile.floodBytes} bytes`)
+  } finally {
+    await pipeline.close()
+    await hostile.stop()
   }
 })
