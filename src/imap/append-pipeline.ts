@@ -18,11 +18,13 @@
  */
 import {ConnectError, describeError} from '../errors.js'
 import type {Logger} from '../log.js'
+import type {FolderPeek} from '../stores/store.js'
 import {isPushback, isSessionCap, translateAppendError} from './errors.js'
 import {formatDateTime, formatFlag} from './imapflow.js'
 import {backoffDelay, NO_RETRY, type RetryPolicy} from './pool.js'
 import {WireConnection, type WireResponse} from './wire.js'
 import {statusCode} from './wire-responses.js'
+import {statusOf} from './wire-status.js'
 
 export interface AppendOutcome {
   uid?: number
@@ -83,6 +85,8 @@ export class AppendPipeline {
   readonly #queues = new Map<string, Item[]>()
   #connections: WireConnection[] = []
   #opening = 0
+  /** A connection #spare() is opening, which callers at the same moment wait for. */
+  #spareOpening?: Promise<WireConnection>
   #size: number
   #failures = 0
   #failingSince = 0
@@ -114,18 +118,38 @@ export class AppendPipeline {
    * error, in order; rejects only when no connection can be had.
    */
   async folderCommands(name: string, paths: string[]): Promise<Array<PromiseSettledResult<WireResponse>>> {
-    let connection = this.#connections.filter((c) => c.usable).sort((a, b) => a.load - b.load)[0]
-    if (!connection) {
-      // Within the same cap as the APPENDs' connections (the caller goes one by one otherwise).
-      if (this.#fallingBack || this.#connections.length + this.#opening >= this.#size) throw new ConnectError(`${this.#options.where}: no connection free`)
-      connection = await this.#options.open()
+    const connection = await this.#spare()
+    return Promise.allSettled(paths.map((path) => connection.command(name, [connection.mailbox(this.#normalize(path))])))
+  }
+
+  /** A folder's STATUS (wire-status.ts) on one of this pipeline's connections, which never select a folder. */
+  async peek(path: string, condstore: boolean): Promise<FolderPeek> {
+    return statusOf(await this.#spare(), this.#normalize(path), condstore)
+  }
+
+  /** The least busy connection for a command besides the APPENDs, or one opened when none is; throws when none can be had. */
+  async #spare(): Promise<WireConnection> {
+    const open = this.#connections.filter((c) => c.usable).sort((a, b) => a.load - b.load)[0]
+    if (open) return open
+    // Callers at the same moment share the one being opened.
+    if (this.#spareOpening) return this.#spareOpening
+    // Within the same cap as the APPENDs' connections (the caller goes one by one otherwise).
+    if (this.#fallingBack || this.#connections.length + this.#opening >= this.#size) throw new ConnectError(`${this.#options.where}: no connection free`)
+    this.#opening++
+    this.#spareOpening = this.#options.open().then((connection) => {
       if (this.#closed) {
         void connection.logout()
         throw new ConnectError(`${this.#options.where}: closed`)
       }
       this.#connections.push(connection)
+      return connection
+    })
+    try {
+      return await this.#spareOpening
+    } finally {
+      this.#opening--
+      this.#spareOpening = undefined
     }
-    return Promise.allSettled(paths.map((path) => connection.command(name, [connection.mailbox(this.#normalize(path))])))
   }
 
   async close(): Promise<void> {

@@ -13,11 +13,12 @@
  * never read another folder.
  */
 import {FolderError} from '../errors.js'
-import type {FolderStatus} from '../stores/store.js'
+import type {FolderPeek, FolderStatus} from '../stores/store.js'
 import {ExamineReport, examineArguments} from './examine.js'
 import {fetchSeq, hasUid, readFetchItems, untaggedNumber, type FetchRow, type Row} from './fetch-items.js'
 import {compactUids} from './uidset.js'
 import type {WireConnection, WireResponse} from './wire.js'
+import {statusOf} from './wire-status.js'
 
 const atom = (value: string) => ({type: 'ATOM', value})
 const ITEMS = ['UID', 'FLAGS', 'INTERNALDATE'].map(atom)
@@ -35,9 +36,11 @@ interface Sent {
 
 interface Reader {
   connection: WireConnection
-  /** The folder the last EXAMINE sent on it asked for, and the pass it was sent in. */
+  /** The folder the last EXAMINE sent on it asked for, and the pass it was sent in (undefined: a read must EXAMINE). */
   selected?: string
   pass?: string
+  /** The folder the last EXAMINE sent asked for, whatever the reads must do. */
+  examined?: string
   /**
    * The folders of the commands sent and not yet answered, oldest first. An untagged FETCH names
    * neither its command nor its folder, and every command in flight sees it (wire.ts); it is of the
@@ -150,6 +153,18 @@ export class ReadPipeline {
     return {status, rows: listed}
   }
 
+  /**
+   * The folder's STATUS (wire-status.ts), or undefined when this connection may have it selected:
+   * Dovecot answers STATUS on the selected folder from the connection's last view of it (the caller
+   * asks a session, which sends a NOOP first). Tracked like any command here: an untagged FETCH that
+   * comes while it is answered belongs to no read or listing.
+   */
+  async peek(path: string, condstore: boolean): Promise<FolderPeek | undefined> {
+    const reader = await this.#connection()
+    if (reader.examined === path) return undefined
+    return statusOf(reader.connection, path, condstore, track(reader, reader.examined ?? '', 'other').onDone)
+  }
+
   /** The connection, opened when there is none; throws when none can be had. */
   async #connection(): Promise<Reader> {
     const reader = this.#reader?.connection.usable ? this.#reader : await (this.#opening ??= this.#open())
@@ -161,6 +176,7 @@ export class ReadPipeline {
   #examine(reader: Reader, path: string, pass: string, condstore = false): {report: ExamineReport; done: Promise<unknown>} {
     reader.selected = path
     reader.pass = pass
+    reader.examined = path
     const report = new ExamineReport()
     const sent = track(reader, path, 'other')
     const onUntagged = (response: WireResponse) => {

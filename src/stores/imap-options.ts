@@ -1,11 +1,15 @@
 /**
  * What an ImapStore is built with (app/open.ts sets them per side and intent): the account, how many
- * connections and which of them are pipelined, retries, rate limits, and test switches.
+ * connections and which of them are pipelined, retries, rate limits, and test switches; and what it
+ * makes of the server's capabilities.
  */
 import type {EndpointConfig} from '../config/schema.js'
+import {canExpungeByUid} from '../imap/commands.js'
+import type {ImapClient} from '../imap/session.js'
 import type {RetryPolicy} from '../imap/pool.js'
 import type {StoreLimits} from '../imap/throttle.js'
 import type {Logger} from '../log.js'
+import type {StoreCapabilities} from './store.js'
 
 export interface ImapStoreOptions {
   label: string
@@ -52,4 +56,23 @@ export interface ImapStoreOptions {
   openAllSessions?: boolean
   /** Test hook: the n-th APPEND command was written in full and its answer has not come yet. */
   onAppendCommandSent?: (ordinal: number) => void
+}
+
+/** The store's capabilities, from its first session (CAPABILITY, NAMESPACE, ID) and the switches that hide some. */
+export function capabilitiesOf(client: ImapClient, options: ImapStoreOptions): StoreCapabilities {
+  const caps = client.capabilities
+  const appendLimit = caps.get('APPENDLIMIT')
+  return {
+    uidplus: caps.has('UIDPLUS') && !options.ignoreAppendUid,
+    condstore: caps.has('CONDSTORE') && !options.ignoreCondstore,
+    expungeByUid: canExpungeByUid(client),
+    appendLimit: typeof appendLimit === 'number' ? appendLimit : undefined,
+    // imapflow asks NAMESPACE (RFC 2342) at login, or derives it from LIST "" "" without it.
+    namespace: client.namespace ? {prefix: client.namespace.prefix ?? '', delimiter: client.namespace.delimiter || null} : undefined,
+    otherNamespaces: [...(client.namespaces?.other || []), ...(client.namespaces?.shared || [])]
+      .map((ns) => ns.prefix ?? '')
+      .filter((prefix) => prefix !== ''),
+    serverName: typeof client.serverInfo?.name === 'string' ? client.serverInfo.name : undefined,
+    maxLineLength: options.endpoint.maxLineLength,
+  }
 }

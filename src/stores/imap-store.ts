@@ -4,7 +4,7 @@
  */
 import {describeEndpoint} from '../config/schema.js'
 import {CancelledError, CommandRefusedError, ConnectError, FolderError, MessageRejectedError, describeError} from '../errors.js'
-import {canExpungeByUid, expungeUids, moveUid, storeFlags} from '../imap/commands.js'
+import {expungeUids, moveUid, storeFlags} from '../imap/commands.js'
 import {admissionRefusal} from '../check/admission.js'
 import {falseAnswer, translateAppendError, translateFolderError} from '../imap/errors.js'
 import {ConnectionPool} from '../imap/pool.js'
@@ -23,7 +23,7 @@ import {ReadPipeline} from '../imap/read-pipeline.js'
 import {storeLimits, type StoreLimits} from '../imap/throttle.js'
 import {silentLogger, type Logger} from '../log.js'
 import {chunkUidSets} from '../imap/uidset.js'
-import type {ImapStoreOptions} from './imap-options.js'
+import {capabilitiesOf, type ImapStoreOptions} from './imap-options.js'
 import type {AppendResult, FetchedMessage, FolderInfo, FolderPeek, FolderStatus, FolderWatch, HeaderedMeta, MessageFlags} from './store.js'
 import type {MessageMeta, MessageSize, QuotaInfo, Store, StoreCapabilities, StoreStats} from './store.js'
 
@@ -140,21 +140,7 @@ export class ImapStore implements Store {
   async open(): Promise<void> {
     const client = await this.#pool.warmUp()
     if (this.#options.openAllSessions) this.#pool.fill()
-    const caps = client.capabilities
-    const appendLimit = caps.get('APPENDLIMIT')
-    this.#capabilities = {
-      uidplus: caps.has('UIDPLUS') && !this.#options.ignoreAppendUid,
-      condstore: caps.has('CONDSTORE') && !this.#options.ignoreCondstore,
-      expungeByUid: canExpungeByUid(client),
-      appendLimit: typeof appendLimit === 'number' ? appendLimit : undefined,
-      // imapflow asks NAMESPACE (RFC 2342) at login, or derives it from LIST "" "" without it.
-      namespace: client.namespace ? {prefix: client.namespace.prefix ?? '', delimiter: client.namespace.delimiter || null} : undefined,
-      otherNamespaces: [...(client.namespaces?.other || []), ...(client.namespaces?.shared || [])]
-        .map((ns) => ns.prefix ?? '')
-        .filter((prefix) => prefix !== ''),
-      serverName: typeof client.serverInfo?.name === 'string' ? client.serverInfo.name : undefined,
-      maxLineLength: this.#options.endpoint.maxLineLength,
-    }
+    this.#capabilities = capabilitiesOf(client, this.#options)
   }
 
   async quota(path: string): Promise<QuotaInfo | undefined> {
@@ -251,7 +237,14 @@ export class ImapStore implements Store {
   }
 
   async peek(path: string): Promise<FolderPeek> {
-    return this.#folders.onSession(path, (client) => peekFolder(client, path, this.#capabilities.condstore))
+    const {condstore} = this.#capabilities
+    // STATUS answers name their folder, so they go many at a time on a raw connection where there is one.
+    const onSession = (error?: unknown) => {
+      if (error) this.#log.debug(`${this.#where}: folder "${path}": STATUS on a session instead (${describeError(error)})`)
+      return this.#folders.onSession(path, (client) => peekFolder(client, path, condstore))
+    }
+    const raw = this.#readPipe ?? this.#pipeline
+    return raw ? raw.peek(path, condstore).then((peeked) => peeked ?? onSession(), onSession) : onSession()
   }
 
   async listFlags(path: string, options: {changedSince?: bigint; onVanished?: (uid: number) => void} = {}): Promise<MessageFlags[]> {

@@ -177,3 +177,30 @@ test('a listing that goes on past the folder\'s EXISTS is cut: it fails with the
     await hostile.stop()
   }
 })
+
+test('STATUS of several folders in flight on one connection: each answer is its own folder\'s; none of the folder the connection has selected', async () => {
+  const user = freshUser('rp')
+  const folders: Record<string, SeedMessage[]> = {INBOX: generateMessages(4, {seed: 101}), A: generateMessages(2, {seed: 102}), 'B/C': generateMessages(7, {seed: 103}), 'Ünïcödé': generateMessages(1, {seed: 104})}
+  await seed(server, user, folders)
+  const expected = await withClient(server, user, async (client) => {
+    const out: Record<string, unknown> = {}
+    for (const path of Object.keys(folders)) {
+      const status = await client.status(path, {uidValidity: true, uidNext: true, messages: true, highestModseq: true})
+      assert.ok(status, `${path}: STATUS answered`)
+      out[path] = {uidValidity: Number(status.uidValidity), uidNext: status.uidNext, messages: status.messages, highestModseq: status.highestModseq}
+    }
+    return out
+  })
+  const pipeline = pipelineFor(user)
+  try {
+    const paths = Object.keys(folders)
+    const peeks = await Promise.all([...paths, ...paths].map((path) => pipeline.peek(path, true)))
+    for (const [i, peeked] of peeks.entries()) assert.deepEqual(peeked, expected[paths[i % paths.length]], paths[i % paths.length])
+    // Dovecot would answer from the connection's last view of the folder it has selected: that one is left to a session.
+    await read(pipeline, 'B/C', '0', [1], folders['B/C'])
+    assert.equal(await pipeline.peek('B/C', true), undefined)
+    assert.deepEqual(await pipeline.peek('A', true), expected.A)
+  } finally {
+    await pipeline.close()
+  }
+})
