@@ -15,7 +15,7 @@
  *   and `verify` and `verify --deep` after (c), which must find no difference.
  * WAN section (--rtt-ms N): a delay line on 127.0.0.1 in front of each server (N/2 ms each way,
  * order and throughput kept: scripts/bench/delay-line.ts); the real messages of ../shared/corpus in
- * their folders; the limit, mailferry, mbsync and imapsync through it.
+ * their folders; the limit, mailferry (first sync, then (b)), mbsync and imapsync through it.
  * Loading the source is not measured. Writes DIR/latest.json, latest.md and latest.svg (a chart).
  */
 import {existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
@@ -299,7 +299,13 @@ async function wan(opts: Options, work: string, source: DovecotInstance, dest: D
   try {
     log(`WAN: a delay line of ${opts.rttMs / 2} ms each way in front of each server (ports ${lines[0].port}, ${lines[1].port})`)
     const sides = {source: {server: source, port: lines[0].port}, dest: {server: dest, port: lines[1].port}}
-    const {runs, ratios} = await firstSyncs('wan', opts, work, sides, corpus, peers, {rawAppend: false})
+    const {runs, ratios, last} = await firstSyncs('wan', opts, work, sides, corpus, peers, {rawAppend: false})
+    // (b) over the link too: a re-run's round trips per folder (STATUS on each side) are what it costs there.
+    log('wan: (b) re-run, no change')
+    const {args, env} = accountArgs(sides.source, sides.dest, last.users)
+    const noChange = await measure(process.execPath, [BIN, 'sync', ...args, '--state', last.state, '--concurrency', String(opts.concurrency), '--json'], env)
+    expectOk('no-change re-run over the link', noChange, (json) => (json?.totals?.copied === 0 ? undefined : `copied ${json?.totals?.copied}, expected 0`))
+    runs.noChange = fromProcess('(b) re-run, no change', noChange, countOf(corpus), 0)
     return {
       title: `WAN: ${opts.rttMs} ms round trip (a delay line of ${opts.rttMs / 2} ms each way in front of each server)`,
       corpus: {source: 'the real messages of ../shared/corpus', messages: countOf(corpus), bytes: bytesOf(corpus), folders: Object.fromEntries(Object.entries(corpus).map(([path, list]) => [path, list.length]))},
