@@ -18,13 +18,11 @@
  */
 import {ConnectError, describeError} from '../errors.js'
 import type {Logger} from '../log.js'
-import type {FolderPeek} from '../stores/store.js'
 import {isPushback, isSessionCap, translateAppendError} from './errors.js'
 import {formatDateTime, formatFlag} from './imapflow.js'
 import {backoffDelay, NO_RETRY, type RetryPolicy} from './pool.js'
 import {WireConnection, type WireResponse} from './wire.js'
 import {statusCode} from './wire-responses.js'
-import {statusOf} from './wire-status.js'
 
 export interface AppendOutcome {
   uid?: number
@@ -85,7 +83,7 @@ export class AppendPipeline {
   readonly #queues = new Map<string, Item[]>()
   #connections: WireConnection[] = []
   #opening = 0
-  /** A connection #spare() is opening, which callers at the same moment wait for. */
+  /** A connection spare() is opening, which callers at the same moment wait for. */
   #spareOpening?: Promise<WireConnection>
   #size: number
   #failures = 0
@@ -113,22 +111,10 @@ export class AppendPipeline {
   }
 
   /**
-   * One command per folder (CREATE, SUBSCRIBE, UNSUBSCRIBE), all in flight at once on one of this
-   * pipeline's connections (one is opened when none is). Settles with each command's response or
-   * error, in order; rejects only when no connection can be had.
+   * The least busy connection for a command besides the APPENDs (pipeline-commands.ts), or one opened
+   * when none is, within the same cap; throws when none can be had.
    */
-  async folderCommands(name: string, paths: string[]): Promise<Array<PromiseSettledResult<WireResponse>>> {
-    const connection = await this.#spare()
-    return Promise.allSettled(paths.map((path) => connection.command(name, [connection.mailbox(this.#normalize(path))])))
-  }
-
-  /** A folder's STATUS (wire-status.ts) on one of this pipeline's connections, which never select a folder. */
-  async peek(path: string, condstore: boolean): Promise<FolderPeek> {
-    return statusOf(await this.#spare(), this.#normalize(path), condstore)
-  }
-
-  /** The least busy connection for a command besides the APPENDs, or one opened when none is; throws when none can be had. */
-  async #spare(): Promise<WireConnection> {
+  async spare(): Promise<WireConnection> {
     const open = this.#connections.filter((c) => c.usable).sort((a, b) => a.load - b.load)[0]
     if (open) return open
     // Callers at the same moment share the one being opened.
@@ -367,7 +353,7 @@ export class AppendPipeline {
 
   /** APPEND mailbox (flags) date literal [ (flags) date literal ... ] (RFC 3502 6.3.11). */
   #attributes(connection: WireConnection, batch: Item[]): unknown[] {
-    const attributes: unknown[] = [connection.mailbox(this.#normalize(batch[0].path))]
+    const attributes: unknown[] = [connection.mailbox(this.folderName(batch[0].path))]
     // BINARY (RFC 3516): a message with NUL bytes goes as literal8, as imapflow sends it.
     const binary = connection.capabilities.has('BINARY')
     for (const item of batch) {
@@ -379,7 +365,8 @@ export class AppendPipeline {
     return attributes
   }
 
-  #normalize(path: string): string {
+  /** The folder's name on the server: the namespace prefix added where the path lacks it. */
+  folderName(path: string): string {
     if (path.toUpperCase() === 'INBOX') return 'INBOX'
     const prefix = this.#options.namespacePrefix?.()
     return prefix && !path.startsWith(prefix) ? prefix + path : path

@@ -1,11 +1,12 @@
 /**
  * CREATE, SUBSCRIBE or UNSUBSCRIBE of many folders at once, pipelined on an APPEND connection
- * (append-pipeline.ts; imapflow's sessions send one command at a time): a first sync of an account
+ * (pipeline-commands.ts; imapflow's sessions send one command at a time): a first sync of an account
  * with hundreds of folders creates them in a few round trips instead of one each.
  */
 import {CommandRefusedError} from '../errors.js'
 import type {AppendPipeline} from './append-pipeline.js'
 import {translateFolderError} from './errors.js'
+import {folderCommandsOn} from './pipeline-commands.js'
 
 export type FolderVerb = 'create' | 'subscribe' | 'unsubscribe'
 
@@ -27,7 +28,7 @@ export async function folderCommands(
   if (!pipeline || paths.length < 2) return oneByOne(paths)
   let settled
   try {
-    settled = await pipeline.folderCommands(verb.toUpperCase(), paths)
+    settled = await folderCommandsOn(pipeline, verb.toUpperCase(), paths)
   } catch {
     return oneByOne(paths)
   }
@@ -47,7 +48,7 @@ export async function folderCommands(
   if (verb === 'create') {
     // The planner unsubscribes those whose source folder is not subscribed.
     const created = paths.filter((_, i) => outcomes[i] === undefined && !again.includes(i))
-    if (created.length > 0) await pipeline.folderCommands('SUBSCRIBE', created).catch(() => undefined)
+    if (created.length > 0) await folderCommandsOn(pipeline, 'SUBSCRIBE', created).catch(() => undefined)
   }
   return outcomes
 }

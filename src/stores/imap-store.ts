@@ -11,6 +11,7 @@ import {ConnectionPool} from '../imap/pool.js'
 import {FolderSessions} from '../imap/folder-sessions.js'
 import {openSession} from '../imap/session.js'
 import {AppendPipeline} from '../imap/append-pipeline.js'
+import {peekOn, storeFlagsOn} from '../imap/pipeline-commands.js'
 import {FetchBatcher} from '../imap/fetch-batcher.js'
 import {folderCommands, type FolderVerb} from '../imap/folder-commands.js'
 import {fetchHeaderBlocks, listFlags, listFolders, listHeadered, listMeta, listSizes, metasOfRows, peekFolder, quotaOf, selectedStatus} from '../imap/listings.js'
@@ -243,8 +244,8 @@ export class ImapStore implements Store {
       if (error) this.#log.debug(`${this.#where}: folder "${path}": STATUS on a session instead (${describeError(error)})`)
       return this.#folders.onSession(path, (client) => peekFolder(client, path, condstore))
     }
-    const raw = this.#readPipe ?? this.#pipeline
-    return raw ? raw.peek(path, condstore).then((peeked) => peeked ?? onSession(), onSession) : onSession()
+    const raw = this.#readPipe ? this.#readPipe.peek(path, condstore) : this.#pipeline && peekOn(this.#pipeline, path, condstore)
+    return raw ? raw.then((peeked) => peeked ?? onSession(), onSession) : onSession()
   }
 
   async listFlags(path: string, options: {changedSince?: bigint; onVanished?: (uid: number) => void} = {}): Promise<MessageFlags[]> {
@@ -346,8 +347,15 @@ export class ImapStore implements Store {
 
   async setFlags(path: string, uids: number[], add: string[], remove: string[]): Promise<void> {
     if (uids.length === 0) return
+    const ranges = chunkUidSets(uids)
+    // Pipelined where there are APPEND connections: a re-run over a link updates many folders' flags.
+    const piped = await (this.#pipeline && storeFlagsOn(this.#pipeline, path, ranges, add, remove))?.then(
+      () => true,
+      (error: unknown) => void this.#log.debug(`${this.#where}: folder "${path}": flags set on a session instead (${describeError(error)})`),
+    )
+    if (piped) return
     await this.#folders.inFolder(path, async (client) => {
-      for (const range of chunkUidSets(uids)) {
+      for (const range of ranges) {
         await storeFlags(client, this.#where, path, range, '+', add)
         await storeFlags(client, this.#where, path, range, '-', remove)
       }

@@ -1,0 +1,101 @@
+/**
+ * Commands besides APPEND on the APPEND pipeline's raw connections (src/imap/pipeline-commands.ts),
+ * against a real Dovecot: flag changes of several folders whose messages have the same UIDs, all in
+ * flight at once on one connection, each change only its own folder's messages; a folder that does
+ * not exist fails its change only; STATUS of several folders at once, each its own folder's, and none
+ * of a folder the connection has selected.
+ */
+import assert from 'node:assert/strict'
+import {after, before, test} from 'node:test'
+
+import type {EndpointConfig} from '../../src/config/schema.js'
+import {AppendPipeline} from '../../src/imap/append-pipeline.js'
+import {peekOn, storeFlagsOn} from '../../src/imap/pipeline-commands.js'
+import {openWireConnection} from '../../src/imap/wire-login.js'
+import {silentLogger} from '../../src/log.js'
+import {startDovecot, type DovecotInstance} from '../harness/dovecot.js'
+import {seed, withClient} from '../harness/mailbox.js'
+import {generateMessages} from '../harness/messages.js'
+import {freshUser} from './cli.js'
+
+let server: DovecotInstance
+before(async () => {
+  server = await startDovecot({separator: '/'})
+})
+after(async () => {
+  await server?.stop()
+})
+
+function pipelineFor(user: string): AppendPipeline {
+  const endpoint: EndpointConfig = {host: server.host, port: server.port, tls: 'none', tlsOptions: {verify: true}, user, password: server.password}
+  // One connection: every command below shares it.
+  return new AppendPipeline({size: 1, open: () => openWireConnection(endpoint, {label: 'destination'}), where: 'destination test', logger: silentLogger})
+}
+
+/** Every message's keywords in each folder, by UID (system flags left out: the seeding sets some). */
+async function keywords(user: string, paths: string[]): Promise<Record<string, Record<number, string[]>>> {
+  return withClient(server, user, async (client) => {
+    const out: Record<string, Record<number, string[]>> = {}
+    for (const path of paths) {
+      out[path] = {}
+      await client.mailboxOpen(path, {readOnly: true})
+      for await (const message of client.fetch('1:*', {uid: true, flags: true}, {uid: true})) {
+        out[path][message.uid] = [...(message.flags ?? [])].filter((flag) => !flag.startsWith('\\')).sort()
+      }
+      await client.mailboxClose()
+    }
+    return out
+  })
+}
+
+test('flag changes of several folders in flight on one connection each change only their own folder\'s messages', async () => {
+  const user = freshUser('pc')
+  const paths = ['INBOX', 'A', 'B/C', 'Ünïcödé']
+  await seed(server, user, Object.fromEntries(paths.map((path, i) => [path, generateMessages(6, {seed: 110 + i}).map((m) => ({...m, flags: []}))])))
+  const pipeline = pipelineFor(user)
+  try {
+    // Round 1 adds a keyword of its folder to UIDs 1-3 of each folder and $Both to 2-6; round 2 takes
+    // $Both off 4-6 again. All sent before any answer, interleaved across folders, twice each.
+    const tag = (path: string) => `$F${paths.indexOf(path)}`
+    await Promise.all(paths.flatMap((path) => [storeFlagsOn(pipeline, path, ['1:3'], [tag(path)], []), storeFlagsOn(pipeline, path, ['2:6'], ['$Both'], [])]))
+    await Promise.all(paths.map((path) => storeFlagsOn(pipeline, path, ['4:6'], [], ['$Both'])))
+    const seen = await keywords(user, paths)
+    for (const path of paths) {
+      const want = {1: [tag(path)], 2: ['$Both', tag(path)].sort(), 3: ['$Both', tag(path)].sort(), 4: [], 5: [], 6: []}
+      assert.deepEqual(seen[path], want, path)
+    }
+
+    // A folder that does not exist: its change fails (SELECT refused, the STOREs behind it find no
+    // folder selected), and the one sent right behind it, of another folder, is done.
+    const [gone, inbox] = await Promise.allSettled([storeFlagsOn(pipeline, 'Gone', ['1:6'], ['$Nope'], []), storeFlagsOn(pipeline, 'INBOX', ['6'], ['$Late'], [])])
+    assert.equal(gone.status, 'rejected')
+    assert.equal(inbox.status, 'fulfilled')
+    const after = await keywords(user, paths)
+    assert.deepEqual(after.INBOX[6], ['$Late'])
+    for (const path of paths.slice(1)) assert.deepEqual(after[path], seen[path], `${path} untouched`)
+  } finally {
+    await pipeline.close()
+  }
+})
+
+test('STATUS of several folders at once on one connection: each its own folder\'s, none of the folder it has selected', async () => {
+  const user = freshUser('pc')
+  const counts: Record<string, number> = {INBOX: 3, A: 1, 'B/C': 5}
+  await seed(server, user, Object.fromEntries(Object.entries(counts).map(([path, n], i) => [path, generateMessages(n, {seed: 120 + i})])))
+  const pipeline = pipelineFor(user)
+  try {
+    const paths = Object.keys(counts)
+    const peeks = await Promise.all([...paths, ...paths].map((path) => peekOn(pipeline, path, true)))
+    for (const [i, peeked] of peeks.entries()) {
+      const path = paths[i % paths.length]
+      assert.equal(peeked.messages, counts[path], path)
+      assert.equal(peeked.uidNext, counts[path] + 1, path)
+      assert.ok(peeked.highestModseq !== undefined, `${path}: HIGHESTMODSEQ`)
+    }
+    await storeFlagsOn(pipeline, 'A', ['1'], ['$X'], [])
+    await assert.rejects(peekOn(pipeline, 'A', true), /selected on this connection/)
+    assert.equal((await peekOn(pipeline, 'B/C', true)).messages, 5)
+  } finally {
+    await pipeline.close()
+  }
+})
