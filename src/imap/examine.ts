@@ -1,11 +1,13 @@
 /**
- * What an EXAMINE on a raw connection (wire.ts) reports of its folder, read into the Store's
+ * A folder looked at on a raw connection (wire.ts): what its EXAMINE reports, read into the Store's
  * FolderStatus as a session's EXAMINE would be (listings.ts selectedStatus): EXISTS and the
- * UIDVALIDITY, UIDNEXT and HIGHESTMODSEQ codes (RFC 9051 6.3.2, RFC 7162 3.1.8). Used by check's
- * header scan (header-scan.ts) and the pipelined listings (read-pipeline.ts).
+ * UIDVALIDITY, UIDNEXT and HIGHESTMODSEQ codes (RFC 9051 6.3.2, RFC 7162 3.1.8); and the rows of a
+ * `UID FETCH 1:*` of it. Used by check's header scan (header-scan.ts) and the pipelined listings
+ * (read-pipeline.ts).
  */
 import type {FolderStatus} from '../stores/store.js'
-import {untaggedNumber} from './fetch-items.js'
+import {fetchSeq, hasUid, readFetchItems, untaggedNumber, type FetchRow, type Row} from './fetch-items.js'
+import {listingTooLong} from './limits.js'
 import type {WireConnection, WireResponse} from './wire.js'
 
 /** EXAMINE's attributes: the folder, and the CONDSTORE parameter where asked for, so that HIGHESTMODSEQ is reported. */
@@ -36,5 +38,48 @@ export class ExamineReport {
       permanentFlags: undefined,
       highestModseq: typeof modseq === 'string' && /^\d+$/.test(modseq) ? BigInt(modseq) : undefined,
     }
+  }
+}
+
+/**
+ * The rows of a listing (`UID FETCH 1:*`) as they come (pass `read` the FETCH's untagged responses), a
+ * message's items merged by sequence number. A listing longer than the folder (`exists()`, or an
+ * untagged EXISTS that came with it) is a broken or hostile server, as listings.ts checkListingLength
+ * says: the connection is closed, and `failure` says why.
+ */
+export class ListingRows {
+  readonly #rows = new Map<number, FetchRow>()
+  readonly #connection: WireConnection
+  readonly #exists: () => number
+  readonly #place: {where: string; path: string}
+  #grown = 0
+  failure?: Error
+
+  constructor(connection: WireConnection, exists: () => number, place: {where: string; path: string}) {
+    this.#connection = connection
+    this.#exists = exists
+    this.#place = place
+  }
+
+  readonly read = (response: WireResponse): void => {
+    if (this.failure) return
+    this.#grown = Math.max(this.#grown, untaggedNumber(response, 'EXISTS') ?? 0)
+    const seq = fetchSeq(response)
+    if (seq === undefined) return
+    const row = this.#rows.get(seq) ?? {}
+    readFetchItems(response.attributes?.[1], row)
+    this.#rows.set(seq, row)
+    const exists = Math.max(this.#exists(), this.#grown)
+    if (this.#rows.size > exists) {
+      this.failure = listingTooLong(this.#place.where, this.#place.path, exists)
+      this.#connection.close(this.failure)
+    }
+  }
+
+  /** The rows that name their message. */
+  rows(): Row[] {
+    const listed: Row[] = []
+    for (const row of this.#rows.values()) if (hasUid(row)) listed.push(row)
+    return listed
   }
 }

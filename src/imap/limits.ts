@@ -154,7 +154,12 @@ export function checkListingLength(client: ImapClient, listed: number, where: st
   const exists = client.mailbox ? client.mailbox.exists : 0
   if (listed <= exists) return
   client.close()
-  throw new FolderError(`${where}: folder "${path}": the server listed more messages than the folder holds (${exists}); the session was closed`, {
+  throw listingTooLong(where, path, exists)
+}
+
+/** What a listing longer than its folder is (the caller closes its session or connection). */
+export function listingTooLong(where: string, path: string, exists: number): FolderError {
+  return new FolderError(`${where}: folder "${path}": the server listed more messages than the folder holds (${exists}); the session was closed`, {
     hint: 'the server is broken or not what it claims to be; the other folders were synced',
   })
 }

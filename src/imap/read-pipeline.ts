@@ -14,8 +14,8 @@
  */
 import {FolderError} from '../errors.js'
 import type {FolderPeek, FolderStatus} from '../stores/store.js'
-import {ExamineReport, examineArguments} from './examine.js'
-import {fetchSeq, hasUid, readFetchItems, untaggedNumber, type FetchRow, type Row} from './fetch-items.js'
+import {ExamineReport, ListingRows, examineArguments} from './examine.js'
+import {fetchSeq, hasUid, readFetchItems, type FetchRow, type Row} from './fetch-items.js'
 import {compactUids} from './uidset.js'
 import type {WireConnection, WireResponse} from './wire.js'
 import {statusOf} from './wire-status.js'
@@ -116,31 +116,15 @@ export class ReadPipeline {
     // The next read of this folder sends an EXAMINE first, so that its rows never meet this listing's.
     reader.selected = undefined
     const sent = track(reader, path, 'other')
-    const rows = new Map<number, FetchRow>()
-    let failure: Error | undefined
-    // Mail that arrives while the listing is answered may grow the folder (an untagged EXISTS).
-    let grown = 0
+    const listing = new ListingRows(connection, () => examine.report.exists, {where, path})
     const onUntagged = (response: WireResponse) => {
-      if (failure || reader.sent[0] !== sent.entry) return
-      grown = Math.max(grown, untaggedNumber(response, 'EXISTS') ?? 0)
-      const seq = fetchSeq(response)
-      if (seq === undefined) return
-      const row = rows.get(seq) ?? {}
-      readFetchItems(response.attributes?.[1], row)
-      rows.set(seq, row)
-      const exists = Math.max(examine.report.exists, grown)
-      if (rows.size > exists) {
-        failure = new FolderError(`${where}: folder "${path}": the server listed more messages than the folder holds (${exists}); the session was closed`, {
-          hint: 'the server is broken or not what it claims to be; the other folders were synced',
-        })
-        connection.close(failure)
-      }
+      if (reader.sent[0] === sent.entry) listing.read(response)
     }
     const fetch = connection.command('UID FETCH', [{type: 'SEQUENCE', value: '1:*'}, LISTING], {onUntagged, onDone: sent.onDone})
     try {
       await settleBoth(examine.done, fetch)
     } catch (error) {
-      throw failure ?? error
+      throw listing.failure ?? error
     }
     const status = examine.report.status()
     if (options.uidValidity !== undefined && status.uidValidity !== options.uidValidity) {
@@ -148,9 +132,7 @@ export class ReadPipeline {
         hint: 're-run: its messages are matched again by content, none is copied twice',
       })
     }
-    const listed: Row[] = []
-    for (const row of rows.values()) if (hasUid(row)) listed.push(row)
-    return {status, rows: listed}
+    return {status, rows: listing.rows()}
   }
 
   /**
