@@ -28,9 +28,11 @@ const LISTING = [...['UID', 'FLAGS', 'RFC822.SIZE', 'INTERNALDATE'].map(atom), {
 
 /** A command sent and not yet answered. */
 interface Sent {
-  folder: string
-  /** A body read's rows may come while another read of its folder is answered (the server may run both at once). */
-  kind: 'read' | 'other'
+  /**
+   * The folder of a body read (undefined for any other command). A read's rows may come while another
+   * read of its folder is answered: the server may run both at once.
+   */
+  readOf?: string
   done: boolean
 }
 
@@ -42,10 +44,10 @@ interface Reader {
   /** The folder the last EXAMINE sent asked for, whatever the reads must do. */
   examined?: string
   /**
-   * The folders of the commands sent and not yet answered, oldest first. An untagged FETCH names
-   * neither its command nor its folder, and every command in flight sees it (wire.ts); it is of the
-   * folder of the oldest one: a server runs an EXAMINE only once the commands before it are done
-   * (RFC 9051 5.5), and answers a command's rows before its tagged OK.
+   * The commands sent and not yet answered, oldest first. An untagged FETCH names neither its command
+   * nor its folder, and every command in flight sees it (wire.ts); it is the oldest one's: a server
+   * runs an EXAMINE only once the commands before it are done (RFC 9051 5.5), and answers a
+   * command's rows before its tagged OK.
    */
   sent: Sent[]
 }
@@ -79,7 +81,7 @@ export class ReadPipeline {
     const onUntagged = (response: WireResponse) => {
       const seq = fetchSeq(response)
       const oldest = reader.sent[0]
-      if (seq === undefined || oldest?.folder !== path || oldest.kind !== 'read') return
+      if (seq === undefined || oldest?.readOf !== path) return
       const row = rows.get(seq) ?? {}
       readFetchItems(response.attributes?.[1], row)
       if (hasUid(row) && row.body) {
@@ -87,7 +89,7 @@ export class ReadPipeline {
         onRow(row as Row & {body: Buffer})
       } else rows.set(seq, row)
     }
-    const fetch = connection.command('UID FETCH', [{type: 'SEQUENCE', value: compactUids(uids)}, [...ITEMS, BODY]], {onUntagged, onDone: track(reader, path, 'read').onDone})
+    const fetch = connection.command('UID FETCH', [{type: 'SEQUENCE', value: compactUids(uids)}, [...ITEMS, BODY]], {onUntagged, onDone: track(reader, path).onDone})
     await settleBoth(examine, fetch)
   }
 
@@ -115,7 +117,7 @@ export class ReadPipeline {
     const examine = this.#examine(reader, path, pass, options.condstore)
     // The next read of this folder sends an EXAMINE first, so that its rows never meet this listing's.
     reader.selected = undefined
-    const sent = track(reader, path, 'other')
+    const sent = track(reader)
     const listing = new ListingRows(connection, () => examine.report.exists, {where, path})
     const onUntagged = (response: WireResponse) => {
       if (reader.sent[0] === sent.entry) listing.read(response)
@@ -144,7 +146,7 @@ export class ReadPipeline {
   async peek(path: string, condstore: boolean): Promise<FolderPeek | undefined> {
     const reader = await this.#connection()
     if (reader.examined === path) return undefined
-    return statusOf(reader.connection, path, condstore, track(reader, reader.examined ?? '', 'other').onDone)
+    return statusOf(reader.connection, path, condstore, track(reader).onDone)
   }
 
   /** The connection, opened when there is none; throws when none can be had. */
@@ -160,7 +162,7 @@ export class ReadPipeline {
     reader.pass = pass
     reader.examined = path
     const report = new ExamineReport()
-    const sent = track(reader, path, 'other')
+    const sent = track(reader)
     const onUntagged = (response: WireResponse) => {
       if (reader.sent[0] === sent.entry) report.read(response)
     }
@@ -212,9 +214,9 @@ export class ReadPipeline {
   }
 }
 
-/** Notes a command of `folder` as sent (call it before sending); returns its entry and its onDone. */
-function track(reader: Reader, folder: string, kind: Sent['kind']): {entry: Sent; onDone: () => void} {
-  const entry: Sent = {folder, kind, done: false}
+/** Notes a command as sent (call it before sending), a body read of `readOf`; returns its entry and its onDone. */
+function track(reader: Reader, readOf?: string): {entry: Sent; onDone: () => void} {
+  const entry: Sent = {readOf, done: false}
   reader.sent.push(entry)
   const onDone = () => {
     entry.done = true
