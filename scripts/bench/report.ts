@@ -66,7 +66,7 @@ export function median<T>(runs: T[], wallMs: (run: T) => number): {run: T; sampl
   return {run: sorted[Math.floor((sorted.length - 1) / 2)], samplesMs: runs.length > 1 ? runs.map((run) => Math.round(wallMs(run))) : undefined}
 }
 
-export function machine() {
+export function machine(mailDir: string) {
   const cpuModel = /model name\s*:\s*(.*)/.exec(safeRead('/proc/cpuinfo'))?.[1]?.trim() ?? cpus()[0]?.model ?? 'unknown'
   return {
     nproc: availableParallelism(),
@@ -77,7 +77,18 @@ export function machine() {
     mbsync: version('mbsync', ['--version']),
     kernel: release(),
     loadavg: loadavg().map((n) => round(n, 2)),
+    mail: {dir: mailDir, fs: fileSystemOf(mailDir)},
   }
+}
+
+/** The type of the mount holding dir (the longest mount point that is a prefix of it), from /proc/mounts. */
+function fileSystemOf(dir: string): string {
+  let best = {point: '', type: 'unknown'}
+  for (const line of safeRead('/proc/mounts').split('\n')) {
+    const [, point, type] = line.split(' ')
+    if (point && type && (dir === point || dir.startsWith(point.endsWith('/') ? point : `${point}/`)) && point.length > best.point.length) best = {point, type}
+  }
+  return best.type
 }
 
 function version(command: string, args: string[]): string {
@@ -139,7 +150,7 @@ export function markdown(result: {date: string; machine: ReturnType<typeof machi
     `## mailferry benchmark, ${result.date.slice(0, 16).replace('T', ' ')} UTC`,
     '',
     `Machine: ${m.nproc} CPUs (\`nproc\`), ${m.cpu}, ${Math.round(m.ramBytes / 1024 ** 3)} GiB RAM, node ${m.node}, Dovecot ${m.dovecot}, ${m.mbsync}, Linux ${m.kernel}; ` +
-      `load average before/after: ${m.loadavg.join(' ')} / ${result.loadavgAfter.join(' ')}. Both servers on 127.0.0.1 (maildir, fsync off); ` +
+      `load average before/after: ${m.loadavg.join(' ')} / ${result.loadavgAfter.join(' ')}. Both servers on 127.0.0.1 (maildir in ${m.mail.dir}, ${m.mail.fs}; fsync off); ` +
       `mailferry --concurrency ${result.concurrency}${result.repeat > 1 ? `; first syncs are the median of ${result.repeat} runs (all samples in brackets)` : ''}.` +
       (result.skipped.length ? ` Skipped: ${result.skipped.join('; ')}.` : ''),
     '',

@@ -35,7 +35,8 @@ export interface RetryNotice {
 
 export interface PoolOptions {
   size: number
-  connect: () => Promise<ImapClient>
+  /** Opens and logs in a session; `cancel` fires when the pool closes first (the login is then cut off). */
+  connect: (cancel: AbortSignal) => Promise<ImapClient>
   retry?: RetryPolicy
   /** Called before each pause (for the log). */
   onRetry?: (notice: RetryNotice) => void
@@ -80,7 +81,9 @@ export function backoffDelay(policy: RetryPolicy, attempt: number, error?: unkno
 
 export class ConnectionPool {
   #size: number
-  readonly #connect: () => Promise<ImapClient>
+  readonly #connect: (cancel: AbortSignal) => Promise<ImapClient>
+  /** Aborted by close(): a session still logging in then is not worth waiting for (nor its LOGOUT). */
+  readonly #closing = new AbortController()
   readonly #idle: ImapClient[] = []
   readonly #waiters: Waiter[] = []
   readonly #options: PoolOptions
@@ -217,6 +220,7 @@ export class ConnectionPool {
 
   async close(): Promise<void> {
     this.#closed = true
+    this.#closing.abort()
     const clients = this.#idle.splice(0)
     for (const waiter of this.#waiters.splice(0)) waiter.reject(new Error('connection pool closed'))
     await Promise.allSettled(
@@ -242,7 +246,7 @@ export class ConnectionPool {
     this.#connecting++
     const generation = this.#generation
     try {
-      const client = await this.#connect()
+      const client = await this.#connect(this.#closing.signal)
       this.#generationOf.set(client, generation)
       return client
     } catch (error) {

@@ -5,7 +5,7 @@ import {readFileSync} from 'node:fs'
 import type {ImapFlowOptions} from 'imapflow'
 
 import {describeEndpoint, type EndpointConfig} from '../config/schema.js'
-import {AuthError, ConfigError} from '../errors.js'
+import {AuthError, ConfigError, ConnectError} from '../errors.js'
 import {registerSecret, silentLogger, type Logger} from '../log.js'
 import {VERSION} from '../version.js'
 import {Credentials, loginMethod, type SessionSecret} from './auth.js'
@@ -21,6 +21,8 @@ export interface SessionOptions {
   label: string
   /** Where the protocol trace goes when it is on (--debug-imap); nothing is logged otherwise. */
   logger?: Logger
+  /** Cuts the login off (the connection is closed, no LOGOUT): the session is no longer wanted. */
+  cancel?: AbortSignal
 }
 
 /**
@@ -97,11 +99,16 @@ export async function openSession(endpoint: EndpointConfig, options: SessionOpti
     // An 'error' event without a listener would crash the process; failures surface through the
     // command that hit them, except a size-limit breach, which only this event names (limits.ts).
     client.on('error', (error) => noteSessionError(client, error, where))
+    const cancelled = () => new ConnectError(`${where}: login cut off, the session is no longer needed`)
+    if (options.cancel?.aborted) throw cancelled()
+    const cancel = () => client.close()
+    options.cancel?.addEventListener('abort', cancel)
     try {
       await client.connect()
       return client
     } catch (error) {
       client.close()
+      if (options.cancel?.aborted) throw cancelled()
       const translated = translateConnectError(error, where)
       if (!(translated instanceof AuthError)) throw translated
       if (secret.accessToken !== undefined && creds.renewable && attempt === 1) {
@@ -111,6 +118,8 @@ export async function openSession(endpoint: EndpointConfig, options: SessionOpti
       }
       const hint = translated.hint?.includes('authMethod') ? translated.hint : `check the user name and ${creds.describe()}`
       throw new AuthError(translated.message, {cause: error, hint})
+    } finally {
+      options.cancel?.removeEventListener('abort', cancel)
     }
   }
 }

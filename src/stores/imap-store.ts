@@ -78,7 +78,7 @@ export class ImapStore implements Store {
     )
     this.#pool = new ConnectionPool({
       size: options.connections - pipelineSize - scanSize - (readPipe ? 1 : 0),
-      connect: () => openSession(options.endpoint, {label: options.label, logger: log}),
+      connect: (cancel) => openSession(options.endpoint, {label: options.label, logger: log, cancel}),
       retry: options.retry,
       signal: options.signal,
       onRetry: ({attempt, retries, delayMs, error}) => {

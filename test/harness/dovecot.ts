@@ -52,6 +52,8 @@ export interface DovecotOptions {
   maxMailSize?: number
   /** Shows up in the instance_name and the temp dir name, to tell instances apart in `ps`. */
   name?: string
+  /** Where the instance's directory (mail included) is made: os.tmpdir() unless given (the bench uses tmpfs). */
+  baseDir?: string
   /** Raw dovecot.conf text appended at the end (e.g. to try a server setting in one test). */
   extraConfig?: string
   /**
@@ -110,7 +112,7 @@ export async function startDovecot(options: DovecotOptions = {}): Promise<Doveco
   if (options.inboxPrefix && separator !== '.') throw new Error('inboxPrefix needs separator "."')
   // `npm test` checks this first (scripts/prereqs.mjs); a single file run directly gets the same hint.
   if (!existsSync(DOVECOT_BIN)) throw new Error(`Dovecot is not installed (no ${DOVECOT_BIN}): run  node scripts/prereqs.mjs`)
-  reapStaleInstances(DIR_PREFIX)
+  reapStaleInstances(DIR_PREFIX, options.baseDir)
   const [certs, owner] = await Promise.all([testCertificates(), mailOwner()])
   let lastError: unknown
   for (let attempt = 1; attempt <= START_ATTEMPTS; attempt++) {
@@ -128,7 +130,7 @@ export async function startDovecot(options: DovecotOptions = {}): Promise<Doveco
 class PortInUseError extends Error {}
 
 async function startOnce(options: DovecotOptions, separator: '.' | '/', certs: Certificates, owner: Owner): Promise<DovecotInstance> {
-  const dir = makeInstanceDir(options.name, owner)
+  const dir = makeInstanceDir(options.name, owner, options.baseDir)
   const [port, tlsPort] = await freePorts(2)
   const password = randomBytes(9).toString('base64url')
   const configFile = join(dir, 'dovecot.conf')
@@ -375,11 +377,11 @@ async function resolveOwner(): Promise<Owner> {
 // ---------------------------------------------------------------------------------------------
 // Directories, ports, readiness
 
-function makeInstanceDir(name: string | undefined, owner: Owner): string {
+function makeInstanceDir(name: string | undefined, owner: Owner, baseDir = tmpdir()): string {
   const label = (name ?? 'x').replace(/[^A-Za-z0-9_-]/g, '').slice(0, 16) || 'x'
   // The pid in the name lets reapStaleInstances() find instances of dead test processes.
   // Kept short: base_dir holds unix sockets, whose paths are limited to 108 bytes.
-  const dir = mkdtempSync(join(tmpdir(), `${DIR_PREFIX}${process.pid}-${label}-`))
+  const dir = mkdtempSync(join(baseDir, `${DIR_PREFIX}${process.pid}-${label}-`))
   // mkdtemp gives 0700; the mail user must be able to reach its home below it.
   chmodSync(dir, 0o711)
   const home = join(dir, 'home')

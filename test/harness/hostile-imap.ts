@@ -42,6 +42,13 @@ export class HostileImapServer {
   readonly #busyLogins: number
   /** LOGINs answered, refused ones included. */
   logins = 0
+  /** Every command received, in order (command names only). */
+  readonly heard: string[] = []
+
+  /** Connections open now. */
+  get connections(): number {
+    return this.#sockets.size
+  }
 
   constructor(
     messages: HostileMessage[],
@@ -88,6 +95,7 @@ export class HostileImapServer {
     const args = rest.join(' ')
     const ok = (text = `${command} completed`) => socket.write(`${tag} OK ${text}\r\n`)
     const uidNext = (this.#messages.at(-1)?.uid ?? 0) + 1
+    this.heard.push(command)
     if (this.#silentOnce.delete(command)) return
     switch (command) {
       case 'CAPABILITY':

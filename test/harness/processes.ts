@@ -225,22 +225,23 @@ const reaped = new Set<string>()
 
 /**
  * A test process killed with SIGKILL cannot run its exit hook. Its instances are found by their temp
- * dir name, `<prefix><pid>-...` in the temp dir: if that pid is gone, the master from
- * run/master.pid is stopped (when it is still ours) and the dir removed. Once per prefix.
+ * dir name, `<prefix><pid>-...` in baseDir (the temp dir): if that pid is gone, the master from
+ * run/master.pid is stopped (when it is still ours) and the dir removed. Once per prefix and baseDir.
  */
-export function reapStaleInstances(prefix: string): void {
-  if (reaped.has(prefix)) return
-  reaped.add(prefix)
+export function reapStaleInstances(prefix: string, baseDir = tmpdir()): void {
+  const key = join(baseDir, prefix)
+  if (reaped.has(key)) return
+  reaped.add(key)
   let names: string[]
   try {
-    names = readdirSync(tmpdir()).filter((name) => name.startsWith(prefix))
+    names = readdirSync(baseDir).filter((name) => name.startsWith(prefix))
   } catch {
     return
   }
   for (const name of names) {
     const owner = Number(name.slice(prefix.length).split('-')[0])
     if (!owner || owner === process.pid || isAlive(owner)) continue
-    const dir = join(tmpdir(), name)
+    const dir = join(baseDir, name)
     const pidFile = join(dir, 'run', 'master.pid')
     const master = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').trim()) : 0
     if (master && isAlive(master) && isOurMaster(master, dir)) signalGroup(master, 'SIGTERM')
