@@ -135,6 +135,8 @@ export class AppendPipeline {
     } finally {
       this.#opening--
       this.#spareOpening = undefined
+      // APPENDs that came meanwhile found a connection opening and waited for it (#dispatch).
+      this.#schedule()
     }
   }
 

@@ -99,3 +99,21 @@ test('STATUS of several folders at once on one connection: each its own folder\'
     await pipeline.close()
   }
 })
+
+test('an APPEND that comes while spare() opens the first connection goes out on it once it is open', async () => {
+  const user = freshUser('ps')
+  await seed(server, user, {INBOX: []})
+  const pipeline = pipelineFor(user)
+  try {
+    // spare() opens the only connection the cap allows; the APPEND's dispatch finds it still opening.
+    const opening = pipeline.spare()
+    const message = generateMessages(1, {seed: 120})[0]
+    const appended = pipeline.append('INBOX', message.raw, [], new Date('2026-01-02T03:04:05Z'))
+    await opening
+    const outcome = await Promise.race([appended, new Promise((resolve) => setTimeout(() => resolve('still waiting'), 5000))])
+    assert.notEqual(outcome, 'still waiting', 'the APPEND was never sent')
+    assert.deepEqual(await withClient(server, user, async (client) => client.status('INBOX', {messages: true})), {path: 'INBOX', messages: 1})
+  } finally {
+    await pipeline.close()
+  }
+})
