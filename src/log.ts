@@ -145,7 +145,10 @@ export function createLogger(options: LoggerOptions): Logger {
   const threshold = LEVELS[options.level ?? 'debug']
   const stderr = options.stderr ?? process.stderr
   const now = options.now ?? (() => new Date())
+  let closed = false
   const write = (text: string, toStderr: boolean) => {
+    // A connection still logging out after the run ends must not spill the trace onto stderr.
+    if (closed) return
     if (fd !== undefined) {
       try {
         writeSync(fd, text)
@@ -171,6 +174,7 @@ export function createLogger(options: LoggerOptions): Logger {
     tracing: options.trace === true,
     file: options.file,
     close() {
+      closed = options.file !== undefined
       if (fd === undefined) return
       try {
         closeSync(fd)

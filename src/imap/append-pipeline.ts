@@ -21,8 +21,8 @@ import type {Logger} from '../log.js'
 import {isPushback, isSessionCap, translateAppendError} from './errors.js'
 import {formatDateTime, formatFlag} from './imapflow.js'
 import {backoffDelay, NO_RETRY, type RetryPolicy} from './pool.js'
+import {appendUids} from './append-uids.js'
 import {WireConnection, type WireResponse} from './wire.js'
-import {statusCode} from './wire-responses.js'
 
 export interface AppendOutcome {
   uid?: number
@@ -127,7 +127,7 @@ export class AppendPipeline {
         void connection.logout()
         throw new ConnectError(`${this.#options.where}: closed`)
       }
-      this.#connections.push(connection)
+      this.#adopt(connection)
       return connection
     })
     try {
@@ -238,7 +238,7 @@ export class AppendPipeline {
       this.#failures = 0
       this.#failingSince = 0
       if (this.#closed) return void connection.logout()
-      this.#connections.push(connection)
+      this.#adopt(connection)
     } catch (error) {
       if (this.#failures++ === 0) this.#failingSince = Date.now()
       const established = this.#connections.filter((c) => c.usable).length
@@ -276,6 +276,12 @@ export class AppendPipeline {
       this.#opening--
     }
     this.#schedule()
+  }
+
+  /** Any command ending on it (pipeline-commands.ts' too, which count towards its load) wakes waiting APPENDs. */
+  #adopt(connection: WireConnection): void {
+    connection.onSettled = () => this.#schedule()
+    this.#connections.push(connection)
   }
 
   #failAll(error: unknown): void {
@@ -381,21 +387,4 @@ function gaveUp(error: unknown, retries: number, since: number): unknown {
   const seconds = Math.round((Date.now() - since) / 100) / 10
   const suffix = ` (still failing after ${retries} ${retries === 1 ? 'retry' : 'retries'} over ${seconds} s)`
   return new ConnectError(error.message + suffix, {cause: error.cause ?? error, hint: error.hint, transient: false})
-}
-
-/** [APPENDUID uidvalidity uid-set] (RFC 4315): the set expanded in order, when it has one UID per message. */
-export function appendUids(response: WireResponse, count: number): {uidValidity: number; uids: number[]} | undefined {
-  if (statusCode(response) !== 'APPENDUID') return undefined
-  const section = response.attributes[0].section
-  const uidValidity = Number(section[1]?.value)
-  const set = String(section[2]?.value ?? '')
-  const uids: number[] = []
-  for (const part of set.split(',')) {
-    const [a, b] = part.split(':').map(Number)
-    if (!Number.isInteger(a) || (b !== undefined && !Number.isInteger(b))) return undefined
-    if (b === undefined) uids.push(a)
-    else for (let uid = Math.min(a, b); uid <= Math.max(a, b) && uids.length <= count; uid++) uids.push(uid)
-  }
-  if (!Number.isInteger(uidValidity) || uids.length !== count) return undefined
-  return {uidValidity, uids}
 }

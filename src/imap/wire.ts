@@ -78,6 +78,11 @@ export class WireConnection {
   #greeting?: {resolve: (r: WireResponse) => void; reject: (e: Error) => void}
   literalPlus = false
   literalMinus = false
+  /**
+   * Called whenever a command ends (answered, or failed with the connection), whoever sent it: the
+   * load went down. The APPEND pipeline dispatches then (others send commands on its connections).
+   */
+  onSettled?: () => void
 
   static #ids = 0
 
@@ -186,6 +191,7 @@ export class WireConnection {
     this.#inFlight.clear()
     this.#writeQueue.length = 0
     this.#writing = undefined
+    this.onSettled?.()
   }
 
   #attach(socket: net.Socket | tls.TLSSocket): ImapStream {
@@ -293,6 +299,7 @@ export class WireConnection {
     if (!pending) return
     this.#inFlight.delete(response.tag)
     pending.options.onDone?.()
+    this.onSettled?.()
     const status = response.command.toUpperCase()
     if (status === 'OK') return pending.resolve(response)
     const code = statusCode(response)

@@ -117,3 +117,21 @@ test('an APPEND that comes while spare() opens the first connection goes out on 
     await pipeline.close()
   }
 })
+
+test('an APPEND waiting while flag changes fill its only connection goes out once they are answered', async () => {
+  const user = freshUser('pw')
+  await seed(server, user, {INBOX: generateMessages(3, {seed: 121}).map((m) => ({...m, flags: []}))})
+  const pipeline = pipelineFor(user)
+  try {
+    await pipeline.spare()
+    // A SELECT and a UID STORE: as many commands as a MULTIAPPEND connection takes at once.
+    const flagged = storeFlagsOn(pipeline, 'INBOX', ['1:3'], ['$Busy'], [])
+    const appended = pipeline.append('INBOX', generateMessages(1, {seed: 122})[0].raw, [], new Date('2026-01-02T03:04:05Z'))
+    await flagged
+    const outcome = await Promise.race([appended, new Promise((resolve) => setTimeout(() => resolve('still waiting'), 5000))])
+    assert.notEqual(outcome, 'still waiting', 'the APPEND was never sent')
+    assert.deepEqual(await withClient(server, user, async (client) => client.status('INBOX', {messages: true})), {path: 'INBOX', messages: 4})
+  } finally {
+    await pipeline.close()
+  }
+})

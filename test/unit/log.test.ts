@@ -56,6 +56,23 @@ describe('createLogger', () => {
     }
   })
 
+  test('with a log file, what comes after close() (a connection still logging out) goes nowhere, not to stderr', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mf-log-'))
+    try {
+      const file = join(dir, 'run.log')
+      const stderr: string[] = []
+      const log = createLogger({file, trace: true, stderr: {write: (text: string) => stderr.push(text)}})
+      log.trace('S: P1 OK Logged in')
+      log.close()
+      log.trace('S: P9 OK Logout completed')
+      log.info('late')
+      assert.deepEqual(stderr, [])
+      assert.match(readFileSync(file, 'utf8'), /^\S+ IMAP  S: P1 OK Logged in\n$/)
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
+  })
+
   test('a symbolic link at the log path is not followed: ELOOP, the target untouched', () => {
     const dir = mkdtempSync(join(tmpdir(), 'mf-log-'))
     try {

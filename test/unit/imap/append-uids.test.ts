@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict'
 import {test} from 'node:test'
 
-import {appendUids} from '../../../src/imap/append-pipeline.js'
+import {appendUids} from '../../../src/imap/append-uids.js'
 import type {WireResponse} from '../../../src/imap/wire.js'
 
 function ok(code: string[]): WireResponse {
