@@ -100,38 +100,36 @@ test('STATUS of several folders at once on one connection: each its own folder\'
   }
 })
 
+/**
+ * An APPEND sent into `pipeline` at the moment `busy` makes (its connection opening, or at its depth
+ * with other commands): it must go out once that moment passes, and INBOX then holds `expected`.
+ */
+async function appendMeanwhile(user: string, pipeline: AppendPipeline, busy: () => Promise<unknown>, expected: number): Promise<void> {
+  try {
+    const during = busy()
+    const appended = pipeline.append('INBOX', generateMessages(1, {seed: 120})[0].raw, [], new Date('2026-01-02T03:04:05Z'))
+    await during
+    const outcome = await Promise.race([appended, new Promise((resolve) => setTimeout(() => resolve('still waiting'), 5000))])
+    assert.notEqual(outcome, 'still waiting', 'the APPEND was never sent')
+    assert.deepEqual(await withClient(server, user, async (client) => client.status('INBOX', {messages: true})), {path: 'INBOX', messages: expected})
+  } finally {
+    await pipeline.close()
+  }
+}
+
 test('an APPEND that comes while spare() opens the first connection goes out on it once it is open', async () => {
   const user = freshUser('ps')
   await seed(server, user, {INBOX: []})
   const pipeline = pipelineFor(user)
-  try {
-    // spare() opens the only connection the cap allows; the APPEND's dispatch finds it still opening.
-    const opening = pipeline.spare()
-    const message = generateMessages(1, {seed: 120})[0]
-    const appended = pipeline.append('INBOX', message.raw, [], new Date('2026-01-02T03:04:05Z'))
-    await opening
-    const outcome = await Promise.race([appended, new Promise((resolve) => setTimeout(() => resolve('still waiting'), 5000))])
-    assert.notEqual(outcome, 'still waiting', 'the APPEND was never sent')
-    assert.deepEqual(await withClient(server, user, async (client) => client.status('INBOX', {messages: true})), {path: 'INBOX', messages: 1})
-  } finally {
-    await pipeline.close()
-  }
+  // spare() opens the only connection the cap allows; the APPEND's dispatch finds it still opening.
+  await appendMeanwhile(user, pipeline, () => pipeline.spare(), 1)
 })
 
 test('an APPEND waiting while flag changes fill its only connection goes out once they are answered', async () => {
   const user = freshUser('pw')
   await seed(server, user, {INBOX: generateMessages(3, {seed: 121}).map((m) => ({...m, flags: []}))})
   const pipeline = pipelineFor(user)
-  try {
-    await pipeline.spare()
-    // A SELECT and a UID STORE: as many commands as a MULTIAPPEND connection takes at once.
-    const flagged = storeFlagsOn(pipeline, 'INBOX', ['1:3'], ['$Busy'], [])
-    const appended = pipeline.append('INBOX', generateMessages(1, {seed: 122})[0].raw, [], new Date('2026-01-02T03:04:05Z'))
-    await flagged
-    const outcome = await Promise.race([appended, new Promise((resolve) => setTimeout(() => resolve('still waiting'), 5000))])
-    assert.notEqual(outcome, 'still waiting', 'the APPEND was never sent')
-    assert.deepEqual(await withClient(server, user, async (client) => client.status('INBOX', {messages: true})), {path: 'INBOX', messages: 4})
-  } finally {
-    await pipeline.close()
-  }
+  await pipeline.spare()
+  // A SELECT and a UID STORE: as many commands as a MULTIAPPEND connection takes at once.
+  await appendMeanwhile(user, pipeline, () => storeFlagsOn(pipeline, 'INBOX', ['1:3'], ['$Busy'], []), 4)
 })
