@@ -19,9 +19,8 @@
 import {ConnectError, describeError} from '../errors.js'
 import type {Logger} from '../log.js'
 import {isPushback, isSessionCap, translateAppendError} from './errors.js'
-import {formatDateTime, formatFlag} from './imapflow.js'
 import {backoffDelay, NO_RETRY, type RetryPolicy} from './pool.js'
-import {appendUids} from './append-uids.js'
+import {appendAttributes, appendUids} from './append-command.js'
 import {WireConnection, type WireResponse} from './wire.js'
 
 export interface AppendOutcome {
@@ -74,6 +73,8 @@ const DEFAULT_BATCH_MESSAGES = 50
  * memory of its own: the bound is for the server's sake (one transaction per command).
  */
 const DEFAULT_BATCH_BYTES = 8 * 1024 * 1024
+/** Longer than pipeline-commands.test.ts waits, so that its tests still see a missed wake-up. */
+const STALL_CHECK_MS = 10_000
 /** Commands in flight per connection: enough to cover a round trip, few enough to keep batches big. */
 const DEPTH_MULTIAPPEND = 2
 const DEPTH_SINGLE = 16
@@ -91,6 +92,7 @@ export class AppendPipeline {
   /** No connection is opened before this time (backoff after a failure to connect). */
   #pausedUntil = 0
   #wakeUp?: NodeJS.Timeout
+  #stallCheck?: NodeJS.Timeout
   #scheduled = false
   #commands = 0
   #closed = false
@@ -143,6 +145,7 @@ export class AppendPipeline {
   async close(): Promise<void> {
     this.#closed = true
     clearTimeout(this.#wakeUp)
+    clearTimeout(this.#stallCheck)
     for (const items of this.#queues.values()) for (const item of items.splice(0)) item.reject(new ConnectError(`${this.#options.where}: closed`))
     await Promise.allSettled(this.#connections.map((c) => c.logout()))
     this.#connections = []
@@ -178,7 +181,7 @@ export class AppendPipeline {
       if (!connection) {
         // One connection opened at a time: failures then count one by one, each after its pause.
         const wait = this.#pausedUntil - Date.now()
-        if (this.#opening > 0 || this.#connections.length >= this.#size) return
+        if (this.#opening > 0 || this.#connections.length >= this.#size) return this.#watchStall()
         if (wait <= 0) void this.#openOne()
         else if (!this.#wakeUp) this.#wakeUp = setTimeout(() => ((this.#wakeUp = undefined), this.#schedule()), wait)
         return
@@ -186,6 +189,24 @@ export class AppendPipeline {
       const batch = this.#takeBatch(path, connection)
       void this.#send(connection, batch)
     }
+  }
+
+  /**
+   * APPENDs waiting for a connection rely on a command ending to wake them. Should a wake-up ever be
+   * missed again (two were, and runs hung), this finds them waiting beside a free connection, says
+   * so and sends them: a stall of STALL_CHECK_MS instead of a run that never ends.
+   */
+  #watchStall(): void {
+    if (this.#stallCheck) return
+    this.#stallCheck = setTimeout(() => {
+      this.#stallCheck = undefined
+      if (this.#closed) return
+      if (!this.#scheduled && this.#nextPath() !== undefined && this.#freeConnection()) {
+        this.#options.logger.warn(`${this.#options.where}: APPENDs waited beside a free connection; sent now (a mailferry bug: please report it)`)
+      }
+      this.#schedule()
+    }, STALL_CHECK_MS)
+    this.#stallCheck.unref()
   }
 
   /** The folder whose first waiting message has waited longest (queues keep arrival order). */
@@ -293,7 +314,7 @@ export class AppendPipeline {
     let response: WireResponse
     try {
       this.#options.beforeSend?.()
-      response = await connection.command('APPEND', this.#attributes(connection, batch), {
+      response = await connection.command('APPEND', appendAttributes(connection.mailbox(this.folderName(batch[0].path)), connection.capabilities.has('BINARY'), batch), {
         onSent: () => this.#options.onCommandSent?.(++this.#commands),
         traceAs: `APPEND "${batch[0].path}" (${batch.length} ${batch.length === 1 ? 'message' : 'messages'}, ${batch.reduce((n, item) => n + item.raw.length, 0)} bytes)`,
       })
@@ -357,20 +378,6 @@ export class AppendPipeline {
     setTimeout(() => {
       for (const item of [...batch].reverse()) this.#enqueue(item, true)
     }, delay)
-  }
-
-  /** APPEND mailbox (flags) date literal [ (flags) date literal ... ] (RFC 3502 6.3.11). */
-  #attributes(connection: WireConnection, batch: Item[]): unknown[] {
-    const attributes: unknown[] = [connection.mailbox(this.folderName(batch[0].path))]
-    // BINARY (RFC 3516): a message with NUL bytes goes as literal8, as imapflow sends it.
-    const binary = connection.capabilities.has('BINARY')
-    for (const item of batch) {
-      const flags = item.flags.map((flag) => formatFlag(flag)).filter((flag): flag is string => Boolean(flag))
-      attributes.push(flags.map((flag) => ({type: 'ATOM', value: flag})))
-      attributes.push({type: 'STRING', value: formatDateTime(item.date)})
-      attributes.push({type: 'LITERAL', value: item.raw, isLiteral8: binary && item.raw.indexOf(0) >= 0})
-    }
-    return attributes
   }
 
   /** The folder's name on the server: the namespace prefix added where the path lacks it. */

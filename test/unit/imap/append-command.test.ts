@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict'
 import {test} from 'node:test'
 
-import {appendUids} from '../../../src/imap/append-uids.js'
+import {appendUids} from '../../../src/imap/append-command.js'
 import type {WireResponse} from '../../../src/imap/wire.js'
 
 function ok(code: string[]): WireResponse {
