@@ -93,14 +93,15 @@ export function credentialsFor(endpoint: EndpointConfig): Credentials {
 export async function openSession(endpoint: EndpointConfig, options: SessionOptions): Promise<ImapClient> {
   const where = `${options.label} ${describeEndpoint(endpoint)}`
   const creds = credentialsFor(endpoint)
+  const cancelled = () => new ConnectError(`${where}: login cut off, the session is no longer needed`)
   for (let attempt = 1; ; attempt++) {
     const secret = await creds.get()
+    // Checked after the credentials' await: an abort before the listener below is in place would be missed.
+    if (options.cancel?.aborted) throw cancelled()
     const client = new ImapFlow(imapflowOptions(endpoint, secret, options.logger, options.label))
     // An 'error' event without a listener would crash the process; failures surface through the
     // command that hit them, except a size-limit breach, which only this event names (limits.ts).
     client.on('error', (error) => noteSessionError(client, error, where))
-    const cancelled = () => new ConnectError(`${where}: login cut off, the session is no longer needed`)
-    if (options.cancel?.aborted) throw cancelled()
     const cancel = () => client.close()
     options.cancel?.addEventListener('abort', cancel)
     try {

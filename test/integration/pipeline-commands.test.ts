@@ -12,7 +12,7 @@ import type {EndpointConfig} from '../../src/config/schema.js'
 import {AppendPipeline} from '../../src/imap/append-pipeline.js'
 import {peekOn, storeFlagsOn} from '../../src/imap/pipeline-commands.js'
 import {openWireConnection} from '../../src/imap/wire-login.js'
-import {silentLogger} from '../../src/log.js'
+import {silentLogger, type Logger} from '../../src/log.js'
 import {startDovecot, type DovecotInstance} from '../harness/dovecot.js'
 import {seed, withClient} from '../harness/mailbox.js'
 import {generateMessages} from '../harness/messages.js'
@@ -26,10 +26,10 @@ after(async () => {
   await server?.stop()
 })
 
-function pipelineFor(user: string): AppendPipeline {
+function pipelineFor(user: string, logger: Logger = silentLogger): AppendPipeline {
   const endpoint: EndpointConfig = {host: server.host, port: server.port, tls: 'none', tlsOptions: {verify: true}, user, password: server.password}
   // One connection: every command below shares it.
-  return new AppendPipeline({size: 1, open: () => openWireConnection(endpoint, {label: 'destination'}), where: 'destination test', logger: silentLogger})
+  return new AppendPipeline({size: 1, open: () => openWireConnection(endpoint, {label: 'destination'}), where: 'destination test', logger})
 }
 
 /** Every message's keywords in each folder, by UID (system flags left out: the seeding sets some). */
@@ -138,9 +138,7 @@ test('should a wake-up be missed, an APPEND waiting beside a free connection is 
   const user = freshUser('pm')
   await seed(server, user, {INBOX: generateMessages(3, {seed: 123}).map((m) => ({...m, flags: []}))})
   const warnings: string[] = []
-  const endpoint: EndpointConfig = {host: server.host, port: server.port, tls: 'none', tlsOptions: {verify: true}, user, password: server.password}
-  const logger = {...silentLogger, warn: (text: string) => void warnings.push(text)}
-  const pipeline = new AppendPipeline({size: 1, open: () => openWireConnection(endpoint, {label: 'destination'}), where: 'destination test', logger})
+  const pipeline = pipelineFor(user, {...silentLogger, warn: (text: string) => void warnings.push(text)})
   try {
     // The wake-up of commands ending on the connection, taken away: a missed one, as the two bugs were.
     ;(await pipeline.spare()).onSettled = undefined
