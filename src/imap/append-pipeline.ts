@@ -55,6 +55,12 @@ export interface AppendPipelineOptions {
   fallback?: (path: string, raw: Buffer, flags: string[], date: Date) => Promise<AppendOutcome>
   onFallback?: (error: unknown) => void
   onRetry?: (text: string) => void
+  /**
+   * Set when the connections take the place of the store's only session (the account is allowed one
+   * connection, docs/design.md "One connection a side"): opening one waits for that place (the
+   * `open` given), and an idle one is logged out whenever this says that tasks wait for a session.
+   */
+  yieldTo?: () => boolean
 }
 
 interface Item {
@@ -84,6 +90,8 @@ export class AppendPipeline {
   readonly #queues = new Map<string, Item[]>()
   #connections: WireConnection[] = []
   #opening = 0
+  /** #openOne at work. */
+  #openingOne?: Promise<void>
   /** A connection spare() is opening, which callers at the same moment wait for. */
   #spareOpening?: Promise<WireConnection>
   #size: number
@@ -93,6 +101,7 @@ export class AppendPipeline {
   #pausedUntil = 0
   #wakeUp?: NodeJS.Timeout
   #stallCheck?: NodeJS.Timeout
+  #yieldCheck?: NodeJS.Timeout
   #scheduled = false
   #commands = 0
   #closed = false
@@ -121,6 +130,11 @@ export class AppendPipeline {
     if (open) return open
     // Callers at the same moment share the one being opened.
     if (this.#spareOpening) return this.#spareOpening
+    // In the session's place, a session would have to take the place back: wait for the APPENDs' one.
+    if (this.#options.yieldTo && this.#openingOne) {
+      await this.#openingOne
+      return this.spare()
+    }
     // Within the same cap as the APPENDs' connections (the caller goes one by one otherwise).
     if (this.#fallingBack || this.#connections.length + this.#opening >= this.#size) throw new ConnectError(`${this.#options.where}: no connection free`)
     this.#opening++
@@ -142,10 +156,25 @@ export class AppendPipeline {
     }
   }
 
+  /** Sessions wait: an idle connection that stands in for one gives its place back (yieldTo). */
+  wake(): void {
+    this.#schedule()
+    // As #watchStall for APPENDs: a missed hand-over would keep the sessions waiting for ever.
+    if (this.#yieldCheck) return
+    this.#yieldCheck = setTimeout(() => {
+      this.#yieldCheck = undefined
+      if (this.#closed || !this.#options.yieldTo?.() || this.#nextPath() !== undefined || !this.#connections.some((c) => c.load === 0)) return
+      this.#options.logger.warn(`${this.#options.where}: sessions waited beside an idle APPEND connection; it makes way now (a mailferry bug: please report it)`)
+      this.#yieldIdle()
+    }, STALL_CHECK_MS)
+    this.#yieldCheck.unref()
+  }
+
   async close(): Promise<void> {
     this.#closed = true
     clearTimeout(this.#wakeUp)
     clearTimeout(this.#stallCheck)
+    clearTimeout(this.#yieldCheck)
     for (const items of this.#queues.values()) for (const item of items.splice(0)) item.reject(new ConnectError(`${this.#options.where}: closed`))
     await Promise.allSettled(this.#connections.map((c) => c.logout()))
     this.#connections = []
@@ -176,13 +205,13 @@ export class AppendPipeline {
     }
     for (;;) {
       const path = this.#nextPath()
-      if (path === undefined) return
+      if (path === undefined) return this.#yieldIdle()
       const connection = this.#freeConnection()
       if (!connection) {
         // One connection opened at a time: failures then count one by one, each after its pause.
         const wait = this.#pausedUntil - Date.now()
         if (this.#opening > 0 || this.#connections.length >= this.#size) return this.#watchStall()
-        if (wait <= 0) void this.#openOne()
+        if (wait <= 0) this.#openingOne = this.#openOne().finally(() => (this.#openingOne = undefined))
         else if (!this.#wakeUp) this.#wakeUp = setTimeout(() => ((this.#wakeUp = undefined), this.#schedule()), wait)
         return
       }
@@ -207,6 +236,15 @@ export class AppendPipeline {
       this.#schedule()
     }, STALL_CHECK_MS)
     this.#stallCheck.unref()
+  }
+
+  /** Nothing waits to be sent: idle connections that stand in for sessions make way for waiting tasks. */
+  #yieldIdle(): void {
+    if (!this.#options.yieldTo?.()) return
+    for (const connection of this.#connections.filter((c) => c.load === 0)) {
+      this.#connections.splice(this.#connections.indexOf(connection), 1)
+      void connection.logout()
+    }
   }
 
   /** The folder whose first waiting message has waited longest (queues keep arrival order). */

@@ -17,25 +17,32 @@ export function examineArguments(connection: WireConnection, path: string, conds
   return args
 }
 
-/** Collects an EXAMINE's untagged responses (pass `read` as its onUntagged) and says what they report. */
+/** Collects an EXAMINE's (or SELECT's) untagged responses (pass `read` as its onUntagged) and says what they report. */
 export class ExamineReport {
   exists = 0
   readonly #codes = new Map<string, unknown>()
+  #permanentFlags?: string[]
 
   readonly read = (response: WireResponse): void => {
     this.exists = untaggedNumber(response, 'EXISTS') ?? this.exists
     const section = response.command.toUpperCase() === 'OK' ? response.attributes?.[0]?.section : undefined
-    if (section && typeof section[0]?.value === 'string') this.#codes.set(section[0].value.toUpperCase(), section[1]?.value)
+    if (!section || typeof section[0]?.value !== 'string') return
+    const code = section[0].value.toUpperCase()
+    this.#codes.set(code, section[1]?.value)
+    if (code === 'PERMANENTFLAGS' && Array.isArray(section[1])) {
+      this.#permanentFlags = section[1].map((flag: {value?: unknown}) => String(flag?.value ?? '')).filter(Boolean)
+    }
   }
 
-  status(): FolderStatus {
+  /** `selected`: the folder was SELECTed (read-write), so its PERMANENTFLAGS are the folder's. */
+  status(selected = false): FolderStatus {
     const modseq = this.#codes.get('HIGHESTMODSEQ')
     return {
       uidValidity: Number(this.#codes.get('UIDVALIDITY')),
       uidNext: Number(this.#codes.get('UIDNEXT')) || 0,
       messages: this.exists,
       // EXAMINE: the folder is read-only to us, so what it says of PERMANENTFLAGS is not the folder's.
-      permanentFlags: undefined,
+      permanentFlags: selected ? this.#permanentFlags : undefined,
       highestModseq: typeof modseq === 'string' && /^\d+$/.test(modseq) ? BigInt(modseq) : undefined,
     }
   }

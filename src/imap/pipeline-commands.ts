@@ -5,8 +5,9 @@
  * looks at every folder and updates flags in many, while the destination's sessions are half its
  * connections (docs/design.md, "Pipelined STATUS").
  */
-import type {FolderPeek} from '../stores/store.js'
+import type {FolderPeek, FolderStatus} from '../stores/store.js'
 import type {AppendPipeline} from './append-pipeline.js'
+import {ExamineReport, examineArguments} from './examine.js'
 import {wireError, type WireConnection, type WireResponse} from './wire.js'
 import {statusOf} from './wire-status.js'
 
@@ -35,6 +36,25 @@ export async function peekOn(pipeline: AppendPipeline, path: string, condstore: 
   const name = pipeline.folderName(path)
   if (selected.get(connection) === name) throw wireError(`folder "${path}" is selected on this connection`, {code: 'ESelected'})
   return statusOf(connection, name, condstore)
+}
+
+/**
+ * A folder's SELECT (RFC 9051 6.3.2) on one of the pipeline's connections, read as a session's: its
+ * status with PERMANENTFLAGS, and HIGHESTMODSEQ where asked for (RFC 7162 3.1.8). The APPENDs behind
+ * it need no selected folder; flag changes send their own SELECT.
+ */
+export async function selectOn(pipeline: AppendPipeline, path: string, condstore: boolean): Promise<FolderStatus> {
+  const connection = await pipeline.spare()
+  const name = pipeline.folderName(path)
+  const report = new ExamineReport()
+  selected.set(connection, name)
+  try {
+    await connection.command('SELECT', examineArguments(connection, name, condstore), {onUntagged: (response, oldest) => oldest && report.read(response)})
+  } catch (error) {
+    if (selected.get(connection) === name) selected.delete(connection)
+    throw error
+  }
+  return report.status(true)
 }
 
 /**

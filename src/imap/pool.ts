@@ -46,6 +46,8 @@ export interface PoolOptions {
   onDropped?: () => void
   /** Called once when the server refuses more sessions and the pool makes do with fewer. */
   onShrink?: (size: number, error: unknown) => void
+  /** Called when a task starts waiting for a session (a borrowed place may be wanted back: borrowPlace). */
+  onWaiting?: () => void
   /** Stops pauses early (SIGINT): the task then fails with its last error. */
   signal?: AbortSignal
   /** For tests: the randomness of the backoff jitter, 0..1. */
@@ -64,9 +66,12 @@ export interface UseOptions {
 
 interface Waiter {
   preferMailbox?: string
+  /** borrowPlace's: a free place is taken as it is, without logging in a session for it. */
+  placeOnly: boolean
   /** How often a later waiter was served first (see #nextWaiter). */
   passedOver: number
-  resolve: (client: ImapClient) => void
+  /** undefined only for placeOnly: a place was free. */
+  resolve: (client: ImapClient | undefined) => void
   reject: (error: unknown) => void
 }
 
@@ -113,6 +118,34 @@ export class ConnectionPool {
   /** A session is idle now: a task would get it without waiting. */
   get idle(): boolean {
     return this.#waiters.length === 0 && this.#idle.length > 0
+  }
+
+  /** Tasks are waiting for a session. */
+  get waiting(): boolean {
+    return this.#waiters.length > 0
+  }
+
+  /**
+   * One of the pool's places, for a connection of another kind that stands in for a session (the APPEND
+   * pipeline's, when the account is allowed one connection): an idle session is logged out to make
+   * room, else the caller waits its turn as a task waits for a session. Resolves with the function that
+   * gives the place back (once the other connection is closed); sessions never add up with it past
+   * the pool's size.
+   */
+  async borrowPlace(): Promise<() => void> {
+    const client = await this.#acquire(undefined, false, true)
+    if (client) {
+      // Logged out rather than dropped, so that the server has let it go before the next login.
+      if (client.usable) await client.logout().catch(() => client.close())
+      else client.close()
+    }
+    let given = false
+    return () => {
+      if (given) return
+      given = true
+      this.#open--
+      this.#serveFirst()
+    }
   }
 
   /**
@@ -266,7 +299,9 @@ export class ConnectionPool {
    * has the newcomer's folder selected (#release holds sessions back one turn for that); otherwise it
    * queues behind them.
    */
-  async #acquire(preferMailbox?: string, queued = false): Promise<ImapClient> {
+  async #acquire(preferMailbox?: string, queued?: boolean): Promise<ImapClient>
+  async #acquire(preferMailbox: string | undefined, queued: boolean, placeOnly: true): Promise<ImapClient | undefined>
+  async #acquire(preferMailbox?: string, queued = false, placeOnly = false): Promise<ImapClient | undefined> {
     if (this.#closed) throw new Error('connection pool closed')
     const fair = !queued && this.#waiters.length > 0
     while (this.#idle.length > 0) {
@@ -286,6 +321,10 @@ export class ConnectionPool {
       if (Date.now() - (this.#idleSince.get(client) ?? Date.now()) < SILENCE_LIMIT_MS) this.#options.onDropped?.()
     }
     if (this.#open < this.#size) {
+      if (placeOnly) {
+        this.#open++
+        return undefined
+      }
       try {
         return await this.#create()
       } catch (error) {
@@ -293,7 +332,7 @@ export class ConnectionPool {
         throw error
       }
     }
-    return this.#wait(preferMailbox)
+    return this.#wait(preferMailbox, placeOnly)
   }
 
   /**
@@ -311,9 +350,10 @@ export class ConnectionPool {
     return true
   }
 
-  #wait(preferMailbox?: string): Promise<ImapClient> {
-    const waiting = new Promise<ImapClient>((resolve, reject) => this.#waiters.push({preferMailbox, passedOver: 0, resolve, reject}))
+  #wait(preferMailbox?: string, placeOnly = false): Promise<ImapClient | undefined> {
+    const waiting = new Promise<ImapClient | undefined>((resolve, reject) => this.#waiters.push({preferMailbox, placeOnly, passedOver: 0, resolve, reject}))
     if (this.#idle.length > 0) this.#serveSoon()
+    this.#options.onWaiting?.()
     return waiting
   }
 
@@ -348,7 +388,7 @@ export class ConnectionPool {
   /** The first waiter tries for itself: an idle session, a new one, or its place in the queue again. */
   #serveFirst(): void {
     const waiter = this.#waiters.shift()
-    if (waiter) this.#acquire(waiter.preferMailbox, true).then(waiter.resolve, waiter.reject)
+    if (waiter) this.#acquire(waiter.preferMailbox, true, waiter.placeOnly as true).then(waiter.resolve, waiter.reject)
   }
 
   #release(client: ImapClient): void {

@@ -38,8 +38,12 @@ export interface CommandOptions {
   onSent?: () => void
   /** Text for the trace instead of the command (AUTHENTICATE, LOGIN). */
   traceAs?: string
-  /** Called with each untagged response that arrives while the command is in flight (EXAMINE's EXISTS, FETCH's rows). */
-  onUntagged?: (response: WireResponse) => void
+  /**
+   * Called with each untagged response that arrives while the command is in flight (EXAMINE's EXISTS,
+   * FETCH's rows); `oldest`: no command sent before it is still unanswered, so a server that runs
+   * commands in order sent this one for it (or unasked).
+   */
+  onUntagged?: (response: WireResponse, oldest: boolean) => void
   /** Called at its tagged answer, in the order of the responses (before the command's promise settles). */
   onDone?: () => void
 }
@@ -83,6 +87,8 @@ export class WireConnection {
    * load went down. The APPEND pipeline dispatches then (others send commands on its connections).
    */
   onSettled?: () => void
+  /** Called once when the connection is closed, for whatever reason (its opener gives back its place). */
+  onClose?: () => void
 
   static #ids = 0
 
@@ -192,6 +198,7 @@ export class WireConnection {
     this.#writeQueue.length = 0
     this.#writing = undefined
     this.onSettled?.()
+    this.onClose?.()
   }
 
   #attach(socket: net.Socket | tls.TLSSocket): ImapStream {
@@ -292,7 +299,11 @@ export class WireConnection {
         return
       }
       if (command === 'CAPABILITY') this.capabilities = capabilityMap(response.attributes)
-      for (const pending of this.#inFlight.values()) pending.options.onUntagged?.(response)
+      let oldest = true
+      for (const pending of this.#inFlight.values()) {
+        pending.options.onUntagged?.(response, oldest)
+        oldest = false
+      }
       return
     }
     const pending = this.#inFlight.get(response.tag)

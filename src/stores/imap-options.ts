@@ -36,7 +36,8 @@ export interface ImapStoreOptions {
   signal?: AbortSignal
   /**
    * APPENDs go through pipelined connections (imap/append-pipeline.ts: several commands in flight,
-   * MULTIAPPEND where offered), which take half of `connections` (at least two needed). Set for the
+   * MULTIAPPEND where offered), which take half of `connections` (with one, the APPEND connection and
+   * the session take turns in its place). Set for the
    * destination (app/open.ts); off, one imapflow session per APPEND, as before (hidden
    * --debug-no-pipeline, for comparison).
    */

@@ -11,7 +11,7 @@ import {ConnectionPool} from '../imap/pool.js'
 import {FolderSessions} from '../imap/folder-sessions.js'
 import {openSession} from '../imap/session.js'
 import {AppendPipeline} from '../imap/append-pipeline.js'
-import {peekOn, storeFlagsOn} from '../imap/pipeline-commands.js'
+import {peekOn, selectOn, storeFlagsOn} from '../imap/pipeline-commands.js'
 import {FetchBatcher} from '../imap/fetch-batcher.js'
 import {folderCommands, type FolderVerb} from '../imap/folder-commands.js'
 import {fetchHeaderBlocks, listFlags, listFolders, listHeadered, listMeta, listSizes, metasOfRows, peekFolder, quotaOf, selectedStatus} from '../imap/listings.js'
@@ -34,6 +34,8 @@ export class ImapStore implements Store {
   readonly #where: string
   readonly #pool: ConnectionPool
   readonly #pipeline?: AppendPipeline
+  /** The account is allowed one connection: the APPEND pipeline's and the session take turns in its place. */
+  readonly #shared: boolean
   readonly #reads: FetchBatcher
   /** Per folder, the UIDVALIDITY status() last reported (a pipelined listing must be of the same). */
   readonly #validities = new Map<string, number>()
@@ -59,9 +61,12 @@ export class ImapStore implements Store {
     this.#limits = options.limits ?? storeLimits()
     const log = (this.#log = options.logger ?? silentLogger)
     // The pipelined APPEND connections count against the same cap as the pool (--connections,
-    // batch's --max-connections-per-host): half of them, when there are at least two.
-    const pipelined = !options.readOnly && options.pipeline === true && options.connections >= 2
-    const pipelineSize = pipelined ? Math.floor(options.connections / 2) : 0
+    // batch's --max-connections-per-host): half of them, when there are at least two; with one, the
+    // APPEND connection and the session take turns in its place (docs/design.md, "One connection a side").
+    const pipelined = !options.readOnly && options.pipeline === true
+    const shared = (this.#shared = pipelined && options.connections === 1)
+    const pipelineSize = pipelined ? Math.max(1, Math.floor(options.connections / 2)) : 0
+    const sessionSize = options.connections - (shared ? 0 : pipelineSize)
     const scanSize = options.scanConnections && options.connections >= 2 ? Math.floor(options.connections / 2) : 0
     // One connection: its pipelined reads keep up with the rest, and listings need the sessions (docs/design.md).
     const readPipe = (this.#readPipe =
@@ -77,7 +82,7 @@ export class ImapStore implements Store {
       (error) => log.debug(`${this.#where}: no connection for reading header blocks (${describeError(error)}); reading on the sessions`),
     )
     this.#pool = new ConnectionPool({
-      size: options.connections - pipelineSize - scanSize - (readPipe ? 1 : 0),
+      size: sessionSize - scanSize - (readPipe ? 1 : 0),
       connect: (cancel) => openSession(options.endpoint, {label: options.label, logger: log, cancel}),
       retry: options.retry,
       signal: options.signal,
@@ -92,10 +97,11 @@ export class ImapStore implements Store {
         this.#dropped++
         log.warn(`${this.#where}: a session was closed by the server or the network; a new one is opened when needed`)
       },
+      onWaiting: shared ? () => this.#pipeline?.wake() : undefined,
     })
     this.#folders = new FolderSessions(this.#pool, this.#where, options.readOnly)
     this.#reads = new FetchBatcher({
-      workers: options.connections - pipelineSize,
+      workers: sessionSize,
       inFolder: (path, fn) => this.#folders.inFolder(path, fn),
       sizeOf: (path, uid) => this.#sizes.get(path)?.get(uid),
       // Only while every session is busy (listings, other reads): one connection's reads are served
@@ -105,7 +111,8 @@ export class ImapStore implements Store {
     if (pipelined) {
       this.#pipeline = new AppendPipeline({
         size: pipelineSize,
-        open: () => openWireConnection(options.endpoint, {label: options.label, logger: log}),
+        open: shared ? () => this.#inSessionsPlace() : () => openWireConnection(options.endpoint, {label: options.label, logger: log}),
+        yieldTo: shared ? () => this.#pool.waiting : undefined,
         where: this.#where,
         logger: log,
         retry: options.retry,
@@ -125,6 +132,19 @@ export class ImapStore implements Store {
         onFallback: (error) =>
           log.warn(`${this.#where}: the server refuses another connection for pipelined APPENDs (${describeError(error)}); APPENDs go through the existing sessions`),
       })
+    }
+  }
+
+  /** A raw connection in the place of the pool's only session, given back when it closes. */
+  async #inSessionsPlace(): Promise<WireConnection> {
+    const giveBack = await this.#pool.borrowPlace()
+    try {
+      const connection = await openWireConnection(this.#options.endpoint, {label: this.label, logger: this.#log})
+      connection.onClose = giveBack
+      return connection
+    } catch (error) {
+      giveBack()
+      throw error
     }
   }
 
@@ -215,9 +235,21 @@ export class ImapStore implements Store {
   async status(path: string): Promise<FolderStatus> {
     this.#folders.newPass(path)
     const piped = await this.#piped(path, (pipe) => pipe.status(path, this.#folders.pass(path), this.#capabilities.condstore))
-    const status = piped ?? (await this.#folders.inFolder(path, async (client) => selectedStatus(client)))
+    const status = piped ?? (await this.#selectInPlace(path)) ?? (await this.#folders.inFolder(path, async (client) => selectedStatus(client)))
     this.#validities.set(path, status.uidValidity)
     return status
+  }
+
+  /**
+   * With one connection, the destination's SELECT goes where its APPENDs go, so that preparing the
+   * next folder does not take the place back for a session; undefined when it failed there.
+   */
+  async #selectInPlace(path: string): Promise<FolderStatus | undefined> {
+    if (!this.#shared || !this.#pipeline) return undefined
+    return selectOn(this.#pipeline, path, this.#capabilities.condstore).catch((error: unknown) => {
+      this.#log.debug(`${this.#where}: folder "${path}": selected on a session instead (${describeError(error)})`)
+      return undefined
+    })
   }
 
   /**

@@ -1,0 +1,106 @@
+/**
+ * One connection a side (`--concurrency 1`): the destination's APPEND connection and its session take
+ * turns in the one place (src/imap/pool.ts borrowPlace, src/imap/append-pipeline.ts yieldTo). The
+ * destination is a Dovecot that lets in one connection per user and IP (mail_max_userip_connections),
+ * so a second one open at the same moment would be refused, and the run would say so. Judged by what
+ * the servers hold afterwards and by the protocol trace.
+ */
+import assert from 'node:assert/strict'
+import {readFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {after, before, describe, test} from 'node:test'
+
+import {startDovecot, type DovecotInstance} from '../harness/dovecot.js'
+import {appendOne, seed, setFlags, snapshot} from '../harness/mailbox.js'
+import {generateMessages, nastyMessages, type SeedMessage} from '../harness/messages.js'
+import {freshUser, runCli, syncArgs, tempDir} from './cli.js'
+
+let source: DovecotInstance
+let dest: DovecotInstance
+const tmp = tempDir()
+
+before(async () => {
+  ;[source, dest] = await Promise.all([
+    startDovecot({separator: '/', name: 'one-src'}),
+    startDovecot({separator: '.', name: 'one-dst', extraConfig: 'protocol imap {\n  mail_max_userip_connections = 1\n}\n'}),
+  ])
+})
+after(async () => {
+  await Promise.all([source, dest].map((s) => s?.stop()))
+  tmp.cleanup()
+})
+
+function mailbox(): Record<string, SeedMessage[]> {
+  const generated = generateMessages(150, {seed: 41, meanSize: 6000})
+  return {INBOX: [...nastyMessages(), ...generated.slice(0, 60)], 'Lists/dev': generated.slice(60, 120), Archive: generated.slice(120)}
+}
+
+async function oneConnectionRun() {
+  const users = {source: freshUser('one'), dest: freshUser('one')}
+  const state = join(tmp.dir, `${users.source}.sqlite`)
+  const logFile = join(tmp.dir, `${users.source}.log`)
+  const {args, env} = syncArgs(source, dest, users, state)
+  return {users, logFile, args: [...args, '--concurrency', '1', '--debug-imap', '--log-file', logFile], env}
+}
+
+/** The destination's connections in the order they were opened, and its APPEND commands' message counts. */
+function destinationTrace(log: string): {connections: string[]; appends: number[]; refusals: string[]} {
+  const connections: string[] = []
+  const appends: number[] = []
+  for (const line of log.split('\n')) {
+    const greeted = /(destination#\w+) S: \* OK /.exec(line)
+    if (greeted && !connections.includes(greeted[1])) connections.push(greeted[1])
+    const append = /destination#pipe\d+ C: P\d+ APPEND "[^"]*" \((\d+) messages?/.exec(line)
+    if (append) appends.push(Number(append[1]))
+  }
+  const refusals = log.split('\n').filter((line) => /Maximum number of connections|refuses (more sessions|another connection)|a mailferry bug/i.test(line))
+  return {connections, appends, refusals}
+}
+
+// A hand-over that never comes hangs a run: fail instead.
+describe('one connection a side', {timeout: 60_000}, () => {
+  test('a first sync: MULTIAPPEND batches on the one connection, never two connections at once, the copy exact', async () => {
+    const run = await oneConnectionRun()
+    await seed(source, run.users.source, mailbox())
+    const result = await runCli([...run.args, '--json'], run.env)
+    assert.equal(result.code, 0, result.stderr)
+    assert.deepEqual(await snapshot(dest, run.users.dest), await snapshot(source, run.users.source))
+
+    const trace = destinationTrace(readFileSync(run.logFile, 'utf8'))
+    assert.deepEqual(trace.refusals, [], 'the server never refused a second connection')
+    assert.ok(trace.appends.length > 0 && trace.appends.some((n) => n > 1), `APPENDs went as MULTIAPPEND batches: ${JSON.stringify(trace.appends)}`)
+    assert.ok(trace.appends.length < 160 / 4, `far fewer APPEND commands than messages: ${trace.appends.length}`)
+    assert.ok(trace.connections.some((c) => !c.includes('pipe')), 'a session did the listing')
+    assert.equal(result.json.stores.dest.retries, 0)
+  })
+
+  test('a re-run with new mail and changed flags: the session and the APPEND connection take turns, the copy exact', async () => {
+    const run = await oneConnectionRun()
+    await seed(source, run.users.source, mailbox())
+    const first = await runCli(run.args, run.env)
+    assert.equal(first.code, 0, first.stderr)
+    const [extra] = generateMessages(1, {seed: 42, meanSize: 3000})
+    await appendOne(source, run.users.source, 'Lists/dev', extra)
+    await appendOne(source, run.users.source, 'INBOX', {...extra, flags: ['\\Seen']})
+    await setFlags(source, run.users.source, 'Archive', 'all', ['\\Flagged', 'project-x'], 'add')
+
+    const result = await runCli([...run.args, '--json'], run.env)
+    assert.equal(result.code, 0, result.stderr)
+    assert.equal(result.json.totals.copied, 2)
+    assert.equal(result.json.totals.flagsUpdated, 30)
+    assert.deepEqual(await snapshot(dest, run.users.dest), await snapshot(source, run.users.source))
+    assert.deepEqual(destinationTrace(readFileSync(run.logFile, 'utf8')).refusals, [], 'no second connection, no missed hand-over')
+  })
+
+  test('kill -9 after a MULTIAPPEND batch was written on the one connection: the re-run copies nothing twice', async () => {
+    const run = await oneConnectionRun()
+    await seed(source, run.users.source, mailbox())
+    const killed = await runCli([...run.args, '--debug-kill-at', 'append-sent:2'], run.env)
+    assert.equal(killed.signal, 'SIGKILL', killed.stderr)
+    assert.ok(destinationTrace(readFileSync(run.logFile, 'utf8')).appends.some((n) => n > 1), 'a batch was in flight')
+
+    const resumed = await runCli([...run.args, '--json'], run.env)
+    assert.equal(resumed.code, 0, resumed.stderr)
+    assert.deepEqual(await snapshot(dest, run.users.dest), await snapshot(source, run.users.source))
+  })
+})
