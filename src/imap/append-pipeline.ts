@@ -19,7 +19,7 @@
 import {ConnectError, describeError} from '../errors.js'
 import type {Logger} from '../log.js'
 import {isPushback, isSessionCap, translateAppendError} from './errors.js'
-import {backoffDelay, NO_RETRY, type RetryPolicy} from './pool.js'
+import {backoffDelay, handOverCheck, NO_RETRY, type RetryPolicy} from './pool.js'
 import {appendAttributes, appendUids} from './append-command.js'
 import {WireConnection, type WireResponse} from './wire.js'
 
@@ -159,15 +159,14 @@ export class AppendPipeline {
   /** Sessions wait: an idle connection that stands in for one gives its place back (yieldTo). */
   wake(): void {
     this.#schedule()
-    // As #watchStall for APPENDs: a missed hand-over would keep the sessions waiting for ever.
     if (this.#yieldCheck) return
-    this.#yieldCheck = setTimeout(() => {
-      this.#yieldCheck = undefined
-      if (this.#closed || !this.#options.yieldTo?.() || this.#nextPath() !== undefined || !this.#connections.some((c) => c.load === 0)) return
-      this.#options.logger.warn(`${this.#options.where}: sessions waited beside an idle APPEND connection; it makes way now (a mailferry bug: please report it)`)
-      this.#yieldIdle()
-    }, STALL_CHECK_MS)
-    this.#yieldCheck.unref()
+    this.#yieldCheck = handOverCheck(
+      () => ((this.#yieldCheck = undefined), !this.#closed && this.#options.yieldTo?.() === true && this.#nextPath() === undefined && this.#connections.some((c) => c.load === 0)),
+      () => {
+        this.#options.logger.warn(`${this.#options.where}: sessions waited beside an idle APPEND connection; it makes way now (a mailferry bug: please report it)`)
+        this.#yieldIdle()
+      },
+    )
   }
 
   async close(): Promise<void> {

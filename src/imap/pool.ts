@@ -416,6 +416,20 @@ export class ConnectionPool {
   }
 }
 
+/** How long tasks may wait beside a borrowed place that sits idle before handOverCheck steps in. */
+export const HAND_OVER_CHECK_MS = 10_000
+
+/**
+ * For the borrower of a place (borrowPlace), armed when tasks start waiting: should its connection
+ * still sit idle HAND_OVER_CHECK_MS later (`missed`: a hand-over was missed), `handOver` is called,
+ * so a missed hand-over costs that wait instead of a run that never ends.
+ */
+export function handOverCheck(missed: () => boolean, handOver: () => void): NodeJS.Timeout {
+  const timer = setTimeout(() => missed() && handOver(), HAND_OVER_CHECK_MS)
+  timer.unref()
+  return timer
+}
+
 /** A waiter may see this many later ones served before it, for a session that has their folder selected. */
 const MAX_PASSED_OVER = 4
 

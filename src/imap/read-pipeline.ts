@@ -17,6 +17,8 @@ import type {FolderPeek, FolderStatus} from '../stores/store.js'
 import {ExamineReport, ListingRows, examineArguments} from './examine.js'
 import {fetchSeq, hasUid, readFetchItems, type FetchRow, type Row} from './fetch-items.js'
 import {compactUids} from './uidset.js'
+import type {Logger} from '../log.js'
+import {handOverCheck} from './pool.js'
 import type {WireConnection, WireResponse} from './wire.js'
 import {statusOf} from './wire-status.js'
 
@@ -50,20 +52,56 @@ interface Reader {
    * command's rows before its tagged OK.
    */
   sent: Sent[]
+  /** Called when the last command in flight was answered. */
+  onIdle?: () => void
+}
+
+export interface ReadPipelineOptions {
+  /** Opens and logs in the connection. */
+  connect: () => Promise<WireConnection>
+  /** The connection could not be opened (reads go to the sessions from then on). */
+  onRefused: (error: unknown) => void
+  /**
+   * Set when the connection takes the place of the store's only session (docs/design.md, "One
+   * connection a side"): it is logged out whenever it is idle and this says that tasks wait for a
+   * session, and opened again (in that place) by the next read.
+   */
+  yieldTo?: () => boolean
+  /** For the warning of a missed hand-over. */
+  logger?: Logger
+  where?: string
 }
 
 export class ReadPipeline {
-  readonly #connect: () => Promise<WireConnection>
-  readonly #onRefused: (error: unknown) => void
+  readonly #options: ReadPipelineOptions
   #reader?: Reader
   #opening?: Promise<Reader | undefined>
   /** No more connections: one could not be opened, or the store closed. */
   #off = false
+  #yieldCheck?: NodeJS.Timeout
 
-  /** onRefused: the connection could not be opened (reads go to the sessions from then on). */
-  constructor(connect: () => Promise<WireConnection>, onRefused: (error: unknown) => void) {
-    this.#connect = connect
-    this.#onRefused = onRefused
+  constructor(options: ReadPipelineOptions) {
+    this.#options = options
+  }
+
+  /** Sessions wait: an idle connection in the session's place gives it back (yieldTo). */
+  wake(): void {
+    const reader = this.#reader
+    if (reader && reader.sent.length === 0) this.#yield(reader)
+    if (this.#yieldCheck) return
+    this.#yieldCheck = handOverCheck(
+      () => ((this.#yieldCheck = undefined), this.#reader?.sent.length === 0 && this.#options.yieldTo?.() === true),
+      () => {
+        this.#options.logger?.warn(`${this.#options.where}: sessions waited beside an idle connection for reads; it makes way now (a mailferry bug: please report it)`)
+        this.#yield(this.#reader!)
+      },
+    )
+  }
+
+  #yield(reader: Reader): void {
+    if (!this.#options.yieldTo?.() || this.#reader !== reader) return
+    this.#reader = undefined
+    void reader.connection.logout().catch(() => undefined)
   }
 
   /**
@@ -180,6 +218,7 @@ export class ReadPipeline {
   /** Logs the connection out; later reads throw (the sessions read instead). */
   async close(): Promise<void> {
     this.#off = true
+    clearTimeout(this.#yieldCheck)
     await this.#renew()
   }
 
@@ -198,7 +237,8 @@ export class ReadPipeline {
   async #open(): Promise<Reader | undefined> {
     try {
       if (this.#off) return undefined
-      const reader: Reader = {connection: await this.#connect(), sent: []}
+      const reader: Reader = {connection: await this.#options.connect(), sent: []}
+      reader.onIdle = () => this.#yield(reader)
       if (this.#off) {
         void reader.connection.logout().catch(() => undefined)
         return undefined
@@ -206,7 +246,7 @@ export class ReadPipeline {
       return (this.#reader = reader)
     } catch (error) {
       this.#off = true
-      this.#onRefused(error)
+      this.#options.onRefused(error)
       return undefined
     } finally {
       this.#opening = undefined
@@ -221,6 +261,7 @@ function track(reader: Reader, readOf?: string): {entry: Sent; onDone: () => voi
   const onDone = () => {
     entry.done = true
     while (reader.sent[0]?.done) reader.sent.shift()
+    if (reader.sent.length === 0) reader.onIdle?.()
   }
   return {entry, onDone}
 }

@@ -28,13 +28,16 @@ import {capabilitiesOf, type ImapStoreOptions} from './imap-options.js'
 import type {AppendResult, FetchedMessage, FolderInfo, FolderPeek, FolderStatus, FolderWatch, HeaderedMeta, MessageFlags} from './store.js'
 import type {MessageMeta, MessageSize, QuotaInfo, Store, StoreCapabilities, StoreStats} from './store.js'
 
+/** Batched reads in flight at once on a read connection that takes turns with the only session. */
+const SHARED_READS_AT_ONCE = 4
+
 export class ImapStore implements Store {
   readonly label: string
   readonly #options: ImapStoreOptions
   readonly #where: string
   readonly #pool: ConnectionPool
   readonly #pipeline?: AppendPipeline
-  /** The account is allowed one connection: the APPEND pipeline's and the session take turns in its place. */
+  /** The account is allowed one connection: the APPEND (or read) connection and the session take turns in its place. */
   readonly #shared: boolean
   readonly #reads: FetchBatcher
   /** Per folder, the UIDVALIDITY status() last reported (a pipelined listing must be of the same). */
@@ -64,17 +67,24 @@ export class ImapStore implements Store {
     // batch's --max-connections-per-host): half of them, when there are at least two; with one, the
     // APPEND connection and the session take turns in its place (docs/design.md, "One connection a side").
     const pipelined = !options.readOnly && options.pipeline === true
-    const shared = (this.#shared = pipelined && options.connections === 1)
+    const shared = pipelined && options.connections === 1
     const pipelineSize = pipelined ? Math.max(1, Math.floor(options.connections / 2)) : 0
     const sessionSize = options.connections - (shared ? 0 : pipelineSize)
     const scanSize = options.scanConnections && options.connections >= 2 ? Math.floor(options.connections / 2) : 0
-    // One connection: its pipelined reads keep up with the rest, and listings need the sessions (docs/design.md).
+    // The same for the pipelined reads: one connection of at least three (with two, the one session
+    // left would do every listing; docs/design.md), or taking turns with the only session.
+    const readable = options.readPipeline === true && !scanSize && !pipelined
+    const readShared = readable && options.connections === 1
+    this.#shared = shared || readShared
     const readPipe = (this.#readPipe =
-      options.readPipeline && !scanSize && !pipelined && options.connections >= 3
-        ? new ReadPipeline(
-            () => openWireConnection(options.endpoint, {label: options.label, logger: log}),
-            (error) => log.debug(`${this.#where}: no connection for pipelined reads (${describeError(error)}); reading on the sessions`),
-          )
+      readable && (readShared || options.connections >= 3)
+        ? new ReadPipeline({
+            connect: readShared ? () => this.#inSessionsPlace() : () => openWireConnection(options.endpoint, {label: options.label, logger: log}),
+            onRefused: (error) => log.debug(`${this.#where}: no connection for pipelined reads (${describeError(error)}); reading on the sessions`),
+            yieldTo: readShared ? () => this.#pool.waiting : undefined,
+            logger: log,
+            where: this.#where,
+          })
         : undefined)
     this.#scans = new ScanConnections(
       scanSize,
@@ -82,7 +92,7 @@ export class ImapStore implements Store {
       (error) => log.debug(`${this.#where}: no connection for reading header blocks (${describeError(error)}); reading on the sessions`),
     )
     this.#pool = new ConnectionPool({
-      size: sessionSize - scanSize - (readPipe ? 1 : 0),
+      size: sessionSize - scanSize - (readPipe && !readShared ? 1 : 0),
       connect: (cancel) => openSession(options.endpoint, {label: options.label, logger: log, cancel}),
       retry: options.retry,
       signal: options.signal,
@@ -97,16 +107,17 @@ export class ImapStore implements Store {
         this.#dropped++
         log.warn(`${this.#where}: a session was closed by the server or the network; a new one is opened when needed`)
       },
-      onWaiting: shared ? () => this.#pipeline?.wake() : undefined,
+      onWaiting: this.#shared ? () => (this.#pipeline ?? this.#readPipe)?.wake() : undefined,
     })
     this.#folders = new FolderSessions(this.#pool, this.#where, options.readOnly)
     this.#reads = new FetchBatcher({
-      workers: sessionSize,
+      // Taking turns with the only session, reads stay on the read connection, several at once.
+      workers: readShared ? SHARED_READS_AT_ONCE : sessionSize,
       inFolder: (path, fn) => this.#folders.inFolder(path, fn),
       sizeOf: (path, uid) => this.#sizes.get(path)?.get(uid),
       // Only while every session is busy (listings, other reads): one connection's reads are served
       // by one server process, which holds a large first sync back (40,003 messages: 35 s against 23 s).
-      pipelined: readPipe && ((path, uids, onRow) => (this.#pool.idle ? undefined : readPipe.read(path, this.#folders.pass(path), uids, onRow))),
+      pipelined: readPipe && ((path, uids, onRow) => (this.#pool.idle && !readShared ? undefined : readPipe.read(path, this.#folders.pass(path), uids, onRow))),
     })
     if (pipelined) {
       this.#pipeline = new AppendPipeline({
@@ -245,7 +256,7 @@ export class ImapStore implements Store {
    * next folder does not take the place back for a session; undefined when it failed there.
    */
   async #selectInPlace(path: string): Promise<FolderStatus | undefined> {
-    if (!this.#shared || !this.#pipeline) return undefined
+    if (!this.#shared || !this.#pipeline || this.#options.readOnly) return undefined
     return selectOn(this.#pipeline, path, this.#capabilities.condstore).catch((error: unknown) => {
       this.#log.debug(`${this.#where}: folder "${path}": selected on a session instead (${describeError(error)})`)
       return undefined
@@ -259,7 +270,7 @@ export class ImapStore implements Store {
    */
   async #piped<T>(path: string, fn: (pipe: ReadPipeline) => Promise<T>): Promise<T | undefined> {
     const pipe = this.#readPipe
-    if (!pipe || !this.#options.readOnly || this.#pool.idle) return undefined
+    if (!pipe || !this.#options.readOnly || (this.#pool.idle && !this.#shared)) return undefined
     try {
       return await fn(pipe)
     } catch (error) {

@@ -1,8 +1,9 @@
 /**
  * One connection a side (`--concurrency 1`): the destination's APPEND connection and its session take
- * turns in the one place (src/imap/pool.ts borrowPlace, src/imap/append-pipeline.ts yieldTo). The
- * destination is a Dovecot that lets in one connection per user and IP (mail_max_userip_connections),
- * so a second one open at the same moment would be refused, and the run would say so. Judged by what
+ * turns in the one place (src/imap/pool.ts borrowPlace, src/imap/append-pipeline.ts yieldTo), and so
+ * do the source's read connection and its session (src/imap/read-pipeline.ts). Both servers are
+ * Dovecots that let in one connection per user and IP (mail_max_userip_connections), so a second
+ * one open at the same moment would be refused, and the run would say so. Judged by what
  * the servers hold afterwards and by the protocol trace.
  */
 import assert from 'node:assert/strict'
@@ -15,14 +16,15 @@ import {appendOne, seed, setFlags, snapshot} from '../harness/mailbox.js'
 import {generateMessages, nastyMessages, type SeedMessage} from '../harness/messages.js'
 import {freshUser, runCli, syncArgs, tempDir} from './cli.js'
 
+const ONE_CONNECTION = 'protocol imap {\n  mail_max_userip_connections = 1\n}\n'
 let source: DovecotInstance
 let dest: DovecotInstance
 const tmp = tempDir()
 
 before(async () => {
   ;[source, dest] = await Promise.all([
-    startDovecot({separator: '/', name: 'one-src'}),
-    startDovecot({separator: '.', name: 'one-dst', extraConfig: 'protocol imap {\n  mail_max_userip_connections = 1\n}\n'}),
+    startDovecot({separator: '/', name: 'one-src', extraConfig: ONE_CONNECTION}),
+    startDovecot({separator: '.', name: 'one-dst', extraConfig: ONE_CONNECTION}),
   ])
 })
 after(async () => {
@@ -43,18 +45,27 @@ async function oneConnectionRun() {
   return {users, logFile, args: [...args, '--concurrency', '1', '--debug-imap', '--log-file', logFile], env}
 }
 
-/** The destination's connections in the order they were opened, and its APPEND commands' message counts. */
-function destinationTrace(log: string): {connections: string[]; appends: number[]; refusals: string[]} {
+/**
+ * From the trace: the connections of each side in the order they were opened, the destination's
+ * APPEND commands' message counts, the source's body reads on its read connection, and any line
+ * that says a second connection was refused or a hand-over was missed.
+ */
+function trace(log: string) {
   const connections: string[] = []
   const appends: number[] = []
+  let pipelinedFetches = 0
+  let sessionBodyReads = 0
   for (const line of log.split('\n')) {
-    const greeted = /(destination#\w+) S: \* OK /.exec(line)
+    const greeted = /((?:source|destination)#\w+) S: \* OK /.exec(line)
     if (greeted && !connections.includes(greeted[1])) connections.push(greeted[1])
     const append = /destination#pipe\d+ C: P\d+ APPEND "[^"]*" \((\d+) messages?/.exec(line)
     if (append) appends.push(Number(append[1]))
+    // The read connection's trace names the command only; a session's shows what it fetches.
+    if (/source#pipe\d+ C: P\d+ UID FETCH/.test(line)) pipelinedFetches++
+    if (/source#\w+ C: \w+ UID FETCH \S+ \(UID FLAGS INTERNALDATE BODY\.PEEK\[\]\)/.test(line)) sessionBodyReads++
   }
   const refusals = log.split('\n').filter((line) => /Maximum number of connections|refuses (more sessions|another connection)|a mailferry bug/i.test(line))
-  return {connections, appends, refusals}
+  return {connections, appends, pipelinedFetches, sessionBodyReads, refusals}
 }
 
 // A hand-over that never comes hangs a run: fail instead.
@@ -66,12 +77,15 @@ describe('one connection a side', {timeout: 60_000}, () => {
     assert.equal(result.code, 0, result.stderr)
     assert.deepEqual(await snapshot(dest, run.users.dest), await snapshot(source, run.users.source))
 
-    const trace = destinationTrace(readFileSync(run.logFile, 'utf8'))
-    assert.deepEqual(trace.refusals, [], 'the server never refused a second connection')
-    assert.ok(trace.appends.length > 0 && trace.appends.some((n) => n > 1), `APPENDs went as MULTIAPPEND batches: ${JSON.stringify(trace.appends)}`)
-    assert.ok(trace.appends.length < 160 / 4, `far fewer APPEND commands than messages: ${trace.appends.length}`)
-    assert.ok(trace.connections.some((c) => !c.includes('pipe')), 'a session did the listing')
-    assert.equal(result.json.stores.dest.retries, 0)
+    const traced = trace(readFileSync(run.logFile, 'utf8'))
+    assert.deepEqual(traced.refusals, [], 'neither server refused a second connection')
+    assert.ok(traced.appends.length > 0 && traced.appends.some((n) => n > 1), `APPENDs went as MULTIAPPEND batches: ${JSON.stringify(traced.appends)}`)
+    assert.ok(traced.appends.length < 160 / 4, `far fewer APPEND commands than messages: ${traced.appends.length}`)
+    assert.ok(traced.pipelinedFetches > 0 && traced.sessionBodyReads === 0, `bodies were read on the source's read connection: ${JSON.stringify(traced)}`)
+    for (const side of ['source', 'destination']) {
+      assert.ok(traced.connections.some((c) => c.startsWith(`${side}#`) && !c.includes('pipe')), `a ${side} session did the folder list`)
+    }
+    assert.equal(result.json.stores.source.retries + result.json.stores.dest.retries, 0)
   })
 
   test('a re-run with new mail and changed flags: the session and the APPEND connection take turns, the copy exact', async () => {
@@ -89,7 +103,7 @@ describe('one connection a side', {timeout: 60_000}, () => {
     assert.equal(result.json.totals.copied, 2)
     assert.equal(result.json.totals.flagsUpdated, 30)
     assert.deepEqual(await snapshot(dest, run.users.dest), await snapshot(source, run.users.source))
-    assert.deepEqual(destinationTrace(readFileSync(run.logFile, 'utf8')).refusals, [], 'no second connection, no missed hand-over')
+    assert.deepEqual(trace(readFileSync(run.logFile, 'utf8')).refusals, [], 'no second connection, no missed hand-over')
   })
 
   test('kill -9 after a MULTIAPPEND batch was written on the one connection: the re-run copies nothing twice', async () => {
@@ -97,7 +111,7 @@ describe('one connection a side', {timeout: 60_000}, () => {
     await seed(source, run.users.source, mailbox())
     const killed = await runCli([...run.args, '--debug-kill-at', 'append-sent:2'], run.env)
     assert.equal(killed.signal, 'SIGKILL', killed.stderr)
-    assert.ok(destinationTrace(readFileSync(run.logFile, 'utf8')).appends.some((n) => n > 1), 'a batch was in flight')
+    assert.ok(trace(readFileSync(run.logFile, 'utf8')).appends.some((n) => n > 1), 'a batch was in flight')
 
     const resumed = await runCli([...run.args, '--json'], run.env)
     assert.equal(resumed.code, 0, resumed.stderr)

@@ -30,7 +30,7 @@ const crlf = (message: SeedMessage) => message.raw.toString('latin1').replace(/\
 
 function pipelineFor(user: string): ReadPipeline {
   const endpoint: EndpointConfig = {host: server.host, port: server.port, tls: 'none', tlsOptions: {verify: true}, user, password: server.password}
-  return new ReadPipeline(() => openWireConnection(endpoint, {label: 'source'}), (error) => assert.fail(`no connection: ${String(error)}`))
+  return new ReadPipeline({connect: () => openWireConnection(endpoint, {label: 'source'}), onRefused: (error) => assert.fail(`no connection: ${String(error)}`)})
 }
 
 /**
@@ -165,7 +165,7 @@ test('a listing that goes on past the folder\'s EXISTS is cut: it fails with the
   const hostile = new HostileImapServer(seeded, {endlessListingBytes: 200_000_000})
   await hostile.start()
   const endpoint: EndpointConfig = {host: '127.0.0.1', port: hostile.port, tls: 'none', tlsOptions: {verify: true}, user: 'mallory', password: 'x'}
-  const pipeline = new ReadPipeline(() => openWireConnection(endpoint, {label: 'source'}), (error) => assert.fail(`no connection: ${String(error)}`))
+  const pipeline = new ReadPipeline({connect: () => openWireConnection(endpoint, {label: 'source'}), onRefused: (error) => assert.fail(`no connection: ${String(error)}`)})
   try {
     await assert.rejects(
       pipeline.list('INBOX', '0', {condstore: false, where: 'source test'}),
