@@ -351,7 +351,12 @@ export class ConnectionPool {
   }
 
   #wait(preferMailbox?: string, placeOnly = false): Promise<ImapClient | undefined> {
-    const waiting = new Promise<ImapClient | undefined>((resolve, reject) => this.#waiters.push({preferMailbox, placeOnly, passedOver: 0, resolve, reject}))
+    // Tasks go before borrowers (borrowPlace): the session works through what waits for it before
+    // it makes way, instead of the place changing hands between every two tasks.
+    const at = placeOnly ? this.#waiters.length : this.#waiters.findIndex((waiter) => waiter.placeOnly)
+    const waiting = new Promise<ImapClient | undefined>((resolve, reject) =>
+      this.#waiters.splice(at === -1 ? this.#waiters.length : at, 0, {preferMailbox, placeOnly, passedOver: 0, resolve, reject}),
+    )
     if (this.#idle.length > 0) this.#serveSoon()
     this.#options.onWaiting?.()
     return waiting

@@ -27,6 +27,15 @@ const ITEMS = ['UID', 'FLAGS', 'INTERNALDATE'].map(atom)
 const BODY = {type: 'ATOM', value: 'BODY.PEEK', section: []}
 /** A listing's items: as listings.ts listMeta asks a session for them. */
 const LISTING = [...['UID', 'FLAGS', 'RFC822.SIZE', 'INTERNALDATE'].map(atom), {type: 'ATOM', value: 'BODY.PEEK', section: [atom('HEADER.FIELDS'), [atom('MESSAGE-ID')]]}]
+/** A flag listing's items: as listings.ts listFlags asks a session for them. */
+const FLAGS = ['UID', 'FLAGS'].map(atom)
+
+interface ListingOptions {
+  condstore: boolean
+  /** The UIDVALIDITY the caller's UIDs were taken under, when it knows it: another one fails the folder. */
+  uidValidity?: number
+  where: string
+}
 
 /** A command sent and not yet answered. */
 interface Sent {
@@ -54,6 +63,8 @@ interface Reader {
   sent: Sent[]
   /** Called when the last command in flight was answered. */
   onIdle?: () => void
+  /** QRESYNC is enabled on it (RFC 7162 3.2.3), so a CHANGEDSINCE listing can report VANISHED. */
+  qresync: Promise<boolean>
 }
 
 export interface ReadPipelineOptions {
@@ -140,7 +151,7 @@ export class ReadPipeline {
   }
 
   /**
-   * The folder's status and its messages' UID, flags, size, internal date and Message-ID header field,
+   * The folder's status and its messages' (or those of the UID set `uids`) UID, flags, size, internal date and Message-ID header field,
    * from an EXAMINE and a `UID FETCH 1:*` sent together. Every row comes while the FETCH is the oldest
    * command not answered: the EXAMINE before it is answered first, and the command after it is
    * another EXAMINE (the next read of this folder sends one), which the server runs only once the
@@ -148,19 +159,48 @@ export class ReadPipeline {
    * messages than the folder holds (as listings.ts checkListingLength); and when the folder's
    * UIDVALIDITY is not `uidValidity` (the one its UIDs were taken under, when the caller knows it).
    */
-  async list(path: string, pass: string, options: {condstore: boolean; uidValidity?: number; where: string}): Promise<{status: FolderStatus; rows: Row[]}> {
-    const {where} = options
+  async list(path: string, pass: string, options: ListingOptions & {uids?: string}): Promise<{status: FolderStatus; rows: Row[]}> {
+    return this.#listing(await this.#connection(), path, pass, [LISTING], options)
+  }
+
+  /**
+   * UID and flags of the folder's messages, as listings.ts listFlags on a session: with `changedSince`
+   * (RFC 7162 CHANGEDSINCE) only those changed since, and with QRESYNC enabled on the connection the
+   * UIDs expunged since go to `onVanished` (VANISHED (EARLIER), RFC 7162 3.2.6). Undefined when
+   * `onVanished` is asked for and the connection cannot report it (a session then lists).
+   */
+  async listFlags(path: string, pass: string, options: ListingOptions & {changedSince?: bigint; onVanished?: (uid: number) => void}): Promise<Row[] | undefined> {
     const reader = await this.#connection()
+    const {changedSince, onVanished} = options
+    const modifiers = changedSince === undefined ? [] : [[atom('CHANGEDSINCE'), atom(changedSince.toString()), ...(onVanished ? [atom('VANISHED')] : [])]]
+    if (changedSince !== undefined && onVanished && !(await reader.qresync)) return undefined
+    const onVanishedRow = changedSince === undefined ? undefined : onVanished
+    const {status, rows} = await this.#listing(reader, path, pass, [FLAGS, ...modifiers], {...options, onVanished: onVanishedRow})
+    // As a session, which lists nothing of a folder that is empty now.
+    return status.messages === 0 ? [] : rows
+  }
+
+  async #listing(
+    reader: Reader,
+    path: string,
+    pass: string,
+    items: unknown[],
+    options: ListingOptions & {uids?: string; onVanished?: (uid: number) => void},
+  ): Promise<{status: FolderStatus; rows: Row[]}> {
+    const {where} = options
     const {connection} = reader
     const examine = this.#examine(reader, path, pass, options.condstore)
     // The next read of this folder sends an EXAMINE first, so that its rows never meet this listing's.
     reader.selected = undefined
     const sent = track(reader)
     const listing = new ListingRows(connection, () => examine.report.exists, {where, path})
+    const vanished: Array<[number, number]> = []
     const onUntagged = (response: WireResponse) => {
-      if (reader.sent[0] === sent.entry) listing.read(response)
+      if (reader.sent[0] !== sent.entry) return
+      if (options.onVanished) vanishedEarlier(response, vanished)
+      listing.read(response)
     }
-    const fetch = connection.command('UID FETCH', [{type: 'SEQUENCE', value: '1:*'}, LISTING], {onUntagged, onDone: sent.onDone})
+    const fetch = connection.command('UID FETCH', [{type: 'SEQUENCE', value: options.uids ?? '1:*'}, ...items], {onUntagged, onDone: sent.onDone})
     try {
       await settleBoth(examine.done, fetch)
     } catch (error) {
@@ -172,6 +212,8 @@ export class ReadPipeline {
         hint: 're-run: its messages are matched again by content, none is copied twice',
       })
     }
+    // Only UIDs the folder has given out (below UIDNEXT): a range from a broken server stays bounded.
+    for (const [from, to] of vanished) for (let uid = from; uid <= Math.min(to, status.uidNext - 1); uid++) options.onVanished!(uid)
     return {status, rows: listing.rows()}
   }
 
@@ -237,7 +279,8 @@ export class ReadPipeline {
   async #open(): Promise<Reader | undefined> {
     try {
       if (this.#off) return undefined
-      const reader: Reader = {connection: await this.#options.connect(), sent: []}
+      const reader: Reader = {connection: await this.#options.connect(), sent: [], qresync: Promise.resolve(false)}
+      reader.qresync = enableQresync(reader)
       reader.onIdle = () => this.#yield(reader)
       if (this.#off) {
         void reader.connection.logout().catch(() => undefined)
@@ -251,6 +294,34 @@ export class ReadPipeline {
     } finally {
       this.#opening = undefined
     }
+  }
+}
+
+/**
+ * ENABLE QRESYNC (RFC 7162 3.2.3, RFC 5161) where offered, not waited for: commands sent after it run
+ * after it. Resolves with whether the server said ENABLED QRESYNC.
+ */
+function enableQresync(reader: Reader): Promise<boolean> {
+  const {connection} = reader
+  if (!connection.capabilities.has('QRESYNC')) return Promise.resolve(false)
+  let enabled = false
+  const sent = track(reader)
+  const onUntagged = (response: WireResponse) => {
+    if (reader.sent[0] === sent.entry && response.command.toUpperCase() === 'ENABLED') {
+      enabled ||= (response.attributes ?? []).some((a: {value?: unknown}) => String(a?.value).toUpperCase() === 'QRESYNC')
+    }
+  }
+  return connection.command('ENABLE', [atom('QRESYNC')], {onUntagged, onDone: sent.onDone}).then(() => enabled, () => false)
+}
+
+/** The UID ranges of a VANISHED (EARLIER) response (RFC 7162 3.2.10) into `into`; other responses are left alone. */
+function vanishedEarlier(response: WireResponse, into: Array<[number, number]>): void {
+  if (response.command.toUpperCase() !== 'VANISHED') return
+  const [tag, set] = response.attributes ?? []
+  if (!Array.isArray(tag) || String(tag[0]?.value).toUpperCase() !== 'EARLIER') return
+  for (const part of String(set?.value ?? '').split(',')) {
+    const [a, b = a] = part.split(':').map(Number)
+    if (Number.isInteger(a) && Number.isInteger(b)) into.push([Math.min(a, b), Math.max(a, b)])
   }
 }
 

@@ -293,6 +293,10 @@ export class ImapStore implements Store {
 
   async listFlags(path: string, options: {changedSince?: bigint; onVanished?: (uid: number) => void} = {}): Promise<MessageFlags[]> {
     const changedSince = this.#capabilities.condstore ? options.changedSince : undefined
+    const {condstore} = this.#capabilities
+    const uidValidity = this.#validities.get(path)
+    const piped = await this.#piped(path, (pipe) => pipe.listFlags(path, this.#folders.pass(path), {...options, changedSince, condstore, uidValidity, where: this.#where}))
+    if (piped) return piped.map((row) => ({uid: row.uid, flags: row.flags ?? []}))
     return this.#folders.inFolder(path, (client) => listFlags(client, {where: this.#where, path}, {...options, changedSince}))
   }
 
@@ -300,7 +304,12 @@ export class ImapStore implements Store {
     if (uids && uids.length === 0) return []
     const sizes = this.#sizesOf(path)
     const known = this.#validities.get(path)
-    const listed = uids ? undefined : await this.#piped(path, (pipe) => pipe.list(path, this.#folders.pass(path), {condstore: this.#capabilities.condstore, uidValidity: known, where: this.#where}))
+    // A set of UIDs goes there in one command (a session's listing splits long ones).
+    const set = uids && chunkUidSets(uids)
+    const listed =
+      set && set.length > 1
+        ? undefined
+        : await this.#piped(path, (pipe) => pipe.list(path, this.#folders.pass(path), {condstore: this.#capabilities.condstore, uidValidity: known, where: this.#where, uids: set?.[0]}))
     if (listed) return metasOfRows(listed.rows, sizes)
     return this.#folders.inFolder(path, (client) => listMeta(client, {where: this.#where, path}, uids, sizes))
   }

@@ -9,12 +9,13 @@ import assert from 'node:assert/strict'
 import {after, before, test} from 'node:test'
 
 import type {EndpointConfig} from '../../src/config/schema.js'
-import {listedMeta} from '../../src/imap/listings.js'
+import {listFlags, listMeta, listedMeta, peekFolder} from '../../src/imap/listings.js'
+import {openSession} from '../../src/imap/session.js'
 import {ReadPipeline} from '../../src/imap/read-pipeline.js'
 import {openWireConnection} from '../../src/imap/wire-login.js'
 import {startDovecot, type DovecotInstance} from '../harness/dovecot.js'
 import {HostileImapServer} from '../harness/hostile-imap.js'
-import {seed, withClient} from '../harness/mailbox.js'
+import {appendOne, expunge, seed, setFlags, withClient} from '../harness/mailbox.js'
 import {generateMessages, type SeedMessage} from '../harness/messages.js'
 import {freshUser} from './cli.js'
 
@@ -157,6 +158,58 @@ test('listings and statuses in flight among reads on one connection each describ
     }
   } finally {
     await pipeline.close()
+  }
+})
+
+test('flag listings since a MODSEQ, with what vanished, and listings of some UIDs are what a session lists', async () => {
+  const user = freshUser('rp')
+  const folders: Record<string, SeedMessage[]> = {A: generateMessages(20, {seed: 120, meanSize: 1500}), 'B/C': generateMessages(10, {seed: 121, meanSize: 1500})}
+  await seed(server, user, folders)
+  const endpoint: EndpointConfig = {host: server.host, port: server.port, tls: 'none', tlsOptions: {verify: true}, user, password: server.password}
+  const session = await openSession(endpoint, {label: 'source'})
+  try {
+    const since = new Map<string, bigint>()
+    for (const path of Object.keys(folders)) since.set(path, (await peekFolder(session, path, true)).highestModseq!)
+    await setFlags(server, user, 'A', [2, 5, 9], ['\\Flagged', 'kw1'], 'add')
+    await expunge(server, user, 'A', [3, 4, 17])
+    await expunge(server, user, 'B/C', [1, 10])
+    await appendOne(server, user, 'B/C', generateMessages(1, {seed: 122})[0])
+
+    // What the session lists (listings.ts listFlags: UID FETCH ... (CHANGEDSINCE m VANISHED)).
+    const want: Record<string, {changed: unknown[]; vanished: number[]; all: unknown[]; some: unknown[]}> = {}
+    for (const path of Object.keys(folders)) {
+      await session.mailboxOpen(path, {readOnly: true})
+      const vanished: number[] = []
+      const changed = await listFlags(session, {where: 'source', path}, {changedSince: since.get(path), onVanished: (uid) => vanished.push(uid)})
+      const all = await listFlags(session, {where: 'source', path}, {})
+      const some = await listMeta(session, {where: 'source', path}, [2, 5, 6], new Map())
+      want[path] = {changed, vanished: vanished.sort((a, b) => a - b), all, some}
+    }
+    assert.deepEqual(want.A.vanished, [3, 4, 17], 'the session reports what vanished (QRESYNC)')
+
+    const pipeline = pipelineFor(user)
+    try {
+      // All in flight at once, on the one connection.
+      const paths = Object.keys(folders)
+      const options = {condstore: true, where: 'source test'}
+      const vanished = new Map<string, number[]>(paths.map((path) => [path, []]))
+      const [changed, all, some] = await Promise.all([
+        Promise.all(paths.map((path) => pipeline.listFlags(path, '1', {...options, changedSince: since.get(path), onVanished: (uid) => vanished.get(path)!.push(uid)}))),
+        Promise.all(paths.map((path) => pipeline.listFlags(path, '1', options))),
+        Promise.all(paths.map((path) => pipeline.list(path, '1', {...options, uids: '2,5:6'}))),
+      ])
+      const flagsOf = (rows: Array<{uid: number; flags?: string[]}> | undefined) => rows!.map((row) => ({uid: row.uid, flags: row.flags ?? []})).sort((a, b) => a.uid - b.uid)
+      for (const [i, path] of paths.entries()) {
+        assert.deepEqual(flagsOf(changed[i]), flagsOf(want[path].changed as never), `${path}: changed since`)
+        assert.deepEqual(vanished.get(path)!.sort((a, b) => a - b), want[path].vanished, `${path}: vanished`)
+        assert.deepEqual(flagsOf(all[i]), flagsOf(want[path].all as never), `${path}: every message`)
+        assert.deepEqual(some[i].rows.map(listedMeta).sort((a, b) => a.uid - b.uid), want[path].some, `${path}: some UIDs`)
+      }
+    } finally {
+      await pipeline.close()
+    }
+  } finally {
+    await session.logout()
   }
 })
 
