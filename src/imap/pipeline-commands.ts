@@ -5,9 +5,9 @@
  * looks at every folder and updates flags in many, while the destination's sessions are half its
  * connections (docs/design.md, "Pipelined STATUS").
  */
-import type {FolderPeek, FolderStatus} from '../stores/store.js'
+import type {FolderPeek, FolderStatus, MessageFlags} from '../stores/store.js'
 import type {AppendPipeline} from './append-pipeline.js'
-import {ExamineReport, examineArguments} from './examine.js'
+import {ExamineReport, ListingRows, examineArguments} from './examine.js'
 import {wireError, type WireConnection, type WireResponse} from './wire.js'
 import {statusOf} from './wire-status.js'
 
@@ -55,6 +55,32 @@ export async function selectOn(pipeline: AppendPipeline, path: string, condstore
     throw error
   }
   return report.status(true)
+}
+
+/**
+ * UID and flags of every message of a folder (listings.ts listFlags without CHANGEDSINCE): a SELECT
+ * and a `UID FETCH 1:* (UID FLAGS)` sent back to back on one of the pipeline's connections. Rows are
+ * taken only while the FETCH is the oldest command in flight: whatever comes after it on that
+ * connection and could answer rows of this folder (flag changes) sends a SELECT first, which the
+ * server runs once the FETCH is done. A listing longer than the folder closes the connection and
+ * fails (examine.ts ListingRows).
+ */
+export async function listFlagsOn(pipeline: AppendPipeline, path: string, place: {where: string; path: string}): Promise<MessageFlags[]> {
+  const connection = await pipeline.spare()
+  const name = pipeline.folderName(path)
+  const report = new ExamineReport()
+  const listing = new ListingRows(connection, () => report.exists, place)
+  selected.set(connection, name)
+  const select = connection.command('SELECT', [connection.mailbox(name)], {onUntagged: (response, oldest) => oldest && report.read(response)})
+  const fetch = connection.command('UID FETCH', [{type: 'SEQUENCE', value: '1:*'}, [atom('UID'), atom('FLAGS')]], {onUntagged: (response, oldest) => oldest && listing.read(response)})
+  const settled = await Promise.allSettled([select, fetch])
+  const failed = settled.find((result): result is PromiseRejectedResult => result.status === 'rejected')
+  if (failed) {
+    if (selected.get(connection) === name) selected.delete(connection)
+    throw listing.failure ?? failed.reason
+  }
+  // As a session, which lists nothing of a folder that is empty now.
+  return report.exists === 0 ? [] : listing.rows().map((row) => ({uid: row.uid, flags: row.flags ?? []}))
 }
 
 /**

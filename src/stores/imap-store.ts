@@ -11,7 +11,7 @@ import {ConnectionPool} from '../imap/pool.js'
 import {FolderSessions} from '../imap/folder-sessions.js'
 import {openSession} from '../imap/session.js'
 import {AppendPipeline} from '../imap/append-pipeline.js'
-import {peekOn, selectOn, storeFlagsOn} from '../imap/pipeline-commands.js'
+import {listFlagsOn, peekOn, selectOn, storeFlagsOn} from '../imap/pipeline-commands.js'
 import {FetchBatcher} from '../imap/fetch-batcher.js'
 import {folderCommands, type FolderVerb} from '../imap/folder-commands.js'
 import {fetchHeaderBlocks, listFlags, listFolders, listHeadered, listMeta, listSizes, metasOfRows, peekFolder, quotaOf, selectedStatus} from '../imap/listings.js'
@@ -297,6 +297,10 @@ export class ImapStore implements Store {
     const uidValidity = this.#validities.get(path)
     const piped = await this.#piped(path, (pipe) => pipe.listFlags(path, this.#folders.pass(path), {...options, changedSince, condstore, uidValidity, where: this.#where}))
     if (piped) return piped.map((row) => ({uid: row.uid, flags: row.flags ?? []}))
+    // With one connection, a destination's whole listing goes where its APPENDs go (#selectInPlace).
+    const inPlace = this.#shared && this.#pipeline && !this.#options.readOnly && changedSince === undefined
+    const listed = inPlace ? await listFlagsOn(this.#pipeline!, path, {where: this.#where, path}).catch((error: unknown) => void this.#log.debug(`${this.#where}: folder "${path}": listed on a session instead (${describeError(error)})`)) : undefined
+    if (listed) return listed
     return this.#folders.inFolder(path, (client) => listFlags(client, {where: this.#where, path}, {...options, changedSince}))
   }
 

@@ -10,7 +10,7 @@ import {after, before, test} from 'node:test'
 
 import type {EndpointConfig} from '../../src/config/schema.js'
 import {AppendPipeline} from '../../src/imap/append-pipeline.js'
-import {peekOn, storeFlagsOn} from '../../src/imap/pipeline-commands.js'
+import {listFlagsOn, peekOn, selectOn, storeFlagsOn} from '../../src/imap/pipeline-commands.js'
 import {openWireConnection} from '../../src/imap/wire-login.js'
 import {silentLogger, type Logger} from '../../src/log.js'
 import {startDovecot, type DovecotInstance} from '../harness/dovecot.js'
@@ -116,6 +116,54 @@ async function appendMeanwhile(user: string, pipeline: AppendPipeline, busy: () 
     await pipeline.close()
   }
 }
+
+test('listings and SELECTs of several folders in flight among flag changes and APPENDs on one connection: each its own folder\'s, as a session sees it', async () => {
+  const user = freshUser('pc')
+  const paths = ['INBOX', 'A', 'B/C']
+  // A folder listed later is smaller than the one listed before it, so rows taken from another's listing show.
+  const sizes: Record<string, number> = {A: 8, 'B/C': 5, INBOX: 3}
+  await seed(server, user, Object.fromEntries(paths.map((path, i) => [path, generateMessages(sizes[path], {seed: 140 + i}).map((m, k) => ({...m, flags: [`$K${i}x${k % 3}`]}))])))
+  const pipeline = pipelineFor(user)
+  const [extra] = generateMessages(1, {seed: 150})
+  try {
+    // All sent before any answer: A's listing, then an APPEND to A (UID 9, not in the listing, as the
+    // server runs them in order), B/C's flags changed and then listed, INBOX selected and listed.
+    const [listedA, , , listedB, selectedInbox, listedInbox] = await Promise.all([
+      listFlagsOn(pipeline, 'A', {where: 'destination test', path: 'A'}),
+      pipeline.append('A', extra.raw, ['$New'], new Date('2020-01-01T00:00:00Z')),
+      storeFlagsOn(pipeline, 'B/C', ['2:4'], ['$Changed'], ['$K2x0']),
+      listFlagsOn(pipeline, 'B/C', {where: 'destination test', path: 'B/C'}),
+      selectOn(pipeline, 'INBOX', true),
+      listFlagsOn(pipeline, 'INBOX', {where: 'destination test', path: 'INBOX'}),
+    ])
+    const seen = await withClient(server, user, async (client) => {
+      const out: Record<string, {uidValidity: number; uidNext: number; listing: Array<{uid: number; flags: string[]}>}> = {}
+      for (const path of paths) {
+        const box = await client.mailboxOpen(path)
+        const listing: Array<{uid: number; flags: string[]}> = []
+        for await (const message of client.fetch('1:*', {uid: true, flags: true}, {uid: true})) listing.push({uid: message.uid, flags: [...(message.flags ?? [])].sort()})
+        out[path] = {uidValidity: Number(box.uidValidity), uidNext: box.uidNext, listing}
+        await client.mailboxClose()
+      }
+      return out
+    })
+    // \Recent goes to the first connection that selects a folder, here the pipeline's (sync/flags.ts drops it).
+    const sorted = (rows: Array<{uid: number; flags: string[]}>) =>
+      rows.map((row) => ({uid: row.uid, flags: row.flags.filter((flag) => flag !== '\\Recent').sort()})).sort((a, b) => a.uid - b.uid)
+    assert.deepEqual(sorted(listedA), seen.A.listing.filter((row) => row.uid <= 8), 'A: listed before the APPEND behind it')
+    assert.equal(listedA.length, 8)
+    assert.ok(seen.A.listing.some((row) => row.uid === 9), 'the APPEND landed')
+    assert.deepEqual(sorted(listedB), seen['B/C'].listing, 'B/C: listed after its flag changes')
+    assert.ok(seen['B/C'].listing.some((row) => row.flags.includes('$Changed')))
+    assert.deepEqual(sorted(listedInbox), seen.INBOX.listing, 'INBOX')
+    const {uidValidity, uidNext, messages} = selectedInbox
+    assert.deepEqual({uidValidity, uidNext, messages}, {uidValidity: seen.INBOX.uidValidity, uidNext: seen.INBOX.uidNext, messages: 3}, 'INBOX: SELECT')
+    assert.ok(selectedInbox.permanentFlags?.includes('\\*'), `SELECT reports PERMANENTFLAGS: ${JSON.stringify(selectedInbox.permanentFlags)}`)
+    assert.ok(selectedInbox.highestModseq !== undefined, 'HIGHESTMODSEQ (CONDSTORE)')
+  } finally {
+    await pipeline.close()
+  }
+})
 
 test('an APPEND that comes while spare() opens the first connection goes out on it once it is open', async () => {
   const user = freshUser('ps')
