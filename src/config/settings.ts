@@ -115,7 +115,7 @@ export const SETTINGS = {
     default: 4,
     commands: CONNECTING,
     scope: 'each side',
-    help: 'Connections per side (default 4); 64 messages are copied at once per connection.',
+    help: 'Connections per side (default 4); 64 messages are copied at once per connection (256 with fewer than 4).',
   }),
   state: path({
     commands: ['sync', 'watch', 'plan', 'check', 'verify'],

@@ -132,7 +132,7 @@ describe('engine between two Maildirs', () => {
     const names = Array.from({length: 12}, (_, i) => `F${String(i).padStart(2, '0')}`)
     for (const [i, name] of names.entries()) {
       await source.createFolder(name)
-      // Far more than the copies in flight at --concurrency 1 (64): the queue pushes back on the
+      // Far more than the 64 copies in flight asked for below: the queue pushes back on the
       // preparing before the last folders' turn.
       for (let n = 1; n <= 20; n++) await source.appendMessage(name, message(i * 100 + n), [], date)
     }
@@ -145,7 +145,7 @@ describe('engine between two Maildirs', () => {
       repository.bindAccounts('maildir:p-source', 'maildir:p-dest')
       const emit = (event: string, data: unknown) => events.push(event === 'folder:start' ? `start ${(data as {source: string}).source}` : event)
       const ctx = {source: sourceStore, dest, state: repository, emit, sourceName: 'source', destName: 'dest', statePath: 'state'}
-      const result = await runSync(ctx as never, {concurrency: 1})
+      const result = await runSync(ctx as never, {concurrency: 1, copiesInFlight: 64})
       assert.equal(result.exitCode, 0, result.error)
       assert.equal(result.totals.copied, 240)
       const firstCopy = events.indexOf('message:copied')
