@@ -19,7 +19,8 @@
 import {ConnectError, describeError} from '../errors.js'
 import type {Logger} from '../log.js'
 import {isPushback, isSessionCap, translateAppendError} from './errors.js'
-import {backoffDelay, handOverCheck, NO_RETRY, type RetryPolicy} from './pool.js'
+import {handOverCheck} from './pool.js'
+import {backoffDelay, NO_RETRY, type RetryPolicy} from './retry.js'
 import {appendAttributes, appendUids} from './append-command.js'
 import {WireConnection, type WireResponse} from './wire.js'
 

@@ -6,7 +6,7 @@
 import type {EndpointConfig} from '../config/schema.js'
 import {canExpungeByUid} from '../imap/commands.js'
 import type {ImapClient} from '../imap/session.js'
-import type {RetryPolicy} from '../imap/pool.js'
+import type {RetryPolicy} from '../imap/retry.js'
 import type {StoreLimits} from '../imap/throttle.js'
 import type {Logger} from '../log.js'
 import type {StoreCapabilities} from './store.js'

@@ -24,12 +24,10 @@ import {ReadPipeline} from '../imap/read-pipeline.js'
 import {storeLimits, type StoreLimits} from '../imap/throttle.js'
 import {silentLogger, type Logger} from '../log.js'
 import {chunkUidSets} from '../imap/uidset.js'
+import {connectionPlan} from './imap-connections.js'
 import {capabilitiesOf, type ImapStoreOptions} from './imap-options.js'
 import type {AppendResult, FetchedMessage, FolderInfo, FolderPeek, FolderStatus, FolderWatch, HeaderedMeta, MessageFlags} from './store.js'
 import type {MessageMeta, MessageSize, QuotaInfo, Store, StoreCapabilities, StoreStats} from './store.js'
-
-/** Batched reads in flight at once on a read connection that takes turns with the only session. */
-const SHARED_READS_AT_ONCE = 4
 
 export class ImapStore implements Store {
   readonly label: string
@@ -63,21 +61,12 @@ export class ImapStore implements Store {
     this.#where = `${options.label} ${describeEndpoint(options.endpoint)}`
     this.#limits = options.limits ?? storeLimits()
     const log = (this.#log = options.logger ?? silentLogger)
-    // The pipelined APPEND connections count against the same cap as the pool (--connections,
-    // batch's --max-connections-per-host): half of them, when there are at least two; with one, the
-    // APPEND connection and the session take turns in its place (docs/design.md, "One connection a side").
-    const pipelined = !options.readOnly && options.pipeline === true
-    const shared = pipelined && options.connections === 1
-    const pipelineSize = pipelined ? Math.max(1, Math.floor(options.connections / 2)) : 0
-    const sessionSize = options.connections - (shared ? 0 : pipelineSize)
-    const scanSize = options.scanConnections && options.connections >= 2 ? Math.floor(options.connections / 2) : 0
-    // The same for the pipelined reads: one connection of at least three (with two, the one session
-    // left would do every listing; docs/design.md), or taking turns with the only session.
-    const readable = options.readPipeline === true && !scanSize && !pipelined
-    const readShared = readable && options.connections === 1
-    this.#shared = shared || readShared
+    // Sessions and raw connections within --connections (imap-connections.ts).
+    const plan = connectionPlan(options)
+    this.#shared = plan.shared
+    const readShared = plan.reads === 'in-turn'
     const readPipe = (this.#readPipe =
-      readable && (readShared || options.connections >= 3)
+      plan.reads
         ? new ReadPipeline({
             connect: readShared ? () => this.#inSessionsPlace() : () => openWireConnection(options.endpoint, {label: options.label, logger: log}),
             onRefused: (error) => log.debug(`${this.#where}: no connection for pipelined reads (${describeError(error)}); reading on the sessions`),
@@ -87,12 +76,12 @@ export class ImapStore implements Store {
           })
         : undefined)
     this.#scans = new ScanConnections(
-      scanSize,
+      plan.scans,
       () => openWireConnection(options.endpoint, {label: options.label, logger: log}),
       (error) => log.debug(`${this.#where}: no connection for reading header blocks (${describeError(error)}); reading on the sessions`),
     )
     this.#pool = new ConnectionPool({
-      size: sessionSize - scanSize - (readPipe && !readShared ? 1 : 0),
+      size: plan.sessions,
       connect: (cancel) => openSession(options.endpoint, {label: options.label, logger: log, cancel}),
       retry: options.retry,
       signal: options.signal,
@@ -111,19 +100,18 @@ export class ImapStore implements Store {
     })
     this.#folders = new FolderSessions(this.#pool, this.#where, options.readOnly)
     this.#reads = new FetchBatcher({
-      // Taking turns with the only session, reads stay on the read connection, several at once.
-      workers: readShared ? SHARED_READS_AT_ONCE : sessionSize,
+      workers: plan.readsAtOnce,
       inFolder: (path, fn) => this.#folders.inFolder(path, fn),
       sizeOf: (path, uid) => this.#sizes.get(path)?.get(uid),
       // Only while every session is busy (listings, other reads): one connection's reads are served
       // by one server process, which holds a large first sync back (40,003 messages: 35 s against 23 s).
       pipelined: readPipe && ((path, uids, onRow) => (this.#pool.idle && !readShared ? undefined : readPipe.read(path, this.#folders.pass(path), uids, onRow))),
     })
-    if (pipelined) {
+    if (plan.appends > 0) {
       this.#pipeline = new AppendPipeline({
-        size: pipelineSize,
-        open: shared ? () => this.#inSessionsPlace() : () => openWireConnection(options.endpoint, {label: options.label, logger: log}),
-        yieldTo: shared ? () => this.#pool.waiting : undefined,
+        size: plan.appends,
+        open: plan.shared ? () => this.#inSessionsPlace() : () => openWireConnection(options.endpoint, {label: options.label, logger: log}),
+        yieldTo: plan.shared ? () => this.#pool.waiting : undefined,
         where: this.#where,
         logger: log,
         retry: options.retry,

@@ -155,3 +155,58 @@ describe('ConnectionPool hand-out order', () => {
     }
   })
 })
+
+describe('ConnectionPool.borrowPlace', () => {
+  test('an idle session is logged out for the borrower; tasks wait until the place is given back, then get a new session', async () => {
+    const {made, connect} = fakeFactory()
+    const pool = new ConnectionPool({size: 1, connect})
+    await pool.warmUp()
+    const giveBack = await pool.borrowPlace()
+    assert.equal(made[0].usable, false, 'the idle session was logged out')
+    let ran = false
+    const task = pool.use(async (client) => ((ran = true), fake(client).id))
+    await turn()
+    assert.equal(ran, false, 'no session while the place is lent')
+    assert.equal(pool.waiting, true)
+    assert.equal(made.length, 1, 'no second connection opened')
+    giveBack()
+    giveBack() // a second call gives nothing more back
+    assert.equal(await task, 2, 'a new session for the task')
+    assert.equal(made.length, 2)
+    await pool.close()
+  })
+
+  test('tasks that wait go before a borrower that came first, and a borrower never opens a session', async () => {
+    const {made, connect} = fakeFactory()
+    const woken: string[] = []
+    const pool = new ConnectionPool({size: 1, connect, onWaiting: () => woken.push('waiting')})
+    const first = selecting('A')
+    const running = pool.use(first.task)
+    await turn()
+    const order: string[] = []
+    const borrowed = pool.borrowPlace().then((giveBack) => (order.push('borrower'), giveBack))
+    const second = pool.use(async () => void order.push('task'))
+    await turn()
+    assert.deepEqual(woken, ['waiting', 'waiting'])
+    first.release()
+    await running
+    await second
+    const giveBack = await borrowed
+    assert.deepEqual(order, ['task', 'borrower'])
+    assert.equal(made.length, 1, 'the session that served both tasks is the only one opened')
+    assert.equal(made[0].usable, false, 'and was logged out for the borrower')
+    giveBack()
+    await pool.close()
+  })
+
+  test('a free place is lent without logging a session in for it', async () => {
+    const {made, connect} = fakeFactory()
+    const pool = new ConnectionPool({size: 1, connect})
+    const giveBack = await pool.borrowPlace()
+    assert.equal(made.length, 0)
+    giveBack()
+    await pool.use(async () => undefined)
+    assert.equal(made.length, 1)
+    await pool.close()
+  })
+})

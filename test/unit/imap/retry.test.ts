@@ -3,7 +3,8 @@ import {describe, test} from 'node:test'
 
 import {ConnectError, MessageRejectedError} from '../../../src/errors.js'
 import {describeTlsFailure, isPushback, isSessionCap, isTransient, translateAppendError, translateConnectError} from '../../../src/imap/errors.js'
-import {ConnectionPool, backoffDelay, type RetryNotice} from '../../../src/imap/pool.js'
+import {ConnectionPool, type RetryNotice} from '../../../src/imap/pool.js'
+import {backoffDelay} from '../../../src/imap/retry.js'
 import type {ImapClient} from '../../../src/imap/session.js'
 import {RateLimiter} from '../../../src/imap/throttle.js'
 
