@@ -8,6 +8,7 @@
  *          (the project's own src/imap/append-pipeline.ts): what the destination can take
  *   (a)    mailferry's first full sync into an empty account
  *   (a0)   the same with another build (--compare-bin), interleaved under the same load
+ *   (a1)   mailferry at --concurrency 1 (one connection a side, as mbsync), when --concurrency is not 1
  *   (e)    mbsync (isync) and imapsync, when installed (the report says which were skipped)
  *   (d)    imapflow's APPEND on 4 connections, one command in flight each (earlier figures' baseline)
  *   (b)    a re-run with no change, (b2) the same without CONDSTORE
@@ -212,6 +213,15 @@ async function firstSyncs(
       add('compare', run.wallMs, run)
       log(`    ${secs(run.wallMs)}, CPU ${secs(run.cpuMs ?? 0)}`)
     }
+    if (opts.concurrency !== 1) {
+      // One connection a side, as mbsync and imapsync use: the pipelined connections take turns with the sessions.
+      log(`${name}: (a1) mailferry --concurrency 1, run ${round}`)
+      const one = accountArgs(sides.source, sides.dest, {source: name, dest: `${name}one${r}`})
+      const run = await measure(process.execPath, [BIN, 'sync', ...one.args, '--state', join(work, `${name}-one-${r}.sqlite`), '--concurrency', '1', '--json'], one.env)
+      expectOk('first sync at --concurrency 1', run, (json) => (json?.totals?.copied === total ? undefined : `copied ${json?.totals?.copied}, expected ${total}`))
+      add('oneConnection', run.wallMs, run)
+      log(`    ${secs(run.wallMs)}, CPU ${secs(run.cpuMs ?? 0)}`)
+    }
     for (const [tool, runTool] of [['mbsync', runMbsync], ['imapsync', runImapsync]] as const) {
       if (!peers[tool]) continue
       log(`${name}: (e) ${tool}, first full sync, run ${round}`)
@@ -233,6 +243,7 @@ async function firstSyncs(
     limit: `limit: pipelined MULTIAPPEND from files, ${opts.limitConnections} connections`,
     firstSync: '(a) mailferry, first full sync',
     compare: `(a0) mailferry, other build (${opts.compareBin})`,
+    oneConnection: '(a1) mailferry --concurrency 1 (one connection a side, as mbsync)',
     mbsync: '(e) mbsync (isync), first full sync',
     imapsync: '(e) imapsync, first full sync',
     rawAppend: '(d) imapflow APPEND, 4 connections',
@@ -370,7 +381,7 @@ async function main(): Promise<void> {
     writeFileSync(join(opts.out, 'latest.json'), `${JSON.stringify(result, null, 2)}\n`)
     const md = markdown({...result, sections}) + `\nChart: latest.svg.\n`
     writeFileSync(join(opts.out, 'latest.md'), md)
-    const bars: Array<[string, string]> = [['limit', 'limit (pipelined MULTIAPPEND)'], ['firstSync', 'mailferry'], ['compare', 'mailferry, other build'], ['mbsync', 'mbsync'], ['imapsync', 'imapsync'], ['rawAppend', 'imapflow APPEND']]
+    const bars: Array<[string, string]> = [['limit', 'limit (pipelined MULTIAPPEND)'], ['firstSync', 'mailferry'], ['compare', 'mailferry, other build'], ['oneConnection', 'mailferry, 1 connection'], ['mbsync', 'mbsync'], ['imapsync', 'imapsync'], ['rawAppend', 'imapflow APPEND']]
     writeFileSync(join(opts.out, 'latest.svg'), chart(sections, bars))
     process.stdout.write(md)
     log(`wrote ${join(opts.out, 'latest.json')}, latest.md and latest.svg`)

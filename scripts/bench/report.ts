@@ -164,7 +164,7 @@ export function chart(sections: Section[], keys: Array<[string, string]>): strin
   const labelWidth = 250
   const barWidth = 460
   const width = labelWidth + barWidth + 170
-  const colors: Record<string, string> = {limit: '#7f7f7f', firstSync: '#1f77b4', mbsync: '#ff7f0e', imapsync: '#2ca02c', rawAppend: '#bcbd22', compare: '#9467bd'}
+  const colors: Record<string, string> = {limit: '#7f7f7f', firstSync: '#1f77b4', mbsync: '#ff7f0e', imapsync: '#2ca02c', rawAppend: '#bcbd22', compare: '#9467bd', oneConnection: '#17becf'}
   const parts: string[] = []
   let y = 30
   for (const section of sections) {

@@ -28,7 +28,7 @@ test('bench --messages 50 runs the limit, (a)-(d), the re-runs and verify, and w
   assert.equal(result.corpus.messages, 50)
   // (e) mbsync and imapsync are timed only where they are installed, and the report says which were not.
   const peers = ['mbsync', 'imapsync']
-  assert.deepEqual(Object.keys(result.runs).filter((key) => !peers.includes(key)), ['limit', 'firstSync', 'rawAppend', 'noChange', 'noChangeNoCondstore', 'stateless', 'incremental', 'verify', 'verifyDeep'])
+  assert.deepEqual(Object.keys(result.runs).filter((key) => !peers.includes(key)), ['limit', 'firstSync', 'oneConnection', 'rawAppend', 'noChange', 'noChangeNoCondstore', 'stateless', 'incremental', 'verify', 'verifyDeep'])
   for (const peer of peers) assert.equal(result.runs[peer] === undefined, result.skipped.includes(`${peer} (not installed)`), peer)
   assert.equal(result.runs.limit.messages, 50)
   assert.ok(result.firstSyncVsLimit > 0)
