@@ -23,9 +23,11 @@ export async function folderCommands(
   paths: string[],
   single: (path: string) => Promise<void>,
   where: string,
+  /** The pipeline stands in for the only session (one connection a side): one folder goes there too. */
+  inPlace = false,
 ): Promise<Array<Error | undefined>> {
   const oneByOne = (list: string[]) => Promise.all(list.map((path) => single(path).then(() => undefined, (error: Error) => error)))
-  if (!pipeline || paths.length < 2) return oneByOne(paths)
+  if (!pipeline || (paths.length < 2 && !inPlace)) return oneByOne(paths)
   let settled
   try {
     settled = await folderCommandsOn(pipeline, verb.toUpperCase(), paths)

@@ -189,7 +189,7 @@ export class ImapStore implements Store {
   async folderCommands(verb: FolderVerb, paths: string[]): Promise<Array<Error | undefined>> {
     const single = {create: this.createFolder, subscribe: this.subscribeFolder, unsubscribe: this.unsubscribeFolder}[verb].bind(this)
     // Pipelined on an APPEND connection where there are some (imap/folder-commands.ts).
-    return folderCommands(this.#pipeline, verb, paths, single, this.#where)
+    return folderCommands(this.#pipeline, verb, paths, single, this.#where, this.#shared)
   }
 
   async subscribeFolder(path: string): Promise<void> {
