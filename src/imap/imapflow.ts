@@ -28,5 +28,5 @@ export type ImapStream = Stream.ImapStream
 export const parser = require('imapflow/lib/handler/imap-parser.js') as typeof Parser
 export const compiler = require('imapflow/lib/handler/imap-compiler.js') as typeof Compiler
 
-/** Helpers, so that names, dates and flags are written and read exactly as imapflow does. */
-export const {normalizePath, encodePath, getStringList, formatDateTime, formatFlag} = tools
+/** Helpers, so that names, dates, flags and UID sets are written and read exactly as imapflow does. */
+export const {normalizePath, encodePath, getStringList, formatDateTime, formatFlag, iterateRange} = tools

@@ -16,6 +16,7 @@ import {FolderError} from '../errors.js'
 import type {FolderPeek, FolderStatus} from '../stores/store.js'
 import {ExamineReport, ListingRows, examineArguments} from './examine.js'
 import {fetchSeq, hasUid, readFetchItems, type FetchRow, type Row} from './fetch-items.js'
+import {iterateRange} from './imapflow.js'
 import {compactUids} from './uidset.js'
 import type {Logger} from '../log.js'
 import {handOverCheck} from './pool.js'
@@ -171,11 +172,12 @@ export class ReadPipeline {
    */
   async listFlags(path: string, pass: string, options: ListingOptions & {changedSince?: bigint; onVanished?: (uid: number) => void}): Promise<Row[] | undefined> {
     const reader = await this.#connection()
-    const {changedSince, onVanished} = options
+    const {changedSince} = options
+    // VANISHED answers only a CHANGEDSINCE listing.
+    const onVanished = changedSince === undefined ? undefined : options.onVanished
+    if (onVanished && !(await reader.qresync)) return undefined
     const modifiers = changedSince === undefined ? [] : [[atom('CHANGEDSINCE'), atom(changedSince.toString()), ...(onVanished ? [atom('VANISHED')] : [])]]
-    if (changedSince !== undefined && onVanished && !(await reader.qresync)) return undefined
-    const onVanishedRow = changedSince === undefined ? undefined : onVanished
-    const {status, rows} = await this.#listing(reader, path, pass, [FLAGS, ...modifiers], {...options, onVanished: onVanishedRow})
+    const {status, rows} = await this.#listing(reader, path, pass, [FLAGS, ...modifiers], {...options, onVanished})
     // As a session, which lists nothing of a folder that is empty now.
     return status.messages === 0 ? [] : rows
   }
@@ -194,7 +196,7 @@ export class ReadPipeline {
     reader.selected = undefined
     const sent = track(reader)
     const listing = new ListingRows(connection, () => examine.report.exists, {where, path})
-    const vanished: Array<[number, number]> = []
+    const vanished: unknown[] = []
     const onUntagged = (response: WireResponse) => {
       if (reader.sent[0] !== sent.entry) return
       if (options.onVanished) vanishedEarlier(response, vanished)
@@ -212,8 +214,9 @@ export class ReadPipeline {
         hint: 're-run: its messages are matched again by content, none is copied twice',
       })
     }
-    // Only UIDs the folder has given out (below UIDNEXT): a range from a broken server stays bounded.
-    for (const [from, to] of vanished) for (let uid = from; uid <= Math.min(to, status.uidNext - 1); uid++) options.onVanished!(uid)
+    // Read as imapflow reads them for a session (its total bound included), and only UIDs the folder
+    // has given out (below UIDNEXT).
+    for (const set of vanished) for (const uid of iterateRange(set)) if (uid < status.uidNext) options.onVanished!(uid)
     return {status, rows: listing.rows()}
   }
 
@@ -314,15 +317,11 @@ function enableQresync(reader: Reader): Promise<boolean> {
   return connection.command('ENABLE', [atom('QRESYNC')], {onUntagged, onDone: sent.onDone}).then(() => enabled, () => false)
 }
 
-/** The UID ranges of a VANISHED (EARLIER) response (RFC 7162 3.2.10) into `into`; other responses are left alone. */
-function vanishedEarlier(response: WireResponse, into: Array<[number, number]>): void {
+/** The UID set of a VANISHED (EARLIER) response (RFC 7162 3.2.10) into `into`; other responses are left alone. */
+function vanishedEarlier(response: WireResponse, into: unknown[]): void {
   if (response.command.toUpperCase() !== 'VANISHED') return
   const [tag, set] = response.attributes ?? []
-  if (!Array.isArray(tag) || String(tag[0]?.value).toUpperCase() !== 'EARLIER') return
-  for (const part of String(set?.value ?? '').split(',')) {
-    const [a, b = a] = part.split(':').map(Number)
-    if (Number.isInteger(a) && Number.isInteger(b)) into.push([Math.min(a, b), Math.max(a, b)])
-  }
+  if (Array.isArray(tag) && String(tag[0]?.value).toUpperCase() === 'EARLIER') into.push(set?.value)
 }
 
 /** Notes a command as sent (call it before sending), a body read of `readOf`; returns its entry and its onDone. */

@@ -105,7 +105,7 @@ export class ImapStore implements Store {
       sizeOf: (path, uid) => this.#sizes.get(path)?.get(uid),
       // Only while every session is busy (listings, other reads): one connection's reads are served
       // by one server process, which holds a large first sync back (40,003 messages: 35 s against 23 s).
-      pipelined: readPipe && ((path, uids, onRow) => (this.#pool.idle && !readShared ? undefined : readPipe.read(path, this.#folders.pass(path), uids, onRow))),
+      pipelined: readPipe && ((path, uids, onRow) => (this.#pipeFirst() ? readPipe.read(path, this.#folders.pass(path), uids, onRow) : undefined)),
     })
     if (plan.appends > 0) {
       this.#pipeline = new AppendPipeline({
@@ -234,21 +234,33 @@ export class ImapStore implements Store {
   async status(path: string): Promise<FolderStatus> {
     this.#folders.newPass(path)
     const piped = await this.#piped(path, (pipe) => pipe.status(path, this.#folders.pass(path), this.#capabilities.condstore))
-    const status = piped ?? (await this.#selectInPlace(path)) ?? (await this.#folders.inFolder(path, async (client) => selectedStatus(client)))
+    const status =
+      piped ??
+      (await this.#inPlace(path, 'selected', (pipeline) => selectOn(pipeline, path, this.#capabilities.condstore))) ??
+      (await this.#folders.inFolder(path, async (client) => selectedStatus(client)))
     this.#validities.set(path, status.uidValidity)
     return status
   }
 
   /**
-   * With one connection, the destination's SELECT goes where its APPENDs go, so that preparing the
-   * next folder does not take the place back for a session; undefined when it failed there.
+   * With one connection, fn on the destination's APPEND connection, where its APPENDs go, so that
+   * preparing a folder does not take the place back for a session; else, or when it failed there,
+   * undefined (the caller asks a session, which says what is wrong and retries).
    */
-  async #selectInPlace(path: string): Promise<FolderStatus | undefined> {
-    if (!this.#shared || !this.#pipeline || this.#options.readOnly) return undefined
-    return selectOn(this.#pipeline, path, this.#capabilities.condstore).catch((error: unknown) => {
-      this.#log.debug(`${this.#where}: folder "${path}": selected on a session instead (${describeError(error)})`)
+  async #inPlace<T>(path: string, done: string, fn: (pipeline: AppendPipeline) => Promise<T>): Promise<T | undefined> {
+    const pipeline = this.#pipeline
+    if (!this.#shared || !pipeline) return undefined
+    try {
+      return await fn(pipeline)
+    } catch (error) {
+      this.#log.debug(`${this.#where}: folder "${path}": ${done} on a session instead (${describeError(error)})`)
       return undefined
-    })
+    }
+  }
+
+  /** Reads and source listings go over the read connection first: it stands in for the only session, or every session is busy. */
+  #pipeFirst(): boolean {
+    return this.#shared || !this.#pool.idle
   }
 
   /**
@@ -258,7 +270,7 @@ export class ImapStore implements Store {
    */
   async #piped<T>(path: string, fn: (pipe: ReadPipeline) => Promise<T>): Promise<T | undefined> {
     const pipe = this.#readPipe
-    if (!pipe || !this.#options.readOnly || (this.#pool.idle && !this.#shared)) return undefined
+    if (!pipe || !this.#options.readOnly || !this.#pipeFirst()) return undefined
     try {
       return await fn(pipe)
     } catch (error) {
@@ -285,9 +297,7 @@ export class ImapStore implements Store {
     const uidValidity = this.#validities.get(path)
     const piped = await this.#piped(path, (pipe) => pipe.listFlags(path, this.#folders.pass(path), {...options, changedSince, condstore, uidValidity, where: this.#where}))
     if (piped) return piped.map((row) => ({uid: row.uid, flags: row.flags ?? []}))
-    // With one connection, a destination's whole listing goes where its APPENDs go (#selectInPlace).
-    const inPlace = this.#shared && this.#pipeline && !this.#options.readOnly && changedSince === undefined
-    const listed = inPlace ? await listFlagsOn(this.#pipeline!, path, {where: this.#where, path}).catch((error: unknown) => void this.#log.debug(`${this.#where}: folder "${path}": listed on a session instead (${describeError(error)})`)) : undefined
+    const listed = changedSince === undefined ? await this.#inPlace(path, 'listed', (pipeline) => listFlagsOn(pipeline, path, {where: this.#where, path})) : undefined
     if (listed) return listed
     return this.#folders.inFolder(path, (client) => listFlags(client, {where: this.#where, path}, {...options, changedSince}))
   }
