@@ -19,9 +19,9 @@
 import {ConnectError, describeError} from '../errors.js'
 import type {Logger} from '../log.js'
 import {isPushback, isSessionCap, translateAppendError} from './errors.js'
-import {handOverCheck} from './pool.js'
-import {backoffDelay, NO_RETRY, type RetryPolicy} from './retry.js'
-import {appendAttributes, appendUids} from './append-command.js'
+import {backoffDelay, gaveUp, NO_RETRY, type RetryPolicy} from './retry.js'
+import {appendAttributes, appendUids, batchCount, commandsInFlight} from './append-command.js'
+import {Watchdog} from './watchdog.js'
 import {WireConnection, type WireResponse} from './wire.js'
 
 export interface AppendOutcome {
@@ -74,18 +74,6 @@ interface Item {
   reject: (error: unknown) => void
 }
 
-const DEFAULT_BATCH_MESSAGES = 50
-/**
- * The bodies are written from the callers' buffers (wire.ts compileCommand), so a batch costs no
- * memory of its own: the bound is for the server's sake (one transaction per command).
- */
-const DEFAULT_BATCH_BYTES = 8 * 1024 * 1024
-/** Longer than pipeline-commands.test.ts waits, so that its tests still see a missed wake-up. */
-const STALL_CHECK_MS = 10_000
-/** Commands in flight per connection: enough to cover a round trip, few enough to keep batches big. */
-const DEPTH_MULTIAPPEND = 2
-const DEPTH_SINGLE = 16
-
 export class AppendPipeline {
   readonly #options: AppendPipelineOptions
   readonly #queues = new Map<string, Item[]>()
@@ -101,8 +89,8 @@ export class AppendPipeline {
   /** No connection is opened before this time (backoff after a failure to connect). */
   #pausedUntil = 0
   #wakeUp?: NodeJS.Timeout
-  #stallCheck?: NodeJS.Timeout
-  #yieldCheck?: NodeJS.Timeout
+  readonly #stalled: Watchdog
+  readonly #handOver: Watchdog
   #scheduled = false
   #commands = 0
   #closed = false
@@ -112,6 +100,8 @@ export class AppendPipeline {
   constructor(options: AppendPipelineOptions) {
     this.#options = options
     this.#size = Math.max(1, options.size)
+    this.#stalled = new Watchdog(options.logger, `${options.where}: APPENDs waited beside a free connection; sent now`)
+    this.#handOver = new Watchdog(options.logger, `${options.where}: sessions waited beside an idle APPEND connection; it makes way now`)
   }
 
   append(path: string, raw: Buffer, flags: string[], date: Date): Promise<AppendOutcome> {
@@ -160,21 +150,18 @@ export class AppendPipeline {
   /** Sessions wait: an idle connection that stands in for one gives its place back (yieldTo). */
   wake(): void {
     this.#schedule()
-    if (this.#yieldCheck) return
-    this.#yieldCheck = handOverCheck(
-      () => ((this.#yieldCheck = undefined), !this.#closed && this.#options.yieldTo?.() === true && this.#nextPath() === undefined && this.#connections.some((c) => c.load === 0)),
-      () => {
-        this.#options.logger.warn(`${this.#options.where}: sessions waited beside an idle APPEND connection; it makes way now (a mailferry bug: please report it)`)
-        this.#yieldIdle()
-      },
-    )
+    this.#handOver.arm(() => {
+      const missed = !this.#closed && this.#options.yieldTo?.() === true && this.#nextPath() === undefined && this.#connections.some((c) => c.load === 0)
+      if (missed) this.#yieldIdle()
+      return missed
+    })
   }
 
   async close(): Promise<void> {
     this.#closed = true
     clearTimeout(this.#wakeUp)
-    clearTimeout(this.#stallCheck)
-    clearTimeout(this.#yieldCheck)
+    this.#stalled.stop()
+    this.#handOver.stop()
     for (const items of this.#queues.values()) for (const item of items.splice(0)) item.reject(new ConnectError(`${this.#options.where}: closed`))
     await Promise.allSettled(this.#connections.map((c) => c.logout()))
     this.#connections = []
@@ -220,22 +207,14 @@ export class AppendPipeline {
     }
   }
 
-  /**
-   * APPENDs waiting for a connection rely on a command ending to wake them. Should a wake-up ever be
-   * missed again (two were, and runs hung), this finds them waiting beside a free connection, says
-   * so and sends them: a stall of STALL_CHECK_MS instead of a run that never ends.
-   */
+  /** APPENDs waiting for a connection rely on a command ending to wake them (watchdog.ts). */
   #watchStall(): void {
-    if (this.#stallCheck) return
-    this.#stallCheck = setTimeout(() => {
-      this.#stallCheck = undefined
-      if (this.#closed) return
-      if (!this.#scheduled && this.#nextPath() !== undefined && this.#freeConnection()) {
-        this.#options.logger.warn(`${this.#options.where}: APPENDs waited beside a free connection; sent now (a mailferry bug: please report it)`)
-      }
+    this.#stalled.arm(() => {
+      if (this.#closed) return false
+      const missed = !this.#scheduled && this.#nextPath() !== undefined && this.#freeConnection() !== undefined
       this.#schedule()
-    }, STALL_CHECK_MS)
-    this.#stallCheck.unref()
+      return missed
+    })
   }
 
   /** Nothing waits to be sent: idle connections that stand in for sessions make way for waiting tasks. */
@@ -259,8 +238,7 @@ export class AppendPipeline {
   #freeConnection(): WireConnection | undefined {
     let best: WireConnection | undefined
     for (const c of this.#connections) {
-      const depth = c.capabilities.has('MULTIAPPEND') ? DEPTH_MULTIAPPEND : DEPTH_SINGLE
-      if (c.usable && c.load < depth && (!best || c.load < best.load)) best = c
+      if (c.usable && c.load < commandsInFlight(c.capabilities) && (!best || c.load < best.load)) best = c
     }
     return best
   }
@@ -269,23 +247,8 @@ export class AppendPipeline {
     const queue = this.#queues.get(path)!
     // Move the folder behind the others, so one busy folder does not starve the rest.
     this.#queues.delete(path)
-    if (!connection.capabilities.has('MULTIAPPEND')) {
-      const batch = queue.splice(0, 1)
-      if (queue.length > 0) this.#queues.set(path, queue)
-      return batch
-    }
-    const limit = connection.capabilities.get('APPENDLIMIT')
-    const maxBytes = Math.min(this.#options.maxBatchBytes ?? DEFAULT_BATCH_BYTES, typeof limit === 'number' ? limit : Infinity)
-    const maxMessages = this.#options.maxBatchMessages ?? DEFAULT_BATCH_MESSAGES
-    let bytes = 0
-    let count = 0
-    while (count < queue.length && count < maxMessages) {
-      const size = queue[count].raw.length
-      if (count > 0 && bytes + size > maxBytes) break
-      bytes += size
-      count++
-    }
-    const batch = queue.splice(0, count)
+    const {maxBatchMessages: maxMessages, maxBatchBytes: maxBytes} = this.#options
+    const batch = queue.splice(0, batchCount(queue, connection.capabilities, {maxMessages, maxBytes}))
     if (queue.length > 0) this.#queues.set(path, queue)
     return batch
   }
@@ -424,12 +387,4 @@ export class AppendPipeline {
     const prefix = this.#options.namespacePrefix?.()
     return prefix && !path.startsWith(prefix) ? prefix + path : path
   }
-}
-
-/** The last error, saying how long it was tried (as the session pool says it). */
-function gaveUp(error: unknown, retries: number, since: number): unknown {
-  if (retries === 0 || !(error instanceof ConnectError)) return error
-  const seconds = Math.round((Date.now() - since) / 100) / 10
-  const suffix = ` (still failing after ${retries} ${retries === 1 ? 'retry' : 'retries'} over ${seconds} s)`
-  return new ConnectError(error.message + suffix, {cause: error.cause ?? error, hint: error.hint, transient: false})
 }

@@ -1,12 +1,13 @@
 /**
- * The commands that change a mailbox (UID STORE, UID EXPUNGE, UID MOVE, UID COPY, SUBSCRIBE), sent
- * so that a refusal is an error. imapflow's own helpers answer a tagged NO with `false` (and fall
+ * The commands a session sends that change an account (UID STORE, UID EXPUNGE, UID MOVE, UID COPY,
+ * CREATE, SUBSCRIBE, a single APPEND), sent so that a refusal is an error. imapflow's own helpers answer a tagged NO with `false` (and fall
  * back to a plain EXPUNGE without UIDPLUS), which would let the caller record as done what the
  * server refused. Here a NO/BAD throws CommandRefusedError with the server's words, and a lost
  * connection throws ConnectError (transient), so the pool may retry these idempotent commands.
  */
 import {CommandRefusedError, MailferryError} from '../errors.js'
-import {isConnectionError, isPushback, serverText, translateFolderError} from './errors.js'
+import type {AppendResult} from '../stores/store.js'
+import {falseAnswer, isConnectionError, isPushback, serverText, translateAppendError, translateFolderError} from './errors.js'
 import {encodePath, normalizePath} from './imapflow.js'
 import type {ImapClient} from './session.js'
 
@@ -117,4 +118,38 @@ export async function moveUid(
   const response = await run(client, where, folder, 'UID COPY', [sequence(String(uid)), target])
   await expungeUids(client, where, folder, String(uid))
   return copiedUid(response, uid)
+}
+
+/** CREATE; a folder that exists already (ALREADYEXISTS, RFC 5530) is no error. */
+export async function createFolderOn(client: ImapClient, where: string, path: string): Promise<void> {
+  try {
+    await client.mailboxCreate(path)
+  } catch (error) {
+    if ((error as {serverResponseCode?: string}).serverResponseCode === 'ALREADYEXISTS') return
+    throw translateFolderError(error, where, path)
+  }
+}
+
+/** SUBSCRIBE, or UNSUBSCRIBE; imapflow answers a refused (or cut-off) one with false. */
+export async function subscribeOn(client: ImapClient, where: string, path: string, subscribe: boolean): Promise<void> {
+  const command = subscribe ? 'SUBSCRIBE' : 'UNSUBSCRIBE'
+  if (!(await (subscribe ? client.mailboxSubscribe(path) : client.mailboxUnsubscribe(path)))) {
+    throw client.usable ? new CommandRefusedError(`${where}: folder "${path}": the server refused ${command}`) : falseAnswer(client, command)
+  }
+}
+
+/**
+ * One APPEND on the session (imapflow's); `beforeSend` runs just before it is sent. Errors are
+ * translated: a connection lost after it was sent gives ConnectError {outcomeUnknown}.
+ */
+export async function appendOn(client: ImapClient, where: string, path: string, message: {raw: Buffer; flags: string[]; date: Date}, beforeSend: () => void): Promise<AppendResult> {
+  let response
+  try {
+    beforeSend()
+    response = await client.append(path, message.raw, message.flags, message.date)
+  } catch (error) {
+    throw translateAppendError(error, where, path)
+  }
+  if (!response) return {}
+  return {uid: response.uid, uidValidity: response.uidValidity === undefined ? undefined : Number(response.uidValidity)}
 }

@@ -132,6 +132,17 @@ export function isTransient(error: unknown): boolean {
   return isConnectionError(error) || isPushback(error)
 }
 
+/** The error concerns the connection itself (not a NO to one command), so the session is done. */
+export function isConnectionLoss(error: unknown): boolean {
+  if (error instanceof ConnectError) return error.transient && !isPushback(error.cause)
+  return isTransient(error) && !isPushback(error)
+}
+
+/** Pushback, raw or as the cause of a transient ConnectError (a refused login). */
+export function pushedBack(error: unknown): boolean {
+  return isPushback(error) || (error instanceof ConnectError && error.transient && isPushback(error.cause))
+}
+
 /** The delay a throttling server asked for (ms), if it named one. Searches the cause chain. */
 export function suggestedDelayMs(error: unknown): number | undefined {
   for (let e: unknown = error, depth = 0; e && depth < 4; e = (e as {cause?: unknown}).cause, depth++) {

@@ -8,11 +8,11 @@
  * marked idempotent are run again after they started; for the others (APPEND) only the failure to
  * get a session, or an error that says the command was refused (a tagged NO), is retried.
  */
-import {ConnectError, MailferryError, MessageRejectedError, describeError} from '../errors.js'
+import {ConnectError, MessageRejectedError} from '../errors.js'
 import {sleep} from '../sleep.js'
-import {isPushback, isSessionCap, isTransient} from './errors.js'
+import {isConnectionLoss, isSessionCap, isTransient, pushedBack} from './errors.js'
 import {SILENCE_LIMIT_MS, limitBreach} from './limits.js'
-import {backoffDelay, NO_RETRY, type RetryPolicy} from './retry.js'
+import {backoffDelay, gaveUp, NO_RETRY, type RetryPolicy} from './retry.js'
 import type {ImapClient} from './session.js'
 
 /** What onRetry is told before each pause. */
@@ -249,7 +249,7 @@ export class ConnectionPool {
   /** Waits before retry attempt+1, or throws `error` (made final) when retries are used up or pointless. */
   async #pause(error: unknown, attempt: number, policy: RetryPolicy, started: number): Promise<void> {
     if (!isTransient(error) || this.#closed || this.#options.signal?.aborted) throw error
-    if (attempt >= policy.retries) throw giveUp(error, attempt, started)
+    if (attempt >= policy.retries) throw gaveUp(error, attempt, started)
     const delayMs = backoffDelay(policy, attempt + 1, error, this.#options.random)
     this.#options.onRetry?.({attempt: attempt + 1, retries: policy.retries, delayMs, error})
     await sleep(delayMs, this.#options.signal)
@@ -403,41 +403,5 @@ export class ConnectionPool {
   }
 }
 
-/** How long tasks may wait beside a borrowed place that sits idle before handOverCheck steps in. */
-export const HAND_OVER_CHECK_MS = 10_000
-
-/**
- * For the borrower of a place (borrowPlace), armed when tasks start waiting: should its connection
- * still sit idle HAND_OVER_CHECK_MS later (`missed`: a hand-over was missed), `handOver` is called,
- * so a missed hand-over costs that wait instead of a run that never ends.
- */
-export function handOverCheck(missed: () => boolean, handOver: () => void): NodeJS.Timeout {
-  const timer = setTimeout(() => missed() && handOver(), HAND_OVER_CHECK_MS)
-  timer.unref()
-  return timer
-}
-
 /** A waiter may see this many later ones served before it, for a session that has their folder selected. */
 const MAX_PASSED_OVER = 4
-
-/** The error concerns the connection itself (not a NO to one command), so the session is done. */
-function isConnectionLoss(error: unknown): boolean {
-  if (error instanceof ConnectError) return error.transient && !isPushback(error.cause)
-  return isTransient(error) && !isPushback(error)
-}
-
-function pushedBack(error: unknown): boolean {
-  return isPushback(error) || (error instanceof ConnectError && error.transient && isPushback(error.cause))
-}
-
-/** The last error, saying how long it was tried; keeps the class (and so the exit code). */
-function giveUp(error: unknown, retries: number, started: number): unknown {
-  if (retries === 0) return error
-  const seconds = Math.round((Date.now() - started) / 100) / 10
-  const suffix = ` (still failing after ${retries} ${retries === 1 ? 'retry' : 'retries'} over ${seconds} s)`
-  if (error instanceof ConnectError) {
-    return new ConnectError(error.message + suffix, {cause: error.cause ?? error, hint: error.hint, transient: false})
-  }
-  if (error instanceof MailferryError) return error
-  return new ConnectError(describeError(error) + suffix, {cause: error, transient: false})
-}

@@ -19,7 +19,7 @@ import {fetchSeq, hasUid, readFetchItems, type FetchRow, type Row} from './fetch
 import {iterateRange} from './imapflow.js'
 import {compactUids} from './uidset.js'
 import type {Logger} from '../log.js'
-import {handOverCheck} from './pool.js'
+import {Watchdog} from './watchdog.js'
 import type {WireConnection, WireResponse} from './wire.js'
 import {statusOf} from './wire-status.js'
 
@@ -90,24 +90,23 @@ export class ReadPipeline {
   #opening?: Promise<Reader | undefined>
   /** No more connections: one could not be opened, or the store closed. */
   #off = false
-  #yieldCheck?: NodeJS.Timeout
+  readonly #handOver: Watchdog
 
   constructor(options: ReadPipelineOptions) {
     this.#options = options
+    this.#handOver = new Watchdog(options.logger, `${options.where}: sessions waited beside an idle connection for reads; it makes way now`)
   }
 
   /** Sessions wait: an idle connection in the session's place gives it back (yieldTo). */
   wake(): void {
     const reader = this.#reader
     if (reader && reader.sent.length === 0) this.#yield(reader)
-    if (this.#yieldCheck) return
-    this.#yieldCheck = handOverCheck(
-      () => ((this.#yieldCheck = undefined), this.#reader?.sent.length === 0 && this.#options.yieldTo?.() === true),
-      () => {
-        this.#options.logger?.warn(`${this.#options.where}: sessions waited beside an idle connection for reads; it makes way now (a mailferry bug: please report it)`)
-        this.#yield(this.#reader!)
-      },
-    )
+    this.#handOver.arm(() => {
+      const idle = this.#reader
+      const missed = idle?.sent.length === 0 && this.#options.yieldTo?.() === true
+      if (missed) this.#yield(idle)
+      return missed
+    })
   }
 
   #yield(reader: Reader): void {
@@ -263,7 +262,7 @@ export class ReadPipeline {
   /** Logs the connection out; later reads throw (the sessions read instead). */
   async close(): Promise<void> {
     this.#off = true
-    clearTimeout(this.#yieldCheck)
+    this.#handOver.stop()
     await this.#renew()
   }
 

@@ -3,10 +3,9 @@
  * Never issues a command inside imapflow's fetch loop: every listing is collected first.
  */
 import {describeEndpoint} from '../config/schema.js'
-import {CancelledError, CommandRefusedError, ConnectError, FolderError, MessageRejectedError, describeError} from '../errors.js'
-import {expungeUids, moveUid, storeFlags} from '../imap/commands.js'
+import {CancelledError, ConnectError, FolderError, MessageRejectedError, describeError} from '../errors.js'
+import {appendOn, createFolderOn, expungeUids, moveUid, storeFlags, subscribeOn} from '../imap/commands.js'
 import {admissionRefusal} from '../check/admission.js'
-import {falseAnswer, translateAppendError, translateFolderError} from '../imap/errors.js'
 import {ConnectionPool} from '../imap/pool.js'
 import {FolderSessions} from '../imap/folder-sessions.js'
 import {openSession} from '../imap/session.js'
@@ -61,6 +60,7 @@ export class ImapStore implements Store {
     this.#where = `${options.label} ${describeEndpoint(options.endpoint)}`
     this.#limits = options.limits ?? storeLimits()
     const log = (this.#log = options.logger ?? silentLogger)
+    const openRaw = () => openWireConnection(options.endpoint, {label: options.label, logger: log})
     // Sessions and raw connections within --connections (imap-connections.ts).
     const plan = connectionPlan(options)
     this.#shared = plan.shared
@@ -68,7 +68,7 @@ export class ImapStore implements Store {
     const readPipe = (this.#readPipe =
       plan.reads
         ? new ReadPipeline({
-            connect: readShared ? () => this.#inSessionsPlace() : () => openWireConnection(options.endpoint, {label: options.label, logger: log}),
+            connect: readShared ? () => this.#inSessionsPlace() : openRaw,
             onRefused: (error) => log.debug(`${this.#where}: no connection for pipelined reads (${describeError(error)}); reading on the sessions`),
             yieldTo: readShared ? () => this.#pool.waiting : undefined,
             logger: log,
@@ -77,7 +77,7 @@ export class ImapStore implements Store {
         : undefined)
     this.#scans = new ScanConnections(
       plan.scans,
-      () => openWireConnection(options.endpoint, {label: options.label, logger: log}),
+      openRaw,
       (error) => log.debug(`${this.#where}: no connection for reading header blocks (${describeError(error)}); reading on the sessions`),
     )
     this.#pool = new ConnectionPool({
@@ -110,7 +110,7 @@ export class ImapStore implements Store {
     if (plan.appends > 0) {
       this.#pipeline = new AppendPipeline({
         size: plan.appends,
-        open: plan.shared ? () => this.#inSessionsPlace() : () => openWireConnection(options.endpoint, {label: options.label, logger: log}),
+        open: plan.shared ? () => this.#inSessionsPlace() : openRaw,
         yieldTo: plan.shared ? () => this.#pool.waiting : undefined,
         where: this.#where,
         logger: log,
@@ -176,14 +176,7 @@ export class ImapStore implements Store {
   }
 
   async createFolder(path: string): Promise<void> {
-    await this.#pool.use(async (client) => {
-      try {
-        await client.mailboxCreate(path)
-      } catch (error) {
-        if ((error as {serverResponseCode?: string}).serverResponseCode === 'ALREADYEXISTS') return
-        throw translateFolderError(error, this.#where, path)
-      }
-    })
+    await this.#pool.use((client) => createFolderOn(client, this.#where, path))
   }
 
   async folderCommands(verb: FolderVerb, paths: string[]): Promise<Array<Error | undefined>> {
@@ -193,21 +186,11 @@ export class ImapStore implements Store {
   }
 
   async subscribeFolder(path: string): Promise<void> {
-    await this.#folders.onSession(path, async (client) => {
-      // imapflow answers a refused (or cut-off) SUBSCRIBE with false.
-      if (!(await client.mailboxSubscribe(path))) {
-        throw client.usable ? new CommandRefusedError(`${this.#where}: folder "${path}": the server refused SUBSCRIBE`) : falseAnswer(client, 'SUBSCRIBE')
-      }
-    })
+    await this.#folders.onSession(path, (client) => subscribeOn(client, this.#where, path, true))
   }
 
   async unsubscribeFolder(path: string): Promise<void> {
-    await this.#folders.onSession(path, async (client) => {
-      // imapflow answers a refused (or cut-off) UNSUBSCRIBE with false.
-      if (!(await client.mailboxUnsubscribe(path))) {
-        throw client.usable ? new CommandRefusedError(`${this.#where}: folder "${path}": the server refused UNSUBSCRIBE`) : falseAnswer(client, 'UNSUBSCRIBE')
-      }
-    })
+    await this.#folders.onSession(path, (client) => subscribeOn(client, this.#where, path, false))
   }
 
   async listSizes(path: string): Promise<MessageSize[]> {
@@ -380,21 +363,14 @@ export class ImapStore implements Store {
   /** One APPEND on a pooled imapflow session (the path before the pipeline, and its fallback). */
   async #appendWithSession(path: string, raw: Buffer, flags: string[], internalDate: Date): Promise<AppendResult> {
     return this.#pool.use(async (client) => {
-      let response
       try {
-        this.#appendBarrier()
-        response = await client.append(path, raw, flags, internalDate)
+        const appended = await appendOn(client, this.#where, path, {raw, flags, date: internalDate}, this.#appendBarrier)
+        return this.#options.ignoreAppendUid ? {} : appended
       } catch (error) {
-        const translated = translateAppendError(error, this.#where, path)
-        if (translated instanceof ConnectError && translated.outcomeUnknown) {
-          this.#log.warn(`${this.#about(translated)} (the message is looked for on the destination before it is sent again)`)
+        if (error instanceof ConnectError && error.outcomeUnknown) {
+          this.#log.warn(`${this.#about(error)} (the message is looked for on the destination before it is sent again)`)
         }
-        throw translated
-      }
-      if (!response || this.#options.ignoreAppendUid) return {}
-      return {
-        uid: response.uid,
-        uidValidity: response.uidValidity === undefined ? undefined : Number(response.uidValidity),
+        throw error
       }
     }, {idempotent: false})
   }
