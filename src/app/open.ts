@@ -156,8 +156,12 @@ export async function openRun(spec: RunSpec, intent: Intent, io: RunIO, open: ty
       const db = openStateDb(config.statePath)
       const repository = (state = new StateRepository(db.db))
       closeState = () => {
-        repository.commit()
-        db.close()
+        try {
+          // After a failed commit the run's result holds the error already.
+          if (!repository.failed) repository.commit()
+        } finally {
+          db.close()
+        }
       }
       state.bindAccounts(sourceName, destName)
       // One commit per batch of message rows instead of two per message: safe only where the

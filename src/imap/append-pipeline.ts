@@ -312,9 +312,16 @@ export class AppendPipeline {
 
   /** One command for these messages (MULTIAPPEND when there are several); settles each of them. */
   async #send(connection: WireConnection, batch: Item[]): Promise<void> {
-    let response: WireResponse
     try {
       this.#options.beforeSend?.()
+    } catch (error) {
+      // The rows that must be committed first could not be (StateWriter.commit): not sent at all.
+      for (const item of batch) item.reject(error)
+      this.#schedule()
+      return
+    }
+    let response: WireResponse
+    try {
       response = await connection.command('APPEND', appendAttributes(connection.mailbox(this.folderName(batch[0].path)), connection.capabilities.has('BINARY'), batch), {
         onSent: () => this.#options.onCommandSent?.(++this.#commands),
         traceAs: `APPEND "${batch[0].path}" (${batch.length} ${batch.length === 1 ? 'message' : 'messages'}, ${batch.reduce((n, item) => n + item.raw.length, 0)} bytes)`,

@@ -139,13 +139,15 @@ export async function subscribeOn(client: ImapClient, where: string, path: strin
 }
 
 /**
- * One APPEND on the session (imapflow's); `beforeSend` runs just before it is sent. Errors are
- * translated: a connection lost after it was sent gives ConnectError {outcomeUnknown}.
+ * One APPEND on the session (imapflow's); `beforeSend` runs just before it is sent, and its error
+ * is thrown as it is (nothing is sent). The APPEND's errors are translated: a connection lost after
+ * it was sent gives ConnectError {outcomeUnknown}.
  */
 export async function appendOn(client: ImapClient, where: string, path: string, message: {raw: Buffer; flags: string[]; date: Date}, beforeSend: () => void): Promise<AppendResult> {
+  // Not translated: a failed barrier (StateWriter.commit) stops the run, it is not the message's failure.
+  beforeSend()
   let response
   try {
-    beforeSend()
     response = await client.append(path, message.raw, message.flags, message.date)
   } catch (error) {
     throw translateAppendError(error, where, path)

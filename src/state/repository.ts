@@ -62,9 +62,14 @@ export class StateRepository {
     this.#writer.groupCommits()
   }
 
-  /** Commits the deferred rows now (no-op when there are none). */
+  /** Commits the deferred rows now (no-op when there are none); throws StateError when a commit failed (StateWriter.commit). */
   commit(): void {
     this.#writer.commit()
+  }
+
+  /** A commit failed: nothing more is written (the run stops with that error). */
+  get failed(): boolean {
+    return this.#writer.failed
   }
 
   /**
@@ -96,7 +101,9 @@ export class StateRepository {
     return this.#runId
   }
 
+  /** Records how the run ended; not after a failed commit (the run row then stays unfinished, as after a kill). */
   finishRun(outcome: string, totals: RunTotals, error?: string): void {
+    if (this.failed) return
     this.commit()
     if (this.#runId === null) return
     this.#writer.stmt(

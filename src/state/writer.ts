@@ -3,6 +3,7 @@
  * message rows grouped into one transaction (group commit) where the caller allows it.
  * StateRepository says what is read and written.
  */
+import {StateError, describeError} from '../errors.js'
 import type {SqliteDb, Statement} from './db.js'
 
 /** Deferred rows are committed at the latest this long after the first of them. */
@@ -15,6 +16,11 @@ export class StateWriter {
   /** A transaction holding deferred rows is open. */
   #groupOpen = false
   #groupTimer?: NodeJS.Timeout
+  /**
+   * A group's COMMIT failed (disk full, I/O error): its rows are gone (rolled back), so nothing more
+   * may be written and no APPEND may follow. commit() and write() throw it from then on.
+   */
+  #failure?: StateError
 
   /** One transaction wrapper for every write: better-sqlite3 builds four functions per transaction() call. */
   readonly #transaction: (fn: () => void) => void
@@ -45,13 +51,37 @@ export class StateWriter {
     this.#grouping = true
   }
 
-  /** Commits the deferred rows now (no-op when there are none). */
+  /** A commit failed (see #failure): the run must stop; its error is in the run's result already. */
+  get failed(): boolean {
+    return this.#failure !== undefined
+  }
+
+  /**
+   * Commits the deferred rows now (no-op when there are none). Throws a StateError when this or an
+   * earlier commit failed: the caller must not send the APPEND it was about to (Store.setAppendBarrier).
+   */
   commit(): void {
+    if (this.#failure) throw this.#failure
     if (!this.#groupOpen) return
     clearTimeout(this.#groupTimer)
     this.#groupTimer = undefined
     this.#groupOpen = false
-    this.stmt('COMMIT').run()
+    try {
+      this.stmt('COMMIT').run()
+    } catch (error) {
+      // SQLite may keep the transaction open after a failed COMMIT: ended here, so that no later
+      // write can commit rows that were meant to follow these.
+      try {
+        if (this.#db.inTransaction) this.#db.exec('ROLLBACK')
+      } catch {
+        // Closing the database ends it too; the failure below is what matters.
+      }
+      this.#failure = new StateError(`state database ${this.#db.name}: message rows could not be committed: ${describeError(error)}`, {
+        cause: error,
+        hint: 'make room where the state file is (or fix what the message says), then re-run the same command: nothing is copied twice',
+      })
+      throw this.#failure
+    }
   }
 
   /**
@@ -60,11 +90,13 @@ export class StateWriter {
    * needs no savepoint of its own (4,000 grouped writes: 85 ms with savepoints, 50 ms without).
    */
   write(fn: () => void, deferrable: boolean, oneStatement = false): void {
+    if (this.#failure) throw this.#failure
     if (this.#grouping && deferrable) {
       if (!this.#groupOpen) {
         this.stmt('BEGIN').run()
         this.#groupOpen = true
-        this.#groupTimer = setTimeout(() => this.commit(), GROUP_COMMIT_MS)
+        // A failure here is kept for the next write or APPEND barrier, which throws it.
+        this.#groupTimer = setTimeout(() => this.#commitQuietly(), GROUP_COMMIT_MS)
         this.#groupTimer.unref()
       }
       // A failed write undoes itself, not the rows before it: several statements need a savepoint.
@@ -74,5 +106,13 @@ export class StateWriter {
     }
     this.#transaction(fn)
     this.commit()
+  }
+
+  #commitQuietly(): void {
+    try {
+      this.commit()
+    } catch {
+      // this.#failure holds it.
+    }
   }
 }

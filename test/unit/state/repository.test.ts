@@ -169,3 +169,29 @@ test('group commit: a write that fails undoes itself only; the rows deferred bef
     state.close()
   }
 })
+
+test('group commit: a COMMIT that fails ends the group and every later write and barrier throw the StateError', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mailferry-group-'))
+  const path = join(dir, 'state.sqlite')
+  const state = openStateDb(path)
+  try {
+    const {repo, pair} = grouping(state.db)
+    repo.putMessages(pair, [row(1)])
+    repo.commit()
+    repo.putMessages(pair, [row(2)])
+    // SQLite checks a deferred foreign key at COMMIT, which then fails (as a full disk fails it).
+    state.db.pragma('defer_foreign_keys = ON')
+    state.db.prepare(`INSERT INTO messages (pair_id, source_uid, status, size, updated_at) VALUES (999999, 1, 'pending', 1, 'now')`).run()
+    assert.throws(() => repo.commit(), (error: unknown) => error instanceof StateError && /state\.sqlite: message rows could not be committed: .*FOREIGN KEY/.test(error.message))
+    assert.equal(state.db.inTransaction, false, 'the failed group is rolled back')
+    assert.deepEqual([...repo.messages(pair).keys()], [1], 'its rows are gone; the committed ones stay')
+    assert.equal(repo.failed, true)
+    assert.throws(() => repo.commit(), StateError, 'the APPEND barrier keeps refusing')
+    assert.throws(() => repo.putMessages(pair, [row(3)]), StateError)
+    assert.throws(() => repo.markCopied(pair, 1, 5), StateError)
+    repo.finishRun('error', {copied: 0, present: 0, failed: 0, bytes: 0})
+  } finally {
+    state.close()
+    rmSync(dir, {recursive: true, force: true})
+  }
+})
