@@ -1,6 +1,6 @@
 /**
- * SHA-256 in hex: a message's fingerprint as the state records it (the whole message), the header
- * hash (its header block), and the repaired copies' audit trail.
+ * SHA-256 in hex: the header hash (a message's header block), and a repaired copy's whole message
+ * (the state's fingerprint and the repairs' audit trail).
  */
 import {createHash} from 'node:crypto'
 

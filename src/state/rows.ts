@@ -44,6 +44,10 @@ export interface MessageRow {
   size: number
   internalDate: string | null
   headerHash: string | null
+  /**
+   * SHA-256 of the whole stored message, recorded for repaired copies (their stored form); null for
+   * a plain copy (rows written before 2026-12-05 have the source message's).
+   */
   fingerprint: string | null
   /** Source flags as last propagated to the destination, sorted. */
   flags: string[]
