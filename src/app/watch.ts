@@ -1,12 +1,13 @@
 /**
  * mailferry watch: a sync, then passes again and again on the same open run. The source INBOX is
- * watched with IMAP IDLE (a change starts a pass at once); every folder is checked every `interval`
- * seconds. A failed pass (a lost connection) is retried after a growing pause, IDLE set up again
+ * watched with IMAP IDLE (a change starts a pass at once; with one connection a side, between passes
+ * only); every folder is checked every `interval` seconds. A failed pass (a lost connection) is retried after a growing pause, IDLE set up again
  * (also when only IDLE could not be set up: after 2 s, doubling up to the interval);
  * a pass stopped at a budget waits until its window has room.
  */
 import {ExitCode} from '../errors.js'
-import type {FolderWatch} from '../stores/store.js'
+import type {StateRepository} from '../state/repository.js'
+import type {FolderStatus, FolderWatch} from '../stores/store.js'
 import {clockFromEnv} from '../sync/clock.js'
 import type {RunResult} from '../sync/events.js'
 import {untilAborted, Wake} from './wake.js'
@@ -70,6 +71,12 @@ async function loop(run: OpenRun, interval: number, hooks: WatchHooks): Promise<
         failures = 0
         if (hasNews(result)) hooks.say(passLine(result))
       }
+      // One connection a side: IDLE made way for the pass and is set up again now; a change it came
+      // too late to see (after the pass looked at INBOX) starts the next pass at once.
+      if (watcher?.inTurns && !signal.aborted) {
+        if (watcher.closed) watcher = await armIdle(run, wake, signal)
+        if (watcher && changedSincePass(run.state, watcher.selected)) wake.fire()
+      }
       let pauseMs = failures > 0 ? Math.min(MAX_FAILURE_PAUSE_MS, 1000 * 2 ** failures) : interval * 1000
       // Without IDLE nothing wakes the loop before the interval: set it up again soon (a session
       // opened while the network was down, say), then a pass for what came meanwhile.
@@ -89,6 +96,18 @@ async function armIdle(run: OpenRun, wake: Wake, signal: AbortSignal): Promise<F
   // Armed only after the stop: end that session too.
   if (armed === undefined && signal.aborted) void arming.then((late) => late?.stop())
   return armed
+}
+
+/**
+ * INBOX as IDLE found it is not as the last pass recorded it (StateRepository.setSnapshot, the STATUS
+ * taken before a complete sync of it). No record (a pass with failures there): false, the interval
+ * brings the next pass, not a loop of passes.
+ */
+export function changedSincePass(state: StateRepository | undefined, selected: FolderStatus): boolean {
+  const pair = state?.pairs().find((p) => p.sourcePath === 'INBOX')
+  if (!pair || pair.sourceUidNext === null) return false
+  const modseqChanged = selected.highestModseq !== undefined && pair.sourceModseq !== selected.highestModseq.toString()
+  return pair.sourceUidValidity !== selected.uidValidity || pair.sourceUidNext !== selected.uidNext || pair.sourceMessages !== selected.messages || modseqChanged
 }
 
 function hasNews(result: RunResult): boolean {

@@ -4,6 +4,7 @@
  */
 import type {FolderWatch} from '../stores/store.js'
 import {translateFolderError} from './errors.js'
+import {selectedStatus} from './listings.js'
 import type {ImapClient} from './session.js'
 
 /**
@@ -11,7 +12,7 @@ import type {ImapClient} from './session.js'
  * folder is selected on `client` (a new session, which this watch owns); stop() logs it out. A
  * dropped session calls onChange too and sets `closed`.
  */
-export async function watchFolder(client: ImapClient, path: string, where: string, onChange: () => void): Promise<FolderWatch> {
+export async function watchFolder(client: ImapClient, path: string, where: string, onChange: () => void, inTurns = false): Promise<FolderWatch> {
   let stopped = false
   let closed = false
   for (const event of ['exists', 'expunge', 'flags']) client.on(event, () => onChange())
@@ -25,12 +26,15 @@ export async function watchFolder(client: ImapClient, path: string, where: strin
     client.close()
     throw translateFolderError(error, where, path)
   }
+  const selected = selectedStatus(client)
   const idleLoop = async () => {
     // idle() returns when IDLE is broken (every few minutes by imapflow, or on a dropped connection).
     while (!stopped && client.usable) await client.idle().catch(() => undefined)
   }
   void idleLoop()
   return {
+    inTurns,
+    selected,
     get closed() {
       return closed
     },

@@ -53,6 +53,8 @@ export class ImapStore implements Store {
   readonly #scans: ScanConnections<WireConnection>
   /** Batched reads' raw connections. */
   readonly #readPipe?: ReadPipeline
+  /** IDLE sessions in the only place (watch), logged out when it is wanted. */
+  readonly #watchesInTurn = new Set<FolderWatch>()
 
   constructor(options: ImapStoreOptions) {
     this.label = options.label
@@ -96,7 +98,7 @@ export class ImapStore implements Store {
         this.#dropped++
         log.warn(`${this.#where}: a session was closed by the server or the network; a new one is opened when needed`)
       },
-      onWaiting: this.#shared ? () => (this.#pipeline ?? this.#readPipe)?.wake() : undefined,
+      onWaiting: this.#shared ? () => this.#makeWay() : undefined,
     })
     this.#folders = new FolderSessions(this.#pool, this.#where, options.readOnly)
     this.#reads = new FetchBatcher({
@@ -407,10 +409,34 @@ export class ImapStore implements Store {
     await this.#folders.onSession(path, (client) => client.mailboxDelete(path))
   }
 
-  /** Calls onChange whenever the folder changes, from a session of its own in IDLE (imap/idle.ts). */
+  /**
+   * Calls onChange whenever the folder changes, from a session of its own in IDLE (imap/idle.ts). With
+   * one connection, that session takes the place in turns: it logs out as soon as a task or a raw
+   * connection waits for the place (FolderWatch.inTurns), and the caller sets it up again afterwards.
+   */
   async watch(path: string, onChange: () => void): Promise<FolderWatch> {
-    const client = await openSession(this.#options.endpoint, {label: this.label, logger: this.#log})
-    return watchFolder(client, path, this.#where, onChange)
+    const giveBack = this.#shared ? await this.#pool.borrowPlace() : undefined
+    let client
+    try {
+      client = await openSession(this.#options.endpoint, {label: this.label, logger: this.#log})
+    } catch (error) {
+      giveBack?.()
+      throw error
+    }
+    if (!giveBack) return watchFolder(client, path, this.#where, onChange)
+    client.once('close', giveBack)
+    const watch = await watchFolder(client, path, this.#where, onChange, true)
+    this.#watchesInTurn.add(watch)
+    // Wanted while it selected the folder: the hand-over it missed.
+    if (this.#pool.waiting) this.#makeWay()
+    return watch
+  }
+
+  /** Tasks wait for the only place: whatever stands in it while idle makes way. */
+  #makeWay(): void {
+    ;(this.#pipeline ?? this.#readPipe)?.wake()
+    for (const watch of this.#watchesInTurn) void watch.stop()
+    this.#watchesInTurn.clear()
   }
 
   /**

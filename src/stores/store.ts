@@ -147,6 +147,14 @@ export interface FolderWatch {
   stop(): Promise<void>
   /** The watch ended by itself (its session dropped): the caller re-syncs and sets it up again. */
   readonly closed: boolean
+  /**
+   * Set when the watch holds the account's only connection place (docs/design.md, "One connection
+   * a side"): it ends (closed) as soon as other work needs a session, so the caller sets it up
+   * again after that work, and compares `selected` with what the work saw.
+   */
+  readonly inTurns?: boolean
+  /** The folder as the watch found it when it selected it. */
+  readonly selected: FolderStatus
 }
 
 export interface Store {

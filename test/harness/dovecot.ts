@@ -103,6 +103,13 @@ export interface DovecotInstance {
   pid: number
   /** Number of logged-in IMAP sessions, from `doveadm who` (the instance's anvil). */
   connectionCount(): Promise<number>
+  /**
+   * Delivers a message into a user's folder with `doveadm save`, as a delivery agent would: no IMAP
+   * connection, so not counted against mail_max_userip_connections.
+   */
+  deliver(user: string, folder: string, raw: Buffer): Promise<void>
+  /** A folder's message count from `doveadm mailbox status` (no IMAP connection either). */
+  messageCount(user: string, folder: string): Promise<number>
   /** Stops the master (which stops its children), waits for it to exit, removes `dir`. Idempotent. */
   stop(): Promise<void>
 }
@@ -173,6 +180,11 @@ async function startOnce(options: DovecotOptions, separator: '.' | '/', certs: C
     logFile,
     pid: child.pid!,
     connectionCount: () => connectionCount(configFile),
+    deliver: (user, folder, raw) => deliver(configFile, user, folder, raw),
+    messageCount: async (user, folder) => {
+      const {stdout} = await run(DOVEADM_BIN, ['-c', configFile, 'mailbox', 'status', '-u', user, 'messages', folder])
+      return Number(/messages=(\d+)/.exec(stdout)?.[1] ?? NaN)
+    },
     stop: () => stopEntry(entry),
   }
 }
@@ -455,6 +467,13 @@ export function imapProcesses(instance: Pick<DovecotInstance, 'pid'>): number[] 
     } catch {
       return false
     }
+  })
+}
+
+function deliver(configFile: string, user: string, folder: string, raw: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(DOVEADM_BIN, ['-c', configFile, 'save', '-u', user, '-m', folder], (error) => (error ? reject(error) : resolve()))
+    child.stdin!.end(raw)
   })
 }
 

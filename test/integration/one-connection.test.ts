@@ -7,6 +7,7 @@
  * the servers hold afterwards and by the protocol trace.
  */
 import assert from 'node:assert/strict'
+import {spawn} from 'node:child_process'
 import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {after, before, describe, test} from 'node:test'
@@ -14,7 +15,7 @@ import {after, before, describe, test} from 'node:test'
 import {startDovecot, type DovecotInstance} from '../harness/dovecot.js'
 import {appendOne, seed, setFlags, snapshot} from '../harness/mailbox.js'
 import {generateMessages, nastyMessages, type SeedMessage} from '../harness/messages.js'
-import {freshUser, runCli, syncArgs, tempDir} from './cli.js'
+import {BIN, freshUser, runCli, syncArgs, tempDir, waitForLog} from './cli.js'
 
 const ONE_CONNECTION = 'protocol imap {\n  mail_max_userip_connections = 1\n}\n'
 let source: DovecotInstance
@@ -117,4 +118,41 @@ describe('one connection a side', {timeout: 60_000}, () => {
     assert.equal(resumed.code, 0, resumed.stderr)
     assert.deepEqual(await snapshot(dest, run.users.dest), await snapshot(source, run.users.source))
   })
+
+  test('watch: the IDLE session takes the one place between passes; mail delivered meanwhile arrives within seconds', async () => {
+    const run = await oneConnectionRun()
+    const messages = generateMessages(8, {seed: 43, meanSize: 3000})
+    await seed(source, run.users.source, {INBOX: messages.slice(0, 4), Archive: messages.slice(4, 6)})
+    // Interval 300 s: only IDLE can bring the new mail in time. Counted and delivered with doveadm,
+    // which opens no IMAP connection (watch holds the one allowed on each side).
+    const child = spawn(process.execPath, [BIN, 'watch', ...run.args.slice(1), '--interval', '300'], {env: {...process.env, ...run.env}, stdio: ['ignore', 'pipe', 'pipe']})
+    let stderr = ''
+    child.stderr.on('data', (chunk) => (stderr += chunk))
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)))
+    const arrived = (count: number, timeoutMs: number) =>
+      within(timeoutMs, async () => (await dest.messageCount(run.users.dest, 'INBOX')) === count).catch((error) => assert.fail(`${error.message}\n${stderr}`))
+    try {
+      await arrived(4, 20_000)
+      // The first pass is done once IDLE is set up again after it.
+      await waitForLog(run.logFile, (text) => text.split(/ C: \S+ IDLE/).length > 2, 'IDLE after the first pass')
+      for (const [n, message] of [messages[6], messages[7]].entries()) {
+        await source.deliver(run.users.source, 'INBOX', message.raw)
+        await arrived(5 + n, 5000)
+      }
+    } finally {
+      child.kill('SIGTERM')
+    }
+    assert.equal(await exited, 0, stderr)
+    assert.deepEqual(trace(readFileSync(run.logFile, 'utf8')).refusals, [], 'no second connection, no missed hand-over')
+  })
 })
+
+/** Polls until check() is true; fails after timeoutMs. */
+async function within(timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
+  const started = Date.now()
+  while (Date.now() - started < timeoutMs) {
+    if (await check()) return
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  assert.fail(`not within ${timeoutMs} ms`)
+}
