@@ -24,6 +24,7 @@ import {storeLimits, type StoreLimits} from '../imap/throttle.js'
 import {silentLogger, type Logger} from '../log.js'
 import {chunkUidSets} from '../imap/uidset.js'
 import {connectionPlan} from './imap-connections.js'
+import {PlaceTurns} from './imap-turns.js'
 import {capabilitiesOf, type ImapStoreOptions} from './imap-options.js'
 import type {AppendResult, FetchedMessage, FolderInfo, FolderPeek, FolderStatus, FolderWatch, HeaderedMeta, MessageFlags} from './store.js'
 import type {MessageMeta, MessageSize, QuotaInfo, Store, StoreCapabilities, StoreStats} from './store.js'
@@ -53,8 +54,8 @@ export class ImapStore implements Store {
   readonly #scans: ScanConnections<WireConnection>
   /** Batched reads' raw connections. */
   readonly #readPipe?: ReadPipeline
-  /** IDLE sessions in the only place (watch), logged out when it is wanted. */
-  readonly #watchesInTurn = new Set<FolderWatch>()
+  /** Set when the account is allowed one connection: its place taken in turns. */
+  readonly #turns?: PlaceTurns
 
   constructor(options: ImapStoreOptions) {
     this.label = options.label
@@ -66,11 +67,14 @@ export class ImapStore implements Store {
     // Sessions and raw connections within --connections (imap-connections.ts).
     const plan = connectionPlan(options)
     this.#shared = plan.shared
+    const turns = (this.#turns = plan.shared
+      ? new PlaceTurns({pool: () => this.#pool, endpoint: options.endpoint, label: options.label, logger: log, standIns: () => [this.#pipeline ?? this.#readPipe]})
+      : undefined)
     const readShared = plan.reads === 'in-turn'
     const readPipe = (this.#readPipe =
       plan.reads
         ? new ReadPipeline({
-            connect: readShared ? () => this.#inSessionsPlace() : openRaw,
+            connect: readShared && turns ? () => turns.raw() : openRaw,
             onRefused: (error) => log.debug(`${this.#where}: no connection for pipelined reads (${describeError(error)}); reading on the sessions`),
             yieldTo: readShared ? () => this.#pool.waiting : undefined,
             logger: log,
@@ -98,7 +102,7 @@ export class ImapStore implements Store {
         this.#dropped++
         log.warn(`${this.#where}: a session was closed by the server or the network; a new one is opened when needed`)
       },
-      onWaiting: this.#shared ? () => this.#makeWay() : undefined,
+      onWaiting: turns && (() => turns.makeWay()),
     })
     this.#folders = new FolderSessions(this.#pool, this.#where, options.readOnly)
     this.#reads = new FetchBatcher({
@@ -112,7 +116,7 @@ export class ImapStore implements Store {
     if (plan.appends > 0) {
       this.#pipeline = new AppendPipeline({
         size: plan.appends,
-        open: plan.shared ? () => this.#inSessionsPlace() : openRaw,
+        open: turns ? () => turns.raw() : openRaw,
         yieldTo: plan.shared ? () => this.#pool.waiting : undefined,
         where: this.#where,
         logger: log,
@@ -133,19 +137,6 @@ export class ImapStore implements Store {
         onFallback: (error) =>
           log.warn(`${this.#where}: the server refuses another connection for pipelined APPENDs (${describeError(error)}); APPENDs go through the existing sessions`),
       })
-    }
-  }
-
-  /** A raw connection in the place of the pool's only session, given back when it closes. */
-  async #inSessionsPlace(): Promise<WireConnection> {
-    const giveBack = await this.#pool.borrowPlace()
-    try {
-      const connection = await openWireConnection(this.#options.endpoint, {label: this.label, logger: this.#log})
-      connection.onClose = giveBack
-      return connection
-    } catch (error) {
-      giveBack()
-      throw error
     }
   }
 
@@ -410,33 +401,13 @@ export class ImapStore implements Store {
   }
 
   /**
-   * Calls onChange whenever the folder changes, from a session of its own in IDLE (imap/idle.ts). With
-   * one connection, that session takes the place in turns: it logs out as soon as a task or a raw
-   * connection waits for the place (FolderWatch.inTurns), and the caller sets it up again afterwards.
+   * Calls onChange whenever the folder changes, from a session of its own in IDLE (imap/idle.ts); with
+   * one connection, that session takes the place in turns (PlaceTurns.watch).
    */
   async watch(path: string, onChange: () => void): Promise<FolderWatch> {
-    const giveBack = this.#shared ? await this.#pool.borrowPlace() : undefined
-    let client
-    try {
-      client = await openSession(this.#options.endpoint, {label: this.label, logger: this.#log})
-    } catch (error) {
-      giveBack?.()
-      throw error
-    }
-    if (!giveBack) return watchFolder(client, path, this.#where, onChange)
-    client.once('close', giveBack)
-    const watch = await watchFolder(client, path, this.#where, onChange, true)
-    this.#watchesInTurn.add(watch)
-    // Wanted while it selected the folder: the hand-over it missed.
-    if (this.#pool.waiting) this.#makeWay()
-    return watch
-  }
-
-  /** Tasks wait for the only place: whatever stands in it while idle makes way. */
-  #makeWay(): void {
-    ;(this.#pipeline ?? this.#readPipe)?.wake()
-    for (const watch of this.#watchesInTurn) void watch.stop()
-    this.#watchesInTurn.clear()
+    if (this.#turns) return this.#turns.watch(path, this.#where, onChange)
+    const client = await openSession(this.#options.endpoint, {label: this.label, logger: this.#log})
+    return watchFolder(client, path, this.#where, onChange)
   }
 
   /**
