@@ -76,11 +76,7 @@ export class StateWriter {
       } catch {
         // Closing the database ends it too; the failure below is what matters.
       }
-      this.#failure = new StateError(`state database ${this.#db.name}: message rows could not be committed: ${describeError(error)}`, {
-        cause: error,
-        hint: 'make room where the state file is (or fix what the message says), then re-run the same command: nothing is copied twice',
-      })
-      throw this.#failure
+      throw (this.#failure = this.#error('message rows could not be committed', error))
     }
   }
 
@@ -91,6 +87,15 @@ export class StateWriter {
    */
   write(fn: () => void, deferrable: boolean, oneStatement = false): void {
     if (this.#failure) throw this.#failure
+    try {
+      this.#write(fn, deferrable, oneStatement)
+    } catch (error) {
+      // SQLite's own words name neither the file nor what to do (a full disk: "database or disk is full").
+      throw error instanceof StateError ? error : this.#error('a write failed', error)
+    }
+  }
+
+  #write(fn: () => void, deferrable: boolean, oneStatement: boolean): void {
     if (this.#grouping && deferrable) {
       if (!this.#groupOpen) {
         this.stmt('BEGIN').run()
@@ -106,6 +111,13 @@ export class StateWriter {
     }
     this.#transaction(fn)
     this.commit()
+  }
+
+  #error(what: string, cause: unknown): StateError {
+    return new StateError(`state database ${this.#db.name}: ${what}: ${describeError(cause)}`, {
+      cause,
+      hint: 'make room where the state file is (or fix what the message says), then re-run the same command: nothing is copied twice',
+    })
   }
 
   #commitQuietly(): void {
