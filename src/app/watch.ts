@@ -1,7 +1,7 @@
 /**
  * mailferry watch: a sync, then passes again and again on the same open run. The source INBOX is
- * watched with IMAP IDLE (a change starts a pass at once; with one connection a side, between passes
- * only); every folder is checked every `interval` seconds. A failed pass (a lost connection) is retried after a growing pause, IDLE set up again
+ * watched with IMAP IDLE (a change starts a pass at once), from a session in one of the source's
+ * --connections that makes way when a pass needs it; every folder is checked every `interval` seconds. A failed pass (a lost connection) is retried after a growing pause, IDLE set up again
  * (also when only IDLE could not be set up: after 2 s, doubling up to the interval);
  * a pass stopped at a budget waits until its window has room.
  */
@@ -71,10 +71,10 @@ async function loop(run: OpenRun, interval: number, hooks: WatchHooks): Promise<
         failures = 0
         if (hasNews(result)) hooks.say(passLine(result))
       }
-      // One connection a side: IDLE made way for the pass and is set up again now; a change it came
-      // too late to see (after the pass looked at INBOX) starts the next pass at once.
-      if (watcher?.inTurns && !signal.aborted) {
-        if (watcher.closed) watcher = await armIdle(run, wake, signal)
+      // IDLE made way for the pass (it holds one of the pool's places) and is set up again now; a
+      // change it came too late to see (after the pass looked at INBOX) starts the next pass at once.
+      if (watcher?.inTurns && watcher.closed && !signal.aborted) {
+        watcher = await armIdle(run, wake, signal)
         if (watcher && changedSincePass(run.state, watcher.selected)) wake.fire()
       }
       let pauseMs = failures > 0 ? Math.min(MAX_FAILURE_PAUSE_MS, 1000 * 2 ** failures) : interval * 1000

@@ -17,7 +17,6 @@ import {fetchHeaderBlocks, listFlags, listFolders, listHeadered, listMeta, listS
 import {openWireConnection} from '../imap/wire-login.js'
 import type {WireConnection} from '../imap/wire.js'
 import {scanFolder} from '../imap/header-scan.js'
-import {watchFolder} from '../imap/idle.js'
 import {ScanConnections} from '../imap/scan-connections.js'
 import {ReadPipeline} from '../imap/read-pipeline.js'
 import {storeLimits, type StoreLimits} from '../imap/throttle.js'
@@ -54,8 +53,8 @@ export class ImapStore implements Store {
   readonly #scans: ScanConnections<WireConnection>
   /** Batched reads' raw connections. */
   readonly #readPipe?: ReadPipeline
-  /** Set when the account is allowed one connection: its place taken in turns. */
-  readonly #turns?: PlaceTurns
+  /** Places lent by the pool: watch's IDLE session's, and with one connection the raw connections'. */
+  readonly #turns: PlaceTurns
 
   constructor(options: ImapStoreOptions) {
     this.label = options.label
@@ -67,14 +66,18 @@ export class ImapStore implements Store {
     // Sessions and raw connections within --connections (imap-connections.ts).
     const plan = connectionPlan(options)
     this.#shared = plan.shared
-    const turns = (this.#turns = plan.shared
-      ? new PlaceTurns({pool: () => this.#pool, endpoint: options.endpoint, label: options.label, logger: log, standIns: () => [this.#pipeline ?? this.#readPipe]})
-      : undefined)
+    const turns = (this.#turns = new PlaceTurns({
+      pool: () => this.#pool,
+      endpoint: options.endpoint,
+      label: options.label,
+      logger: log,
+      standIns: () => (plan.shared ? [this.#pipeline ?? this.#readPipe] : []),
+    }))
     const readShared = plan.reads === 'in-turn'
     const readPipe = (this.#readPipe =
       plan.reads
         ? new ReadPipeline({
-            connect: readShared && turns ? () => turns.raw() : openRaw,
+            connect: readShared ? () => turns.raw() : openRaw,
             onRefused: (error) => log.debug(`${this.#where}: no connection for pipelined reads (${describeError(error)}); reading on the sessions`),
             yieldTo: readShared ? () => this.#pool.waiting : undefined,
             logger: log,
@@ -102,7 +105,7 @@ export class ImapStore implements Store {
         this.#dropped++
         log.warn(`${this.#where}: a session was closed by the server or the network; a new one is opened when needed`)
       },
-      onWaiting: turns && (() => turns.makeWay()),
+      onWaiting: () => turns.makeWay(),
     })
     this.#folders = new FolderSessions(this.#pool, this.#where, options.readOnly)
     this.#reads = new FetchBatcher({
@@ -116,7 +119,7 @@ export class ImapStore implements Store {
     if (plan.appends > 0) {
       this.#pipeline = new AppendPipeline({
         size: plan.appends,
-        open: turns ? () => turns.raw() : openRaw,
+        open: plan.shared ? () => turns.raw() : openRaw,
         yieldTo: plan.shared ? () => this.#pool.waiting : undefined,
         where: this.#where,
         logger: log,
@@ -401,13 +404,11 @@ export class ImapStore implements Store {
   }
 
   /**
-   * Calls onChange whenever the folder changes, from a session of its own in IDLE (imap/idle.ts); with
-   * one connection, that session takes the place in turns (PlaceTurns.watch).
+   * Calls onChange whenever the folder changes, from a session in IDLE (imap/idle.ts) in one of the
+   * pool's places, which it gives back whenever a task waits for one (PlaceTurns.watch).
    */
   async watch(path: string, onChange: () => void): Promise<FolderWatch> {
-    if (this.#turns) return this.#turns.watch(path, this.#where, onChange)
-    const client = await openSession(this.#options.endpoint, {label: this.label, logger: this.#log})
-    return watchFolder(client, path, this.#where, onChange)
+    return this.#turns.watch(path, this.#where, onChange)
   }
 
   /**

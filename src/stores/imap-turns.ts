@@ -1,8 +1,9 @@
 /**
- * The account's only connection place, taken in turns (docs/design.md, "One connection a side"): the
- * pool's session, a raw pipelined connection (APPENDs or reads) and watch's IDLE session each borrow
- * it from the pool (ConnectionPool.borrowPlace), and whatever holds it idle makes way as soon as a
- * task or another borrower waits (the pool's onWaiting).
+ * Places of the session pool lent to other connections (ConnectionPool.borrowPlace), so that they stay
+ * within --connections: watch's IDLE session always, and with one connection a side the raw pipelined
+ * connections (APPENDs or reads), which then take the only place in turns with the session
+ * (docs/design.md, "One connection a side"). Whatever holds a place idle makes way as soon as a task
+ * or another borrower waits (the pool's onWaiting).
  */
 import type {EndpointConfig} from '../config/schema.js'
 import type {Logger} from '../log.js'
@@ -51,8 +52,8 @@ export class PlaceTurns {
   }
 
   /**
-   * watch's IDLE session in the place (FolderWatch.inTurns): it logs out as soon as the place is
-   * wanted, and the caller sets it up again afterwards.
+   * watch's IDLE session in a place (FolderWatch.inTurns): it logs out as soon as a place is wanted,
+   * and the caller sets it up again afterwards.
    */
   async watch(path: string, where: string, onChange: () => void): Promise<FolderWatch> {
     const giveBack = await this.#pool().borrowPlace()

@@ -148,9 +148,9 @@ export interface FolderWatch {
   /** The watch ended by itself (its session dropped): the caller re-syncs and sets it up again. */
   readonly closed: boolean
   /**
-   * Set when the watch holds the account's only connection place (docs/design.md, "One connection
-   * a side"): it ends (closed) as soon as other work needs a session, so the caller sets it up
-   * again after that work, and compares `selected` with what the work saw.
+   * Set when the watch holds one of the store's connection places (within --connections): it ends
+   * (closed) as soon as other work waits for a place, so the caller sets it up again after that
+   * work, and compares `selected` with what the work saw.
    */
   readonly inTurns?: boolean
   /** The folder as the watch found it when it selected it. */
