@@ -282,7 +282,7 @@ export class ConnectionPool {
    * queues behind them.
    */
   async #acquire(preferMailbox?: string, queued?: boolean): Promise<ImapClient>
-  async #acquire(preferMailbox: string | undefined, queued: boolean, placeOnly: true): Promise<ImapClient | undefined>
+  async #acquire(preferMailbox: string | undefined, queued: boolean, placeOnly: boolean): Promise<ImapClient | undefined>
   async #acquire(preferMailbox?: string, queued = false, placeOnly = false): Promise<ImapClient | undefined> {
     if (this.#closed) throw new Error('connection pool closed')
     const fair = !queued && this.#waiters.length > 0
@@ -375,7 +375,7 @@ export class ConnectionPool {
   /** The first waiter tries for itself: an idle session, a new one, or its place in the queue again. */
   #serveFirst(): void {
     const waiter = this.#waiters.shift()
-    if (waiter) this.#acquire(waiter.preferMailbox, true, waiter.placeOnly as true).then(waiter.resolve, waiter.reject)
+    if (waiter) this.#acquire(waiter.preferMailbox, true, waiter.placeOnly).then(waiter.resolve, waiter.reject)
   }
 
   #release(client: ImapClient): void {

@@ -1,6 +1,7 @@
 /**
  * Runs the real `mailferry` binary (compiled lib/, as users run it) against harness servers.
  */
+import assert from 'node:assert/strict'
 import {spawn} from 'node:child_process'
 import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
@@ -113,6 +114,31 @@ let counter = 0
 export function freshUser(tag: string): string {
   counter++
   return `${tag}-${process.pid}-${counter}`
+}
+
+/** Polls check() every 50 ms until it is true and returns how long that took; fails after timeoutMs, saying `what`. */
+export async function within(timeoutMs: number, check: () => Promise<boolean> | boolean, what: () => string = () => ''): Promise<number> {
+  const started = Date.now()
+  while (Date.now() - started < timeoutMs) {
+    if (await check()) return Date.now() - started
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  assert.fail(`not within ${timeoutMs} ms: ${what()}`)
+}
+
+/** A long-running command (watch) in the background: its stderr so far, and stop() with SIGTERM for its exit code. */
+export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): {stderr: () => string; stop: () => Promise<number | null>} {
+  const child = spawn(process.execPath, [BIN, ...args], {env: {...process.env, ...env, NO_COLOR: '1'}, stdio: ['ignore', 'pipe', 'pipe']})
+  let stderr = ''
+  child.stderr.on('data', (chunk) => (stderr += chunk))
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)))
+  return {
+    stderr: () => stderr,
+    stop: () => {
+      child.kill('SIGTERM')
+      return exited
+    },
+  }
 }
 
 /** Resolves once the run's log file (read again every 20 ms) satisfies `done`; fails after timeoutMs with its tail. */

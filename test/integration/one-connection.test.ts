@@ -7,7 +7,6 @@
  * the servers hold afterwards and by the protocol trace.
  */
 import assert from 'node:assert/strict'
-import {spawn} from 'node:child_process'
 import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {after, before, describe, test} from 'node:test'
@@ -15,7 +14,7 @@ import {after, before, describe, test} from 'node:test'
 import {startDovecot, type DovecotInstance} from '../harness/dovecot.js'
 import {appendOne, seed, setFlags, snapshot} from '../harness/mailbox.js'
 import {generateMessages, nastyMessages, type SeedMessage} from '../harness/messages.js'
-import {BIN, freshUser, runCli, syncArgs, tempDir, waitForLog} from './cli.js'
+import {freshUser, runCli, spawnCli, syncArgs, tempDir, waitForLog, within} from './cli.js'
 
 const ONE_CONNECTION = 'protocol imap {\n  mail_max_userip_connections = 1\n}\n'
 let source: DovecotInstance
@@ -125,12 +124,9 @@ describe('one connection a side', {timeout: 60_000}, () => {
     await seed(source, run.users.source, {INBOX: messages.slice(0, 4), Archive: messages.slice(4, 6)})
     // Interval 300 s: only IDLE can bring the new mail in time. Counted and delivered with doveadm,
     // which opens no IMAP connection (watch holds the one allowed on each side).
-    const child = spawn(process.execPath, [BIN, 'watch', ...run.args.slice(1), '--interval', '300'], {env: {...process.env, ...run.env}, stdio: ['ignore', 'pipe', 'pipe']})
-    let stderr = ''
-    child.stderr.on('data', (chunk) => (stderr += chunk))
-    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)))
-    const arrived = (count: number, timeoutMs: number) =>
-      within(timeoutMs, async () => (await dest.messageCount(run.users.dest, 'INBOX')) === count).catch((error) => assert.fail(`${error.message}\n${stderr}`))
+    const watch = spawnCli(['watch', ...run.args.slice(1), '--interval', '300'], run.env)
+    const arrived = (count: number, timeoutMs: number) => within(timeoutMs, async () => (await dest.messageCount(run.users.dest, 'INBOX')) === count, watch.stderr)
+    let code
     try {
       await arrived(4, 20_000)
       // The first pass is done once IDLE is set up again after it.
@@ -140,19 +136,9 @@ describe('one connection a side', {timeout: 60_000}, () => {
         await arrived(5 + n, 5000)
       }
     } finally {
-      child.kill('SIGTERM')
+      code = await watch.stop()
     }
-    assert.equal(await exited, 0, stderr)
+    assert.equal(code, 0, watch.stderr())
     assert.deepEqual(trace(readFileSync(run.logFile, 'utf8')).refusals, [], 'no second connection, no missed hand-over')
   })
 })
-
-/** Polls until check() is true; fails after timeoutMs. */
-async function within(timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
-  const started = Date.now()
-  while (Date.now() - started < timeoutMs) {
-    if (await check()) return
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-  assert.fail(`not within ${timeoutMs} ms`)
-}

@@ -14,7 +14,7 @@ import {startDovecot, type DovecotInstance} from '../harness/dovecot.js'
 import {appendOne, countMessages, seed, snapshot} from '../harness/mailbox.js'
 import {generateMessages} from '../harness/messages.js'
 import {Relay} from '../harness/relay.js'
-import {BIN, freshUser, syncArgs, tempDir} from './cli.js'
+import {BIN, freshUser, syncArgs, tempDir, within} from './cli.js'
 
 let source: DovecotInstance
 let dest: DovecotInstance
@@ -32,15 +32,6 @@ after(async () => {
 
 /** The time a stop may take: the promise is one second; the rest is process exit on a busy machine. */
 const STOP_BUDGET_MS = 1500
-
-async function within(timeoutMs: number, check: () => Promise<boolean> | boolean, what: () => string): Promise<number> {
-  const started = Date.now()
-  while (Date.now() - started < timeoutMs) {
-    if (await check()) return Date.now() - started
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-  assert.fail(`not within ${timeoutMs} ms: ${what()}`)
-}
 
 /** `mailferry watch` from the source (through a relay) to the destination. */
 async function startWatch(seedMessages: ReturnType<typeof generateMessages>, extra: string[]) {
