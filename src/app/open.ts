@@ -158,7 +158,7 @@ export async function openRun(spec: RunSpec, intent: Intent, io: RunIO, open: ty
       closeState = () => {
         try {
           // After a failed commit the run's result holds the error already.
-          if (!repository.failed) repository.commit()
+          if (!repository.failure) repository.commit()
         } finally {
           db.close()
         }

@@ -52,6 +52,9 @@ async function loop(run: OpenRun, interval: number, hooks: WatchHooks): Promise<
       if (signal.aborted) break
       idleFailures = watcher || !run.source.watch ? 0 : idleFailures + 1
       const result = await syncPass(run, hooks)
+      // A failed commit leaves the state unwritable in this process (StateWriter.commit): further
+      // passes would fail the same way, so watch ends with it (exit 6); a new process starts afresh.
+      if (run.state?.failure) throw run.state.failure
       const resumeAt = result.exitCode === ExitCode.budget ? result.budget?.resumeAt : undefined
       if (resumeAt && !signal.aborted) {
         // A budget is spent: no pass before its window frees (a change on the source would only stop again).

@@ -160,7 +160,7 @@ export function renderSummary(result: RunResult): string {
   if (dropped.length > 0) out.push('', 'Keywords the destination could not store (dropped):', ...dropped)
 
   if (result.budget) out.push('', ...budgetLines(result.budget))
-  if (result.error) out.push('', `Stopped early: ${result.error}`)
+  if (result.error) out.push('', `Stopped early: ${result.error}`, ...(result.hint ? [`Hint: ${result.hint}`] : []))
   out.push('', exitLine(result))
   return out.join('\n') + '\n'
 }

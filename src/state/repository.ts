@@ -67,9 +67,9 @@ export class StateRepository {
     this.#writer.commit()
   }
 
-  /** A commit failed: nothing more is written (the run stops with that error). */
-  get failed(): boolean {
-    return this.#writer.failed
+  /** A commit failed: nothing more is written by this process (the run stops with this error). */
+  get failure(): StateError | undefined {
+    return this.#writer.failure
   }
 
   /**
@@ -103,7 +103,7 @@ export class StateRepository {
 
   /** Records how the run ended; not after a failed commit (the run row then stays unfinished, as after a kill). */
   finishRun(outcome: string, totals: RunTotals, error?: string): void {
-    if (this.failed) return
+    if (this.failure) return
     this.commit()
     if (this.#runId === null) return
     this.#writer.stmt(

@@ -52,8 +52,8 @@ export class StateWriter {
   }
 
   /** A commit failed (see #failure): the run must stop; its error is in the run's result already. */
-  get failed(): boolean {
-    return this.#failure !== undefined
+  get failure(): StateError | undefined {
+    return this.#failure
   }
 
   /**

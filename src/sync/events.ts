@@ -108,6 +108,8 @@ export interface RunResult extends AccountsVerdict {
   stores: {source: StoreStats; dest: StoreStats}
   /** Set when the run stopped early (connection lost, interrupted, a budget spent): what happened. */
   error?: string
+  /** What to do about `error`, when its kind says (the fatal error's hint). */
+  hint?: string
   /** --max-bytes-per-day, --max-messages-per-hour: what was spent in each window, what is left, the ETA. */
   budget?: BudgetReport
   /** Peak resident memory of the process, filled in by the command. */

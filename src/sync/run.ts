@@ -223,6 +223,7 @@ function assemble(
     warnings: engine.warnings,
     stores: {source: ctx.source.stats(), dest: ctx.dest.stats()},
     error: error || undefined,
+    hint: interrupted ? undefined : fatal?.hint,
   }
 }
 

@@ -126,14 +126,15 @@ export async function within(timeoutMs: number, check: () => Promise<boolean> | 
   assert.fail(`not within ${timeoutMs} ms: ${what()}`)
 }
 
-/** A long-running command (watch) in the background: its stderr so far, and stop() with SIGTERM for its exit code. */
-export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): {stderr: () => string; stop: () => Promise<number | null>} {
+/** A long-running command (watch) in the background: its stderr so far, its exit code, and stop() with SIGTERM for it. */
+export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): {stderr: () => string; exited: Promise<number | null>; stop: () => Promise<number | null>} {
   const child = spawn(process.execPath, [BIN, ...args], {env: {...process.env, ...env, NO_COLOR: '1'}, stdio: ['ignore', 'pipe', 'pipe']})
   let stderr = ''
   child.stderr.on('data', (chunk) => (stderr += chunk))
   const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)))
   return {
     stderr: () => stderr,
+    exited,
     stop: () => {
       child.kill('SIGTERM')
       return exited

@@ -3,8 +3,8 @@
  * error does that; here SQLite's own check of a deferred foreign key fails the COMMIT, on the real
  * database): the run stops with the state error, no APPEND goes out behind the failed commit, every
  * message on the destination has a committed row, and the re-run copies the rest, nothing twice.
- * The engine runs in-process between two Dovecots, wired as app/open.ts wires a sync (group commits,
- * the destination's APPEND barrier).
+ * First in-process between two Dovecots, wired as app/open.ts wires a sync (group commits, the
+ * destination's APPEND barrier); then `sync` and `watch` as users run them, which end with exit 6.
  */
 import assert from 'node:assert/strict'
 import Database from 'better-sqlite3'
@@ -21,9 +21,9 @@ import type {EngineHooks} from '../../src/sync/engine.js'
 import type {RunResult} from '../../src/sync/events.js'
 import {runSync} from '../../src/sync/run.js'
 import {startDovecot, type DovecotInstance} from '../harness/dovecot.js'
-import {seed, snapshot} from '../harness/mailbox.js'
+import {appendOne, seed, snapshot} from '../harness/mailbox.js'
 import {generateMessages} from '../harness/messages.js'
-import {freshUser, tempDir} from './cli.js'
+import {freshUser, runCli, spawnCli, syncArgs, tempDir} from './cli.js'
 
 let source: DovecotInstance
 let dest: DovecotInstance
@@ -101,5 +101,40 @@ test('a failed commit of message rows stops the run before any APPEND it should 
 
   const resumed = await sync(users, statePath)
   assert.equal(resumed.exitCode, ExitCode.ok, JSON.stringify(resumed.error))
+  assert.deepEqual(await snapshot(dest, users.dest), await snapshot(source, users.source))
+})
+
+test('sync and watch end with exit 6 when a commit fails, the message uncopied; once the cause is gone the re-run copies it', {timeout: 90_000}, async () => {
+  const users = {source: freshUser('sc'), dest: freshUser('sc')}
+  const [first, late] = [generateMessages(6, {seed: 8, meanSize: 2000}), generateMessages(1, {seed: 9, meanSize: 2000})]
+  await seed(source, users.source, {INBOX: first})
+  const statePath = join(tmp.dir, `${users.source}.sqlite`)
+  const {args, env} = syncArgs(source, dest, users, statePath)
+  assert.equal((await runCli(args, env)).code, 0)
+
+  // A trap in the state file: every new message row brings along a row whose foreign key SQLite
+  // checks only at COMMIT, so the commit before the APPEND fails, as on a full disk.
+  const trap = new Database(statePath)
+  trap.exec(`CREATE TABLE trap (pair_id INTEGER REFERENCES folder_pairs(id) DEFERRABLE INITIALLY DEFERRED);
+    CREATE TRIGGER trap_rows AFTER INSERT ON messages BEGIN INSERT INTO trap VALUES (999999); END;`)
+  trap.close()
+  await appendOne(source, users.source, 'INBOX', late[0])
+
+  const failed = await runCli(args, env)
+  assert.equal(failed.code, ExitCode.state, failed.stderr)
+  assert.match(failed.stdout, /Stopped early: state database .*: message rows could not be committed: FOREIGN KEY constraint failed\nHint: make room where the state file is/)
+  assert.equal(await dest.messageCount(users.dest, 'INBOX'), first.length, 'nothing sent behind the failed commit')
+
+  const watch = spawnCli(['watch', ...args.slice(1), '--interval', '1'], env)
+  const ended = await Promise.race([watch.exited, new Promise<'running'>((resolve) => setTimeout(() => resolve('running'), 20_000))])
+  if (ended === 'running') await watch.stop()
+  assert.equal(ended, ExitCode.state, `watch ends instead of failing pass after pass:\n${watch.stderr()}`)
+  assert.match(watch.stderr(), /message rows could not be committed/)
+
+  const mended = new Database(statePath)
+  mended.exec('DROP TRIGGER trap_rows; DROP TABLE trap;')
+  mended.close()
+  const resumed = await runCli(args, env)
+  assert.equal(resumed.code, 0, resumed.stderr)
   assert.deepEqual(await snapshot(dest, users.dest), await snapshot(source, users.source))
 })
