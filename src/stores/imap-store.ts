@@ -1,28 +1,29 @@
 /**
- * The Store contract over IMAP (imapflow), with a pool of connections per account.
+ * The Store contract over IMAP (imapflow), with a pool of connections per account and raw pipelined
+ * connections beside it (imap-connections.ts); folder listings are routed in imap-listings.ts.
  * Never issues a command inside imapflow's fetch loop: every listing is collected first.
  */
 import {describeEndpoint} from '../config/schema.js'
-import {CancelledError, ConnectError, FolderError, MessageRejectedError, describeError} from '../errors.js'
+import {CancelledError, ConnectError, MessageRejectedError, describeError} from '../errors.js'
 import {appendOn, createFolderOn, expungeUids, moveUid, storeFlags, subscribeOn} from '../imap/commands.js'
 import {admissionRefusal} from '../check/admission.js'
 import {ConnectionPool} from '../imap/pool.js'
 import {FolderSessions} from '../imap/folder-sessions.js'
 import {openSession} from '../imap/session.js'
 import {AppendPipeline} from '../imap/append-pipeline.js'
-import {listFlagsOn, peekOn, selectOn, storeFlagsOn} from '../imap/pipeline-commands.js'
+import {storeFlagsOn} from '../imap/pipeline-commands.js'
 import {FetchBatcher} from '../imap/fetch-batcher.js'
 import {folderCommands, type FolderVerb} from '../imap/folder-commands.js'
-import {fetchHeaderBlocks, listFlags, listFolders, listHeadered, listMeta, listSizes, metasOfRows, peekFolder, quotaOf, selectedStatus} from '../imap/listings.js'
+import {listFolders, quotaOf} from '../imap/listings.js'
 import {openWireConnection} from '../imap/wire-login.js'
 import type {WireConnection} from '../imap/wire.js'
-import {scanFolder} from '../imap/header-scan.js'
 import {ScanConnections} from '../imap/scan-connections.js'
 import {ReadPipeline} from '../imap/read-pipeline.js'
 import {storeLimits, type StoreLimits} from '../imap/throttle.js'
 import {silentLogger, type Logger} from '../log.js'
 import {chunkUidSets} from '../imap/uidset.js'
 import {connectionPlan} from './imap-connections.js'
+import {ImapListings} from './imap-listings.js'
 import {PlaceTurns} from './imap-turns.js'
 import {capabilitiesOf, type ImapStoreOptions} from './imap-options.js'
 import type {AppendResult, FetchedMessage, FolderInfo, FolderPeek, FolderStatus, FolderWatch, HeaderedMeta, MessageFlags} from './store.js'
@@ -37,10 +38,8 @@ export class ImapStore implements Store {
   /** The account is allowed one connection: the APPEND (or read) connection and the session take turns in its place. */
   readonly #shared: boolean
   readonly #reads: FetchBatcher
-  /** Per folder, the UIDVALIDITY status() last reported (a pipelined listing must be of the same). */
-  readonly #validities = new Map<string, number>()
-  /** Per folder, RFC822.SIZE of the messages listed by listMeta (a large one is fetched alone). */
-  readonly #sizes = new Map<string, Map<number, number>>()
+  /** Folder listings, on a raw connection first where one can take them. */
+  readonly #listings: ImapListings
   readonly #limits: StoreLimits
   readonly #log: Logger
   #capabilities: StoreCapabilities = {uidplus: false, condstore: false, expungeByUid: false}
@@ -111,10 +110,10 @@ export class ImapStore implements Store {
     this.#reads = new FetchBatcher({
       workers: plan.readsAtOnce,
       inFolder: (path, fn) => this.#folders.inFolder(path, fn),
-      sizeOf: (path, uid) => this.#sizes.get(path)?.get(uid),
+      sizeOf: (path, uid) => this.#listings.sizeOf(path, uid),
       // Only while every session is busy (listings, other reads): one connection's reads are served
       // by one server process, which holds a large first sync back (40,003 messages: 35 s against 23 s).
-      pipelined: readPipe && ((path, uids, onRow) => (this.#pipeFirst() ? readPipe.read(path, this.#folders.pass(path), uids, onRow) : undefined)),
+      pipelined: readPipe && ((path, uids, onRow) => (this.#listings.pipeFirst() ? readPipe.read(path, this.#folders.pass(path), uids, onRow) : undefined)),
     })
     if (plan.appends > 0) {
       this.#pipeline = new AppendPipeline({
@@ -141,6 +140,18 @@ export class ImapStore implements Store {
           log.warn(`${this.#where}: the server refuses another connection for pipelined APPENDs (${describeError(error)}); APPENDs go through the existing sessions`),
       })
     }
+    this.#listings = new ImapListings({
+      pool: this.#pool,
+      folders: this.#folders,
+      readPipe,
+      pipeline: this.#pipeline,
+      scans: this.#scans,
+      shared: plan.shared,
+      readOnly: options.readOnly,
+      where: this.#where,
+      log,
+      capabilities: () => this.#capabilities,
+    })
   }
 
   /** The error's message, starting with this store's "destination alice@host:port" once. */
@@ -189,135 +200,41 @@ export class ImapStore implements Store {
     await this.#folders.onSession(path, (client) => subscribeOn(client, this.#where, path, false))
   }
 
-  async listSizes(path: string): Promise<MessageSize[]> {
-    return this.#folders.inFolder(path, listSizes)
-  }
-
   renewSessions(): void {
     this.#pool.renew()
     this.#readPipe?.renew()
   }
 
   forgetFolder(path: string): void {
-    this.#sizes.delete(path)
-    this.#validities.delete(path)
-  }
-
-  /** The folder's listed sizes (the fetch batcher reads a large message alone). */
-  #sizesOf(path: string): Map<number, number> {
-    let sizes = this.#sizes.get(path)
-    if (!sizes) this.#sizes.set(path, (sizes = new Map()))
-    return sizes
+    this.#listings.forget(path)
   }
 
   async status(path: string): Promise<FolderStatus> {
-    this.#folders.newPass(path)
-    const piped = await this.#piped(path, (pipe) => pipe.status(path, this.#folders.pass(path), this.#capabilities.condstore))
-    const status =
-      piped ??
-      (await this.#inPlace(path, 'selected', (pipeline) => selectOn(pipeline, path, this.#capabilities.condstore))) ??
-      (await this.#folders.inFolder(path, async (client) => selectedStatus(client)))
-    this.#validities.set(path, status.uidValidity)
-    return status
-  }
-
-  /**
-   * With one connection, fn on the destination's APPEND connection, where its APPENDs go, so that
-   * preparing a folder does not take the place back for a session; else, or when it failed there,
-   * undefined (the caller asks a session, which says what is wrong and retries).
-   */
-  async #inPlace<T>(path: string, done: string, fn: (pipeline: AppendPipeline) => Promise<T>): Promise<T | undefined> {
-    const pipeline = this.#pipeline
-    if (!this.#shared || !pipeline) return undefined
-    try {
-      return await fn(pipeline)
-    } catch (error) {
-      this.#log.debug(`${this.#where}: folder "${path}": ${done} on a session instead (${describeError(error)})`)
-      return undefined
-    }
-  }
-
-  /** Reads and source listings go over the read connection first: it stands in for the only session, or every session is busy. */
-  #pipeFirst(): boolean {
-    return this.#shared || !this.#pool.idle
-  }
-
-  /**
-   * fn on the pipelined connection of a source that is only read, while every session is busy (as its
-   * body reads: docs/design.md, "Pipelined reads"); else, or when it failed there, undefined (the caller
-   * asks a session, which says what is wrong and retries). A FolderError fails the folder, as on a session.
-   */
-  async #piped<T>(path: string, fn: (pipe: ReadPipeline) => Promise<T>): Promise<T | undefined> {
-    const pipe = this.#readPipe
-    if (!pipe || !this.#options.readOnly || !this.#pipeFirst()) return undefined
-    try {
-      return await fn(pipe)
-    } catch (error) {
-      if (error instanceof FolderError) throw error
-      this.#log.debug(`${this.#where}: folder "${path}": listed on a session instead (${describeError(error)})`)
-      return undefined
-    }
+    return this.#listings.status(path)
   }
 
   async peek(path: string): Promise<FolderPeek> {
-    const {condstore} = this.#capabilities
-    // STATUS answers name their folder, so they go many at a time on a raw connection where there is one.
-    const onSession = (error?: unknown) => {
-      if (error) this.#log.debug(`${this.#where}: folder "${path}": STATUS on a session instead (${describeError(error)})`)
-      return this.#folders.onSession(path, (client) => peekFolder(client, path, condstore))
-    }
-    const raw = this.#readPipe ? this.#readPipe.peek(path, condstore) : this.#pipeline && peekOn(this.#pipeline, path, condstore)
-    return raw ? raw.then((peeked) => peeked ?? onSession(), onSession) : onSession()
+    return this.#listings.peek(path)
   }
 
   async listFlags(path: string, options: {changedSince?: bigint; onVanished?: (uid: number) => void} = {}): Promise<MessageFlags[]> {
-    const changedSince = this.#capabilities.condstore ? options.changedSince : undefined
-    const {condstore} = this.#capabilities
-    const uidValidity = this.#validities.get(path)
-    const piped = await this.#piped(path, (pipe) => pipe.listFlags(path, this.#folders.pass(path), {...options, changedSince, condstore, uidValidity, where: this.#where}))
-    if (piped) return piped.map((row) => ({uid: row.uid, flags: row.flags ?? []}))
-    const listed = changedSince === undefined ? await this.#inPlace(path, 'listed', (pipeline) => listFlagsOn(pipeline, path, {where: this.#where, path})) : undefined
-    if (listed) return listed
-    return this.#folders.inFolder(path, (client) => listFlags(client, {where: this.#where, path}, {...options, changedSince}))
+    return this.#listings.listFlags(path, options)
   }
 
   async listMeta(path: string, uids?: number[]): Promise<MessageMeta[]> {
-    if (uids && uids.length === 0) return []
-    const sizes = this.#sizesOf(path)
-    const known = this.#validities.get(path)
-    // A set of UIDs goes there in one command (a session's listing splits long ones).
-    const set = uids && chunkUidSets(uids)
-    const listed =
-      set && set.length > 1
-        ? undefined
-        : await this.#piped(path, (pipe) => pipe.list(path, this.#folders.pass(path), {condstore: this.#capabilities.condstore, uidValidity: known, where: this.#where, uids: set?.[0]}))
-    if (listed) return metasOfRows(listed.rows, sizes)
-    return this.#folders.inFolder(path, (client) => listMeta(client, {where: this.#where, path}, uids, sizes))
+    return this.#listings.listMeta(path, uids)
   }
 
   async scanHeaders(path: string): Promise<{status: FolderStatus; messages: HeaderedMeta[]}> {
-    this.#folders.newPass(path)
-    const sizes = this.#sizesOf(path)
-    const connection = await this.#scans.take()
-    if (connection) {
-      try {
-        const scanned = await scanFolder(connection, path, this.#where)
-        for (const meta of scanned.messages) sizes.set(meta.uid, meta.size)
-        return scanned
-      } catch (error) {
-        // The pool's sessions say what is wrong (a missing folder, a broken server) as every
-        // other read does, with its retries: the folder is read again there.
-        this.#log.debug(`${this.#where}: folder "${path}": read on a session instead (${describeError(error)})`)
-      } finally {
-        this.#scans.release(connection)
-      }
-    }
-    return this.#folders.inFolder(path, (client) => listHeadered(client, {where: this.#where, path}, sizes))
+    return this.#listings.scanHeaders(path)
   }
 
   async fetchHeaders(path: string, uids: number[]): Promise<Map<number, Buffer>> {
-    if (uids.length === 0) return new Map()
-    return this.#folders.inFolder(path, (client) => fetchHeaderBlocks(client, uids))
+    return this.#listings.fetchHeaders(path, uids)
+  }
+
+  async listSizes(path: string): Promise<MessageSize[]> {
+    return this.#listings.listSizes(path)
   }
 
   async fetchMessage(path: string, uid: number, options: {listedSize?: number} = {}): Promise<FetchedMessage | null> {
