@@ -1,9 +1,10 @@
 /**
  * mailferry watch: a sync, then passes again and again on the same open run. The source INBOX is
  * watched with IMAP IDLE (a change starts a pass at once), from a session in one of the source's
- * --connections that makes way when a pass needs it; every folder is checked every `interval` seconds. A failed pass (a lost connection) is retried after a growing pause, IDLE set up again
- * (also when only IDLE could not be set up: after 2 s, doubling up to the interval);
- * a pass stopped at a budget waits until its window has room.
+ * --connections that makes way when a pass needs it; every folder is checked every `interval`
+ * seconds. A failed pass (a lost connection) is retried after a growing pause, IDLE set up again
+ * (also when only IDLE could not be set up: after 2 s, doubling up to the interval); a pass stopped
+ * at a budget waits until its window has room.
  */
 import {ExitCode} from '../errors.js'
 import type {StateRepository} from '../state/repository.js'
