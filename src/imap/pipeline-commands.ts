@@ -11,7 +11,7 @@ import {ExamineReport, ListingRows, examineArguments} from './examine.js'
 import {wireError, type WireConnection, type WireResponse} from './wire.js'
 import {statusOf} from './wire-status.js'
 
-/** The folder storeFlags last selected on a connection (APPENDs need none). */
+/** The folder last selected on a connection (by `selecting`; APPENDs need none). */
 const selected = new WeakMap<WireConnection, string>()
 
 const atom = (value: string) => ({type: 'ATOM', value})
@@ -47,13 +47,9 @@ export async function selectOn(pipeline: AppendPipeline, path: string, condstore
   const connection = await pipeline.spare()
   const name = pipeline.folderName(path)
   const report = new ExamineReport()
-  selected.set(connection, name)
-  try {
-    await connection.command('SELECT', examineArguments(connection, name, condstore), {onUntagged: (response, oldest) => oldest && report.read(response)})
-  } catch (error) {
-    if (selected.get(connection) === name) selected.delete(connection)
-    throw error
-  }
+  await selecting(connection, name, () => [
+    connection.command('SELECT', examineArguments(connection, name, condstore), {onUntagged: (response, oldest) => oldest && report.read(response)}),
+  ])
   return report.status(true)
 }
 
@@ -70,15 +66,15 @@ export async function listFlagsOn(pipeline: AppendPipeline, path: string, place:
   const name = pipeline.folderName(path)
   const report = new ExamineReport()
   const listing = new ListingRows(connection, () => report.exists, place)
-  selected.set(connection, name)
-  const select = connection.command('SELECT', [connection.mailbox(name)], {onUntagged: (response, oldest) => oldest && report.read(response)})
-  const fetch = connection.command('UID FETCH', [{type: 'SEQUENCE', value: '1:*'}, [atom('UID'), atom('FLAGS')]], {onUntagged: (response, oldest) => oldest && listing.read(response)})
-  const settled = await Promise.allSettled([select, fetch])
-  const failed = settled.find((result): result is PromiseRejectedResult => result.status === 'rejected')
-  if (failed) {
-    if (selected.get(connection) === name) selected.delete(connection)
-    throw listing.failure ?? failed.reason
-  }
+  await selecting(
+    connection,
+    name,
+    () => [
+      connection.command('SELECT', [connection.mailbox(name)], {onUntagged: (response, oldest) => oldest && report.read(response)}),
+      connection.command('UID FETCH', [{type: 'SEQUENCE', value: '1:*'}, [atom('UID'), atom('FLAGS')]], {onUntagged: (response, oldest) => oldest && listing.read(response)}),
+    ],
+    () => listing.failure,
+  )
   // As a session, which lists nothing of a folder that is empty now.
   return report.exists === 0 ? [] : listing.rows().map((row) => ({uid: row.uid, flags: row.flags ?? []}))
 }
@@ -93,16 +89,26 @@ export async function listFlagsOn(pipeline: AppendPipeline, path: string, place:
 export async function storeFlagsOn(pipeline: AppendPipeline, path: string, ranges: string[], add: string[], remove: string[]): Promise<void> {
   const connection = await pipeline.spare()
   const name = pipeline.folderName(path)
-  selected.set(connection, name)
-  const commands = [connection.command('SELECT', [connection.mailbox(name)])]
-  for (const range of ranges) {
-    for (const [change, flags] of [['+', add], ['-', remove]] as const) {
-      if (flags.length > 0) commands.push(connection.command('UID STORE', [{type: 'SEQUENCE', value: range}, atom(`${change}FLAGS.SILENT`), flags.map(atom)]))
+  await selecting(connection, name, () => {
+    const commands = [connection.command('SELECT', [connection.mailbox(name)])]
+    for (const range of ranges) {
+      for (const [change, flags] of [['+', add], ['-', remove]] as const) {
+        if (flags.length > 0) commands.push(connection.command('UID STORE', [{type: 'SEQUENCE', value: range}, atom(`${change}FLAGS.SILENT`), flags.map(atom)]))
+      }
     }
-  }
-  const failed = (await Promise.allSettled(commands)).find((result): result is PromiseRejectedResult => result.status === 'rejected')
-  if (failed) {
-    if (selected.get(connection) === name) selected.delete(connection)
-    throw failed.reason
-  }
+    return commands
+  })
+}
+
+/**
+ * Sends `commands` (a SELECT of `name` first) and waits for all of them, noting `name` as selected on
+ * the connection first (peekOn asks). Throws the first failure (or `failure()` when it says more),
+ * after which the connection is no longer taken to have `name` selected.
+ */
+async function selecting(connection: WireConnection, name: string, commands: () => Array<Promise<unknown>>, failure?: () => unknown): Promise<void> {
+  selected.set(connection, name)
+  const failed = (await Promise.allSettled(commands())).find((result): result is PromiseRejectedResult => result.status === 'rejected')
+  if (!failed) return
+  if (selected.get(connection) === name) selected.delete(connection)
+  throw failure?.() ?? failed.reason
 }
