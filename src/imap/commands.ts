@@ -1,9 +1,10 @@
 /**
  * The commands a session sends that change an account (UID STORE, UID EXPUNGE, UID MOVE, UID COPY,
- * CREATE, SUBSCRIBE, a single APPEND), sent so that a refusal is an error. imapflow's own helpers answer a tagged NO with `false` (and fall
- * back to a plain EXPUNGE without UIDPLUS), which would let the caller record as done what the
- * server refused. Here a NO/BAD throws CommandRefusedError with the server's words, and a lost
- * connection throws ConnectError (transient), so the pool may retry these idempotent commands.
+ * CREATE, SUBSCRIBE, a single APPEND), sent so that a refusal is an error. imapflow's own helpers
+ * answer a tagged NO with `false` (and fall back to a plain EXPUNGE without UIDPLUS), which would let
+ * the caller record as done what the server refused. Here a NO/BAD throws CommandRefusedError with
+ * the server's words, and a lost connection throws ConnectError (transient), so the pool may retry
+ * the idempotent ones.
  */
 import {CommandRefusedError, MailferryError} from '../errors.js'
 import type {AppendResult} from '../stores/store.js'

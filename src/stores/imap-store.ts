@@ -67,9 +67,8 @@ export class ImapStore implements Store {
     this.#shared = plan.shared
     const turns = (this.#turns = new PlaceTurns({
       pool: () => this.#pool,
-      endpoint: options.endpoint,
-      label: options.label,
-      logger: log,
+      openRaw,
+      openSession: () => openSession(options.endpoint, {label: options.label, logger: log}),
       standIns: () => (plan.shared ? [this.#pipeline ?? this.#readPipe] : []),
     }))
     const readShared = plan.reads === 'in-turn'

@@ -5,12 +5,9 @@
  * (docs/design.md, "One connection a side"). Whatever holds a place idle makes way as soon as a task
  * or another borrower waits (the pool's onWaiting).
  */
-import type {EndpointConfig} from '../config/schema.js'
-import type {Logger} from '../log.js'
 import {watchFolder} from '../imap/idle.js'
 import type {ConnectionPool} from '../imap/pool.js'
-import {openSession} from '../imap/session.js'
-import {openWireConnection} from '../imap/wire-login.js'
+import type {ImapClient} from '../imap/session.js'
 import type {WireConnection} from '../imap/wire.js'
 import type {FolderWatch} from './store.js'
 
@@ -22,33 +19,31 @@ interface StandIn {
 
 export class PlaceTurns {
   readonly #pool: () => ConnectionPool
-  readonly #endpoint: EndpointConfig
-  readonly #label: string
-  readonly #logger: Logger
+  readonly #openRaw: () => Promise<WireConnection>
+  readonly #openSession: () => Promise<ImapClient>
   readonly #standIns: () => Array<StandIn | undefined>
   /** IDLE sessions in the place, logged out when it is wanted. */
   readonly #watches = new Set<FolderWatch>()
 
-  /** `pool` and `standIns` are read when needed: the pool is built with makeWay() as its onWaiting. */
-  constructor(options: {pool: () => ConnectionPool; endpoint: EndpointConfig; label: string; logger: Logger; standIns: () => Array<StandIn | undefined>}) {
+  /**
+   * `openRaw` and `openSession` log in as the store's own connections do. `pool` and `standIns` are
+   * read when needed: the pool is built with makeWay() as its onWaiting.
+   */
+  constructor(options: {
+    pool: () => ConnectionPool
+    openRaw: () => Promise<WireConnection>
+    openSession: () => Promise<ImapClient>
+    standIns: () => Array<StandIn | undefined>
+  }) {
     this.#pool = options.pool
-    this.#endpoint = options.endpoint
-    this.#label = options.label
-    this.#logger = options.logger
+    this.#openRaw = options.openRaw
+    this.#openSession = options.openSession
     this.#standIns = options.standIns
   }
 
   /** A raw connection in the place of the pool's only session, given back when it closes. */
-  async raw(): Promise<WireConnection> {
-    const giveBack = await this.#pool().borrowPlace()
-    try {
-      const connection = await openWireConnection(this.#endpoint, {label: this.#label, logger: this.#logger})
-      connection.onClose = giveBack
-      return connection
-    } catch (error) {
-      giveBack()
-      throw error
-    }
+  raw(): Promise<WireConnection> {
+    return this.#borrowed(this.#openRaw, (connection, giveBack) => (connection.onClose = giveBack))
   }
 
   /**
@@ -56,20 +51,25 @@ export class PlaceTurns {
    * and the caller sets it up again afterwards.
    */
   async watch(path: string, where: string, onChange: () => void): Promise<FolderWatch> {
-    const giveBack = await this.#pool().borrowPlace()
-    let client
-    try {
-      client = await openSession(this.#endpoint, {label: this.#label, logger: this.#logger})
-    } catch (error) {
-      giveBack()
-      throw error
-    }
-    client.once('close', giveBack)
+    const client = await this.#borrowed(this.#openSession, (session, giveBack) => session.once('close', giveBack))
     const watch = await watchFolder(client, path, where, onChange, true)
     this.#watches.add(watch)
     // Wanted while it selected the folder: the hand-over it missed.
     if (this.#pool().waiting) this.makeWay()
     return watch
+  }
+
+  /** A connection opened in a place borrowed from the pool, given back once it closes (`onClosed`) or when it cannot be opened. */
+  async #borrowed<T>(open: () => Promise<T>, onClosed: (opened: T, giveBack: () => void) => void): Promise<T> {
+    const giveBack = await this.#pool().borrowPlace()
+    try {
+      const opened = await open()
+      onClosed(opened, giveBack)
+      return opened
+    } catch (error) {
+      giveBack()
+      throw error
+    }
   }
 
   /** A task or another borrower waits for the place: whatever stands in it while idle makes way. */

@@ -126,6 +126,15 @@ export async function within(timeoutMs: number, check: () => Promise<boolean> | 
   assert.fail(`not within ${timeoutMs} ms: ${what()}`)
 }
 
+/**
+ * The log's lines that say a connection was refused for being one too many (Dovecot's "Maximum number
+ * of connections", mailferry's "refuses more sessions / another connection"), or that a hand-over was
+ * missed ("a mailferry bug").
+ */
+export function refusals(log: string): string[] {
+  return log.split('\n').filter((line) => /Maximum number of connections|refuses (more sessions|another connection)|a mailferry bug/i.test(line))
+}
+
 /** A long-running command (watch) in the background: its stderr so far, its exit code, and stop() with SIGTERM for it. */
 export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): {stderr: () => string; exited: Promise<number | null>; stop: () => Promise<number | null>} {
   const child = spawn(process.execPath, [BIN, ...args], {env: {...process.env, ...env, NO_COLOR: '1'}, stdio: ['ignore', 'pipe', 'pipe']})

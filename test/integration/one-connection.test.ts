@@ -14,7 +14,7 @@ import {after, before, describe, test} from 'node:test'
 import {startDovecot, type DovecotInstance} from '../harness/dovecot.js'
 import {appendOne, seed, setFlags, snapshot} from '../harness/mailbox.js'
 import {generateMessages, nastyMessages, type SeedMessage} from '../harness/messages.js'
-import {freshUser, runCli, spawnCli, syncArgs, tempDir, waitForLog, within} from './cli.js'
+import {freshUser, refusals, runCli, spawnCli, syncArgs, tempDir, waitForLog, within} from './cli.js'
 
 const ONE_CONNECTION = 'protocol imap {\n  mail_max_userip_connections = 1\n}\n'
 let source: DovecotInstance
@@ -64,8 +64,7 @@ function trace(log: string) {
     if (/source#pipe\d+ C: P\d+ UID FETCH/.test(line)) pipelinedFetches++
     if (/source#\w+ C: \w+ UID FETCH \S+ \(UID FLAGS INTERNALDATE BODY\.PEEK\[\]\)/.test(line)) sessionBodyReads++
   }
-  const refusals = log.split('\n').filter((line) => /Maximum number of connections|refuses (more sessions|another connection)|a mailferry bug/i.test(line))
-  return {connections, appends, pipelinedFetches, sessionBodyReads, refusals}
+  return {connections, appends, pipelinedFetches, sessionBodyReads, refusals: refusals(log)}
 }
 
 // A hand-over that never comes hangs a run: fail instead.
