@@ -90,3 +90,13 @@ export class ListingRows {
     return listed
   }
 }
+
+/** Waits for both commands (the first may be absent: no EXAMINE was needed) and throws the first one's failure first. */
+export async function settleBoth(first: Promise<unknown> | undefined, second: Promise<unknown>): Promise<void> {
+  try {
+    await first
+  } finally {
+    await second.catch(() => undefined)
+  }
+  await second
+}

@@ -14,7 +14,7 @@
  */
 import {FolderError} from '../errors.js'
 import type {FolderPeek, FolderStatus} from '../stores/store.js'
-import {ExamineReport, ListingRows, examineArguments} from './examine.js'
+import {ExamineReport, ListingRows, examineArguments, settleBoth} from './examine.js'
 import {fetchSeq, hasUid, readFetchItems, type FetchRow, type Row} from './fetch-items.js'
 import {iterateRange} from './imapflow.js'
 import {compactUids} from './uidset.js'
@@ -333,14 +333,4 @@ function track(reader: Reader, readOf?: string): {entry: Sent; onDone: () => voi
     if (reader.sent.length === 0) reader.onIdle?.()
   }
   return {entry, onDone}
-}
-
-/** Waits for both commands (the first may be absent) and throws the first one's failure first. */
-async function settleBoth(first: Promise<unknown> | undefined, second: Promise<unknown>): Promise<void> {
-  try {
-    await first
-  } finally {
-    await second.catch(() => undefined)
-  }
-  await second
 }

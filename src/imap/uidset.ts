@@ -40,3 +40,26 @@ export function chunkUidSets(uids: number[], maxUids = 2000, maxChars = 8000): s
   if (chunk.length > 0) sets.push(compactUids(chunk))
   return sets
 }
+
+/**
+ * Every UID but `uids`, as a set: "4:9,12:*" ("1:*" when `uids` is empty); undefined when that would
+ * be longer than about maxChars. Its last range ends in "*", which also takes in the folder's last
+ * message when its UID is below the range (RFC 9051 6.4.9): callers filter what they get.
+ */
+export function uidsOutside(uids: Iterable<number>, maxChars = 8000): string | undefined {
+  const sorted = [...new Set(uids)].sort((a, b) => a - b)
+  const parts: string[] = []
+  let next = 1
+  let chars = 0
+  for (const uid of sorted) {
+    if (uid > next) {
+      const part = uid - 1 === next ? String(next) : `${next}:${uid - 1}`
+      parts.push(part)
+      chars += part.length + 1
+      if (chars > maxChars) return undefined
+    }
+    next = Math.max(next, uid + 1)
+  }
+  parts.push(`${next}:*`)
+  return parts.join(',')
+}

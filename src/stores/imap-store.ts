@@ -27,7 +27,7 @@ import {ImapListings} from './imap-listings.js'
 import {PlaceTurns} from './imap-turns.js'
 import {capabilitiesOf, type ImapStoreOptions} from './imap-options.js'
 import type {AppendResult, FetchedMessage, FolderInfo, FolderPeek, FolderStatus, FolderWatch, HeaderedMeta, MessageFlags} from './store.js'
-import type {MessageMeta, MessageSize, QuotaInfo, Store, StoreCapabilities, StoreStats} from './store.js'
+import type {MessageMeta, MessageSize, QuotaInfo, SkipUids, Store, StoreCapabilities, StoreStats} from './store.js'
 
 export class ImapStore implements Store {
   readonly label: string
@@ -164,6 +164,8 @@ export class ImapStore implements Store {
   }
 
   async open(): Promise<void> {
+    // check's scan connections log in while the first session does and the folders are listed.
+    this.#scans.warm()
     const client = await this.#pool.warmUp()
     if (this.#options.openAllSessions) this.#pool.fill()
     this.#capabilities = capabilitiesOf(client, this.#options)
@@ -224,8 +226,8 @@ export class ImapStore implements Store {
     return this.#listings.listMeta(path, uids)
   }
 
-  async scanHeaders(path: string): Promise<{status: FolderStatus; messages: HeaderedMeta[]}> {
-    return this.#listings.scanHeaders(path)
+  async scanHeaders(path: string, skip?: SkipUids): Promise<{status: FolderStatus; messages: HeaderedMeta[]}> {
+    return this.#listings.scanHeaders(path, skip)
   }
 
   async fetchHeaders(path: string, uids: number[]): Promise<Map<number, Buffer>> {

@@ -110,6 +110,12 @@ export interface MessageMeta extends MessageFlags {
 }
 
 /** A message's metadata and its header block (up to and including the blank line), as stored; its Message-ID is in there. */
+/** UIDs a reader may leave out (scanHeaders), valid under the UIDVALIDITY they were taken under (null: unknown, taken as the folder's). */
+export interface SkipUids {
+  uidValidity: number | null
+  uids: ReadonlySet<number>
+}
+
 export interface HeaderedMeta extends Omit<MessageMeta, 'messageId'> {
   header: Buffer
 }
@@ -191,10 +197,12 @@ export interface Store {
   fetchHeaders(path: string, uids: number[]): Promise<Map<number, Buffer>>
   /**
    * Optional: the folder's status and every message's metadata with its header block, in one pass
-   * (IMAP: SELECT, then one UID FETCH with BODY.PEEK[HEADER]), for `check`. Stores without it are
-   * asked status(), listMeta() and fetchHeaders().
+   * (IMAP: EXAMINE, then one UID FETCH with BODY.PEEK[HEADER]), for `check`. Messages of
+   * `skip.uids` may be left out (not read) when the folder's UIDVALIDITY is `skip.uidValidity` or
+   * that is null; any other message is there. Stores without it are asked status(), listMeta() and
+   * fetchHeaders().
    */
-  scanHeaders?(path: string): Promise<{status: FolderStatus; messages: HeaderedMeta[]}>
+  scanHeaders?(path: string, skip?: SkipUids): Promise<{status: FolderStatus; messages: HeaderedMeta[]}>
   /**
    * One whole message, or null when it is gone (expunged under our feet: not an error).
    * `listedSize` (RFC822.SIZE from the listing) bounds what is read: a body far larger than listed

@@ -15,7 +15,7 @@ import {repairOutcome} from '../check/repair.js'
 import {serverNote, serverVerdict, type Verdict} from '../check/servers.js'
 import {ExitCode, MailferryError, describeError, verdict, type AccountsVerdict} from '../errors.js'
 import {mapLimit} from '../map-limit.js'
-import type {StateReader} from '../state/reader.js'
+import type {CopiedInFolder, StateReader} from '../state/reader.js'
 import type {MessageMeta, QuotaInfo, Store} from '../stores/store.js'
 import {filterFlags} from './flags.js'
 import {listAndPlan} from '../plan/list.js'
@@ -129,11 +129,19 @@ export async function runCheck(ctx: CheckContext, options: CheckOptions): Promis
     state = undefined
   }
   const caps = ctx.dest.capabilities()
-  // Folders this run creates get the PERMANENTFLAGS of the destination's INBOX: the best guess there is.
-  const inboxFlags = plan.pairs.some((pair) => pair.create) ? await permanentFlags(ctx.dest, 'INBOX') : undefined
+  // Asked once, first, beside the folders: INBOX's PERMANENTFLAGS also stand for the folders this
+  // run creates (the best guess there is), which fall under INBOX's quota root too.
+  const underInbox = (pair: {create: boolean; dest: string}) => pair.create || pair.dest.toUpperCase() === 'INBOX'
+  const inboxFlags = plan.pairs.some(underInbox) ? permanentFlags(ctx.dest, 'INBOX') : Promise.resolve(undefined)
+  inboxFlags.catch(() => undefined)
+  // After the flags, on the same session: folders wait for those, and a second session takes a login.
+  const inboxQuota = inboxFlags.then(() => quotaOf(ctx.dest, 'INBOX'), () => quotaOf(ctx.dest, 'INBOX'))
+  const quotas = new Map<CheckFolder, Promise<QuotaInfo | undefined>>()
   const now = new Date()
 
-  const folders = await mapLimit(plan.pairs, options.concurrency, async (pair): Promise<CheckFolder> => {
+  // The stores bound their connections; the source's scans keep several folders in flight on each
+  // (scan-connections.ts), so more folders than connections are started.
+  const folders = await mapLimit(plan.pairs, options.concurrency * 4, async (pair): Promise<CheckFolder> => {
     const row: CheckFolder = {
       source: pair.source,
       dest: pair.dest,
@@ -162,10 +170,14 @@ export async function runCheck(ctx: CheckContext, options: CheckOptions): Promis
       row.toCopySize = toCopy.reduce((total, meta) => total + meta.size, 0)
       const limits = {appendLimit: caps.appendLimit, maxMessageSize: options.limits?.maxMessageSize}
       row.overLimit = toCopy.filter((meta) => sizeRefusal(meta.size, limits) !== undefined).map((meta) => meta.uid)
-      const destFlags = pair.create ? inboxFlags : await permanentFlags(ctx.dest, pair.dest)
+      // The destination folder's PERMANENTFLAGS (a SELECT) only where a message to copy has a flag.
+      const flagged = toCopy.filter((meta) => meta.flags.some((f) => f.toLowerCase() !== '\\recent'))
+      const destFlags = flagged.length === 0 ? undefined : await (underInbox(pair) ? inboxFlags : permanentFlags(ctx.dest, pair.dest))
       const dropped = new Set<string>()
-      for (const meta of toCopy) for (const flag of filterFlags(meta.flags.filter((f) => f.toLowerCase() !== '\\recent'), destFlags).dropped) dropped.add(flag)
+      for (const meta of flagged) for (const flag of filterFlags(meta.flags.filter((f) => f.toLowerCase() !== '\\recent'), destFlags).dropped) dropped.add(flag)
       row.droppedFlags = [...dropped].sort()
+      // Only a folder with messages to copy adds to its quota root: the totals wait for it, the folder does not.
+      if (toCopy.length > 0) quotas.set(row, underInbox(pair) ? inboxQuota : quotaOf(ctx.dest, pair.dest))
       row.flagged = await inspectFolder(ctx.source, pair.source, toCopy, options, caps.serverName, headers)
     } catch (error) {
       if (error instanceof MailferryError && error.scope !== 'folder' && error.scope !== 'message') throw error
@@ -177,7 +189,7 @@ export async function runCheck(ctx: CheckContext, options: CheckOptions): Promis
     return row
   })
 
-  const quota = await checkQuota(ctx.dest, folders)
+  const quota = quotaRoots(folders, new Map(await Promise.all([...quotas].map(async ([row, info]) => [row, await info] as const))), await inboxQuota)
   const problems: Partial<Record<Problem, number>> = {}
   for (const folder of folders) for (const message of folder.flagged) for (const f of message.findings) problems[f.problem] = (problems[f.problem] ?? 0) + 1
   const notes = (Object.keys(problems) as Problem[]).map((problem) => serverNote(caps.serverName, problem)).filter((note): note is string => note !== undefined)
@@ -220,28 +232,29 @@ export async function runCheck(ctx: CheckContext, options: CheckOptions): Promis
 }
 
 /**
- * The source folder's messages and the UIDs the state says are copied. When none are, every header
- * block is needed: read with the listing in one pass where the store can (scanHeaders).
+ * The source folder's messages and the UIDs the state says are copied. Where the store can, read with
+ * their header blocks in one pass (scanHeaders), leaving out those copied.
  */
 async function readFolder(
   source: Store,
   state: CheckContext['state'],
   pair: {source: string; dest: string},
   deep: boolean,
-): Promise<{listed: MessageMeta[]; copied: Set<number>; headers?: Map<number, Buffer>}> {
-  if (!deep && source.scanHeaders && !state?.copied(pair.source, pair.dest)?.uids.size) {
-    const {messages} = await source.scanHeaders(pair.source)
-    return {listed: messages, copied: new Set(), headers: new Map(messages.map((m) => [m.uid, m.header]))}
+): Promise<{listed: MessageMeta[]; copied: ReadonlySet<number>; headers?: Map<number, Buffer>}> {
+  const known = state?.copied(pair.source, pair.dest)
+  if (!deep && source.scanHeaders) {
+    const skip = known?.uids.size ? {uidValidity: known.sourceUidValidity, uids: known.uids} : undefined
+    const {status, messages} = await source.scanHeaders(pair.source, skip)
+    return {listed: messages, copied: copiedUids(known, status), headers: new Map(messages.map((m) => [m.uid, m.header]))}
   }
   const folder = source.peek ? await source.peek(pair.source) : await source.status(pair.source)
   const listed = folder.messages === 0 ? [] : await source.listMeta(pair.source)
-  return {listed, copied: copiedUids(state, pair.source, pair.dest, folder)}
+  return {listed, copied: copiedUids(known, folder)}
 }
 
 /** Source UIDs already copied to this pair according to the state (none when UIDVALIDITY changed). */
-function copiedUids(state: CheckContext['state'], source: string, dest: string, status: {uidValidity: number} | undefined): Set<number> {
-  const known = state?.copied(source, dest)
-  if (!known || !status) return new Set()
+function copiedUids(known: CopiedInFolder | undefined, status: {uidValidity: number}): ReadonlySet<number> {
+  if (!known) return new Set()
   if (known.sourceUidValidity !== null && known.sourceUidValidity !== status.uidValidity) return new Set()
   return known.uids
 }
@@ -316,13 +329,16 @@ export function headerEnd(raw: Buffer): number {
   return raw.length
 }
 
-/** Bytes and messages to copy per quota root, against its limits. A folder to create falls under INBOX's root. */
-async function checkQuota(dest: Store, folders: CheckFolder[]): Promise<QuotaCheck[]> {
-  if (!dest.quota) return []
+/** The quota root of a destination folder and its figures; undefined when the server has no quota or does not say. */
+async function quotaOf(dest: Store, path: string): Promise<QuotaInfo | undefined> {
+  return dest.quota?.(path).catch(() => undefined)
+}
+
+/** Bytes and messages to copy per quota root (`quotas`: each folder's, INBOX's for one to create), against its limits. */
+function quotaRoots(folders: CheckFolder[], quotas: Map<CheckFolder, QuotaInfo | undefined>, inbox: QuotaInfo | undefined): QuotaCheck[] {
   const roots = new Map<string, {info: QuotaInfo; folders: string[]; bytes: number; messages: number}>()
-  const inbox = await dest.quota('INBOX').catch(() => undefined)
   for (const folder of folders) {
-    const info = folder.create ? inbox : await dest.quota(folder.dest).catch(() => undefined)
+    const info = quotas.get(folder)
     if (!info) continue
     const entry = roots.get(info.root) ?? {info, folders: [], bytes: 0, messages: 0}
     entry.folders.push(folder.dest)

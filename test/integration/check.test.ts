@@ -11,7 +11,7 @@ import {after, before, test} from 'node:test'
 
 import {repairMessage} from '../../src/check/repair.js'
 import {startDovecot, type DovecotInstance} from '../harness/dovecot.js'
-import {folderTree, seed, snapshot, withClient} from '../harness/mailbox.js'
+import {crlfOnly, deleteFolder, folderTree, seed, snapshot, withClient} from '../harness/mailbox.js'
 import {generateMessages, type SeedMessage} from '../harness/messages.js'
 import {freshUser, runCli, syncArgs, tempDir} from './cli.js'
 
@@ -124,6 +124,68 @@ test('check exits 0 when nothing stands in the way, and counts only what is left
   assert.equal(again.code, 0)
   assert.equal(again.json.totals.toCopy, 0, 'the state database says everything is copied')
   assert.equal(Object.values(await snapshot(roomy, users.dest)).flat().length, 8)
+})
+
+test('many folders in flight on one scan connection, each read as its own; after a sync only what is left counts, and a folder with a new UIDVALIDITY is read whole', async () => {
+  const users = {source: freshUser('ck5-src'), dest: freshUser('ck5-dst')}
+  const state = join(tmp.dir, `${users.source}.sqlite`)
+  const names = Array.from({length: 10}, (_, i) => `F${i}`)
+  const words = Array.from({length: 400}, (_, i) => `name${i}@example.com`).join(', ')
+  const long = (id: string) => message(['From: a@example.com', `To: ${words}`, `Subject: ${id}`, `Message-ID: <${id}@example.com>`])
+  // Folder i holds i + 2 messages; in odd folders one of them, at UID i % 3 + 1, has a header line over the limit.
+  const first: Record<string, SeedMessage[]> = {}
+  names.forEach((name, i) => {
+    const list = generateMessages(i + 2, {seed: 50 + i, meanSize: 1500 + 300 * i})
+    if (i % 2 === 1) list[i % 3] = long(`long-${name}`)
+    first[name] = list
+  })
+  await seed(source, users.source, first)
+  // --concurrency 2: one scan connection, so every folder goes through it, several at once.
+  const {args, env, sync} = checkArgs(users, state, roomy)
+  const limit = ['--dest-max-line-length', '2000', '--concurrency', '2']
+  const expectFolders = (json: any, folders: Record<string, SeedMessage[]>, firstUid: (name: string) => number) => {
+    for (const [name, list] of Object.entries(folders)) {
+      const row = json.folders.find((f: any) => f.source === name)
+      assert.equal(row.toCopy, list.length, `${name}: messages to copy`)
+      assert.equal(row.toCopySize, list.reduce((total, m) => total + crlfOnly(m.raw).length, 0), `${name}: bytes to copy`)
+      const flagged = list.flatMap((m, i) => (m.raw.includes(words) ? [firstUid(name) + i] : []))
+      assert.deepEqual(row.flagged.map((m: any) => m.uid), flagged, `${name}: flagged UIDs`)
+    }
+  }
+  const checked = await runCli([...args, ...limit, '--json'], env)
+  assert.equal(checked.code, 1, `${checked.stdout.slice(0, 2000)}\n${checked.stderr}`)
+  expectFolders(checked.json, first, () => 1)
+  assert.equal(checked.json.totals.likelyRefused, 5)
+
+  // A sync copies all but the five long ones; then each folder gets two more (one long in even
+  // folders), and F9 is deleted and made again with new messages: a new UIDVALIDITY.
+  const synced = await runCli([...sync, ...limit, '--json'], env)
+  assert.equal(synced.json.totals.copied, 60)
+  const more: Record<string, SeedMessage[]> = {}
+  names.slice(0, 9).forEach((name, i) => (more[name] = [generateMessages(1, {seed: 80 + i})[0], ...(i % 2 === 0 ? [long(`later-${name}`)] : [])]))
+  await deleteFolder(source, users.source, 'F9')
+  more.F9 = generateMessages(3, {seed: 90})
+  await seed(source, users.source, more)
+
+  const again = await runCli([...args, ...limit, '--json'], env)
+  assert.equal(again.code, 1, `${again.stdout.slice(0, 2000)}\n${again.stderr}`)
+  // Left to copy: the long ones the sync could not store, and what came since.
+  const left: Record<string, SeedMessage[]> = {}
+  const leftUids: Record<string, number[]> = {}
+  names.forEach((name, i) => {
+    const refused = first[name].flatMap((m, j) => (m.raw.includes(words) ? [{m, uid: j + 1}] : []))
+    const added = more[name].map((m, j) => ({m, uid: name === 'F9' ? j + 1 : first[name].length + j + 1}))
+    const all = name === 'F9' ? added : [...refused, ...added]
+    left[name] = all.map((x) => x.m)
+    leftUids[name] = all.map((x) => x.uid)
+  })
+  for (const name of names) {
+    const row = again.json.folders.find((f: any) => f.source === name)
+    assert.equal(row.toCopy, left[name].length, `${name}: messages left to copy`)
+    assert.equal(row.toCopySize, left[name].reduce((total, m) => total + crlfOnly(m.raw).length, 0), `${name}: bytes left to copy`)
+    const flagged = leftUids[name].filter((_, j) => left[name][j].raw.includes(words))
+    assert.deepEqual(row.flagged.map((m: any) => m.uid), flagged, `${name}: flagged UIDs`)
+  }
 })
 
 test('a destination maxLineLength: check flags a header line over it as refused; sync refuses it; --repair long-lines folds it and stores it once', async () => {
