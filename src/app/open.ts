@@ -77,7 +77,7 @@ export function storeOptions(spec: RunSpec, side: 'source' | 'dest', intent: Int
     readOnly: !writable && !selects,
     openAllSessions: intent === 'sync' || intent === 'watch' || intent === 'verify',
     ...(side === 'source'
-      ? {ignoreCondstore: s.debugNoCondstore, scanConnections: intent === 'check', readPipeline: writes(intent) && !s.debugNoPipeline}
+      ? {ignoreCondstore: s.debugNoCondstore, scanConnections: intent === 'check' || intent === 'plan' || intent === 'dry-run', readPipeline: writes(intent) && !s.debugNoPipeline}
       : {ignoreAppendUid: s.debugIgnoreAppenduid, pipeline: writable && !s.debugNoPipeline, onAppendCommandSent: commandSentKill(s.debugKillAt)}),
   }
 }

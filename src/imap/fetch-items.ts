@@ -2,7 +2,7 @@
  * The data items of FETCH responses (RFC 9051 7.5.2) as imapflow's parser leaves them, read into
  * plain fields, without imapflow's formatted message object (each item's key compiled back to text,
  * a promise and an iterator step per row). Shared by check's header scan on raw connections
- * (header-scan.ts) and every UID FETCH on a session (fetch-rows.ts). The values mean what imapflow's
+ * (folder-scan.ts) and every UID FETCH on a session (fetch-rows.ts). The values mean what imapflow's
  * formatMessageResponse makes of them.
  */
 import type {MessageMeta} from '../stores/store.js'
@@ -10,7 +10,7 @@ import {getStringList} from './imapflow.js'
 
 type Attribute = any
 
-/** One message's items (a server may split them over several rows: header-scan.ts merges them by sequence number). */
+/** One message's items (a server may split them over several rows: folder-scan.ts merges them by sequence number). */
 export interface FetchRow {
   uid?: number
   flags?: string[]

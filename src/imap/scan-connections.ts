@@ -1,6 +1,6 @@
 /**
- * check's raw connections for header scans (header-scan.ts), beside the session pool: at most
- * `limit` open, each carrying up to `depth` scans at once (their commands pipelined behind each
+ * check's and plan's raw connections for folder scans (folder-scan.ts), beside the session pool:
+ * at most `limit` open, each carrying up to `depth` scans at once (their commands pipelined behind each
  * other). An idle connection is used first, then a new one while under the limit, then the least
  * loaded; a caller waits when all are full. When one cannot be opened (the server refuses another
  * session, say), the limit drops to those open; with none, take() answers undefined and the caller

@@ -1,6 +1,6 @@
 /**
  * Where an IMAP store's folder listings are served from (ImapStore's status, peek, listFlags,
- * listMeta, scanHeaders, fetchHeaders, listSizes): a raw pipelined connection first where one can
+ * listMeta, scanHeaders, scanSizes, fetchHeaders): a raw pipelined connection first where one can
  * take them (the source's read connection while every session is busy or in the only place, the
  * destination's APPEND connection in the only place, check's scan connections), else the pool's
  * sessions, which also take whatever failed there: they say what is wrong and retry as every other
@@ -10,7 +10,7 @@
 import {describeError, FolderError} from '../errors.js'
 import type {AppendPipeline} from '../imap/append-pipeline.js'
 import type {FolderSessions} from '../imap/folder-sessions.js'
-import {scanFolder} from '../imap/header-scan.js'
+import {scanFolder, scanSizes} from '../imap/folder-scan.js'
 import {fetchHeaderBlocks, listFlags, listHeadered, listMeta, listSizes, metasOfRows, peekFolder, selectedStatus} from '../imap/listings.js'
 import {listFlagsOn, peekOn, selectOn} from '../imap/pipeline-commands.js'
 import type {ConnectionPool} from '../imap/pool.js'
@@ -57,10 +57,6 @@ export class ImapListings {
   forget(path: string): void {
     this.#sizes.delete(path)
     this.#validities.delete(path)
-  }
-
-  async listSizes(path: string): Promise<MessageSize[]> {
-    return this.#c.folders.inFolder(path, listSizes)
   }
 
   /** The folder's listed sizes (the fetch batcher reads a large message alone). */
@@ -158,21 +154,34 @@ export class ImapListings {
   async scanHeaders(path: string, skip?: SkipUids): Promise<{status: FolderStatus; messages: HeaderedMeta[]}> {
     this.#c.folders.newPass(path)
     const sizes = this.#sizesOf(path)
+    const scanned = await this.#scanned(path, (connection) => scanFolder(connection, path, this.#c.where, skip))
+    if (!scanned) return this.#c.folders.inFolder(path, (client) => listHeadered(client, {where: this.#c.where, path}, sizes))
+    for (const meta of scanned.messages) sizes.set(meta.uid, meta.size)
+    return scanned
+  }
+
+  async scanSizes(path: string): Promise<{status: FolderStatus; sizes: MessageSize[]}> {
+    this.#c.folders.newPass(path)
+    const scanned = await this.#scanned(path, (connection) => scanSizes(connection, path, this.#c.where))
+    return scanned ?? this.#c.folders.inFolder(path, async (client) => ({status: selectedStatus(client), sizes: await listSizes(client)}))
+  }
+
+  /**
+   * fn on one of the scan connections (check's, plan's); undefined when there is none or it failed
+   * there: the pool's sessions say what is wrong (a missing folder, a broken server) as every other
+   * read does, with their retries, and the folder is read again there.
+   */
+  async #scanned<T>(path: string, fn: (connection: WireConnection) => Promise<T>): Promise<T | undefined> {
     const connection = await this.#c.scans.take()
-    if (connection) {
-      try {
-        const scanned = await scanFolder(connection, path, this.#c.where, skip)
-        for (const meta of scanned.messages) sizes.set(meta.uid, meta.size)
-        return scanned
-      } catch (error) {
-        // The pool's sessions say what is wrong (a missing folder, a broken server) as every
-        // other read does, with its retries: the folder is read again there.
-        this.#c.log.debug(`${this.#c.where}: folder "${path}": read on a session instead (${describeError(error)})`)
-      } finally {
-        this.#c.scans.release(connection)
-      }
+    if (!connection) return undefined
+    try {
+      return await fn(connection)
+    } catch (error) {
+      this.#c.log.debug(`${this.#c.where}: folder "${path}": read on a session instead (${describeError(error)})`)
+      return undefined
+    } finally {
+      this.#c.scans.release(connection)
     }
-    return this.#c.folders.inFolder(path, (client) => listHeadered(client, {where: this.#c.where, path}, sizes))
   }
 
   async fetchHeaders(path: string, uids: number[]): Promise<Map<number, Buffer>> {

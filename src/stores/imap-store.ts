@@ -234,8 +234,8 @@ export class ImapStore implements Store {
     return this.#listings.fetchHeaders(path, uids)
   }
 
-  async listSizes(path: string): Promise<MessageSize[]> {
-    return this.#listings.listSizes(path)
+  async scanSizes(path: string): Promise<{status: FolderStatus; sizes: MessageSize[]}> {
+    return this.#listings.scanSizes(path)
   }
 
   async fetchMessage(path: string, uid: number, options: {listedSize?: number} = {}): Promise<FetchedMessage | null> {

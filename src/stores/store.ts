@@ -110,6 +110,13 @@ export interface MessageMeta extends MessageFlags {
 }
 
 /** A message's metadata and its header block (up to and including the blank line), as stored; its Message-ID is in there. */
+/**
+ * Whole-folder reads (scanHeaders, scanSizes) worth starting at once per connection of a side: an IMAP
+ * store keeps several in flight on each of its scan connections (imap/scan-connections.ts), and
+ * bounds its connections itself.
+ */
+export const FOLDER_READS_PER_CONNECTION = 4
+
 /** UIDs a reader may leave out (scanHeaders), valid under the UIDVALIDITY they were taken under (null: unknown, taken as the folder's). */
 export interface SkipUids {
   uidValidity: number | null
@@ -262,10 +269,11 @@ export interface Store {
    */
   quota?(path: string): Promise<QuotaInfo | undefined>
   /**
-   * Optional: UID and size (RFC822.SIZE) of every message, read-only (for `plan`; cheaper than
-   * listMeta). Stores without it are asked listMeta().
+   * Optional: the folder's status and the UID and size (RFC822.SIZE) of every message, read-only, in
+   * one pass (for `plan`; cheaper than listMeta). Stores without it are asked peek() or status(),
+   * then listMeta().
    */
-  listSizes?(path: string): Promise<MessageSize[]>
+  scanSizes?(path: string): Promise<{status: FolderStatus; sizes: MessageSize[]}>
   /**
    * Optional: what is read from now on comes from new sessions (IMAP: pooled sessions are replaced).
    * Called before looking for a message whose APPEND was cut off: a surviving server process may

@@ -16,7 +16,7 @@ import {serverNote, serverVerdict, type Verdict} from '../check/servers.js'
 import {ExitCode, MailferryError, describeError, verdict, type AccountsVerdict} from '../errors.js'
 import {mapLimit} from '../map-limit.js'
 import type {CopiedInFolder, StateReader} from '../state/reader.js'
-import type {MessageMeta, QuotaInfo, Store} from '../stores/store.js'
+import {FOLDER_READS_PER_CONNECTION, type MessageMeta, type QuotaInfo, type Store} from '../stores/store.js'
 import {filterFlags} from './flags.js'
 import {listAndPlan} from '../plan/list.js'
 import {isSelected, type MessageSelection} from './select.js'
@@ -139,9 +139,7 @@ export async function runCheck(ctx: CheckContext, options: CheckOptions): Promis
   const quotas = new Map<CheckFolder, Promise<QuotaInfo | undefined>>()
   const now = new Date()
 
-  // The stores bound their connections; the source's scans keep several folders in flight on each
-  // (scan-connections.ts), so more folders than connections are started.
-  const folders = await mapLimit(plan.pairs, options.concurrency * 4, async (pair): Promise<CheckFolder> => {
+  const folders = await mapLimit(plan.pairs, options.concurrency * FOLDER_READS_PER_CONNECTION, async (pair): Promise<CheckFolder> => {
     const row: CheckFolder = {
       source: pair.source,
       dest: pair.dest,

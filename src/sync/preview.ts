@@ -9,7 +9,7 @@ import {ExitCode, MailferryError, describeError, exitMeaning, type AccountsVerdi
 import {mapLimit} from '../map-limit.js'
 import type {Namespace} from '../plan/names.js'
 import type {StateReader} from '../state/reader.js'
-import type {MessageSize, Store} from '../stores/store.js'
+import {FOLDER_READS_PER_CONNECTION, type MessageSize, type Store} from '../stores/store.js'
 import {listAndPlan} from '../plan/list.js'
 
 export interface PreviewFolder {
@@ -79,11 +79,10 @@ export async function previewPlan(ctx: PreviewContext, options: PreviewOptions):
     state = undefined
   }
 
-  const counted = await mapLimit(plan.pairs, options.concurrency, async (pair): Promise<PreviewFolder> => {
+  const counted = await mapLimit(plan.pairs, options.concurrency * FOLDER_READS_PER_CONNECTION, async (pair): Promise<PreviewFolder> => {
     const row: PreviewFolder = {...pair, messages: null, size: null, copied: null, toCopy: null, toCopySize: null}
     try {
-      const {uidValidity, messages} = ctx.source.peek ? await ctx.source.peek(pair.source) : await ctx.source.status(pair.source)
-      const sizes: MessageSize[] = messages === 0 ? [] : await listSizes(ctx.source, pair.source)
+      const {uidValidity, messages, sizes} = await scanSizes(ctx.source, pair.source)
       const known = state?.copied(pair.source, pair.dest)
       let copiedUids = known?.uids ?? new Set<number>()
       if (known && known.sourceUidValidity !== null && known.sourceUidValidity !== uidValidity) {
@@ -146,9 +145,15 @@ export async function previewPlan(ctx: PreviewContext, options: PreviewOptions):
   }
 }
 
-async function listSizes(store: Store, path: string): Promise<MessageSize[]> {
-  if (store.listSizes) return store.listSizes(path)
-  return (await store.listMeta(path)).map(({uid, size}) => ({uid, size}))
+/** The folder's UIDVALIDITY, its message count and the UID and size of each message. */
+async function scanSizes(store: Store, path: string): Promise<{uidValidity: number; messages: number; sizes: MessageSize[]}> {
+  if (store.scanSizes) {
+    const {status, sizes} = await store.scanSizes(path)
+    return {uidValidity: status.uidValidity, messages: status.messages, sizes}
+  }
+  const {uidValidity, messages} = store.peek ? await store.peek(path) : await store.status(path)
+  const sizes = messages === 0 ? [] : (await store.listMeta(path)).map(({uid, size}) => ({uid, size}))
+  return {uidValidity, messages, sizes}
 }
 
 const sum = (values: number[]): number => values.reduce((total, value) => total + value, 0)

@@ -16,12 +16,17 @@ interface FakeFolder extends FolderInfo {
 }
 
 /** Only what previewPlan may call; anything that writes throws. */
-function fakeStore(label: string, folders: FakeFolder[], caps: Partial<StoreCapabilities> = {}): Store & {calls: string[]} {
+function fakeStore(label: string, folders: FakeFolder[], caps: Partial<StoreCapabilities> = {}, scans = true): Store & {calls: string[]} {
   const calls: string[] = []
   const byPath = (path: string) => folders.find((f) => f.path === path)!
   const refuse = () => {
     throw new Error('written in a preview')
   }
+  const status = (path: string) => {
+    const f = byPath(path)
+    return {uidValidity: f.uidValidity ?? 1, uidNext: (f.sizes?.length ?? 0) + 1, messages: f.sizes?.length ?? 0}
+  }
+  const sizes = (path: string) => (byPath(path).sizes ?? []).map((size, i) => ({uid: i + 1, size}))
   return {
     label,
     calls,
@@ -30,18 +35,22 @@ function fakeStore(label: string, folders: FakeFolder[], caps: Partial<StoreCapa
     stats: () => ({retries: 0, droppedSessions: 0, droppedKeywords: {}}),
     capabilities: () => ({uidplus: true, condstore: false, expungeByUid: true, ...caps}),
     listFolders: async () => folders.map(({uidValidity: _v, sizes: _s, ...info}) => info),
-    peek: async (path) => {
+    peek: async (path: string) => {
       calls.push(`STATUS ${path}`)
-      const f = byPath(path)
-      return {uidValidity: f.uidValidity ?? 1, uidNext: (f.sizes?.length ?? 0) + 1, messages: f.sizes?.length ?? 0}
+      return status(path)
     },
-    listSizes: async (path) => {
+    scanSizes: scans
+      ? async (path: string) => {
+          calls.push(`SCAN ${path}`)
+          return {status: status(path), sizes: sizes(path)}
+        }
+      : undefined,
+    listMeta: async (path: string) => {
       calls.push(`FETCH ${path}`)
-      return (byPath(path).sizes ?? []).map((size, i) => ({uid: i + 1, size}))
+      return sizes(path).map((m) => ({...m, flags: [], internalDate: new Date(0)}))
     },
     status: refuse,
     listFlags: refuse,
-    listMeta: refuse,
     fetchHeaders: refuse,
     fetchMessage: refuse,
     createFolder: refuse,
@@ -79,7 +88,7 @@ describe('previewPlan', () => {
           : undefined,
   }
 
-  it('counts per folder from STATUS and RFC822.SIZE, "copied" from the state, and writes nothing', async () => {
+  it('counts per folder from one scan of it (status and RFC822.SIZE), "copied" from the state, and writes nothing', async () => {
     const preview = await previewPlan(
       {source, dest, sourceName: 'a@h:1', destName: 'b@h:2', statePath: state.path, state},
       {mapping: {...DEFAULT_MAPPING, exclude: ['^Trash$']}, concurrency: 2},
@@ -95,7 +104,7 @@ describe('previewPlan', () => {
     assert.ok(preview.warnings.some((w) => /INBOX\.Sent Items: UIDVALIDITY changed/.test(w)))
     assert.equal(preview.stateFound, true)
     assert.deepEqual(preview.create, ['Empty'])
-    assert.deepEqual(source.calls.filter((c) => c.startsWith('FETCH')).sort(), ['FETCH INBOX', 'FETCH INBOX.Sent Items'], 'no FETCH for an empty folder')
+    assert.deepEqual(source.calls.sort(), ['SCAN INBOX', 'SCAN INBOX.Empty', 'SCAN INBOX.Sent Items'], 'one pass per folder, nothing else')
     assert.equal(preview.ok, true)
 
     preview.exitMeaning = 'the folder plan is fine; nothing was written'
@@ -104,6 +113,14 @@ describe('previewPlan', () => {
     assert.match(text, /^INBOX\.Trash\s+-\s+exclude\s+-/m)
     assert.match(text, /INBOX\.Sent Items -> Sent: special-use: \\Sent \(attribute on both sides\)/)
     assert.match(text, /^Source: +a@h:1 \(prefix "INBOX\.", separator "\."\)$/m)
+  })
+
+  it('a store that cannot scan a folder in one pass is asked its status, then its listing where it has messages', async () => {
+    const folders = [folder('INBOX', {sizes: [100, 200, 300]}), folder('INBOX.Empty')]
+    const plain = fakeStore('source', folders, {namespace: {prefix: 'INBOX.', delimiter: '.'}}, false)
+    const preview = await previewPlan({source: plain, dest, sourceName: 'a@h:1', destName: 'b@h:2', statePath: state.path, state}, {mapping: DEFAULT_MAPPING, concurrency: 1})
+    assert.deepEqual(preview.totals, {folders: 2, messages: 3, size: 600, copied: 2, toCopy: 1, toCopySize: 200})
+    assert.deepEqual(plain.calls.sort(), ['FETCH INBOX', 'STATUS INBOX', 'STATUS INBOX.Empty'], 'no listing of an empty folder')
   })
 
   it('a state database of other accounts is not used, and conflicts make exit 2', async () => {
