@@ -169,10 +169,10 @@ export async function runCheck(ctx: CheckContext, options: CheckOptions): Promis
       const limits = {appendLimit: caps.appendLimit, maxMessageSize: options.limits?.maxMessageSize}
       row.overLimit = toCopy.filter((meta) => sizeRefusal(meta.size, limits) !== undefined).map((meta) => meta.uid)
       // The destination folder's PERMANENTFLAGS (a SELECT) only where a message to copy has a flag.
-      const flagged = toCopy.filter((meta) => meta.flags.some((f) => f.toLowerCase() !== '\\recent'))
-      const destFlags = flagged.length === 0 ? undefined : await (underInbox(pair) ? inboxFlags : permanentFlags(ctx.dest, pair.dest))
+      const flagLists = toCopy.map((meta) => meta.flags.filter((f) => f.toLowerCase() !== '\\recent')).filter((flags) => flags.length > 0)
+      const destFlags = flagLists.length === 0 ? undefined : await (underInbox(pair) ? inboxFlags : permanentFlags(ctx.dest, pair.dest))
       const dropped = new Set<string>()
-      for (const meta of flagged) for (const flag of filterFlags(meta.flags.filter((f) => f.toLowerCase() !== '\\recent'), destFlags).dropped) dropped.add(flag)
+      for (const flags of flagLists) for (const flag of filterFlags(flags, destFlags).dropped) dropped.add(flag)
       row.droppedFlags = [...dropped].sort()
       // Only a folder with messages to copy adds to its quota root: the totals wait for it, the folder does not.
       if (toCopy.length > 0) quotas.set(row, underInbox(pair) ? inboxQuota : quotaOf(ctx.dest, pair.dest))
