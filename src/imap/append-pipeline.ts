@@ -186,6 +186,8 @@ export class AppendPipeline {
   }
 
   #dispatch(): void {
+    // After close its connections log out: not dropped, and nothing is left to send.
+    if (this.#closed) return
     for (const connection of this.#connections.filter((c) => !c.usable)) {
       this.#connections.splice(this.#connections.indexOf(connection), 1)
       this.#options.onDropped?.()
