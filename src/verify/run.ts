@@ -4,10 +4,11 @@
  * (EXAMINE, BODY.PEEK). The state database is used only for the copies --repair stored (read-only):
  * they differ from their source by design and are checked against what was recorded.
  *
- * Per folder it downloads the metadata listing (UID, FLAGS, INTERNALDATE, RFC822.SIZE, Message-ID) and
- * the header blocks (hashed as they arrive, 500 at a time); bodies only with --deep, one message per
- * connection at a time and at most DEEP_BUDGET_BYTES of messages at once on both sides together (a bigger
- * message is hashed alone), so memory stays bounded whatever the folder holds.
+ * Folder pairs are compared `concurrency` at once. Per folder it downloads the metadata listing (UID,
+ * FLAGS, INTERNALDATE, RFC822.SIZE, Message-ID) and the header blocks (hashed as they arrive, 500 at a
+ * time); bodies only with --deep, one message per connection at a time and at most DEEP_BUDGET_BYTES
+ * of messages at once on both sides together (a bigger message is hashed alone), so memory stays
+ * bounded whatever the folder holds.
  */
 import type {FolderMappingConfig} from '../config/mapping.js'
 import {sumCounts} from '../counts.js'
@@ -94,11 +95,11 @@ export async function runVerify(ctx: VerifyContext, options: VerifyOptions): Pro
     .map((folder) => folder.path)
     .sort()
 
-  const folders: FolderVerdict[] = []
-  const differences: MessageDifference[] = []
   const hashed = {bytes: 0, budget: new ByteBudget(DEEP_BUDGET_BYTES)}
-  for (const pair of plan.pairs) {
-    if (options.signal?.aborted) break
+  // Folders side by side, as many as a side has connections: each holds a connection per side while
+  // it lists, so a round trip is paid once per `concurrency` folders, not per folder.
+  const compared = await mapLimit(plan.pairs, options.concurrency, async (pair): Promise<FolderComparison | undefined> => {
+    if (options.signal?.aborted) return undefined
     options.onFolder?.({phase: 'start', source: pair.source, dest: pair.dest})
     let comparison: FolderComparison
     try {
@@ -111,10 +112,12 @@ export async function runVerify(ctx: VerifyContext, options: VerifyOptions): Pro
       ctx.source.forgetFolder?.(pair.source)
       ctx.dest.forgetFolder?.(pair.dest)
     }
-    folders.push(comparison.verdict)
-    differences.push(...comparison.differences)
     options.onFolder?.({phase: 'done', source: pair.source, dest: pair.dest, verdict: comparison.verdict})
-  }
+    return comparison
+  })
+  const done = compared.filter((comparison): comparison is FolderComparison => comparison !== undefined)
+  const folders: FolderVerdict[] = done.map((comparison) => comparison.verdict)
+  const differences: MessageDifference[] = done.flatMap((comparison) => comparison.differences)
 
   const totals: VerifyTotals = {
     folders: folders.length,
