@@ -168,6 +168,8 @@ export class AppendPipeline {
   }
 
   #enqueue(item: Item, front = false): void {
+    // Closed: a batch that comes back unsent (its connection logged out) is not sent again.
+    if (this.#closed) return item.reject(new ConnectError(`${this.#options.where}: closed`))
     let queue = this.#queues.get(item.path)
     if (!queue) this.#queues.set(item.path, (queue = []))
     if (front) queue.unshift(item)
