@@ -61,6 +61,12 @@ export interface OpenRun {
 
 const writes = (intent: Intent) => intent === 'sync' || intent === 'watch'
 
+/**
+ * Whole folders are read on raw connections of their own (imap/scan-connections.ts): check's and
+ * plan's source, verify's two sides. Not for verify --deep, whose sessions fetch every message.
+ */
+const scans = (intent: Intent, s: RunSettings) => intent === 'check' || intent === 'plan' || intent === 'dry-run' || (intent === 'verify' && !s.deep)
+
 /** The options of one side's store: the same connectivity for every intent, read-only unless it writes. */
 export function storeOptions(spec: RunSpec, side: 'source' | 'dest', intent: Intent, io: Partial<RunIO>): OpenStoreOptions {
   const s = sideSettings(spec, side)
@@ -77,8 +83,8 @@ export function storeOptions(spec: RunSpec, side: 'source' | 'dest', intent: Int
     readOnly: !writable && !selects,
     openAllSessions: intent === 'sync' || intent === 'watch' || intent === 'verify',
     ...(side === 'source'
-      ? {ignoreCondstore: s.debugNoCondstore, scanConnections: intent === 'check' || intent === 'plan' || intent === 'dry-run', readPipeline: writes(intent) && !s.debugNoPipeline}
-      : {ignoreAppendUid: s.debugIgnoreAppenduid, pipeline: writable && !s.debugNoPipeline, onAppendCommandSent: commandSentKill(s.debugKillAt)}),
+      ? {ignoreCondstore: s.debugNoCondstore, scanConnections: scans(intent, s), readPipeline: writes(intent) && !s.debugNoPipeline}
+      : {ignoreAppendUid: s.debugIgnoreAppenduid, pipeline: writable && !s.debugNoPipeline, onAppendCommandSent: commandSentKill(s.debugKillAt), scanConnections: intent === 'verify' && scans(intent, s)}),
   }
 }
 

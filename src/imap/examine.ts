@@ -59,13 +59,16 @@ export class ListingRows {
   readonly #connection: WireConnection
   readonly #exists: () => number
   readonly #place: {where: string; path: string}
+  readonly #onHeader?: (row: Row) => void
   #grown = 0
   failure?: Error
 
-  constructor(connection: WireConnection, exists: () => number, place: {where: string; path: string}) {
+  /** onHeader: each row with its header block, as it comes; the block is then dropped from the row. */
+  constructor(connection: WireConnection, exists: () => number, place: {where: string; path: string}, onHeader?: (row: Row) => void) {
     this.#connection = connection
     this.#exists = exists
     this.#place = place
+    this.#onHeader = onHeader
   }
 
   readonly read = (response: WireResponse): void => {
@@ -80,6 +83,11 @@ export class ListingRows {
     if (this.#rows.size > exists) {
       this.failure = listingTooLong(this.#place.where, this.#place.path, exists)
       this.#connection.close(this.failure)
+      return
+    }
+    if (this.#onHeader && row.header && hasUid(row)) {
+      this.#onHeader(row)
+      row.header = undefined
     }
   }
 

@@ -11,7 +11,7 @@
  * server runs an EXAMINE only once the commands before it are done (RFC 9051 5.5), and a failed
  * EXAMINE deselects (RFC 9051 6.3.2), so the FETCH behind it never reads another folder.
  */
-import type {FolderStatus, HeaderedMeta, MessageSize, SkipUids} from '../stores/store.js'
+import type {FolderStatus, MessageSize, OnHeader, ScannedMeta, SkipUids} from '../stores/store.js'
 import {ExamineReport, ListingRows, examineArguments, settleBoth} from './examine.js'
 import {metaOf, type Row} from './fetch-items.js'
 import {uidsOutside} from './uidset.js'
@@ -22,18 +22,24 @@ const HEADERED = [...['UID', 'FLAGS', 'INTERNALDATE', 'RFC822.SIZE'].map(atom), 
 const SIZES = ['UID', 'RFC822.SIZE'].map(atom)
 
 /**
- * The folder's status and its messages with their header blocks, those of `skip` left out where its
- * UIDVALIDITY holds. `path` is the folder as listed (imapflow's decoded name, namespace prefix
- * included); it is sent in modified UTF-7 as imapflow does without UTF8=ACCEPT. Throws the server's
- * NO/BAD or the connection's error in imapflow's shapes.
+ * The folder's status and its messages, each header block handed to `onHeader` as its row comes (and
+ * not kept), those of `skip` left out where its UIDVALIDITY holds. `path` is the folder as listed
+ * (imapflow's decoded name, namespace prefix included); it is sent in modified UTF-7 as imapflow does
+ * without UTF8=ACCEPT. Throws the server's NO/BAD or the connection's error in imapflow's shapes.
  */
-export async function scanFolder(connection: WireConnection, path: string, where: string, skip?: SkipUids): Promise<{status: FolderStatus; messages: HeaderedMeta[]}> {
+export async function scanFolder(
+  connection: WireConnection,
+  path: string,
+  where: string,
+  onHeader: OnHeader,
+  skip?: SkipUids,
+): Promise<{status: FolderStatus; messages: ScannedMeta[]}> {
   const set = (skip && uidsOutside(skip.uids)) ?? '1:*'
-  let scanned = await scanSet(connection, path, where, set, HEADERED)
+  const onRow = (row: Row) => onHeader(row.uid, row.header ?? Buffer.alloc(0))
+  let scanned = await scanSet(connection, path, where, set, HEADERED, onRow)
   // Another UIDVALIDITY: the UIDs left out are not those messages, so every one is read.
-  if (set !== '1:*' && skip?.uidValidity !== null && skip?.uidValidity !== scanned.status.uidValidity) scanned = await scanSet(connection, path, where, '1:*', HEADERED)
-  const messages = scanned.rows.map((row): HeaderedMeta => ({...metaOf(row), header: row.header ?? Buffer.alloc(0)}))
-  return {status: scanned.status, messages}
+  if (set !== '1:*' && skip?.uidValidity !== null && skip?.uidValidity !== scanned.status.uidValidity) scanned = await scanSet(connection, path, where, '1:*', HEADERED, onRow)
+  return {status: scanned.status, messages: scanned.rows.map(metaOf)}
 }
 
 /** The folder's status and the UID and size of each of its messages (as scanFolder). */
@@ -42,14 +48,21 @@ export async function scanSizes(connection: WireConnection, path: string, where:
   return {status, sizes: rows.map((row) => ({uid: row.uid, size: row.size ?? 0}))}
 }
 
-/** The folder's status and the rows of `items` for the UID set `set`. */
-async function scanSet(connection: WireConnection, path: string, where: string, set: string, items: unknown[]): Promise<{status: FolderStatus; rows: Row[]}> {
+/** The folder's status and the rows of `items` for the UID set `set`; with onRow, each header block goes there, not into the rows. */
+async function scanSet(
+  connection: WireConnection,
+  path: string,
+  where: string,
+  set: string,
+  items: unknown[],
+  onRow?: (row: Row) => void,
+): Promise<{status: FolderStatus; rows: Row[]}> {
   const examined = new ExamineReport()
   let selected = false
   const examine = connection
     .command('EXAMINE', examineArguments(connection, path, false), {onUntagged: (response, oldest) => oldest && examined.read(response)})
     .then(() => (selected = true))
-  const listing = new ListingRows(connection, () => examined.exists, {where, path})
+  const listing = new ListingRows(connection, () => examined.exists, {where, path}, onRow)
   const fetch = connection.command('UID FETCH', [{type: 'SEQUENCE', value: set}, items], {onUntagged: (response, oldest) => oldest && listing.read(response)})
   try {
     await settleBoth(examine, fetch)

@@ -8,7 +8,7 @@
  * A listing may hold no more messages than the folder has (checkListingLength): a server that sends
  * rows without end would otherwise grow it until memory runs out.
  */
-import type {FolderInfo, FolderPeek, FolderStatus, HeaderedMeta, MessageFlags, MessageMeta, MessageSize, QuotaInfo} from '../stores/store.js'
+import type {FolderInfo, FolderPeek, FolderStatus, MessageFlags, MessageMeta, MessageSize, OnHeader, QuotaInfo, ScannedMeta} from '../stores/store.js'
 import {parseMessageId} from '../stores/message-id.js'
 import {sharedFlagLists} from '../sharing.js'
 import {falseAnswer} from './errors.js'
@@ -168,14 +168,18 @@ export function metasOfRows(rows: Row[], sizes: Map<number, number>): MessageMet
   })
 }
 
-/** Every message of the selected folder with its whole header block (check). Each listed size goes into `sizes`. */
-export async function listHeadered(client: ImapClient, place: Place, sizes: Map<number, number>): Promise<{status: FolderStatus; messages: HeaderedMeta[]}> {
+/**
+ * Every message of the selected folder, its header block handed to `onHeader` as it comes (check,
+ * verify: ImapListings.scanHeaders on a session). Each listed size goes into `sizes`.
+ */
+export async function listHeadered(client: ImapClient, place: Place, sizes: Map<number, number>, onHeader: OnHeader): Promise<{status: FolderStatus; messages: ScannedMeta[]}> {
   const status = selectedStatus(client)
-  const messages: HeaderedMeta[] = []
+  const messages: ScannedMeta[] = []
   if (status.messages === 0) return {status, messages}
   await fetchRows(client, '1:*', {flags: true, size: true, internalDate: true, header: true}, (row) => {
     checkListingLength(client, messages.length + 1, place.where, place.path)
-    messages.push({...metaOf(row), header: row.header ?? Buffer.alloc(0)})
+    onHeader(row.uid, row.header ?? Buffer.alloc(0))
+    messages.push(metaOf(row))
     sizes.set(row.uid, row.size ?? 0)
   })
   return {status, messages}

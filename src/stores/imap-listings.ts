@@ -19,7 +19,7 @@ import type {ScanConnections} from '../imap/scan-connections.js'
 import {chunkUidSets} from '../imap/uidset.js'
 import type {WireConnection} from '../imap/wire.js'
 import type {Logger} from '../log.js'
-import type {FolderPeek, FolderStatus, HeaderedMeta, MessageFlags, MessageMeta, MessageSize, SkipUids, StoreCapabilities} from './store.js'
+import type {FolderPeek, FolderStatus, MessageFlags, MessageMeta, MessageSize, OnHeader, ScannedMeta, SkipUids, StoreCapabilities} from './store.js'
 
 /** The store's connections and what the listings need to know of it. */
 export interface ListingConnections {
@@ -151,11 +151,11 @@ export class ImapListings {
     return this.#c.folders.inFolder(path, (client) => listMeta(client, {where: this.#c.where, path}, uids, sizes))
   }
 
-  async scanHeaders(path: string, skip?: SkipUids): Promise<{status: FolderStatus; messages: HeaderedMeta[]}> {
+  async scanHeaders(path: string, onHeader: OnHeader, skip?: SkipUids): Promise<{status: FolderStatus; messages: ScannedMeta[]}> {
     this.#c.folders.newPass(path)
     const sizes = this.#sizesOf(path)
-    const scanned = await this.#scanned(path, (connection) => scanFolder(connection, path, this.#c.where, skip))
-    if (!scanned) return this.#c.folders.inFolder(path, (client) => listHeadered(client, {where: this.#c.where, path}, sizes))
+    const scanned = await this.#scanned(path, (connection) => scanFolder(connection, path, this.#c.where, onHeader, skip))
+    if (!scanned) return this.#c.folders.inFolder(path, (client) => listHeadered(client, {where: this.#c.where, path}, sizes, onHeader))
     for (const meta of scanned.messages) sizes.set(meta.uid, meta.size)
     return scanned
   }

@@ -43,7 +43,7 @@ export interface ImapStoreOptions {
    */
   pipeline?: boolean
   /**
-   * scanHeaders (check) and scanSizes (plan) read on raw connections (imap/folder-scan.ts), which take half of
+   * scanHeaders (check, verify) and scanSizes (plan) read on raw connections (imap/folder-scan.ts), which take half of
    * `connections` (at least two needed); else, or when one cannot be opened, on the pool's sessions.
    */
   scanConnections?: boolean

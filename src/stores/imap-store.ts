@@ -26,8 +26,8 @@ import {connectionPlan} from './imap-connections.js'
 import {ImapListings} from './imap-listings.js'
 import {PlaceTurns} from './imap-turns.js'
 import {capabilitiesOf, type ImapStoreOptions} from './imap-options.js'
-import type {AppendResult, FetchedMessage, FolderInfo, FolderPeek, FolderStatus, FolderWatch, HeaderedMeta, MessageFlags} from './store.js'
-import type {MessageMeta, MessageSize, QuotaInfo, SkipUids, Store, StoreCapabilities, StoreStats} from './store.js'
+import type {AppendResult, FetchedMessage, FolderInfo, FolderPeek, FolderStatus, FolderWatch, MessageFlags, OnHeader} from './store.js'
+import type {MessageMeta, MessageSize, QuotaInfo, ScannedMeta, SkipUids, Store, StoreCapabilities, StoreStats} from './store.js'
 
 export class ImapStore implements Store {
   readonly label: string
@@ -226,8 +226,8 @@ export class ImapStore implements Store {
     return this.#listings.listMeta(path, uids)
   }
 
-  async scanHeaders(path: string, skip?: SkipUids): Promise<{status: FolderStatus; messages: HeaderedMeta[]}> {
-    return this.#listings.scanHeaders(path, skip)
+  async scanHeaders(path: string, onHeader: OnHeader, skip?: SkipUids): Promise<{status: FolderStatus; messages: ScannedMeta[]}> {
+    return this.#listings.scanHeaders(path, onHeader, skip)
   }
 
   async fetchHeaders(path: string, uids: number[]): Promise<Map<number, Buffer>> {

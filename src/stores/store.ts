@@ -123,9 +123,11 @@ export interface SkipUids {
   uids: ReadonlySet<number>
 }
 
-export interface HeaderedMeta extends Omit<MessageMeta, 'messageId'> {
-  header: Buffer
-}
+/** A message as a whole-folder read lists it (scanHeaders): its header block went to the caller as it came. */
+export type ScannedMeta = Omit<MessageMeta, 'messageId'>
+
+/** Called with each message's header block as a whole-folder read meets it (scanHeaders). */
+export type OnHeader = (uid: number, header: Buffer) => void
 
 export interface FetchedMessage {
   uid: number
@@ -203,13 +205,15 @@ export interface Store {
    */
   fetchHeaders(path: string, uids: number[]): Promise<Map<number, Buffer>>
   /**
-   * Optional: the folder's status and every message's metadata with its header block, in one pass
-   * (IMAP: EXAMINE, then one UID FETCH with BODY.PEEK[HEADER]), for `check`. Messages of
-   * `skip.uids` may be left out (not read) when the folder's UIDVALIDITY is `skip.uidValidity` or
-   * that is null; any other message is there. Stores without it are asked status(), listMeta() and
-   * fetchHeaders().
+   * Optional: the folder's status and every message's metadata, and its header block handed to
+   * `onHeader` as it comes and not kept (so memory stays bounded whatever the folder holds), in one
+   * pass (IMAP: EXAMINE, then one UID FETCH with BODY.PEEK[HEADER]), for `check` and `verify`. A
+   * message may be handed more than once (its folder read again after a failure): the last one stands.
+   * Messages of `skip.uids` may be left out (not read) when the folder's UIDVALIDITY is
+   * `skip.uidValidity` or that is null; any other message is there. Stores without it are asked
+   * status(), listMeta() and fetchHeaders().
    */
-  scanHeaders?(path: string, skip?: SkipUids): Promise<{status: FolderStatus; messages: HeaderedMeta[]}>
+  scanHeaders?(path: string, onHeader: OnHeader, skip?: SkipUids): Promise<{status: FolderStatus; messages: ScannedMeta[]}>
   /**
    * One whole message, or null when it is gone (expunged under our feet: not an error).
    * `listedSize` (RFC822.SIZE from the listing) bounds what is read: a body far larger than listed

@@ -16,7 +16,7 @@ import {serverNote, serverVerdict, type Verdict} from '../check/servers.js'
 import {ExitCode, MailferryError, describeError, verdict, type AccountsVerdict} from '../errors.js'
 import {mapLimit} from '../map-limit.js'
 import type {CopiedInFolder, StateReader} from '../state/reader.js'
-import {FOLDER_READS_PER_CONNECTION, type MessageMeta, type QuotaInfo, type Store} from '../stores/store.js'
+import {eachHeader, FOLDER_READS_PER_CONNECTION, type QuotaInfo, type ScannedMeta, type Store} from '../stores/store.js'
 import {filterFlags} from './flags.js'
 import {listAndPlan} from '../plan/list.js'
 import {isSelected, type MessageSelection} from './select.js'
@@ -154,8 +154,9 @@ export async function runCheck(ctx: CheckContext, options: CheckOptions): Promis
     }
     if (options.signal?.aborted) return row
     try {
-      const {listed, copied, headers} = await readFolder(ctx.source, state, pair, options.deep)
-      const toCopy: MessageMeta[] = []
+      const inspector = inspectorFor(pair.source, options, caps.serverName)
+      const {listed, copied, found} = await readFolder(ctx.source, state, pair, options.deep, inspector)
+      const toCopy: ScannedMeta[] = []
       for (const meta of listed) {
         if (copied.has(meta.uid)) continue
         if (!isSelected(options.selection, meta, now)) {
@@ -176,7 +177,7 @@ export async function runCheck(ctx: CheckContext, options: CheckOptions): Promis
       row.droppedFlags = [...dropped].sort()
       // Only a folder with messages to copy adds to its quota root: the totals wait for it, the folder does not.
       if (toCopy.length > 0) quotas.set(row, underInbox(pair) ? inboxQuota : quotaOf(ctx.dest, pair.dest))
-      row.flagged = await inspectFolder(ctx.source, pair.source, toCopy, options, caps.serverName, headers)
+      row.flagged = found ? toCopy.flatMap((meta) => found.get(meta.uid) ?? []) : await inspectFolder(ctx.source, pair.source, toCopy, options, inspector)
     } catch (error) {
       if (error instanceof MailferryError && error.scope !== 'folder' && error.scope !== 'message') throw error
       row.error = describeError(error)
@@ -230,20 +231,28 @@ export async function runCheck(ctx: CheckContext, options: CheckOptions): Promis
 }
 
 /**
- * The source folder's messages and the UIDs the state says are copied. Where the store can, read with
- * their header blocks in one pass (scanHeaders), leaving out those copied.
+ * The source folder's messages and the UIDs the state says are copied. Where the store can, read in
+ * one pass with their header blocks (scanHeaders), leaving out those copied; each block is inspected
+ * as it comes and not kept (`found`: the messages the destination does not simply accept).
  */
 async function readFolder(
   source: Store,
   state: CheckContext['state'],
   pair: {source: string; dest: string},
   deep: boolean,
-): Promise<{listed: MessageMeta[]; copied: ReadonlySet<number>; headers?: Map<number, Buffer>}> {
+  inspector: Inspector,
+): Promise<{listed: ScannedMeta[]; copied: ReadonlySet<number>; found?: Map<number, FlaggedMessage>}> {
   const known = state?.copied(pair.source, pair.dest)
   if (!deep && source.scanHeaders) {
     const skip = known?.uids.size ? {uidValidity: known.sourceUidValidity, uids: known.uids} : undefined
-    const {status, messages} = await source.scanHeaders(pair.source, skip)
-    return {listed: messages, copied: copiedUids(known, status), headers: new Map(messages.map((m) => [m.uid, m.header]))}
+    const found = new Map<number, FlaggedMessage>()
+    const onHeader = (uid: number, header: Buffer) => {
+      const flagged = inspector.header(uid, header)
+      if (flagged) found.set(uid, flagged)
+      else found.delete(uid)
+    }
+    const {status, messages} = await source.scanHeaders(pair.source, onHeader, skip)
+    return {listed: messages, copied: copiedUids(known, status), found}
   }
   const folder = source.peek ? await source.peek(pair.source) : await source.status(pair.source)
   const listed = folder.messages === 0 ? [] : await source.listMeta(pair.source)
@@ -266,20 +275,17 @@ async function permanentFlags(dest: Store, path: string): Promise<string[] | und
   }
 }
 
-/** Header blocks of the messages to copy (whole messages with --deep), inspected; those the destination does not simply accept. */
-async function inspectFolder(
-  source: Store,
-  path: string,
-  messages: MessageMeta[],
-  options: CheckOptions,
-  server: string | undefined,
-  /** Header blocks already read (scanHeaders). */
-  known?: Map<number, Buffer>,
-): Promise<FlaggedMessage[]> {
-  const out: FlaggedMessage[] = []
-  if (messages.length === 0) return out
+/** What check makes of one message's bytes: a FlaggedMessage when the destination does not simply accept them. */
+interface Inspector {
+  /** Its header block. */
+  header(uid: number, block: Buffer): FlaggedMessage | undefined
+  /** The whole message (--deep). */
+  whole(uid: number, raw: Buffer): FlaggedMessage | undefined
+}
+
+function inspectorFor(path: string, options: CheckOptions, server: string | undefined): Inspector {
   const lineLimit = options.limits?.maxLineLength
-  const note = (uid: number, findings: Finding[], data: Buffer) => {
+  const note = (uid: number, findings: Finding[], data: Buffer): FlaggedMessage | undefined => {
     let verdict = serverVerdict(server, findings.map((f) => f.problem))
     // A line over the configured maxLineLength: the store refuses the message before sending it.
     const overLimit = lineLimit === undefined ? undefined : inspectMessage(data, {maxLineLength: lineLimit}).find((f) => f.problem === 'long-line')
@@ -287,25 +293,31 @@ async function inspectFolder(
       verdict = 'refused'
       findings = [...findings.filter((f) => f.problem !== 'long-line'), overLimit].sort((a, b) => a.line - b.line)
     }
-    if (verdict === 'accepted') return
+    if (verdict === 'accepted') return undefined
     // What `sync --repair` with every kind would do to these bytes (at the limit sync repairs to).
     const {applied, unrepaired} = repairOutcome(data, REPAIR_KINDS, {maxLineLength: lineLimit})
-    out.push({folder: path, uid, findings, verdict, repairs: applied, unrepaired})
+    return {folder: path, uid, findings, verdict, repairs: applied, unrepaired}
   }
+  return {
+    header: (uid, block) => note(uid, inspectMessage(block, {maxLineLength: HEADER_LINE_LIMIT}), block),
+    whole: (uid, raw) => note(uid, inspectWhole(raw), raw),
+  }
+}
+
+/** The messages to copy read and inspected where the folder's read did not (their header blocks, 500 at a time; whole messages with --deep). */
+async function inspectFolder(source: Store, path: string, messages: ScannedMeta[], options: CheckOptions, inspector: Inspector): Promise<FlaggedMessage[]> {
+  const found = new Map<number, FlaggedMessage>()
+  const keep = (flagged: FlaggedMessage | undefined) => flagged && found.set(flagged.uid, flagged)
   if (!options.deep) {
-    const headers = known ?? (await source.fetchHeaders(path, messages.map((meta) => meta.uid)))
+    await eachHeader(source, path, messages.map((meta) => meta.uid), (uid, block) => keep(inspector.header(uid, block)))
+  } else {
     for (const meta of messages) {
-      const header = headers.get(meta.uid)
-      if (header) note(meta.uid, inspectMessage(header, {maxLineLength: HEADER_LINE_LIMIT}), header)
+      if (options.signal?.aborted) break
+      const message = await source.fetchMessage(path, meta.uid, {listedSize: meta.size})
+      if (message) keep(inspector.whole(meta.uid, message.raw))
     }
-    return out
   }
-  for (const meta of messages) {
-    if (options.signal?.aborted) break
-    const message = await source.fetchMessage(path, meta.uid, {listedSize: meta.size})
-    if (message) note(meta.uid, inspectWhole(message.raw), message.raw)
-  }
-  return out
+  return messages.flatMap((meta) => found.get(meta.uid) ?? [])
 }
 
 /** The header block against the header line limit, the whole message for NUL bytes. */

@@ -4,9 +4,10 @@
  * (EXAMINE, BODY.PEEK). The state database is used only for the copies --repair stored (read-only):
  * they differ from their source by design and are checked against what was recorded.
  *
- * Folder pairs are compared `concurrency` at once. Per folder it downloads the metadata listing (UID,
- * FLAGS, INTERNALDATE, RFC822.SIZE, Message-ID) and the header blocks (hashed as they arrive, 500 at a
- * time); bodies only with --deep, one message per connection at a time and at most DEEP_BUDGET_BYTES
+ * Folder pairs are compared several at once. Per folder and side one pass reads each message's
+ * UID, FLAGS, INTERNALDATE, RFC822.SIZE and header block (hashed as it arrives and not kept, its
+ * Message-ID read from it; a store without that pass lists, then hashes header blocks 500 at a time);
+ * bodies only with --deep, one message per connection at a time and at most DEEP_BUDGET_BYTES
  * of messages at once on both sides together (a bigger message is hashed alone), so memory stays
  * bounded whatever the folder holds.
  */
@@ -16,7 +17,8 @@ import {sha256} from '../digest.js'
 import {ExitCode, MailferryError, describeError, verdict, type AccountsVerdict} from '../errors.js'
 import {mapLimit} from '../map-limit.js'
 import type {FolderPair} from '../plan/plan.js'
-import {headerHashes, type MessageMeta, type Store} from '../stores/store.js'
+import {parseMessageId} from '../stores/message-id.js'
+import {FOLDER_READS_PER_CONNECTION, headerHashes, type MessageMeta, type Store} from '../stores/store.js'
 import {ByteBudget} from '../sync/budget.js'
 import {planRun} from '../sync/run.js'
 import {
@@ -96,9 +98,9 @@ export async function runVerify(ctx: VerifyContext, options: VerifyOptions): Pro
     .sort()
 
   const hashed = {bytes: 0, budget: new ByteBudget(DEEP_BUDGET_BYTES)}
-  // Folders side by side, as many as a side has connections: each holds a connection per side while
-  // it lists, so a round trip is paid once per `concurrency` folders, not per folder.
-  const compared = await mapLimit(plan.pairs, options.concurrency, async (pair): Promise<FolderComparison | undefined> => {
+  // Folders side by side: the stores bound their connections and keep several folder reads in flight
+  // on each, so a round trip is not paid folder after folder.
+  const compared = await mapLimit(plan.pairs, options.concurrency * FOLDER_READS_PER_CONNECTION, async (pair): Promise<FolderComparison | undefined> => {
     if (options.signal?.aborted) return undefined
     options.onFolder?.({phase: 'start', source: pair.source, dest: pair.dest})
     let comparison: FolderComparison
@@ -180,17 +182,9 @@ async function verifyFolder(ctx: VerifyContext, pair: FolderPair, options: Verif
 
 /** Metadata, header hashes and (with --deep) message hashes of one folder. */
 async function loadSide(store: Store, path: string, options: VerifyOptions, hashed: Hashing): Promise<VerifyMessage[]> {
-  const meta: MessageMeta[] = await store.listMeta(path)
-  const messages: VerifyMessage[] = meta.map((m) => ({
-    uid: m.uid,
-    size: m.size,
-    messageId: m.messageId,
-    flags: m.flags,
-    internalDate: m.internalDate,
-  }))
+  const messages = await listSide(store, path)
   const byUid = new Map(messages.map((m) => [m.uid, m]))
   const uids = messages.map((m) => m.uid)
-  for (const [uid, hash] of await headerHashes(store, path, uids)) byUid.get(uid)!.headerHash = hash
   if (options.deep) {
     await mapLimit(uids, options.concurrency, async (uid) => {
       if (options.signal?.aborted) return
@@ -205,5 +199,23 @@ async function loadSide(store: Store, path: string, options: VerifyOptions, hash
       }
     })
   }
+  return messages
+}
+
+/**
+ * Each message's metadata and header hash: in one pass where the store can (scanHeaders, its
+ * Message-ID read from the block there), else a listing, then the header blocks 500 at a time.
+ * Either way a header block is hashed as it comes and not kept.
+ */
+async function listSide(store: Store, path: string): Promise<VerifyMessage[]> {
+  const asVerified = (m: Omit<MessageMeta, 'messageId'>) => ({uid: m.uid, size: m.size, flags: m.flags, internalDate: m.internalDate})
+  if (store.scanHeaders) {
+    const read = new Map<number, {headerHash: string; messageId?: string}>()
+    const {messages} = await store.scanHeaders(path, (uid, header) => read.set(uid, {headerHash: sha256(header), messageId: parseMessageId(header)}))
+    return messages.map((m) => ({...asVerified(m), ...read.get(m.uid)}))
+  }
+  const messages: VerifyMessage[] = (await store.listMeta(path)).map((m) => ({...asVerified(m), messageId: m.messageId}))
+  const byUid = new Map(messages.map((m) => [m.uid, m]))
+  for (const [uid, hash] of await headerHashes(store, path, messages.map((m) => m.uid))) byUid.get(uid)!.headerHash = hash
   return messages
 }
