@@ -5,6 +5,9 @@
  * measured against the destination's APPENDLIMIT, PERMANENTFLAGS and quota (GETQUOTAROOT), and their
  * header blocks (BODY.PEEK[HEADER]; whole messages with --deep) are inspected for what strict servers
  * refuse (check/inspect.ts). Folder names go through known server rules (check/folder-names.ts).
+ * Folders are read several at once, each in one pass where the store can (docs/design.md, "How check
+ * reads"); the destination is asked only what the folders' messages need (PERMANENTFLAGS where one
+ * to copy has a flag, the quota root where there is something to copy).
  */
 import type {FolderMappingConfig} from '../config/mapping.js'
 import {sizeRefusal} from '../check/admission.js'
