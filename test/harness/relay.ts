@@ -11,8 +11,14 @@ export class Relay {
   port = 0
   /** Connections accepted so far. */
   accepted = 0
+  /** Connections cut mid-answer (cutAfter). */
+  cuts = 0
 
-  constructor(readonly target: number) {}
+  /** cutAfter: each of the first `times` connections to pass `bytes` from the server is dropped right there. */
+  constructor(
+    readonly target: number,
+    readonly cutAfter?: {bytes: number; times: number},
+  ) {}
 
   async start(port = 0): Promise<void> {
     this.server = createServer((client) => {
@@ -23,12 +29,28 @@ export class Relay {
         socket.on('close', () => this.sockets.delete(socket))
         socket.on('error', () => {})
       }
-      client.pipe(upstream).pipe(client)
+      client.pipe(upstream)
+      if (this.cutAfter) this.#cutting(upstream, client, this.cutAfter)
+      else upstream.pipe(client)
       client.on('close', () => upstream.destroy())
       upstream.on('close', () => client.destroy())
     })
     await new Promise<void>((resolve) => this.server.listen(port, '127.0.0.1', resolve))
     this.port = (this.server.address() as {port: number}).port
+  }
+
+  #cutting(upstream: Socket, client: Socket, cut: {bytes: number; times: number}): void {
+    let passed = 0
+    upstream.on('data', (chunk: Buffer) => {
+      passed += chunk.length
+      if (passed > cut.bytes && this.cuts < cut.times) {
+        this.cuts++
+        client.destroy()
+        upstream.destroy()
+        return
+      }
+      client.write(chunk)
+    })
   }
 
   /** Drops every connection and stops listening (connection refused). */

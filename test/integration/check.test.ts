@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import {createHash} from 'node:crypto'
-import {existsSync} from 'node:fs'
+import {existsSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {after, before, test} from 'node:test'
 
@@ -13,6 +13,7 @@ import {repairMessage} from '../../src/check/repair.js'
 import {startDovecot, type DovecotInstance} from '../harness/dovecot.js'
 import {crlfOnly, deleteFolder, folderTree, seed, snapshot, withClient} from '../harness/mailbox.js'
 import {generateMessages, type SeedMessage} from '../harness/messages.js'
+import {Relay} from '../harness/relay.js'
 import {freshUser, runCli, syncArgs, tempDir} from './cli.js'
 
 let source: DovecotInstance
@@ -185,6 +186,42 @@ test('many folders in flight on one scan connection, each read as its own; after
     assert.equal(row.toCopySize, left[name].reduce((total, m) => total + crlfOnly(m.raw).length, 0), `${name}: bytes left to copy`)
     const flagged = leftUids[name].filter((_, j) => left[name][j].raw.includes(words))
     assert.deepEqual(row.flagged.map((m: any) => m.uid), flagged, `${name}: flagged UIDs`)
+  }
+})
+
+test('scan connections cut mid-answer: the folders in flight on them are read again on the sessions, and check says the same', async () => {
+  const users = {source: freshUser('ck6-src'), dest: freshUser('ck6-dst')}
+  const state = join(tmp.dir, `${users.source}.sqlite`)
+  const words = Array.from({length: 400}, (_, i) => `name${i}@example.com`).join(', ')
+  const folders: Record<string, SeedMessage[]> = {}
+  for (let i = 0; i < 8; i++) {
+    const list = generateMessages(60, {seed: 60 + i, meanSize: 3000})
+    list[10 + i] = message(['From: a@example.com', `To: ${words}`, `Subject: long ${i}`, `Message-ID: <cut-${i}@example.com>`])
+    folders[`Cut${i}`] = list
+  }
+  await seed(source, users.source, folders)
+  const {args, env} = checkArgs(users, state, roomy)
+  const limit = ['--dest-max-line-length', '2000', '--json']
+  const direct = await runCli([...args, ...limit], env)
+  assert.equal(direct.code, 1, `${direct.stdout.slice(0, 2000)}\n${direct.stderr}`)
+  assert.equal(direct.json.totals.likelyRefused, 8)
+
+  // Header blocks pass 60 KB within a folder or two: the relay cuts the first two connections that do.
+  const relay = new Relay(source.port, {bytes: 60_000, times: 2})
+  await relay.start()
+  try {
+    const log = join(tmp.dir, `${users.source}.log`)
+    const viaRelay = checkArgs(users, state, roomy)
+    const sourceAt = viaRelay.args.indexOf(`imap://${users.source}@127.0.0.1:${source.port}`)
+    viaRelay.args[sourceAt] = `imap://${users.source}@127.0.0.1:${relay.port}`
+    const cut = await runCli([...viaRelay.args, ...limit, '--log-file', log, '--debug-imap'], env)
+    assert.equal(relay.cuts, 2, 'two connections were cut mid-answer')
+    assert.equal(cut.code, 1, `${cut.stdout.slice(0, 2000)}\n${cut.stderr}`)
+    assert.match(readFileSync(log, 'utf8'), /read on a session instead/)
+    assert.deepEqual(cut.json.folders, direct.json.folders)
+    assert.deepEqual(cut.json.totals, direct.json.totals)
+  } finally {
+    await relay.down()
   }
 })
 
