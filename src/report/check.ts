@@ -61,6 +61,9 @@ export function renderCheck(result: CheckResult): string {
   const t = result.totals
   const footer = ['Total', `${t.folders} folders`, `${t.refusedNames} refused`, String(t.toCopy), formatBytes(t.toCopySize), String(t.overLimit), String(t.likelyRefused), String(t.altered), t.droppedFlags > 0 ? `${t.droppedFlags} kinds` : '-']
   out.push(renderTable(headers, rows, [...align], footer))
+  if (t.alreadyThere > 0) {
+    out.push(`${t.alreadyThere} more ${t.alreadyThere === 1 ? 'message is' : 'messages are'} already on the destination (found by content, as a sync finds them): a sync records them and copies nothing.`)
+  }
 
   out.push('', result.quotaKnown ? 'Quota (GETQUOTAROOT):' : 'Quota: the destination does not report one (no QUOTA capability, or no limit).')
   for (const q of result.quota) out.push(...quotaLine(q))

@@ -15,6 +15,8 @@ export interface CopiedInFolder {
   sourceUidValidity: number | null
   /** Source UIDs whose copy is on the destination (status 'copied'). */
   uids: Set<number>
+  /** Destination UIDs the pair's rows hold (copied, moved): as in a sync, nobody else's candidates. */
+  claimed: Set<number>
 }
 
 export interface StateReader {
@@ -90,6 +92,7 @@ export function openStateReader(path: string): StateReader | undefined {
   const dest = meta.find((row) => row.key === 'dest')?.value
   const pairQuery = db.prepare('SELECT id, source_uidvalidity AS uidValidity FROM folder_pairs WHERE source_path = ? AND dest_path = ?')
   const uidQuery = db.prepare("SELECT source_uid AS uid FROM messages WHERE pair_id = ? AND status = 'copied'").pluck()
+  const claimedQuery = db.prepare("SELECT dest_uid FROM messages WHERE pair_id = ? AND status NOT IN ('pending', 'failed') AND dest_uid IS NOT NULL").pluck()
   const countsQuery = db.prepare(
     `SELECT p.source_path AS source, p.dest_path AS dest, p.last_synced_at AS lastSyncedAt, p.source_messages AS sourceMessages,
             COALESCE(SUM(m.status = 'copied'), 0) AS copied, COALESCE(SUM(m.status = 'pending'), 0) AS pending,
@@ -109,7 +112,7 @@ export function openStateReader(path: string): StateReader | undefined {
     copied(sourcePath, destPath) {
       const pair = pairQuery.get(sourcePath, destPath) as {id: number; uidValidity: number | null} | undefined
       if (!pair) return undefined
-      return {sourceUidValidity: pair.uidValidity, uids: new Set(uidQuery.all(pair.id) as number[])}
+      return {sourceUidValidity: pair.uidValidity, uids: new Set(uidQuery.all(pair.id) as number[]), claimed: new Set(claimedQuery.all(pair.id) as number[])}
     },
     repaired(sourcePath, destPath) {
       const pair = pairQuery.get(sourcePath, destPath) as {id: number} | undefined

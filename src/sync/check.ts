@@ -22,6 +22,8 @@ import type {CopiedInFolder, StateReader} from '../state/reader.js'
 import {eachHeader, FOLDER_READS_PER_CONNECTION, type QuotaInfo, type ScannedMeta, type Store} from '../stores/store.js'
 import {filterFlags} from './flags.js'
 import {listAndPlan} from '../plan/list.js'
+import {parseMessageId} from '../stores/message-id.js'
+import {recognise} from './recognise.js'
 import {isSelected, type MessageSelection} from './select.js'
 
 /** RFC 5322 2.1.1: a header line longer than this is refused by strict servers. */
@@ -51,6 +53,8 @@ export interface CheckFolder {
   /** Messages the run would copy, and their bytes. */
   toCopy: number
   toCopySize: number
+  /** Messages a sync would find already on the destination by content and record, not copy (not in toCopy). */
+  alreadyThere: number
   /** Of those, bigger than the destination's APPENDLIMIT (UIDs). */
   overLimit: number[]
   /** Messages left out by --max-size (not copied, by choice; not a problem). */
@@ -90,6 +94,7 @@ export interface CheckResult extends AccountsVerdict {
     folders: number
     toCopy: number
     toCopySize: number
+    alreadyThere: number
     overLimit: number
     overMaxSize: number
     refusedNames: number
@@ -150,6 +155,7 @@ export async function runCheck(ctx: CheckContext, options: CheckOptions): Promis
       refusedName: pair.create ? refusedFolderName(pair.dest, caps.serverName) : undefined,
       toCopy: 0,
       toCopySize: 0,
+      alreadyThere: 0,
       overLimit: [],
       overMaxSize: 0,
       droppedFlags: [],
@@ -158,8 +164,9 @@ export async function runCheck(ctx: CheckContext, options: CheckOptions): Promis
     if (options.signal?.aborted) return row
     try {
       const inspector = inspectorFor(pair.source, options, caps.serverName)
-      const {listed, copied, found} = await readFolder(ctx.source, state, pair, options.deep, inspector)
-      const toCopy: ScannedMeta[] = []
+      const known = state?.copied(pair.source, pair.dest)
+      const {listed, copied, found, messageIds} = await readFolder(ctx.source, known, pair, options.deep, inspector)
+      let toCopy: ScannedMeta[] = []
       for (const meta of listed) {
         if (copied.has(meta.uid)) continue
         if (!isSelected(options.selection, meta, now)) {
@@ -167,6 +174,11 @@ export async function runCheck(ctx: CheckContext, options: CheckOptions): Promis
           continue
         }
         toCopy.push(meta)
+      }
+      if (!pair.create && toCopy.length > 0) {
+        const present = await alreadyThere(ctx, pair, toCopy, messageIds, known?.claimed ?? new Set())
+        row.alreadyThere = present.size
+        toCopy = toCopy.filter((meta) => !present.has(meta.uid))
       }
       row.toCopy = toCopy.length
       row.toCopySize = toCopy.reduce((total, meta) => total + meta.size, 0)
@@ -201,6 +213,7 @@ export async function runCheck(ctx: CheckContext, options: CheckOptions): Promis
     folders: folders.length,
     toCopy: sum((f) => f.toCopy),
     toCopySize: sum((f) => f.toCopySize),
+    alreadyThere: sum((f) => f.alreadyThere),
     overLimit: sum((f) => f.overLimit.length),
     overMaxSize: sum((f) => f.overMaxSize),
     refusedNames: sum((f) => (f.refusedName ? 1 : 0)),
@@ -240,26 +253,48 @@ export async function runCheck(ctx: CheckContext, options: CheckOptions): Promis
  */
 async function readFolder(
   source: Store,
-  state: CheckContext['state'],
+  known: CopiedInFolder | undefined,
   pair: {source: string; dest: string},
   deep: boolean,
   inspector: Inspector,
-): Promise<{listed: ScannedMeta[]; copied: ReadonlySet<number>; found?: Map<number, FlaggedMessage>}> {
-  const known = state?.copied(pair.source, pair.dest)
+): Promise<{listed: ScannedMeta[]; copied: ReadonlySet<number>; messageIds: Map<number, string | undefined>; found?: Map<number, FlaggedMessage>}> {
   if (!deep && source.scanHeaders) {
     const skip = known?.uids.size ? {uidValidity: known.sourceUidValidity, uids: known.uids} : undefined
     const found = new Map<number, FlaggedMessage>()
+    const messageIds = new Map<number, string | undefined>()
     const onHeader = (uid: number, header: Buffer) => {
+      messageIds.set(uid, parseMessageId(header))
       const flagged = inspector.header(uid, header)
       if (flagged) found.set(uid, flagged)
       else found.delete(uid)
     }
     const {status, messages} = await source.scanHeaders(pair.source, onHeader, skip)
-    return {listed: messages, copied: copiedUids(known, status), found}
+    return {listed: messages, copied: copiedUids(known, status), messageIds, found}
   }
   const folder = source.peek ? await source.peek(pair.source) : await source.status(pair.source)
   const listed = folder.messages === 0 ? [] : await source.listMeta(pair.source)
-  return {listed, copied: copiedUids(known, folder)}
+  return {listed, copied: copiedUids(known, folder), messageIds: new Map(listed.map((meta) => [meta.uid, meta.messageId]))}
+}
+
+/**
+ * Messages to copy that a sync would find on the destination by content (sync/recognise.ts: size and
+ * Message-ID, then header blocks, then whole messages, each only where the one before left a doubt)
+ * and record instead of copying: a destination folder that already holds them (another tool's copy, a
+ * lost state database). Destination messages the state's rows hold are nobody's candidates, as in a
+ * sync. Only read: the listing, and BODY.PEEK of what collides.
+ */
+async function alreadyThere(
+  ctx: CheckContext,
+  pair: {source: string; dest: string},
+  toCopy: ScannedMeta[],
+  messageIds: Map<number, string | undefined>,
+  claimed: ReadonlySet<number>,
+): Promise<Set<number>> {
+  const unclaimed = (await ctx.dest.listMeta(pair.dest)).filter((meta) => !claimed.has(meta.uid))
+  if (unclaimed.length === 0) return new Set()
+  const candidates = toCopy.map((meta) => ({...meta, messageId: messageIds.get(meta.uid)}))
+  const found = await recognise({source: ctx.source, dest: ctx.dest, sourcePath: pair.source, destPath: pair.dest, candidates, unclaimed})
+  return new Set(found.keys())
 }
 
 /** Source UIDs already copied to this pair according to the state (none when UIDVALIDITY changed). */

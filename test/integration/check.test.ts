@@ -225,6 +225,42 @@ test('scan connections cut mid-answer: the folders in flight on them are read ag
   }
 })
 
+test('a destination that already holds most of the mail (another tool\'s copy): check counts what a sync copies, not what is there', async () => {
+  const users = {source: freshUser('ck7-src'), dest: freshUser('ck7-dst')}
+  const state = join(tmp.dir, `${users.source}.sqlite`)
+  const inbox = generateMessages(10, {seed: 71, meanSize: 2500})
+  // Byte-identical twins on the source, one of them on the destination: a multiset, one is left to copy.
+  const twin = generateMessages(1, {seed: 72})[0]
+  const notes = generateMessages(5, {seed: 73, meanSize: 2000})
+  await seed(source, users.source, {INBOX: [...inbox, twin, twin], 'Work/Notes': notes})
+  await seed(roomy, users.dest, {INBOX: [...inbox.slice(0, 8), twin, generateMessages(1, {seed: 74})[0]], 'Work/Notes': notes})
+
+  const {args, env, sync} = checkArgs(users, state, roomy)
+  const checked = await runCli([...args, '--json'], env)
+  assert.equal(checked.code, 0, `${checked.stdout.slice(0, 2000)}\n${checked.stderr}`)
+  const folder = (name: string) => checked.json.folders.find((f: any) => f.source === name)
+  assert.deepEqual([folder('INBOX').toCopy, folder('INBOX').alreadyThere], [3, 9])
+  assert.equal(folder('INBOX').toCopySize, [inbox[8], inbox[9], twin].reduce((total, m) => total + crlfOnly(m.raw).length, 0))
+  assert.deepEqual([folder('Work/Notes').toCopy, folder('Work/Notes').alreadyThere], [0, 5])
+  assert.deepEqual([checked.json.totals.toCopy, checked.json.totals.alreadyThere], [3, 14])
+  const human = await runCli(args, env)
+  assert.match(human.stdout, /14 more messages are already on the destination/)
+
+  // The sync does what check said: 3 copied, 14 recognised.
+  const synced = await runCli([...sync, '--json'], env)
+  assert.equal(synced.code, 0, synced.stderr)
+  assert.deepEqual([synced.json.totals.copied, synced.json.totals.recognised], [3, 14])
+
+  // A third twin on the source: both copies on the destination are held by the state's rows, so it
+  // is to copy, as the sync then does.
+  await seed(source, users.source, {INBOX: [twin]})
+  const again = await runCli([...args, '--json'], env)
+  assert.equal(again.code, 0, again.stderr)
+  assert.deepEqual([again.json.totals.toCopy, again.json.totals.alreadyThere], [1, 0])
+  const resynced = await runCli([...sync, '--json'], env)
+  assert.deepEqual([resynced.json.totals.copied, resynced.json.totals.recognised], [1, 0])
+})
+
 test('a destination maxLineLength: check flags a header line over it as refused; sync refuses it; --repair long-lines folds it and stores it once', async () => {
   const users = {source: freshUser('ck3-src'), dest: freshUser('ck3-dst')}
   const state = join(tmp.dir, `${users.source}.sqlite`)

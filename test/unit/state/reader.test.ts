@@ -49,7 +49,8 @@ test('reads the accounts and the copied UIDs of a pair, read-only, beside a writ
   const reader = openStateReader(path)!
   try {
     assert.deepEqual(reader.accounts, {source: 'a@h:1', dest: 'b@h:2'})
-    assert.deepEqual(reader.copied('INBOX.Sent', 'Sent'), {sourceUidValidity: 7, uids: new Set([1, 3])})
+    // Row 2 is pending: its source UID is not copied, and it holds no destination UID.
+    assert.deepEqual(reader.copied('INBOX.Sent', 'Sent'), {sourceUidValidity: 7, uids: new Set([1, 3]), claimed: new Set([11, 13])})
     assert.equal(reader.copied('INBOX.Sent', 'Other'), undefined)
   } finally {
     reader.close()

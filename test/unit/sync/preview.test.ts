@@ -82,9 +82,9 @@ describe('previewPlan', () => {
     accounts: {source: 'a@h:1', dest: 'b@h:2'},
     copied: (s, d) =>
       s === 'INBOX' && d === 'INBOX'
-        ? {sourceUidValidity: 1, uids: new Set([1, 3, 99])}
+        ? {sourceUidValidity: 1, uids: new Set([1, 3, 99]), claimed: new Set<number>()}
         : s === 'INBOX.Sent Items'
-          ? {sourceUidValidity: 4, uids: new Set([1])}
+          ? {sourceUidValidity: 4, uids: new Set([1]), claimed: new Set<number>()}
           : undefined,
   }
 
