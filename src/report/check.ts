@@ -1,7 +1,8 @@
 /**
  * The human report of `mailferry check`, rendered from its CheckResult. Pure: returns text.
  */
-import type {CheckFolder, CheckResult, FlaggedMessage, QuotaCheck} from '../sync/check.js'
+import type {FlaggedMessage} from '../check/inspector.js'
+import type {CheckFolder, CheckResult, QuotaCheck} from '../sync/check.js'
 import {formatBytes, renderTable} from './format.js'
 
 /** How many likely refused messages the human report lists before "... and N more". */

@@ -12,10 +12,9 @@
 import type {FolderMappingConfig} from '../config/mapping.js'
 import {sizeRefusal} from '../check/admission.js'
 import {refusedFolderName} from '../check/folder-names.js'
-import {inspectMessage, type Finding, type Problem} from '../check/inspect.js'
-import {REPAIR_KINDS, type RepairKind} from '../check/repair-kinds.js'
-import {repairOutcome} from '../check/repair.js'
-import {serverNote, serverVerdict, type Verdict} from '../check/servers.js'
+import type {Problem} from '../check/inspect.js'
+import {inspectorFor, type FlaggedMessage, type Inspector} from '../check/inspector.js'
+import {serverNote} from '../check/servers.js'
 import {ExitCode, MailferryError, describeError, verdict, type AccountsVerdict} from '../errors.js'
 import {mapLimit} from '../map-limit.js'
 import type {CopiedInFolder, StateReader} from '../state/reader.js'
@@ -25,23 +24,6 @@ import {listAndPlan} from '../plan/list.js'
 import {parseMessageId} from '../stores/message-id.js'
 import {recognise} from './recognise.js'
 import {isSelected, type MessageSelection} from './select.js'
-
-/** RFC 5322 2.1.1: a header line longer than this is refused by strict servers. */
-export const HEADER_LINE_LIMIT = 998
-
-/** A message with problems the destination does not simply accept. */
-export interface FlaggedMessage {
-  folder: string
-  uid: number
-  /** Each problem found, at its first line. */
-  findings: Finding[]
-  /** What the destination does with it (check/servers.ts): refused, altered, or may be refused (a server without known rules). */
-  verdict: Exclude<Verdict, 'accepted'>
-  /** The `--repair` kinds that would change it, as sync would apply them to what was inspected (the header block; the whole message with --deep). */
-  repairs: RepairKind[]
-  /** Needed repairs that could not be made, with why (a multipart without its boundary, a header line with no place to fold). */
-  unrepaired: Array<{repair: RepairKind; reason: string}>
-}
 
 export interface CheckFolder {
   source: string
@@ -313,35 +295,6 @@ async function permanentFlags(dest: Store, path: string): Promise<string[] | und
   }
 }
 
-/** What check makes of one message's bytes: a FlaggedMessage when the destination does not simply accept them. */
-interface Inspector {
-  /** Its header block. */
-  header(uid: number, block: Buffer): FlaggedMessage | undefined
-  /** The whole message (--deep). */
-  whole(uid: number, raw: Buffer): FlaggedMessage | undefined
-}
-
-function inspectorFor(path: string, options: CheckOptions, server: string | undefined): Inspector {
-  const lineLimit = options.limits?.maxLineLength
-  const note = (uid: number, findings: Finding[], data: Buffer): FlaggedMessage | undefined => {
-    let verdict = serverVerdict(server, findings.map((f) => f.problem))
-    // A line over the configured maxLineLength: the store refuses the message before sending it.
-    const overLimit = lineLimit === undefined ? undefined : inspectMessage(data, {maxLineLength: lineLimit}).find((f) => f.problem === 'long-line')
-    if (overLimit) {
-      verdict = 'refused'
-      findings = [...findings.filter((f) => f.problem !== 'long-line'), overLimit].sort((a, b) => a.line - b.line)
-    }
-    if (verdict === 'accepted') return undefined
-    // What `sync --repair` with every kind would do to these bytes (at the limit sync repairs to).
-    const {applied, unrepaired} = repairOutcome(data, REPAIR_KINDS, {maxLineLength: lineLimit})
-    return {folder: path, uid, findings, verdict, repairs: applied, unrepaired}
-  }
-  return {
-    header: (uid, block) => note(uid, inspectMessage(block, {maxLineLength: HEADER_LINE_LIMIT}), block),
-    whole: (uid, raw) => note(uid, inspectWhole(raw), raw),
-  }
-}
-
 /** The messages to copy read and inspected where the folder's read did not (their header blocks, 500 at a time; whole messages with --deep). */
 async function inspectFolder(source: Store, path: string, messages: ScannedMeta[], options: CheckOptions, inspector: Inspector): Promise<FlaggedMessage[]> {
   const found = new Map<number, FlaggedMessage>()
@@ -356,25 +309,6 @@ async function inspectFolder(source: Store, path: string, messages: ScannedMeta[
     }
   }
   return messages.flatMap((meta) => found.get(meta.uid) ?? [])
-}
-
-/** The header block against the header line limit, the whole message for NUL bytes. */
-function inspectWhole(raw: Buffer): Finding[] {
-  const found = inspectMessage(raw).filter((f) => f.problem !== 'long-line')
-  const end = headerEnd(raw)
-  for (const f of inspectMessage(raw.subarray(0, end), {maxLineLength: HEADER_LINE_LIMIT})) {
-    if (f.problem === 'long-line') found.push(f)
-  }
-  return found.sort((a, b) => a.line - b.line)
-}
-
-/** The offset just past the header block's blank line (the whole message when there is none). */
-export function headerEnd(raw: Buffer): number {
-  const crlf = raw.indexOf('\r\n\r\n')
-  const lf = raw.indexOf('\n\n')
-  if (crlf !== -1 && (lf === -1 || crlf < lf)) return crlf + 4
-  if (lf !== -1) return lf + 2
-  return raw.length
 }
 
 /** The quota root of a destination folder and its figures; undefined when the server has no quota or does not say. */
