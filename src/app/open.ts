@@ -62,10 +62,10 @@ export interface OpenRun {
 const writes = (intent: Intent) => intent === 'sync' || intent === 'watch'
 
 /**
- * Whole folders are read on raw connections of their own (imap/scan-connections.ts): check's and
- * plan's source, verify's two sides. Not for verify --deep, whose sessions fetch every message.
+ * Whole folders are read on raw connections of their own (imap/scan-connections.ts): plan's and
+ * check's source, verify's two sides. Not with --deep, where the sessions fetch every message.
  */
-const scans = (intent: Intent, s: RunSettings) => intent === 'check' || intent === 'plan' || intent === 'dry-run' || (intent === 'verify' && !s.deep)
+const scans = (intent: Intent, s: RunSettings) => intent === 'plan' || intent === 'dry-run' || ((intent === 'check' || intent === 'verify') && !s.deep)
 
 /** The options of one side's store: the same connectivity for every intent, read-only unless it writes. */
 export function storeOptions(spec: RunSpec, side: 'source' | 'dest', intent: Intent, io: Partial<RunIO>): OpenStoreOptions {

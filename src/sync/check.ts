@@ -19,6 +19,7 @@ import {ExitCode, MailferryError, describeError, verdict, type AccountsVerdict} 
 import {mapLimit} from '../map-limit.js'
 import type {CopiedInFolder, StateReader} from '../state/reader.js'
 import {eachHeader, FOLDER_READS_PER_CONNECTION, type QuotaInfo, type ScannedMeta, type Store} from '../stores/store.js'
+import {ByteBudget, DEEP_READ_BUDGET_BYTES} from './budget.js'
 import {filterFlags} from './flags.js'
 import {listAndPlan} from '../plan/list.js'
 import {parseMessageId} from '../stores/message-id.js'
@@ -127,6 +128,7 @@ export async function runCheck(ctx: CheckContext, options: CheckOptions): Promis
   // After the flags, on the same session: folders wait for those, and a second session takes a login.
   const inboxQuota = inboxFlags.then(() => quotaOf(ctx.dest, 'INBOX'), () => quotaOf(ctx.dest, 'INBOX'))
   const quotas = new Map<CheckFolder, Promise<QuotaInfo | undefined>>()
+  const deepBudget = new ByteBudget(DEEP_READ_BUDGET_BYTES)
   const now = new Date()
 
   const folders = await mapLimit(plan.pairs, options.concurrency * FOLDER_READS_PER_CONNECTION, async (pair): Promise<CheckFolder> => {
@@ -174,7 +176,7 @@ export async function runCheck(ctx: CheckContext, options: CheckOptions): Promis
       row.droppedFlags = [...dropped].sort()
       // Only a folder with messages to copy adds to its quota root: the totals wait for it, the folder does not.
       if (toCopy.length > 0) quotas.set(row, underInbox(pair) ? inboxQuota : quotaOf(ctx.dest, pair.dest))
-      row.flagged = found ? toCopy.flatMap((meta) => found.get(meta.uid) ?? []) : await inspectFolder(ctx.source, pair.source, toCopy, options, inspector)
+      row.flagged = found ? toCopy.flatMap((meta) => found.get(meta.uid) ?? []) : await inspectFolder(ctx.source, pair.source, toCopy, options, inspector, deepBudget)
     } catch (error) {
       if (error instanceof MailferryError && error.scope !== 'folder' && error.scope !== 'message') throw error
       row.error = describeError(error)
@@ -295,18 +297,36 @@ async function permanentFlags(dest: Store, path: string): Promise<string[] | und
   }
 }
 
-/** The messages to copy read and inspected where the folder's read did not (their header blocks, 500 at a time; whole messages with --deep). */
-async function inspectFolder(source: Store, path: string, messages: ScannedMeta[], options: CheckOptions, inspector: Inspector): Promise<FlaggedMessage[]> {
+/** Whole messages asked for at once per folder with --deep: enough for the store to read them in batches (imap/fetch-batcher.ts); the byte budget bounds what is held. */
+const DEEP_READS_PER_FOLDER = 64
+
+/**
+ * The messages to copy read and inspected where the folder's read did not: their header blocks, 500
+ * at a time; with --deep whole messages, within `budget` bytes at once.
+ */
+async function inspectFolder(
+  source: Store,
+  path: string,
+  messages: ScannedMeta[],
+  options: CheckOptions,
+  inspector: Inspector,
+  budget: ByteBudget,
+): Promise<FlaggedMessage[]> {
   const found = new Map<number, FlaggedMessage>()
   const keep = (flagged: FlaggedMessage | undefined) => flagged && found.set(flagged.uid, flagged)
   if (!options.deep) {
     await eachHeader(source, path, messages.map((meta) => meta.uid), (uid, block) => keep(inspector.header(uid, block)))
   } else {
-    for (const meta of messages) {
-      if (options.signal?.aborted) break
-      const message = await source.fetchMessage(path, meta.uid, {listedSize: meta.size})
-      if (message) keep(inspector.whole(meta.uid, message.raw))
-    }
+    await mapLimit(messages, DEEP_READS_PER_FOLDER, async (meta) => {
+      if (options.signal?.aborted) return
+      const release = await budget.acquire(meta.size)
+      try {
+        const message = await source.fetchMessage(path, meta.uid, {listedSize: meta.size})
+        if (message) keep(inspector.whole(meta.uid, message.raw))
+      } finally {
+        release()
+      }
+    })
   }
   return messages.flatMap((meta) => found.get(meta.uid) ?? [])
 }

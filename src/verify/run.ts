@@ -7,7 +7,7 @@
  * Folder pairs are compared several at once. Per folder and side one pass reads each message's
  * UID, FLAGS, INTERNALDATE, RFC822.SIZE and header block (hashed as it arrives and not kept, its
  * Message-ID read from it; a store without that pass lists, then hashes header blocks 500 at a time);
- * bodies only with --deep, one message per connection at a time and at most DEEP_BUDGET_BYTES
+ * bodies only with --deep, one message per connection at a time and at most DEEP_READ_BUDGET_BYTES
  * of messages at once on both sides together (a bigger message is hashed alone), so memory stays
  * bounded whatever the folder holds.
  */
@@ -19,7 +19,7 @@ import {mapLimit} from '../map-limit.js'
 import type {FolderPair} from '../plan/plan.js'
 import {parseMessageId} from '../stores/message-id.js'
 import {FOLDER_READS_PER_CONNECTION, headerHashes, type MessageMeta, type Store} from '../stores/store.js'
-import {ByteBudget} from '../sync/budget.js'
+import {ByteBudget, DEEP_READ_BUDGET_BYTES} from '../sync/budget.js'
 import {planRun} from '../sync/run.js'
 import {
   compareFolder,
@@ -84,9 +84,6 @@ export interface VerifyResult extends AccountsVerdict {
   peakRssBytes?: number
 }
 
-/** Message bytes held at once by --deep on both sides together (imapflow briefly holds each body twice). */
-export const DEEP_BUDGET_BYTES = 16 * 1024 * 1024
-
 export async function runVerify(ctx: VerifyContext, options: VerifyOptions): Promise<VerifyResult> {
   const startedAt = new Date()
   // The same mapping as sync (a conflict is a ConfigError, exit 2); the second LIST finds what it leaves out.
@@ -97,7 +94,7 @@ export async function runVerify(ctx: VerifyContext, options: VerifyOptions): Pro
     .map((folder) => folder.path)
     .sort()
 
-  const hashed = {bytes: 0, budget: new ByteBudget(DEEP_BUDGET_BYTES)}
+  const hashed = {bytes: 0, budget: new ByteBudget(DEEP_READ_BUDGET_BYTES)}
   // Folders side by side: the stores bound their connections and keep several folder reads in flight
   // on each, so a round trip is not paid folder after folder.
   const compared = await mapLimit(plan.pairs, options.concurrency * FOLDER_READS_PER_CONNECTION, async (pair): Promise<FolderComparison | undefined> => {
