@@ -9,6 +9,12 @@
  */
 export const DEEP_READ_BUDGET_BYTES = 16 * 1024 * 1024
 
+/**
+ * Whole messages of one folder asked for at once in such a pass: enough for an IMAP store to read them
+ * in batches (imap/fetch-batcher.ts); the byte budget bounds what is held.
+ */
+export const DEEP_READS_PER_FOLDER = 64
+
 export class ByteBudget {
   readonly #limit: number
   #used = 0

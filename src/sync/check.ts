@@ -19,7 +19,7 @@ import {ExitCode, MailferryError, describeError, verdict, type AccountsVerdict} 
 import {mapLimit} from '../map-limit.js'
 import type {CopiedInFolder, StateReader} from '../state/reader.js'
 import {eachHeader, FOLDER_READS_PER_CONNECTION, type QuotaInfo, type ScannedMeta, type Store} from '../stores/store.js'
-import {ByteBudget, DEEP_READ_BUDGET_BYTES} from './budget.js'
+import {ByteBudget, DEEP_READ_BUDGET_BYTES, DEEP_READS_PER_FOLDER} from './budget.js'
 import {filterFlags} from './flags.js'
 import {listAndPlan} from '../plan/list.js'
 import {parseMessageId} from '../stores/message-id.js'
@@ -296,9 +296,6 @@ async function permanentFlags(dest: Store, path: string): Promise<string[] | und
     return undefined
   }
 }
-
-/** Whole messages asked for at once per folder with --deep: enough for the store to read them in batches (imap/fetch-batcher.ts); the byte budget bounds what is held. */
-const DEEP_READS_PER_FOLDER = 64
 
 /**
  * The messages to copy read and inspected where the folder's read did not: their header blocks, 500

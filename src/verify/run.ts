@@ -7,9 +7,9 @@
  * Folder pairs are compared several at once. Per folder and side one pass reads each message's
  * UID, FLAGS, INTERNALDATE, RFC822.SIZE and header block (hashed as it arrives and not kept, its
  * Message-ID read from it; a store without that pass lists, then hashes header blocks 500 at a time);
- * bodies only with --deep, one message per connection at a time and at most DEEP_READ_BUDGET_BYTES
- * of messages at once on both sides together (a bigger message is hashed alone), so memory stays
- * bounded whatever the folder holds.
+ * bodies only with --deep, up to DEEP_READS_PER_FOLDER of a folder asked for at once (the store reads
+ * them in batches) and at most DEEP_READ_BUDGET_BYTES of messages held at once on both sides together
+ * (a bigger message is hashed alone), so memory stays bounded whatever the folder holds.
  */
 import type {FolderMappingConfig} from '../config/mapping.js'
 import {sumCounts} from '../counts.js'
@@ -19,7 +19,7 @@ import {mapLimit} from '../map-limit.js'
 import type {FolderPair} from '../plan/plan.js'
 import {parseMessageId} from '../stores/message-id.js'
 import {FOLDER_READS_PER_CONNECTION, headerHashes, type MessageMeta, type Store} from '../stores/store.js'
-import {ByteBudget, DEEP_READ_BUDGET_BYTES} from '../sync/budget.js'
+import {ByteBudget, DEEP_READ_BUDGET_BYTES, DEEP_READS_PER_FOLDER} from '../sync/budget.js'
 import {planRun} from '../sync/run.js'
 import {
   compareFolder,
@@ -47,7 +47,7 @@ export interface VerifyContext {
 export interface VerifyOptions {
   /** Hash every whole message on both sides. */
   deep: boolean
-  /** Messages fetched at once per side with --deep (the stores' connection count). */
+  /** The stores' connections per side: folder pairs compared at once are a multiple of it. */
   concurrency: number
   /** The folder mapping sync uses (default: sync's default). */
   mapping?: FolderMappingConfig
@@ -183,7 +183,7 @@ async function loadSide(store: Store, path: string, options: VerifyOptions, hash
   const byUid = new Map(messages.map((m) => [m.uid, m]))
   const uids = messages.map((m) => m.uid)
   if (options.deep) {
-    await mapLimit(uids, options.concurrency, async (uid) => {
+    await mapLimit(uids, DEEP_READS_PER_FOLDER, async (uid) => {
       if (options.signal?.aborted) return
       const release = await hashed.budget.acquire(byUid.get(uid)!.size)
       try {
