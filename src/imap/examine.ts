@@ -2,8 +2,8 @@
  * A folder looked at on a raw connection (wire.ts): what its EXAMINE reports, read into the Store's
  * FolderStatus as a session's EXAMINE would be (listings.ts selectedStatus): EXISTS and the
  * UIDVALIDITY, UIDNEXT and HIGHESTMODSEQ codes (RFC 9051 6.3.2, RFC 7162 3.1.8); and the rows of a
- * `UID FETCH 1:*` of it. Used by check's and plan's folder scans (folder-scan.ts) and the pipelined
- * listings (read-pipeline.ts).
+ * `UID FETCH 1:*` of it. Used by the folder scans of check, plan and verify (folder-scan.ts) and the
+ * pipelined listings (read-pipeline.ts).
  */
 import type {FolderStatus} from '../stores/store.js'
 import {fetchSeq, hasUid, readFetchItems, untaggedNumber, type FetchRow, type Row} from './fetch-items.js'

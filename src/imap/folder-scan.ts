@@ -1,10 +1,10 @@
 /**
- * A folder read whole on a raw connection (wire.ts), for `check` and `plan`: EXAMINE and, right
- * behind it, one UID FETCH of the messages, each row parsed by imapflow's own parser and read by
- * fetch-items.ts, on connections of their own (half of the source's --connections, several folders in
+ * A folder read whole on a raw connection (wire.ts), for `check`, `plan` and `verify`: EXAMINE and,
+ * right behind it, one UID FETCH of the messages, each row parsed by imapflow's own parser and read by
+ * fetch-items.ts, on connections of their own (half of a side's --connections, several folders in
  * flight on each: scan-connections.ts) beside the pool's sessions (docs/design.md, "check"). check
- * asks for UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[HEADER], plan for UID RFC822.SIZE. The rows
- * mean what the sessions' reads make of them (ImapListings' fallback paths).
+ * and verify ask for UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[HEADER], plan for UID RFC822.SIZE.
+ * The rows mean what the sessions' reads make of them (ImapListings' fallback paths).
  *
  * Other scans may be in flight on the connection before and after a folder's two commands, and each
  * command reads only the untagged responses that come while it is the oldest unanswered (wire.ts): a

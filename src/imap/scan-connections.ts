@@ -1,7 +1,7 @@
 /**
- * check's and plan's raw connections for folder scans (folder-scan.ts), beside the session pool:
- * at most `limit` open, each carrying up to `depth` scans at once (their commands pipelined behind each
- * other). An idle connection is used first, then a new one while under the limit, then the least
+ * The raw connections of check, plan and verify for folder scans (folder-scan.ts), beside the session
+ * pool: at most `limit` open, each carrying up to `depth` scans at once (their commands pipelined
+ * behind each other). An idle connection is used first, then a new one while under the limit, then the least
  * loaded; a caller waits when all are full. When one cannot be opened (the server refuses another
  * session, say), the limit drops to those open; with none, take() answers undefined and the caller
  * reads on the pool's sessions instead.
@@ -36,7 +36,7 @@ export class ScanConnections<C extends ScanConnection> {
     this.#depth = Math.max(1, depth)
   }
 
-  /** Opens every connection now, without waiting: the caller knows scans come (check, while it plans). */
+  /** Opens every connection now, without waiting: the caller knows scans come (while the folders are listed). */
   warm(): void {
     while (this.#count < this.#limit) {
       void this.#open().then((connection) => {

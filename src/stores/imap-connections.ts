@@ -9,7 +9,7 @@ export interface ConnectionPlan {
   sessions: number
   /** Pipelined APPEND connections (0: APPENDs go through the sessions). */
   appends: number
-  /** check's raw connections for header blocks. */
+  /** Raw connections for whole-folder reads (check, plan, verify). */
   scans: number
   /** A raw connection for batched reads and listings: beside the sessions, or taking turns with the only one. */
   reads?: 'beside' | 'in-turn'
@@ -24,7 +24,7 @@ const SHARED_READS_AT_ONCE = 4
 
 /**
  * The pipelined APPEND connections are half of them when there are at least two; with one, the
- * APPEND connection and the session take turns in its place. check's scans take half too. The
+ * APPEND connection and the session take turns in its place. Whole-folder scans (check, plan, verify) take half too. The
  * read connection is one of at least three (with two, the one session left would do every listing;
  * docs/design.md), or takes turns with the only session.
  */
