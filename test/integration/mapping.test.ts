@@ -149,6 +149,11 @@ describe('folder mapping between two real servers', {concurrency: true}, () => {
     )
     assert.deepEqual(planned.json.sourceNamespace, {prefix: 'INBOX.', delimiter: '.'})
     assert.deepEqual(planned.json.destNamespace, {prefix: '', delimiter: '/'})
+    // With one connection each folder is read on the session instead of a scan connection: the same plan.
+    const onSession = await mf('plan', courier, plain, users, state, ['--json', '--connections', '1', ...rules])
+    assertExit(onSession)
+    assert.deepEqual(onSession.json.folders, planned.json.folders)
+    assert.deepEqual(onSession.json.totals, planned.json.totals)
 
     const table = await mf('plan', courier, plain, users, state, rules)
     assertExit(table)
