@@ -164,9 +164,10 @@ export class ImapStore implements Store {
   }
 
   async open(): Promise<void> {
-    // check's scan connections log in while the first session does and the folders are listed.
-    this.#scans.warm()
     const client = await this.#pool.warmUp()
+    // Scan connections log in while the folders are listed; after the first session, so that a
+    // server counting connections lets the session in first.
+    this.#scans.warm()
     if (this.#options.openAllSessions) this.#pool.fill()
     this.#capabilities = capabilitiesOf(client, this.#options)
   }

@@ -261,6 +261,30 @@ test('a destination that already holds most of the mail (another tool\'s copy): 
   assert.deepEqual([resynced.json.totals.copied, resynced.json.totals.recognised], [1, 0])
 })
 
+test('a source that lets in two connections per user: check with --connections 4 still reads every folder, and says what an unlimited one does', async () => {
+  const capped = await startDovecot({separator: '/', name: 'check-cap2', extraConfig: 'protocol imap {\n  mail_max_userip_connections = 2\n}\n'})
+  try {
+    const users = {source: freshUser('ck8-src'), dest: freshUser('ck8-dst')}
+    const folders: Record<string, SeedMessage[]> = {}
+    for (let i = 0; i < 6; i++) folders[`Cap${i}`] = generateMessages(20, {seed: 80 + i, meanSize: 2000})
+    await Promise.all([seed(source, users.source, folders), seed(capped, users.source, folders)])
+    const state = join(tmp.dir, `${users.source}.sqlite`)
+    const free = checkArgs(users, state, roomy)
+    const limited = syncArgs(capped, roomy, users, state)
+    const [unlimited, two] = await Promise.all([
+      runCli([...free.args, '--connections', '4', '--json'], free.env),
+      runCli(['check', ...limited.args.slice(1), '--connections', '4', '--json'], limited.env),
+    ])
+    assert.equal(unlimited.code, 0, unlimited.stderr)
+    assert.equal(two.code, 0, `${two.stdout.slice(0, 2000)}\n${two.stderr}`)
+    assert.deepEqual(two.json.folders, unlimited.json.folders)
+    assert.deepEqual(two.json.totals, unlimited.json.totals)
+    assert.equal(two.json.totals.toCopy, 120)
+  } finally {
+    await capped.stop()
+  }
+})
+
 test('a destination maxLineLength: check flags a header line over it as refused; sync refuses it; --repair long-lines folds it and stores it once', async () => {
   const users = {source: freshUser('ck3-src'), dest: freshUser('ck3-dst')}
   const state = join(tmp.dir, `${users.source}.sqlite`)
