@@ -109,7 +109,6 @@ export interface MessageMeta extends MessageFlags {
   messageId?: string
 }
 
-/** A message's metadata and its header block (up to and including the blank line), as stored; its Message-ID is in there. */
 /**
  * Whole-folder reads (scanHeaders, scanSizes) worth starting at once per connection of a side: an IMAP
  * store keeps several in flight on each of its scan connections (imap/scan-connections.ts), and
@@ -293,6 +292,15 @@ export interface Store {
   stats(): StoreStats
   /** Log out and release every connection. Safe to call twice. */
   close(): Promise<void>
+}
+
+/**
+ * The folder's status (STATUS where the store can, so nothing is selected) and every message's
+ * metadata; an empty folder is not listed. For a store without a one-pass read (scanHeaders, scanSizes).
+ */
+export async function statusAndListing(store: Pick<Store, 'peek' | 'status' | 'listMeta'>, path: string): Promise<{status: FolderPeek; listed: MessageMeta[]}> {
+  const status = store.peek ? await store.peek(path) : await store.status(path)
+  return {status, listed: status.messages === 0 ? [] : await store.listMeta(path)}
 }
 
 /** UIDs per header FETCH when the blocks are used as they come: one chunk held at a time, few round trips. */

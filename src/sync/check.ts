@@ -18,7 +18,7 @@ import {serverNote} from '../check/servers.js'
 import {ExitCode, MailferryError, describeError, verdict, type AccountsVerdict} from '../errors.js'
 import {mapLimit} from '../map-limit.js'
 import type {CopiedInFolder, StateReader} from '../state/reader.js'
-import {eachHeader, FOLDER_READS_PER_CONNECTION, type QuotaInfo, type ScannedMeta, type Store} from '../stores/store.js'
+import {eachHeader, FOLDER_READS_PER_CONNECTION, statusAndListing, type MessageMeta, type QuotaInfo, type ScannedMeta, type Store} from '../stores/store.js'
 import {ByteBudget, DEEP_READ_BUDGET_BYTES, DEEP_READS_PER_FOLDER} from './budget.js'
 import {filterFlags} from './flags.js'
 import {listAndPlan} from '../plan/list.js'
@@ -149,8 +149,9 @@ export async function runCheck(ctx: CheckContext, options: CheckOptions): Promis
     try {
       const inspector = inspectorFor(pair.source, options, caps.serverName)
       const known = state?.copied(pair.source, pair.dest)
-      const {listed, copied, found, messageIds} = await readFolder(ctx.source, known, pair, options.deep, inspector)
-      let toCopy: ScannedMeta[] = []
+      // Message-IDs only where a sync would look for the messages on the destination (an existing folder).
+      const {listed, copied, found} = await readFolder(ctx.source, known, pair, {deep: options.deep, messageIds: !pair.create}, inspector)
+      let toCopy: MessageMeta[] = []
       for (const meta of listed) {
         if (copied.has(meta.uid)) continue
         if (!isSelected(options.selection, meta, now)) {
@@ -160,7 +161,7 @@ export async function runCheck(ctx: CheckContext, options: CheckOptions): Promis
         toCopy.push(meta)
       }
       if (!pair.create && toCopy.length > 0) {
-        const present = await alreadyThere(ctx, pair, toCopy, messageIds, known?.claimed ?? new Set())
+        const present = await alreadyThere(ctx, pair, toCopy, known?.claimed ?? new Set())
         row.alreadyThere = present.size
         toCopy = toCopy.filter((meta) => !present.has(meta.uid))
       }
@@ -233,31 +234,32 @@ export async function runCheck(ctx: CheckContext, options: CheckOptions): Promis
 /**
  * The source folder's messages and the UIDs the state says are copied. Where the store can, read in
  * one pass with their header blocks (scanHeaders), leaving out those copied; each block is inspected
- * as it comes and not kept (`found`: the messages the destination does not simply accept).
+ * as it comes and not kept (`found`: the messages the destination does not simply accept), its
+ * Message-ID read only when asked for.
  */
 async function readFolder(
   source: Store,
   known: CopiedInFolder | undefined,
   pair: {source: string; dest: string},
-  deep: boolean,
+  want: {deep: boolean; messageIds: boolean},
   inspector: Inspector,
-): Promise<{listed: ScannedMeta[]; copied: ReadonlySet<number>; messageIds: Map<number, string | undefined>; found?: Map<number, FlaggedMessage>}> {
-  if (!deep && source.scanHeaders) {
+): Promise<{listed: MessageMeta[]; copied: ReadonlySet<number>; found?: Map<number, FlaggedMessage>}> {
+  if (!want.deep && source.scanHeaders) {
     const skip = known?.uids.size ? {uidValidity: known.sourceUidValidity, uids: known.uids} : undefined
     const found = new Map<number, FlaggedMessage>()
     const messageIds = new Map<number, string | undefined>()
     const onHeader = (uid: number, header: Buffer) => {
-      messageIds.set(uid, parseMessageId(header))
+      if (want.messageIds) messageIds.set(uid, parseMessageId(header))
       const flagged = inspector.header(uid, header)
       if (flagged) found.set(uid, flagged)
       else found.delete(uid)
     }
     const {status, messages} = await source.scanHeaders(pair.source, onHeader, skip)
-    return {listed: messages, copied: copiedUids(known, status), messageIds, found}
+    const listed = messages.map((meta): MessageMeta => ({...meta, messageId: messageIds.get(meta.uid)}))
+    return {listed, copied: copiedUids(known, status), found}
   }
-  const folder = source.peek ? await source.peek(pair.source) : await source.status(pair.source)
-  const listed = folder.messages === 0 ? [] : await source.listMeta(pair.source)
-  return {listed, copied: copiedUids(known, folder), messageIds: new Map(listed.map((meta) => [meta.uid, meta.messageId]))}
+  const {status, listed} = await statusAndListing(source, pair.source)
+  return {listed, copied: copiedUids(known, status)}
 }
 
 /**
@@ -267,16 +269,9 @@ async function readFolder(
  * lost state database). Destination messages the state's rows hold are nobody's candidates, as in a
  * sync. Only read: the listing, and BODY.PEEK of what collides.
  */
-async function alreadyThere(
-  ctx: CheckContext,
-  pair: {source: string; dest: string},
-  toCopy: ScannedMeta[],
-  messageIds: Map<number, string | undefined>,
-  claimed: ReadonlySet<number>,
-): Promise<Set<number>> {
+async function alreadyThere(ctx: CheckContext, pair: {source: string; dest: string}, candidates: MessageMeta[], claimed: ReadonlySet<number>): Promise<Set<number>> {
   const unclaimed = (await ctx.dest.listMeta(pair.dest)).filter((meta) => !claimed.has(meta.uid))
   if (unclaimed.length === 0) return new Set()
-  const candidates = toCopy.map((meta) => ({...meta, messageId: messageIds.get(meta.uid)}))
   const found = await recognise({source: ctx.source, dest: ctx.dest, sourcePath: pair.source, destPath: pair.dest, candidates, unclaimed})
   return new Set(found.keys())
 }

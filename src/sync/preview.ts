@@ -9,7 +9,7 @@ import {ExitCode, MailferryError, describeError, exitMeaning, type AccountsVerdi
 import {mapLimit} from '../map-limit.js'
 import type {Namespace} from '../plan/names.js'
 import type {StateReader} from '../state/reader.js'
-import {FOLDER_READS_PER_CONNECTION, type MessageSize, type Store} from '../stores/store.js'
+import {FOLDER_READS_PER_CONNECTION, statusAndListing, type MessageSize, type Store} from '../stores/store.js'
 import {listAndPlan} from '../plan/list.js'
 
 export interface PreviewFolder {
@@ -151,9 +151,8 @@ async function scanSizes(store: Store, path: string): Promise<{uidValidity: numb
     const {status, sizes} = await store.scanSizes(path)
     return {uidValidity: status.uidValidity, messages: status.messages, sizes}
   }
-  const {uidValidity, messages} = store.peek ? await store.peek(path) : await store.status(path)
-  const sizes = messages === 0 ? [] : (await store.listMeta(path)).map(({uid, size}) => ({uid, size}))
-  return {uidValidity, messages, sizes}
+  const {status, listed} = await statusAndListing(store, path)
+  return {uidValidity: status.uidValidity, messages: status.messages, sizes: listed.map(({uid, size}) => ({uid, size}))}
 }
 
 const sum = (values: number[]): number => values.reduce((total, value) => total + value, 0)
