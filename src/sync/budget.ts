@@ -3,18 +3,6 @@
  * fetching the body and gives it back after the APPEND, so memory stays bounded however many copies
  * run side by side. A message bigger than the whole budget waits until it can run alone.
  */
-/**
- * Message bytes held at once by a read-only pass over whole messages (verify --deep on both sides
- * together, check --deep), so memory stays bounded whatever the folders hold.
- */
-export const DEEP_READ_BUDGET_BYTES = 16 * 1024 * 1024
-
-/**
- * Whole messages of one folder asked for at once in such a pass: enough for an IMAP store to read them
- * in batches (imap/fetch-batcher.ts); the byte budget bounds what is held.
- */
-export const DEEP_READS_PER_FOLDER = 64
-
 export class ByteBudget {
   readonly #limit: number
   #used = 0

@@ -19,12 +19,13 @@ import {ExitCode, MailferryError, describeError, verdict, type AccountsVerdict} 
 import {mapLimit} from '../map-limit.js'
 import type {CopiedInFolder, StateReader} from '../state/reader.js'
 import {eachHeader, FOLDER_READS_PER_CONNECTION, statusAndListing, type MessageMeta, type QuotaInfo, type ScannedMeta, type Store} from '../stores/store.js'
-import {ByteBudget, DEEP_READ_BUDGET_BYTES, DEEP_READS_PER_FOLDER} from './budget.js'
+import type {ByteBudget} from './budget.js'
 import {filterFlags} from './flags.js'
 import {listAndPlan} from '../plan/list.js'
 import {parseMessageId} from '../stores/message-id.js'
 import {recognise} from './recognise.js'
 import {isSelected, type MessageSelection} from './select.js'
+import {deepReadBudget, eachWholeMessage} from './whole-messages.js'
 
 export interface CheckFolder {
   source: string
@@ -128,7 +129,7 @@ export async function runCheck(ctx: CheckContext, options: CheckOptions): Promis
   // After the flags, on the same session: folders wait for those, and a second session takes a login.
   const inboxQuota = inboxFlags.then(() => quotaOf(ctx.dest, 'INBOX'), () => quotaOf(ctx.dest, 'INBOX'))
   const quotas = new Map<CheckFolder, Promise<QuotaInfo | undefined>>()
-  const deepBudget = new ByteBudget(DEEP_READ_BUDGET_BYTES)
+  const deepBudget = deepReadBudget()
   const now = new Date()
 
   const folders = await mapLimit(plan.pairs, options.concurrency * FOLDER_READS_PER_CONNECTION, async (pair): Promise<CheckFolder> => {
@@ -309,16 +310,8 @@ async function inspectFolder(
   if (!options.deep) {
     await eachHeader(source, path, messages.map((meta) => meta.uid), (uid, block) => keep(inspector.header(uid, block)))
   } else {
-    await mapLimit(messages, DEEP_READS_PER_FOLDER, async (meta) => {
-      if (options.signal?.aborted) return
-      const release = await budget.acquire(meta.size)
-      try {
-        const message = await source.fetchMessage(path, meta.uid, {listedSize: meta.size})
-        if (message) keep(inspector.whole(meta.uid, message.raw))
-      } finally {
-        release()
-      }
-    })
+    const withLimits = messages.map((meta) => ({uid: meta.uid, size: meta.size, listedSize: meta.size}))
+    await eachWholeMessage(source, path, withLimits, budget, options.signal, (uid, raw) => keep(inspector.whole(uid, raw)))
   }
   return messages.flatMap((meta) => found.get(meta.uid) ?? [])
 }

@@ -7,9 +7,9 @@
  * Folder pairs are compared several at once. Per folder and side one pass reads each message's
  * UID, FLAGS, INTERNALDATE, RFC822.SIZE and header block (hashed as it arrives and not kept, its
  * Message-ID read from it; a store without that pass lists, then hashes header blocks 500 at a time);
- * bodies only with --deep, up to DEEP_READS_PER_FOLDER of a folder asked for at once (the store reads
- * them in batches) and at most DEEP_READ_BUDGET_BYTES of messages held at once on both sides together
- * (a bigger message is hashed alone), so memory stays bounded whatever the folder holds.
+ * bodies only with --deep, many of a folder asked for at once and within one byte budget for both
+ * sides together (sync/whole-messages.ts; a bigger message is hashed alone), so memory stays bounded
+ * whatever the folder holds.
  */
 import type {FolderMappingConfig} from '../config/mapping.js'
 import {sumCounts} from '../counts.js'
@@ -19,7 +19,8 @@ import {mapLimit} from '../map-limit.js'
 import type {FolderPair} from '../plan/plan.js'
 import {parseMessageId} from '../stores/message-id.js'
 import {FOLDER_READS_PER_CONNECTION, headerHashes, type MessageMeta, type Store} from '../stores/store.js'
-import {ByteBudget, DEEP_READ_BUDGET_BYTES, DEEP_READS_PER_FOLDER} from '../sync/budget.js'
+import type {ByteBudget} from '../sync/budget.js'
+import {deepReadBudget, eachWholeMessage} from '../sync/whole-messages.js'
 import {planRun} from '../sync/run.js'
 import {
   compareFolder,
@@ -94,7 +95,7 @@ export async function runVerify(ctx: VerifyContext, options: VerifyOptions): Pro
     .map((folder) => folder.path)
     .sort()
 
-  const hashed = {bytes: 0, budget: new ByteBudget(DEEP_READ_BUDGET_BYTES)}
+  const hashed = {bytes: 0, budget: deepReadBudget()}
   // Folders side by side: the stores bound their connections and keep several folder reads in flight
   // on each, so a round trip is not paid folder after folder.
   const compared = await mapLimit(plan.pairs, options.concurrency * FOLDER_READS_PER_CONNECTION, async (pair): Promise<FolderComparison | undefined> => {
@@ -180,20 +181,11 @@ async function verifyFolder(ctx: VerifyContext, pair: FolderPair, options: Verif
 /** Metadata, header hashes and (with --deep) message hashes of one folder. */
 async function loadSide(store: Store, path: string, options: VerifyOptions, hashed: Hashing): Promise<VerifyMessage[]> {
   const messages = await listSide(store, path)
-  const byUid = new Map(messages.map((m) => [m.uid, m]))
-  const uids = messages.map((m) => m.uid)
   if (options.deep) {
-    await mapLimit(uids, DEEP_READS_PER_FOLDER, async (uid) => {
-      if (options.signal?.aborted) return
-      const release = await hashed.budget.acquire(byUid.get(uid)!.size)
-      try {
-        const message = await store.fetchMessage(path, uid)
-        if (!message) return
-        byUid.get(uid)!.bodyHash = sha256(message.raw)
-        hashed.bytes += message.raw.length
-      } finally {
-        release()
-      }
+    const byUid = new Map(messages.map((m) => [m.uid, m]))
+    await eachWholeMessage(store, path, messages, hashed.budget, options.signal, (uid, raw) => {
+      byUid.get(uid)!.bodyHash = sha256(raw)
+      hashed.bytes += raw.length
     })
   }
   return messages
