@@ -2,9 +2,9 @@
  * Where an IMAP store's folder listings are served from (ImapStore's status, peek, listFlags,
  * listMeta, scanHeaders, scanSizes, fetchHeaders): a raw pipelined connection first where one can
  * take them (the source's read connection while every session is busy or in the only place, the
- * destination's APPEND connection in the only place, check's scan connections), else the pool's
- * sessions, which also take whatever failed there: they say what is wrong and retry as every other
- * read does. It keeps what the listings learn per folder (the UIDVALIDITY status() reported, the
+ * destination's APPEND connection in the only place, the scan connections of check, plan and
+ * verify), else the pool's sessions, which also take whatever failed there (#orSession): they say
+ * what is wrong and retry as every other read does. It keeps what the listings learn per folder (the UIDVALIDITY status() reported, the
  * listed sizes) until the folder is forgotten.
  */
 import {describeError, FolderError} from '../errors.js'
@@ -85,9 +85,19 @@ export class ImapListings {
   async #inPlace<T>(path: string, done: string, fn: (pipeline: AppendPipeline) => Promise<T>): Promise<T | undefined> {
     const pipeline = this.#c.pipeline
     if (!this.#c.shared || !pipeline) return undefined
+    return this.#orSession(path, done, () => fn(pipeline))
+  }
+
+  /**
+   * attempt's answer, or undefined when it failed (noted in the debug log): the caller then asks a
+   * session, which says what is wrong and retries as every other read does. With `folderErrors`, a
+   * FolderError is thrown as it is: it fails the folder, as on a session.
+   */
+  async #orSession<T>(path: string, done: string, attempt: () => Promise<T>, folderErrors = false): Promise<T | undefined> {
     try {
-      return await fn(pipeline)
+      return await attempt()
     } catch (error) {
+      if (folderErrors && error instanceof FolderError) throw error
       this.#c.log.debug(`${this.#c.where}: folder "${path}": ${done} on a session instead (${describeError(error)})`)
       return undefined
     }
@@ -106,24 +116,17 @@ export class ImapListings {
   async #piped<T>(path: string, fn: (pipe: ReadPipeline) => Promise<T>): Promise<T | undefined> {
     const pipe = this.#c.readPipe
     if (!pipe || !this.#c.readOnly || !this.pipeFirst()) return undefined
-    try {
-      return await fn(pipe)
-    } catch (error) {
-      if (error instanceof FolderError) throw error
-      this.#c.log.debug(`${this.#c.where}: folder "${path}": listed on a session instead (${describeError(error)})`)
-      return undefined
-    }
+    return this.#orSession(path, 'listed', () => fn(pipe), true)
   }
 
   async peek(path: string): Promise<FolderPeek> {
     const {condstore} = this.#c.capabilities()
-    // STATUS answers name their folder, so they go many at a time on a raw connection where there is one.
-    const onSession = (error?: unknown) => {
-      if (error) this.#c.log.debug(`${this.#c.where}: folder "${path}": STATUS on a session instead (${describeError(error)})`)
-      return this.#c.folders.onSession(path, (client) => peekFolder(client, path, condstore))
-    }
-    const raw = this.#c.readPipe ? this.#c.readPipe.peek(path, condstore) : this.#c.pipeline && peekOn(this.#c.pipeline, path, condstore)
-    return raw ? raw.then((peeked) => peeked ?? onSession(), onSession) : onSession()
+    const {readPipe, pipeline} = this.#c
+    // STATUS answers name their folder, so they go many at a time on a raw connection where there is
+    // one (undefined: that connection may have the folder selected).
+    const raw = readPipe ? () => readPipe.peek(path, condstore) : pipeline && (() => peekOn(pipeline, path, condstore))
+    const peeked = raw ? await this.#orSession(path, 'STATUS', raw) : undefined
+    return peeked ?? this.#c.folders.onSession(path, (client) => peekFolder(client, path, condstore))
   }
 
   async listFlags(path: string, options: {changedSince?: bigint; onVanished?: (uid: number) => void} = {}): Promise<MessageFlags[]> {
@@ -167,18 +170,15 @@ export class ImapListings {
   }
 
   /**
-   * fn on one of the scan connections (check's, plan's); undefined when there is none or it failed
-   * there: the pool's sessions say what is wrong (a missing folder, a broken server) as every other
-   * read does, with their retries, and the folder is read again there.
+   * fn on one of the scan connections (check's, plan's, verify's); undefined when there is none or it
+   * failed there: the folder is then read again on a session, which says what is wrong (a missing
+   * folder, a broken server).
    */
   async #scanned<T>(path: string, fn: (connection: WireConnection) => Promise<T>): Promise<T | undefined> {
     const connection = await this.#c.scans.take()
     if (!connection) return undefined
     try {
-      return await fn(connection)
-    } catch (error) {
-      this.#c.log.debug(`${this.#c.where}: folder "${path}": read on a session instead (${describeError(error)})`)
-      return undefined
+      return await this.#orSession(path, 'read', () => fn(connection))
     } finally {
       this.#c.scans.release(connection)
     }
