@@ -34,7 +34,7 @@ export const ExitCode = {
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode]
 
 /** Who reports the code: a comparison, a plan or a batch says a little more than a sync about some codes. */
-export type ExitContext = 'sync' | 'verify' | 'plan' | 'batch' | 'check'
+export type ExitContext = 'sync' | 'verify' | 'plan' | 'batch' | 'check' | 'batch-check'
 
 /** The one table of what each exit code means (README "Exit codes"); `sync` is the general wording. */
 const EXIT_MEANINGS: Record<ExitCodeValue, {sync: string} & Partial<Record<ExitContext, string>>> = {
@@ -44,12 +44,14 @@ const EXIT_MEANINGS: Record<ExitCodeValue, {sync: string} & Partial<Record<ExitC
     plan: 'the folder plan is fine; nothing was written',
     check: 'nothing found that would stop a sync',
     batch: 'every account completed',
+    'batch-check': 'nothing found that would stop any account\'s sync',
   },
   [ExitCode.partial]: {
     sync: 'some messages or folders failed, see above; re-run to retry them',
     verify: 'source and destination differ (the differences are listed)',
     check: 'something would stop a sync or lose data, see above',
     batch: 'some accounts failed or are partial, see their rows; re-run the batch to retry them',
+    'batch-check': 'something would stop some accounts\' syncs, or they could not be checked; see their rows',
   },
   [ExitCode.config]: {
     sync: 'invalid configuration or flags; nothing was done',
@@ -60,7 +62,7 @@ const EXIT_MEANINGS: Record<ExitCodeValue, {sync: string} & Partial<Record<ExitC
   [ExitCode.folder]: {sync: 'a folder could not be used', verify: 'a folder could not be compared (the others were)'},
   [ExitCode.state]: {sync: 'the state database could not be used'},
   [ExitCode.budget]: {sync: 'a budget (--max-bytes-per-day, --max-messages-per-hour) is spent; progress is saved, re-run after the time given'},
-  [ExitCode.interrupted]: {sync: 'interrupted; progress is saved, re-run to resume'},
+  [ExitCode.interrupted]: {sync: 'interrupted; progress is saved, re-run to resume', check: 'interrupted; nothing was written', 'batch-check': 'interrupted; nothing was written'},
 }
 
 /** One line explaining an exit code, in the words of `context` where it has its own. */

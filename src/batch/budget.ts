@@ -34,6 +34,11 @@ export function fitConcurrency(wanted: number, source: {host: string; port: numb
   return Math.max(1, Math.min(wanted, Math.floor(cap / sidesOnOneHost)))
 }
 
+/** Why an account is not run: it cannot fit an idle host (a cap of 1 with both sides on one host). */
+export function unfitReason(cap: number | undefined): string {
+  return `needs 2 sessions on one host, more than --max-connections-per-host ${cap ?? 0}`
+}
+
 export class HostBudget {
   readonly #cap: number | undefined
   readonly #inUse = new Map<string, number>()

@@ -10,8 +10,9 @@ import {defaultStateFileName} from '../config/paths.js'
 import {ExitCode, exitMeaning, failureReport, verdict, type Verdict} from '../errors.js'
 import {systemClock, type Clock} from '../sync/clock.js'
 import type {RunResult} from '../sync/events.js'
-import {accountDemand, fitConcurrency, HostBudget, type HostDemand} from './budget.js'
+import {accountDemand, fitConcurrency, HostBudget, unfitReason} from './budget.js'
 import type {BatchEndpoint, BatchJob} from './config.js'
+import {schedule, type Queued} from './schedule.js'
 import {batchStatePath, outcomeOf, readBatchState, writeBatchState, type AccountOutcome} from './state.js'
 
 /** Runs one account as `mailferry sync --config` would, given the flags that command would get. */
@@ -145,8 +146,8 @@ export async function runBatch(jobs: BatchJob[], given: BatchOptions): Promise<B
   const rows = new Map<string, AccountReport>()
   let finishedThisRun = 0
 
-  type Pending = {job: BatchJob; concurrency: number; demand: HostDemand; dbPath: string}
-  const queue: Pending[] = []
+  type Pending = {job: BatchJob; concurrency: number; dbPath: string}
+  const queue: Array<Queued<Pending>> = []
   for (const job of jobs) {
     const dbPath = jobStatePath(options.stateDir, job)
     const previous = state.accounts[job.id]
@@ -160,83 +161,54 @@ export async function runBatch(jobs: BatchJob[], given: BatchOptions): Promise<B
       continue
     }
     const concurrency = fitConcurrency(job.concurrency, job.source, job.dest, options.maxConnectionsPerHost)
-    queue.push({job, concurrency, demand: accountDemand(job.source, job.dest, concurrency), dbPath})
+    queue.push({item: {job, concurrency, dbPath}, demand: accountDemand(job.source, job.dest, concurrency)})
   }
   const total = queue.length
   let startedCount = 0
+  // What accounts stopped at a budget copied before they stopped, added to the row of their last run.
+  const carried = new Map<string, {copied: number; bytes: number}>()
 
-  const clock = options.clock ?? systemClock
-  await new Promise<void>((resolveAll) => {
-    let running = 0
-    // Accounts stopped at a budget, waiting for their window: the others go on meanwhile.
-    let deferred = 0
-    // What deferred accounts copied before they stopped, added to the row of their last run.
-    const carried = new Map<string, {copied: number; bytes: number}>()
-    const schedule = () => {
-      while (running < options.parallel && !options.signal?.aborted) {
-        const index = queue.findIndex((p) => budget.fits(p.demand))
-        if (index === -1) {
-          if (running === 0 && queue.length > 0) {
-            // Cannot fit even alone (cap 1 with both sides on one host): fail it rather than wait forever.
-            const p = queue.shift()!
-            rows.set(p.job.id, unfit(p.job, p.dbPath, options.maxConnectionsPerHost ?? 0))
-            continue
-          }
-          break
-        }
-        const p = queue.splice(index, 1)[0]
-        budget.tryAcquire(p.demand)
-        running++
-        if (carried.has(p.job.id)) progress(`resume ${p.job.id} (its budget has room again)`)
-        else progress(`start  [${++startedCount}/${total}] ${p.job.id} (concurrency ${p.concurrency})`)
-        void runAccount(p.job, p.concurrency, p.dbPath, options).then((row) => {
-          budget.release(p.demand)
-          running--
-          const before = carried.get(p.job.id)
-          if (before) {
-            row.copied += before.copied
-            row.bytes += before.bytes
-          }
-          rows.set(p.job.id, row)
-          if (row.resumeAt && !options.signal?.aborted) {
-            progress(`defer  ${p.job.id}: ${row.copied} copied, ${row.error}; the other accounts go on`)
-            deferred++
-            carried.set(p.job.id, {copied: row.copied, bytes: row.bytes})
-            void clock.sleepUntil(Date.parse(row.resumeAt), options.signal).then(() => {
-              deferred--
-              if (!options.signal?.aborted) queue.unshift(p)
-              schedule()
-            })
-            schedule()
-            return
-          }
-          if (row.exitCode !== ExitCode.interrupted) {
-            state.accounts[p.job.id] = {
-              outcome: row.outcome as AccountOutcome,
-              exitCode: row.exitCode,
-              finishedAt: new Date().toISOString(),
-              statePath: p.dbPath,
-              copied: row.copied,
-              bytes: row.bytes,
-              ...(row.error ? {error: row.error} : {}),
-            }
-            writeBatchState(statePath, state)
-          }
-          progress(
-            `finish ${p.job.id}: ${row.outcome} (exit ${row.exitCode}), ${row.copied} copied, ${row.bytes} bytes, ${(row.durationMs / 1000).toFixed(1)} s${row.error ? `: ${row.error}` : ''}`,
-          )
-          finishedThisRun++
-          if (options.killAfterAccounts !== undefined && finishedThisRun >= options.killAfterAccounts) process.kill(process.pid, 'SIGKILL')
-          schedule()
-        })
-      }
-      if (running === 0 && deferred === 0 && (queue.length === 0 || options.signal?.aborted)) resolveAll()
+  const run = async (p: Pending): Promise<number | undefined> => {
+    if (carried.has(p.job.id)) progress(`resume ${p.job.id} (its budget has room again)`)
+    else progress(`start  [${++startedCount}/${total}] ${p.job.id} (concurrency ${p.concurrency})`)
+    const row = await runAccount(p.job, p.concurrency, p.dbPath, options)
+    const before = carried.get(p.job.id)
+    if (before) {
+      row.copied += before.copied
+      row.bytes += before.bytes
     }
-    schedule()
+    rows.set(p.job.id, row)
+    if (row.resumeAt && !options.signal?.aborted) {
+      progress(`defer  ${p.job.id}: ${row.copied} copied, ${row.error}; the other accounts go on`)
+      carried.set(p.job.id, {copied: row.copied, bytes: row.bytes})
+      return Date.parse(row.resumeAt)
+    }
+    if (row.exitCode !== ExitCode.interrupted) {
+      state.accounts[p.job.id] = {
+        outcome: row.outcome as AccountOutcome,
+        exitCode: row.exitCode,
+        finishedAt: new Date().toISOString(),
+        statePath: p.dbPath,
+        copied: row.copied,
+        bytes: row.bytes,
+        ...(row.error ? {error: row.error} : {}),
+      }
+      writeBatchState(statePath, state)
+    }
+    progress(
+      `finish ${p.job.id}: ${row.outcome} (exit ${row.exitCode}), ${row.copied} copied, ${row.bytes} bytes, ${(row.durationMs / 1000).toFixed(1)} s${row.error ? `: ${row.error}` : ''}`,
+    )
+    finishedThisRun++
+    if (options.killAfterAccounts !== undefined && finishedThisRun >= options.killAfterAccounts) process.kill(process.pid, 'SIGKILL')
+    return undefined
+  }
+  const notStarted = await schedule(queue, {parallel: options.parallel, budget, signal: options.signal, clock: options.clock ?? systemClock}, {
+    run,
+    unfit: (p) => rows.set(p.job.id, accountRow(p.job, p.dbPath, {outcome: 'failed', exitCode: ExitCode.config, error: unfitReason(options.maxConnectionsPerHost)})),
   })
 
   // Accounts never started (interrupted): reported as failed with exit 130, not recorded.
-  for (const p of queue) {
+  for (const p of notStarted) {
     rows.set(p.job.id, accountRow(p.job, p.dbPath, {outcome: 'failed', exitCode: ExitCode.interrupted, error: 'not started (interrupted)'}))
   }
 
@@ -266,12 +238,4 @@ export async function runBatch(jobs: BatchJob[], given: BatchOptions): Promise<B
     accounts,
     totals,
   }
-}
-
-function unfit(job: BatchJob, dbPath: string, cap: number): AccountReport {
-  return accountRow(job, dbPath, {
-    outcome: 'failed',
-    exitCode: ExitCode.config,
-    error: `needs 2 sessions on one host, more than --max-connections-per-host ${cap}`,
-  })
 }

@@ -2,11 +2,12 @@ import {Flags} from '@oclif/core'
 
 import {MailferryCommand} from '../cli/command.js'
 
-import {batch, loadBatch} from '../app/batch.js'
+import {batch, batchCheck, loadBatch} from '../app/batch.js'
 import {abortOnSignals} from '../cli/signals.js'
 import {debugFlag, settingFlags, toFlagValues} from '../cli/flags.js'
 import type {BatchJob} from '../batch/config.js'
-import {renderBatchReport} from '../batch/report.js'
+import type {BatchCheckReport} from '../batch/check.js'
+import {renderBatchCheck, renderBatchReport} from '../batch/report.js'
 import type {BatchReport} from '../batch/run.js'
 import {TLS_MODES, type TlsMode} from '../config/schema.js'
 import {ConfigError, type FailureReport} from '../errors.js'
@@ -17,12 +18,19 @@ export default class Batch extends MailferryCommand {
   static override description = `Each account runs exactly as \`mailferry sync\` would, with its own state database in the state directory.
 batch.json there records each account's outcome: a re-run skips accounts that completed ok (unless --resync) and retries the others.
 
-Exit codes: 0 every account completed ok; 1 some account failed or is partial (its row says why, with the sync exit code);
+With --check, each account is checked as \`mailferry check\` would check it (logins, quota, size limits, folder names,
+keywords, messages likely refused), every account whatever batch.json says; nothing is written on either server, no
+state database is created and batch.json is left as it is. An account's existing state database is read, so what is
+copied already is not counted again.
+
+Exit codes: 0 every account completed ok (--check: nothing in any account's way); 1 some account failed or is partial
+(--check: has something in its way, or could not be checked); its row says why, with the sync's (or check's) exit code;
 2 configuration error (nothing was run); 130 interrupted (re-run to resume).`
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> --config batch.yaml --parallel 4 --max-connections-per-host 20',
     '<%= config.bin %> <%= command.id %> --accounts accounts.csv --state-dir /var/lib/mailferry/batch',
+    '<%= config.bin %> <%= command.id %> --config batch.yaml --check --parallel 8',
   ]
 
   static override enableJsonFlag = true
@@ -34,6 +42,7 @@ Exit codes: 0 every account completed ok; 1 some account failed or is partial (i
     parallel: Flags.integer({min: 1, max: 256, default: 2, summary: 'Accounts migrated at once.'}),
     'max-connections-per-host': Flags.integer({min: 1, summary: 'Sessions per IMAP server (host:port) across all accounts.'}),
     resync: Flags.boolean({summary: 'Also run accounts that completed ok in an earlier batch run.'}),
+    check: Flags.boolean({summary: 'Check every account as `mailferry check` would, instead of syncing; writes nothing.', exclusive: ['resync']}),
     'source-tls': Flags.string({options: [...TLS_MODES], summary: 'CSV only: source TLS mode (default implicit).'}),
     'dest-tls': Flags.string({options: [...TLS_MODES], summary: 'CSV only: destination TLS mode (default implicit).'}),
     concurrency: Flags.integer({min: 1, max: 64, summary: 'CSV only: connections per side per account (default 2).'}),
@@ -43,23 +52,27 @@ Exit codes: 0 every account completed ok; 1 some account failed or is partial (i
     debug: debugFlag,
   }
 
-  async run(): Promise<BatchReport | FailureReport> {
+  async run(): Promise<BatchReport | BatchCheckReport | FailureReport> {
     const {flags} = await this.parse(Batch)
     return this.report(flags.debug, async () => {
       const {jobs, stateDir} = this.load(flags)
       const abort = new AbortController()
       const removeSignalHandlers = abortOnSignals(abort)
       try {
-        const report = await batch(jobs, {
+        const common = {
           stateDir,
           parallel: flags.parallel,
           maxConnectionsPerHost: flags['max-connections-per-host'],
-          resync: flags.resync,
           signal: abort.signal,
-          progress: (line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`),
-          killAfterAccounts: flags['debug-kill-after-accounts'],
+          progress: (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`),
           settings: toFlagValues(flags).settings,
-        })
+        }
+        if (flags.check) {
+          const report = await batchCheck(jobs, common)
+          if (!this.jsonEnabled()) this.log(renderBatchCheck(report))
+          return report
+        }
+        const report = await batch(jobs, {...common, resync: flags.resync, killAfterAccounts: flags['debug-kill-after-accounts']})
         if (!this.jsonEnabled()) this.log(renderBatchReport(report))
         return report
       } finally {

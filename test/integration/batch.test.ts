@@ -1,10 +1,11 @@
 /**
  * `mailferry batch` over ten accounts between two real Dovecots: per-account equality,
  * one wrong password failing alone, the per-host session cap, re-runs skipping completed accounts,
- * a batch killed midway resuming without duplicates; `mailferry status` from the state alone.
+ * a batch killed midway resuming without duplicates; `batch --check` writing nothing; `mailferry
+ * status` from the state alone.
  */
 import assert from 'node:assert/strict'
-import {readFileSync, statSync, writeFileSync} from 'node:fs'
+import {existsSync, readFileSync, statSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, test} from 'node:test'
 
@@ -183,6 +184,50 @@ jobs:
     assert.equal(again.code, 0, again.stderr)
     assert.match(again.stdout, /Total +6 accounts +0 ok, 0 partial, 0 failed, 6 skipped/)
     assert.match(again.stdout, /exit 0: every account completed/)
+  })
+
+  test('--check: every account checked, nothing written; a wrong password and a size limit named in their rows', async () => {
+    const accounts = await seedAccounts('chk', 3)
+    const yaml = (extra: string[]) => `defaults:
+  concurrency: 2
+  source: {host: 127.0.0.1, port: ${source.port}, tls: none, passwordEnv: MF_SRC_PW}
+  dest: {host: 127.0.0.1, port: ${dest.port}, tls: none, passwordEnv: MF_DST_PW}
+stateDir: ./state-check
+jobs:
+${accounts.map((a, i) => `  - source: {user: ${a.source}}\n    dest: {user: ${a.dest}${extra[i] ?? ''}}`).join('\n')}
+`
+    const path = join(tmp.dir, 'check.yaml')
+    writeFileSync(path, yaml(['', ', passwordEnv: MF_BAD_PW', ', maxMessageSize: 100']))
+    const first = await runCli(['batch', '--config', path, '--check', '--json', '--parallel', '3', '--max-connections-per-host', '4'], env())
+    assert.equal(first.code, 1, first.stderr + first.stdout)
+    const [clear, bad, limited] = first.json.accounts
+    const sizes = Object.values(await snapshot(source, accounts[0].source)).flat().reduce((n, m) => n + m.size, 0)
+    assert.deepEqual([clear.outcome, clear.toCopy, clear.toCopySize, clear.inTheWay], ['clear', 6, sizes, []])
+    assert.equal(bad.outcome, 'failed')
+    assert.equal(bad.exitCode, 3)
+    assert.match(bad.error, /login failed/)
+    assert.ok(!first.stdout.includes('not-the-password') && !first.stderr.includes('not-the-password'))
+    assert.equal(limited.outcome, 'blocked')
+    assert.deepEqual(limited.inTheWay, ['6 messages over the size limit'])
+    assert.deepEqual(first.json.totals, {...first.json.totals, accounts: 3, clear: 1, blocked: 1, failed: 1, toCopy: 12})
+    for (const peak of Object.values(first.json.peakConnectionsPerHost) as number[]) assert.ok(peak <= 4, `peak ${peak} > cap 4`)
+    assert.equal(first.stderr.match(/ check  \[/g)?.length, 3)
+    // Read-only: no state directory, nothing on any destination.
+    assert.equal(existsSync(join(tmp.dir, 'state-check')), false)
+    for (const a of accounts) assert.equal(Object.values(await snapshot(dest, a.dest)).flat().length, 0)
+
+    // After the batch and one new message, a check counts only what is left, and leaves batch.json alone.
+    writeFileSync(path, yaml([]))
+    const synced = await runCli(['batch', '--config', path, '--json'], env())
+    assert.equal(synced.code, 0, synced.stderr)
+    await seed(source, accounts[0].source, {INBOX: generateMessages(1, {seed: 999})})
+    const recorded = readFileSync(join(tmp.dir, 'state-check', 'batch.json'))
+    const again = await runCli(['batch', '--config', path, '--check'], env())
+    assert.equal(again.code, 0, again.stderr + again.stdout)
+    // 1 to copy, and none "already there": what the state records as copied is not looked for again.
+    assert.match(again.stdout, /^Total +3 accounts +3 clear, 0 blocked, 0 failed +1 +[\d.]+ [KMG]?i?B +0 *$/m)
+    assert.match(again.stdout, /exit 0: nothing found that would stop any account's sync/)
+    assert.ok(readFileSync(join(tmp.dir, 'state-check', 'batch.json')).equals(recorded))
   })
 
   test('a CSV with a plaintext password cell is refused, naming the line', async () => {
