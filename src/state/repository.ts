@@ -175,8 +175,11 @@ export class StateRepository {
    * copied without a destination UID. Tombstones ('moved') are settled.
    */
   unsettledCount(pair: PairRow): number {
+    // The condition is messages_unsettled's (migrations.ts, v6), word for word: SQLite uses a partial
+    // index only for the terms it was made with, and INDEXED BY makes a mismatch an error, not a scan.
     const row = this.#writer.stmt(
-        `SELECT COUNT(*) AS n FROM messages WHERE pair_id = ? AND status != 'moved' AND (status != 'copied' OR dest_uid IS NULL)`,
+        `SELECT COUNT(*) AS n FROM messages INDEXED BY messages_unsettled
+         WHERE pair_id = ? AND status != 'moved' AND (status != 'copied' OR dest_uid IS NULL)`,
       )
       .get(pair.id) as {n: number}
     return row.n

@@ -6,6 +6,7 @@ import {test} from 'node:test'
 
 import {StateError} from '../../../src/errors.js'
 import {openStateDb} from '../../../src/state/db.js'
+import {SCHEMA_VERSION} from '../../../src/state/migrations.js'
 import {StateRepository} from '../../../src/state/repository.js'
 
 const row = (sourceUid: number) => ({
@@ -195,6 +196,58 @@ test('group commit: a COMMIT that fails ends the group and every later write and
     repo.finishRun('error', {copied: 0, present: 0, failed: 0, bytes: 0})
   } finally {
     state.close()
+    rmSync(dir, {recursive: true, force: true})
+  }
+})
+
+test('unsettled rows: pending, failed, moving and copied without a UID count; copied with one and moved do not', () => {
+  const state = openStateDb(':memory:')
+  const repo = new StateRepository(state.db)
+  const pair = repo.pair('INBOX', 'INBOX')
+  const other = repo.pair('Other', 'Other')
+  repo.putMessages(pair, [row(1), row(2), row(3), row(4), row(5), row(6)])
+  repo.putMessages(other, [row(1)])
+  assert.equal(repo.unsettledCount(pair), 6)
+  repo.markCopied(pair, 1, 11)
+  repo.markCopied(pair, 2, 12)
+  repo.markCopied(pair, 3, 13)
+  repo.markCopied(pair, 4, null)
+  repo.putMessages(pair, [{...row(5), status: 'failed', error: 'refused'}])
+  repo.setMoveStep(pair, [2, 3], 'moving')
+  repo.setMoveStep(pair, [3], 'moved')
+  // Unsettled: 2 (moving), 4 (copied, no UID), 5 (failed), 6 (pending); settled: 1 (copied), 3 (moved).
+  assert.equal(repo.unsettledCount(pair), 4)
+  assert.equal(repo.unsettledCount(other), 1)
+  repo.setMoveStep(pair, [2], 'moved')
+  repo.markCopied(pair, 4, 14)
+  repo.markCopied(pair, 5, 15)
+  repo.markCopied(pair, 6, 16)
+  assert.equal(repo.unsettledCount(pair), 0)
+  // Asked of the index alone: a folder's count does not read its rows.
+  const plan = state.db.prepare(`EXPLAIN QUERY PLAN SELECT COUNT(*) AS n FROM messages INDEXED BY messages_unsettled
+         WHERE pair_id = ? AND status != 'moved' AND (status != 'copied' OR dest_uid IS NULL)`).all(pair.id) as Array<{detail: string}>
+  assert.match(plan.map((p) => p.detail).join('\n'), /USING INDEX messages_unsettled/)
+  state.close()
+})
+
+test('a state database of schema 5 gains the index of unsettled rows, its rows kept', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mf-schema5-'))
+  try {
+    const path = join(dir, 'old.sqlite')
+    const first = openStateDb(path)
+    const repo = new StateRepository(first.db)
+    const pair = repo.pair('INBOX', 'INBOX')
+    repo.putMessages(pair, [row(1), row(2)])
+    repo.markCopied(pair, 1, 11)
+    // As mailferry before the index left it.
+    first.db.exec('DROP INDEX messages_unsettled')
+    first.db.pragma('user_version = 5')
+    first.close()
+    const again = openStateDb(path)
+    assert.equal(again.db.pragma('user_version', {simple: true}), SCHEMA_VERSION)
+    assert.equal(new StateRepository(again.db).unsettledCount(pair), 1)
+    again.close()
+  } finally {
     rmSync(dir, {recursive: true, force: true})
   }
 })
