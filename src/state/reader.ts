@@ -8,6 +8,7 @@ import {existsSync} from 'node:fs'
 
 import {StateError} from '../errors.js'
 import {SCHEMA_VERSION} from './migrations.js'
+import {CLAIMED_DEST_UIDS_SQL} from './rows.js'
 import {sqlite} from './sqlite.js'
 
 export interface CopiedInFolder {
@@ -92,7 +93,7 @@ export function openStateReader(path: string): StateReader | undefined {
   const dest = meta.find((row) => row.key === 'dest')?.value
   const pairQuery = db.prepare('SELECT id, source_uidvalidity AS uidValidity FROM folder_pairs WHERE source_path = ? AND dest_path = ?')
   const uidQuery = db.prepare("SELECT source_uid AS uid FROM messages WHERE pair_id = ? AND status = 'copied'").pluck()
-  const claimedQuery = db.prepare("SELECT dest_uid FROM messages WHERE pair_id = ? AND status NOT IN ('pending', 'failed') AND dest_uid IS NOT NULL").pluck()
+  const claimedQuery = db.prepare(CLAIMED_DEST_UIDS_SQL).pluck()
   const countsQuery = db.prepare(
     `SELECT p.source_path AS source, p.dest_path AS dest, p.last_synced_at AS lastSyncedAt, p.source_messages AS sourceMessages,
             COALESCE(SUM(m.status = 'copied'), 0) AS copied, COALESCE(SUM(m.status = 'pending'), 0) AS pending,

@@ -6,7 +6,7 @@ import {StateError} from '../errors.js'
 import {flagListsByText, sharing} from '../sharing.js'
 import type {SqliteDb} from './db.js'
 import {StateWriter} from './writer.js'
-import type {FolderSnapshot, MessageOrigin, MessageRow, MessageStatus, NewMessageRow, PairRow, RepairRow, RunTotals} from './rows.js'
+import {CLAIMED_DEST_UIDS_SQL, type FolderSnapshot, type MessageOrigin, type MessageRow, type MessageStatus, type NewMessageRow, type PairRow, type RepairRow, type RunTotals} from './rows.js'
 
 interface RawRepairRow {
   source_uid: number
@@ -45,6 +45,34 @@ interface RawMessageRow {
   fingerprint: string | null
   flags: string
   error: string | null
+}
+
+const ROW_COLUMNS = 'source_uid, dest_uid, status, origin, message_id, size, internal_date, header_hash, fingerprint, flags, error'
+
+/**
+ * Rows by source UID, read one at a time; rows with the same flags share one frozen list (status and
+ * origin: one string each): 100,000 rows took 540 bytes each, and their raw rows besides while read.
+ */
+function rowMap(rows: Iterable<RawMessageRow>): Map<number, MessageRow> {
+  const word = sharing((text) => text)
+  const flagList = flagListsByText()
+  const map = new Map<number, MessageRow>()
+  for (const raw of rows) {
+    map.set(raw.source_uid, {
+      sourceUid: raw.source_uid,
+      destUid: raw.dest_uid,
+      status: word(raw.status) as MessageStatus,
+      origin: raw.origin === null ? null : (word(raw.origin) as MessageOrigin),
+      messageId: raw.message_id,
+      size: raw.size,
+      internalDate: raw.internal_date,
+      headerHash: raw.header_hash,
+      fingerprint: raw.fingerprint,
+      flags: flagList(raw.flags),
+      error: raw.error,
+    })
+  }
+  return map
 }
 
 export class StateRepository {
@@ -233,36 +261,27 @@ export class StateRepository {
     this.#writer.write(() => this.#writer.stmt('UPDATE folder_pairs SET last_synced_at = ? WHERE id = ?').run(now(), pair.id), false)
   }
 
-  /**
-   * Every row of the pair, by source UID. Read row by row, and rows with the same flags share one
-   * frozen list (status and origin: one string each): 100,000 rows took 540 bytes each, and their raw
-   * rows besides while they were read.
-   */
+  /** Every row of the pair, by source UID (rowMap). */
   messages(pair: PairRow): Map<number, MessageRow> {
-    const rows = this.#writer.stmt(
-        `SELECT source_uid, dest_uid, status, origin, message_id, size, internal_date, header_hash, fingerprint, flags, error
-         FROM messages WHERE pair_id = ?`,
-      )
-      .iterate(pair.id) as IterableIterator<RawMessageRow>
-    const word = sharing((text) => text)
-    const flagList = flagListsByText()
-    const map = new Map<number, MessageRow>()
-    for (const raw of rows) {
-      map.set(raw.source_uid, {
-        sourceUid: raw.source_uid,
-        destUid: raw.dest_uid,
-        status: word(raw.status) as MessageStatus,
-        origin: raw.origin === null ? null : (word(raw.origin) as MessageOrigin),
-        messageId: raw.message_id,
-        size: raw.size,
-        internalDate: raw.internal_date,
-        headerHash: raw.header_hash,
-        fingerprint: raw.fingerprint,
-        flags: flagList(raw.flags),
-        error: raw.error,
-      })
+    const rows = this.#writer.stmt(`SELECT ${ROW_COLUMNS} FROM messages WHERE pair_id = ?`).iterate(pair.id) as IterableIterator<RawMessageRow>
+    return rowMap(rows)
+  }
+
+  /** The rows of these source UIDs (those that have one), by source UID: a lookup each, not a read of the pair. */
+  messagesOf(pair: PairRow, sourceUids: Iterable<number>): Map<number, MessageRow> {
+    const statement = this.#writer.stmt(`SELECT ${ROW_COLUMNS} FROM messages WHERE pair_id = ? AND source_uid = ?`)
+    function* found(): IterableIterator<RawMessageRow> {
+      for (const uid of new Set(sourceUids)) {
+        const raw = statement.get(pair.id, uid) as RawMessageRow | undefined
+        if (raw) yield raw
+      }
     }
-    return map
+    return rowMap(found())
+  }
+
+  /** The destination UIDs the pair's rows hold (rows.ts, CLAIMED_DEST_UIDS_SQL). */
+  claimedDestUids(pair: PairRow): Set<number> {
+    return new Set(this.#writer.stmt(CLAIMED_DEST_UIDS_SQL).pluck().all(pair.id) as number[])
   }
 
   /**

@@ -83,6 +83,7 @@ export interface Prepared {
   sourcePeek?: FolderSnapshot
   pairRow: PairRow
   destStatus?: FolderStatus
+  /** The pair's rows by source UID; after a CHANGEDSINCE listing, only those of the messages it named. */
   rows: Map<number, MessageRow>
   sourceFlags: MessageFlags[]
   toCopy: MessageMeta[]

@@ -80,8 +80,10 @@ async function load(ctx: EngineContext, prepared: Prepared): Promise<void> {
         `destination ${before.dest} -> ${destStatus.uidValidity}); messages are re-matched by content, none is copied twice`,
     )
   }
-  prepared.rows = ctx.state.messages(pairRow)
   const sinceBase = changesSince === undefined ? undefined : await listChanges(ctx, prepared, changesSince)
+  // After a CHANGEDSINCE listing only the rows of the messages it names are read: a re-run of a
+  // large folder with a few changes reads a few rows, not all of them.
+  prepared.rows = sinceBase?.rows ?? ctx.state.messages(pairRow)
   const changes = sinceBase?.changes
   // With no rows yet, the listing itself carries each message's meta (below).
   let listed: Map<number, MessageMeta> | undefined
@@ -183,14 +185,16 @@ async function listChanges(
   ctx: EngineContext,
   prepared: Prepared,
   since: bigint,
-): Promise<{changes: MessageFlags[]; vanished: MessageRow[]} | undefined> {
-  const {pairRow, sourcePeek, rows} = prepared
+): Promise<{changes: MessageFlags[]; vanished: MessageRow[]; rows: Map<number, MessageRow>} | undefined> {
+  const {pairRow, sourcePeek} = prepared
   const vanishedUids = new Set<number>()
   const changes = await ctx.source.listFlags(prepared.pair.source, {changedSince: since, onVanished: (uid) => vanishedUids.add(uid)})
   const added = changes.filter((m) => m.uid >= pairRow.sourceUidNext!).length
+  // The rows of the messages named; nothing is unsettled here (changedSinceBase), so no other row is asked for.
+  const rows = ctx.state.messagesOf(pairRow, [...changes.map((m) => m.uid), ...vanishedUids])
   // VANISHED (EARLIER) may name UIDs we never had (RFC 7162 3.2.6): only our rows count.
   const vanished = [...rows.values()].filter((row) => vanishedUids.has(row.sourceUid) && row.status !== 'moved')
-  return sourcePeek!.messages === pairRow.sourceMessages! + added - vanished.length ? {changes, vanished} : undefined
+  return sourcePeek!.messages === pairRow.sourceMessages! + added - vanished.length ? {changes, vanished, rows} : undefined
 }
 
 /**
@@ -222,9 +226,9 @@ export async function resolveCandidates(
     doubtful = {wrong: new Set(check.wrong), gone: check.gone}
     unclaimed = destMeta.filter((m) => !check.held.has(m.uid))
   } else {
-    const claimed = new Set<number>()
-    // Tombstones of --move keep their copy claimed: it is nobody's candidate.
-    for (const row of rows.values()) if (row.status !== 'pending' && row.status !== 'failed' && row.destUid !== null) claimed.add(row.destUid)
+    // Asked of the state, not of `rows` (which may hold only the changed messages' rows). Tombstones
+    // of --move keep their copy claimed: it is nobody's candidate.
+    const claimed = ctx.state.claimedDestUids(pairRow)
     const open = destUids.filter((uid) => !claimed.has(uid))
     unclaimed = open.length > 0 ? await ctx.dest.listMeta(pair.dest, open) : []
   }

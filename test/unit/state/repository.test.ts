@@ -251,3 +251,22 @@ test('a state database of schema 5 gains the index of unsettled rows, its rows k
     rmSync(dir, {recursive: true, force: true})
   }
 })
+
+test('the rows of some UIDs, and the destination UIDs the rows hold', () => {
+  const state = openStateDb(':memory:')
+  const repo = new StateRepository(state.db)
+  const pair = repo.pair('INBOX', 'INBOX')
+  repo.putMessages(pair, [row(1), row(2), row(3), row(4), row(5)])
+  repo.markCopied(pair, 1, 11)
+  repo.markCopied(pair, 2, 12)
+  repo.markCopied(pair, 3, 13)
+  repo.setMoveStep(pair, [3], 'moving')
+  repo.setMoveStep(pair, [3], 'moved')
+  repo.putMessages(pair, [{...row(4), status: 'failed', error: 'refused'}])
+  const some = repo.messagesOf(pair, [2, 4, 99, 2])
+  assert.deepEqual([...some.keys()].sort(), [2, 4])
+  assert.deepEqual(some.get(2), repo.messages(pair).get(2))
+  // Copied and moved (a tombstone) hold their copy; pending and failed rows hold nothing.
+  assert.deepEqual([...repo.claimedDestUids(pair)].sort(), [11, 12, 13])
+  state.close()
+})
