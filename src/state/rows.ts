@@ -10,13 +10,13 @@
  * never extraneous.
  */
 export type MessageStatus = 'pending' | 'copied' | 'failed' | 'moving' | 'moved'
+export type MessageOrigin = 'appended' | 'recognised'
 
 /**
  * The destination UIDs a pair's rows hold (copied, moving or moved, at a known UID): as in a sync,
  * those copies are nobody else's candidates. The one query for it (the repository and the reader).
  */
 export const CLAIMED_DEST_UIDS_SQL = "SELECT dest_uid FROM messages WHERE pair_id = ? AND status NOT IN ('pending', 'failed') AND dest_uid IS NOT NULL"
-export type MessageOrigin = 'appended' | 'recognised'
 
 export interface PairRow {
   id: number
