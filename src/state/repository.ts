@@ -47,6 +47,9 @@ interface RawMessageRow {
   error: string | null
 }
 
+/** A row whose copy could be moved: messages_movable's condition (migrations.ts, v6), word for word. */
+const MOVABLE = "WHERE status = 'copied' AND dest_uid IS NOT NULL AND header_hash IS NOT NULL"
+
 const ROW_COLUMNS = 'source_uid, dest_uid, status, origin, message_id, size, internal_date, header_hash, fingerprint, flags, error'
 
 /**
@@ -281,16 +284,24 @@ export class StateRepository {
     return new Set(this.#writer.stmt(CLAIMED_DEST_UIDS_SQL).pluck().all(pair.id) as number[])
   }
 
+  /** Some row, in any pair, has a copy that could be moved (copied, at a known UID, with a header hash). */
+  anyMovable(): boolean {
+    return this.#writer.stmt(`SELECT EXISTS (SELECT 1 FROM messages INDEXED BY messages_movable ${MOVABLE}) AS found`).pluck().get() === 1
+  }
+
   /**
-   * Size, Message-ID and internal date of every row, in every pair, whose copy could be moved
-   * (copied, at a known UID, with a header hash): streamed, for the move finder's filter.
+   * Which of these keys (size, Message-ID, internal date; null where there is none) a row of any pair
+   * whose copy could be moved has: their positions in `keys`. One lookup in messages_movable per key.
    */
-  *movableKeys(): IterableIterator<{size: number; messageId: string | null; internalDate: string | null}> {
-    const rows = this.#writer.stmt(
-      `SELECT size, message_id AS messageId, internal_date AS internalDate FROM messages
-       WHERE status = 'copied' AND dest_uid IS NOT NULL AND header_hash IS NOT NULL`,
-    ).iterate() as IterableIterator<{size: number; messageId: string | null; internalDate: string | null}>
-    yield* rows
+  movableAmong(keys: ReadonlyArray<readonly [size: number, messageId: string | null, internalDate: string]>): number[] {
+    if (keys.length === 0) return []
+    return this.#writer
+      .stmt(
+        `SELECT j.key FROM json_each(?) j WHERE EXISTS (SELECT 1 FROM messages INDEXED BY messages_movable ${MOVABLE}
+           AND size = j.value ->> 0 AND message_id IS j.value ->> 1 AND internal_date IS j.value ->> 2)`,
+      )
+      .pluck()
+      .all(JSON.stringify(keys)) as number[]
   }
 
   /** Insert or replace rows in one transaction (one commit for the batch). */

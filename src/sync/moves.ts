@@ -3,9 +3,9 @@
  * folder and a new message in another. Folders are prepared and copied as a pipeline (engine.ts),
  * so no listing waits for every other folder's, and the two halves of a move may be prepared in
  * either order. So a new message whose size, Message-ID and internal date equal those of a copied
- * row (looked up in a fixed-size filter over the state: a false positive only delays its copy) is
- * held back until every folder is prepared; then the held messages are matched against the
- * vanished rows and the matches are moved on the destination.
+ * row of any folder (looked up in the state's index of such rows) is held back until every folder
+ * is prepared; then the held messages are matched against the vanished rows and the matches are
+ * moved on the destination. A held message that matches none is copied as any other.
  */
 import {sha256} from '../digest.js'
 import {CommandRefusedError} from '../errors.js'
@@ -21,40 +21,10 @@ const metaKey = (meta: MessageMeta) => key(meta.size, meta.messageId, meta.inter
 /** A row whose copy could be moved: copied, at a known UID, its header hash recorded. */
 const movable = (row: MessageRow) => row.status === 'copied' && row.destUid !== null && row.headerHash !== null
 
-/**
- * A set of keys in 1 MiB, whatever the state holds: two bits per key (a Bloom filter). With a
- * million rows about one new message in twenty is held back needlessly; none is missed.
- */
-class KeyFilter {
-  readonly #bits = new Uint8Array(1 << 20)
-  #empty = true
-  /** No key was added (a first sync): nothing is held, and no key need be computed. */
-  get empty(): boolean {
-    return this.#empty
-  }
-  add(text: string): void {
-    this.#empty = false
-    for (const bit of this.#hashes(text)) this.#bits[bit >>> 3] |= 1 << (bit & 7)
-  }
-  has(text: string): boolean {
-    return this.#hashes(text).every((bit) => (this.#bits[bit >>> 3] & (1 << (bit & 7))) !== 0)
-  }
-  /** Two FNV-1a hashes with different offsets, folded to the filter's 2^23 bits. */
-  #hashes(text: string): number[] {
-    let a = 0x811c9dc5
-    let b = 0x01000193
-    for (let i = 0; i < text.length; i++) {
-      const c = text.charCodeAt(i)
-      a = Math.imul(a ^ c, 0x01000193)
-      b = Math.imul(b ^ c, 0x050c5d1f)
-    }
-    return [(a >>> 0) & 0x7fffff, (b >>> 0) & 0x7fffff]
-  }
-}
-
 export class MoveFinder {
   readonly #ctx: EngineContext
-  #filter?: KeyFilter
+  /** Some copy could be moved, as the state stood when the first folder with new mail was prepared. */
+  #anyMovable?: boolean
   /** Folders with held messages or vanished rows that a held message may match. */
   readonly #folders: Prepared[] = []
   readonly #settled: Promise<void>
@@ -73,9 +43,11 @@ export class MoveFinder {
   take(prepared: Prepared): Promise<void> | undefined {
     const ctx = this.#ctx
     if (!ctx.dest.moveMessage || prepared.skipped || prepared.result.error) return undefined
-    const filter = prepared.toCopy.length > 0 ? (this.#filter ??= this.#build()) : undefined
-    if (filter && !filter.empty) {
-      const held = prepared.toCopy.filter((meta) => filter.has(metaKey(meta)))
+    // None on a first sync: nothing is held, and nothing is looked up.
+    if (prepared.toCopy.length > 0 && (this.#anyMovable ??= ctx.state.anyMovable())) {
+      const keys = prepared.toCopy.map((meta) => [meta.size, meta.messageId ?? null, meta.internalDate.toISOString()] as const)
+      const maybeMoved = new Set(ctx.state.movableAmong(keys))
+      const held = prepared.toCopy.filter((_, index) => maybeMoved.has(index))
       if (held.length > 0) {
         const heldUids = new Set(held.map((meta) => meta.uid))
         prepared.toCopy = prepared.toCopy.filter((meta) => !heldUids.has(meta.uid))
@@ -99,11 +71,6 @@ export class MoveFinder {
     }
   }
 
-  #build(): KeyFilter {
-    const filter = new KeyFilter()
-    for (const row of this.#ctx.state.movableKeys()) filter.add(rowKey(row))
-    return filter
-  }
 }
 
 /**

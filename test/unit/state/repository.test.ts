@@ -230,7 +230,7 @@ test('unsettled rows: pending, failed, moving and copied without a UID count; co
   state.close()
 })
 
-test('a state database of schema 5 gains the index of unsettled rows, its rows kept', () => {
+test('a state database of schema 5 gains the indexes of unsettled and movable rows, its rows kept', () => {
   const dir = mkdtempSync(join(tmpdir(), 'mf-schema5-'))
   try {
     const path = join(dir, 'old.sqlite')
@@ -240,12 +240,14 @@ test('a state database of schema 5 gains the index of unsettled rows, its rows k
     repo.putMessages(pair, [row(1), row(2)])
     repo.markCopied(pair, 1, 11)
     // As mailferry before the index left it.
-    first.db.exec('DROP INDEX messages_unsettled')
+    first.db.exec('DROP INDEX messages_unsettled; DROP INDEX messages_movable')
     first.db.pragma('user_version = 5')
     first.close()
     const again = openStateDb(path)
     assert.equal(again.db.pragma('user_version', {simple: true}), SCHEMA_VERSION)
-    assert.equal(new StateRepository(again.db).unsettledCount(pair), 1)
+    const migrated = new StateRepository(again.db)
+    assert.equal(migrated.unsettledCount(pair), 1)
+    assert.equal(migrated.anyMovable(), false, 'the copied row has no header hash')
     again.close()
   } finally {
     rmSync(dir, {recursive: true, force: true})
@@ -268,5 +270,34 @@ test('the rows of some UIDs, and the destination UIDs the rows hold', () => {
   assert.deepEqual(some.get(2), repo.messages(pair).get(2))
   // Copied and moved (a tombstone) hold their copy; pending and failed rows hold nothing.
   assert.deepEqual([...repo.claimedDestUids(pair)].sort(), [11, 12, 13])
+  state.close()
+})
+
+test('rows whose copy could be moved are found by size, Message-ID and internal date, in any pair', () => {
+  const state = openStateDb(':memory:')
+  const repo = new StateRepository(state.db)
+  const inbox = repo.pair('INBOX', 'INBOX')
+  const archive = repo.pair('Archive', 'Archive')
+  assert.equal(repo.anyMovable(), false)
+  const hashed = (uid: number, over: {messageId?: string | null; headerHash?: string | null} = {}) => ({...row(uid), headerHash: `h${uid}` as string | null, size: 100 + uid, ...over})
+  repo.putMessages(inbox, [hashed(1), hashed(2, {messageId: null}), hashed(3), hashed(4, {headerHash: null})])
+  repo.putMessages(archive, [hashed(5)])
+  assert.equal(repo.anyMovable(), false, 'pending rows are not movable')
+  for (const uid of [1, 2, 4]) repo.markCopied(inbox, uid, 10 + uid)
+  repo.markCopied(inbox, 3, null)
+  repo.markCopied(archive, 5, 15)
+  assert.equal(repo.anyMovable(), true)
+  const date = '2020-01-01T00:00:00.000Z'
+  const found = repo.movableAmong([
+    [101, '<m@x>', date], // copied, hashed: movable
+    [102, null, date], // no Message-ID: matched as none
+    [103, '<m@x>', date], // copied without a UID
+    [104, '<m@x>', date], // no header hash
+    [105, '<m@x>', date], // another pair's: still found
+    [101, '<m@x>', '2021-01-01T00:00:00.000Z'], // another date
+    [102, '<m@x>', date], // a Message-ID where the row has none
+  ])
+  assert.deepEqual(found.sort(), [0, 1, 4])
+  assert.deepEqual(repo.movableAmong([]), [])
   state.close()
 })
