@@ -21,7 +21,7 @@ batch.json there records each account's outcome: a re-run skips accounts that co
 With --check, each account is checked as \`mailferry check\` would check it (logins, quota, size limits, folder names,
 keywords, messages likely refused), every account whatever batch.json says; nothing is written on either server, no
 state database is created and batch.json is left as it is. An account's existing state database is read, so what is
-copied already is not counted again.
+copied already is not counted again. --deep (only with --check) inspects whole messages, as check --deep does.
 
 Exit codes: 0 every account completed ok (--check: nothing in any account's way); 1 some account failed or is partial
 (--check: has something in its way, or could not be checked); its row says why, with the sync's (or check's) exit code;
@@ -81,10 +81,11 @@ Exit codes: 0 every account completed ok (--check: nothing in any account's way)
     })
   }
 
-  private load(flags: {config?: string; accounts?: string; 'state-dir'?: string; 'source-tls'?: string; 'dest-tls'?: string; concurrency?: number}): {
+  private load(flags: {config?: string; accounts?: string; 'state-dir'?: string; 'source-tls'?: string; 'dest-tls'?: string; concurrency?: number; deep?: boolean; check?: boolean}): {
     jobs: BatchJob[]
     stateDir: string
   } {
+    if (flags.deep && !flags.check) throw new ConfigError('--deep applies to batch --check (a batch run copies whole messages anyway)')
     if (flags.config !== undefined) {
       for (const flag of ['source-tls', 'dest-tls', 'concurrency'] as const) {
         if (flags[flag] !== undefined) throw new ConfigError(`--${flag} applies to --accounts CSV files; in YAML use defaults.${flag === 'concurrency' ? 'concurrency' : `${flag.split('-')[0]}.tls`}`)

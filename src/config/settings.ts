@@ -192,9 +192,9 @@ export const SETTINGS = {
   interval: integer(1, 86_400, {yaml: false, default: 30, commands: ['watch'], scope: 'run', help: 'Seconds between passes over every folder.'}),
   deep: toggle({
     yaml: false,
-    commands: ['verify', 'check'],
+    commands: ['verify', 'check', 'batch'],
     scope: 'run',
-    help: 'verify: also compare the SHA-256 of every message; check: inspect whole messages, not only headers (slow: downloads the mail).',
+    help: 'verify: also compare the SHA-256 of every message; check (and batch --check): inspect whole messages, not only headers (slow: downloads the mail).',
   }),
   repair: repairList({
     commands: [...COPYING, 'batch'],

@@ -230,6 +230,35 @@ ${accounts.map((a, i) => `  - source: {user: ${a.source}}\n    dest: {user: ${a.
     assert.ok(readFileSync(join(tmp.dir, 'state-check', 'batch.json')).equals(recorded))
   })
 
+  test('--check --deep reads whole messages: a body line over the destination\'s limit is seen only then', async () => {
+    const account = {source: freshUser('chds'), dest: freshUser('chdd')}
+    const long = Buffer.from(`From: a@example.com\r\nSubject: long body line\r\nMessage-ID: <batch-deep@example.com>\r\n\r\n${'x '.repeat(1500)}\r\n`)
+    await seed(source, account.source, {INBOX: [{raw: long, flags: [], internalDate: new Date('2024-03-01T10:00:00Z')}]})
+    const path = join(tmp.dir, 'deep.yaml')
+    writeFileSync(
+      path,
+      `defaults:
+  source: {host: 127.0.0.1, port: ${source.port}, tls: none, passwordEnv: MF_SRC_PW}
+  dest: {host: 127.0.0.1, port: ${dest.port}, tls: none, passwordEnv: MF_DST_PW, maxLineLength: 1000}
+stateDir: ./state-deep
+jobs:
+  - source: {user: ${account.source}}
+    dest: {user: ${account.dest}}
+`,
+    )
+    const headersOnly = await runCli(['batch', '--config', path, '--check', '--json'], env())
+    assert.equal(headersOnly.code, 0, headersOnly.stderr + headersOnly.stdout)
+    assert.equal(headersOnly.json.accounts[0].outcome, 'clear')
+    const deep = await runCli(['batch', '--config', path, '--check', '--deep', '--json'], env())
+    assert.equal(deep.code, 1, deep.stderr + deep.stdout)
+    assert.equal(deep.json.accounts[0].outcome, 'blocked')
+    assert.deepEqual(deep.json.accounts[0].inTheWay, ['1 message likely refused'])
+    const notChecking = await runCli(['batch', '--config', path, '--deep'], env())
+    assert.equal(notChecking.code, 2, notChecking.stderr)
+    assert.match(notChecking.stderr, /--deep applies to batch --check/)
+    assert.equal(existsSync(join(tmp.dir, 'state-deep')), false, 'nothing was run')
+  })
+
   test('a CSV with a plaintext password cell is refused, naming the line', async () => {
     const path = join(tmp.dir, 'plain.csv')
     writeFileSync(path, `host1;user1;password1;host2;user2;password2\n127.0.0.1:${source.port};a;env:X;127.0.0.1:${dest.port};b;Sup3rS3cret\n`)
