@@ -24,6 +24,8 @@ describe('error classification', () => {
     assert.ok(isPushback(imapError({code: 'NoConnection', reason: 'Server Unavailable. 15'})))
     assert.ok(isPushback(imapError({code: 'ETHROTTLE', throttleReset: 5000})))
     assert.ok(isPushback(imapError({code: 'ClosedAfterConnectText', reason: 'Maximum number of connections from user+IP exceeded'})))
+    // Dovecot's answer to a SELECT racing another session's first open of an auto-created folder.
+    assert.ok(isPushback(imapError({responseStatus: 'NO', serverResponseCode: 'ALREADYEXISTS', responseText: '[ALREADYEXISTS] Mailbox already exists'})))
     assert.ok(!isPushback(imapError({responseStatus: 'NO', serverResponseCode: 'OVERQUOTA'})))
   })
 
