@@ -13,7 +13,7 @@ import {TLS_MODES, type TlsMode} from '../config/schema.js'
 import {ConfigError, type FailureReport} from '../errors.js'
 
 export default class Batch extends MailferryCommand {
-  static override summary = 'Migrate many account pairs from one YAML file or CSV: shared connection limits, resumable.'
+  static override summary = 'Migrate many account pairs from one YAML file or CSV: shared connection limits, resumable; --check first.'
 
   static override description = `Each account runs exactly as \`mailferry sync\` would, with its own state database in the state directory.
 batch.json there records each account's outcome: a re-run skips accounts that completed ok (unless --resync) and retries the others.
