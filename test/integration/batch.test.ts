@@ -59,6 +59,26 @@ async function assertEqual(accounts: Account[]): Promise<void> {
   for (const a of accounts) assert.deepEqual(await snapshot(dest, a.dest), await snapshot(source, a.source), `${a.source} -> ${a.dest}`)
 }
 
+/** One account whose only message has a 3,000-character body line, to a destination that takes 1,000 (maxLineLength). */
+async function longLineAccount(tag: string, name: string): Promise<{account: Account; path: string; long: Buffer}> {
+  const account = {source: freshUser(`${tag}s`), dest: freshUser(`${tag}d`)}
+  const long = Buffer.from(`From: a@example.com\r\nSubject: long\r\nMessage-ID: <batch-${name}@example.com>\r\n\r\n${'x '.repeat(1500)}\r\n`)
+  await seed(source, account.source, {INBOX: [{raw: long, flags: [], internalDate: new Date('2024-03-01T10:00:00Z')}]})
+  const path = join(tmp.dir, `${name}.yaml`)
+  writeFileSync(
+    path,
+    `defaults:
+  source: {host: 127.0.0.1, port: ${source.port}, tls: none, passwordEnv: MF_SRC_PW}
+  dest: {host: 127.0.0.1, port: ${dest.port}, tls: none, passwordEnv: MF_DST_PW, maxLineLength: 1000}
+stateDir: ./state-${name}
+jobs:
+  - source: {user: ${account.source}}
+    dest: {user: ${account.dest}}
+`,
+  )
+  return {account, path, long}
+}
+
 describe('mailferry batch', () => {
   test('per-job sync settings: implicit TLS with caFile, folder rules, --max-size and a log file per account', async () => {
     const accounts = await seedAccounts('opt', 2)
@@ -231,21 +251,7 @@ ${accounts.map((a, i) => `  - source: {user: ${a.source}}\n    dest: {user: ${a.
   })
 
   test('--check --deep reads whole messages: a body line over the destination\'s limit is seen only then', async () => {
-    const account = {source: freshUser('chds'), dest: freshUser('chdd')}
-    const long = Buffer.from(`From: a@example.com\r\nSubject: long body line\r\nMessage-ID: <batch-deep@example.com>\r\n\r\n${'x '.repeat(1500)}\r\n`)
-    await seed(source, account.source, {INBOX: [{raw: long, flags: [], internalDate: new Date('2024-03-01T10:00:00Z')}]})
-    const path = join(tmp.dir, 'deep.yaml')
-    writeFileSync(
-      path,
-      `defaults:
-  source: {host: 127.0.0.1, port: ${source.port}, tls: none, passwordEnv: MF_SRC_PW}
-  dest: {host: 127.0.0.1, port: ${dest.port}, tls: none, passwordEnv: MF_DST_PW, maxLineLength: 1000}
-stateDir: ./state-deep
-jobs:
-  - source: {user: ${account.source}}
-    dest: {user: ${account.dest}}
-`,
-    )
+    const {path} = await longLineAccount('chd', 'deep')
     const headersOnly = await runCli(['batch', '--config', path, '--check', '--json'], env())
     assert.equal(headersOnly.code, 0, headersOnly.stderr + headersOnly.stdout)
     assert.equal(headersOnly.json.accounts[0].outcome, 'clear')
@@ -269,21 +275,7 @@ jobs:
   })
 
   test('--repair for every account: a refused message stored repaired; a wrong list stops the batch before any account', async () => {
-    const account = {source: freshUser('rpbs'), dest: freshUser('rpbd')}
-    const long = Buffer.from(`From: a@example.com\r\nSubject: long\r\nMessage-ID: <batch-long@example.com>\r\n\r\n${'x '.repeat(1500)}\r\n`)
-    await seed(source, account.source, {INBOX: [{raw: long, flags: [], internalDate: new Date('2024-03-01T10:00:00Z')}]})
-    const path = join(tmp.dir, 'repair.yaml')
-    writeFileSync(
-      path,
-      `defaults:
-  source: {host: 127.0.0.1, port: ${source.port}, tls: none, passwordEnv: MF_SRC_PW}
-  dest: {host: 127.0.0.1, port: ${dest.port}, tls: none, passwordEnv: MF_DST_PW, maxLineLength: 1000}
-stateDir: ./state-repair
-jobs:
-  - source: {user: ${account.source}}
-    dest: {user: ${account.dest}}
-`,
-    )
+    const {account, path, long} = await longLineAccount('rpb', 'repair')
     const wrong = await runCli(['batch', '--config', path, '--repair', 'long-lines,bodies'], env())
     assert.equal(wrong.code, 2, wrong.stderr)
     assert.match(wrong.stderr, /--repair: unknown repair "bodies"/)
