@@ -9,10 +9,11 @@ import {ExitCode, exitMeaning, failureReport, verdict, type Verdict} from '../er
 import {formatBytes} from '../report/format.js'
 import type {CheckResult} from '../sync/check.js'
 import {systemClock, type Clock} from '../sync/clock.js'
-import {accountDemand, fitConcurrency, HostBudget, unfitReason} from './budget.js'
-import type {BatchEndpoint, BatchJob} from './config.js'
-import {jobFlags, jobStatePath} from './run.js'
-import {schedule, type Queued} from './schedule.js'
+import {describeEndpoint} from '../config/schema.js'
+import {HostBudget, unfitReason} from './budget.js'
+import type {BatchJob} from './config.js'
+import {jobFlags, queuedAccount} from './run.js'
+import {schedule} from './schedule.js'
 
 /** Checks one account as `mailferry check --config` would, given the flags that command would get. */
 export type AccountChecker = (job: BatchJob, flags: SyncFlagValues) => Promise<CheckResult>
@@ -94,14 +95,12 @@ export function inTheWay(result: CheckResult): string[] {
   return out
 }
 
-const describe = (e: BatchEndpoint) => `${e.user}@${e.host}:${e.port}`
-
 function row(job: BatchJob, statePath: string, concurrency: number, over: Partial<AccountCheck> & Pick<AccountCheck, 'outcome' | 'exitCode'>): AccountCheck {
   return {
     id: job.id,
     origin: job.origin,
-    source: describe(job.source),
-    dest: describe(job.dest),
+    source: describeEndpoint(job.source),
+    dest: describeEndpoint(job.dest),
     exitMeaning: exitMeaning(over.exitCode, 'check'),
     concurrency,
     toCopy: 0,
@@ -138,11 +137,7 @@ export async function checkBatch(jobs: BatchJob[], options: BatchCheckOptions): 
   const progress = options.progress ?? (() => {})
   const budget = new HostBudget(options.maxConnectionsPerHost)
   const rows = new Map<string, AccountCheck>()
-  type Pending = {job: BatchJob; concurrency: number; statePath: string}
-  const queue: Array<Queued<Pending>> = jobs.map((job) => {
-    const concurrency = fitConcurrency(job.concurrency, job.source, job.dest, options.maxConnectionsPerHost)
-    return {item: {job, concurrency, statePath: jobStatePath(options.stateDir, job)}, demand: accountDemand(job.source, job.dest, concurrency)}
-  })
+  const queue = jobs.map((job) => queuedAccount(job, options.stateDir, options.maxConnectionsPerHost))
   let done = 0
   const notStarted = await schedule(queue, {parallel: options.parallel, budget, signal: options.signal, clock: options.clock ?? systemClock}, {
     run: async ({job, concurrency, statePath}) => {
@@ -157,7 +152,6 @@ export async function checkBatch(jobs: BatchJob[], options: BatchCheckOptions): 
       rows.set(job.id, row(job, statePath, concurrency, {
         outcome: 'failed',
         exitCode: ExitCode.config,
-        exitMeaning: exitMeaning(ExitCode.config),
         error: unfitReason(options.maxConnectionsPerHost),
       })),
   })

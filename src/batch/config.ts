@@ -25,7 +25,7 @@ import {ConfigError} from '../errors.js'
 import {sideFromFile} from '../config/config-file.js'
 import {defaultStateFileName, resolveFilePath} from '../config/paths.js'
 import {ENDPOINT_PATH_KEYS, endpointKeysOf} from '../config/endpoint.js'
-import {DEFAULT_PORTS, type SecretSource, type TlsMode} from '../config/schema.js'
+import {DEFAULT_PORTS, describeEndpoint, type SecretSource, type TlsMode} from '../config/schema.js'
 import {
   checkEnvName,
   checkHost,
@@ -79,7 +79,7 @@ const TOP_KEYS = ['stateDir', 'defaults', 'jobs'] as const
 const BATCH_REFUSED = ['state'] as const
 
 export function jobId(source: Pick<BatchEndpoint, 'user' | 'host' | 'port'>, dest: Pick<BatchEndpoint, 'user' | 'host' | 'port'>): string {
-  return `${source.user}@${source.host}:${source.port} -> ${dest.user}@${dest.host}:${dest.port}`
+  return `${describeEndpoint(source)} -> ${describeEndpoint(dest)}`
 }
 
 /** A sync config fragment (defaults: or one job), checked with the sync file's own rules, labels under `at`. */

@@ -11,7 +11,8 @@ import {ExitCode, exitMeaning, failureReport, verdict, type Verdict} from '../er
 import {systemClock, type Clock} from '../sync/clock.js'
 import type {RunResult} from '../sync/events.js'
 import {accountDemand, fitConcurrency, HostBudget, unfitReason} from './budget.js'
-import type {BatchEndpoint, BatchJob} from './config.js'
+import {describeEndpoint} from '../config/schema.js'
+import type {BatchJob} from './config.js'
 import {schedule, type Queued} from './schedule.js'
 import {batchStatePath, outcomeOf, readBatchState, writeBatchState, type AccountOutcome} from './state.js'
 
@@ -87,15 +88,25 @@ export function jobFlags(statePath: string, concurrency: number): SyncFlagValues
   return {settings: {state: statePath, concurrency}}
 }
 
-const describe = (e: BatchEndpoint) => `${e.user}@${e.host}:${e.port}`
+/** A job as the scheduler queues it: its state database, the concurrency it may use under the cap, the sessions that holds per host. */
+export interface QueuedAccount {
+  job: BatchJob
+  statePath: string
+  concurrency: number
+}
+
+export function queuedAccount(job: BatchJob, stateDir: string, cap: number | undefined): Queued<QueuedAccount> {
+  const concurrency = fitConcurrency(job.concurrency, job.source, job.dest, cap)
+  return {item: {job, statePath: jobStatePath(stateDir, job), concurrency}, demand: accountDemand(job.source, job.dest, concurrency)}
+}
 
 /** A report row before the account ran: nothing copied; `over` says what happened. */
 function accountRow(job: BatchJob, statePath: string, over: Partial<AccountReport> & Pick<AccountReport, 'outcome' | 'exitCode'>): AccountReport {
   return {
     id: job.id,
     origin: job.origin,
-    source: describe(job.source),
-    dest: describe(job.dest),
+    source: describeEndpoint(job.source),
+    dest: describeEndpoint(job.dest),
     exitMeaning: exitMeaning(over.exitCode),
     concurrency: 0,
     copied: 0,
@@ -146,13 +157,11 @@ export async function runBatch(jobs: BatchJob[], given: BatchOptions): Promise<B
   const rows = new Map<string, AccountReport>()
   let finishedThisRun = 0
 
-  type Pending = {job: BatchJob; concurrency: number; dbPath: string}
-  const queue: Array<Queued<Pending>> = []
+  const queue: Array<Queued<QueuedAccount>> = []
   for (const job of jobs) {
-    const dbPath = jobStatePath(options.stateDir, job)
     const previous = state.accounts[job.id]
     if (previous?.outcome === 'ok' && !options.resync) {
-      rows.set(job.id, accountRow(job, dbPath, {
+      rows.set(job.id, accountRow(job, jobStatePath(options.stateDir, job), {
         outcome: 'skipped',
         exitCode: ExitCode.ok,
         exitMeaning: `completed ok at ${previous.finishedAt}; skipped (--resync runs it again)`,
@@ -160,18 +169,17 @@ export async function runBatch(jobs: BatchJob[], given: BatchOptions): Promise<B
       progress(`skip   ${job.id} (completed ok at ${previous.finishedAt})`)
       continue
     }
-    const concurrency = fitConcurrency(job.concurrency, job.source, job.dest, options.maxConnectionsPerHost)
-    queue.push({item: {job, concurrency, dbPath}, demand: accountDemand(job.source, job.dest, concurrency)})
+    queue.push(queuedAccount(job, options.stateDir, options.maxConnectionsPerHost))
   }
   const total = queue.length
   let startedCount = 0
   // What accounts stopped at a budget copied before they stopped, added to the row of their last run.
   const carried = new Map<string, {copied: number; bytes: number}>()
 
-  const run = async (p: Pending): Promise<number | undefined> => {
+  const run = async (p: QueuedAccount): Promise<number | undefined> => {
     if (carried.has(p.job.id)) progress(`resume ${p.job.id} (its budget has room again)`)
     else progress(`start  [${++startedCount}/${total}] ${p.job.id} (concurrency ${p.concurrency})`)
-    const row = await runAccount(p.job, p.concurrency, p.dbPath, options)
+    const row = await runAccount(p.job, p.concurrency, p.statePath, options)
     const before = carried.get(p.job.id)
     if (before) {
       row.copied += before.copied
@@ -188,7 +196,7 @@ export async function runBatch(jobs: BatchJob[], given: BatchOptions): Promise<B
         outcome: row.outcome as AccountOutcome,
         exitCode: row.exitCode,
         finishedAt: new Date().toISOString(),
-        statePath: p.dbPath,
+        statePath: p.statePath,
         copied: row.copied,
         bytes: row.bytes,
         ...(row.error ? {error: row.error} : {}),
@@ -204,12 +212,12 @@ export async function runBatch(jobs: BatchJob[], given: BatchOptions): Promise<B
   }
   const notStarted = await schedule(queue, {parallel: options.parallel, budget, signal: options.signal, clock: options.clock ?? systemClock}, {
     run,
-    unfit: (p) => rows.set(p.job.id, accountRow(p.job, p.dbPath, {outcome: 'failed', exitCode: ExitCode.config, error: unfitReason(options.maxConnectionsPerHost)})),
+    unfit: (p) => rows.set(p.job.id, accountRow(p.job, p.statePath, {outcome: 'failed', exitCode: ExitCode.config, error: unfitReason(options.maxConnectionsPerHost)})),
   })
 
   // Accounts never started (interrupted): reported as failed with exit 130, not recorded.
   for (const p of notStarted) {
-    rows.set(p.job.id, accountRow(p.job, p.dbPath, {outcome: 'failed', exitCode: ExitCode.interrupted, error: 'not started (interrupted)'}))
+    rows.set(p.job.id, accountRow(p.job, p.statePath, {outcome: 'failed', exitCode: ExitCode.interrupted, error: 'not started (interrupted)'}))
   }
 
   const accounts = jobs.map((job) => rows.get(job.id)!)

@@ -80,12 +80,12 @@ export function isConnectionError(error: unknown): boolean {
   return e.code !== undefined && CONNECTION_CODES.has(e.code)
 }
 
-/** Response codes by which a server says "not now" (RFC 5530), plus Gmail's. */
 /**
- * ALREADYEXISTS to anything but CREATE (whose answer it is: the folder is there, which is all a CREATE
- * wants; folder-commands.ts and imapflow take it so) is Dovecot creating a folder it lists as
- * `auto = create` or `subscribe` when two sessions first open it at once: the one that loses the race
- * gets `NO [ALREADYEXISTS]` to its SELECT, STATUS or APPEND, and the same command a moment later works.
+ * Response codes by which a server says "not now" (RFC 5530), plus Gmail's THROTTLED. ALREADYEXISTS
+ * to anything but CREATE (whose answer it is: the folder is there, which is all a CREATE wants;
+ * folder-commands.ts and imapflow take it so) is Dovecot creating a folder it lists as `auto =
+ * create` or `subscribe` when two sessions first open it at once: the one that loses the race gets
+ * `NO [ALREADYEXISTS]` to its SELECT, STATUS or APPEND, and the same command a moment later works.
  */
 const PUSHBACK_CODES = new Set(['LIMIT', 'UNAVAILABLE', 'INUSE', 'THROTTLED', 'ALREADYEXISTS'])
 

@@ -1,8 +1,8 @@
 /**
  * The raw connections of check, plan and verify for folder scans (folder-scan.ts), beside the session
  * pool: at most `limit` open, each carrying up to `depth` scans at once (their commands pipelined
- * behind each other). An idle connection is used first, then a new one while under the limit, then the least
- * loaded; a caller waits when all are full. When one cannot be opened (the server refuses another
+ * behind each other). An idle connection is used first, then a new one while under the limit, then
+ * the least loaded; a caller waits when all are full. When one cannot be opened (the server refuses another
  * session, say), the limit drops to those open; with none, take() answers undefined and the caller
  * reads on the pool's sessions instead.
  */

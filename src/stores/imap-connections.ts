@@ -24,9 +24,9 @@ const SHARED_READS_AT_ONCE = 4
 
 /**
  * The pipelined APPEND connections are half of them when there are at least two; with one, the
- * APPEND connection and the session take turns in its place. Whole-folder scans (check, plan, verify) take half too. The
- * read connection is one of at least three (with two, the one session left would do every listing;
- * docs/design.md), or takes turns with the only session.
+ * APPEND connection and the session take turns in its place. Whole-folder scans (check, plan,
+ * verify) take half too. The read connection is one of at least three (with two, the one session
+ * left would do every listing; docs/design.md), or takes turns with the only session.
  */
 export function connectionPlan(options: Pick<ImapStoreOptions, 'connections' | 'readOnly' | 'pipeline' | 'scanConnections' | 'readPipeline'>): ConnectionPlan {
   const {connections} = options

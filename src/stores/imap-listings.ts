@@ -4,8 +4,8 @@
  * take them (the source's read connection while every session is busy or in the only place, the
  * destination's APPEND connection in the only place, the scan connections of check, plan and
  * verify), else the pool's sessions, which also take whatever failed there (#orSession): they say
- * what is wrong and retry as every other read does. It keeps what the listings learn per folder (the UIDVALIDITY status() reported, the
- * listed sizes) until the folder is forgotten.
+ * what is wrong and retry as every other read does. It keeps what the listings learn per folder (the
+ * UIDVALIDITY status() reported, the listed sizes) until the folder is forgotten.
  */
 import {describeError, FolderError} from '../errors.js'
 import type {AppendPipeline} from '../imap/append-pipeline.js'

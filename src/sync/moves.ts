@@ -18,7 +18,7 @@ const key = (size: number, messageId: string | null | undefined, date: string | 
 const rowKey = (row: Pick<MessageRow, 'size' | 'messageId' | 'internalDate'>) => key(row.size, row.messageId, row.internalDate)
 const metaKey = (meta: MessageMeta) => key(meta.size, meta.messageId, meta.internalDate.toISOString())
 
-/** A row whose copy could be moved: copied, at a known UID, its header hash recorded. */
+/** A row whose copy could be moved: copied, at a known UID, its header hash recorded (the rows of the state's messages_movable). */
 const movable = (row: MessageRow) => row.status === 'copied' && row.destUid !== null && row.headerHash !== null
 
 export class MoveFinder {
@@ -70,7 +70,6 @@ export class MoveFinder {
       this.#resolve()
     }
   }
-
 }
 
 /**
